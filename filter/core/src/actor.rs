@@ -1,0 +1,432 @@
+//! Who is the actor: peer addresses, X-Forwarded-For, header identities, IPv6 prefixes.
+
+use crate::config::{ActorConfig, ActorSource};
+use crate::Headers;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Header values longer than this are always reported as a hash, never in clear.
+const MAX_CLEAR_HEADER_ACTOR: usize = 64;
+
+/// The identity that is counted. IP actors are already masked to their configured prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActorKey {
+    V4([u8; 4]),
+    V6([u8; 16]),
+    /// SHA-256 (first 16 bytes) of a header value; `source` indexes `actor.sources`.
+    Digest {
+        source: u8,
+        hash: [u8; 16],
+    },
+    /// A non-credential header value in clear.
+    Text {
+        source: u8,
+        value: Box<str>,
+    },
+}
+
+/// An actor as resolved from one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub key: ActorKey,
+    /// The client IP seen for this request (reported as the event's `ip`).
+    pub ip: Option<IpAddr>,
+}
+
+/// An address range from `actor.trusted_proxies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => mask_v4(ip.octets(), self.bits) == net.octets(),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => mask_v6(ip.octets(), self.bits) == net.octets(),
+            _ => false,
+        }
+    }
+}
+
+/// Parses `10.0.0.0/8`, `2001:db8::/32` or a plain address (a /32 or /128).
+pub fn parse_cidr(s: &str) -> Option<Cidr> {
+    let (addr, bits) = match s.trim().split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+        None => (s.trim(), None),
+    };
+    let addr: IpAddr = addr.parse().ok()?;
+    match addr {
+        IpAddr::V4(v4) => {
+            let bits = bits.unwrap_or(32);
+            (bits <= 32).then(|| Cidr {
+                addr: IpAddr::V4(Ipv4Addr::from(mask_v4(v4.octets(), bits))),
+                bits,
+            })
+        }
+        IpAddr::V6(v6) => {
+            let bits = bits.unwrap_or(128);
+            (bits <= 128).then(|| Cidr {
+                addr: IpAddr::V6(Ipv6Addr::from(mask_v6(v6.octets(), bits))),
+                bits,
+            })
+        }
+    }
+}
+
+fn mask_v4(octets: [u8; 4], bits: u8) -> [u8; 4] {
+    let n = u32::from_be_bytes(octets);
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(bits.min(32)))
+    };
+    (n & mask).to_be_bytes()
+}
+
+fn mask_v6(octets: [u8; 16], bits: u8) -> [u8; 16] {
+    let n = u128::from_be_bytes(octets);
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(bits.min(128)))
+    };
+    (n & mask).to_be_bytes()
+}
+
+/// Parses a client address as hosts and proxies write it: `1.2.3.4`, `1.2.3.4:80`, `::1`,
+/// `[::1]:80`, `fe80::1%eth0`, `[fe80::1%25eth0]:80`, optionally quoted. IPv4-mapped IPv6
+/// addresses become IPv4, so a dual-stack listener counts one client once.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim().trim_matches('"');
+    let ip = if let Some(rest) = s.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        IpAddr::V6(strip_zone(inside).parse().ok()?)
+    } else if let Ok(ip) = s.parse::<IpAddr>() {
+        ip
+    } else if let Ok(v6) = strip_zone(s).parse::<Ipv6Addr>() {
+        IpAddr::V6(v6)
+    } else {
+        let (host, port) = s.rsplit_once(':')?;
+        if !is_port(port) {
+            return None;
+        }
+        IpAddr::V4(host.parse().ok()?)
+    };
+    Some(ip.to_canonical())
+}
+
+fn strip_zone(s: &str) -> &str {
+    match s.find('%') {
+        Some(i) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl ActorConfig {
+    /// The key an IP is counted under: IPv4 masked to `ipv4_prefix`, IPv6 to `ipv6_prefix`.
+    pub fn ip_key(&self, ip: IpAddr) -> ActorKey {
+        match ip {
+            IpAddr::V4(v4) => ActorKey::V4(mask_v4(v4.octets(), self.ipv4_prefix)),
+            IpAddr::V6(v6) => ActorKey::V6(mask_v6(v6.octets(), self.ipv6_prefix)),
+        }
+    }
+
+    fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|c| c.contains(ip))
+    }
+
+    /// The client address X-Forwarded-For names, walked from the right: `xff_trusted_hops`
+    /// entries are skipped, then any entry inside `trusted_proxies`; the next one is the client.
+    /// When `trusted_proxies` is set and the peer is not one of them, the header came from the
+    /// client itself and is ignored.
+    pub fn xff_client(&self, peer: Option<IpAddr>, xff: &str) -> Option<IpAddr> {
+        if !self.trusted_proxies.is_empty() {
+            match peer {
+                Some(p) if self.is_trusted_proxy(p) => {}
+                _ => return None,
+            }
+        }
+        let mut entries = xff.rsplit(',').map(str::trim).filter(|e| !e.is_empty());
+        for _ in 0..self.xff_trusted_hops {
+            entries.next()?;
+        }
+        for entry in entries {
+            let ip = parse_ip(entry)?;
+            if !self.is_trusted_proxy(ip) {
+                return Some(ip);
+            }
+        }
+        None
+    }
+
+    fn source_ip(
+        &self,
+        source: &ActorSource,
+        peer: Option<IpAddr>,
+        headers: &dyn Headers,
+    ) -> Option<IpAddr> {
+        match source {
+            ActorSource::Peer => peer,
+            ActorSource::Xff => self.xff_client(peer, headers.get("x-forwarded-for")?),
+            ActorSource::CfConnectingIp => parse_ip(headers.get("cf-connecting-ip")?),
+            ActorSource::Header { .. } => None,
+        }
+    }
+
+    /// Resolves the actor of a request: the first source that yields a value wins.
+    pub fn resolve(&self, peer: Option<&str>, headers: &dyn Headers) -> Option<Resolved> {
+        let peer_ip = peer.and_then(parse_ip);
+        let mut key = None;
+        let mut ip = None;
+        for (index, source) in self.sources.iter().enumerate() {
+            if let ActorSource::Header { name, hashed } = source {
+                if key.is_none() {
+                    key = headers
+                        .get(name)
+                        .and_then(|value| header_key(index, *hashed, value));
+                }
+            } else if let Some(found) = self.source_ip(source, peer_ip, headers) {
+                ip = Some(found);
+                if key.is_none() {
+                    key = Some(self.ip_key(found));
+                }
+                break;
+            }
+            if key.is_some() && ip.is_some() {
+                break;
+            }
+        }
+        // A header identity still reports where the request came from.
+        let ip = ip.or(peer_ip);
+        Some(Resolved { key: key?, ip })
+    }
+
+    /// How an actor is written in events: an address, a prefix (`2001:db8:1:2::/64`), or
+    /// `header:value` / `header:sha256:<16 hex>`.
+    pub fn display(&self, key: &ActorKey) -> String {
+        match key {
+            ActorKey::V4(o) => {
+                let ip = Ipv4Addr::from(*o);
+                if self.ipv4_prefix < 32 {
+                    format!("{ip}/{}", self.ipv4_prefix)
+                } else {
+                    ip.to_string()
+                }
+            }
+            ActorKey::V6(o) => {
+                let ip = Ipv6Addr::from(*o);
+                if self.ipv6_prefix < 128 {
+                    format!("{ip}/{}", self.ipv6_prefix)
+                } else {
+                    ip.to_string()
+                }
+            }
+            ActorKey::Digest { source, hash } => {
+                let mut out = format!("{}:sha256:", self.source_name(*source));
+                for b in hash.iter().take(8) {
+                    let _ = write!(out, "{b:02x}");
+                }
+                out
+            }
+            ActorKey::Text { source, value } => format!("{}:{value}", self.source_name(*source)),
+        }
+    }
+
+    fn source_name(&self, source: u8) -> &str {
+        match self.sources.get(usize::from(source)) {
+            Some(ActorSource::Header { name, .. }) => name,
+            _ => "header",
+        }
+    }
+}
+
+fn header_key(index: usize, hashed: bool, value: &str) -> Option<ActorKey> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let source = u8::try_from(index).ok()?;
+    let clear_ok = !hashed
+        && value.len() <= MAX_CLEAR_HEADER_ACTOR
+        && value.bytes().all(|b| (0x21..0x7f).contains(&b));
+    if clear_ok {
+        return Some(ActorKey::Text {
+            source,
+            value: value.into(),
+        });
+    }
+    let digest = Sha256::digest(value.as_bytes());
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(digest.get(..16)?);
+    Some(ActorKey::Digest { source, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn actor_config(actor_json: &str) -> ActorConfig {
+        let json =
+            format!(r#"{{"actor": {actor_json}, "webhook": {{"url": "http://127.0.0.1/"}}}}"#);
+        Config::from_json_str(&json).unwrap().actor
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_every_address_form() {
+        let cases = [
+            ("203.0.113.7", "203.0.113.7"),
+            ("203.0.113.7:51234", "203.0.113.7"),
+            (" \"203.0.113.7\" ", "203.0.113.7"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("fe80::1%eth0", "fe80::1"),
+            ("[fe80::1%25eth0]:8080", "fe80::1"),
+            ("::ffff:198.51.100.9", "198.51.100.9"),
+            ("[::ffff:198.51.100.9]:80", "198.51.100.9"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_ip(input), Some(ip(want)), "{input}");
+        }
+        for bad in [
+            "",
+            "unknown",
+            "1.2.3",
+            "1.2.3.4:",
+            "1.2.3.4:99999x",
+            "[::1",
+            "[::1]x",
+            "::1]:80",
+            "a.b.c.d",
+        ] {
+            assert_eq!(parse_ip(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_actors_aggregate_to_their_prefix() {
+        let c = actor_config(r#"{}"#);
+        let a = c.ip_key(ip("2001:db8:1:2:aaaa::1"));
+        let b = c.ip_key(ip("2001:db8:1:2:ffff:1:2:3"));
+        let other = c.ip_key(ip("2001:db8:1:3::1"));
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(c.display(&a), "2001:db8:1:2::/64");
+        let exact = actor_config(r#"{"ipv6_prefix": 128}"#);
+        assert_eq!(
+            exact.display(&exact.ip_key(ip("2001:db8::1"))),
+            "2001:db8::1"
+        );
+        let v4 = c.ip_key(ip("198.51.100.9"));
+        assert_eq!(c.display(&v4), "198.51.100.9");
+        let v4_24 = actor_config(r#"{"ipv4_prefix": 24}"#);
+        assert_eq!(
+            v4_24.display(&v4_24.ip_key(ip("198.51.100.9"))),
+            "198.51.100.0/24"
+        );
+    }
+
+    #[test]
+    fn default_ignores_forwarded_headers() {
+        let c = actor_config(r#"{}"#);
+        let headers = [
+            ("x-forwarded-for", "1.1.1.1"),
+            ("cf-connecting-ip", "2.2.2.2"),
+        ];
+        let r = c.resolve(Some("198.51.100.9:4000"), &headers).unwrap();
+        assert_eq!(r.key, ActorKey::V4([198, 51, 100, 9]));
+        assert_eq!(r.ip, Some(ip("198.51.100.9")));
+    }
+
+    #[test]
+    fn xff_is_walked_from_the_right() {
+        let hops0 = actor_config(r#"{"sources": ["xff", "peer"]}"#);
+        let hops1 = actor_config(r#"{"sources": ["xff", "peer"], "xff_trusted_hops": 1}"#);
+        // The client forged the leftmost entry; the proxy appended the real client on the right.
+        let xff = "6.6.6.6, 203.0.113.7, 10.0.0.2";
+        assert_eq!(hops0.xff_client(None, xff), Some(ip("10.0.0.2")));
+        assert_eq!(hops1.xff_client(None, xff), Some(ip("203.0.113.7")));
+        // Too few entries: the source yields nothing and the next source (peer) wins.
+        let r = hops1
+            .resolve(Some("10.0.0.1:1"), &[("x-forwarded-for", "203.0.113.7")])
+            .unwrap();
+        assert_eq!(r.key, ActorKey::V4([10, 0, 0, 1]));
+    }
+
+    #[test]
+    fn trusted_proxies_are_skipped_and_required() {
+        let c = actor_config(
+            r#"{"sources": ["xff", "peer"], "trusted_proxies": ["10.0.0.0/8", "2001:db8:ffff::/48"]}"#,
+        );
+        let xff = "6.6.6.6, [2001:db8:1::5]:1234, 10.1.1.1, 2001:db8:ffff::9";
+        assert_eq!(
+            c.xff_client(Some(ip("10.9.9.9")), xff),
+            Some(ip("2001:db8:1::5"))
+        );
+        // The peer is not a trusted proxy: the header is the client's own, and ignored.
+        assert_eq!(c.xff_client(Some(ip("203.0.113.50")), xff), None);
+        let r = c
+            .resolve(Some("203.0.113.50:1"), &[("x-forwarded-for", xff)])
+            .unwrap();
+        assert_eq!(r.key, ActorKey::V4([203, 0, 113, 50]));
+        // Only trusted entries: no client found.
+        assert_eq!(
+            c.xff_client(Some(ip("10.9.9.9")), "10.1.1.1, 10.2.2.2"),
+            None
+        );
+        // Garbage where the client should be: nothing, never a guess.
+        assert_eq!(
+            c.xff_client(Some(ip("10.9.9.9")), "1.2.3.4, garbage, 10.2.2.2"),
+            None
+        );
+    }
+
+    #[test]
+    fn header_actors_hash_credentials() {
+        let c = actor_config(r#"{"sources": ["header:x-api-key", "header:x-tenant", "peer"]}"#);
+        let h = [("x-api-key", "sk_live_abcdef123456"), ("x-tenant", "acme")];
+        let r = c.resolve(Some("198.51.100.9:1"), &h).unwrap();
+        let shown = c.display(&r.key);
+        let digest = Sha256::digest(b"sk_live_abcdef123456");
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(shown, format!("x-api-key:sha256:{hex}"));
+        assert!(!shown.contains("sk_live"));
+        assert_eq!(r.ip, Some(ip("198.51.100.9")));
+        let r = c
+            .resolve(Some("198.51.100.9:1"), &[("x-tenant", "acme")])
+            .unwrap();
+        assert_eq!(c.display(&r.key), "x-tenant:acme");
+        let long = "x".repeat(65);
+        let r = c.resolve(None, &[("x-tenant", long.as_str())]).unwrap();
+        assert!(c.display(&r.key).starts_with("x-tenant:sha256:"));
+        // No header, no peer: no actor.
+        assert_eq!(c.resolve(None, &Vec::<(&str, &str)>::new()), None);
+    }
+
+    #[test]
+    fn cf_connecting_ip() {
+        let c = actor_config(r#"{"sources": ["cf-connecting-ip", "peer"]}"#);
+        let r = c
+            .resolve(Some("10.0.0.1"), &[("cf-connecting-ip", "2001:db8::77")])
+            .unwrap();
+        assert_eq!(c.display(&r.key), "2001:db8::/64");
+        assert_eq!(r.ip, Some(ip("2001:db8::77")));
+    }
+}

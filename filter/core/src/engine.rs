@@ -1,0 +1,287 @@
+//! The engine a host drives: observations (or worker deltas) in, deliveries and wake-ups out.
+
+use crate::actor::{ActorKey, Resolved};
+use crate::blocklist::Blocklist;
+use crate::config::{Config, StatusSet};
+use crate::detector::{Detection, Detector};
+use crate::outbox::{Delivery, Outbox};
+use crate::record::{prepare, record_of, DeltaError, DeltaReader, Headers, Observation};
+use std::sync::Arc;
+
+/// Expired blocks are forgotten at most this often.
+const PRUNE_EVERY_MS: u64 = 1_000;
+
+/// What the engine concluded about one observation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// A rule counts this response's status.
+    pub matched: bool,
+    /// Events this response raised.
+    pub events: u32,
+    /// The actor is blocked from now on, answered with this status.
+    pub blocked_status: Option<u16>,
+}
+
+/// Every counter a user would graph. Gauges: `actors_tracked`, `events_queued`, `blocks_active`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Metrics {
+    pub responses: u64,
+    pub matched: u64,
+    pub unattributed: u64,
+    pub actors_tracked: u64,
+    pub actors_evicted: u64,
+    pub events_raised: u64,
+    pub events_suppressed: u64,
+    pub events_queued: u64,
+    pub events_delivered: u64,
+    pub events_dropped: u64,
+    pub deliveries_sent: u64,
+    pub deliveries_succeeded: u64,
+    pub deliveries_failed: u64,
+    pub deliveries_retried: u64,
+    pub deliveries_abandoned: u64,
+    pub blocks_active: u64,
+    pub blocked_requests: u64,
+    pub records_dropped: u64,
+    pub deltas_rejected: u64,
+    pub samples_skipped: u64,
+}
+
+impl Metrics {
+    /// Name and value of every counter, names as hosts export them (`actorwatch.<name>`).
+    pub fn fields(&self) -> [(&'static str, u64); 20] {
+        [
+            ("responses", self.responses),
+            ("matched", self.matched),
+            ("unattributed", self.unattributed),
+            ("actors_tracked", self.actors_tracked),
+            ("actors_evicted", self.actors_evicted),
+            ("events_raised", self.events_raised),
+            ("events_suppressed", self.events_suppressed),
+            ("events_queued", self.events_queued),
+            ("events_delivered", self.events_delivered),
+            ("events_dropped", self.events_dropped),
+            ("deliveries_sent", self.deliveries_sent),
+            ("deliveries_succeeded", self.deliveries_succeeded),
+            ("deliveries_failed", self.deliveries_failed),
+            ("deliveries_retried", self.deliveries_retried),
+            ("deliveries_abandoned", self.deliveries_abandoned),
+            ("blocks_active", self.blocks_active),
+            ("blocked_requests", self.blocked_requests),
+            ("records_dropped", self.records_dropped),
+            ("deltas_rejected", self.deltas_rejected),
+            ("samples_skipped", self.samples_skipped),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    responses: u64,
+    matched: u64,
+    unattributed: u64,
+    blocked_requests: u64,
+    records_dropped: u64,
+    deltas_rejected: u64,
+}
+
+/// The sans-I/O engine. The host passes time (ms since the Unix epoch) into every call.
+pub struct Engine {
+    cfg: Arc<Config>,
+    matched: StatusSet,
+    detector: Detector,
+    outbox: Outbox,
+    scratch: Vec<Detection>,
+    kept: Option<Vec<Detection>>,
+    counts: Counts,
+    last_prune_ms: u64,
+}
+
+impl Engine {
+    /// `seed` should come from the host's randomness: it keys the actor hash maps and the
+    /// retry jitter, and makes delivery ids unique per instance.
+    pub fn new(cfg: Config, seed: u64) -> Self {
+        Engine::with_shared_config(Arc::new(cfg), seed)
+    }
+
+    pub fn with_shared_config(cfg: Arc<Config>, seed: u64) -> Self {
+        Engine {
+            matched: cfg.matched_statuses(),
+            detector: Detector::new(Arc::clone(&cfg), seed),
+            outbox: Outbox::new(Arc::clone(&cfg), seed),
+            cfg,
+            scratch: Vec::new(),
+            kept: None,
+            counts: Counts::default(),
+            last_prune_ms: 0,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Keeps a copy of every detection for [`Engine::drain_detections`] (tools and tests).
+    pub fn keep_detections(&mut self, keep: bool) {
+        self.kept = keep.then(Vec::new);
+    }
+
+    pub fn drain_detections(&mut self) -> Vec<Detection> {
+        self.kept.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The actor of a request, for a blocklist check before it reaches the upstream.
+    pub fn resolve_actor(&self, peer: Option<&str>, headers: &dyn Headers) -> Option<Resolved> {
+        self.cfg.actor.resolve(peer, headers)
+    }
+
+    /// The status to answer with if `actor` is blocked now; counts the blocked request.
+    pub fn check_blocked(&mut self, now_ms: u64, actor: &ActorKey) -> Option<u16> {
+        let status = self.detector.blocks.check(now_ms, actor)?;
+        self.counts.blocked_requests += 1;
+        Some(status)
+    }
+
+    pub fn blocklist(&self) -> &Blocklist {
+        &self.detector.blocks
+    }
+
+    /// Counts one response. Responses no rule counts cost one bitmap lookup.
+    pub fn observe(&mut self, now_ms: u64, obs: &Observation) -> Verdict {
+        self.counts.responses += 1;
+        if !self.matched.contains(obs.status) {
+            return Verdict::default();
+        }
+        self.counts.matched += 1;
+        let Some(prepared) = prepare(&self.cfg, now_ms, obs) else {
+            self.counts.unattributed += 1;
+            return Verdict {
+                matched: true,
+                ..Verdict::default()
+            };
+        };
+        let record = record_of(now_ms, obs, &prepared);
+        self.scratch.clear();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.detector.apply(&record, &mut scratch);
+        let events = self.queue(now_ms, &mut scratch);
+        self.scratch = scratch;
+        Verdict {
+            matched: true,
+            events,
+            blocked_status: self.detector.blocks.check(now_ms, &record.actor),
+        }
+    }
+
+    fn queue(&mut self, now_ms: u64, detections: &mut Vec<Detection>) -> u32 {
+        let n = detections.len() as u32;
+        for d in detections.drain(..) {
+            if let Some(kept) = &mut self.kept {
+                kept.push(d.clone());
+            }
+            self.outbox.push(now_ms, d.rule, d.event);
+        }
+        n
+    }
+
+    /// Merges a worker's delta: its records are counted exactly as if observed here.
+    /// Returns the number of events raised. A malformed delta is rejected from the first bad
+    /// record on (counted in `deltas_rejected`); records before it still count.
+    pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<u32, DeltaError> {
+        let mut reader = match DeltaReader::new(delta) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counts.deltas_rejected += 1;
+                return Err(e);
+            }
+        };
+        let c = reader.counts;
+        self.counts.responses += c.responses;
+        self.counts.matched += c.records + c.records_dropped + c.unattributed;
+        self.counts.unattributed += c.unattributed;
+        self.counts.blocked_requests += c.blocked_requests;
+        self.counts.records_dropped += c.records_dropped;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut result = Ok(());
+        while let Some(record) = reader.next_record() {
+            match record {
+                Ok(r) => self.detector.apply(&r, &mut scratch),
+                Err(e) => {
+                    self.counts.deltas_rejected += 1;
+                    result = Err(e);
+                }
+            }
+        }
+        let events = self.queue(now_ms, &mut scratch);
+        self.scratch = scratch;
+        result.map(|_| events)
+    }
+
+    /// The next webhook POST to send, if one is due. Call until it returns `None`.
+    pub fn poll_delivery(&mut self, now_ms: u64) -> Option<Delivery> {
+        if now_ms >= self.last_prune_ms + PRUNE_EVERY_MS {
+            self.detector.blocks.prune(now_ms);
+            self.last_prune_ms = now_ms;
+        }
+        self.outbox.poll(now_ms)
+    }
+
+    /// The receiver answered the attempt `token` with a 2xx.
+    pub fn delivered(&mut self, token: u64, now_ms: u64) {
+        self.outbox.report(token, true, now_ms);
+    }
+
+    /// The attempt `token` failed: non-2xx, timeout, refused or reset connection.
+    pub fn failed(&mut self, token: u64, now_ms: u64) {
+        self.outbox.report(token, false, now_ms);
+    }
+
+    /// Reports an HTTP status for the attempt `token` (2xx succeeds, anything else fails).
+    pub fn delivery_status(&mut self, token: u64, status: u16, now_ms: u64) {
+        self.outbox
+            .report(token, (200..300).contains(&status), now_ms);
+    }
+
+    /// Queued events go out on the next polls whatever the mode (end of input, shutdown).
+    pub fn flush(&mut self) {
+        self.outbox.flush_now();
+    }
+
+    /// When the host should next call [`Engine::poll_delivery`] (absolute ms), if ever.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        self.outbox.next_wakeup()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let d = &self.detector.metrics;
+        let o = &self.outbox.metrics;
+        Metrics {
+            responses: self.counts.responses,
+            matched: self.counts.matched,
+            unattributed: self.counts.unattributed,
+            actors_tracked: self.detector.tracked() as u64,
+            actors_evicted: self.detector.evictions(),
+            events_raised: d.events_raised,
+            events_suppressed: d.events_suppressed,
+            events_queued: self.outbox.held() as u64,
+            events_delivered: o.events_delivered,
+            events_dropped: o.events_dropped,
+            deliveries_sent: o.deliveries_sent,
+            deliveries_succeeded: o.deliveries_succeeded,
+            deliveries_failed: o.deliveries_failed,
+            deliveries_retried: o.deliveries_retried,
+            deliveries_abandoned: o.deliveries_abandoned,
+            blocks_active: self.detector.blocks.len() as u64,
+            blocked_requests: self.counts.blocked_requests,
+            records_dropped: self.counts.records_dropped,
+            deltas_rejected: self.counts.deltas_rejected,
+            samples_skipped: d.samples_skipped,
+        }
+    }
+
+    /// Heap bytes of the counting tables (samples excluded): the bytes-per-actor figure.
+    pub fn state_heap_bytes(&self) -> usize {
+        self.detector.heap_bytes()
+    }
+}

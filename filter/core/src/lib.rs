@@ -1,0 +1,34 @@
+//! actorwatch-core: the detection engine every actorwatch host shares.
+//!
+//! Sans-I/O: no clock, no randomness, no network. A host feeds [`Observation`]s with the time
+//! from its own clock, asks [`Engine::poll_delivery`] for webhook POSTs, reports their outcome
+//! and asks [`Engine::next_wakeup`] when to call again. Multi-threaded hosts record on each
+//! thread with a [`Recorder`] and merge its deltas into one engine with [`Engine::apply_delta`].
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod actor;
+pub mod blocklist;
+pub mod config;
+pub mod detector;
+pub mod engine;
+mod hash;
+pub mod outbox;
+pub mod payload;
+pub mod record;
+pub mod signature;
+mod table;
+pub mod template;
+mod texts;
+
+pub use actor::{parse_ip, ActorKey, Resolved};
+pub use blocklist::Blocklist;
+pub use config::{Config, ConfigError, ConfigErrors};
+pub use detector::Detection;
+pub use engine::{Engine, Metrics, Verdict};
+pub use outbox::{retry_delay_ms, Delivery};
+pub use payload::{MaliciousEvent, WebhookPayload};
+pub use record::{DeltaError, Headers, Observation, Recorder};

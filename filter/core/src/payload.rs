@@ -1,0 +1,127 @@
+//! Akto's "New API runtime threats" webhook payload, field for field.
+
+use serde::{Deserialize, Serialize};
+
+/// One POST body: events of one filter, with that filter's overview and remediation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookPayload {
+    pub malicious_events: Vec<MaliciousEvent>,
+    pub overview: Overview,
+    pub remediation: Remediation,
+}
+
+/// The same envelope over borrowed parts, so a body is written without copying events.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PayloadRef<'a, I: Serialize> {
+    pub malicious_events: I,
+    pub overview: &'a Overview,
+    pub remediation: &'a Remediation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaliciousEvent {
+    pub actor: String,
+    pub api_collection_id: i64,
+    pub country: String,
+    pub event_type: String,
+    pub filter_id: String,
+    pub ip: String,
+    pub method: String,
+    pub sub_category: String,
+    /// Detection time, Unix epoch seconds.
+    pub timestamp: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub malicious_payloads_responses: Vec<SamplePayload>,
+    /// Extra fields Akto's own events also carry; absent in the documented example.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Unique id of this event (stable across delivery retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<String>,
+    /// Responses counted in the window when the event was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplePayload {
+    /// A JSON document, as a string.
+    pub orig: String,
+    /// Epoch seconds.
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overview {
+    pub description: String,
+    pub details: String,
+    pub impact: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remediation {
+    pub title: String,
+    pub steps: Vec<RemediationStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemediationStep {
+    pub title: String,
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const EXAMPLE: &str = include_str!("../../../../shared/akto-webhook-example.json");
+
+    #[test]
+    fn akto_example_round_trips_without_losing_a_field() {
+        let original: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        let typed: WebhookPayload = serde_json::from_str(EXAMPLE).unwrap();
+        let again = serde_json::to_value(&typed).unwrap();
+        assert_eq!(again, original);
+        // Field order follows the documented example too.
+        let keys: Vec<String> = serde_json::to_value(&typed.malicious_events[0])
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let original_keys: Vec<String> = original["maliciousEvents"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys.len(), original_keys.len());
+    }
+
+    #[test]
+    fn a_renamed_field_is_rejected() {
+        let renamed = EXAMPLE.replacen("\"filterId\"", "\"filter_id\"", 1);
+        assert!(serde_json::from_str::<WebhookPayload>(&renamed).is_err());
+        let wrong_type = EXAMPLE.replacen(
+            "\"timestamp\": 1747162308",
+            "\"timestamp\": \"1747162308\"",
+            1,
+        );
+        assert_ne!(wrong_type, EXAMPLE);
+        assert!(serde_json::from_str::<WebhookPayload>(&wrong_type).is_err());
+    }
+}

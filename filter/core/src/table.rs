@@ -1,0 +1,413 @@
+//! Bounded per-key counters with exact sliding windows, least-recently-active eviction.
+//!
+//! Memory layout, chosen for bytes per actor: keys, LRU links and window words live in flat
+//! vectors indexed by slot; the hash index holds only 4-byte slot numbers. Times are 32-bit
+//! millisecond offsets from a base the owner re-bases (see [`Table::rebase`]).
+
+use crate::hash::SeededState;
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, Hash};
+
+const NIL: u32 = u32::MAX;
+
+/// Where one rule's state sits inside a slot's words:
+/// `[len | head << 16, last_event, ring[threshold]]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleLayout {
+    pub offset: usize,
+    pub threshold: usize,
+}
+
+impl RuleLayout {
+    const HEADER_WORDS: usize = 2;
+}
+
+/// Words per slot for a set of thresholds, and the layout of each.
+pub fn layout(thresholds: &[u32]) -> (Vec<RuleLayout>, usize) {
+    let mut offset = 0;
+    let mut out = Vec::with_capacity(thresholds.len());
+    for t in thresholds {
+        let threshold = *t as usize;
+        out.push(RuleLayout { offset, threshold });
+        offset += RuleLayout::HEADER_WORDS + threshold;
+    }
+    (out, offset)
+}
+
+/// Outcome of recording one timestamp in a rule's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowResult {
+    /// `threshold` timestamps fall within `(t - window, t]`.
+    pub flagged: bool,
+    /// How many kept timestamps fall within `(t - window, t]` (at most `threshold`).
+    pub count: u32,
+}
+
+pub struct Table<K> {
+    hasher: SeededState,
+    index: HashTable<u32>,
+    keys: Vec<K>,
+    /// `prev`, `next` per slot; head is most recently active.
+    links: Vec<[u32; 2]>,
+    words: Vec<u32>,
+    stride: usize,
+    head: u32,
+    tail: u32,
+    free: Vec<u32>,
+    capacity: usize,
+    pub evictions: u64,
+}
+
+/// A slot number, valid until the next insertion.
+pub type Slot = u32;
+
+/// Where a key lives now, whether it was just created, and which key was evicted for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upsert<K> {
+    pub slot: Slot,
+    pub new: bool,
+    pub evicted: Option<K>,
+}
+
+impl<K: Hash + Eq + Clone> Table<K> {
+    pub fn new(hasher: SeededState, stride: usize, capacity: usize) -> Self {
+        Table {
+            hasher,
+            index: HashTable::new(),
+            keys: Vec::new(),
+            links: Vec::new(),
+            words: Vec::new(),
+            stride,
+            head: NIL,
+            tail: NIL,
+            free: Vec::new(),
+            capacity,
+            evictions: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    #[cfg(test)]
+    pub fn find(&self, key: &K) -> Option<Slot> {
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |&slot| self.keys.get(slot as usize) == Some(key))
+            .copied()
+    }
+
+    /// The slot of `key`, created (evicting the least recently active key when full) if new,
+    /// and marked most recently active.
+    pub fn upsert(&mut self, key: &K) -> Upsert<K> {
+        let hash = self.hasher.hash_one(key);
+        if let Some(&slot) = self
+            .index
+            .find(hash, |&s| self.keys.get(s as usize) == Some(key))
+        {
+            self.touch(slot);
+            return Upsert {
+                slot,
+                new: false,
+                evicted: None,
+            };
+        }
+        let mut evicted = None;
+        if self.index.len() >= self.capacity {
+            evicted = self.evict_lru();
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(k) = self.keys.get_mut(slot as usize) {
+                    *k = key.clone();
+                }
+                let start = slot as usize * self.stride;
+                if let Some(w) = self.words.get_mut(start..start + self.stride) {
+                    w.fill(0);
+                }
+                slot
+            }
+            None => {
+                let slot = self.keys.len() as u32;
+                self.keys.push(key.clone());
+                self.links.push([NIL, NIL]);
+                self.words.resize(self.words.len() + self.stride, 0);
+                slot
+            }
+        };
+        let keys = &self.keys;
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(hash, slot, |&s| match keys.get(s as usize) {
+                Some(k) => hasher.hash_one(k),
+                None => 0,
+            });
+        self.push_front(slot);
+        Upsert {
+            slot,
+            new: true,
+            evicted,
+        }
+    }
+
+    fn evict_lru(&mut self) -> Option<K> {
+        let slot = self.tail;
+        let key = self.keys.get(slot as usize)?.clone();
+        let hash = self.hasher.hash_one(&key);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.unlink(slot);
+        self.free.push(slot);
+        self.evictions += 1;
+        Some(key)
+    }
+
+    fn touch(&mut self, slot: Slot) {
+        if self.head != slot {
+            self.unlink(slot);
+            self.push_front(slot);
+        }
+    }
+
+    fn unlink(&mut self, slot: Slot) {
+        let [prev, next] = self.links.get(slot as usize).copied().unwrap_or([NIL, NIL]);
+        match self.links.get_mut(prev as usize) {
+            Some(p) => p[1] = next,
+            None => self.head = next,
+        }
+        match self.links.get_mut(next as usize) {
+            Some(n) => n[0] = prev,
+            None => self.tail = prev,
+        }
+        if let Some(l) = self.links.get_mut(slot as usize) {
+            *l = [NIL, NIL];
+        }
+    }
+
+    fn push_front(&mut self, slot: Slot) {
+        let old_head = self.head;
+        if let Some(l) = self.links.get_mut(slot as usize) {
+            *l = [NIL, old_head];
+        }
+        match self.links.get_mut(old_head as usize) {
+            Some(h) => h[0] = slot,
+            None => self.tail = slot,
+        }
+        self.head = slot;
+    }
+
+    fn rule_words(&mut self, slot: Slot, rule: RuleLayout) -> Option<&mut [u32]> {
+        let start = slot as usize * self.stride + rule.offset;
+        self.words
+            .get_mut(start..start + RuleLayout::HEADER_WORDS + rule.threshold)
+    }
+
+    /// Records a response at offset `t` (> 0) and says whether the window is full.
+    /// Timestamps are kept sorted; one older than every kept one in a full window can no
+    /// longer change any decision and is not kept.
+    pub fn record(&mut self, slot: Slot, rule: RuleLayout, t: u32, window_ms: u32) -> WindowResult {
+        let none = WindowResult {
+            flagged: false,
+            count: 0,
+        };
+        let Some(w) = self.rule_words(slot, rule) else {
+            return none;
+        };
+        let Some((header, ring)) = w.split_first_mut() else {
+            return none;
+        };
+        let Some((_last_event, ring)) = ring.split_first_mut() else {
+            return none;
+        };
+        let cap = ring.len();
+        if cap == 0 {
+            return none;
+        }
+        let mut len = (*header & 0xffff) as usize;
+        let mut head = (*header >> 16) as usize;
+        let at = |head: usize, i: usize| (head + i) % cap;
+        if len == cap {
+            let oldest = ring.get(head).copied().unwrap_or(0);
+            if t < oldest {
+                return none;
+            }
+            head = at(head, 1);
+            len -= 1;
+        }
+        // Append, then move back to keep order (out-of-order arrivals are rare and short).
+        let mut pos = len;
+        if let Some(v) = ring.get_mut(at(head, pos)) {
+            *v = t;
+        }
+        while pos > 0 {
+            let (a, b) = (at(head, pos - 1), at(head, pos));
+            let (pa, pb) = (
+                ring.get(a).copied().unwrap_or(0),
+                ring.get(b).copied().unwrap_or(0),
+            );
+            if pa <= pb {
+                break;
+            }
+            ring.swap(a, b);
+            pos -= 1;
+        }
+        len += 1;
+        *header = (len as u32) | ((head as u32) << 16);
+        // Count kept timestamps in (t - window, t].
+        let lower = t.saturating_sub(window_ms);
+        let mut count = 0u32;
+        for i in 0..len {
+            let v = ring.get(at(head, i)).copied().unwrap_or(0);
+            if v > lower && v <= t {
+                count += 1;
+            }
+        }
+        WindowResult {
+            flagged: count as usize >= cap,
+            count,
+        }
+    }
+
+    /// When the last event for this rule was raised (offset), 0 if never.
+    pub fn last_event(&mut self, slot: Slot, rule: RuleLayout) -> u32 {
+        self.rule_words(slot, rule)
+            .and_then(|w| w.get(1).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn set_last_event(&mut self, slot: Slot, rule: RuleLayout, t: u32) {
+        if let Some(v) = self.rule_words(slot, rule).and_then(|w| w.get_mut(1)) {
+            *v = t;
+        }
+    }
+
+    /// Shifts every stored time down by `shift`; times that would fall below 1 become 1
+    /// (older than any window or cooldown, which the owner guarantees by the shift it picks).
+    pub fn rebase(&mut self, layouts: &[RuleLayout], shift: u32) {
+        for slot in self.words.chunks_mut(self.stride.max(1)) {
+            for rule in layouts {
+                let Some(w) = slot
+                    .get_mut(rule.offset..rule.offset + RuleLayout::HEADER_WORDS + rule.threshold)
+                else {
+                    continue;
+                };
+                for v in w.iter_mut().skip(1) {
+                    if *v != 0 {
+                        *v = v.saturating_sub(shift).max(1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Heap bytes held, for the bytes-per-actor measurement.
+    pub fn heap_bytes(&self) -> usize {
+        // hashbrown: one control byte per bucket plus the 4-byte slot; buckets >= len * 8/7.
+        let buckets = self.index.capacity() * 8 / 7;
+        buckets * (std::mem::size_of::<u32>() + 1)
+            + self.keys.capacity() * std::mem::size_of::<K>()
+            + self.links.capacity() * std::mem::size_of::<[u32; 2]>()
+            + self.words.capacity() * std::mem::size_of::<u32>()
+            + self.free.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn table(threshold: u32, capacity: usize) -> (Table<u64>, RuleLayout) {
+        let (layouts, stride) = layout(&[threshold]);
+        (
+            Table::new(SeededState::new(7), stride, capacity),
+            layouts[0],
+        )
+    }
+
+    #[test]
+    fn window_boundaries_are_exact() {
+        let (mut t, r) = table(3, 10);
+        let s = t.upsert(&1).slot;
+        let w = 1000;
+        assert!(!t.record(s, r, 1, w).flagged);
+        assert!(!t.record(s, r, 500, w).flagged);
+        // Third response exactly `window` after the first: the first is out of (t - w, t].
+        assert!(!t.record(s, r, 1001, w).flagged);
+        // 500, 1001, 1499: all within (499, 1499].
+        assert!(t.record(s, r, 1499, w).flagged);
+        // 1001, 1499, 2001: 1001 is at exactly t - w, outside.
+        assert!(!t.record(s, r, 2001, w).flagged);
+    }
+
+    #[test]
+    fn out_of_order_times_stay_sorted() {
+        let (mut t, r) = table(3, 10);
+        let s = t.upsert(&1).slot;
+        t.record(s, r, 300, 1000);
+        t.record(s, r, 100, 1000);
+        let res = t.record(s, r, 200, 1000);
+        // At t=200 only 100 and 200 are <= t.
+        assert_eq!(
+            res,
+            WindowResult {
+                flagged: false,
+                count: 2
+            }
+        );
+        assert!(t.record(s, r, 400, 1000).flagged);
+        // Older than every kept time in a full window: ignored.
+        assert_eq!(t.record(s, r, 50, 1000).count, 0);
+    }
+
+    #[test]
+    fn evicts_least_recently_active() {
+        let (mut t, _) = table(1, 3);
+        t.upsert(&1);
+        t.upsert(&2);
+        t.upsert(&3);
+        t.upsert(&1); // 2 is now the least recently active
+        assert_eq!(t.upsert(&4).evicted, Some(2));
+        assert_eq!(t.len(), 3);
+        assert!(t.find(&2).is_none());
+        assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
+        assert_eq!(t.upsert(&5).evicted, Some(3));
+        assert_eq!(t.evictions, 2);
+    }
+
+    #[test]
+    fn reused_slots_start_empty() {
+        let (mut t, r) = table(2, 1);
+        let s = t.upsert(&1).slot;
+        t.record(s, r, 10, 1000);
+        t.set_last_event(s, r, 10);
+        let up = t.upsert(&2);
+        assert_eq!(
+            up,
+            Upsert {
+                slot: s,
+                new: true,
+                evicted: Some(1)
+            }
+        );
+        let s2 = up.slot;
+        assert_eq!(t.last_event(s2, r), 0);
+        assert_eq!(t.record(s2, r, 11, 1000).count, 1);
+    }
+
+    #[test]
+    fn rebase_keeps_order_and_clamps() {
+        let (mut t, r) = table(2, 4);
+        let s = t.upsert(&1).slot;
+        t.record(s, r, 100, 1000);
+        t.record(s, r, 5000, 1000);
+        t.set_last_event(s, r, 5000);
+        t.rebase(&[r], 1000);
+        assert_eq!(t.last_event(s, r), 4000);
+        // 4000 and 4500 are within (3500, 4500]; the clamped 1 is not.
+        assert!(t.record(s, r, 4500, 1000).flagged);
+    }
+}
