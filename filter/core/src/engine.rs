@@ -5,11 +5,15 @@ use crate::blocklist::Blocklist;
 use crate::config::{Config, StatusSet};
 use crate::detector::{Detection, Detector};
 use crate::outbox::{Delivery, Outbox};
-use crate::record::{prepare, record_of, DeltaError, DeltaReader, Headers, Observation};
+use crate::record::{
+    prepare, record_of, DeltaError, DeltaReader, Headers, Observation, OwnedRecord,
+};
 use std::sync::Arc;
 
 /// Expired blocks are forgotten at most this often.
 const PRUNE_EVERY_MS: u64 = 1_000;
+/// Records held for reordering beyond this are counted at once, oldest first.
+const MAX_REORDER_RECORDS: usize = 1 << 20;
 
 /// What the engine concluded about one observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,6 +99,10 @@ pub struct Engine {
     kept: Option<Vec<Detection>>,
     counts: Counts,
     last_prune_ms: u64,
+    reorder_ms: u64,
+    /// Delta records waiting until every worker has reported up to their time.
+    pending: Vec<(u64, u64, OwnedRecord)>,
+    pending_seq: u64,
 }
 
 impl Engine {
@@ -114,6 +122,9 @@ impl Engine {
             kept: None,
             counts: Counts::default(),
             last_prune_ms: 0,
+            reorder_ms: 0,
+            pending: Vec::new(),
+            pending_seq: 0,
         }
     }
 
@@ -184,9 +195,18 @@ impl Engine {
         n
     }
 
-    /// Merges a worker's delta: its records are counted exactly as if observed here.
-    /// Returns the number of events raised. A malformed delta is rejected from the first bad
-    /// record on (counted in `deltas_rejected`); records before it still count.
+    /// Holds delta records for `ms` before counting them, so that records from several
+    /// workers are counted in timestamp order (exact windows need that). Hosts that merge
+    /// deltas set it to at least the longest delay between a response and its delta's arrival
+    /// (for Envoy: two tick periods). 0 (the default) counts records as they arrive.
+    pub fn set_reorder_window_ms(&mut self, ms: u64) {
+        self.reorder_ms = ms;
+    }
+
+    /// Merges a worker's delta: its records are counted exactly as if observed here (after
+    /// the reorder window, if one is set). Returns the number of events raised now. A
+    /// malformed delta is rejected from the first bad record on (counted in
+    /// `deltas_rejected`); records before it still count.
     pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<u32, DeltaError> {
         let mut reader = match DeltaReader::new(delta) {
             Ok(r) => r,
@@ -206,20 +226,48 @@ impl Engine {
         let mut result = Ok(());
         while let Some(record) = reader.next_record() {
             match record {
-                Ok(r) => self.detector.apply(&r, &mut scratch),
+                Ok(r) if self.reorder_ms == 0 => self.detector.apply(&r, &mut scratch),
+                Ok(r) => {
+                    self.pending_seq += 1;
+                    self.pending
+                        .push((r.ts_ms, self.pending_seq, OwnedRecord::of(&r)));
+                }
                 Err(e) => {
                     self.counts.deltas_rejected += 1;
                     result = Err(e);
                 }
             }
         }
+        let mut events = self.queue(now_ms, &mut scratch);
+        self.scratch = scratch;
+        events += self.advance(now_ms);
+        result.map(|_| events)
+    }
+
+    /// Counts held delta records older than the reorder window, in timestamp order.
+    /// Returns the number of events raised.
+    pub fn advance(&mut self, now_ms: u64) -> u32 {
+        if self.pending.is_empty() {
+            return 0;
+        }
+        let cutoff = now_ms.saturating_sub(self.reorder_ms);
+        self.pending
+            .sort_unstable_by_key(|(ts, seq, _)| (*ts, *seq));
+        let ready = self.pending.partition_point(|(ts, _, _)| *ts <= cutoff);
+        let ready = ready.max(self.pending.len().saturating_sub(MAX_REORDER_RECORDS));
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for (_, _, r) in self.pending.drain(..ready) {
+            self.detector.apply(&r.as_record(), &mut scratch);
+        }
         let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;
-        result.map(|_| events)
+        events
     }
 
     /// The next webhook POST to send, if one is due. Call until it returns `None`.
     pub fn poll_delivery(&mut self, now_ms: u64) -> Option<Delivery> {
+        self.advance(now_ms);
         if now_ms >= self.last_prune_ms + PRUNE_EVERY_MS {
             self.detector.blocks.prune(now_ms);
             self.last_prune_ms = now_ms;
@@ -250,7 +298,15 @@ impl Engine {
 
     /// When the host should next call [`Engine::poll_delivery`] (absolute ms), if ever.
     pub fn next_wakeup(&self) -> Option<u64> {
-        self.outbox.next_wakeup()
+        let held = self
+            .pending
+            .iter()
+            .map(|(ts, _, _)| ts.saturating_add(self.reorder_ms))
+            .min();
+        match (self.outbox.next_wakeup(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn metrics(&self) -> Metrics {

@@ -127,6 +127,50 @@ impl Record<'_> {
     }
 }
 
+/// A record that outlives the bytes it was read from (held while deltas are reordered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    pub ts_ms: u64,
+    pub status: u16,
+    pub actor: ActorKey,
+    pub ip: Option<IpAddr>,
+    pub method: Box<str>,
+    pub path: Box<str>,
+    pub host: Box<str>,
+    pub country: Option<[u8; 2]>,
+    pub sample: Option<Box<str>>,
+}
+
+impl OwnedRecord {
+    pub fn of(r: &Record) -> Self {
+        OwnedRecord {
+            ts_ms: r.ts_ms,
+            status: r.status,
+            actor: r.actor.clone(),
+            ip: r.ip,
+            method: r.method.into(),
+            path: r.path.into(),
+            host: r.host.into(),
+            country: r.country,
+            sample: r.sample.map(Into::into),
+        }
+    }
+
+    pub fn as_record(&self) -> Record<'_> {
+        Record {
+            ts_ms: self.ts_ms,
+            status: self.status,
+            actor: self.actor.clone(),
+            ip: self.ip,
+            method: &self.method,
+            path: &self.path,
+            host: &self.host,
+            country: self.country,
+            sample: self.sample.as_deref(),
+        }
+    }
+}
+
 /// Longest method kept; longer ones are cut.
 const MAX_METHOD_BYTES: usize = 32;
 const MAX_HOST_BYTES: usize = 256;

@@ -1,0 +1,565 @@
+//! The engine at its boundaries: thresholds, windows, cooldowns, blocks, batching, the queue,
+//! retries, signatures, payload bytes, worker deltas. Runs natively and as wasm.
+
+use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
+use actorwatch_core::{
+    retry_delay_ms, Config, Delivery, Engine, Observation, Recorder, WebhookPayload,
+};
+use std::sync::Arc;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const T0: u64 = 1_747_162_000_000;
+const SECRET: &str = "test-secret-0123456789";
+
+fn config(rules: &str, webhook: &str, extra: &str) -> Config {
+    let json = format!(
+        r#"{{"rules": [{rules}], {extra} "webhook": {{"url": "https://siem.example.com/akto", {webhook} "hmac_secret": "{SECRET}"}}}}"#
+    );
+    match Config::from_json_str(&json) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}\n{json}"),
+    }
+}
+
+fn engine(rules: &str, webhook: &str) -> Engine {
+    let mut e = Engine::new(config(rules, webhook, ""), 42);
+    e.keep_detections(true);
+    e
+}
+
+const NO_HEADERS: [(&str, &str); 0] = [];
+
+fn obs<'a>(peer: &'a str, path: &'a str, status: u16) -> Observation<'a> {
+    Observation {
+        method: "GET",
+        path,
+        status,
+        peer: Some(peer),
+        host: Some("api.example.com"),
+        headers: &NO_HEADERS,
+        country: None,
+    }
+}
+
+/// Sends `n` responses from `peer`, `step_ms` apart starting at `start`; returns events raised.
+fn hit(e: &mut Engine, peer: &str, status: u16, n: u64, start: u64, step_ms: u64) -> u32 {
+    (0..n)
+        .map(|i| {
+            e.observe(start + i * step_ms, &obs(peer, "/x", status))
+                .events
+        })
+        .sum()
+}
+
+fn payload(d: &Delivery) -> WebhookPayload {
+    serde_json::from_slice(&d.body).expect("body is an Akto payload")
+}
+
+fn header<'a>(d: &'a Delivery, name: &str) -> Option<&'a str> {
+    d.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+const RULE_10_60: &str =
+    r#"{"id": "4XX_FILTER", "threshold": 10, "window_secs": 60, "cooldown_secs": 600}"#;
+const INSTANT: &str = r#""mode": "instant","#;
+
+#[test]
+fn threshold_minus_one_never_flags_threshold_does() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    assert_eq!(hit(&mut e, "203.0.113.7:1000", 404, 9, T0, 1000), 0);
+    assert_eq!(e.metrics().events_raised, 0);
+    assert_eq!(hit(&mut e, "203.0.113.7:1000", 404, 1, T0 + 9000, 0), 1);
+    let d = e.drain_detections();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].at_ms, T0 + 9000);
+    assert_eq!(d[0].event.actor, "203.0.113.7");
+    assert_eq!(d[0].event.count, Some(10));
+}
+
+#[test]
+fn non_matching_statuses_do_not_count() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    for status in [200, 302, 399, 500, 503] {
+        assert_eq!(hit(&mut e, "203.0.113.7", status, 20, T0, 10), 0);
+    }
+    let m = e.metrics();
+    assert_eq!((m.responses, m.matched, m.actors_tracked), (100, 0, 0));
+    assert_eq!(
+        hit(&mut e, "203.0.113.7", 400, 5, T0, 10)
+            + hit(&mut e, "203.0.113.7", 499, 5, T0 + 50, 10),
+        1
+    );
+}
+
+#[test]
+fn window_is_half_open_at_its_start() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    // 9 responses at T0, the 10th exactly 60 s later: the first 9 are at t - window, outside.
+    assert_eq!(hit(&mut e, "198.51.100.1", 404, 9, T0, 0), 0);
+    assert_eq!(hit(&mut e, "198.51.100.1", 404, 1, T0 + 60_000, 0), 0);
+    // The same 1 ms earlier is inside.
+    let mut e = engine(RULE_10_60, INSTANT);
+    assert_eq!(hit(&mut e, "198.51.100.1", 404, 9, T0, 0), 0);
+    assert_eq!(hit(&mut e, "198.51.100.1", 404, 1, T0 + 59_999, 0), 1);
+}
+
+#[test]
+fn a_window_sliding_past_its_first_response_unflags() {
+    // cooldown 0: every flagged response raises an event, so events show the flag state.
+    let mut e = engine(
+        r#"{"id": "R", "threshold": 3, "window_secs": 10, "cooldown_secs": 0}"#,
+        INSTANT,
+    );
+    let p = "198.51.100.2";
+    assert_eq!(hit(&mut e, p, 404, 3, T0, 1000), 1); // T0, +1 s, +2 s
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 11_500, 0), 0); // (1.5 s, 11.5 s]: +2 s and itself
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 11_600, 0), 1); // +2 s, +11.5 s, +11.6 s
+}
+
+#[test]
+fn cooldown_allows_one_event_per_period() {
+    let mut e = engine(
+        r#"{"id": "R", "threshold": 2, "window_secs": 60, "cooldown_secs": 30}"#,
+        INSTANT,
+    );
+    let p = "198.51.100.3";
+    assert_eq!(hit(&mut e, p, 404, 2, T0, 0), 1);
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 29_999, 0), 0);
+    assert_eq!(e.metrics().events_suppressed, 1);
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 30_000, 0), 1);
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 59_999, 0), 0);
+    assert_eq!(hit(&mut e, p, 404, 1, T0 + 60_000, 0), 1);
+}
+
+#[test]
+fn block_lasts_exactly_block_secs_and_extends() {
+    let rule = r#"{"id": "R", "threshold": 3, "window_secs": 10, "cooldown_secs": 60, "action": "block", "block_secs": 20, "block_status": 403}"#;
+    let mut e = engine(rule, INSTANT);
+    let p = "198.51.100.4:5555";
+    let actor = e.resolve_actor(Some(p), &NO_HEADERS).unwrap().key;
+    assert_eq!(hit(&mut e, p, 404, 2, T0, 0), 0);
+    assert_eq!(e.check_blocked(T0, &actor), None);
+    let v = e.observe(T0 + 1, &obs(p, "/x", 404));
+    assert_eq!(v.blocked_status, Some(403));
+    assert_eq!(e.check_blocked(T0 + 20_000, &actor), Some(403));
+    assert_eq!(e.check_blocked(T0 + 20_001, &actor), None);
+    assert_eq!(e.metrics().blocked_requests, 1);
+    // Flagged again inside the cooldown: no new event, but the block is renewed.
+    assert_eq!(hit(&mut e, p, 404, 3, T0 + 30_000, 0), 0);
+    assert_eq!(e.check_blocked(T0 + 50_000 - 1, &actor), Some(403));
+    assert_eq!(e.check_blocked(T0 + 50_000, &actor), None);
+    // Blocks of other actors do not leak.
+    let other = e
+        .resolve_actor(Some("198.51.100.5"), &NO_HEADERS)
+        .unwrap()
+        .key;
+    assert_eq!(e.check_blocked(T0 + 30_000, &other), None);
+}
+
+#[test]
+fn ipv6_clients_in_one_prefix_are_one_actor() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    for i in 0..10u64 {
+        let peer = format!("[2001:db8:aa:bb:{i:x}::1]:4000");
+        e.observe(T0 + i, &obs(&peer, "/x", 404));
+    }
+    let d = e.drain_detections();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].event.actor, "2001:db8:aa:bb::/64");
+    assert_eq!(d[0].event.ip, "2001:db8:aa:bb:9::1");
+}
+
+#[test]
+fn forged_x_forwarded_for_does_not_split_an_actor() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    for i in 0..10u64 {
+        let forged = format!("10.{i}.0.1");
+        let headers = [("x-forwarded-for", forged.as_str())];
+        let o = Observation {
+            headers: &headers,
+            ..obs("203.0.113.9:1", "/x", 401)
+        };
+        e.observe(T0 + i, &o);
+    }
+    let d = e.drain_detections();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].event.actor, "203.0.113.9");
+}
+
+#[test]
+fn per_api_rules_count_each_api_apart() {
+    let rule = r#"{"id": "API", "threshold": 3, "window_secs": 60, "per": "actor_api"}"#;
+    let mut e = engine(rule, INSTANT);
+    let p = "198.51.100.6";
+    e.observe(T0, &obs(p, "/orders/1", 404));
+    e.observe(T0 + 1, &obs(p, "/users/1", 404));
+    e.observe(T0 + 2, &obs(p, "/orders/2?x=1", 404));
+    assert_eq!(e.metrics().events_raised, 0);
+    let o = Observation {
+        method: "POST",
+        ..obs(p, "/orders/3", 404)
+    };
+    e.observe(T0 + 3, &o);
+    assert_eq!(e.metrics().events_raised, 0, "POST is another API");
+    e.observe(T0 + 4, &obs(p, "/orders/507f1f77bcf86cd799439011", 404));
+    e.observe(T0 + 5, &obs(p, "/orders/3", 404));
+    let d = e.drain_detections();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].event.method.as_str(), d[0].event.url.as_str()),
+        ("GET", "/orders/INTEGER")
+    );
+}
+
+#[test]
+fn a_ladder_of_rules_raises_each_rule_once() {
+    let rules = r#"{"id": "FAST", "threshold": 10, "window_secs": 60}, {"id": "SLOW", "threshold": 30, "window_secs": 600}"#;
+    let mut e = engine(rules, INSTANT);
+    hit(&mut e, "198.51.100.7", 404, 30, T0, 5_000);
+    let d = e.drain_detections();
+    let ids: Vec<&str> = d.iter().map(|d| d.event.filter_id.as_str()).collect();
+    assert_eq!(ids, vec!["FAST", "SLOW"]);
+    assert_eq!(d[1].at_ms, T0 + 29 * 5_000);
+}
+
+#[test]
+fn instant_delivery_is_signed_and_carries_the_akto_payload() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    assert_eq!(e.next_wakeup(), None);
+    hit(&mut e, "203.0.113.7:1", 404, 10, T0, 100);
+    let now = T0 + 1000;
+    assert_eq!(e.next_wakeup(), Some(0));
+    let d = e.poll_delivery(now).expect("instant mode sends at once");
+    assert!(e.poll_delivery(now).is_none());
+    assert_eq!(
+        (d.authority.as_str(), d.path.as_str(), d.attempt, d.events),
+        ("siem.example.com", "/akto", 1, 1)
+    );
+    assert_eq!(header(&d, "content-type"), Some("application/json"));
+    assert_eq!(header(&d, DELIVERY_HEADER), Some(d.delivery_id.as_str()));
+    let sig = header(&d, SIGNATURE_HEADER).unwrap();
+    assert_eq!(
+        verify(SECRET.as_bytes(), sig, &d.body, now / 1000, 0),
+        Ok(())
+    );
+    let p = payload(&d);
+    assert_eq!(p.malicious_events.len(), 1);
+    let ev = &p.malicious_events[0];
+    assert_eq!(
+        (
+            ev.actor.as_str(),
+            ev.ip.as_str(),
+            ev.event_type.as_str(),
+            ev.filter_id.as_str(),
+            ev.kind.as_str()
+        ),
+        (
+            "203.0.113.7",
+            "203.0.113.7",
+            "AGGREGATED",
+            "4XX_FILTER",
+            "Rule-Based"
+        )
+    );
+    assert_eq!(
+        (ev.timestamp, ev.url.as_str(), ev.sub_category.as_str()),
+        (((T0 + 900) / 1000) as i64, "/x", "API_LEVEL_RATE_LIMITING")
+    );
+    assert_eq!(ev.malicious_payloads_responses.len(), 10);
+    assert!(p.overview.description.contains("4XX"));
+    assert!(!p.remediation.steps.is_empty());
+    assert!(!String::from_utf8_lossy(&d.body).contains(SECRET));
+    e.delivered(d.token, now + 5);
+    let m = e.metrics();
+    assert_eq!(
+        (m.events_delivered, m.deliveries_succeeded, m.events_queued),
+        (1, 1, 0)
+    );
+    assert_eq!(e.next_wakeup(), None);
+}
+
+#[test]
+fn periodic_mode_waits_run_every_secs() {
+    let mut e = engine(RULE_10_60, r#""mode": "periodic", "run_every_secs": 900,"#);
+    hit(&mut e, "203.0.113.7", 404, 10, T0, 0);
+    assert_eq!(e.next_wakeup(), Some(T0 + 900_000));
+    assert!(e.poll_delivery(T0 + 899_999).is_none());
+    hit(&mut e, "203.0.113.8", 404, 10, T0 + 1000, 0);
+    let d = e.poll_delivery(T0 + 900_000).expect("due");
+    assert_eq!(d.events, 2);
+}
+
+#[test]
+fn batches_split_by_size_and_filter() {
+    let rules = r#"{"id": "A", "threshold": 1, "statuses": [404]}, {"id": "B", "threshold": 1, "statuses": [401]}"#;
+    let mut e = engine(
+        rules,
+        r#""mode": "periodic", "run_every_secs": 60, "batch_size": 20, "max_in_flight": 64,"#,
+    );
+    for i in 0..45u64 {
+        e.observe(
+            T0 + i,
+            &obs(&format!("198.51.{}.{}", i / 200, i % 200), "/x", 404),
+        );
+    }
+    for i in 0..3u64 {
+        e.observe(T0 + 100 + i, &obs(&format!("198.52.0.{i}"), "/x", 401));
+    }
+    let mut sizes = Vec::new();
+    while let Some(d) = e.poll_delivery(T0 + 60_000) {
+        let p = payload(&d);
+        let ids: Vec<&str> = p
+            .malicious_events
+            .iter()
+            .map(|e| e.filter_id.as_str())
+            .collect();
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "one filterId per POST: {ids:?}"
+        );
+        sizes.push((ids[0].to_string(), ids.len()));
+    }
+    assert_eq!(
+        sizes,
+        vec![
+            ("A".into(), 20),
+            ("A".into(), 20),
+            ("A".into(), 5),
+            ("B".into(), 3)
+        ]
+    );
+}
+
+#[test]
+fn full_queue_drops_the_oldest_and_counts_exactly() {
+    let mut e = engine(
+        r#"{"id": "A", "threshold": 1}"#,
+        r#""mode": "periodic", "queue_capacity": 5, "batch_size": 100,"#,
+    );
+    for i in 0..8u64 {
+        e.observe(T0 + i, &obs(&format!("198.51.100.{i}"), "/x", 404));
+    }
+    let m = e.metrics();
+    assert_eq!(
+        (m.events_raised, m.events_dropped, m.events_queued),
+        (8, 3, 5)
+    );
+    e.flush();
+    let d = e.poll_delivery(T0 + 10).unwrap();
+    let actors: Vec<String> = payload(&d)
+        .malicious_events
+        .into_iter()
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(
+        actors,
+        (3..8)
+            .map(|i| format!("198.51.100.{i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn failed_deliveries_retry_with_backoff_under_one_id_then_give_up() {
+    let mut e = engine(
+        RULE_10_60,
+        r#""mode": "instant", "max_retries": 3, "timeout_ms": 1000,"#,
+    );
+    hit(&mut e, "203.0.113.7", 404, 10, T0, 0);
+    let mut now = T0;
+    let first = e.poll_delivery(now).unwrap();
+    let mut d = first.clone();
+    for attempt in 1..=3u32 {
+        e.failed(d.token, now);
+        let wake = e.next_wakeup().unwrap();
+        let exp = 1000 * (1 << (attempt - 1));
+        let delay = wake - now;
+        assert!(
+            delay >= exp / 2 && delay <= exp,
+            "attempt {attempt}: {delay}"
+        );
+        assert!(e.poll_delivery(wake - 1).is_none());
+        now = wake;
+        d = e.poll_delivery(now).unwrap();
+        assert_eq!(
+            (d.attempt, d.delivery_id.as_str(), &d.body),
+            (attempt + 1, first.delivery_id.as_str(), &first.body)
+        );
+    }
+    e.failed(d.token, now);
+    let m = e.metrics();
+    assert_eq!(
+        (m.deliveries_sent, m.deliveries_failed, m.deliveries_retried),
+        (4, 4, 3)
+    );
+    assert_eq!(
+        (m.deliveries_abandoned, m.events_dropped, m.events_queued),
+        (1, 1, 0)
+    );
+    assert_eq!(e.next_wakeup(), None);
+}
+
+#[test]
+fn an_attempt_never_reported_counts_as_failed() {
+    let mut e = engine(RULE_10_60, r#""mode": "instant", "timeout_ms": 1000,"#);
+    hit(&mut e, "203.0.113.7", 404, 10, T0, 0);
+    let d = e.poll_delivery(T0).unwrap();
+    let deadline = e.next_wakeup().unwrap();
+    assert!(deadline > T0 + 1000);
+    assert!(e.poll_delivery(deadline - 1).is_none());
+    assert!(e.poll_delivery(deadline).is_none());
+    assert_eq!(e.metrics().deliveries_failed, 1);
+    // The late answer to the lost attempt is ignored; the retry goes out with the same id.
+    e.delivered(d.token, deadline);
+    assert_eq!(e.metrics().deliveries_succeeded, 0);
+    let retry = e.poll_delivery(e.next_wakeup().unwrap()).unwrap();
+    assert_eq!((retry.delivery_id, retry.attempt), (d.delivery_id, 2));
+}
+
+#[test]
+fn retry_delays_grow_and_stay_within_bounds() {
+    for attempt in 1..=20u32 {
+        let exp = (1000u64 << (attempt - 1).min(30)).min(300_000);
+        for random in [0, 1, 12345, u64::MAX] {
+            let d = retry_delay_ms(attempt, random);
+            assert!(d >= exp / 2 && d <= exp, "{attempt} {random} {d}");
+        }
+    }
+}
+
+#[test]
+fn samples_are_capped_and_never_carry_credentials() {
+    let json = r#"{"samples_per_event": 3, "rules": [{"id": "A", "threshold": 5}],
+        "webhook": {"url": "http://127.0.0.1:9/h", "mode": "instant"}}"#;
+    let mut e = Engine::new(Config::from_json_str(json).unwrap(), 1);
+    let headers = [
+        ("authorization", "Bearer top-secret-token"),
+        ("cookie", "sid=abc123"),
+        ("user-agent", "stuffer"),
+    ];
+    for i in 0..5u64 {
+        let o = Observation {
+            headers: &headers,
+            ..obs("198.51.100.9", "/login?pw=hunter2", 401)
+        };
+        e.observe(T0 + i * 1000, &o);
+    }
+    let d = e.poll_delivery(T0 + 5000).unwrap();
+    let body = String::from_utf8(d.body.clone()).unwrap();
+    for secret in ["top-secret-token", "sid=abc123", "hunter2"] {
+        assert!(!body.contains(secret), "{secret} leaked");
+    }
+    let p = payload(&d);
+    let samples = &p.malicious_events[0].malicious_payloads_responses;
+    assert_eq!(samples.len(), 3);
+    assert_eq!(
+        samples.iter().map(|s| s.ts).collect::<Vec<_>>(),
+        vec![
+            (T0 / 1000 + 2) as i64,
+            (T0 / 1000 + 3) as i64,
+            (T0 / 1000 + 4) as i64
+        ]
+    );
+    let orig: serde_json::Value = serde_json::from_str(&samples[2].orig).unwrap();
+    assert_eq!(orig["method"], "GET");
+    assert_eq!(orig["path"], "/login");
+    assert_eq!(orig["statusCode"], 401);
+    assert_eq!(orig["requestHeaders"], "{\"user-agent\":\"stuffer\"}");
+}
+
+#[test]
+fn memory_is_bounded_by_max_actors() {
+    let json = r#"{"max_actors": 100, "rules": [{"id": "A", "threshold": 2}], "webhook": {"url": "http://127.0.0.1:9/h"}}"#;
+    let mut e = Engine::new(Config::from_json_str(json).unwrap(), 1);
+    for i in 0..1000u64 {
+        e.observe(
+            T0 + i,
+            &obs(&format!("10.0.{}.{}", i / 256, i % 256), "/x", 404),
+        );
+    }
+    let m = e.metrics();
+    assert_eq!((m.actors_tracked, m.actors_evicted), (100, 900));
+}
+
+/// The same traffic, counted by one engine or by four workers' deltas merged each "tick",
+/// raises the same events.
+#[test]
+fn worker_deltas_count_exactly_like_local_observation() {
+    let cfg = Arc::new(config(
+        r#"{"id": "A", "threshold": 4, "window_secs": 2, "cooldown_secs": 3}, {"id": "B", "threshold": 3, "window_secs": 5, "per": "actor_api", "statuses": [401, 403]}"#,
+        INSTANT,
+        r#""actor": {"sources": ["xff", "peer"], "xff_trusted_hops": 1}, "samples_per_event": 2,"#,
+    ));
+    let mut local = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let mut merged = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    // Workers report every 25 responses (925 ms): hold records that long to count in order.
+    merged.set_reorder_window_ms(1000);
+    local.keep_detections(true);
+    merged.keep_detections(true);
+    let mut workers: Vec<Recorder> = (0..4).map(|_| Recorder::new(Arc::clone(&cfg))).collect();
+    let statuses = [404, 401, 200, 403, 404, 500];
+    let mut x: u64 = 12345;
+    for i in 0..3000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let now = T0 + i * 37;
+        let xff = format!("6.6.6.{}, 198.51.100.{}", x % 7, (x >> 8) % 5);
+        let headers = [("x-forwarded-for", xff.as_str())];
+        let path = format!("/items/{}", (x >> 16) % 3);
+        let o = Observation {
+            headers: &headers,
+            ..obs("10.0.0.1:1", &path, statuses[((x >> 24) % 6) as usize])
+        };
+        local.observe(now, &o);
+        let w = workers.get_mut(((x >> 32) % 4) as usize).unwrap();
+        w.record(now, &o);
+        if i % 25 == 24 {
+            for w in &mut workers {
+                if let Some(delta) = w.take_delta() {
+                    merged.apply_delta(now, &delta).unwrap();
+                }
+            }
+        }
+    }
+    for w in &mut workers {
+        if let Some(delta) = w.take_delta() {
+            merged.apply_delta(T0 + 3000 * 37, &delta).unwrap();
+        }
+    }
+    assert!(
+        merged.next_wakeup().is_some(),
+        "records are still held for reordering"
+    );
+    merged.advance(T0 + 3000 * 37 + 1000);
+    let strip = |mut ds: Vec<actorwatch_core::Detection>| {
+        ds.sort_by_key(|d| (d.at_ms, d.rule, d.event.actor.clone()));
+        ds.into_iter()
+            .map(|mut d| {
+                d.event.ref_id = None;
+                d
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = strip(local.drain_detections());
+    let b = strip(merged.drain_detections());
+    assert!(a.len() > 10, "the trace should raise events: {}", a.len());
+    assert_eq!(a, b);
+    let (ma, mb) = (local.metrics(), merged.metrics());
+    assert_eq!(
+        (ma.responses, ma.matched, ma.events_raised),
+        (mb.responses, mb.matched, mb.events_raised)
+    );
+}
+
+#[test]
+fn garbage_deltas_are_rejected_and_counted() {
+    let mut e = engine(RULE_10_60, INSTANT);
+    assert!(e.apply_delta(T0, b"not a delta").is_err());
+    assert!(e.apply_delta(T0, b"").is_err());
+    assert_eq!(e.metrics().deltas_rejected, 2);
+}
