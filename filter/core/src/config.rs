@@ -258,12 +258,6 @@ impl Config {
 
 /// Header names whose values are credentials: an actor taken from them is reported as a hash.
 pub fn is_credential_header(name: &str) -> bool {
-    const EXACT: [&str; 4] = [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ];
     const PARTS: [&str; 8] = [
         "auth",
         "token",
@@ -274,8 +268,11 @@ pub fn is_credential_header(name: &str) -> bool {
         "credential",
         "cookie",
     ];
-    let lower = name.to_ascii_lowercase();
-    EXACT.contains(&lower.as_str()) || PARTS.iter().any(|p| lower.contains(p))
+    let name = name.as_bytes();
+    PARTS.iter().any(|part| {
+        name.windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+    })
 }
 
 /// Headers never copied into samples, whatever the config says.

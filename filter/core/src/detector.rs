@@ -7,7 +7,7 @@ use crate::config::{Action, Config, Per, Rule};
 use crate::hash::{splitmix64, SeededState};
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
-use crate::table::{layout, RuleLayout, Slot, Table};
+use crate::table::{layout, RuleLayout, Slot, Table, WindowResult};
 use crate::template::template;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
@@ -42,7 +42,7 @@ pub struct DetectorMetrics {
 struct Sample {
     ts_ms: u64,
     status: u16,
-    orig: Box<str>,
+    orig: Arc<str>,
 }
 
 /// Rules that share a key shape, and their table.
@@ -86,6 +86,7 @@ pub struct Detector {
     instance: u64,
     event_seq: u64,
     sample_bytes: usize,
+    results: Vec<(usize, RuleLayout, WindowResult)>,
     pub metrics: DetectorMetrics,
 }
 
@@ -105,6 +106,7 @@ impl Detector {
             instance,
             event_seq: 0,
             sample_bytes: 0,
+            results: Vec::new(),
             metrics: DetectorMetrics::default(),
         }
     }
@@ -153,25 +155,50 @@ impl Detector {
         (ts_ms - base + 1) as u32
     }
 
-    /// Counts one matched response; pushes any events it raises onto `out`.
-    pub fn apply(&mut self, rec: &Record, out: &mut Vec<Detection>) {
+    /// Counts one matched response; pushes any events it raises onto `out`. `make_sample`
+    /// gives the response's sample document; it is called only when the response may be one
+    /// of the latest `samples_per_event` before an event (its window count is within
+    /// `samples_per_event` of a threshold), so most traffic never pays for a sample.
+    pub fn apply(
+        &mut self,
+        rec: &Record,
+        make_sample: &mut dyn FnMut() -> Option<String>,
+        out: &mut Vec<Detection>,
+    ) {
         self.metrics.records += 1;
         let t = self.offset(rec.ts_ms);
         let cfg = Arc::clone(&self.cfg);
+        let mut sample: Option<Option<Arc<str>>> = None;
+        let mut sample_once = || {
+            sample
+                .get_or_insert_with(|| make_sample().map(Into::into))
+                .clone()
+        };
         if let Some(mut g) = self.per_actor.take() {
-            self.apply_group(&cfg, &mut g, &rec.actor, rec, t, None, out);
+            self.apply_group(
+                &cfg,
+                &mut g,
+                &rec.actor,
+                rec,
+                t,
+                None,
+                &mut sample_once,
+                out,
+            );
             self.per_actor = Some(g);
         }
         if let Some(mut g) = self.per_api.take() {
             let api = template(rec.path);
             let api_hash = self.api_hasher.hash_one((rec.method, api.as_str()));
+            let key = (rec.actor.clone(), api_hash);
             self.apply_group(
                 &cfg,
                 &mut g,
-                &(rec.actor.clone(), api_hash),
+                &key,
                 rec,
                 t,
                 Some(&api),
+                &mut sample_once,
                 out,
             );
             self.per_api = Some(g);
@@ -187,20 +214,25 @@ impl Detector {
         rec: &Record,
         t: u32,
         api: Option<&str>,
+        sample: &mut dyn FnMut() -> Option<Arc<str>>,
         out: &mut Vec<Detection>,
     ) {
-        if !g.rules.iter().any(|&i| {
+        let counted = |i: &usize| {
             cfg.rules
-                .get(i)
+                .get(*i)
                 .is_some_and(|r| r.statuses.contains(rec.status))
-        }) {
+        };
+        if !g.rules.iter().any(counted) {
             return;
         }
         let up = g.table.upsert(key);
         let slot = up.slot;
-        if cfg.samples_per_event > 0 {
-            self.keep_sample(cfg, g, slot, up.new, rec);
+        if up.new {
+            self.clear_samples(g, slot);
         }
+        let mut results = std::mem::take(&mut self.results);
+        results.clear();
+        let mut wants_sample = false;
         for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
             let Some(rule) = cfg.rules.get(rule_index) else {
                 continue;
@@ -209,6 +241,26 @@ impl Detector {
                 continue;
             }
             let result = g.table.record(slot, lay, t, rule.window_ms() as u32);
+            // A sample is useful if this response can be among the latest `samples_per_event`
+            // of a window that ends in an event: near the threshold, and not so deep into a
+            // cooldown that it leaves the window before the next event can be raised.
+            let near_threshold =
+                result.count as usize + cfg.samples_per_event > rule.threshold as usize;
+            let last = u64::from(g.table.last_event(slot, lay));
+            let expires_in_cooldown =
+                last != 0 && u64::from(t) + rule.window_ms() <= last + rule.cooldown_ms();
+            wants_sample |= near_threshold && !expires_in_cooldown;
+            results.push((rule_index, lay, result));
+        }
+        if wants_sample && cfg.samples_per_event > 0 {
+            if let Some(orig) = sample() {
+                self.keep_sample(cfg, g, slot, rec, orig);
+            }
+        }
+        for &(rule_index, lay, result) in &results {
+            let Some(rule) = cfg.rules.get(rule_index) else {
+                continue;
+            };
             if !result.flagged {
                 continue;
             }
@@ -240,19 +292,24 @@ impl Detector {
                 event,
             });
         }
+        self.results = results;
     }
 
-    fn keep_sample<K: Hash + Eq + Clone>(
+    fn clear_samples<K>(&mut self, g: &mut Group<K>, slot: Slot) {
+        if let Some(ring) = g.samples.get_mut(slot as usize) {
+            self.sample_bytes -= ring.iter().map(|s| s.orig.len()).sum::<usize>();
+            ring.clear();
+        }
+    }
+
+    fn keep_sample<K>(
         &mut self,
         cfg: &Config,
         g: &mut Group<K>,
         slot: Slot,
-        fresh: bool,
         rec: &Record,
+        orig: Arc<str>,
     ) {
-        let Some(orig) = rec.sample else {
-            return;
-        };
         let index = slot as usize;
         if g.samples.len() <= index {
             g.samples.resize_with(index + 1, VecDeque::new);
@@ -260,10 +317,6 @@ impl Detector {
         let Some(ring) = g.samples.get_mut(index) else {
             return;
         };
-        if fresh {
-            self.sample_bytes -= ring.iter().map(|s| s.orig.len()).sum::<usize>();
-            ring.clear();
-        }
         if ring.len() >= cfg.samples_per_event {
             if let Some(old) = ring.pop_front() {
                 self.sample_bytes -= old.orig.len();
@@ -277,7 +330,7 @@ impl Detector {
         ring.push_back(Sample {
             ts_ms: rec.ts_ms,
             status: rec.status,
-            orig: orig.into(),
+            orig,
         });
     }
 

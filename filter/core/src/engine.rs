@@ -6,7 +6,7 @@ use crate::config::{Config, StatusSet};
 use crate::detector::{Detection, Detector};
 use crate::outbox::{Delivery, Outbox};
 use crate::record::{
-    prepare, record_of, DeltaError, DeltaReader, Headers, Observation, OwnedRecord,
+    prepare, record_of, sample_json, DeltaError, DeltaReader, Headers, Observation, OwnedRecord,
 };
 use std::sync::Arc;
 
@@ -164,7 +164,7 @@ impl Engine {
             return Verdict::default();
         }
         self.counts.matched += 1;
-        let Some(prepared) = prepare(&self.cfg, now_ms, obs) else {
+        let Some(prepared) = prepare(&self.cfg, now_ms, obs, false) else {
             self.counts.unattributed += 1;
             return Verdict {
                 matched: true,
@@ -174,7 +174,9 @@ impl Engine {
         let record = record_of(now_ms, obs, &prepared);
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
-        self.detector.apply(&record, &mut scratch);
+        let cfg = Arc::clone(&self.cfg);
+        let mut make_sample = || Some(sample_json(&cfg, now_ms, obs, prepared.resolved.ip));
+        self.detector.apply(&record, &mut make_sample, &mut scratch);
         let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;
         Verdict {
@@ -226,7 +228,10 @@ impl Engine {
         let mut result = Ok(());
         while let Some(record) = reader.next_record() {
             match record {
-                Ok(r) if self.reorder_ms == 0 => self.detector.apply(&r, &mut scratch),
+                Ok(r) if self.reorder_ms == 0 => {
+                    self.detector
+                        .apply(&r, &mut || r.sample.map(str::to_string), &mut scratch)
+                }
                 Ok(r) => {
                     self.pending_seq += 1;
                     self.pending
@@ -258,7 +263,12 @@ impl Engine {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         for (_, _, r) in self.pending.drain(..ready) {
-            self.detector.apply(&r.as_record(), &mut scratch);
+            let record = r.as_record();
+            self.detector.apply(
+                &record,
+                &mut || record.sample.map(str::to_string),
+                &mut scratch,
+            );
         }
         let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;

@@ -4,9 +4,9 @@
 use crate::actor::{ActorKey, Resolved};
 use crate::config::{is_credential_header, Config, StatusSet, ALWAYS_REDACTED};
 use crate::template::{strip_query, truncate, MAX_URL_BYTES};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -190,10 +190,16 @@ fn normalize_country(s: &str) -> Option<[u8; 2]> {
 pub(crate) struct Prepared {
     pub resolved: Resolved,
     pub country: Option<[u8; 2]>,
+    /// Built up front only where it must travel with the record (worker deltas).
     pub sample: Option<String>,
 }
 
-pub(crate) fn prepare(cfg: &Config, now_ms: u64, obs: &Observation) -> Option<Prepared> {
+pub(crate) fn prepare(
+    cfg: &Config,
+    now_ms: u64,
+    obs: &Observation,
+    with_sample: bool,
+) -> Option<Prepared> {
     let resolved = cfg.actor.resolve(obs.peer, obs.headers)?;
     let country = obs
         .country
@@ -203,7 +209,8 @@ pub(crate) fn prepare(cfg: &Config, now_ms: u64, obs: &Observation) -> Option<Pr
                 .and_then(|h| obs.headers.get(h))
         })
         .and_then(normalize_country);
-    let sample = (cfg.samples_per_event > 0).then(|| sample_json(cfg, now_ms, obs, resolved.ip));
+    let sample = (with_sample && cfg.samples_per_event > 0)
+        .then(|| sample_json(cfg, now_ms, obs, resolved.ip));
     Some(Prepared {
         resolved,
         country,
@@ -239,44 +246,92 @@ pub fn is_redacted(cfg: &Config, name: &str) -> bool {
             .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SampleDoc<'a> {
-    method: &'a str,
-    path: &'a str,
-    status_code: u16,
-    ip: String,
-    time: u64,
-    /// A JSON object as a string, as Akto writes header maps.
-    request_headers: String,
+/// Appends `s` to `out` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut clean_from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(s.get(clean_from..i).unwrap_or(""));
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
+        }
+        clean_from = i + 1;
+    }
+    out.push_str(s.get(clean_from..).unwrap_or(""));
+    out.push('"');
 }
 
 /// The `orig` document of one sample: method, path, status, ip, time (epoch seconds) and the
-/// request headers minus credentials, as Akto formats its samples.
+/// request headers minus credentials, as Akto formats its samples (the header map is itself a
+/// JSON string). Header names are lower-cased and sorted, repeated headers joined with ", ",
+/// so every host writes the same bytes for the same request.
 pub fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    // Names and values are copied into one buffer; `spans` indexes it.
+    let mut buf = String::with_capacity(256);
+    let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
     obs.headers.for_each(&mut |name, value| {
-        if headers.len() >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
+        if spans.len() >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
             return;
         }
-        let value = truncate(value, MAX_SAMPLE_HEADER_VALUE);
-        headers
-            .entry(name.to_ascii_lowercase())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(value);
-            })
-            .or_insert_with(|| value.to_string());
+        let start = buf.len();
+        buf.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        let split = buf.len();
+        buf.push_str(truncate(value, MAX_SAMPLE_HEADER_VALUE));
+        spans.push((start, split, buf.len()));
     });
-    let doc = SampleDoc {
-        method: truncate(obs.method, MAX_METHOD_BYTES),
-        path: truncate(strip_query(obs.path), MAX_URL_BYTES),
-        status_code: obs.status,
-        ip: ip.map(|i| i.to_string()).unwrap_or_default(),
-        time: now_ms / 1000,
-        request_headers: serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into()),
-    };
-    serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
+    let part = |a: usize, b: usize| buf.get(a..b).unwrap_or("");
+    spans.sort_by(|x, y| part(x.0, x.1).cmp(part(y.0, y.1)));
+    let mut headers = String::with_capacity(buf.len() + spans.len() * 6 + 2);
+    headers.push('{');
+    let mut previous: Option<&str> = None;
+    for &(start, split, end) in &spans {
+        let name = part(start, split);
+        if previous == Some(name) {
+            // Repeated header: continue the value (drop its closing quote first).
+            headers.pop();
+            headers.push_str(", ");
+            let mut tail = String::new();
+            push_json_str(&mut tail, part(split, end));
+            headers.push_str(tail.get(1..).unwrap_or(""));
+            continue;
+        }
+        if previous.is_some() {
+            headers.push(',');
+        }
+        push_json_str(&mut headers, name);
+        headers.push(':');
+        push_json_str(&mut headers, part(split, end));
+        previous = Some(name);
+    }
+    headers.push('}');
+
+    let mut out = String::with_capacity(headers.len() * 2 + 128);
+    out.push_str("{\"method\":");
+    push_json_str(&mut out, truncate(obs.method, MAX_METHOD_BYTES));
+    out.push_str(",\"path\":");
+    push_json_str(&mut out, truncate(strip_query(obs.path), MAX_URL_BYTES));
+    let _ = write!(out, ",\"statusCode\":{},\"ip\":", obs.status);
+    match ip {
+        Some(ip) => {
+            let _ = write!(out, "\"{ip}\"");
+        }
+        None => out.push_str("\"\""),
+    }
+    let _ = write!(out, ",\"time\":{},\"requestHeaders\":", now_ms / 1000);
+    push_json_str(&mut out, &headers);
+    out.push('}');
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,7 +637,7 @@ impl Recorder {
         if !self.matched.contains(obs.status) {
             return false;
         }
-        let Some(prepared) = prepare(&self.cfg, now_ms, obs) else {
+        let Some(prepared) = prepare(&self.cfg, now_ms, obs, true) else {
             self.counts.unattributed += 1;
             return true;
         };
@@ -780,6 +835,41 @@ mod tests {
         let delta = rec.take_delta().unwrap();
         let r = DeltaReader::new(&delta).unwrap();
         assert_eq!((r.counts.records, r.counts.records_dropped), (1, 2));
+    }
+
+    #[test]
+    fn samples_are_valid_json_whatever_the_bytes() {
+        let cfg = config("");
+        let nasty = "q\"u\\o\nt\u{1}e é 😀";
+        let h = [("X-B", nasty), ("x-a", "1"), ("X-A", "2")];
+        let obs = Observation {
+            method: "GE\"T",
+            path: "/p\"ath\\",
+            status: 404,
+            peer: None,
+            host: None,
+            headers: &h,
+            country: None,
+        };
+        let doc = sample_json(&cfg, 1_000, &obs, Some("2001:db8::1".parse().unwrap()));
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["method"], "GE\"T");
+        assert_eq!(v["path"], "/p\"ath\\");
+        assert_eq!(v["ip"], "2001:db8::1");
+        assert_eq!(v["time"], 1);
+        let inner: serde_json::Value =
+            serde_json::from_str(v["requestHeaders"].as_str().unwrap()).unwrap();
+        assert_eq!(inner, serde_json::json!({"x-a": "1, 2", "x-b": nasty}));
+        // Names come out sorted, so header order does not change the bytes.
+        let reordered = [("X-A", "1"), ("X-B", nasty), ("x-a", "2")];
+        let obs2 = Observation {
+            headers: &reordered,
+            ..obs
+        };
+        assert_eq!(
+            sample_json(&cfg, 1_000, &obs2, Some("2001:db8::1".parse().unwrap())),
+            doc
+        );
     }
 
     #[test]

@@ -563,3 +563,29 @@ fn garbage_deltas_are_rejected_and_counted() {
     assert!(e.apply_delta(T0, b"").is_err());
     assert_eq!(e.metrics().deltas_rejected, 2);
 }
+
+#[test]
+fn a_sustained_actor_gets_fresh_samples_in_each_event() {
+    let json = r#"{"samples_per_event": 3, "rules": [{"id": "A", "threshold": 3, "window_secs": 10, "cooldown_secs": 30}],
+        "webhook": {"url": "http://127.0.0.1:9/h", "mode": "instant"}}"#;
+    let mut e = Engine::new(Config::from_json_str(json).unwrap(), 1);
+    e.keep_detections(true);
+    for s in 0..=40u64 {
+        e.observe(T0 + s * 1000, &obs("198.51.100.10", "/x", 404));
+    }
+    let d = e.drain_detections();
+    let times = |i: usize| -> Vec<i64> {
+        d[i].event
+            .malicious_payloads_responses
+            .iter()
+            .map(|s| s.ts)
+            .collect()
+    };
+    assert_eq!(
+        d.iter().map(|d| d.at_ms).collect::<Vec<_>>(),
+        vec![T0 + 2000, T0 + 32_000]
+    );
+    let base = (T0 / 1000) as i64;
+    assert_eq!(times(0), vec![base, base + 1, base + 2]);
+    assert_eq!(times(1), vec![base + 30, base + 31, base + 32]);
+}

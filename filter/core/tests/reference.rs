@@ -17,7 +17,12 @@ const ACTORS: [(&str, &str); 5] = [
     ("2001:db8:0:2::1", "2001:db8:0:2::/64"),
 ];
 /// (path, its API template)
-const PATHS: [(&str, &str); 4] = [("/a/1", "/a/INTEGER"), ("/a/22?q=1", "/a/INTEGER"), ("/b", "/b"), ("/a/x", "/a/x")];
+const PATHS: [(&str, &str); 4] = [
+    ("/a/1", "/a/INTEGER"),
+    ("/a/22?q=1", "/a/INTEGER"),
+    ("/b", "/b"),
+    ("/a/x", "/a/x"),
+];
 const METHODS: [&str; 2] = ["GET", "POST"];
 const STATUSES: [u16; 5] = [200, 401, 403, 404, 500];
 
@@ -42,15 +47,22 @@ struct Step {
 }
 
 fn rule_spec() -> impl Strategy<Value = RuleSpec> {
-    (1u32..6, 1u64..6, 0u64..9, any::<bool>(), proptest::sample::subsequence(vec![401u16, 403, 404], 1..=3)).prop_map(
-        |(threshold, window_secs, cooldown_secs, per_api, statuses)| RuleSpec {
-            threshold,
-            window_secs,
-            cooldown_secs,
-            per_api,
-            statuses,
-        },
+    (
+        1u32..6,
+        1u64..6,
+        0u64..9,
+        any::<bool>(),
+        proptest::sample::subsequence(vec![401u16, 403, 404], 1..=3),
     )
+        .prop_map(
+            |(threshold, window_secs, cooldown_secs, per_api, statuses)| RuleSpec {
+                threshold,
+                window_secs,
+                cooldown_secs,
+                per_api,
+                statuses,
+            },
+        )
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -108,12 +120,17 @@ fn reference(rules: &[RuleSpec], trace: &[(u64, &Step)]) -> Vec<Event> {
             if !r.statuses.contains(&status) {
                 continue;
             }
-            let api = r.per_api.then(|| format!("{} {}", METHODS[s.method], PATHS[s.path].1));
+            let api = r
+                .per_api
+                .then(|| format!("{} {}", METHODS[s.method], PATHS[s.path].1));
             let key = (i, actor.clone(), api);
             let list = times.entry(key.clone()).or_default();
             list.push(*t);
             let window_ms = r.window_secs * 1000;
-            let count = list.iter().filter(|&&x| x + window_ms > *t && x <= *t).count();
+            let count = list
+                .iter()
+                .filter(|&&x| x + window_ms > *t && x <= *t)
+                .count();
             if count < r.threshold as usize {
                 continue;
             }
@@ -123,7 +140,11 @@ fn reference(rules: &[RuleSpec], trace: &[(u64, &Step)]) -> Vec<Event> {
             };
             if cooled {
                 last_event.insert(key, *t);
-                let url = if r.per_api { PATHS[s.path].1 } else { PATHS[s.path].0.split('?').next().unwrap_or("") };
+                let url = if r.per_api {
+                    PATHS[s.path].1
+                } else {
+                    PATHS[s.path].0.split('?').next().unwrap_or("")
+                };
                 events.push((*t, format!("R{i}"), actor.clone(), url.to_string()));
             }
         }
