@@ -1,0 +1,53 @@
+//! The configuration README.md shows is valid, and documents every key the validator knows.
+
+use actorwatch_core::Config;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const README: &str = include_str!("../../../README.md");
+
+fn json_blocks() -> Vec<&'static str> {
+    README
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect()
+}
+
+#[test]
+fn readme_config_example_is_valid() {
+    let blocks = json_blocks();
+    assert!(!blocks.is_empty());
+    for block in blocks {
+        if let Err(e) = Config::from_json_str(block) {
+            panic!("README example does not validate: {e}\n{block}");
+        }
+    }
+}
+
+#[test]
+fn readme_documents_every_key() {
+    // Unknown keys are reported with the list of known ones: collect them per object.
+    let probes = [
+        r#"{"zz": 1, "webhook": {"url": "http://h/"}}"#,
+        r#"{"actor": {"zz": 1}, "webhook": {"url": "http://h/"}}"#,
+        r#"{"rules": [{"id": "a", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
+        r#"{"webhook": {"url": "http://h/", "zz": 1}}"#,
+    ];
+    for probe in probes {
+        let errors = Config::from_json_str(probe).unwrap_err().to_string();
+        let known = errors
+            .split("known keys: ")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or_else(|| panic!("no key list in {errors}"));
+        for key in known.split(", ") {
+            let row = format!("| `{key}` |");
+            let section = format!("### `{key}`");
+            assert!(
+                README.contains(&row) || README.contains(&section),
+                "README.md documents no `{key}`"
+            );
+        }
+    }
+}
