@@ -81,6 +81,117 @@ pub struct RemediationStep {
     pub text: String,
 }
 
+/// Differences between a JSON document and Akto's webhook format: every required field, with its
+/// JSON type, at every level. Extra fields are allowed (Akto's own events carry more). Empty
+/// when the document conforms.
+pub fn shape_errors(doc: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Str,
+        Int,
+        Arr,
+        Obj,
+    }
+    fn check(errors: &mut Vec<String>, obj: &Value, path: &str, fields: &[(&str, Kind)]) {
+        let Some(map) = obj.as_object() else {
+            errors.push(format!("{path}: must be an object"));
+            return;
+        };
+        for (name, kind) in fields {
+            let (ok, want) = match (map.get(*name), kind) {
+                (None, _) => {
+                    errors.push(format!("{path}.{name}: missing"));
+                    continue;
+                }
+                (Some(v), Kind::Str) => (v.is_string(), "a string"),
+                (Some(v), Kind::Int) => (v.is_i64() || v.is_u64(), "an integer"),
+                (Some(v), Kind::Arr) => (v.is_array(), "an array"),
+                (Some(v), Kind::Obj) => (v.is_object(), "an object"),
+            };
+            if !ok {
+                errors.push(format!("{path}.{name}: must be {want}"));
+            }
+        }
+    }
+    use Kind::*;
+    let mut errors = Vec::new();
+    check(
+        &mut errors,
+        doc,
+        "$",
+        &[
+            ("maliciousEvents", Arr),
+            ("overview", Obj),
+            ("remediation", Obj),
+        ],
+    );
+    if let Some(events) = doc.get("maliciousEvents").and_then(Value::as_array) {
+        for (i, event) in events.iter().enumerate() {
+            let path = format!("$.maliciousEvents[{i}]");
+            check(
+                &mut errors,
+                event,
+                &path,
+                &[
+                    ("actor", Str),
+                    ("apiCollectionId", Int),
+                    ("country", Str),
+                    ("eventType", Str),
+                    ("filterId", Str),
+                    ("ip", Str),
+                    ("method", Str),
+                    ("subCategory", Str),
+                    ("timestamp", Int),
+                    ("type", Str),
+                    ("url", Str),
+                    ("maliciousPayloadsResponses", Arr),
+                ],
+            );
+            if let Some(samples) = event
+                .get("maliciousPayloadsResponses")
+                .and_then(Value::as_array)
+            {
+                for (j, sample) in samples.iter().enumerate() {
+                    check(
+                        &mut errors,
+                        sample,
+                        &format!("{path}.maliciousPayloadsResponses[{j}]"),
+                        &[("orig", Str), ("ts", Int)],
+                    );
+                }
+            }
+        }
+    }
+    if let Some(o) = doc.get("overview") {
+        check(
+            &mut errors,
+            o,
+            "$.overview",
+            &[("description", Str), ("details", Str), ("impact", Str)],
+        );
+    }
+    if let Some(r) = doc.get("remediation") {
+        check(
+            &mut errors,
+            r,
+            "$.remediation",
+            &[("title", Str), ("steps", Arr)],
+        );
+        if let Some(steps) = r.get("steps").and_then(Value::as_array) {
+            for (i, step) in steps.iter().enumerate() {
+                check(
+                    &mut errors,
+                    step,
+                    &format!("$.remediation.steps[{i}]"),
+                    &[("title", Str), ("text", Str)],
+                );
+            }
+        }
+    }
+    errors
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -116,6 +227,28 @@ mod tests {
         let mut in_ours = event_keys;
         in_ours.sort_by_key(|k| position(&ours, k));
         assert_eq!(in_ours, in_example);
+    }
+
+    #[test]
+    fn shape_check_accepts_the_example_and_names_what_is_wrong() {
+        let example: serde_json::Value = serde_json::from_str(&example()).unwrap();
+        assert_eq!(shape_errors(&example), Vec::<String>::new());
+        let mut broken = example.clone();
+        broken["maliciousEvents"][0]["timestamp"] = serde_json::json!("1747162308");
+        broken["maliciousEvents"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("ip");
+        broken["maliciousEvents"][0]["extra"] = serde_json::json!(1);
+        broken["remediation"]["steps"][0]["text"] = serde_json::json!(null);
+        assert_eq!(
+            shape_errors(&broken),
+            vec![
+                "$.maliciousEvents[0].ip: missing",
+                "$.maliciousEvents[0].timestamp: must be an integer",
+                "$.remediation.steps[0].text: must be a string",
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,100 @@
+//! `actorwatch`: validate configurations, replay recorded traffic through the engine, and
+//! receive webhooks. Every decision is the core's: this tool only reads and prints.
+
+mod formats;
+mod receive;
+mod replay;
+
+use actorwatch_core::Config;
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "actorwatch",
+    version,
+    about = "actorwatch: API runtime threat detection - check configs, replay logs, receive webhooks",
+    after_help = "Examples:
+  actorwatch validate envoy/actorwatch.json
+  actorwatch replay --config envoy/actorwatch.json /var/log/nginx/access.log
+  actorwatch receive --listen 127.0.0.1:9000 --secret \"$SECRET\""
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration exactly as the Envoy filter and the Worker do: prints `ok`, or every
+    /// error with its key path and value (exit 1).
+    #[command(after_help = "Examples:
+  actorwatch validate actorwatch.json
+  kubectl get wasmplugin actorwatch -o jsonpath='{.spec.pluginConfig}' | actorwatch validate -")]
+    Validate {
+        /// The configuration file, or `-` for standard input.
+        #[arg(value_name = "CONFIG.json")]
+        config: PathBuf,
+    },
+    /// Feed recorded traffic through the engine and report what would have been sent.
+    Replay(replay::ReplayArgs),
+    /// Run a webhook receiver that checks and prints what it gets.
+    Receive(receive::ReceiveArgs),
+}
+
+fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes)?;
+    } else {
+        bytes = std::fs::read(path)?;
+    }
+    Ok(bytes)
+}
+
+/// Reads and validates a configuration, printing every error; the exit code on failure.
+pub(crate) fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    let bytes = read_config(path).map_err(|e| {
+        eprintln!("actorwatch: {}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    Config::from_json(&bytes).map_err(|errors| {
+        for e in &errors.0 {
+            eprintln!("{}: {e}", path.display());
+        }
+        ExitCode::from(1)
+    })
+}
+
+fn validate(path: &Path) -> ExitCode {
+    let bytes = match read_config(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("actorwatch validate: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match Config::from_json(&bytes) {
+        Ok(_) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("{e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => validate(&config),
+        Command::Replay(args) => replay::run(args),
+        Command::Receive(args) => receive::run(args),
+    }
+}

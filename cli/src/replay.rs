@@ -1,0 +1,277 @@
+//! `actorwatch replay`: recorded traffic through the engine, in timestamp order, with each
+//! record's own time as the clock.
+
+use crate::formats::{detect, parse, Entry, Format, Malformed};
+use crate::load_config;
+use actorwatch_core::{Engine, Observation};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// A table of rules and actors flagged, events and blocks.
+    Summary,
+    /// One event JSON per line.
+    Events,
+    /// One line per webhook POST body, byte-identical to what a host would send.
+    Payloads,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  actorwatch replay --config actorwatch.json access.log
+  actorwatch replay --config actorwatch.json --emit payloads envoy-access.json > posts.jsonl
+  actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
+  zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
+pub struct ReplayArgs {
+    /// The configuration (JSON), as the hosts read it.
+    #[arg(long, value_name = "CONFIG.json")]
+    config: PathBuf,
+    /// Files to replay (`-` for standard input). Records of all files are merged by time.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Input format; detected from each file's first line when not given.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Emit::Summary)]
+    emit: Emit,
+    /// Stop at the first malformed line (exit 1) instead of counting and skipping it.
+    #[arg(long)]
+    strict: bool,
+    /// Client address for records that carry none (HAR files, Envoy's default text format).
+    #[arg(long, value_name = "ADDRESS")]
+    peer: Option<String>,
+    /// Seed for the engine (hash keys, jitter, ids): the same seed gives the same output.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn read_input(path: &PathBuf) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    }
+    // Logs may hold bytes that are not UTF-8; keep the line rather than refuse the file.
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+#[derive(Default)]
+struct RuleSummary {
+    actors: BTreeSet<String>,
+    events: u64,
+}
+
+pub fn run(args: ReplayArgs) -> ExitCode {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let started = Instant::now();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut malformed_total = 0usize;
+    for path in &args.files {
+        let text = match read_input(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("actorwatch replay: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        let format = args.format.unwrap_or_else(|| detect(&text));
+        let mut bad: Vec<Malformed> = Vec::new();
+        parse(format, &text, &mut entries, &mut bad);
+        for (i, m) in bad.iter().enumerate() {
+            if args.strict {
+                eprintln!(
+                    "actorwatch replay: {}:{}: {}",
+                    path.display(),
+                    m.line,
+                    m.reason
+                );
+                return ExitCode::from(1);
+            }
+            if i < 20 {
+                eprintln!(
+                    "actorwatch replay: {}:{}: skipped: {}",
+                    path.display(),
+                    m.line,
+                    m.reason
+                );
+            }
+        }
+        if bad.len() > 20 {
+            eprintln!(
+                "actorwatch replay: {}: {} more malformed lines skipped",
+                path.display(),
+                bad.len() - 20
+            );
+        }
+        malformed_total += bad.len();
+    }
+    if let Some(peer) = &args.peer {
+        for e in entries.iter_mut().filter(|e| e.peer.is_none()) {
+            e.peer = Some(peer.clone());
+        }
+    }
+    // Stable: records of one millisecond keep their file order.
+    entries.sort_by_key(|e| e.ts_ms);
+
+    let rule_ids: Vec<String> = cfg.rules.iter().map(|r| r.id.clone()).collect();
+    let rule_actions: Vec<&'static str> = cfg
+        .rules
+        .iter()
+        .map(|r| match r.action {
+            actorwatch_core::config::Action::Alert => "alert",
+            actorwatch_core::config::Action::Block => "block",
+        })
+        .collect();
+    let mut engine = Engine::new(cfg, args.seed);
+    engine.keep_detections(true);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let progress = (std::io::stderr().is_terminal() && entries.len() >= 100_000).then(|| {
+        let bar = ProgressBar::new(entries.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} records {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut per_rule: BTreeMap<usize, RuleSummary> = BTreeMap::new();
+    let mut blocked_requests = 0u64;
+    let mut posts = 0u64;
+    let mut write_failed = false;
+    let mut last_ms = 0u64;
+    for (i, e) in entries.iter().enumerate() {
+        last_ms = e.ts_ms;
+        let obs = Observation {
+            method: &e.method,
+            path: &e.path,
+            status: e.status,
+            peer: e.peer.as_deref(),
+            host: e.host.as_deref(),
+            headers: &e.headers,
+            country: e.country.as_deref(),
+        };
+        // A blocked actor's request would have been answered by the proxy, never reaching
+        // the API: it is not a response to count.
+        let blocked = engine
+            .resolve_actor(obs.peer, obs.headers)
+            .and_then(|a| engine.check_blocked(e.ts_ms, &a.key))
+            .is_some();
+        if blocked {
+            blocked_requests += 1;
+        } else {
+            engine.observe(e.ts_ms, &obs);
+        }
+        for d in engine.drain_detections() {
+            let s = per_rule.entry(d.rule).or_default();
+            s.actors.insert(d.event.actor.clone());
+            s.events += 1;
+            if args.emit == Emit::Events {
+                write_failed |=
+                    serde_json::to_writer(&mut out, &d.event).is_err() || writeln!(out).is_err();
+            }
+        }
+        posts += deliver(
+            &mut engine,
+            e.ts_ms,
+            args.emit == Emit::Payloads,
+            &mut out,
+            &mut write_failed,
+        );
+        if let Some(bar) = &progress {
+            if i % 4096 == 0 {
+                bar.set_position(i as u64);
+            }
+        }
+        if write_failed {
+            // A closed pipe (`| head`): nothing more to say.
+            return ExitCode::SUCCESS;
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    // End of input: whatever is queued goes out now, so periodic mode loses nothing.
+    engine.flush();
+    posts += deliver(
+        &mut engine,
+        last_ms,
+        args.emit == Emit::Payloads,
+        &mut out,
+        &mut write_failed,
+    );
+
+    if args.emit == Emit::Summary {
+        let m = engine.metrics();
+        let _ = writeln!(
+            out,
+            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}",
+            entries.len(),
+            malformed_total,
+            m.matched,
+            m.unattributed,
+            blocked_requests
+        );
+        let _ = writeln!(
+            out,
+            "{:<24} {:<6} {:>15} {:>8}",
+            "rule", "action", "actors flagged", "events"
+        );
+        for (i, id) in rule_ids.iter().enumerate() {
+            let s = per_rule.remove(&i).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<24} {:<6} {:>15} {:>8}",
+                id,
+                rule_actions[i],
+                s.actors.len(),
+                s.events
+            );
+            for actor in &s.actors {
+                let _ = writeln!(out, "    {actor}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "webhook POSTs: {posts} ({} events)   actors tracked at the end: {}   evicted: {}",
+            m.events_delivered, m.actors_tracked, m.actors_evicted
+        );
+    }
+    let _ = out.flush();
+    eprintln!(
+        "actorwatch replay: {} records in {:.2} s",
+        entries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Sends every due POST, as if each was answered 2xx at once; returns how many.
+fn deliver(
+    engine: &mut Engine,
+    now_ms: u64,
+    print: bool,
+    out: &mut impl Write,
+    failed: &mut bool,
+) -> u64 {
+    let mut n = 0;
+    while let Some(d) = engine.poll_delivery(now_ms) {
+        if print {
+            *failed |= out.write_all(&d.body).is_err() || writeln!(out).is_err();
+        }
+        engine.delivered(d.token, now_ms);
+        n += 1;
+    }
+    n
+}

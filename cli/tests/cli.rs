@@ -1,0 +1,573 @@
+//! The `actorwatch` binary, run as users run it.
+
+use actorwatch_core::payload::shape_errors;
+use actorwatch_core::signature::sign;
+use actorwatch_core::WebhookPayload;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_actorwatch"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(name: &str) -> String {
+    repo()
+        .join("cli/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("actorwatch runs");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+#[test]
+fn validate_accepts_every_example_config_in_the_repo() {
+    let mut configs: Vec<PathBuf> = vec![repo().join("cli/tests/fixtures/config.json")];
+    for dir in ["examples", "envoy", "envoy/istio", "edge-worker"] {
+        if let Ok(entries) = std::fs::read_dir(repo().join(dir)) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "json")
+                    && !p.ends_with("package.json")
+                    && !p.ends_with("package-lock.json")
+                {
+                    configs.push(p);
+                }
+            }
+        }
+    }
+    assert!(configs.len() >= 4, "{configs:?}");
+    for c in configs {
+        let o = run(&["validate", &c.display().to_string()], None);
+        assert_eq!(
+            (o.status.code(), stdout(&o).as_str()),
+            (Some(0), "ok\n"),
+            "{}",
+            c.display()
+        );
+    }
+}
+
+#[test]
+fn validate_prints_every_error_with_its_path() {
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            r#"{"webhook": {"url": "http://h/"}, "rules": [{"id": "A", "threshold": 0}]}"#,
+            &["rules[0].threshold: must be >= 1, got 0"],
+        ),
+        (
+            r#"{"webhook": {"url": "http://h/", "mode": "sometimes"}, "actor": {"sources": []}}"#,
+            &[
+                "actor.sources: must list at least one source, got []",
+                "webhook.mode: must be one of \"periodic\", \"instant\", got \"sometimes\"",
+            ],
+        ),
+        (
+            r#"{"rules": []}"#,
+            &[
+                "rules: must hold at least one rule, got []",
+                "webhook: is required (an object with at least \"url\"), got nothing",
+            ],
+        ),
+        (
+            r#"{"webhook": {"url": "http://h/"}, "max_actors": -5}"#,
+            &["max_actors: must be an integer in 1..=50000000, got -5"],
+        ),
+        (
+            r#"{"webhook": {"url": "http://h/"}, "samples_per_event": 1000}"#,
+            &["samples_per_event: must be <= 100, got 1000"],
+        ),
+    ];
+    for (config, want) in cases {
+        let o = run(&["validate", "-"], Some(config));
+        assert_eq!(o.status.code(), Some(1), "{config}");
+        let got: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+        assert_eq!(
+            got,
+            want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "{config}"
+        );
+    }
+    let o = run(&["validate", "/nonexistent/actorwatch.json"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn every_subcommand_has_help_with_examples() {
+    for sub in ["validate", "replay", "receive"] {
+        let o = run(&[sub, "--help"], None);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            stdout(&o).contains("Examples:"),
+            "{sub} --help has no examples"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+/// (timestamp, actor, ip, method, url, count): the facts of an event, as the fixture was built.
+type Fact = (i64, String, String, String, String, u64);
+
+fn facts(out: &str) -> Vec<Fact> {
+    out.lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).expect("one event per line");
+            (
+                e["timestamp"].as_i64().unwrap(),
+                e["actor"].as_str().unwrap().to_string(),
+                e["ip"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+                e["url"].as_str().unwrap().to_string(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The fixture traffic (see cli/tests/fixtures): the scanner's 5th 404 in 5 s, at 18:51:44Z;
+/// the IPv6 client's 4 404s plus one from another address of its /64 at 18:51:46Z; the
+/// browser's single 404 never flags.
+fn expected_facts() -> Vec<Fact> {
+    vec![
+        (
+            1_747_162_304,
+            "203.0.113.7".into(),
+            "203.0.113.7".into(),
+            "GET".into(),
+            "/config.json".into(),
+            5,
+        ),
+        (
+            1_747_162_306,
+            "2001:db8::/64".into(),
+            "2001:db8::9".into(),
+            "POST".into(),
+            "/api/items".into(),
+            5,
+        ),
+    ]
+}
+
+#[test]
+fn replay_gives_the_same_events_in_every_format() {
+    let config = fixture("config.json");
+    for file in [
+        "traffic.jsonl",
+        "traffic.combined.log",
+        "traffic.envoy.json",
+        "traffic.istio.log",
+    ] {
+        let o = run(
+            &[
+                "replay",
+                "--config",
+                &config,
+                "--emit",
+                "events",
+                &fixture(file),
+            ],
+            None,
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(facts(&stdout(&o)), expected_facts(), "{file}");
+    }
+    // Forcing the format gives the same as detecting it.
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &config,
+            "--emit",
+            "events",
+            "--format",
+            "combined",
+            &fixture("traffic.combined.log"),
+        ],
+        None,
+    );
+    assert_eq!(facts(&stdout(&o)), expected_facts());
+}
+
+#[test]
+fn replay_reads_har_with_a_given_peer_and_never_leaks_credentials() {
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("config.json"),
+            "--emit",
+            "payloads",
+            "--peer",
+            "203.0.113.7",
+            &fixture("scanner.har"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        !out.contains("har-secret-token"),
+        "the Authorization header leaked"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1);
+    let p: WebhookPayload = serde_json::from_str(lines[0]).unwrap();
+    let e = &p.malicious_events[0];
+    assert_eq!(
+        (e.actor.as_str(), e.timestamp, e.url.as_str()),
+        ("203.0.113.7", 1_747_162_304, "/config.json")
+    );
+    assert_eq!(e.malicious_payloads_responses.len(), 2);
+}
+
+#[test]
+fn replay_payloads_are_akto_bodies_and_periodic_mode_flushes_at_the_end() {
+    let dir = tempdir();
+    let periodic = dir.join("periodic.json");
+    std::fs::write(
+        &periodic,
+        r#"{"rules": [{"id": "4XX_FILTER", "threshold": 5}], "samples_per_event": 0,
+            "webhook": {"url": "http://127.0.0.1:9/hook", "mode": "periodic", "run_every_secs": 900}}"#,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &periodic.display().to_string(),
+            "--emit",
+            "payloads",
+            &fixture("traffic.jsonl"),
+        ],
+        None,
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "both events in one periodic POST: {out}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(shape_errors(&v), Vec::<String>::new());
+    assert_eq!(v["maliciousEvents"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn replay_summary_counts_flagged_actors() {
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("config.json"),
+            &fixture("traffic.jsonl"),
+        ],
+        None,
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("records: 14 (0 malformed, skipped)   matched: 12"),
+        "{out}"
+    );
+    let row = out.lines().find(|l| l.starts_with("4XX_FILTER")).unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        vec!["4XX_FILTER", "alert", "2", "2"]
+    );
+    assert!(out.contains("    203.0.113.7\n") && out.contains("    2001:db8::/64\n"));
+}
+
+#[test]
+fn replay_block_mode_keeps_blocked_requests_from_the_api() {
+    let dir = tempdir();
+    let block = dir.join("block.json");
+    std::fs::write(
+        &block,
+        r#"{"rules": [{"id": "4XX_FILTER", "threshold": 5, "action": "block", "block_secs": 60}],
+            "webhook": {"url": "http://127.0.0.1:9/hook", "mode": "instant"}}"#,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &block.display().to_string(),
+            &fixture("traffic.jsonl"),
+        ],
+        None,
+    );
+    // The scanner's request after its 5th 404 (/.git/config at +7 s) is blocked.
+    assert!(stdout(&o).contains("blocked requests: 1"), "{}", stdout(&o));
+}
+
+#[test]
+fn malformed_lines_are_counted_with_their_line_numbers() {
+    let dir = tempdir();
+    let file = dir.join("broken.jsonl");
+    let good = std::fs::read_to_string(fixture("traffic.jsonl")).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(1, "{\"ts_ms\": 1, \"method\": \"GET\"}");
+    lines.insert(3, "not json at all");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let path = file.display().to_string();
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("config.json"),
+            "--format",
+            "jsonl",
+            &path,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{path}:2: skipped")) && err.contains(&format!("{path}:4: skipped")),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("records: 14 (2 malformed, skipped)"));
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("config.json"),
+            "--format",
+            "jsonl",
+            "--strict",
+            &path,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("{path}:2:")));
+}
+
+fn tempdir() -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("actorwatch-cli-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ---------------------------------------------------------------------------------------------
+// receive
+
+/// A receiver process, stopped by its PID when dropped.
+struct Receiver {
+    child: Child,
+    addr: String,
+}
+
+impl Receiver {
+    fn start(extra: &[&str]) -> Receiver {
+        let mut child = bin()
+            .args(["receive", "--listen", "127.0.0.1:0", "--quiet"])
+            .args(extra)
+            .env_remove("ACTORWATCH_HMAC_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first.trim().rsplit("http://").next().unwrap().to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{first}");
+        Receiver { child, addr }
+    }
+
+    /// One HTTP/1.1 request; returns (status, body).
+    fn request(&self, method: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut req = format!(
+            "{method} /hook HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SECRET: &str = "receiver-test-secret-0123";
+
+fn example_body() -> Vec<u8> {
+    std::fs::read(repo().join("../shared/akto-webhook-example.json"))
+        .expect("../shared beside the checkout")
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn signed(delivery: &str, body: &[u8], t: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("x-actorwatch-delivery", delivery.to_string()),
+        ("x-actorwatch-signature", sign(SECRET.as_bytes(), t, body)),
+    ]
+}
+
+fn wait_for_lines(path: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn receive_checks_signatures_fails_on_purpose_and_spots_duplicates() {
+    let dir = tempdir();
+    let out = dir.join("received.jsonl");
+    let r = Receiver::start(&[
+        "--secret",
+        SECRET,
+        "--fail-first",
+        "1",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let body = example_body();
+    // --fail-first 1: the first POST gets 500 even with a good signature.
+    assert_eq!(
+        r.request("POST", &signed("d-1", &body, now()), &body).0,
+        500
+    );
+    assert_eq!(
+        r.request("POST", &signed("d-1", &body, now()), &body).0,
+        200
+    );
+    // The same delivery again (a retry whose first answer was lost): accepted, reported duplicate.
+    assert_eq!(
+        r.request("POST", &signed("d-1", &body, now()), &body).0,
+        200
+    );
+    // Bad signature, stale signature, no signature: 401.
+    let mut tampered = signed("d-2", &body, now());
+    tampered[1].1 = sign(b"wrong-secret-wrong-secret", now(), &body);
+    assert_eq!(r.request("POST", &tampered, &body).0, 401);
+    assert_eq!(
+        r.request("POST", &signed("d-3", &body, now() - 301), &body)
+            .0,
+        401
+    );
+    assert_eq!(
+        r.request(
+            "POST",
+            &[("x-actorwatch-delivery", "d-4".to_string())],
+            &body
+        )
+        .0,
+        401
+    );
+    // Signed, but not Akto's format.
+    let bad = br#"{"maliciousEvents": [{"actor": 1}]}"#;
+    let (status, answer) = r.request("POST", &signed("d-5", bad, now()), bad);
+    assert_eq!(status, 400);
+    assert!(
+        answer.contains("$.maliciousEvents[0].actor: must be a string"),
+        "{answer}"
+    );
+
+    let lines = wait_for_lines(&out, 2);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            lines[0]["delivery"].as_str(),
+            lines[0]["duplicate"].as_bool()
+        ),
+        (Some("d-1"), Some(false))
+    );
+    assert_eq!(
+        (
+            lines[1]["delivery"].as_str(),
+            lines[1]["duplicate"].as_bool()
+        ),
+        (Some("d-1"), Some(true))
+    );
+    assert_eq!(lines[0]["signature"], "ok");
+    assert_eq!(
+        lines[0]["payload"],
+        serde_json::from_slice::<Value>(&body).unwrap()
+    );
+    let (_, stats) = r.request("GET", &[], b"");
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(
+        stats,
+        serde_json::json!({"posts": 7, "accepted": 2, "events": 1, "duplicates": 1, "rejected": 4})
+    );
+}
+
+#[test]
+fn receive_can_answer_any_status() {
+    let r = Receiver::start(&["--status", "503"]);
+    let body = example_body();
+    assert_eq!(
+        r.request("POST", &[("x-actorwatch-delivery", "x".to_string())], &body)
+            .0,
+        503
+    );
+}
