@@ -18,6 +18,14 @@ done
 echo "core memory: 1 M actors" >&2
 cargo bench -p actorwatch-core --bench memory --locked 2>/dev/null | grep bytes/actor >"$work/memory.txt"
 
+echo "actorwatch replay: 1 M records" >&2
+cargo build --release -p actorwatch-cli --locked 2>/dev/null
+python3 bench/replay_input.py 1000000 "$work/replay-1m.jsonl"
+for i in $(seq 1 "$runs"); do
+  python3 bench/timed.py "$work/replay-time-$i.txt" \
+    target/release/actorwatch replay --config examples/alert.json "$work/replay-1m.jsonl"
+done
+
 python3 bench/report_core.py "$work" "$(rustc --version)" >"$work/section.md"
 python3 - "$work/section.md" <<'PY'
 import re, sys
