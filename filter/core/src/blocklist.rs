@@ -55,6 +55,14 @@ impl Blocklist {
             .map(|b| b.status)
     }
 
+    /// The block on `key` in force at `now_ms`, if any.
+    pub fn get(&self, now_ms: u64, key: &ActorKey) -> Option<Block> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(key).filter(|b| now_ms < b.until_ms).copied()
+    }
+
     /// Blocks `key` until `until_ms`, extending an existing block. When full, the block that
     /// ends soonest makes room.
     pub fn insert(&mut self, key: &ActorKey, until_ms: u64, status: u16) {

@@ -205,8 +205,11 @@ impl Engine {
         self.reorder_ms = ms;
     }
 
-    /// Merges a worker's delta: its records are counted exactly as if observed here (after
-    /// the reorder window, if one is set). Returns the number of events raised now. A
+    /// Merges a worker's delta: its records are counted exactly as if observed here. With a
+    /// reorder window they are held, and counted by the next [`Engine::advance`] (or
+    /// [`Engine::poll_delivery`]) once older than the window: merge every delta at hand first,
+    /// then advance, so records of all workers are counted in time order. Returns the number of
+    /// events raised now (always 0 with a reorder window). A
     /// malformed delta is rejected from the first bad record on (counted in
     /// `deltas_rejected`); records before it still count.
     pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<u32, DeltaError> {
@@ -243,9 +246,8 @@ impl Engine {
                 }
             }
         }
-        let mut events = self.queue(now_ms, &mut scratch);
+        let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;
-        events += self.advance(now_ms);
         result.map(|_| events)
     }
 

@@ -650,6 +650,23 @@ impl Recorder {
         true
     }
 
+    /// Whether any rule counts `status`: hosts skip gathering a response's details otherwise.
+    #[inline]
+    pub fn counts_status(&self, status: u16) -> bool {
+        self.matched.contains(status)
+    }
+
+    /// Counts a response no rule counts (after [`Recorder::counts_status`] said so).
+    #[inline]
+    pub fn count_unmatched(&mut self) {
+        self.counts.responses += 1;
+    }
+
+    /// Counts records the host lost after taking them (a delta it could not hand over).
+    pub fn count_lost(&mut self, records: u64) {
+        self.counts.records_dropped += records;
+    }
+
     /// Counts a request answered from the blocklist.
     pub fn count_blocked(&mut self) {
         self.counts.blocked_requests += 1;

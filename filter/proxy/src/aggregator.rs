@@ -1,0 +1,157 @@
+//! The one engine per Envoy: merges worker deltas, sends webhooks, publishes the blocklist and
+//! the metrics.
+
+use crate::host;
+use crate::root::{BLOCKLIST_KEY, TICK};
+use actorwatch_core::{Config, Engine, Metrics};
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MapType, MetricType};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Deltas merged per tick at most, so one tick never runs long.
+const MAX_DELTAS_PER_TICK: usize = 4096;
+
+pub struct Aggregator {
+    engine: Engine,
+    cluster: String,
+    /// Callout token -> engine delivery token.
+    calls: HashMap<u32, u64>,
+    published_generation: Option<u64>,
+    published: Metrics,
+    metric_ids: Vec<Option<u32>>,
+}
+
+const GAUGES: [&str; 3] = ["actors_tracked", "events_queued", "blocks_active"];
+
+impl Aggregator {
+    pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
+        let cluster = cfg.webhook.cluster.clone();
+        let mut engine = Engine::with_shared_config(cfg, seed);
+        // A worker hands over its records on its next tick: hold merged records that long (and
+        // one tick more) so that records of all workers are counted in time order.
+        engine.set_reorder_window_ms(3 * TICK.as_millis() as u64);
+        let metric_ids = Metrics::default()
+            .fields()
+            .iter()
+            .map(|(name, _)| {
+                let kind = if GAUGES.contains(name) {
+                    MetricType::Gauge
+                } else {
+                    MetricType::Counter
+                };
+                hostcalls::define_metric(kind, &format!("actorwatch.{name}")).ok()
+            })
+            .collect();
+        let role = if singleton {
+            "the singleton service"
+        } else {
+            "a worker VM"
+        };
+        host::log(LogLevel::Info, &format!("aggregating in {role}"));
+        Aggregator {
+            engine,
+            cluster,
+            calls: HashMap::new(),
+            published_generation: None,
+            published: Metrics::default(),
+            metric_ids,
+        }
+    }
+
+    pub fn tick(&mut self, now: u64, queue: u32) {
+        for _ in 0..MAX_DELTAS_PER_TICK {
+            match hostcalls::dequeue_shared_queue(queue) {
+                Ok(Some(delta)) => {
+                    if let Err(e) = self.engine.apply_delta(now, &delta) {
+                        host::log(LogLevel::Warn, &format!("rejected a worker delta: {e}"));
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.engine.advance(now);
+        self.send(now);
+        self.publish_blocklist(now);
+        self.publish_metrics();
+    }
+
+    fn send(&mut self, now: u64) {
+        while let Some(d) = self.engine.poll_delivery(now) {
+            let mut headers: Vec<(&str, &str)> = vec![
+                (":method", "POST"),
+                (":path", &d.path),
+                (":authority", &d.authority),
+            ];
+            headers.extend(d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let result = hostcalls::dispatch_http_call(
+                &self.cluster,
+                headers,
+                Some(&d.body),
+                vec![],
+                Duration::from_millis(d.timeout_ms),
+            );
+            match result {
+                Ok(callout) => {
+                    self.calls.insert(callout, d.token);
+                }
+                Err(status) => {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "cannot call cluster {:?} ({status:?}); will retry",
+                            self.cluster
+                        ),
+                    );
+                    self.engine.failed(d.token, now);
+                }
+            }
+        }
+    }
+
+    pub fn on_call_response(&mut self, callout: u32, now: u64) {
+        let Some(token) = self.calls.remove(&callout) else {
+            return;
+        };
+        let status = host::header(MapType::HttpCallResponseHeaders, ":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        self.engine.delivery_status(token, status, now);
+        // A freed slot may let the next POST go now rather than on the next tick.
+        self.send(now);
+        self.publish_metrics();
+    }
+
+    fn publish_blocklist(&mut self, now: u64) {
+        let generation = self.engine.blocklist().generation();
+        if self.published_generation == Some(generation) {
+            return;
+        }
+        let snapshot = self.engine.blocklist().encode(now);
+        if hostcalls::set_shared_data(BLOCKLIST_KEY, Some(&snapshot), None).is_ok() {
+            self.published_generation = Some(generation);
+        }
+    }
+
+    fn publish_metrics(&mut self) {
+        let now = self.engine.metrics();
+        let before = self.published.fields();
+        for (((name, value), (_, old)), id) in now
+            .fields()
+            .iter()
+            .zip(before.iter())
+            .zip(self.metric_ids.iter())
+        {
+            let Some(id) = id else {
+                continue;
+            };
+            if GAUGES.contains(name) {
+                let _ = hostcalls::record_metric(*id, *value);
+            } else if value > old {
+                let _ = hostcalls::increment_metric(*id, (value - old) as i64);
+            }
+        }
+        self.published = now;
+    }
+}

@@ -1,0 +1,134 @@
+//! Per request: answer blocked actors before the upstream; record matched responses.
+
+use crate::host;
+use crate::root::Worker;
+use actorwatch_core::config::ActorSource;
+use actorwatch_core::Observation;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, MapType};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub struct HttpFilter {
+    worker: Rc<RefCell<Worker>>,
+    /// The request headers in proxy-wasm's pair encoding, copied as one buffer at request time
+    /// (Envoy drops them before the response) and decoded only for counted responses.
+    request_headers: Option<Vec<u8>>,
+    /// This request was answered from the blocklist: its reply is not a response to count.
+    answered_locally: bool,
+}
+
+impl HttpFilter {
+    pub fn new(worker: Rc<RefCell<Worker>>) -> Self {
+        HttpFilter {
+            worker,
+            request_headers: None,
+            answered_locally: false,
+        }
+    }
+}
+
+fn peer() -> Option<String> {
+    host::property(&["source", "address"])
+}
+
+impl Context for HttpFilter {}
+
+impl HttpContext for HttpFilter {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        self.request_headers = host::raw_property(&["request", "headers"]);
+        let Ok(mut w) = self.worker.try_borrow_mut() else {
+            return Action::Continue;
+        };
+        if w.first_traffic_ms == 0 {
+            w.first_traffic_ms = host::now_ms();
+        }
+        if w.blocklist.is_empty() {
+            return Action::Continue;
+        }
+        // Only the headers the actor sources read.
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for source in &w.cfg.actor.sources {
+            let name = match source {
+                ActorSource::Peer => continue,
+                ActorSource::Xff => "x-forwarded-for",
+                ActorSource::CfConnectingIp => "cf-connecting-ip",
+                ActorSource::Header { name, .. } => name.as_str(),
+            };
+            if let Some(v) = host::header(MapType::HttpRequestHeaders, name) {
+                wanted.push((name.to_string(), v));
+            }
+        }
+        let peer = peer();
+        let now = host::now_ms();
+        let Some(actor) = w.cfg.actor.resolve(peer.as_deref(), &wanted) else {
+            return Action::Continue;
+        };
+        let Some(block) = w.blocklist.get(now, &actor.key) else {
+            return Action::Continue;
+        };
+        w.recorder.count_blocked();
+        drop(w);
+        let retry_after = block
+            .until_ms
+            .saturating_sub(now)
+            .div_ceil(1000)
+            .to_string();
+        let body = format!(
+            "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
+        );
+        let sent = hostcalls::send_http_response(
+            u32::from(block.status),
+            vec![
+                ("content-type", "application/json"),
+                ("retry-after", &retry_after),
+            ],
+            Some(body.as_bytes()),
+        );
+        if sent.is_err() {
+            return Action::Continue;
+        }
+        self.answered_locally = true;
+        Action::Pause
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.answered_locally {
+            return Action::Continue;
+        }
+        let status = host::header(MapType::HttpResponseHeaders, ":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        let Ok(mut w) = self.worker.try_borrow_mut() else {
+            return Action::Continue;
+        };
+        if !w.recorder.counts_status(status) {
+            w.recorder.count_unmatched();
+            return Action::Continue;
+        }
+        let headers = self
+            .request_headers
+            .take()
+            .map(|raw| host::decode_pairs(&raw))
+            .unwrap_or_default();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let peer = peer();
+        let obs = Observation {
+            method: find(":method").unwrap_or(""),
+            path: find(":path").unwrap_or(""),
+            status,
+            peer: peer.as_deref(),
+            host: find(":authority"),
+            headers: &headers,
+            country: None,
+        };
+        w.recorder.record(host::now_ms(), &obs);
+        Action::Continue
+    }
+}

@@ -1,0 +1,231 @@
+//! The root context of every VM: configuration, the worker's recorder and blocklist copy, the
+//! per-tick hand-over of deltas, and the lease that makes one VM the aggregator.
+
+use crate::aggregator::Aggregator;
+use crate::host;
+use crate::http::HttpFilter;
+use actorwatch_core::record::DeltaReader;
+use actorwatch_core::{Blocklist, Config, Recorder};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel, Status};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const TICK: Duration = Duration::from_millis(100);
+/// A worker VM may lead only after seeing traffic this long: with a singleton configured, the
+/// singleton (which leads from its first tick) is never raced at start-up.
+const WORKER_LEAD_AFTER_MS: u64 = 2_000;
+const LEASE_MS: u64 = 1_000;
+const LEASE_KEY: &str = "actorwatch.lease";
+pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
+pub const QUEUE_NAME: &str = "actorwatch.deltas";
+/// Root id that marks the singleton service (`bootstrap_extensions`, `singleton: true`).
+const SINGLETON_ROOT_ID: &str = "actorwatch_singleton";
+/// Deltas kept while the queue refuses them; older ones are dropped and counted.
+const MAX_PENDING_DELTAS: usize = 64;
+
+/// What a worker VM's HTTP contexts share with its root.
+pub struct Worker {
+    pub cfg: Arc<Config>,
+    pub recorder: Recorder,
+    pub blocklist: Blocklist,
+    /// When this VM first saw a request (0: never).
+    pub first_traffic_ms: u64,
+}
+
+pub struct Root {
+    context_id: u32,
+    id: u64,
+    singleton: bool,
+    worker: Option<Rc<RefCell<Worker>>>,
+    queue_id: Option<u32>,
+    pending: VecDeque<Vec<u8>>,
+    blocklist_cas: Option<u32>,
+    aggregator: Option<Aggregator>,
+}
+
+impl Root {
+    pub fn new(context_id: u32) -> Self {
+        Root {
+            context_id,
+            id: host::seed(context_id),
+            singleton: false,
+            worker: None,
+            queue_id: None,
+            pending: VecDeque::new(),
+            blocklist_cas: None,
+            aggregator: None,
+        }
+    }
+
+    fn configure(&mut self) -> bool {
+        let size = usize::MAX >> 1;
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let cfg = match Config::from_json(&bytes) {
+            Ok(c) => Arc::new(c),
+            Err(errors) => {
+                host::log(LogLevel::Error, &format!("invalid configuration: {errors}"));
+                return false;
+            }
+        };
+        self.singleton =
+            host::property(&["plugin_root_id"]).is_some_and(|id| id == SINGLETON_ROOT_ID);
+        self.queue_id = hostcalls::register_shared_queue(QUEUE_NAME).ok();
+        // Create the shared keys so that later writes can use compare-and-swap.
+        for key in [LEASE_KEY, BLOCKLIST_KEY] {
+            if let Ok((None, _)) = hostcalls::get_shared_data(key) {
+                let _ = hostcalls::set_shared_data(key, Some(b""), None);
+            }
+        }
+        let seed = host::seed(self.context_id);
+        self.worker = Some(Rc::new(RefCell::new(Worker {
+            recorder: Recorder::new(Arc::clone(&cfg)),
+            blocklist: Blocklist::new(seed, cfg.max_actors),
+            cfg,
+            first_traffic_ms: 0,
+        })));
+        // A new configuration starts a new aggregator.
+        self.aggregator = None;
+        let _ = hostcalls::set_tick_period(TICK);
+        true
+    }
+
+    /// Hands this worker's delta to the queue; keeps it for the next tick if that fails.
+    fn hand_over(&mut self, worker: &mut Worker) {
+        if let Some(delta) = worker.recorder.take_delta() {
+            self.pending.push_back(delta);
+        }
+        while self.pending.len() > MAX_PENDING_DELTAS {
+            if let Some(lost) = self.pending.pop_front() {
+                if let Ok(r) = DeltaReader::new(&lost) {
+                    worker.recorder.count_lost(r.counts.records);
+                }
+            }
+        }
+        let Some(queue) = self.queue_id else {
+            return;
+        };
+        while let Some(delta) = self.pending.front() {
+            if hostcalls::enqueue_shared_queue(queue, Some(delta)).is_err() {
+                break;
+            }
+            self.pending.pop_front();
+        }
+    }
+
+    fn refresh_blocklist(&mut self, worker: &mut Worker) {
+        let Ok((Some(bytes), cas)) = hostcalls::get_shared_data(BLOCKLIST_KEY) else {
+            return;
+        };
+        if cas == self.blocklist_cas || bytes.is_empty() {
+            return;
+        }
+        self.blocklist_cas = cas;
+        match Blocklist::decode(&bytes, self.id) {
+            Ok(list) => worker.blocklist = list,
+            Err(e) => host::log(
+                LogLevel::Warn,
+                &format!("unreadable blocklist snapshot: {e}"),
+            ),
+        }
+    }
+
+    /// Takes or renews the aggregator lease. The singleton may take it from a worker; a
+    /// worker only takes an expired one, and only once it has seen traffic for a while (the main
+    /// thread's VM never does, and may not be able to send webhooks).
+    fn lead(&mut self, now: u64, eligible: bool) -> bool {
+        let Ok((value, cas)) = hostcalls::get_shared_data(LEASE_KEY) else {
+            return false;
+        };
+        let value = value.unwrap_or_default();
+        let text = String::from_utf8_lossy(&value);
+        let mut parts = text.split(':');
+        let (kind, holder, expires) = (
+            parts.next().unwrap_or(""),
+            parts.next().and_then(|h| u64::from_str_radix(h, 16).ok()),
+            parts
+                .next()
+                .and_then(|e| e.parse::<u64>().ok())
+                .unwrap_or(0),
+        );
+        let mine = holder == Some(self.id);
+        let take = mine || (eligible && (now >= expires || (self.singleton && kind != "S")));
+        if !take {
+            return false;
+        }
+        let kind = if self.singleton { "S" } else { "W" };
+        let lease = format!("{kind}:{:016x}:{}", self.id, now + LEASE_MS);
+        match hostcalls::set_shared_data(LEASE_KEY, Some(lease.as_bytes()), cas) {
+            Ok(()) => true,
+            Err(Status::CasMismatch) => false,
+            Err(_) => false,
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        _body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if let Some(aggregator) = &mut self.aggregator {
+            aggregator.on_call_response(token_id, host::now_ms());
+        }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        self.configure()
+    }
+
+    fn on_tick(&mut self) {
+        let Some(worker) = self.worker.clone() else {
+            return;
+        };
+        let now = host::now_ms();
+        let eligible = {
+            let Ok(mut w) = worker.try_borrow_mut() else {
+                return;
+            };
+            self.hand_over(&mut w);
+            self.refresh_blocklist(&mut w);
+            self.singleton
+                || (w.first_traffic_ms != 0 && now >= w.first_traffic_ms + WORKER_LEAD_AFTER_MS)
+        };
+        if self.lead(now, eligible) {
+            if self.aggregator.is_none() {
+                let cfg = Arc::clone(&worker.borrow().cfg);
+                self.aggregator = Some(Aggregator::new(
+                    cfg,
+                    host::seed(self.context_id),
+                    self.singleton,
+                ));
+            }
+        } else if self.aggregator.take().is_some() {
+            host::log(LogLevel::Info, "another VM took over aggregation");
+        }
+        if let (Some(aggregator), Some(queue)) = (&mut self.aggregator, self.queue_id) {
+            aggregator.tick(now, queue);
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let worker = self.worker.clone()?;
+        Some(Box::new(HttpFilter::new(worker)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

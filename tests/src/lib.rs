@@ -1,0 +1,641 @@
+//! Harness for end-to-end runs: a real Envoy with the actorwatch `.wasm`, a sample API and a
+//! webhook receiver, all on loopback ephemeral ports, every process stopped by its PID.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn envoy_bin() -> PathBuf {
+    std::env::var_os("ACTORWATCH_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".tools/envoy/envoy"))
+}
+
+pub fn filter_wasm() -> PathBuf {
+    std::env::var_os("ACTORWATCH_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/wasm32-wasip1/release/actorwatch_filter.wasm"))
+}
+
+/// A fresh directory for one run's files.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "actorwatch-{label}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or gives up after `timeout`.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A free loopback port, for a server that will start later (the receiver that comes back).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sample API
+
+/// A small API: `GET /api/orders` and `/api/orders/<1..=100>` answer 200, `POST /login` 401
+/// unless the password is right, `/healthz` 200, everything else 404.
+pub struct SampleApi {
+    pub port: u16,
+    server: Arc<tiny_http::Server>,
+}
+
+impl SampleApi {
+    pub fn start() -> SampleApi {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("sample API listens"));
+        let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(0);
+        for _ in 0..4 {
+            let s = Arc::clone(&server);
+            thread::spawn(move || {
+                for req in s.incoming_requests() {
+                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    let status = match (req.method().as_str(), path.as_str()) {
+                        ("GET", "/healthz") | ("GET", "/api/orders") => 200,
+                        ("GET", p)
+                            if p.strip_prefix("/api/orders/")
+                                .and_then(|n| n.parse::<u32>().ok())
+                                .is_some_and(|n| (1..=100).contains(&n)) =>
+                        {
+                            200
+                        }
+                        ("POST", "/login") => 401,
+                        _ => 404,
+                    };
+                    let body = format!("{{\"status\":{status},\"path\":{}}}", Value::String(path));
+                    let _ = req
+                        .respond(tiny_http::Response::from_string(body).with_status_code(status));
+                }
+            });
+        }
+        SampleApi { port, server }
+    }
+}
+
+impl Drop for SampleApi {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A webhook receiver inside the test process
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("webhook body is JSON")
+    }
+}
+
+/// Records every POST; answers 500 to the first `fail_first` of them, 200 afterwards.
+pub struct Receiver {
+    pub port: u16,
+    server: Arc<tiny_http::Server>,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub fn start(fail_first: usize) -> Receiver {
+        Receiver::start_on(0, fail_first)
+    }
+
+    pub fn start_on(port: u16, fail_first: usize) -> Receiver {
+        let server = Arc::new(
+            tiny_http::Server::http(format!("127.0.0.1:{port}")).expect("receiver listens"),
+        );
+        let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(0);
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let (s, r) = (Arc::clone(&server), Arc::clone(&received));
+        thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut body);
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_ascii_lowercase(),
+                            h.value.as_str().to_string(),
+                        )
+                    })
+                    .collect();
+                let mut list = r.lock().unwrap_or_else(|p| p.into_inner());
+                let answered = if list.len() < fail_first { 500 } else { 200 };
+                list.push(Received {
+                    at: Instant::now(),
+                    headers,
+                    body,
+                    answered,
+                });
+                drop(list);
+                let _ =
+                    req.respond(tiny_http::Response::from_string("{}").with_status_code(answered));
+            }
+        });
+        Receiver {
+            port,
+            server,
+            received,
+        }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Accepted POSTs (answered 200), at most one per delivery id.
+    pub fn accepted(&self) -> Vec<Received> {
+        let mut seen = std::collections::HashSet::new();
+        self.all()
+            .into_iter()
+            .filter(|r| {
+                r.answered == 200
+                    && seen.insert(r.header("x-actorwatch-delivery").unwrap_or("").to_string())
+            })
+            .collect()
+    }
+
+    /// Every event in accepted POSTs.
+    pub fn events(&self) -> Vec<Value> {
+        self.accepted()
+            .iter()
+            .flat_map(|r| {
+                r.json()["maliciousEvents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envoy
+
+pub struct EnvoySetup {
+    /// The actorwatch configuration JSON, for the filter and the singleton alike.
+    pub config_json: String,
+    pub singleton: bool,
+    pub concurrency: u32,
+    pub upstream_port: u16,
+    pub webhook_port: u16,
+    /// `127.0.0.1` or `::1`.
+    pub listen: String,
+    pub access_log: Option<PathBuf>,
+}
+
+impl EnvoySetup {
+    pub fn new(config_json: &str, upstream_port: u16, webhook_port: u16) -> Self {
+        EnvoySetup {
+            config_json: config_json.to_string(),
+            singleton: true,
+            concurrency: 2,
+            upstream_port,
+            webhook_port,
+            listen: "127.0.0.1".into(),
+            access_log: None,
+        }
+    }
+}
+
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The Envoy bootstrap for a run: one listener in front of the sample API, the webhook
+/// cluster, the filter, and (optionally) the singleton aggregator, sharing one config.
+pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
+    let wasm = filter_wasm().display().to_string();
+    let config = yaml_quote(&s.config_json);
+    let singleton = if s.singleton {
+        format!(
+            r#"bootstrap_extensions:
+- name: envoy.bootstrap.wasm
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.wasm.v3.WasmService
+    singleton: true
+    config:
+      name: actorwatch
+      root_id: actorwatch_singleton
+      configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
+      vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
+"#
+        )
+    } else {
+        String::new()
+    };
+    let access_log = match &s.access_log {
+        Some(path) => format!(
+            r#"          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {}
+              log_format:
+                json_format:
+                  start_time: "%START_TIME%"
+                  method: "%REQ(:METHOD)%"
+                  path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"
+                  status: "%RESPONSE_CODE%"
+                  peer: "%DOWNSTREAM_REMOTE_ADDRESS%"
+                  authority: "%REQ(:AUTHORITY)%"
+                  x_forwarded_for: "%REQ(X-FORWARDED-FOR)%"
+                  user_agent: "%REQ(USER-AGENT)%"
+"#,
+            path.display()
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"{singleton}static_resources:
+  listeners:
+  - name: api
+    address: {{socket_address: {{address: "{listen}", port_value: 0}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: api
+{access_log}          route_config:
+            virtual_hosts:
+            - name: api
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: sample_api}}
+          http_filters:
+          - name: actorwatch
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: actorwatch
+                root_id: actorwatch
+                failure_policy: FAIL_RELOAD
+                configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
+                vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+  clusters:
+  - name: sample_api
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: sample_api
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
+  - name: actorwatch_webhook
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: actorwatch_webhook
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {webhook}}}}}}}}}]}}]
+"#,
+        listen = s.listen,
+        upstream = s.upstream_port,
+        webhook = s.webhook_port,
+    )
+}
+
+/// A running Envoy, stopped (with its process group) when dropped.
+pub struct Envoy {
+    child: Child,
+    pub admin: SocketAddr,
+    pub listener: SocketAddr,
+    pub log_path: PathBuf,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct EnvoyFailed {
+    pub log: String,
+}
+
+impl Envoy {
+    pub fn start(setup: &EnvoySetup) -> Result<Envoy, EnvoyFailed> {
+        let dir = scratch_dir("envoy");
+        let yaml = dir.join("envoy.yaml");
+        std::fs::write(&yaml, render_envoy_yaml(setup)).expect("write envoy.yaml");
+        Envoy::start_with_file(&yaml, setup.concurrency, &dir)
+    }
+
+    pub fn start_with_file(
+        yaml: &Path,
+        concurrency: u32,
+        dir: &Path,
+    ) -> Result<Envoy, EnvoyFailed> {
+        let admin_path = dir.join("admin-address");
+        let log_path = dir.join("envoy.log");
+        let log = std::fs::File::create(&log_path).expect("envoy log");
+        // Admin on loopback, ephemeral port, for every config this harness starts.
+        let with_admin = dir.join("with-admin.yaml");
+        let mut text = std::fs::read_to_string(yaml).expect("read yaml");
+        if !text.starts_with("admin:") && !text.contains("\nadmin:") {
+            text = format!("admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}\n{text}");
+        }
+        std::fs::write(&with_admin, text).expect("write yaml");
+        let mut cmd = Command::new("setsid");
+        cmd.arg(envoy_bin())
+            .arg("-c")
+            .arg(&with_admin)
+            .args([
+                "--concurrency",
+                &concurrency.to_string(),
+                "--use-dynamic-base-id",
+            ])
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .args(["-l", "info", "--component-log-level", "wasm:debug"])
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        let child = cmd.spawn().expect("envoy starts");
+        let mut envoy = Envoy {
+            child,
+            admin: "127.0.0.1:0".parse().expect("addr"),
+            listener: "127.0.0.1:0".parse().expect("addr"),
+            log_path: log_path.clone(),
+            dir: dir.to_path_buf(),
+        };
+        let ready = wait_for(Duration::from_secs(60), || {
+            if let Ok(Some(_)) = envoy.child.try_wait() {
+                return Some(false);
+            }
+            let admin: SocketAddr = std::fs::read_to_string(&admin_path)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            let (status, _) = http(admin, "GET", "/ready", &[], b"").ok()?;
+            (status == 200).then(|| {
+                envoy.admin = admin;
+                true
+            })
+        });
+        if ready != Some(true) {
+            return Err(EnvoyFailed {
+                log: std::fs::read_to_string(&log_path).unwrap_or_default(),
+            });
+        }
+        let (_, listeners) = http(envoy.admin, "GET", "/listeners?format=json", &[], b"")
+            .map_err(|e| EnvoyFailed { log: e })?;
+        let v: Value = serde_json::from_slice(&listeners).unwrap_or(Value::Null);
+        if let Some(sa) = v["listener_statuses"][0]["local_address"]["socket_address"].as_object() {
+            let ip = sa
+                .get("address")
+                .and_then(Value::as_str)
+                .unwrap_or("127.0.0.1");
+            let port = sa.get("port_value").and_then(Value::as_u64).unwrap_or(0);
+            envoy.listener = SocketAddr::new(ip.parse().expect("listener ip"), port as u16);
+        }
+        Ok(envoy)
+    }
+
+    pub fn stats(&self) -> HashMap<String, u64> {
+        let Ok((_, body)) = http(self.admin, "GET", "/stats", &[], b"") else {
+            return HashMap::new();
+        };
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(": ")?;
+                Some((k.to_string(), v.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats().get(name).copied().unwrap_or(0)
+    }
+
+    /// `wasmcustom.actorwatch.<name>`: the filter's own metrics.
+    pub fn metric(&self, name: &str) -> u64 {
+        self.stat(&format!("wasmcustom.actorwatch.{name}"))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.listener)
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        // setsid made Envoy the leader of its own process group: stop the group by its PID.
+        let pid = self.child.id();
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{pid}"))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `envoy --mode validate`; the log on failure.
+pub fn envoy_validate(yaml: &Path) -> Result<(), String> {
+    let out = Command::new(envoy_bin())
+        .args(["--mode", "validate", "-c"])
+        .arg(yaml)
+        .args(["--use-dynamic-base-id", "-l", "warn"])
+        .current_dir(repo())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small HTTP/1.1 client (keep-alive), enough to drive Envoy
+
+fn read_response(reader: &mut BufReader<TcpStream>) -> Result<(u16, Vec<u8>, bool), String> {
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(format!("bad status line {line:?}"))?;
+    let mut length = None;
+    let mut chunked = false;
+    let mut close = false;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).map_err(|e| e.to_string())?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap_or((h, ""));
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => length = v.trim().parse::<usize>().ok(),
+            "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
+            "connection" => close = v.to_ascii_lowercase().contains("close"),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).map_err(|e| e.to_string())?;
+            let n = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).map_err(|e| e.to_string())?;
+            chunk.truncate(n);
+            body.extend_from_slice(&chunk);
+            if n == 0 {
+                break;
+            }
+        }
+    } else if let Some(n) = length {
+        body.resize(n, 0);
+        reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+    } else {
+        reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
+        close = true;
+    }
+    Ok((status, body, close))
+}
+
+/// One request on a new connection.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
+    let mut c = Client::new(addr);
+    c.request(method, path, headers, body)
+}
+
+/// A keep-alive connection, reopened when the server closes it.
+pub struct Client {
+    addr: SocketAddr,
+    conn: Option<BufReader<TcpStream>>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Client { addr, conn: None }
+    }
+
+    pub fn get(&mut self, path: &str) -> u16 {
+        self.request("GET", path, &[], b"")
+            .map(|(s, _)| s)
+            .unwrap_or(0)
+    }
+
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), String> {
+        for attempt in 0..2 {
+            if self.conn.is_none() {
+                let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
+                    .map_err(|e| e.to_string())?;
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .map_err(|e| e.to_string())?;
+                s.set_nodelay(true).map_err(|e| e.to_string())?;
+                self.conn = Some(BufReader::new(s));
+            }
+            let Some(reader) = self.conn.as_mut() else {
+                continue;
+            };
+            let mut req = format!(
+                "{method} {path} HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: {}\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req.push_str("\r\n");
+            let sent = reader
+                .get_mut()
+                .write_all(req.as_bytes())
+                .and_then(|_| reader.get_mut().write_all(body));
+            let result = sent
+                .map_err(|e| e.to_string())
+                .and_then(|_| read_response(reader));
+            match result {
+                Ok((status, body, close)) => {
+                    if close {
+                        self.conn = None;
+                    }
+                    return Ok((status, body));
+                }
+                Err(e) if attempt == 1 => return Err(e),
+                Err(_) => self.conn = None,
+            }
+        }
+        Err("unreachable".into())
+    }
+}

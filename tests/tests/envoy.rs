@@ -1,0 +1,484 @@
+//! The filter in a real Envoy: a sample API behind it, webhooks to a real receiver.
+
+use actorwatch_core::payload::shape_errors;
+use actorwatch_core::signature::verify;
+use actorwatch_core::Config;
+use actorwatch_e2e::*;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "e2e-secret-0123456789";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(rules: &str, webhook: &str, extra: &str) -> String {
+    format!(
+        r#"{{"rules": [{rules}], {extra} "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", {webhook}}}}}"#
+    )
+}
+
+fn start(setup: &EnvoySetup) -> Envoy {
+    match Envoy::start(setup) {
+        Ok(e) => e,
+        Err(e) => panic!("Envoy did not start:\n{}", e.log),
+    }
+}
+
+fn xff(client: &str) -> [(&'static str, String); 1] {
+    [("x-forwarded-for", client.to_string())]
+}
+
+fn get_as(c: &mut Client, path: &str, client_ip: &str) -> u16 {
+    let h = xff(client_ip);
+    let headers: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.request("GET", path, &headers, b"")
+        .map(|(s, _)| s)
+        .unwrap_or(0)
+}
+
+const XFF_ACTORS: &str = r#""actor": {"sources": ["xff", "peer"]},"#;
+
+#[test]
+fn threshold_boundary_cooldown_and_the_payload() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 5, "window_secs": 60, "cooldown_secs": 600}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    assert_eq!(c.get("/api/orders"), 200);
+    for i in 0..4 {
+        assert_eq!(c.get(&format!("/scan/{i}")), 404);
+    }
+    let fifth_sent = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(c.get("/scan/4"), 404);
+    let events =
+        wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("an event arrives");
+    // Had the 4th response flagged, the cooldown would have kept the 5th from raising this one.
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(
+        (e["actor"].as_str(), e["ip"].as_str(), e["count"].as_u64()),
+        (Some("127.0.0.1"), Some("127.0.0.1"), Some(5))
+    );
+    assert_eq!(
+        (
+            e["url"].as_str(),
+            e["method"].as_str(),
+            e["filterId"].as_str()
+        ),
+        (Some("/scan/4"), Some("GET"), Some("4XX_FILTER"))
+    );
+    assert!(e["timestamp"].as_i64().unwrap() >= fifth_sent);
+
+    // The POST: Akto's shape, signed, with a delivery id.
+    let post = &rx.accepted()[0];
+    assert_eq!(shape_errors(&post.json()), Vec::<String>::new());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        verify(
+            SECRET.as_bytes(),
+            post.header("x-actorwatch-signature").unwrap(),
+            &post.body,
+            now,
+            60
+        ),
+        Ok(())
+    );
+    assert!(post
+        .header("x-actorwatch-delivery")
+        .is_some_and(|d| !d.is_empty()));
+    assert_eq!(post.header("content-type"), Some("application/json"));
+    // Field by field, the example's JSON types.
+    let example: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("../shared/akto-webhook-example.json")).unwrap(),
+    )
+    .unwrap();
+    let ours = post.json();
+    for (key, value) in example["maliciousEvents"][0].as_object().unwrap() {
+        let mine = &ours["maliciousEvents"][0][key];
+        let same_type = std::mem::discriminant(value) == std::mem::discriminant(mine);
+        assert!(same_type, "{key}: {mine} vs the example's {value}");
+    }
+
+    // Cooldown: three more 404s are flagged again but raise no event.
+    for i in 5..8 {
+        assert_eq!(c.get(&format!("/scan/{i}")), 404);
+    }
+    wait_for(WAIT, || {
+        (envoy.metric("events_suppressed") == 3).then_some(())
+    })
+    .expect("suppressed responses counted");
+    assert_eq!(envoy.metric("events_raised"), 1);
+    assert_eq!(rx.events().len(), 1);
+}
+
+/// 20 actors send exactly `threshold` 404s and 20 send `threshold - 1`, spread over four
+/// connections so that Envoy's four workers each see only part of every actor's traffic.
+fn exact_counts_across_workers(singleton: bool) {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 10, "window_secs": 600, "cooldown_secs": 600}"#,
+        r#""mode": "instant", "batch_size": 100"#,
+        XFF_ACTORS,
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.concurrency = 4;
+    setup.singleton = singleton;
+    let envoy = start(&setup);
+    let listener = envoy.listener;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client::new(listener);
+                let mut statuses = HashMap::new();
+                for round in 0..10 {
+                    for actor in 0..40 {
+                        // Actor `actor`'s round `round` goes to thread (actor + round) % 4.
+                        if (actor + round) % 4 != t || (actor >= 20 && round == 9) {
+                            continue;
+                        }
+                        let s = get_as(
+                            &mut c,
+                            &format!("/probe/{actor}/{round}"),
+                            &format!("198.51.100.{actor}"),
+                        );
+                        *statuses.entry(s).or_insert(0u64) += 1;
+                        let ok = get_as(&mut c, "/api/orders", &format!("198.51.100.{actor}"));
+                        *statuses.entry(ok).or_insert(0u64) += 1;
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut sent: HashMap<u16, u64> = HashMap::new();
+    for t in threads {
+        for (s, n) in t.join().unwrap() {
+            *sent.entry(s).or_default() += n;
+        }
+    }
+    assert_eq!(sent.get(&404), Some(&(20 * 10 + 20 * 9)));
+    let total = sent.values().sum::<u64>();
+    let counted = wait_for(WAIT, || {
+        let s = envoy.stats();
+        let rq_4xx = s.get("http.api.downstream_rq_4xx").copied().unwrap_or(0);
+        let matched = s.get("wasmcustom.actorwatch.matched").copied().unwrap_or(0);
+        let responses = s
+            .get("wasmcustom.actorwatch.responses")
+            .copied()
+            .unwrap_or(0);
+        (rq_4xx == 380 && matched == rq_4xx && responses == total)
+            .then_some((rq_4xx, matched, responses))
+    });
+    let s = envoy.stats();
+    assert!(
+        counted.is_some(),
+        "Envoy 4xx {:?}, actorwatch matched {:?}, responses {:?} of {total}",
+        s.get("http.api.downstream_rq_4xx"),
+        s.get("wasmcustom.actorwatch.matched"),
+        s.get("wasmcustom.actorwatch.responses")
+    );
+    let events =
+        wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= 20)).unwrap_or_else(|| {
+            let log = envoy.log();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains("wasm log")).collect();
+            panic!(
+                "{} events of 20; events_raised {}; log:\n{}",
+                rx.events().len(),
+                envoy.metric("events_raised"),
+                lines.join("\n")
+            )
+        });
+    wait_for(Duration::from_secs(2), || None::<()>);
+    let actors: HashSet<String> = rx
+        .events()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(events.len(), 20, "{actors:?}");
+    assert_eq!(
+        actors,
+        (0..20)
+            .map(|a| format!("198.51.100.{a}"))
+            .collect::<HashSet<_>>()
+    );
+    assert_eq!(envoy.metric("events_raised"), 20);
+    // One POST stream per Envoy: every delivery id once.
+    let ids: Vec<String> = rx
+        .all()
+        .iter()
+        .map(|r| r.header("x-actorwatch-delivery").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len());
+}
+
+#[test]
+fn counts_are_exact_across_four_workers_with_the_singleton() {
+    exact_counts_across_workers(true);
+}
+
+#[test]
+fn counts_are_exact_across_four_workers_without_a_singleton() {
+    exact_counts_across_workers(false);
+}
+
+#[test]
+fn periodic_mode_batches_and_instant_mode_is_prompt() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2, "window_secs": 60}"#,
+        r#""mode": "periodic", "run_every_secs": 3, "batch_size": 2"#,
+        XFF_ACTORS,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let first = Instant::now();
+    for actor in 0..3 {
+        for _ in 0..2 {
+            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
+        }
+    }
+    wait_for(WAIT, || (envoy.metric("events_raised") == 3).then_some(())).expect("3 events raised");
+    let posts =
+        wait_for(WAIT, || Some(rx.accepted()).filter(|p| p.len() >= 2)).expect("periodic POSTs");
+    let waited = posts[0].at.duration_since(first);
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "sent after {waited:?}, before run_every_secs"
+    );
+    let sizes: Vec<usize> = posts
+        .iter()
+        .map(|p| p.json()["maliciousEvents"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![2, 1]);
+
+    // Instant: within a second of the response that crossed the threshold.
+    let rx2 = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let envoy2 = start(&EnvoySetup::new(&cfg, api.port, rx2.port));
+    let mut c = envoy2.client();
+    c.get("/nope/1");
+    c.get("/nope/2");
+    let crossed = Instant::now();
+    let post = wait_for(WAIT, || rx2.accepted().into_iter().next()).expect("instant POST");
+    let latency = post.at.duration_since(crossed);
+    assert!(
+        latency < Duration::from_secs(1),
+        "instant delivery took {latency:?}"
+    );
+}
+
+#[test]
+fn receiver_failures_are_retried_under_one_delivery_id() {
+    let api = SampleApi::start();
+    // The receiver is down at first: its port refuses connections.
+    let port = free_port();
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2}"#,
+        r#""mode": "instant", "batch_size": 1, "timeout_ms": 1000, "max_retries": 10"#,
+        XFF_ACTORS,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
+    let mut c = envoy.client();
+    for actor in 0..3 {
+        for _ in 0..2 {
+            get_as(&mut c, "/nope", &format!("203.0.113.{actor}"));
+        }
+    }
+    wait_for(WAIT, || {
+        (envoy.metric("deliveries_failed") >= 3).then_some(())
+    })
+    .expect("deliveries fail while the receiver is down");
+    // Back, but answering 500 twice more.
+    let rx = Receiver::start_on(port, 2);
+    let accepted = wait_for(Duration::from_secs(40), || {
+        Some(rx.accepted()).filter(|a| a.len() >= 3)
+    })
+    .expect("every event arrives");
+    let actors: HashSet<String> = rx
+        .events()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actors.len(), 3);
+    assert_eq!(accepted.len(), 3);
+    let all = rx.all();
+    let failed_ids: Vec<&str> = all
+        .iter()
+        .filter(|r| r.answered == 500)
+        .filter_map(|r| r.header("x-actorwatch-delivery"))
+        .collect();
+    assert_eq!(failed_ids.len(), 2);
+    for id in failed_ids {
+        assert!(
+            accepted
+                .iter()
+                .any(|r| r.header("x-actorwatch-delivery") == Some(id)),
+            "retry of {id} kept its id"
+        );
+    }
+    assert_eq!(envoy.metric("events_dropped"), 0);
+}
+
+#[test]
+fn block_mode_answers_the_actor_until_block_secs_pass() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3, "action": "block", "block_secs": 3, "block_status": 429}"#,
+        r#""mode": "instant""#,
+        XFF_ACTORS,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    for _ in 0..3 {
+        assert_eq!(get_as(&mut c, "/admin", "203.0.113.66"), 404);
+    }
+    let blocked_at = wait_for(WAIT, || {
+        (get_as(&mut c, "/api/orders", "203.0.113.66") == 429).then(Instant::now)
+    })
+    .expect("the actor gets blocked");
+    // Others pass.
+    assert_eq!(get_as(&mut c, "/api/orders", "203.0.113.67"), 200);
+    let (status, body) = c
+        .request(
+            "GET",
+            "/api/orders",
+            &[("x-forwarded-for", "203.0.113.66")],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(status, 429);
+    assert!(String::from_utf8_lossy(&body).contains("retry_after_secs"));
+    let released = wait_for(WAIT, || {
+        (get_as(&mut c, "/api/orders", "203.0.113.66") == 200).then(Instant::now)
+    })
+    .expect("the block expires");
+    let held = released.duration_since(blocked_at);
+    assert!(
+        held >= Duration::from_millis(1500) && held <= Duration::from_secs(5),
+        "blocked for {held:?}"
+    );
+    wait_for(WAIT, || {
+        (envoy.metric("blocked_requests") >= 2).then_some(())
+    })
+    .expect("blocked requests counted");
+}
+
+#[test]
+fn ipv6_clients_and_forwarded_chains() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    // An IPv6 listener: the client is ::1, counted as its /64.
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.listen = "::1".into();
+    let envoy = start(&setup);
+    assert!(envoy.listener.is_ipv6());
+    let mut c = envoy.client();
+    for i in 0..3 {
+        assert_eq!(c.get(&format!("/v6/{i}")), 404);
+    }
+    let events =
+        wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("an IPv6 event");
+    assert_eq!(
+        (events[0]["actor"].as_str(), events[0]["ip"].as_str()),
+        (Some("::/64"), Some("::1"))
+    );
+
+    // X-Forwarded-For with one trusted hop: the client rotates a forged leftmost entry; the
+    // entry our load balancer wrote (second from the right) is the actor.
+    let rx2 = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        r#""actor": {"sources": ["xff", "peer"], "xff_trusted_hops": 1},"#,
+    );
+    let envoy2 = start(&EnvoySetup::new(&cfg, api.port, rx2.port));
+    let mut c = envoy2.client();
+    for i in 0..3 {
+        let chain = format!("6.6.6.{i}, 203.0.113.7, 10.0.0.1");
+        assert_eq!(
+            c.request("GET", "/x", &[("x-forwarded-for", &chain)], b"")
+                .unwrap()
+                .0,
+            404
+        );
+    }
+    let events =
+        wait_for(WAIT, || Some(rx2.events()).filter(|e| !e.is_empty())).expect("an XFF event");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor"].as_str(), Some("203.0.113.7"));
+}
+
+#[test]
+fn a_bad_config_stops_envoy_with_the_key_path_in_its_log() {
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 0}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let err = Envoy::start(&EnvoySetup::new(&cfg, 9, 9))
+        .err()
+        .expect("Envoy refuses the config");
+    assert!(
+        err.log.contains("rules[0].threshold: must be >= 1, got 0"),
+        "{}",
+        err.log
+    );
+}
+
+#[test]
+fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
+    let shipped = repo().join("envoy/envoy.yaml");
+    if let Err(log) = envoy_validate(&shipped) {
+        panic!("envoy --mode validate {}:\n{log}", shipped.display());
+    }
+    // Every actorwatch configuration embedded in the shipped YAML (Envoy and Istio) validates.
+    for file in ["envoy/envoy.yaml", "envoy/istio/wasmplugin.yaml"] {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        let configs = embedded_configs(&text);
+        assert!(!configs.is_empty(), "{file} embeds no actorwatch config");
+        for json in configs {
+            if let Err(e) = Config::from_json_str(&json) {
+                panic!("{file}: {e}\n{json}");
+            }
+        }
+    }
+}
+
+/// The JSON documents between `# actorwatch-config-begin` and `# actorwatch-config-end` markers
+/// (from the first line that opens a JSON object).
+fn embedded_configs(text: &str) -> Vec<String> {
+    text.split("# actorwatch-config-begin")
+        .skip(1)
+        .filter_map(|rest| rest.split("# actorwatch-config-end").next())
+        .map(|block| {
+            block
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with('{'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
