@@ -213,7 +213,7 @@ fn main() {
     for n in names {
         println!("   {n}: {}", stats[n]);
     }
-    let ok = lines.len() >= 1;
+    let ok = !lines.is_empty();
     println!("\n== stopping Envoy, the sample API and the receiver");
     drop(envoy);
     drop(receiver);
