@@ -78,3 +78,41 @@ fn try_decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decode_pairs;
+
+    fn encode(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in pairs {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in pairs {
+            out.extend_from_slice(k.as_bytes());
+            out.push(0);
+            out.extend_from_slice(v);
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn decodes_pairs_and_survives_garbage() {
+        let bytes = encode(&[(":path", b"/a"), ("x-bin", b"\xff\xfeok"), ("empty", b"")]);
+        assert_eq!(
+            decode_pairs(&bytes),
+            vec![
+                (":path".to_string(), "/a".to_string()),
+                ("x-bin".to_string(), "\u{fffd}\u{fffd}ok".to_string()),
+                ("empty".to_string(), String::new())
+            ]
+        );
+        // Any cut into the data loses pairs, never panics (the final NUL is not required).
+        for cut in 0..bytes.len() - 1 {
+            assert!(decode_pairs(&bytes[..cut]).is_empty(), "cut {cut}");
+        }
+        assert!(decode_pairs(&[0xff, 0xff, 0xff, 0xff]).is_empty());
+    }
+}

@@ -230,6 +230,12 @@ fn envoy_version() -> String {
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.split('/').nth(1).map(str::to_string))
+        .and_then(|s| {
+            s.split("version: ")
+                .nth(1)?
+                .split('/')
+                .nth(1)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "?".into())
 }
