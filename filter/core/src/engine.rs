@@ -5,6 +5,7 @@ use crate::blocklist::Blocklist;
 use crate::config::{Config, StatusSet};
 use crate::detector::{Detection, Detector};
 use crate::outbox::{Delivery, Outbox};
+use crate::payload::MaliciousEvent;
 use crate::record::{
     prepare, record_of, sample_json, DeltaError, DeltaReader, Headers, Observation, OwnedRecord,
 };
@@ -100,6 +101,8 @@ pub struct Engine {
     counts: Counts,
     last_prune_ms: u64,
     reorder_ms: u64,
+    /// Events go to the delivery queue (false: only kept, for hosts that deliver elsewhere).
+    forward: bool,
     /// Delta records waiting until every worker has reported up to their time.
     pending: Vec<(u64, u64, OwnedRecord)>,
     pending_seq: u64,
@@ -123,6 +126,7 @@ impl Engine {
             counts: Counts::default(),
             last_prune_ms: 0,
             reorder_ms: 0,
+            forward: true,
             pending: Vec::new(),
             pending_seq: 0,
         }
@@ -130,6 +134,21 @@ impl Engine {
 
     pub fn config(&self) -> &Arc<Config> {
         &self.cfg
+    }
+
+    /// An engine that only detects: its events are kept for [`Engine::drain_detections`] and
+    /// never queued for delivery (a host that counts in one place and delivers in another,
+    /// like the Worker's Durable Objects).
+    pub fn detector_only(cfg: Arc<Config>, seed: u64) -> Self {
+        let mut engine = Engine::with_shared_config(cfg, seed);
+        engine.forward = false;
+        engine.keep_detections(true);
+        engine
+    }
+
+    /// Queues an event detected elsewhere for delivery (see [`Engine::detector_only`]).
+    pub fn enqueue_event(&mut self, now_ms: u64, rule: usize, event: MaliciousEvent) {
+        self.outbox.push(now_ms, rule, event);
     }
 
     /// Keeps a copy of every detection for [`Engine::drain_detections`] (tools and tests).
@@ -189,6 +208,12 @@ impl Engine {
     fn queue(&mut self, now_ms: u64, detections: &mut Vec<Detection>) -> u32 {
         let n = detections.len() as u32;
         for d in detections.drain(..) {
+            if !self.forward {
+                if let Some(kept) = &mut self.kept {
+                    kept.push(d);
+                }
+                continue;
+            }
             if let Some(kept) = &mut self.kept {
                 kept.push(d.clone());
             }

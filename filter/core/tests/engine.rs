@@ -589,3 +589,18 @@ fn a_sustained_actor_gets_fresh_samples_in_each_event() {
     assert_eq!(times(0), vec![base, base + 1, base + 2]);
     assert_eq!(times(1), vec![base + 30, base + 31, base + 32]);
 }
+
+#[test]
+fn a_detector_only_engine_keeps_events_for_another_to_deliver() {
+    let cfg = Arc::new(config(RULE_10_60, INSTANT, ""));
+    let mut detector = Engine::detector_only(Arc::clone(&cfg), 1);
+    hit(&mut detector, "203.0.113.7", 404, 10, T0, 0);
+    assert!(detector.poll_delivery(T0).is_none());
+    assert_eq!(detector.metrics().events_queued, 0);
+    let d = detector.drain_detections();
+    assert_eq!(d.len(), 1);
+    let mut outbox = Engine::with_shared_config(cfg, 2);
+    outbox.enqueue_event(T0, d[0].rule, d[0].event.clone());
+    let delivery = outbox.poll_delivery(T0).expect("queued elsewhere, delivered here");
+    assert_eq!(payload(&delivery).malicious_events, vec![d[0].event.clone()]);
+}

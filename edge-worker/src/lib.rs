@@ -1,0 +1,188 @@
+//! actorwatch as a Cloudflare Worker. The Worker forwards each request to the origin and returns
+//! the origin's response unchanged; a counted response is handed, off the response path, to the
+//! Durable Object that counts its actor (sharded by actor). Events go to one Durable Object that
+//! stores, batches and delivers them; it also holds the blocklist isolates cache for a few
+//! seconds. Every decision is the core's, exactly as in the Envoy filter.
+
+mod hub;
+mod shard;
+
+use actorwatch_core::config::Action;
+use actorwatch_core::{Blocklist, Config, Observation, Recorder};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use worker::*;
+
+pub use hub::Hub;
+pub use shard::CounterShard;
+
+/// Counter shards: an actor always lands on the same one; no single object sees all traffic.
+pub const SHARDS: u64 = 32;
+/// How long an isolate trusts its copy of the blocklist.
+const BLOCKLIST_CACHE_MS: u64 = 3_000;
+pub const HUB_NAME: &str = "hub";
+
+/// The configuration, parsed once per isolate (or the error, logged once).
+struct Isolate {
+    config_text: String,
+    config: std::result::Result<Arc<Config>, String>,
+    blocklist: Option<(u64, Blocklist)>,
+}
+
+thread_local! {
+    static ISOLATE: RefCell<Option<Rc<RefCell<Isolate>>>> = const { RefCell::new(None) };
+}
+
+pub fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+pub fn seed() -> u64 {
+    let random = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+    random ^ now_ms().rotate_left(29)
+}
+
+/// The configuration from `ACTORWATCH_CONFIG`, with `webhook.hmac_secret` from the secret
+/// `ACTORWATCH_HMAC_SECRET` when that is set.
+pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
+    let text = env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("ACTORWATCH_CONFIG: (document): invalid JSON: {e}"))?;
+    if let Ok(secret) = env.secret("ACTORWATCH_HMAC_SECRET") {
+        if let Some(webhook) = value.get_mut("webhook").and_then(|w| w.as_object_mut()) {
+            webhook.insert("hmac_secret".into(), serde_json::Value::String(secret.to_string()));
+        }
+    }
+    Config::from_value(&value).map(Arc::new).map_err(|e| format!("ACTORWATCH_CONFIG: {e}"))
+}
+
+fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
+    let text = env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
+    ISOLATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if let Some(existing) = slot.as_ref() {
+            if existing.borrow().config_text == text {
+                return Rc::clone(existing);
+            }
+        }
+        let config = load_config(env);
+        if let Err(e) = &config {
+            // Once per isolate: traffic still flows, untouched.
+            console_error!("actorwatch: invalid configuration, passing traffic through: {e}");
+        }
+        let fresh = Rc::new(RefCell::new(Isolate { config_text: text, config, blocklist: None }));
+        *slot = Some(Rc::clone(&fresh));
+        fresh
+    })
+}
+
+/// A stable shard for an actor (the same in every isolate).
+pub fn shard_of(actor: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in actor.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % SHARDS
+}
+
+fn headers_of(req: &Request) -> Vec<(String, String)> {
+    req.headers().entries().collect()
+}
+
+/// The request as the origin should get it: the same method, headers and streamed body, to
+/// `ORIGIN_URL` (local runs and tests) or to the request's own URL (a Worker on a route).
+fn origin_request(req: &Request, env: &Env) -> Result<Request> {
+    let Ok(origin) = env.var("ORIGIN_URL").map(|v| v.to_string()) else {
+        return req.clone();
+    };
+    let url = req.url()?;
+    let mut target = origin.trim_end_matches('/').to_string();
+    target.push_str(url.path());
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(req.headers().clone()).with_redirect(RequestRedirect::Manual);
+    if let Some(body) = req.inner().body() {
+        init.with_body(Some(body.into()));
+    }
+    Request::new_with_init(&target, &init)
+}
+
+async fn blocklist(env: &Env, iso: &Rc<RefCell<Isolate>>, now: u64) -> Option<Blocklist> {
+    if let Some((at, list)) = &iso.borrow().blocklist {
+        if now < at + BLOCKLIST_CACHE_MS {
+            return Some(list.clone());
+        }
+    }
+    let stub = env.durable_object("HUB").ok()?.id_from_name(HUB_NAME).ok()?.get_stub().ok()?;
+    let mut resp = stub.fetch_with_str("https://hub/blocklist").await.ok()?;
+    let bytes = resp.bytes().await.ok()?;
+    let list = Blocklist::decode(&bytes, seed()).ok()?;
+    iso.borrow_mut().blocklist = Some((now, list.clone()));
+    Some(list)
+}
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let iso = isolate(&env);
+    let config = iso.borrow().config.clone();
+    let Ok(cfg) = config else {
+        return Fetch::Request(origin_request(&req, &env)?).send().await;
+    };
+    let now = now_ms();
+    let peer = req.headers().get("cf-connecting-ip").ok().flatten();
+    let headers = headers_of(&req);
+    if cfg.rules.iter().any(|r| r.action == Action::Block) {
+        if let Some(actor) = cfg.actor.resolve(peer.as_deref(), &headers) {
+            if let Some(list) = blocklist(&env, &iso, now).await {
+                if let Some(block) = list.get(now, &actor.key) {
+                    let retry_after = block.until_ms.saturating_sub(now).div_ceil(1000);
+                    let body = format!(
+                        "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
+                    );
+                    let out = Headers::new();
+                    out.set("content-type", "application/json")?;
+                    out.set("retry-after", &retry_after.to_string())?;
+                    return Ok(Response::from_bytes(body.into_bytes())?.with_status(block.status).with_headers(out));
+                }
+            }
+        }
+    }
+    let method = req.method().to_string();
+    let url = req.url()?;
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let host = url.host_str().map(str::to_string);
+    let country = req.cf().and_then(|cf| cf.country());
+    let response = Fetch::Request(origin_request(&req, &env)?).send().await?;
+    let status = response.status_code();
+    let mut recorder = Recorder::new(Arc::clone(&cfg));
+    if recorder.counts_status(status) {
+        let obs = Observation {
+            method: &method,
+            path: &path,
+            status,
+            peer: peer.as_deref(),
+            host: host.as_deref(),
+            headers: &headers,
+            country: country.as_deref(),
+        };
+        let actor = cfg.actor.resolve(peer.as_deref(), &headers).map(|a| cfg.actor.display(&a.key));
+        recorder.record(now, &obs);
+        if let (Some(actor), Some(delta)) = (actor, recorder.take_delta()) {
+            let env2 = env.clone();
+            ctx.wait_until(async move {
+                if let Err(e) = shard::send(&env2, &actor, delta).await {
+                    console_error!("actorwatch: could not count a response: {e}");
+                }
+            });
+        }
+    }
+    Ok(response)
+}

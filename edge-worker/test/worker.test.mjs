@@ -1,0 +1,183 @@
+// The built Worker in real workerd (Miniflare 4); an outbound service stands in for the origin
+// and the webhook receiver.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { Miniflare } from "miniflare";
+
+const SECRET = "worker-test-secret-0123456789";
+
+function makeConfig(rules, webhook = {}, extra = {}) {
+  return JSON.stringify({
+    ...extra,
+    rules,
+    samples_per_event: 2,
+    webhook: { url: "https://siem.test/akto", mode: "instant", hmac_secret: SECRET, ...webhook },
+  });
+}
+
+/** Starts the Worker; `receiver(request)` answers webhook POSTs (default 200). */
+async function start(config, { receiver } = {}) {
+  const posts = [];
+  const originCalls = [];
+  const mf = new Miniflare({
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    scriptPath: "build/index.js",
+    compatibilityDate: "2025-09-01",
+    durableObjects: {
+      COUNTERS: { className: "CounterShard", useSQLite: true },
+      HUB: { className: "Hub", useSQLite: true },
+    },
+    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: "https://origin.test" },
+    outboundService: async (request) => {
+      const url = new URL(request.url);
+      if (url.host === "siem.test") {
+        const body = await request.text();
+        const answer = receiver ? await receiver(request, body, posts.length) : 200;
+        posts.push({ headers: Object.fromEntries(request.headers), body, answer, at: Date.now() });
+        return new Response("{}", { status: answer });
+      }
+      originCalls.push({ method: request.method, path: url.pathname + url.search, body: await request.text() });
+      const status = url.pathname.startsWith("/ok") ? 200 : url.pathname === "/login" ? 401 : 404;
+      return new Response(JSON.stringify({ path: url.pathname }), { status, headers: { "x-origin": "yes" } });
+    },
+  });
+  await mf.ready;
+  const send = (path, ip, init = {}) =>
+    mf.dispatchFetch(`https://api.test${path}`, {
+      ...init,
+      headers: { "cf-connecting-ip": ip, ...(init.headers || {}) },
+      cf: { country: "IN" },
+    });
+  return { mf, posts, originCalls, send };
+}
+
+async function waitFor(fn, what, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const accepted = (posts) => {
+  const seen = new Set();
+  return posts.filter((p) => p.answer === 200 && !seen.has(p.headers["x-actorwatch-delivery"]) && seen.add(p.headers["x-actorwatch-delivery"]));
+};
+const events = (posts) => accepted(posts).flatMap((p) => JSON.parse(p.body).maliciousEvents);
+
+async function metrics(mf) {
+  const ns = await mf.getDurableObjectNamespace("HUB");
+  const stub = ns.get(ns.idFromName("hub"));
+  return (await stub.fetch("https://hub/metrics")).json();
+}
+
+test("threshold boundary, cooldown, the payload and its signature", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3, window_secs: 60, cooldown_secs: 600 }]));
+  try {
+    const r = await w.send("/ok", "203.0.113.7");
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-origin"), "yes", "the origin's response comes back unchanged");
+    for (let i = 0; i < 2; i++) assert.equal((await w.send(`/scan/${i}`, "203.0.113.7")).status, 404);
+    await waitFor(async () => (await metrics(w.mf)) !== null, "hub");
+    assert.equal(events(w.posts).length, 0);
+    assert.equal((await w.send("/scan/2?x=1", "203.0.113.7")).status, 404);
+    const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "an event");
+    assert.equal(evs.length, 1);
+    const e = evs[0];
+    assert.deepEqual(
+      [e.actor, e.ip, e.country, e.filterId, e.url, e.method, e.count, e.eventType],
+      ["203.0.113.7", "203.0.113.7", "IN", "4XX_FILTER", "/scan/2", "GET", 3, "AGGREGATED"],
+    );
+    assert.equal(e.maliciousPayloadsResponses.length, 2);
+    const post = accepted(w.posts)[0];
+    const [t, v1] = post.headers["x-actorwatch-signature"].split(",").map((p) => p.split("=")[1]);
+    assert.equal(createHmac("sha256", SECRET).update(`${t}.${post.body}`).digest("hex"), v1);
+    // Cooldown: more 404s raise nothing new.
+    for (let i = 3; i < 6; i++) await w.send(`/scan/${i}`, "203.0.113.7");
+    await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.events_queued === 0;
+    }, "quiet hub");
+    assert.equal(events(w.posts).length, 1);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("periodic mode waits and batches by batch_size", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { mode: "periodic", run_every_secs: 2, batch_size: 2 }));
+  try {
+    const started = Date.now();
+    for (let a = 0; a < 3; a++) for (let i = 0; i < 2; i++) await w.send("/nope", `203.0.113.${a}`);
+    const posts = await waitFor(() => accepted(w.posts).length >= 2 && accepted(w.posts), "periodic POSTs");
+    assert.ok(posts[0].at - started >= 1900, `sent after ${posts[0].at - started} ms`);
+    assert.deepEqual(posts.map((p) => JSON.parse(p.body).maliciousEvents.length), [2, 1]);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("a failing webhook is retried under the same delivery id", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { max_retries: 5 }), {
+    receiver: (_req, _body, n) => (n < 2 ? 500 : 200),
+  });
+  try {
+    for (let i = 0; i < 2; i++) await w.send("/nope", "198.51.100.9");
+    await waitFor(() => accepted(w.posts).length === 1, "the retried POST", 15000);
+    const ids = w.posts.map((p) => p.headers["x-actorwatch-delivery"]);
+    assert.equal(ids.length, 3);
+    assert.equal(new Set(ids).size, 1, "every attempt carries the same delivery id");
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("block mode answers at the edge until block_secs pass, others pass", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2, action: "block", block_secs: 4, block_status: 429 }]));
+  try {
+    for (let i = 0; i < 2; i++) await w.send("/nope", "203.0.113.50");
+    const before = w.originCalls.length;
+    const blocked = await waitFor(async () => {
+      const r = await w.send("/ok", "203.0.113.50");
+      return r.status === 429 && r;
+    }, "a block");
+    assert.match(await blocked.text(), /retry_after_secs/);
+    assert.equal((await w.send("/ok", "203.0.113.51")).status, 200);
+    const calls = w.originCalls.length - before;
+    const blockedAt = Date.now();
+    await waitFor(async () => (await w.send("/ok", "203.0.113.50")).status === 200, "the block to expire", 15000);
+    assert.ok(Date.now() - blockedAt >= 1000);
+    assert.ok(calls >= 1, "the other actor reached the origin");
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("IPv6 actors count per /64", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3 }]));
+  try {
+    for (const ip of ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]) await w.send("/nope", ip);
+    const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "an IPv6 event");
+    assert.equal(evs[0].actor, "2001:db8:1:2::/64");
+    assert.equal(evs[0].ip, "2001:db8:1:2:ffff::3");
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("a bad config fails open: every request reaches the origin unchanged", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 0, action: "block" }]));
+  try {
+    for (let i = 0; i < 5; i++) assert.equal((await w.send("/nope", "203.0.113.99")).status, 404);
+    const r = await w.send("/ok", "203.0.113.99", { method: "POST", body: "payload" });
+    assert.equal(r.status, 200);
+    assert.equal(w.originCalls.at(-1).body, "payload");
+    assert.equal(w.posts.length, 0);
+  } finally {
+    await w.mf.dispose();
+  }
+});
