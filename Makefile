@@ -11,9 +11,11 @@ ENVOY_VERSION := 1.40.0
 ENVOY := $(TOOLS)/envoy/envoy
 VENV := $(TOOLS)/venv
 FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
+WORKER_BUILD_VERSION := 0.8.7
+WORKER_NODE := edge-worker/node_modules/.bin/node
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
+.PHONY: all setup setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
 
 all: test
 
@@ -50,8 +52,30 @@ build:
 	cargo build --release --locked -p actorwatch-cli -p actorwatch-e2e
 	@ls -l $(FILTER_WASM)
 
-## test: every test: native, as WebAssembly, in real Envoy, and the Istio manifests
-test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio
+## setup-worker: worker-build (pinned), and esbuild, Node 22, Miniflare and wrangler from npm (lock file)
+setup-worker: setup
+	@if ! $(TOOLS)/bin/worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)"; then \
+		echo "installing worker-build $(WORKER_BUILD_VERSION) into $(TOOLS) (a few minutes, once)"; \
+		cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked --root $(TOOLS) --quiet; \
+	fi
+	@cd edge-worker && if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+## worker: the Cloudflare Worker (edge-worker/build/index.js + .wasm), with worker-build
+worker: setup-worker
+	cd edge-worker && WASM_BINDGEN_BIN=$(TOOLS)/bin/wasm-bindgen \
+		ESBUILD_BIN=$(CURDIR)/edge-worker/node_modules/@esbuild/linux-x64/bin/esbuild \
+		$(TOOLS)/bin/worker-build --release --no-opt
+	@wasm=$$(ls edge-worker/build/*.wasm); echo "worker: $$(stat -c %s $$wasm) bytes wasm, $$(gzip -9c $$wasm | wc -c) bytes gzip"
+
+# The Worker in real workerd (Miniflare 4) and under `wrangler dev`, with Node 22 from npm.
+test-worker: worker
+	cd edge-worker && ACTORWATCH_BIN=$(CURDIR)/target/release/actorwatch CLOUDFLARE_CF_FETCH_ENABLED=false \
+		WRANGLER_SEND_METRICS=false ../$(WORKER_NODE) --test --test-concurrency=1 test/*.test.mjs
+
+## test: every test: native, as WebAssembly, in real Envoy and real workerd, and the Istio manifests
+test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio test-worker
 
 test-native:
 	cargo test --workspace --locked --exclude actorwatch-e2e
@@ -77,6 +101,8 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 -- -D warnings
+	cargo fmt --manifest-path edge-worker/Cargo.toml -- --check
+	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 
 ## bench: criterion benchmarks of the core and the bytes-per-actor measurement
 bench: setup

@@ -42,13 +42,26 @@ impl Hub {
     /// (a POST that succeeded just before the object went away may be sent twice; `refId`
     /// identifies each event).
     async fn ensure(&self) -> Result<()> {
-        let text = self.env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
-        if self.inner.borrow().as_ref().is_some_and(|i| i.config_text == text) {
+        let text = self
+            .env
+            .var("ACTORWATCH_CONFIG")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        if self
+            .inner
+            .borrow()
+            .as_ref()
+            .is_some_and(|i| i.config_text == text)
+        {
             return Ok(());
         }
         let cfg = load_config(&self.env).map_err(Error::RustError)?;
         let mut engine = Engine::with_shared_config(std::sync::Arc::clone(&cfg), seed());
-        let stored = self.state.storage().list_with_options(ListOptions::new().prefix("ev:")).await?;
+        let stored = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix("ev:"))
+            .await?;
         let now = now_ms();
         for value in stored.values() {
             let text = value?.as_string().unwrap_or_default();
@@ -56,7 +69,11 @@ impl Hub {
                 engine.enqueue_event(now, s.rule, s.event);
             }
         }
-        *self.inner.borrow_mut() = Some(Inner { config_text: text, engine, blocks: Blocklist::new(seed(), cfg.max_actors) });
+        *self.inner.borrow_mut() = Some(Inner {
+            config_text: text,
+            engine,
+            blocks: Blocklist::new(seed(), cfg.max_actors),
+        });
         Ok(())
     }
 
@@ -64,7 +81,11 @@ impl Hub {
     async fn deliver(&self) -> Result<()> {
         loop {
             let now = now_ms();
-            let next = self.inner.borrow_mut().as_mut().and_then(|i| i.engine.poll_delivery(now));
+            let next = self
+                .inner
+                .borrow_mut()
+                .as_mut()
+                .and_then(|i| i.engine.poll_delivery(now));
             let Some(d) = next else {
                 break;
             };
@@ -73,8 +94,13 @@ impl Hub {
                 headers.set(k, v)?;
             }
             let mut init = RequestInit::new();
-            init.with_method(Method::Post).with_headers(headers).with_body(Some(js_sys::Uint8Array::from(d.body.as_slice()).into()));
-            let status = match Fetch::Request(Request::new_with_init(&d.url, &init)?).send().await {
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(js_sys::Uint8Array::from(d.body.as_slice()).into()));
+            let status = match Fetch::Request(Request::new_with_init(&d.url, &init)?)
+                .send()
+                .await
+            {
                 Ok(resp) => resp.status_code(),
                 Err(e) => {
                     console_warn!("actorwatch: webhook delivery failed: {e}");
@@ -86,9 +112,10 @@ impl Hub {
                 i.engine.delivery_status(d.token, status, now);
             }
             if (200..300).contains(&status) {
-                let delivered: Vec<String> = serde_json::from_slice::<actorwatch_core::WebhookPayload>(&d.body)
-                    .map(|p| p.malicious_events.iter().map(key_of).collect())
-                    .unwrap_or_default();
+                let delivered: Vec<String> =
+                    serde_json::from_slice::<actorwatch_core::WebhookPayload>(&d.body)
+                        .map(|p| p.malicious_events.iter().map(key_of).collect())
+                        .unwrap_or_default();
                 for key in delivered {
                     self.state.storage().delete(&key).await?;
                 }
@@ -100,7 +127,11 @@ impl Hub {
         };
         if queued == 0 {
             // Everything was delivered or dropped (and counted): nothing stored is still owed.
-            let left = self.state.storage().list_with_options(ListOptions::new().prefix("ev:")).await?;
+            let left = self
+                .state
+                .storage()
+                .list_with_options(ListOptions::new().prefix("ev:"))
+                .await?;
             for key in left.keys() {
                 if let Some(k) = key?.as_string() {
                     self.state.storage().delete(&k).await?;
@@ -110,7 +141,10 @@ impl Hub {
         match wake {
             Some(at) => {
                 let at = at.max(now_ms() + 10);
-                self.state.storage().set_alarm(ScheduledTime::new(js_sys::Date::new(&(at as f64).into()))).await?;
+                self.state
+                    .storage()
+                    .set_alarm(ScheduledTime::new(js_sys::Date::new(&(at as f64).into())))
+                    .await?;
             }
             None => self.state.storage().delete_alarm().await?,
         }
@@ -120,7 +154,11 @@ impl Hub {
 
 impl DurableObject for Hub {
     fn new(state: State, env: Env) -> Self {
-        Hub { state, env, inner: RefCell::new(None) }
+        Hub {
+            state,
+            env,
+            inner: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -128,25 +166,41 @@ impl DurableObject for Hub {
         let path = req.path();
         match (req.method(), path.as_str()) {
             (Method::Get, "/blocklist") => {
-                let bytes = self.inner.borrow().as_ref().map(|i| i.blocks.encode(now_ms())).unwrap_or_default();
+                let bytes = self
+                    .inner
+                    .borrow()
+                    .as_ref()
+                    .map(|i| i.blocks.encode(now_ms()))
+                    .unwrap_or_default();
                 Response::from_bytes(bytes)
             }
             (Method::Get, "/metrics") => {
-                let m = self.inner.borrow().as_ref().map(|i| i.engine.metrics()).unwrap_or_default();
+                let m = self
+                    .inner
+                    .borrow()
+                    .as_ref()
+                    .map(|i| i.engine.metrics())
+                    .unwrap_or_default();
                 Response::from_json(&m)
             }
             (Method::Post, "/events") => {
                 let incoming: Incoming = req.json().await?;
                 let now = now_ms();
                 for s in &incoming.events {
-                    let text = serde_json::to_string(s).map_err(|e| Error::RustError(e.to_string()))?;
+                    let text =
+                        serde_json::to_string(s).map_err(|e| Error::RustError(e.to_string()))?;
                     self.state.storage().put(&key_of(&s.event), text).await?;
                 }
                 if let Some(i) = self.inner.borrow_mut().as_mut() {
                     for s in incoming.events {
                         i.engine.enqueue_event(now, s.rule, s.event);
                     }
-                    if let Some(list) = incoming.blocks.as_deref().and_then(unhex).and_then(|b| Blocklist::decode(&b, seed()).ok()) {
+                    if let Some(list) = incoming
+                        .blocks
+                        .as_deref()
+                        .and_then(unhex)
+                        .and_then(|b| Blocklist::decode(&b, seed()).ok())
+                    {
                         for (key, block) in list.iter() {
                             i.blocks.insert(key, block.until_ms, block.status);
                         }

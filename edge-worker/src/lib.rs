@@ -46,19 +46,30 @@ pub fn seed() -> u64 {
 /// The configuration from `ACTORWATCH_CONFIG`, with `webhook.hmac_secret` from the secret
 /// `ACTORWATCH_HMAC_SECRET` when that is set.
 pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
-    let text = env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("ACTORWATCH_CONFIG: (document): invalid JSON: {e}"))?;
+    let text = env
+        .var("ACTORWATCH_CONFIG")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("ACTORWATCH_CONFIG: (document): invalid JSON: {e}"))?;
     if let Ok(secret) = env.secret("ACTORWATCH_HMAC_SECRET") {
         if let Some(webhook) = value.get_mut("webhook").and_then(|w| w.as_object_mut()) {
-            webhook.insert("hmac_secret".into(), serde_json::Value::String(secret.to_string()));
+            webhook.insert(
+                "hmac_secret".into(),
+                serde_json::Value::String(secret.to_string()),
+            );
         }
     }
-    Config::from_value(&value).map(Arc::new).map_err(|e| format!("ACTORWATCH_CONFIG: {e}"))
+    Config::from_value(&value)
+        .map(Arc::new)
+        .map_err(|e| format!("ACTORWATCH_CONFIG: {e}"))
 }
 
 fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
-    let text = env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
+    let text = env
+        .var("ACTORWATCH_CONFIG")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
     ISOLATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if let Some(existing) = slot.as_ref() {
@@ -71,7 +82,11 @@ fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
             // Once per isolate: traffic still flows, untouched.
             console_error!("actorwatch: invalid configuration, passing traffic through: {e}");
         }
-        let fresh = Rc::new(RefCell::new(Isolate { config_text: text, config, blocklist: None }));
+        let fresh = Rc::new(RefCell::new(Isolate {
+            config_text: text,
+            config,
+            blocklist: None,
+        }));
         *slot = Some(Rc::clone(&fresh));
         fresh
     })
@@ -105,7 +120,9 @@ fn origin_request(req: &Request, env: &Env) -> Result<Request> {
         target.push_str(q);
     }
     let mut init = RequestInit::new();
-    init.with_method(req.method()).with_headers(req.headers().clone()).with_redirect(RequestRedirect::Manual);
+    init.with_method(req.method())
+        .with_headers(req.headers().clone())
+        .with_redirect(RequestRedirect::Manual);
     if let Some(body) = req.inner().body() {
         init.with_body(Some(body.into()));
     }
@@ -118,7 +135,13 @@ async fn blocklist(env: &Env, iso: &Rc<RefCell<Isolate>>, now: u64) -> Option<Bl
             return Some(list.clone());
         }
     }
-    let stub = env.durable_object("HUB").ok()?.id_from_name(HUB_NAME).ok()?.get_stub().ok()?;
+    let stub = env
+        .durable_object("HUB")
+        .ok()?
+        .id_from_name(HUB_NAME)
+        .ok()?
+        .get_stub()
+        .ok()?;
     let mut resp = stub.fetch_with_str("https://hub/blocklist").await.ok()?;
     let bytes = resp.bytes().await.ok()?;
     let list = Blocklist::decode(&bytes, seed()).ok()?;
@@ -147,7 +170,9 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     let out = Headers::new();
                     out.set("content-type", "application/json")?;
                     out.set("retry-after", &retry_after.to_string())?;
-                    return Ok(Response::from_bytes(body.into_bytes())?.with_status(block.status).with_headers(out));
+                    return Ok(Response::from_bytes(body.into_bytes())?
+                        .with_status(block.status)
+                        .with_headers(out));
                 }
             }
         }
@@ -173,7 +198,10 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             headers: &headers,
             country: country.as_deref(),
         };
-        let actor = cfg.actor.resolve(peer.as_deref(), &headers).map(|a| cfg.actor.display(&a.key));
+        let actor = cfg
+            .actor
+            .resolve(peer.as_deref(), &headers)
+            .map(|a| cfg.actor.display(&a.key));
         recorder.record(now, &obs);
         if let (Some(actor), Some(delta)) = (actor, recorder.take_delta()) {
             let env2 = env.clone();

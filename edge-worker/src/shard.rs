@@ -10,12 +10,21 @@ use worker::*;
 /// Hands one worker delta to the shard that counts `actor`.
 pub async fn send(env: &Env, actor: &str, delta: Vec<u8>) -> Result<()> {
     let name = format!("shard-{}", shard_of(actor));
-    let stub = env.durable_object("COUNTERS")?.id_from_name(&name)?.get_stub()?;
+    let stub = env
+        .durable_object("COUNTERS")?
+        .id_from_name(&name)?
+        .get_stub()?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(js_sys::Uint8Array::from(delta.as_slice()).into()));
-    let resp = stub.fetch_with_request(Request::new_with_init("https://shard/record", &init)?).await?;
+    init.with_method(Method::Post)
+        .with_body(Some(js_sys::Uint8Array::from(delta.as_slice()).into()));
+    let resp = stub
+        .fetch_with_request(Request::new_with_init("https://shard/record", &init)?)
+        .await?;
     if resp.status_code() != 204 {
-        return Err(Error::RustError(format!("shard answered {}", resp.status_code())));
+        return Err(Error::RustError(format!(
+            "shard answered {}",
+            resp.status_code()
+        )));
     }
     Ok(())
 }
@@ -29,7 +38,11 @@ pub struct CounterShard {
 
 impl DurableObject for CounterShard {
     fn new(_state: State, env: Env) -> Self {
-        CounterShard { env, engine: RefCell::new(None), published_generation: Cell::new(0) }
+        CounterShard {
+            env,
+            engine: RefCell::new(None),
+            published_generation: Cell::new(0),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -41,7 +54,11 @@ impl DurableObject for CounterShard {
         let now = now_ms();
         let (events, blocks) = {
             let mut slot = self.engine.borrow_mut();
-            let text = self.env.var("ACTORWATCH_CONFIG").map(|v| v.to_string()).unwrap_or_default();
+            let text = self
+                .env
+                .var("ACTORWATCH_CONFIG")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             if slot.as_ref().is_none_or(|(t, _)| *t != text) {
                 *slot = Some((text, Engine::detector_only(cfg, seed())));
             }
@@ -65,10 +82,16 @@ impl DurableObject for CounterShard {
         };
         if !events.is_empty() || blocks.is_some() {
             let body = json!({"events": events, "blocks": blocks}).to_string();
-            let stub = self.env.durable_object("HUB")?.id_from_name(HUB_NAME)?.get_stub()?;
+            let stub = self
+                .env
+                .durable_object("HUB")?
+                .id_from_name(HUB_NAME)?
+                .get_stub()?;
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_body(Some(body.into()));
-            let resp = stub.fetch_with_request(Request::new_with_init("https://hub/events", &init)?).await?;
+            let resp = stub
+                .fetch_with_request(Request::new_with_init("https://hub/events", &init)?)
+                .await?;
             if resp.status_code() >= 300 {
                 return Response::error(format!("hub answered {}", resp.status_code()), 502);
             }

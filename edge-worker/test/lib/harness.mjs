@@ -1,0 +1,76 @@
+// Starts the built Worker in real workerd (Miniflare 4); an outbound service stands in for the
+// origin (it answers the status a request asks for in x-test-status) and the webhook receiver.
+import { Miniflare } from "miniflare";
+
+export const SECRET = "worker-test-secret-0123456789";
+
+export function makeConfig(rules, webhook = {}, extra = {}) {
+  return JSON.stringify({
+    ...extra,
+    rules,
+    samples_per_event: 2,
+    webhook: { url: "https://siem.test/akto", mode: "instant", hmac_secret: SECRET, ...webhook },
+  });
+}
+
+/** Starts the Worker; `receiver(request)` answers webhook POSTs (default 200). */
+export async function start(config, { receiver } = {}) {
+  const hook = new URL(JSON.parse(config).webhook.url);
+  const posts = [];
+  const originCalls = [];
+  const mf = new Miniflare({
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    scriptPath: "build/index.js",
+    compatibilityDate: "2025-09-01",
+    durableObjects: {
+      COUNTERS: { className: "CounterShard", useSQLite: true },
+      HUB: { className: "Hub", useSQLite: true },
+    },
+    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: "https://origin.test" },
+    outboundService: async (request) => {
+      const url = new URL(request.url);
+      if (url.host === hook.host) {
+        const body = await request.text();
+        const answer = receiver ? await receiver(request, body, posts.length) : 200;
+        posts.push({ headers: Object.fromEntries(request.headers), body, answer, at: Date.now() });
+        return new Response("{}", { status: answer });
+      }
+      originCalls.push({ method: request.method, path: url.pathname + url.search, body: await request.text() });
+      const wanted = Number(request.headers.get("x-test-status"));
+      const status = wanted || (url.pathname.startsWith("/ok") ? 200 : url.pathname === "/login" ? 401 : 404);
+      return new Response(JSON.stringify({ path: url.pathname }), { status, headers: { "x-origin": "yes" } });
+    },
+  });
+  await mf.ready;
+  const send = (path, ip, init = {}) =>
+    mf.dispatchFetch(`https://api.test${path}`, {
+      ...init,
+      headers: { "cf-connecting-ip": ip, ...(init.headers || {}) },
+      cf: { country: "IN" },
+    });
+  return { mf, posts, originCalls, send };
+}
+
+export async function waitFor(fn, what, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const accepted = (posts) => {
+  const seen = new Set();
+  return posts.filter((p) => p.answer === 200 && !seen.has(p.headers["x-actorwatch-delivery"]) && seen.add(p.headers["x-actorwatch-delivery"]));
+};
+export const events = (posts) => accepted(posts).flatMap((p) => JSON.parse(p.body).maliciousEvents);
+
+export async function metrics(mf) {
+  const ns = await mf.getDurableObjectNamespace("HUB");
+  const stub = ns.get(ns.idFromName("hub"));
+  return (await stub.fetch("https://hub/metrics")).json();
+}
+
