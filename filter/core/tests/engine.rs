@@ -601,6 +601,11 @@ fn a_detector_only_engine_keeps_events_for_another_to_deliver() {
     assert_eq!(d.len(), 1);
     let mut outbox = Engine::with_shared_config(cfg, 2);
     outbox.enqueue_event(T0, d[0].rule, d[0].event.clone());
-    let delivery = outbox.poll_delivery(T0).expect("queued elsewhere, delivered here");
-    assert_eq!(payload(&delivery).malicious_events, vec![d[0].event.clone()]);
+    let delivery = outbox
+        .poll_delivery(T0)
+        .expect("queued elsewhere, delivered here");
+    assert_eq!(
+        payload(&delivery).malicious_events,
+        vec![d[0].event.clone()]
+    );
 }
