@@ -80,6 +80,7 @@ fn try_decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::decode_pairs;
 
