@@ -7,7 +7,8 @@ use crate::detector::{Detection, Detector};
 use crate::outbox::{Delivery, Outbox};
 use crate::payload::MaliciousEvent;
 use crate::record::{
-    prepare, record_of, sample_json, DeltaError, DeltaReader, Headers, Observation, OwnedRecord,
+    prepare, record_of, record_sample, sample_json, DeltaError, DeltaReader, Headers, Observation,
+    OwnedRecord,
 };
 use std::sync::Arc;
 
@@ -257,8 +258,9 @@ impl Engine {
         while let Some(record) = reader.next_record() {
             match record {
                 Ok(r) if self.reorder_ms == 0 => {
+                    let cfg = Arc::clone(&self.cfg);
                     self.detector
-                        .apply(&r, &mut || r.sample.map(str::to_string), &mut scratch)
+                        .apply(&r, &mut || record_sample(&cfg, &r), &mut scratch)
                 }
                 Ok(r) => {
                     self.pending_seq += 1;
@@ -289,13 +291,11 @@ impl Engine {
         let ready = ready.max(self.pending.len().saturating_sub(MAX_REORDER_RECORDS));
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
+        let cfg = Arc::clone(&self.cfg);
         for (_, _, r) in self.pending.drain(..ready) {
             let record = r.as_record();
-            self.detector.apply(
-                &record,
-                &mut || record.sample.map(str::to_string),
-                &mut scratch,
-            );
+            self.detector
+                .apply(&record, &mut || record_sample(&cfg, &record), &mut scratch);
         }
         let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;

@@ -114,8 +114,10 @@ pub struct Record<'a> {
     pub host: &'a str,
     /// Upper-case ISO-3166 alpha-2, or `None`.
     pub country: Option<[u8; 2]>,
-    /// The sample document (`orig`), when samples are on.
-    pub sample: Option<&'a str>,
+    /// The request headers a sample may show (credentials already removed), encoded as a
+    /// block (see [`sample_headers_block`]), when samples are on. The sample document itself
+    /// is built only if the engine keeps the sample ([`record_sample`]).
+    pub sample_headers: Option<&'a [u8]>,
 }
 
 impl Record<'_> {
@@ -138,7 +140,7 @@ pub struct OwnedRecord {
     pub path: Box<str>,
     pub host: Box<str>,
     pub country: Option<[u8; 2]>,
-    pub sample: Option<Box<str>>,
+    pub sample_headers: Option<Box<[u8]>>,
 }
 
 impl OwnedRecord {
@@ -152,7 +154,7 @@ impl OwnedRecord {
             path: r.path.into(),
             host: r.host.into(),
             country: r.country,
-            sample: r.sample.map(Into::into),
+            sample_headers: r.sample_headers.map(Into::into),
         }
     }
 
@@ -166,7 +168,7 @@ impl OwnedRecord {
             path: &self.path,
             host: &self.host,
             country: self.country,
-            sample: self.sample.as_deref(),
+            sample_headers: self.sample_headers.as_deref(),
         }
     }
 }
@@ -190,8 +192,8 @@ fn normalize_country(s: &str) -> Option<[u8; 2]> {
 pub(crate) struct Prepared {
     pub resolved: Resolved,
     pub country: Option<[u8; 2]>,
-    /// Built up front only where it must travel with the record (worker deltas).
-    pub sample: Option<String>,
+    /// Gathered up front only where it must travel with the record (worker deltas).
+    pub sample_headers: Option<Vec<u8>>,
 }
 
 pub(crate) fn prepare(
@@ -209,12 +211,13 @@ pub(crate) fn prepare(
                 .and_then(|h| obs.headers.get(h))
         })
         .and_then(normalize_country);
-    let sample = (with_sample && cfg.samples_per_event > 0)
-        .then(|| sample_json(cfg, now_ms, obs, resolved.ip));
+    let _ = now_ms;
+    let sample_headers =
+        (with_sample && cfg.samples_per_event > 0).then(|| sample_headers_block(cfg, obs));
     Some(Prepared {
         resolved,
         country,
-        sample,
+        sample_headers,
     })
 }
 
@@ -232,7 +235,7 @@ pub(crate) fn record_of<'a>(
         path: truncate(strip_query(obs.path), MAX_URL_BYTES),
         host: truncate(obs.host.unwrap_or(""), MAX_HOST_BYTES),
         country: prepared.country,
-        sample: prepared.sample.as_deref(),
+        sample_headers: prepared.sample_headers.as_deref(),
     }
 }
 
@@ -244,6 +247,52 @@ pub fn is_redacted(cfg: &Config, name: &str) -> bool {
             .redact_headers
             .iter()
             .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// The headers a sample may show, as a compact block: a varint count, then each lower-case
+/// name and truncated value as varint-length strings. Credentials and pseudo-headers are left
+/// out here already, so they never travel in a delta.
+pub fn sample_headers_block(cfg: &Config, obs: &Observation) -> Vec<u8> {
+    let mut pairs: Vec<u8> = Vec::with_capacity(256);
+    let mut count = 0u64;
+    obs.headers.for_each(&mut |name, value| {
+        if count as usize >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
+            return;
+        }
+        count += 1;
+        put_varint(&mut pairs, name.len() as u64);
+        pairs.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        put_str(&mut pairs, truncate(value, MAX_SAMPLE_HEADER_VALUE));
+    });
+    let mut out = Vec::with_capacity(pairs.len() + 2);
+    put_varint(&mut out, count);
+    out.extend_from_slice(&pairs);
+    out
+}
+
+fn decode_headers_block(block: &[u8]) -> Option<Vec<(&str, &str)>> {
+    let mut r = Reader::new(block);
+    let count = r.varint().ok()?;
+    let mut out = Vec::with_capacity(usize::try_from(count).ok()?.min(MAX_SAMPLE_HEADERS));
+    for _ in 0..count {
+        out.push((r.str().ok()?, r.str().ok()?));
+    }
+    Some(out)
+}
+
+/// The sample document of a record from a delta (built from its header block), if it has one.
+pub fn record_sample(cfg: &Config, rec: &Record) -> Option<String> {
+    let headers = decode_headers_block(rec.sample_headers?)?;
+    let obs = Observation {
+        method: rec.method,
+        path: rec.path,
+        status: rec.status,
+        peer: None,
+        host: None,
+        headers: &headers,
+        country: None,
+    };
+    Some(sample_json(cfg, rec.ts_ms, &obs, rec.ip))
 }
 
 /// Appends `s` to `out` as a JSON string literal.
@@ -335,17 +384,17 @@ pub fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAd
 }
 
 // ---------------------------------------------------------------------------------------------
-// Delta format, version 1 (little-endian varints):
+// Delta format, version 2 (little-endian varints):
 //   magic "AWD" version(1)
 //   responses, blocked_requests, records_dropped, unattributed, record_count
-//   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) sample
+//   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) headers
 //     actor: 4 [4] | 6 [16] | 'D' source [16] | 'T' source str
 //     ip:    0 | 4 [4] | 6 [16]
-//     str:   len bytes (UTF-8)        sample: 0 | 1 str
+//     str:   len bytes (UTF-8)        headers: 0 | 2 len block (see sample_headers_block)
 // ---------------------------------------------------------------------------------------------
 
 const DELTA_MAGIC: &[u8; 3] = b"AWD";
-pub const DELTA_VERSION: u8 = 1;
+pub const DELTA_VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeltaError {
@@ -427,11 +476,12 @@ fn put_record(out: &mut Vec<u8>, r: &Record) {
     put_str(out, r.path);
     put_str(out, r.host);
     out.extend_from_slice(&r.country.unwrap_or([0, 0]));
-    match r.sample {
+    match r.sample_headers {
         None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            put_str(out, s);
+        Some(block) => {
+            out.push(2);
+            put_varint(out, block.len() as u64);
+            out.extend_from_slice(block);
         }
     }
 }
@@ -476,6 +526,15 @@ impl<'a> Reader<'a> {
             }
         }
         Err(DeltaError::TooLarge)
+    }
+    pub fn bytes(&mut self) -> Result<&'a [u8], DeltaError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| DeltaError::TooLarge)?;
+        let (head, rest) = self
+            .bytes
+            .split_at_checked(len)
+            .ok_or(DeltaError::Truncated)?;
+        self.bytes = rest;
+        Ok(head)
     }
     pub fn str(&mut self) -> Result<&'a str, DeltaError> {
         let len = usize::try_from(self.varint()?).map_err(|_| DeltaError::TooLarge)?;
@@ -522,9 +581,9 @@ impl<'a> Reader<'a> {
                     .and_then(normalize_country)
             })
             .flatten();
-        let sample = match self.byte()? {
+        let sample_headers = match self.byte()? {
             0 => None,
-            1 => Some(self.str()?),
+            2 => Some(self.bytes()?),
             t => return Err(DeltaError::BadTag(t)),
         };
         Ok(Record {
@@ -536,7 +595,7 @@ impl<'a> Reader<'a> {
             path,
             host,
             country,
-            sample,
+            sample_headers,
         })
     }
 }
@@ -772,7 +831,8 @@ mod tests {
             (r1.method, r1.path, r1.host, r1.country_str()),
             ("POST", "/v1/orders/7", "api.example.com", "IN")
         );
-        let sample: serde_json::Value = serde_json::from_str(r1.sample.unwrap()).unwrap();
+        let sample: serde_json::Value =
+            serde_json::from_str(&record_sample(rec.config(), &r1).unwrap()).unwrap();
         assert_eq!(sample["statusCode"], 404);
         assert_eq!(sample["time"], 1_747_162_308);
         assert_eq!(sample["ip"], "2001:db8::7");
@@ -823,8 +883,8 @@ mod tests {
             Some(DeltaError::BadMagic)
         );
         assert_eq!(
-            DeltaReader::new(b"AWD\x02").err(),
-            Some(DeltaError::UnsupportedVersion(2))
+            DeltaReader::new(b"AWD\x01").err(),
+            Some(DeltaError::UnsupportedVersion(1))
         );
         let mut trailing = delta.clone();
         trailing.push(0);

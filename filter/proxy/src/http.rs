@@ -37,7 +37,7 @@ impl Context for HttpFilter {}
 
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.request_headers = host::raw_property(&["request", "headers"]);
+        self.request_headers = host::raw_request_headers();
         let Ok(mut w) = self.worker.try_borrow_mut() else {
             return Action::Continue;
         };

@@ -1,0 +1,304 @@
+"""What a filter costs per request in one Envoy (--concurrency 1) with one listener per variant,
+so that every variant sees the same process and machine state.
+
+  callgrind: Envoy under valgrind; for each variant and route, dump the counters, send N requests,
+             dump again: that interval's instructions / N, repeated and alternated (primary figure).
+  timing:    Envoy alone, pinned to one core, hey pinned to the other: requests/s, p50/p99 latency and
+             Envoy CPU microseconds per request from /proc, alternated over repeated rounds.
+
+Writes a JSON result file; bench/report_envoy.py turns it into the tables of bench/README.md.
+All servers bind 127.0.0.1; every load run is bounded by its request count."""
+
+import argparse, json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVOY = os.environ.get("ACTORWATCH_ENVOY", str(ROOT / ".tools/envoy/envoy"))
+ACTORWATCH = ROOT / "target/wasm32-wasip1/release/actorwatch_filter.wasm"
+EMPTY = ROOT / "target/wasm32-wasip1/release/actorwatch_bench_empty_filter.wasm"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def actorwatch_config(hook_port, block):
+    rules = [{"id": "4XX_FILTER", "threshold": 10, "window_secs": 60, "cooldown_secs": 600}]
+    if block:
+        # Another actor is blocked (by 418s, which the measured traffic never gets), so every
+        # measured request resolves its actor and looks it up in a non-empty blocklist.
+        rules.append({"id": "TEAPOT", "statuses": [418], "threshold": 3, "action": "block", "block_secs": 86400})
+    return json.dumps({
+        "actor": {"sources": ["xff", "peer"]},
+        "rules": rules,
+        "webhook": {"url": f"http://127.0.0.1:{hook_port}/hook", "cluster": "hook", "mode": "instant"},
+    })
+
+
+LUA = """
+counts = {}
+function envoy_on_request(handle) end
+function envoy_on_response(handle)
+  local status = tonumber(handle:headers():get(":status"))
+  if status >= 400 and status < 500 then
+    local addr = handle:streamInfo():downstreamRemoteAddress()
+    counts[addr] = (counts[addr] or 0) + 1
+  end
+end
+"""
+
+
+def wasm_filter(name, path, config, root_id="actorwatch"):
+    value = json.dumps(config)
+    return f"""
+          - name: {name}
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: {name}
+                root_id: {root_id}
+                failure_policy: FAIL_RELOAD
+                configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {value}}}
+                vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""
+
+
+def variants(hook_port):
+    return {
+        "no filter": "",
+        "empty proxy-wasm": wasm_filter("empty", EMPTY, ""),
+        "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
+        "actorwatch block": wasm_filter("aw_block", ACTORWATCH, actorwatch_config(hook_port, True)),
+        "local_ratelimit": """
+          - name: envoy.filters.http.local_ratelimit
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+              stat_prefix: rl
+              token_bucket: {max_tokens: 100000000, tokens_per_fill: 100000000, fill_interval: 1s}
+              filter_enabled: {runtime_key: rl_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+              filter_enforced: {runtime_key: rl_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
+              descriptors:
+              - entries: [{key: remote_address}]
+                token_bucket: {max_tokens: 100000000, tokens_per_fill: 100000000, fill_interval: 1s}""",
+        "lua 4xx counter": f"""
+          - name: envoy.filters.http.lua
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
+              default_source_code: {{inline_string: {json.dumps(LUA)}}}""",
+    }
+
+
+def render(ports, upstream_port, hook_port):
+    listeners = []
+    for i, (name, filt) in enumerate(variants(hook_port).items()):
+        rl = "rate_limits: [{actions: [{remote_address: {}}]}]" if name == "local_ratelimit" else ""
+        listeners.append(f"""
+  - name: v{i}
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {ports[name]}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: v{i}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              {rl}
+              routes:
+              - match: {{path: /direct/ok}}
+                direct_response: {{status: 200, body: {{inline_string: ok}}}}
+              - match: {{path: /teapot}}
+                direct_response: {{status: 418, body: {{inline_string: teapot}}}}
+              - match: {{prefix: /direct/}}
+                direct_response: {{status: 404, body: {{inline_string: nope}}}}
+              - match: {{prefix: /proxied/}}
+                route: {{cluster: upstream}}
+          http_filters:{filt}
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}""")
+    return f"""admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+static_resources:
+  listeners:{''.join(listeners)}
+  - name: upstream
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: upstream
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{path: /proxied/ok}}
+                direct_response: {{status: 200, body: {{inline_string: ok}}}}
+              - match: {{prefix: /}}
+                direct_response: {{status: 404, body: {{inline_string: nope}}}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}}}}}]}}]
+  - name: hook
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: hook
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}}}}}]}}]
+"""
+
+
+ROUTES = {"direct 200": "/direct/ok", "direct 404": "/direct/x", "proxied 200": "/proxied/ok", "proxied 404": "/proxied/x"}
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+class Envoy:
+    def __init__(self, yaml_text, under_valgrind, cpu=None):
+        self.dir = Path(tempfile.mkdtemp(prefix="actorwatch-bench-"))
+        (self.dir / "envoy.yaml").write_text(yaml_text)
+        admin_path = self.dir / "admin"
+        cmd = [ENVOY, "-c", str(self.dir / "envoy.yaml"), "--concurrency", "1", "--use-dynamic-base-id",
+               "--admin-address-path", str(admin_path), "-l", "warn"]
+        if under_valgrind:
+            cmd = ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", "--dump-instr=no",
+                   f"--callgrind-out-file={self.dir}/cg.out"] + cmd
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        self.log = open(self.dir / "envoy.log", "w")
+        self.proc = subprocess.Popen(["setsid"] + cmd, stdout=self.log, stderr=self.log, cwd=ROOT)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"Envoy exited: see {self.dir}/envoy.log")
+            try:
+                self.admin = admin_path.read_text().strip()
+                if get(f"http://{self.admin}/ready") == 200:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit("Envoy did not become ready")
+        self.pid = self.envoy_pid()
+
+    def envoy_pid(self):
+        # setsid (and taskset/valgrind) exec into the same process: the PID is Envoy's.
+        return self.proc.pid
+
+    def cpu_seconds(self):
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def dump_total(self):
+        before = set(self.dir.glob("cg.out*"))
+        subprocess.run(["callgrind_control", "--dump", str(self.pid)], check=True, capture_output=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            new = set(self.dir.glob("cg.out*")) - before
+            for f in new:
+                text = f.read_text(errors="replace")
+                m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+                if m:
+                    return int(m.group(1))
+            time.sleep(0.2)
+        raise SystemExit("no callgrind dump")
+
+    def stop(self):
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def hey(url, n, c=4, cpu=None, headers=()):
+    cmd = ["hey", "-n", str(n), "-c", str(c), "-disable-keepalive=false"]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(url)
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {p: float(v) * 1e6 for p, v in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
+    return rps, pct.get("50", 0.0), pct.get("99", 0.0)
+
+
+def prepare(envoy_ports):
+    # Block variant: block one other actor (10.9.9.9) with three 418s.
+    for _ in range(3):
+        get(f"http://127.0.0.1:{envoy_ports['actorwatch block']}/teapot", {"x-forwarded-for": "10.9.9.9"})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["callgrind", "timing"], required=True)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    upstream = free_port()
+    hook = upstream
+    names = list(variants(hook))
+    ports = {n: free_port() for n in names}
+    callgrind = args.mode == "callgrind"
+    envoy = Envoy(render(ports, upstream, hook), under_valgrind=callgrind, cpu=None if callgrind else 0)
+    results = {}
+    try:
+        prepare(ports)
+        for name in names:
+            for path in ROUTES.values():
+                hey(f"http://127.0.0.1:{ports[name]}{path}", 1500)
+        time.sleep(1.0)  # let the aggregators settle after the warm-up
+        for r in range(args.repeats):
+            for name in names:
+                for route, path in ROUTES.items():
+                    url = f"http://127.0.0.1:{ports[name]}{path}"
+                    key = f"{name}|{route}"
+                    if callgrind:
+                        envoy.dump_total()
+                        hey(url, args.requests)
+                        total = envoy.dump_total()
+                        results.setdefault(key, []).append(total / args.requests)
+                    else:
+                        cpu0 = envoy.cpu_seconds()
+                        rps, p50, p99 = hey(url, args.requests, cpu=1)
+                        cpu_us = (envoy.cpu_seconds() - cpu0) * 1e6 / args.requests
+                        results.setdefault(key, []).append({"rps": rps, "p50_us": p50, "p99_us": p99, "cpu_us": cpu_us})
+                    print(f"run {r + 1}/{args.repeats} {key}: {results[key][-1]}", file=sys.stderr, flush=True)
+    finally:
+        envoy.stop()
+    Path(args.out).write_text(json.dumps({"mode": args.mode, "requests": args.requests, "repeats": args.repeats, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
