@@ -104,8 +104,8 @@ lint: setup
 	cargo fmt --manifest-path edge-worker/Cargo.toml -- --check
 	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 
-## bench: criterion benchmarks of the core and the bytes-per-actor measurement
-bench: setup
+## bench: the core (criterion, bytes per actor, replay), Envoy overhead and attack, sizes -> bench/README.md
+bench: setup setup-envoy setup-worker build
 	bash bench/run.sh
 
 ci: lint test

@@ -26,15 +26,46 @@ for i in $(seq 1 "$runs"); do
     target/release/actorwatch replay --config examples/alert.json "$work/replay-1m.jsonl"
 done
 
-python3 bench/report_core.py "$work" "$(rustc --version)" >"$work/section.md"
-python3 - "$work/section.md" <<'PY'
-import re, sys
-section = open(sys.argv[1]).read()
-path = "bench/README.md"
-text = open(path).read()
-begin, end = "<!-- core:begin -->", "<!-- core:end -->"
-new = begin + "\n" + section + end
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: new, text, flags=re.S)
-open(path, "w").write(text)
+python3 bench/report_core.py "$work" "$(rustc --version)" >"$work/core.md"
+
+# Envoy: instructions per request under callgrind, load runs, and an attack by many actors.
+for tool in hey valgrind; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+done
+cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter -p actorwatch-bench-empty-filter 2>/dev/null
+echo "envoy: callgrind (about 8 minutes)" >&2
+python3 bench/envoy_overhead.py --mode callgrind --requests 2000 --repeats 2 --out "$work/callgrind.json"
+echo "envoy: load runs" >&2
+python3 bench/envoy_overhead.py --mode timing --requests 20000 --repeats 5 --out "$work/timing.json"
+echo "envoy: attack" >&2
+python3 bench/envoy_overhead.py --mode attack --out "$work/attack.json"
+python3 bench/report_envoy.py "$work/callgrind.json" "$work/timing.json" "$work/attack.json" >"$work/envoy.md"
+
+# Sizes of what users deploy.
+make worker >/dev/null
+python3 - "$work/sizes.md" <<'PY'
+import gzip, sys
+from datetime import date
+from pathlib import Path
+rows = []
+for label, files in [("filter `actorwatch_filter.wasm` (Envoy, Istio)", ["target/wasm32-wasip1/release/actorwatch_filter.wasm"]),
+                     ("Worker `index_bg.wasm` + `index.js`", ["edge-worker/build/index_bg.wasm", "edge-worker/build/index.js"])]:
+    data = [Path(f).read_bytes() for f in files]
+    rows.append(f"| {label} | {sum(map(len, data)):,} | {sum(len(gzip.compress(d, 9)) for d in data):,} |")
+Path(sys.argv[1]).write_text(f"Measured {date.today().isoformat()} by `make bench` (release builds, no wasm-opt).\n\n"
+    "| artifact | raw bytes | gzip -9 bytes |\n|---|---:|---:|\n" + "\n".join(rows) + "\n")
 PY
-cat "$work/section.md"
+
+python3 - "$work" <<'PY'
+import re, sys
+from pathlib import Path
+work = Path(sys.argv[1])
+path = Path("bench/README.md")
+text = path.read_text()
+for name, file in [("core", "core.md"), ("envoy", "envoy.md"), ("sizes", "sizes.md")]:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = (work / file).read_text()
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + section.rstrip() + "\n" + end, text, flags=re.S)
+path.write_text(text)
+PY
+cat "$work/core.md" "$work/envoy.md" "$work/sizes.md"

@@ -146,8 +146,11 @@ impl Aggregator {
             let Some(id) = id else {
                 continue;
             };
+            // Only what changed: a tick with nothing new costs no host calls here.
             if GAUGES.contains(name) {
-                let _ = hostcalls::record_metric(*id, *value);
+                if value != old {
+                    let _ = hostcalls::record_metric(*id, *value);
+                }
             } else if value > old {
                 let _ = hostcalls::increment_metric(*id, (value - old) as i64);
             }
