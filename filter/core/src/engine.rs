@@ -184,7 +184,7 @@ impl Engine {
             return Verdict::default();
         }
         self.counts.matched += 1;
-        let Some(prepared) = prepare(&self.cfg, now_ms, obs, false) else {
+        let Some(prepared) = prepare(&self.cfg, obs, false) else {
             self.counts.unattributed += 1;
             return Verdict {
                 matched: true,
@@ -255,10 +255,10 @@ impl Engine {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let mut result = Ok(());
+        let cfg = Arc::clone(&self.cfg);
         while let Some(record) = reader.next_record() {
             match record {
                 Ok(r) if self.reorder_ms == 0 => {
-                    let cfg = Arc::clone(&self.cfg);
                     self.detector
                         .apply(&r, &mut || record_sample(&cfg, &r), &mut scratch)
                 }

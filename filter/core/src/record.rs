@@ -196,12 +196,7 @@ pub(crate) struct Prepared {
     pub sample_headers: Option<Vec<u8>>,
 }
 
-pub(crate) fn prepare(
-    cfg: &Config,
-    now_ms: u64,
-    obs: &Observation,
-    with_sample: bool,
-) -> Option<Prepared> {
+pub(crate) fn prepare(cfg: &Config, obs: &Observation, with_sample: bool) -> Option<Prepared> {
     let resolved = cfg.actor.resolve(obs.peer, obs.headers)?;
     let country = obs
         .country
@@ -211,7 +206,6 @@ pub(crate) fn prepare(
                 .and_then(|h| obs.headers.get(h))
         })
         .and_then(normalize_country);
-    let _ = now_ms;
     let sample_headers =
         (with_sample && cfg.samples_per_event > 0).then(|| sample_headers_block(cfg, obs));
     Some(Prepared {
@@ -696,7 +690,7 @@ impl Recorder {
         if !self.matched.contains(obs.status) {
             return false;
         }
-        let Some(prepared) = prepare(&self.cfg, now_ms, obs, true) else {
+        let Some(prepared) = prepare(&self.cfg, obs, true) else {
             self.counts.unattributed += 1;
             return true;
         };
