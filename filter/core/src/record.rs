@@ -531,13 +531,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
     pub fn str(&mut self) -> Result<&'a str, DeltaError> {
-        let len = usize::try_from(self.varint()?).map_err(|_| DeltaError::TooLarge)?;
-        let (head, rest) = self
-            .bytes
-            .split_at_checked(len)
-            .ok_or(DeltaError::Truncated)?;
-        self.bytes = rest;
-        std::str::from_utf8(head).map_err(|_| DeltaError::BadUtf8)
+        std::str::from_utf8(self.bytes()?).map_err(|_| DeltaError::BadUtf8)
     }
     pub fn actor(&mut self) -> Result<ActorKey, DeltaError> {
         Ok(match self.byte()? {
