@@ -159,6 +159,17 @@ enum Token {
     Bare(String),
 }
 
+/// Appends characters up to the next blank to `out`.
+fn read_bare(chars: &mut std::iter::Peekable<std::str::Chars>, out: &mut String) {
+    while let Some(&c) = chars.peek() {
+        if c == ' ' || c == '\t' {
+            break;
+        }
+        out.push(c);
+        chars.next();
+    }
+}
+
 fn tokenize(line: &str) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut chars = line.chars().peekable();
@@ -180,13 +191,7 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                 // `[2001:db8::1]:443` is an address, not a bracketed field.
                 if chars.peek().is_some_and(|c| *c != ' ' && *c != '\t') {
                     let mut bare = format!("[{s}]");
-                    while let Some(&c) = chars.peek() {
-                        if c == ' ' || c == '\t' {
-                            break;
-                        }
-                        bare.push(c);
-                        chars.next();
-                    }
+                    read_bare(&mut chars, &mut bare);
                     tokens.push(Token::Bare(bare));
                 } else {
                     tokens.push(Token::Bracketed(s));
@@ -210,13 +215,7 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
             }
             _ => {
                 let mut s = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c == ' ' || c == '\t' {
-                        break;
-                    }
-                    s.push(c);
-                    chars.next();
-                }
+                read_bare(&mut chars, &mut s);
                 tokens.push(Token::Bare(s));
             }
         }
