@@ -47,10 +47,6 @@ impl DurableObject for CounterShard {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let delta = req.bytes().await?;
-        let cfg = match load_config(&self.env) {
-            Ok(c) => c,
-            Err(e) => return Response::error(e, 500),
-        };
         let now = now_ms();
         let (events, blocks) = {
             let mut slot = self.engine.borrow_mut();
@@ -59,7 +55,13 @@ impl DurableObject for CounterShard {
                 .var("ACTORWATCH_CONFIG")
                 .map(|v| v.to_string())
                 .unwrap_or_default();
+            // The configuration is parsed once per object (and again only if it changes), not
+            // for every counted response.
             if slot.as_ref().is_none_or(|(t, _)| *t != text) {
+                let cfg = match load_config(&self.env) {
+                    Ok(c) => c,
+                    Err(e) => return Response::error(e, 500),
+                };
                 *slot = Some((text, Engine::detector_only(cfg, seed())));
             }
             let Some((_, engine)) = slot.as_mut() else {
