@@ -1,7 +1,6 @@
 //! The hub: one object that stores every event until its webhook POST succeeds, batches and
 //! delivers them (alarms for periodic mode and retries), and merges the shards' blocklists.
 
-use crate::shard::unhex;
 use crate::{load_config, now_ms, seed};
 use actorwatch_core::{Blocklist, Engine, MaliciousEvent};
 use serde::Deserialize;
@@ -198,7 +197,7 @@ impl DurableObject for Hub {
                     if let Some(list) = incoming
                         .blocks
                         .as_deref()
-                        .and_then(unhex)
+                        .and_then(actorwatch_core::hex::decode)
                         .and_then(|b| Blocklist::decode(&b, seed()).ok())
                     {
                         for (key, block) in list.iter() {

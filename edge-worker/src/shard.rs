@@ -78,7 +78,7 @@ impl DurableObject for CounterShard {
             let generation = engine.blocklist().generation();
             let blocks = (generation != self.published_generation.get()).then(|| {
                 self.published_generation.set(generation);
-                hex(&engine.blocklist().encode(now))
+                actorwatch_core::hex::encode(&engine.blocklist().encode(now))
             });
             (events, blocks)
         };
@@ -100,15 +100,4 @@ impl DurableObject for CounterShard {
         }
         Ok(Response::empty()?.with_status(204))
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

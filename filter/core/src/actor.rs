@@ -3,7 +3,6 @@
 use crate::config::{ActorConfig, ActorSource};
 use crate::Headers;
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Header values longer than this are always reported as a hash, never in clear.
@@ -233,9 +232,7 @@ impl ActorConfig {
             }
             ActorKey::Digest { source, hash } => {
                 let mut out = format!("{}:sha256:", self.source_name(*source));
-                for b in hash.iter().take(8) {
-                    let _ = write!(out, "{b:02x}");
-                }
+                crate::hex::encode_into(&mut out, hash.get(..8).unwrap_or(hash));
                 out
             }
             ActorKey::Text { source, value } => format!("{}:{value}", self.source_name(*source)),

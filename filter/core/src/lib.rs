@@ -16,6 +16,7 @@ pub mod config;
 pub mod detector;
 pub mod engine;
 mod hash;
+pub mod hex;
 pub mod outbox;
 pub mod payload;
 pub mod record;

@@ -3,7 +3,6 @@
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::fmt::Write as _;
 
 pub const SIGNATURE_HEADER: &str = "x-actorwatch-signature";
 pub const DELIVERY_HEADER: &str = "x-actorwatch-delivery";
@@ -23,9 +22,7 @@ fn mac(secret: &[u8], t_secs: u64, body: &[u8]) -> Hmac<Sha256> {
 pub fn sign(secret: &[u8], t_secs: u64, body: &[u8]) -> String {
     let tag = mac(secret, t_secs, body).finalize().into_bytes();
     let mut out = format!("t={t_secs},v1=");
-    for b in tag.iter() {
-        let _ = write!(out, "{b:02x}");
-    }
+    crate::hex::encode_into(&mut out, &tag);
     out
 }
 
@@ -73,7 +70,7 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     for candidate in candidates {
-        let Some(tag) = decode_hex(candidate) else {
+        let Some(tag) = crate::hex::decode(candidate) else {
             continue;
         };
         if mac(secret, t, body).verify_slice(&tag).is_ok() {
@@ -81,16 +78,6 @@ pub fn verify(
         }
     }
     Err(SignatureError::Mismatch)
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
