@@ -480,9 +480,13 @@ impl Drop for Envoy {
     fn drop(&mut self) {
         // setsid made Envoy the leader of its own process group: stop the group by its PID.
         let pid = self.child.id();
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill")
             .arg("--")
             .arg(format!("-{pid}"))
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
