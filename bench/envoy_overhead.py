@@ -64,8 +64,13 @@ def wasm_filter(name, path, config, root_id="actorwatch"):
                 vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""
 
 
+# Other builds of the filter for A/B runs: "label=path,label=path".
+COMPARE = [c.split("=", 1) for c in os.environ.get("ACTORWATCH_COMPARE_WASM", "").split(",") if c]
+ONLY = [v for v in os.environ.get("ACTORWATCH_BENCH_ONLY", "").split(",") if v]
+
+
 def variants(hook_port):
-    return {
+    all_variants = {
         "no filter": "",
         "empty proxy-wasm": wasm_filter("empty", EMPTY, ""),
         "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
@@ -87,6 +92,11 @@ def variants(hook_port):
               "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
               default_source_code: {{inline_string: {json.dumps(LUA)}}}""",
     }
+    for i, (label, path) in enumerate(COMPARE):
+        all_variants[f"compared {label}"] = wasm_filter(f"aw_compare{i}", path, actorwatch_config(hook_port, False))
+    if ONLY:
+        all_variants = {k: v for k, v in all_variants.items() if any(o in k for o in ONLY)}
+    return all_variants
 
 
 def render(ports, upstream_port, hook_port):
@@ -254,6 +264,8 @@ def hey(url, n, c=4, cpu=None, headers=()):
 
 
 def prepare(envoy_ports):
+    if "actorwatch block" not in envoy_ports:
+        return
     # Block variant: block one other actor (10.9.9.9) with three 418s.
     for _ in range(3):
         get(f"http://127.0.0.1:{envoy_ports['actorwatch block']}/teapot", {"x-forwarded-for": "10.9.9.9"})

@@ -55,20 +55,31 @@ extern "C" {
     ) -> Status;
 }
 
-/// The request headers as one buffer in proxy-wasm's pair encoding: one host call and no
+/// A header map as one buffer in proxy-wasm's pair encoding: one host call and no
 /// per-header copies (the SDK's getters decode every pair, and the `request.headers` property
 /// goes through Envoy's expression evaluator, each costing several times more).
-pub fn raw_request_headers() -> Option<Vec<u8>> {
+pub fn raw_headers(map: MapType) -> Option<Vec<u8>> {
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size: usize = 0;
     // SAFETY: on success the host hands over a buffer of `size` bytes that it allocated through
     // this module's allocator (`proxy_on_memory_allocate`); it is ours to own and free.
     unsafe {
-        match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
+        match proxy_get_header_map_pairs(map, &mut data, &mut size) {
             Status::Ok if !data.is_null() => Some(Vec::from_raw_parts(data, size, size)),
             _ => None,
         }
     }
+}
+
+/// The pairs of a pair-encoded buffer as slices of it, with one allocation; `None` if the
+/// buffer is malformed or holds bytes that are not UTF-8 (then [`decode_pairs`] decodes lossily).
+pub fn borrow_pairs(bytes: &[u8]) -> Option<Vec<(&str, &str)>> {
+    let mut out = Vec::new();
+    walk_pairs(bytes, |k, v| {
+        out.push((std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?));
+        Some(())
+    })?;
+    Some(out)
 }
 
 /// Decodes proxy-wasm's pair encoding (a map property such as `request.headers`): a u32
@@ -79,31 +90,41 @@ pub fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 fn try_decode_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    walk_pairs(bytes, |k, v| {
+        out.push((lossy(k.to_vec()), lossy(v.to_vec())));
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// Calls `each` with every (key, value) of a pair-encoded buffer; `None` if the buffer is
+/// malformed or `each` gives up.
+fn walk_pairs<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(&'a [u8], &'a [u8]) -> Option<()>,
+) -> Option<()> {
     let word = |at: usize| -> Option<usize> {
-        let b = bytes.get(at..at + 4)?;
+        let b = bytes.get(at..at.checked_add(4)?)?;
         Some(u32::from_le_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]) as usize)
     };
     let count = word(0)?;
-    let mut sizes = Vec::with_capacity(count.min(1024));
+    let mut at = count.checked_mul(8)?.checked_add(4)?;
     for i in 0..count {
-        sizes.push((word(4 + i * 8)?, word(8 + i * 8)?));
+        let (k, v) = (word(4 + i * 8)?, word(8 + i * 8)?);
+        let key = bytes.get(at..at.checked_add(k)?)?;
+        at = at.checked_add(k)?.checked_add(1)?;
+        let value = bytes.get(at..at.checked_add(v)?)?;
+        at = at.checked_add(v)?.checked_add(1)?;
+        each(key, value)?;
     }
-    let mut at = 4 + count * 8;
-    let mut out = Vec::with_capacity(sizes.len());
-    for (k, v) in sizes {
-        let key = bytes.get(at..at + k)?;
-        at += k + 1;
-        let value = bytes.get(at..at + v)?;
-        at += v + 1;
-        out.push((lossy(key.to_vec()), lossy(value.to_vec())));
-    }
-    Some(out)
+    Some(())
 }
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
-    use super::decode_pairs;
+    use super::{borrow_pairs, decode_pairs};
 
     fn encode(pairs: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
@@ -136,5 +157,21 @@ mod tests {
             assert!(decode_pairs(&bytes[..cut]).is_empty(), "cut {cut}");
         }
         assert!(decode_pairs(&[0xff, 0xff, 0xff, 0xff]).is_empty());
+        assert!(borrow_pairs(&[0xff, 0xff, 0xff, 0xff]).is_none());
+    }
+
+    #[test]
+    fn borrows_utf8_pairs_and_leaves_other_bytes_to_the_lossy_decoder() {
+        let bytes = encode(&[(":path", b"/a"), ("x-api-key", b"k1"), ("empty", b"")]);
+        assert_eq!(
+            borrow_pairs(&bytes),
+            Some(vec![(":path", "/a"), ("x-api-key", "k1"), ("empty", "")])
+        );
+        for cut in 0..bytes.len() - 1 {
+            assert!(borrow_pairs(&bytes[..cut]).is_none(), "cut {cut}");
+        }
+        let binary = encode(&[(":path", b"/a"), ("x-bin", b"\xff")]);
+        assert!(borrow_pairs(&binary).is_none());
+        assert_eq!(decode_pairs(&binary).len(), 2);
     }
 }

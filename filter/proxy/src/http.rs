@@ -1,4 +1,5 @@
-//! Per request: answer blocked actors before the upstream; record matched responses.
+//! Per request: answer blocked actors before the upstream; record matched responses when the
+//! stream ends.
 
 use crate::host;
 use crate::root::Worker;
@@ -12,9 +13,6 @@ use std::rc::Rc;
 
 pub struct HttpFilter {
     worker: Rc<RefCell<Worker>>,
-    /// The request headers in proxy-wasm's pair encoding, copied as one buffer at request time
-    /// (Envoy drops them before the response) and decoded only for counted responses.
-    request_headers: Option<Vec<u8>>,
     /// This request was answered from the blocklist: its reply is not a response to count.
     answered_locally: bool,
 }
@@ -23,7 +21,6 @@ impl HttpFilter {
     pub fn new(worker: Rc<RefCell<Worker>>) -> Self {
         HttpFilter {
             worker,
-            request_headers: None,
             answered_locally: false,
         }
     }
@@ -37,7 +34,6 @@ impl Context for HttpFilter {}
 
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.request_headers = host::raw_request_headers();
         let Ok(mut w) = self.worker.try_borrow_mut() else {
             return Action::Continue;
         };
@@ -93,31 +89,33 @@ impl HttpContext for HttpFilter {
         Action::Pause
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_log(&mut self) {
+        // Counted at the end of the stream: Envoy keeps both header maps for the access-log
+        // phase, so a response no rule counts costs one host call and nothing is copied at
+        // request time.
         if self.answered_locally {
-            return Action::Continue;
+            return;
         }
         let status = host::header(MapType::HttpResponseHeaders, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
         let Ok(mut w) = self.worker.try_borrow_mut() else {
-            return Action::Continue;
+            return;
         };
         if !w.recorder.counts_status(status) {
             w.recorder.count_unmatched();
-            return Action::Continue;
+            return;
         }
-        let headers = self
-            .request_headers
-            .take()
-            .map(|raw| host::decode_pairs(&raw))
-            .unwrap_or_default();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
+        let raw = host::raw_headers(MapType::HttpRequestHeaders).unwrap_or_default();
+        let owned;
+        let headers: Vec<(&str, &str)> = match host::borrow_pairs(&raw) {
+            Some(pairs) => pairs,
+            None => {
+                owned = host::decode_pairs(&raw);
+                owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+            }
         };
+        let find = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let peer = peer();
         let obs = Observation {
             method: find(":method").unwrap_or(""),
@@ -129,6 +127,5 @@ impl HttpContext for HttpFilter {
             country: None,
         };
         w.recorder.record(host::now_ms(), &obs);
-        Action::Continue
     }
 }
