@@ -73,6 +73,7 @@ def variants(hook_port):
     all_variants = {
         "no filter": "",
         "empty proxy-wasm": wasm_filter("empty", EMPTY, ""),
+        "proxy-wasm reading :status": wasm_filter("status_only", EMPTY, "read_status"),
         "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
         "actorwatch block": wasm_filter("aw_block", ACTORWATCH, actorwatch_config(hook_port, True)),
         "local_ratelimit": """

