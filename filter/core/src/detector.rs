@@ -7,7 +7,7 @@ use crate::config::{Action, Config, Per, Rule};
 use crate::hash::{splitmix64, SeededState};
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
-use crate::table::{layout, RuleLayout, Slot, Table, WindowResult};
+use crate::table::{layout, Protection, RuleLayout, Slot, Table, WindowResult};
 use crate::template::template;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
@@ -67,10 +67,22 @@ impl<K: Hash + Eq + Clone> Group<K> {
             .filter_map(|&i| cfg.rules.get(i).map(|r| r.threshold))
             .collect();
         let (layouts, stride) = layout(&thresholds);
+        let protections: Vec<Protection> = rules
+            .iter()
+            .zip(&layouts)
+            .filter_map(|(&i, &rule)| {
+                let r = cfg.rules.get(i)?;
+                Some(Protection {
+                    rule,
+                    window_ms: u32::try_from(r.window_ms()).unwrap_or(u32::MAX),
+                    cooldown_ms: u32::try_from(r.cooldown_ms()).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
         Some(Group {
             rules,
             layouts,
-            table: Table::new(hasher, stride, cfg.max_actors),
+            table: Table::new(hasher, stride, cfg.max_actors).with_protections(protections),
             samples: Vec::new(),
         })
     }
@@ -225,7 +237,7 @@ impl Detector {
         if !g.rules.iter().any(counted) {
             return;
         }
-        let up = g.table.upsert(key);
+        let up = g.table.upsert(key, t);
         let slot = up.slot;
         if up.new {
             self.clear_samples(g, slot);

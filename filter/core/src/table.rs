@@ -1,4 +1,5 @@
-//! Bounded per-key counters with exact sliding windows, least-recently-active eviction.
+//! Bounded per-key counters with exact sliding windows, least-recently-active eviction that
+//! spares keys close to their threshold or in a cooldown.
 //!
 //! Memory layout, chosen for bytes per actor: keys, LRU links and window words live in flat
 //! vectors indexed by slot; the hash index holds only 4-byte slot numbers. Times are 32-bit
@@ -9,6 +10,17 @@ use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
+/// Least recently active keys looked at per eviction before one must go.
+const EVICTION_SCAN: usize = 8;
+
+/// What makes a key worth keeping for one rule: counted responses in its window, or a
+/// cooldown still running.
+#[derive(Debug, Clone, Copy)]
+pub struct Protection {
+    pub rule: RuleLayout,
+    pub window_ms: u32,
+    pub cooldown_ms: u32,
+}
 
 /// Where one rule's state sits inside a slot's words:
 /// `[len | head << 16, last_event, ring[threshold]]`.
@@ -55,7 +67,10 @@ pub struct Table<K> {
     tail: u32,
     free: Vec<u32>,
     capacity: usize,
+    protections: Vec<Protection>,
     pub evictions: u64,
+    /// Keys passed over by an eviction because they were worth keeping.
+    pub spared: u64,
 }
 
 /// A slot number, valid until the next insertion.
@@ -82,8 +97,18 @@ impl<K: Hash + Eq + Clone> Table<K> {
             tail: NIL,
             free: Vec::new(),
             capacity,
+            protections: Vec::new(),
             evictions: 0,
+            spared: 0,
         }
+    }
+
+    /// Makes eviction spare keys that hold more than one counted response in a rule's window
+    /// or whose cooldown is running: a flood of one-off keys cannot push out an actor close to
+    /// its threshold, or make a flagged one alert again.
+    pub fn with_protections(mut self, protections: Vec<Protection>) -> Self {
+        self.protections = protections;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -98,9 +123,9 @@ impl<K: Hash + Eq + Clone> Table<K> {
             .copied()
     }
 
-    /// The slot of `key`, created (evicting the least recently active key when full) if new,
-    /// and marked most recently active.
-    pub fn upsert(&mut self, key: &K) -> Upsert<K> {
+    /// The slot of `key`, created (evicting a key when full, see [`Table::evict`]) if new, and
+    /// marked most recently active. `t` is now, as an offset.
+    pub fn upsert(&mut self, key: &K, t: u32) -> Upsert<K> {
         let hash = self.hasher.hash_one(key);
         if let Some(&slot) = self
             .index
@@ -115,7 +140,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
         let mut evicted = None;
         if self.index.len() >= self.capacity {
-            evicted = self.evict_lru();
+            evicted = self.evict(t);
         }
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -151,8 +176,63 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
     }
 
-    fn evict_lru(&mut self) -> Option<K> {
-        let slot = self.tail;
+    /// Evicts the least recently active key that is not worth keeping. Keys worth keeping get
+    /// a second chance (they become most recently active); after [`EVICTION_SCAN`] of them the
+    /// least valuable of those goes, so an eviction costs a bounded amount of work.
+    fn evict(&mut self, t: u32) -> Option<K> {
+        let mut least: Option<(u64, Slot)> = None;
+        for _ in 0..EVICTION_SCAN {
+            let slot = self.tail;
+            if slot == NIL {
+                break;
+            }
+            let worth = self.worth(slot, t);
+            if worth == 0 {
+                return self.evict_slot(slot);
+            }
+            if least.is_none_or(|(w, _)| worth < w) {
+                least = Some((worth, slot));
+            }
+            self.spared += 1;
+            self.touch(slot);
+        }
+        let (_, slot) = least?;
+        self.evict_slot(slot)
+    }
+
+    /// 0 for a key worth nothing (at most one counted response in every window, no cooldown
+    /// running); else how close it is to a threshold, in thousandths, or `u64::MAX` in a
+    /// cooldown.
+    fn worth(&self, slot: Slot, t: u32) -> u64 {
+        let mut best = 0;
+        for p in &self.protections {
+            let start = slot as usize * self.stride + p.rule.offset;
+            let Some(w) = self
+                .words
+                .get(start..start + RuleLayout::HEADER_WORDS + p.rule.threshold)
+            else {
+                continue;
+            };
+            let (header, last_event) = (w.first().copied().unwrap_or(0), w.get(1).copied());
+            let last_event = last_event.unwrap_or(0);
+            if last_event != 0 && t >= last_event && t - last_event < p.cooldown_ms {
+                return u64::MAX;
+            }
+            let ring = w.get(RuleLayout::HEADER_WORDS..).unwrap_or(&[]);
+            let lower = t.saturating_sub(p.window_ms);
+            let (len, head) = ((header & 0xffff) as usize, (header >> 16) as usize);
+            let count = (0..len)
+                .filter_map(|i| ring.get((head + i) % ring.len().max(1)))
+                .filter(|&&v| v > lower)
+                .count() as u64;
+            if count > 1 {
+                best = best.max(count * 1000 / p.rule.threshold.max(1) as u64);
+            }
+        }
+        best
+    }
+
+    fn evict_slot(&mut self, slot: Slot) -> Option<K> {
         let key = self.keys.get(slot as usize)?.clone();
         let hash = self.hasher.hash_one(&key);
         if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
@@ -331,7 +411,7 @@ mod tests {
     #[test]
     fn window_boundaries_are_exact() {
         let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1).slot;
+        let s = t.upsert(&1, 0).slot;
         let w = 1000;
         assert!(!t.record(s, r, 1, w).flagged);
         assert!(!t.record(s, r, 500, w).flagged);
@@ -346,7 +426,7 @@ mod tests {
     #[test]
     fn out_of_order_times_stay_sorted() {
         let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1).slot;
+        let s = t.upsert(&1, 0).slot;
         t.record(s, r, 300, 1000);
         t.record(s, r, 100, 1000);
         let res = t.record(s, r, 200, 1000);
@@ -366,25 +446,25 @@ mod tests {
     #[test]
     fn evicts_least_recently_active() {
         let (mut t, _) = table(1, 3);
-        t.upsert(&1);
-        t.upsert(&2);
-        t.upsert(&3);
-        t.upsert(&1); // 2 is now the least recently active
-        assert_eq!(t.upsert(&4).evicted, Some(2));
+        t.upsert(&1, 0);
+        t.upsert(&2, 0);
+        t.upsert(&3, 0);
+        t.upsert(&1, 0); // 2 is now the least recently active
+        assert_eq!(t.upsert(&4, 0).evicted, Some(2));
         assert_eq!(t.len(), 3);
         assert!(t.find(&2).is_none());
         assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
-        assert_eq!(t.upsert(&5).evicted, Some(3));
+        assert_eq!(t.upsert(&5, 0).evicted, Some(3));
         assert_eq!(t.evictions, 2);
     }
 
     #[test]
     fn reused_slots_start_empty() {
         let (mut t, r) = table(2, 1);
-        let s = t.upsert(&1).slot;
+        let s = t.upsert(&1, 0).slot;
         t.record(s, r, 10, 1000);
         t.set_last_event(s, r, 10);
-        let up = t.upsert(&2);
+        let up = t.upsert(&2, 0);
         assert_eq!(
             up,
             Upsert {
@@ -401,7 +481,7 @@ mod tests {
     #[test]
     fn rebase_keeps_order_and_clamps() {
         let (mut t, r) = table(2, 4);
-        let s = t.upsert(&1).slot;
+        let s = t.upsert(&1, 0).slot;
         t.record(s, r, 100, 1000);
         t.record(s, r, 5000, 1000);
         t.set_last_event(s, r, 5000);
@@ -409,5 +489,64 @@ mod tests {
         assert_eq!(t.last_event(s, r), 4000);
         // 4000 and 4500 are within (3500, 4500]; the clamped 1 is not.
         assert!(t.record(s, r, 4500, 1000).flagged);
+    }
+
+    fn protected(threshold: u32, capacity: usize) -> (Table<u64>, RuleLayout) {
+        let (t, r) = table(threshold, capacity);
+        let p = Protection {
+            rule: r,
+            window_ms: 60_000,
+            cooldown_ms: 600_000,
+        };
+        (t.with_protections(vec![p]), r)
+    }
+
+    #[test]
+    fn a_flood_of_one_off_keys_spares_a_key_near_its_threshold() {
+        let (mut t, r) = protected(10, 100);
+        let attacker = 7_000_000u64;
+        let s = t.upsert(&attacker, 1).slot;
+        for i in 1..=9 {
+            t.record(s, r, i, 60_000);
+        }
+        // 100 times the capacity in one-off keys, each with one counted response.
+        for k in 0..10_000u64 {
+            let s = t.upsert(&k, 10).slot;
+            t.record(s, r, 10, 60_000);
+        }
+        let s = t.find(&attacker).expect("the attacker is still tracked");
+        assert!(t.record(s, r, 20, 60_000).flagged);
+        assert_eq!(t.len(), 100);
+        assert_eq!(t.evictions, 10_000 - 99);
+    }
+
+    #[test]
+    fn a_key_in_cooldown_is_spared_and_an_expired_window_is_not() {
+        let (mut t, r) = protected(1, 2);
+        let cooling = t.upsert(&1, 1).slot;
+        t.record(cooling, r, 1, 60_000);
+        t.set_last_event(cooling, r, 1);
+        let stale = t.upsert(&2, 1).slot;
+        t.record(stale, r, 1, 60_000);
+        t.record(stale, r, 2, 60_000);
+        // At 70 s key 2's responses left the window; key 1's cooldown runs until 600 s.
+        assert_eq!(t.upsert(&3, 70_000).evicted, Some(2));
+        assert_eq!(t.upsert(&4, 70_000).evicted, Some(3));
+        assert!(t.find(&1).is_some());
+        // After the cooldown key 1 is worth nothing either.
+        assert_eq!(t.upsert(&5, 600_002).evicted, Some(1));
+    }
+
+    #[test]
+    fn when_every_key_is_worth_keeping_the_least_valuable_goes() {
+        let (mut t, r) = protected(10, 3);
+        for (k, n) in [(1u64, 5u32), (2, 2), (3, 8)] {
+            let s = t.upsert(&k, 1).slot;
+            for i in 0..n {
+                t.record(s, r, 1 + i, 60_000);
+            }
+        }
+        assert_eq!(t.upsert(&4, 100).evicted, Some(2));
+        assert_eq!(t.len(), 3);
     }
 }

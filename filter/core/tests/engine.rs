@@ -609,3 +609,40 @@ fn a_detector_only_engine_keeps_events_for_another_to_deliver() {
         vec![d[0].event.clone()]
     );
 }
+
+/// An attacker at threshold-1 hides behind a flood of fresh one-off actors (10× `max_actors`
+/// natively: 1 M actors; less as wasm, to keep the suite short), then sends one more 404.
+#[test]
+fn a_flood_of_fresh_actors_cannot_evict_an_actor_near_its_threshold() {
+    let (max_actors, flood) = if cfg!(target_arch = "wasm32") {
+        (10_000u32, 100_000u32)
+    } else {
+        (100_000, 1_000_000)
+    };
+    let mut e = Engine::new(
+        config(
+            r#"{"id": "4XX_FILTER", "threshold": 10, "window_secs": 60}"#,
+            "",
+            &format!(r#""max_actors": {max_actors}, "samples_per_event": 0,"#),
+        ),
+        42,
+    );
+    e.keep_detections(true);
+    assert_eq!(hit(&mut e, "198.51.100.66", 404, 9, T0, 10), 0);
+    for i in 0..flood {
+        let peer = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+        e.observe(T0 + 1_000 + u64::from(i) / 100, &obs(&peer, "/x", 404));
+    }
+    let m = e.metrics();
+    assert_eq!(m.actors_tracked, u64::from(max_actors));
+    assert_eq!(m.actors_evicted, u64::from(flood - max_actors + 1));
+    // Still within the attacker's window: its 10th 404 flags it.
+    let after = T0 + 1_000 + u64::from(flood) / 100;
+    assert!(after < T0 + 60_000);
+    assert_eq!(hit(&mut e, "198.51.100.66", 404, 1, after, 1), 1);
+    let d = e.drain_detections();
+    assert_eq!(
+        d.last().map(|d| d.event.actor.as_str()),
+        Some("198.51.100.66")
+    );
+}
