@@ -13,9 +13,11 @@ VENV := $(TOOLS)/venv
 FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
 WORKER_BUILD_VERSION := 0.8.7
 WORKER_NODE := edge-worker/node_modules/.bin/node
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
+.PHONY: all setup setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
 
 all: test
 
@@ -74,8 +76,25 @@ test-worker: worker
 	cd edge-worker && ACTORWATCH_BIN=$(CURDIR)/target/release/actorwatch CLOUDFLARE_CF_FETCH_ENABLED=false \
 		WRANGLER_SEND_METRICS=false ../$(WORKER_NODE) --test --test-concurrency=1 test/*.test.mjs
 
-## test: every test: native, as WebAssembly, in real Envoy and real workerd, and the Istio manifests
-test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio test-worker
+## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
+## and every fuzz target briefly
+test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio test-worker test-fuzz
+
+## setup-fuzz: cargo-fuzz (pinned) into .tools; the fuzz targets build with the nightly toolchain
+setup-fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@if ! $(TOOLS)/bin/cargo-fuzz --version 2>/dev/null | grep -q "$(CARGO_FUZZ_VERSION)"; then \
+		echo "installing cargo-fuzz $(CARGO_FUZZ_VERSION) into $(TOOLS) (about a minute, once)"; \
+		cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TOOLS) --quiet; \
+	fi
+
+# Every fuzz target for 20 s after replaying its corpus (fuzz/corpus); finds stay out of the tree.
+test-fuzz: setup-fuzz
+	bash fuzz/run.sh 20
+
+## fuzz: every fuzz target for FUZZ_SECS (default 300) each; new inputs grow fuzz/corpus
+fuzz: setup-fuzz
+	bash fuzz/run.sh $(FUZZ_SECS) --grow
 
 test-native:
 	cargo test --workspace --locked --exclude actorwatch-e2e

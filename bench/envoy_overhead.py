@@ -327,8 +327,11 @@ def main():
     ap.add_argument("--mode", choices=["callgrind", "timing", "attack"], required=True)
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--routes", default=",".join(ROUTES), help="comma-separated subset of: " + ", ".join(ROUTES))
+    ap.add_argument("--warmup", type=int, default=1500, help="requests per listener and route before measuring")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    routes = {r: ROUTES[r] for r in args.routes.split(",")}
     if args.mode == "attack":
         return attack(args.out)
     upstream = free_port()
@@ -341,12 +344,12 @@ def main():
     try:
         prepare(ports)
         for name in names:
-            for path in ROUTES.values():
-                hey(f"http://127.0.0.1:{ports[name]}{path}", 1500)
+            for path in routes.values():
+                hey(f"http://127.0.0.1:{ports[name]}{path}", args.warmup)
         time.sleep(1.0)  # let the aggregators settle after the warm-up
         for r in range(args.repeats):
             for name in names:
-                for route, path in ROUTES.items():
+                for route, path in routes.items():
                     url = f"http://127.0.0.1:{ports[name]}{path}"
                     key = f"{name}|{route}"
                     if callgrind:
@@ -362,6 +365,14 @@ def main():
                     print(f"run {r + 1}/{args.repeats} {key}: {results[key][-1]}", file=sys.stderr, flush=True)
     finally:
         envoy.stop()
+    if callgrind and "no filter" in names:
+        # Under valgrind V8 can run out of address space for another Wasm VM; Envoy then serves
+        # that listener without its filter. Such a figure would be a lie: stop instead.
+        for key, values in results.items():
+            name, route = key.split("|")
+            floor = statistics.median(results[f"no filter|{route}"])
+            if name not in ("no filter", "local_ratelimit") and statistics.median(values) < floor + 2000:
+                sys.exit(f"{key}: {statistics.median(values):,.0f} instructions/request, no more than without a filter: its filter did not run")
     Path(args.out).write_text(json.dumps({"mode": args.mode, "requests": args.requests, "repeats": args.repeats, "results": results}, indent=1))
 
 

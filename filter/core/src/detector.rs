@@ -37,6 +37,9 @@ pub struct DetectorMetrics {
     pub events_suppressed: u64,
     pub blocks_added: u64,
     pub samples_skipped: u64,
+    /// Counted responses of new actors not tracked: `max_actors` was full of actors in a
+    /// cooldown (evicting one would let it alert again).
+    pub untracked: u64,
 }
 
 struct Sample {
@@ -237,7 +240,10 @@ impl Detector {
         if !g.rules.iter().any(counted) {
             return;
         }
-        let up = g.table.upsert(key, t);
+        let Some(up) = g.table.upsert(key, t) else {
+            self.metrics.untracked += 1;
+            return;
+        };
         let slot = up.slot;
         if up.new {
             self.clear_samples(g, slot);

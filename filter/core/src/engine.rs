@@ -36,6 +36,7 @@ pub struct Metrics {
     pub unattributed: u64,
     pub actors_tracked: u64,
     pub actors_evicted: u64,
+    pub untracked_responses: u64,
     pub events_raised: u64,
     pub events_suppressed: u64,
     pub events_queued: u64,
@@ -55,13 +56,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Name and value of every counter, names as hosts export them (`actorwatch.<name>`).
-    pub fn fields(&self) -> [(&'static str, u64); 20] {
+    pub fn fields(&self) -> [(&'static str, u64); 21] {
         [
             ("responses", self.responses),
             ("matched", self.matched),
             ("unattributed", self.unattributed),
             ("actors_tracked", self.actors_tracked),
             ("actors_evicted", self.actors_evicted),
+            ("untracked_responses", self.untracked_responses),
             ("events_raised", self.events_raised),
             ("events_suppressed", self.events_suppressed),
             ("events_queued", self.events_queued),
@@ -355,6 +357,7 @@ impl Engine {
             unattributed: self.counts.unattributed,
             actors_tracked: self.detector.tracked() as u64,
             actors_evicted: self.detector.evictions(),
+            untracked_responses: d.untracked,
             events_raised: d.events_raised,
             events_suppressed: d.events_suppressed,
             events_queued: self.outbox.held() as u64,

@@ -71,6 +71,14 @@ pub struct Table<K> {
     pub evictions: u64,
     /// Keys passed over by an eviction because they were worth keeping.
     pub spared: u64,
+    /// New keys not admitted: the table was full of keys in a cooldown.
+    pub refused: u64,
+}
+
+enum Eviction<K> {
+    Evicted(K),
+    Empty,
+    AllCooling,
 }
 
 /// A slot number, valid until the next insertion.
@@ -100,6 +108,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
             protections: Vec::new(),
             evictions: 0,
             spared: 0,
+            refused: 0,
         }
     }
 
@@ -124,23 +133,31 @@ impl<K: Hash + Eq + Clone> Table<K> {
     }
 
     /// The slot of `key`, created (evicting a key when full, see [`Table::evict`]) if new, and
-    /// marked most recently active. `t` is now, as an offset.
-    pub fn upsert(&mut self, key: &K, t: u32) -> Upsert<K> {
+    /// marked most recently active. `t` is now, as an offset. `None`: a new key when the table
+    /// is full of keys in a cooldown; evicting one would let it alert again.
+    pub fn upsert(&mut self, key: &K, t: u32) -> Option<Upsert<K>> {
         let hash = self.hasher.hash_one(key);
         if let Some(&slot) = self
             .index
             .find(hash, |&s| self.keys.get(s as usize) == Some(key))
         {
             self.touch(slot);
-            return Upsert {
+            return Some(Upsert {
                 slot,
                 new: false,
                 evicted: None,
-            };
+            });
         }
         let mut evicted = None;
         if self.index.len() >= self.capacity {
-            evicted = self.evict(t);
+            match self.evict(t) {
+                Eviction::Evicted(key) => evicted = Some(key),
+                Eviction::Empty => {}
+                Eviction::AllCooling => {
+                    self.refused += 1;
+                    return None;
+                }
+            }
         }
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -169,17 +186,18 @@ impl<K: Hash + Eq + Clone> Table<K> {
                 None => 0,
             });
         self.push_front(slot);
-        Upsert {
+        Some(Upsert {
             slot,
             new: true,
             evicted,
-        }
+        })
     }
 
     /// Evicts the least recently active key that is not worth keeping. Keys worth keeping get
     /// a second chance (they become most recently active); after [`EVICTION_SCAN`] of them the
-    /// least valuable of those goes, so an eviction costs a bounded amount of work.
-    fn evict(&mut self, t: u32) -> Option<K> {
+    /// least valuable of those goes, unless all of them are in a cooldown. The work per
+    /// eviction is bounded.
+    fn evict(&mut self, t: u32) -> Eviction<K> {
         let mut least: Option<(u64, Slot)> = None;
         for _ in 0..EVICTION_SCAN {
             let slot = self.tail;
@@ -188,7 +206,9 @@ impl<K: Hash + Eq + Clone> Table<K> {
             }
             let worth = self.worth(slot, t);
             if worth == 0 {
-                return self.evict_slot(slot);
+                return self
+                    .evict_slot(slot)
+                    .map_or(Eviction::Empty, Eviction::Evicted);
             }
             if least.is_none_or(|(w, _)| worth < w) {
                 least = Some((worth, slot));
@@ -196,8 +216,13 @@ impl<K: Hash + Eq + Clone> Table<K> {
             self.spared += 1;
             self.touch(slot);
         }
-        let (_, slot) = least?;
-        self.evict_slot(slot)
+        match least {
+            None => Eviction::Empty,
+            Some((u64::MAX, _)) => Eviction::AllCooling,
+            Some((_, slot)) => self
+                .evict_slot(slot)
+                .map_or(Eviction::Empty, Eviction::Evicted),
+        }
     }
 
     /// 0 for a key worth nothing (at most one counted response in every window, no cooldown
@@ -411,7 +436,7 @@ mod tests {
     #[test]
     fn window_boundaries_are_exact() {
         let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1, 0).slot;
+        let s = t.upsert(&1, 0).expect("admitted").slot;
         let w = 1000;
         assert!(!t.record(s, r, 1, w).flagged);
         assert!(!t.record(s, r, 500, w).flagged);
@@ -426,7 +451,7 @@ mod tests {
     #[test]
     fn out_of_order_times_stay_sorted() {
         let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1, 0).slot;
+        let s = t.upsert(&1, 0).expect("admitted").slot;
         t.record(s, r, 300, 1000);
         t.record(s, r, 100, 1000);
         let res = t.record(s, r, 200, 1000);
@@ -446,25 +471,25 @@ mod tests {
     #[test]
     fn evicts_least_recently_active() {
         let (mut t, _) = table(1, 3);
-        t.upsert(&1, 0);
-        t.upsert(&2, 0);
-        t.upsert(&3, 0);
-        t.upsert(&1, 0); // 2 is now the least recently active
-        assert_eq!(t.upsert(&4, 0).evicted, Some(2));
+        t.upsert(&1, 0).expect("admitted");
+        t.upsert(&2, 0).expect("admitted");
+        t.upsert(&3, 0).expect("admitted");
+        t.upsert(&1, 0).expect("admitted"); // 2 is now the least recently active
+        assert_eq!(t.upsert(&4, 0).expect("admitted").evicted, Some(2));
         assert_eq!(t.len(), 3);
         assert!(t.find(&2).is_none());
         assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
-        assert_eq!(t.upsert(&5, 0).evicted, Some(3));
+        assert_eq!(t.upsert(&5, 0).expect("admitted").evicted, Some(3));
         assert_eq!(t.evictions, 2);
     }
 
     #[test]
     fn reused_slots_start_empty() {
         let (mut t, r) = table(2, 1);
-        let s = t.upsert(&1, 0).slot;
+        let s = t.upsert(&1, 0).expect("admitted").slot;
         t.record(s, r, 10, 1000);
         t.set_last_event(s, r, 10);
-        let up = t.upsert(&2, 0);
+        let up = t.upsert(&2, 0).expect("admitted");
         assert_eq!(
             up,
             Upsert {
@@ -481,7 +506,7 @@ mod tests {
     #[test]
     fn rebase_keeps_order_and_clamps() {
         let (mut t, r) = table(2, 4);
-        let s = t.upsert(&1, 0).slot;
+        let s = t.upsert(&1, 0).expect("admitted").slot;
         t.record(s, r, 100, 1000);
         t.record(s, r, 5000, 1000);
         t.set_last_event(s, r, 5000);
@@ -505,13 +530,13 @@ mod tests {
     fn a_flood_of_one_off_keys_spares_a_key_near_its_threshold() {
         let (mut t, r) = protected(10, 100);
         let attacker = 7_000_000u64;
-        let s = t.upsert(&attacker, 1).slot;
+        let s = t.upsert(&attacker, 1).expect("admitted").slot;
         for i in 1..=9 {
             t.record(s, r, i, 60_000);
         }
         // 100 times the capacity in one-off keys, each with one counted response.
         for k in 0..10_000u64 {
-            let s = t.upsert(&k, 10).slot;
+            let s = t.upsert(&k, 10).expect("admitted").slot;
             t.record(s, r, 10, 60_000);
         }
         let s = t.find(&attacker).expect("the attacker is still tracked");
@@ -523,30 +548,44 @@ mod tests {
     #[test]
     fn a_key_in_cooldown_is_spared_and_an_expired_window_is_not() {
         let (mut t, r) = protected(1, 2);
-        let cooling = t.upsert(&1, 1).slot;
+        let cooling = t.upsert(&1, 1).expect("admitted").slot;
         t.record(cooling, r, 1, 60_000);
         t.set_last_event(cooling, r, 1);
-        let stale = t.upsert(&2, 1).slot;
+        let stale = t.upsert(&2, 1).expect("admitted").slot;
         t.record(stale, r, 1, 60_000);
         t.record(stale, r, 2, 60_000);
         // At 70 s key 2's responses left the window; key 1's cooldown runs until 600 s.
-        assert_eq!(t.upsert(&3, 70_000).evicted, Some(2));
-        assert_eq!(t.upsert(&4, 70_000).evicted, Some(3));
+        assert_eq!(t.upsert(&3, 70_000).expect("admitted").evicted, Some(2));
+        assert_eq!(t.upsert(&4, 70_000).expect("admitted").evicted, Some(3));
         assert!(t.find(&1).is_some());
         // After the cooldown key 1 is worth nothing either.
-        assert_eq!(t.upsert(&5, 600_002).evicted, Some(1));
+        assert_eq!(t.upsert(&5, 600_002).expect("admitted").evicted, Some(1));
     }
 
     #[test]
     fn when_every_key_is_worth_keeping_the_least_valuable_goes() {
         let (mut t, r) = protected(10, 3);
         for (k, n) in [(1u64, 5u32), (2, 2), (3, 8)] {
-            let s = t.upsert(&k, 1).slot;
+            let s = t.upsert(&k, 1).expect("admitted").slot;
             for i in 0..n {
                 t.record(s, r, 1 + i, 60_000);
             }
         }
-        assert_eq!(t.upsert(&4, 100).evicted, Some(2));
+        assert_eq!(t.upsert(&4, 100).expect("admitted").evicted, Some(2));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn a_table_full_of_cooling_keys_refuses_new_ones_until_a_cooldown_ends() {
+        let (mut t, r) = protected(1, 2);
+        for k in [1u64, 2] {
+            let s = t.upsert(&k, 1).expect("admitted").slot;
+            t.record(s, r, 1, 60_000);
+            t.set_last_event(s, r, 1);
+        }
+        assert_eq!(t.upsert(&3, 599_999), None);
+        assert_eq!((t.refused, t.evictions, t.len()), (1, 0, 2));
+        assert!(t.upsert(&1, 599_999).is_some(), "tracked keys still count");
+        assert_eq!(t.upsert(&3, 600_001).expect("admitted").evicted, Some(2));
     }
 }

@@ -50,6 +50,15 @@ pub fn template(path: &str) -> String {
         }
         out.push_str(segment_template(segment).unwrap_or(segment));
     }
+    if out.len() > MAX_URL_BYTES {
+        // Replacements can grow a path ("1" → "INTEGER"): keep whole segments within the cap,
+        // so that a template is its own template.
+        let cut = out
+            .get(..=MAX_URL_BYTES)
+            .and_then(|head| head.rfind('/'))
+            .unwrap_or(0);
+        out.truncate(cut);
+    }
     out
 }
 
@@ -91,6 +100,17 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn templates_stay_within_the_cap_in_whole_segments() {
+        let path = "/1".repeat(MAX_URL_BYTES / 2);
+        let t = template(&path);
+        assert!(t.len() <= MAX_URL_BYTES, "{}", t.len());
+        assert!(t.ends_with("/INTEGER"));
+        assert_eq!(template(&t), t);
+        let short = "/orders/1";
+        assert_eq!(template(short), "/orders/INTEGER");
+    }
 
     #[test]
     fn request_urls_split_into_host_and_path_with_query() {

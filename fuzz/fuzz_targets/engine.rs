@@ -1,0 +1,130 @@
+//! The whole engine under arbitrary sequences of responses, clock moves and delivery outcomes:
+//! no panic, at most `max_actors` tracked, at most one event per actor and rule per cooldown,
+//! the queue within its capacity, and every accepted event delivered, dropped or still held.
+#![no_main]
+
+use actorwatch_core::{Config, Engine, Observation};
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use std::collections::HashMap;
+
+#[derive(Debug, Arbitrary)]
+enum Op {
+    Response { actor: u8, status: u16, dt_ms: u16, api: u8 },
+    Forwarded { xff: String, status: u16 },
+    Advance { dt_secs: u8 },
+    Poll,
+    Outcome { index: u8, status: u16 },
+    Lost { index: u8 },
+}
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    threshold: u8,
+    window_secs: u8,
+    cooldown_secs: u8,
+    max_actors: u8,
+    queue_capacity: u8,
+    per_api: bool,
+    block: bool,
+    ops: Vec<Op>,
+}
+
+const MAX_OPS: usize = 2_000;
+
+fuzz_target!(|input: Input| {
+    let cooldown_secs = u64::from(input.cooldown_secs % 30);
+    let json = serde_json::json!({
+        "actor": {"sources": ["xff", "peer"]},
+        "rules": [{
+            "id": "R", "threshold": 1 + input.threshold % 12, "window_secs": 1 + input.window_secs % 20,
+            "cooldown_secs": cooldown_secs, "per": if input.per_api { "actor_api" } else { "actor" },
+            "action": if input.block { "block" } else { "alert" }, "block_secs": 5,
+        }],
+        "max_actors": 1 + input.max_actors % 16,
+        "samples_per_event": 2,
+        "webhook": {"url": "https://siem.example.com/akto", "mode": "instant", "batch_size": 3,
+                    "queue_capacity": 1 + input.queue_capacity % 20, "max_retries": 2, "timeout_ms": 1000},
+    });
+    let cfg = Config::from_json_str(&json.to_string()).expect("generated configs are valid");
+    let max_actors = cfg.max_actors as u64;
+    let queue_capacity = cfg.webhook.queue_capacity as u64;
+    let mut engine = Engine::new(cfg, 11);
+    engine.keep_detections(true);
+    let mut now = 1_747_162_000_000u64;
+    let mut in_flight: Vec<u64> = Vec::new();
+    let mut last_event: HashMap<(String, String), u64> = HashMap::new();
+    const PATHS: [&str; 3] = ["/a/1", "/b/22", "/c"];
+    for op in input.ops.into_iter().take(MAX_OPS) {
+        match op {
+            Op::Response { actor, status, dt_ms, api } => {
+                now += u64::from(dt_ms);
+                let peer = format!("10.0.0.{actor}:4000");
+                let obs = Observation {
+                    method: "GET",
+                    path: PATHS[api as usize % PATHS.len()],
+                    status,
+                    peer: Some(&peer),
+                    host: None,
+                    headers: &[("user-agent", "fuzz")],
+                    country: None,
+                };
+                engine.observe(now, &obs);
+            }
+            Op::Forwarded { xff, status } => {
+                let headers = [("x-forwarded-for", xff.as_str())];
+                let obs = Observation {
+                    method: "POST",
+                    path: "/login",
+                    status,
+                    peer: Some("203.0.113.1"),
+                    host: Some("api"),
+                    headers: &headers,
+                    country: None,
+                };
+                engine.observe(now, &obs);
+            }
+            Op::Advance { dt_secs } => {
+                now += u64::from(dt_secs) * 1000;
+                engine.advance(now);
+            }
+            Op::Poll => {
+                if let Some(d) = engine.poll_delivery(now) {
+                    assert!(d.events >= 1 && d.events <= 3);
+                    in_flight.push(d.token);
+                }
+            }
+            Op::Outcome { index, status } => {
+                if !in_flight.is_empty() {
+                    let token = in_flight.remove(index as usize % in_flight.len());
+                    engine.delivery_status(token, status, now);
+                }
+            }
+            Op::Lost { index } => {
+                if !in_flight.is_empty() {
+                    in_flight.remove(index as usize % in_flight.len());
+                }
+            }
+        }
+        for d in engine.drain_detections() {
+            let key = (d.event.actor.clone(), format!("{} {}", d.event.method, d.event.url));
+            let key = if input.per_api { key } else { (key.0, String::new()) };
+            if let Some(prev) = last_event.insert(key, d.at_ms) {
+                assert!(
+                    d.at_ms >= prev + cooldown_secs * 1000,
+                    "two events {} ms apart within a {cooldown_secs} s cooldown; {:?}",
+                    d.at_ms - prev,
+                    engine.metrics()
+                );
+            }
+        }
+        let m = engine.metrics();
+        assert!(m.actors_tracked <= max_actors, "{m:?}");
+        assert!(m.events_queued <= queue_capacity, "{m:?}");
+        assert_eq!(
+            m.events_raised,
+            m.events_delivered + m.events_dropped + m.events_queued,
+            "{m:?}"
+        );
+    }
+});
