@@ -121,6 +121,7 @@ lint: setup
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 -- -D warnings
 	cargo fmt --manifest-path edge-worker/Cargo.toml -- --check
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 
 ## bench: the core (criterion, bytes per actor, replay), Envoy overhead and attack, sizes -> bench/README.md

@@ -20,12 +20,33 @@ struct Input {
     tenant: Option<String>,
 }
 
-const SOURCES: [&str; 5] = ["peer", "xff", "cf-connecting-ip", "header:x-api-key", "header:x-tenant"];
-const PROXIES: [&str; 4] = ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1", "::ffff:192.0.2.0/120"];
+const SOURCES: [&str; 5] = [
+    "peer",
+    "xff",
+    "cf-connecting-ip",
+    "header:x-api-key",
+    "header:x-tenant",
+];
+const PROXIES: [&str; 4] = [
+    "10.0.0.0/8",
+    "2001:db8::/32",
+    "127.0.0.1",
+    "::ffff:192.0.2.0/120",
+];
 
 fuzz_target!(|input: Input| {
-    let sources: Vec<&str> = input.sources.iter().take(5).map(|s| SOURCES[*s as usize % SOURCES.len()]).collect();
-    let proxies: Vec<&str> = input.trusted_proxies.iter().take(4).map(|p| PROXIES[*p as usize % PROXIES.len()]).collect();
+    let sources: Vec<&str> = input
+        .sources
+        .iter()
+        .take(5)
+        .map(|s| SOURCES[*s as usize % SOURCES.len()])
+        .collect();
+    let proxies: Vec<&str> = input
+        .trusted_proxies
+        .iter()
+        .take(4)
+        .map(|p| PROXIES[*p as usize % PROXIES.len()])
+        .collect();
     let json = serde_json::json!({
         "actor": {
             "sources": sources,
@@ -55,7 +76,9 @@ fuzz_target!(|input: Input| {
     if let Some(xff) = &input.xff {
         if let Some(client) = actor.xff_client(peer_ip, xff) {
             // Never a proxy of ours, and only believed from a trusted peer when proxies are set.
-            assert!(!proxies.iter().any(|p| p.parse::<std::net::IpAddr>().ok() == Some(client)));
+            assert!(!proxies
+                .iter()
+                .any(|p| p.parse::<std::net::IpAddr>().ok() == Some(client)));
             if !proxies.is_empty() {
                 assert!(peer_ip.is_some());
             }
@@ -71,9 +94,14 @@ fuzz_target!(|input: Input| {
     match &resolved.key {
         ActorKey::Digest { .. } => {
             // A credential shows as its header name and 16 hex digits of its hash, never in clear.
-            let hash = shown.strip_prefix("x-api-key:sha256:").or_else(|| shown.strip_prefix("x-tenant:sha256:"));
+            let hash = shown
+                .strip_prefix("x-api-key:sha256:")
+                .or_else(|| shown.strip_prefix("x-tenant:sha256:"));
             let hash = hash.unwrap_or_else(|| panic!("{shown}"));
-            assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{shown}");
+            assert!(
+                hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{shown}"
+            );
         }
         ActorKey::Text { .. } => assert!(shown.starts_with("x-tenant:"), "{shown}"),
         ActorKey::V4(_) | ActorKey::V6(_) => assert!(resolved.ip.is_some()),

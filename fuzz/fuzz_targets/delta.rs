@@ -52,8 +52,11 @@ fuzz_target!(|input: Input| {
             for r in responses.iter().take(200) {
                 now += u64::from(r.dt_ms);
                 let peer = format!("192.0.2.{}", r.peer);
-                let headers: Vec<(&str, &str)> =
-                    r.header.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let headers: Vec<(&str, &str)> = r
+                    .header
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 let obs = Observation {
                     method: "GET",
                     path: &r.path,

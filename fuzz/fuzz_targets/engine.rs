@@ -10,12 +10,27 @@ use std::collections::HashMap;
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    Response { actor: u8, status: u16, dt_ms: u16, api: u8 },
-    Forwarded { xff: String, status: u16 },
-    Advance { dt_secs: u8 },
+    Response {
+        actor: u8,
+        status: u16,
+        dt_ms: u16,
+        api: u8,
+    },
+    Forwarded {
+        xff: String,
+        status: u16,
+    },
+    Advance {
+        dt_secs: u8,
+    },
     Poll,
-    Outcome { index: u8, status: u16 },
-    Lost { index: u8 },
+    Outcome {
+        index: u8,
+        status: u16,
+    },
+    Lost {
+        index: u8,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -57,7 +72,12 @@ fuzz_target!(|input: Input| {
     const PATHS: [&str; 3] = ["/a/1", "/b/22", "/c"];
     for op in input.ops.into_iter().take(MAX_OPS) {
         match op {
-            Op::Response { actor, status, dt_ms, api } => {
+            Op::Response {
+                actor,
+                status,
+                dt_ms,
+                api,
+            } => {
                 now += u64::from(dt_ms);
                 let peer = format!("10.0.0.{actor}:4000");
                 let obs = Observation {
@@ -107,8 +127,15 @@ fuzz_target!(|input: Input| {
             }
         }
         for d in engine.drain_detections() {
-            let key = (d.event.actor.clone(), format!("{} {}", d.event.method, d.event.url));
-            let key = if input.per_api { key } else { (key.0, String::new()) };
+            let key = (
+                d.event.actor.clone(),
+                format!("{} {}", d.event.method, d.event.url),
+            );
+            let key = if input.per_api {
+                key
+            } else {
+                (key.0, String::new())
+            };
             if let Some(prev) = last_event.insert(key, d.at_ms) {
                 assert!(
                     d.at_ms >= prev + cooldown_secs * 1000,

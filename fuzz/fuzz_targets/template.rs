@@ -2,7 +2,9 @@
 //! cap on kept paths plus the longest replacement growth.
 #![no_main]
 
-use actorwatch_core::template::{request_url_parts, strip_query, template, truncate, MAX_URL_BYTES};
+use actorwatch_core::template::{
+    request_url_parts, strip_query, template, truncate, MAX_URL_BYTES,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|path: &str| {
