@@ -177,7 +177,17 @@ impl ActorConfig {
         match source {
             ActorSource::Peer => peer,
             ActorSource::Xff => self.xff_client(peer, headers.get("x-forwarded-for")?),
-            ActorSource::CfConnectingIp => parse_ip(headers.get("cf-connecting-ip")?),
+            // Like X-Forwarded-For: with `trusted_proxies` set, only believed from one of them
+            // (Cloudflare's ranges), so a client reaching the origin directly cannot forge it.
+            ActorSource::CfConnectingIp => match peer {
+                Some(p) if self.trusted_proxies.is_empty() || self.is_trusted_proxy(p) => {
+                    parse_ip(headers.get("cf-connecting-ip")?)
+                }
+                None if self.trusted_proxies.is_empty() => {
+                    parse_ip(headers.get("cf-connecting-ip")?)
+                }
+                _ => None,
+            },
             ActorSource::Header { .. } => None,
         }
     }
@@ -425,5 +435,14 @@ mod tests {
             .unwrap();
         assert_eq!(c.display(&r.key), "2001:db8::/64");
         assert_eq!(r.ip, Some(ip("2001:db8::77")));
+        // Behind Cloudflare with its ranges as trusted proxies: a direct client cannot forge it.
+        let c = actor_config(
+            r#"{"sources": ["cf-connecting-ip", "peer"], "trusted_proxies": ["173.245.48.0/20"]}"#,
+        );
+        let headers = [("cf-connecting-ip", "192.0.2.9")];
+        let via_cloudflare = c.resolve(Some("173.245.48.7:443"), &headers).unwrap();
+        assert_eq!(c.display(&via_cloudflare.key), "192.0.2.9");
+        let direct = c.resolve(Some("198.51.100.4:5555"), &headers).unwrap();
+        assert_eq!(c.display(&direct.key), "198.51.100.4");
     }
 }

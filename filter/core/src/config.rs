@@ -787,7 +787,7 @@ impl Validator {
                     self.err(
                         "webhook.url",
                         "must be an http:// or https:// URL with a host",
-                        &Value::String(url.clone()),
+                        &Value::String(url_for_errors(&url)),
                     );
                 }
                 (String::new(), String::new())
@@ -819,7 +819,14 @@ impl Validator {
                             );
                         } else if let Some(s) = hv.as_str() {
                             if s.contains(['\r', '\n', '\0']) {
-                                self.err(&hpath, "must not contain CR, LF or NUL", hv);
+                                // Header values are often credentials: never echoed.
+                                self.errors.push(ConfigError {
+                                    path: hpath,
+                                    message: format!(
+                                        "must not contain CR, LF or NUL, got a value of {} characters",
+                                        s.chars().count()
+                                    ),
+                                });
                             } else {
                                 headers.push((lower, s.to_string()));
                             }
@@ -971,6 +978,23 @@ fn parse_status_range(v: &Value) -> Option<(u16, u16)> {
     (valid(lo) && valid(hi) && lo <= hi).then_some((lo as u16, hi as u16))
 }
 
+/// A webhook URL as an error may show it: user info, path and query can hold secrets (many
+/// webhook URLs carry their token in the path), so only the scheme and host are kept.
+fn url_for_errors(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.contains(['/', '@', '?']) {
+            "<not a URL>".to_string()
+        } else {
+            url.to_string()
+        };
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..end).unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let tail = if end < rest.len() { "/..." } else { "" };
+    format!("{scheme}://{host}{tail}")
+}
+
 /// Splits `http(s)://authority/path?query` into authority and path (with query), or `None`.
 fn split_url(url: &str) -> Option<(String, String)> {
     let rest = url
@@ -1114,6 +1138,29 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef-secret"));
+    }
+
+    #[test]
+    fn webhook_header_values_and_url_secrets_are_never_echoed() {
+        let e = errors_of(
+            r#"{"webhook":{"url":"http://x/","headers":{"authorization":"Bearer tok-s3cret\n"}}}"#,
+        );
+        assert_eq!(
+            e,
+            vec!["webhook.headers.authorization: must not contain CR, LF or NUL, got a value of 18 characters"]
+        );
+        let e = errors_of(
+            r#"{"webhook":{"url":"https://user:pw-s3cret@hooks.example.com/T0/tok-s3cret"}}"#,
+        );
+        assert_eq!(
+            e,
+            vec!["webhook.url: must be an http:// or https:// URL with a host, got \"https://hooks.example.com/...\""]
+        );
+        let e = errors_of(r#"{"webhook":{"url":"ftp://x"}}"#);
+        assert_eq!(
+            e,
+            vec!["webhook.url: must be an http:// or https:// URL with a host, got \"ftp://x\""]
+        );
     }
 
     #[test]
