@@ -100,7 +100,9 @@ test-native:
 	cargo test --workspace --locked --exclude actorwatch-e2e
 
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
+# The fault-injection build of the filter lets one test trap a VM on purpose.
 test-e2e:
+	cargo build --profile fault-injection --locked --target wasm32-wasip1 -p actorwatch-filter --features fault-injection
 	cargo test --locked -p actorwatch-e2e -- --test-threads 1
 
 test-istio:

@@ -62,10 +62,12 @@ impl Hub {
             .list_with_options(ListOptions::new().prefix("ev:"))
             .await?;
         let now = now_ms();
+        let mut requeued = 0;
         for value in stored.values() {
             let text = value?.as_string().unwrap_or_default();
             if let Ok(s) = serde_json::from_str::<Stored>(&text) {
                 engine.enqueue_event(now, s.rule, s.event);
+                requeued += 1;
             }
         }
         *self.inner.borrow_mut() = Some(Inner {
@@ -73,6 +75,10 @@ impl Hub {
             engine,
             blocks: Blocklist::new(seed(), cfg.max_actors),
         });
+        if requeued > 0 {
+            // Events a recycled instance left behind: schedule their delivery now.
+            self.deliver().await?;
+        }
         Ok(())
     }
 
@@ -96,8 +102,11 @@ impl Hub {
             init.with_method(Method::Post)
                 .with_headers(headers)
                 .with_body(Some(js_sys::Uint8Array::from(d.body.as_slice()).into()));
+            // The attempt gives up after `timeout_ms`, like Envoy's, and counts as failed.
+            let timeout = u32::try_from(d.timeout_ms).unwrap_or(u32::MAX);
+            let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout));
             let status = match Fetch::Request(Request::new_with_init(&d.url, &init)?)
-                .send()
+                .send_with_signal(&signal)
                 .await
             {
                 Ok(resp) => resp.status_code(),

@@ -28,10 +28,27 @@ pub fn filter_wasm() -> PathBuf {
         .unwrap_or_else(|| repo().join("target/wasm32-wasip1/release/actorwatch_filter.wasm"))
 }
 
+/// Where runs keep their files (Envoy configs and logs): inside the build directory, so that the
+/// secrets test can read every log the suites produced.
+pub fn scratch_root() -> PathBuf {
+    repo().join("target/e2e-scratch")
+}
+
+/// Every Envoy log under [`scratch_root`].
+pub fn scratch_logs() -> Vec<PathBuf> {
+    std::fs::read_dir(scratch_root())
+        .map(|dirs| {
+            dirs.filter_map(|d| Some(d.ok()?.path().join("envoy.log")))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A fresh directory for one run's files.
 pub fn scratch_dir(label: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = scratch_root().join(format!(
         "actorwatch-{label}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
@@ -223,6 +240,159 @@ impl Drop for Receiver {
     }
 }
 
+/// How a [`ScriptedReceiver`] answers one POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Ok,
+    Status(u16),
+    /// Stores the POST and answers 200 after this long (past the sender's timeout).
+    OkAfterMs(u64),
+    /// Stores the POST, starts a 200 response and closes the connection halfway through it.
+    CloseMidResponse,
+}
+
+/// A webhook receiver on a raw socket that misbehaves on purpose: the n-th POST gets
+/// `script[n]`, later ones [`Answer::Ok`]. A POST it stored (every answer but a status >= 300)
+/// is recorded with `answered: 200`, as a real receiver would have kept its events.
+pub struct ScriptedReceiver {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ScriptedReceiver {
+    pub fn start_on(port: u16, script: Vec<Answer>) -> ScriptedReceiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("receiver listens");
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next = Arc::new(AtomicU64::new(0));
+        let script = Arc::new(script);
+        let (r, st) = (Arc::clone(&received), Arc::clone(&stop));
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (r, next, script) = (Arc::clone(&r), Arc::clone(&next), Arc::clone(&script));
+                thread::spawn(move || serve_scripted(conn, &r, &next, &script));
+            }
+        });
+        ScriptedReceiver {
+            port,
+            received,
+            stop,
+        }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every event the receiver stored, counting a delivery id once (what a receiver that
+    /// deduplicates on `x-actorwatch-delivery` keeps).
+    pub fn events_deduplicated(&self) -> Vec<Value> {
+        let mut seen = std::collections::HashSet::new();
+        self.all()
+            .into_iter()
+            .filter(|r| {
+                r.answered == 200
+                    && seen.insert(r.header("x-actorwatch-delivery").unwrap_or("").to_string())
+            })
+            .flat_map(|r| {
+                r.json()["maliciousEvents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+impl Drop for ScriptedReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve_scripted(
+    conn: TcpStream,
+    received: &Mutex<Vec<Received>>,
+    next: &AtomicU64,
+    script: &[Answer],
+) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                if k == "content-length" {
+                    length = v.parse().unwrap_or(0);
+                }
+                headers.push((k, v));
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let n = next.fetch_add(1, Ordering::SeqCst) as usize;
+        let answer = script.get(n).copied().unwrap_or(Answer::Ok);
+        let answered = match answer {
+            Answer::Status(s) => s,
+            _ => 200,
+        };
+        received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Received {
+                at: Instant::now(),
+                headers,
+                body,
+                answered,
+            });
+        let out = reader.get_mut();
+        match answer {
+            Answer::Ok => {
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+            }
+            Answer::Status(s) => {
+                let _ = write!(out, "HTTP/1.1 {s} Nope\r\ncontent-length: 2\r\n\r\n{{}}");
+            }
+            Answer::OkAfterMs(ms) => {
+                thread::sleep(Duration::from_millis(ms));
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+                return;
+            }
+            Answer::CloseMidResponse => {
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"acc");
+                let _ = out.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Envoy
 
@@ -236,6 +406,12 @@ pub struct EnvoySetup {
     /// `127.0.0.1` or `::1`.
     pub listen: String,
     pub access_log: Option<PathBuf>,
+    /// Extra keys for the HTTP connection manager (YAML, 10-space indent), e.g. larger limits.
+    pub hcm_extra: String,
+    /// Another build of the filter (default: [`filter_wasm`]).
+    pub wasm: Option<PathBuf>,
+    /// A server for `/hang/...` requests (one that never answers, for resets mid-request).
+    pub hang_port: Option<u16>,
 }
 
 impl EnvoySetup {
@@ -248,6 +424,9 @@ impl EnvoySetup {
             webhook_port,
             listen: "127.0.0.1".into(),
             access_log: None,
+            hcm_extra: String::new(),
+            wasm: None,
+            hang_port: None,
         }
     }
 }
@@ -259,7 +438,12 @@ fn yaml_quote(s: &str) -> String {
 /// The Envoy bootstrap for a run: one listener in front of the sample API, the webhook
 /// cluster, the filter, and (optionally) the singleton aggregator, sharing one config.
 pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
-    let wasm = filter_wasm().display().to_string();
+    let wasm = s
+        .wasm
+        .clone()
+        .unwrap_or_else(filter_wasm)
+        .display()
+        .to_string();
     let config = yaml_quote(&s.config_json);
     let singleton = if s.singleton {
         format!(
@@ -278,6 +462,39 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
     } else {
         String::new()
     };
+    let listener = render_listener(s, &wasm, &config);
+    format!(
+        r#"{singleton}static_resources:
+  listeners:
+{listener}
+  clusters:
+  - name: sample_api
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: sample_api
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
+  - name: actorwatch_webhook
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: actorwatch_webhook
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {webhook}}}}}}}}}]}}]
+  - name: hang
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: hang
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {hang}}}}}}}}}]}}]
+"#,
+        hang = s.hang_port.unwrap_or(s.upstream_port),
+        upstream = s.upstream_port,
+        webhook = s.webhook_port,
+    )
+}
+
+/// The API listener with the filter, as YAML list item (for the bootstrap or an LDS file).
+pub fn render_listener(s: &EnvoySetup, wasm: &str, config: &str) -> String {
     let access_log = match &s.access_log {
         Some(path) => format!(
             r#"          access_log:
@@ -301,9 +518,7 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
         None => String::new(),
     };
     format!(
-        r#"{singleton}static_resources:
-  listeners:
-  - name: api
+        r#"  - name: api
     address: {{socket_address: {{address: "{listen}", port_value: 0}}}}
     filter_chains:
     - filters:
@@ -311,11 +526,15 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: api
-{access_log}          route_config:
+{hcm_extra}{access_log}          route_config:
             virtual_hosts:
             - name: api
               domains: ["*"]
               routes:
+              - match: {{prefix: "/direct/"}}
+                direct_response: {{status: 404, body: {{inline_string: "not here"}}}}
+              - match: {{prefix: "/hang/"}}
+                route: {{cluster: hang, timeout: 30s}}
               - match: {{prefix: "/"}}
                 route: {{cluster: sample_api}}
           http_filters:
@@ -330,24 +549,44 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
                 vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
           - name: envoy.filters.http.router
             typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
-  clusters:
-  - name: sample_api
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: sample_api
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
-  - name: actorwatch_webhook
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: actorwatch_webhook
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {webhook}}}}}}}}}]}}]
 "#,
         listen = s.listen,
-        upstream = s.upstream_port,
-        webhook = s.webhook_port,
+        hcm_extra = s.hcm_extra,
     )
+}
+
+/// A bootstrap that takes its listener from `lds.yaml` in `dir` (filesystem LDS, watched):
+/// rewriting that file is a config push.
+pub fn render_envoy_yaml_lds(s: &EnvoySetup, dir: &Path) -> (String, String) {
+    let bootstrap = render_envoy_yaml(s);
+    let wasm = s
+        .wasm
+        .clone()
+        .unwrap_or_else(filter_wasm)
+        .display()
+        .to_string();
+    let (head, rest) = bootstrap
+        .split_once("  listeners:\n")
+        .expect("a listeners section");
+    let clusters_at = rest.find("  clusters:\n").expect("a clusters section");
+    let bootstrap = format!(
+        "node: {{id: actorwatch-test, cluster: actorwatch-test}}\ndynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source:\n      path: {lds}\n      watched_directory: {{path: {dir}}}\n{head}{clusters}",
+        lds = dir.join("lds.yaml").display(),
+        dir = dir.display(),
+        clusters = &rest[clusters_at..],
+    );
+    (bootstrap, lds_resources(s, &wasm))
+}
+
+/// The LDS file holding the API listener with `s.config_json`.
+pub fn lds_resources(s: &EnvoySetup, wasm: &str) -> String {
+    let listener = render_listener(s, wasm, &yaml_quote(&s.config_json));
+    let listener = listener.replacen(
+        "  - name: api\n",
+        "  - \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n    name: api\n",
+        1,
+    );
+    format!("resources:\n{listener}")
 }
 
 /// A running Envoy, stopped (with its process group) when dropped.
@@ -471,6 +710,10 @@ impl Envoy {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.listener)
     }
@@ -564,6 +807,28 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> Result<(u16, Vec<u8>, boo
         close = true;
     }
     Ok((status, body, close))
+}
+
+/// Raw request bytes on a new connection; the status of the answer, or `None` if the server
+/// closed the connection without one.
+pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> Option<u16> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut reader = BufReader::new(s);
+    reader.get_mut().write_all(bytes).ok()?;
+    read_response(&mut reader).ok().map(|(status, _, _)| status)
+}
+
+/// Envoy's RSS in KiB (its PID is the process group leader `setsid` started).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// One request on a new connection.

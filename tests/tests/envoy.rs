@@ -1,42 +1,15 @@
 //! The filter in a real Envoy: a sample API behind it, webhooks to a real receiver.
 
+mod common;
+
 use actorwatch_core::payload::shape_errors;
 use actorwatch_core::signature::verify;
 use actorwatch_core::Config;
 use actorwatch_e2e::*;
+use common::*;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "e2e-secret-0123456789";
-const WAIT: Duration = Duration::from_secs(20);
-
-fn config(rules: &str, webhook: &str, extra: &str) -> String {
-    format!(
-        r#"{{"rules": [{rules}], {extra} "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", {webhook}}}}}"#
-    )
-}
-
-fn start(setup: &EnvoySetup) -> Envoy {
-    match Envoy::start(setup) {
-        Ok(e) => e,
-        Err(e) => panic!("Envoy did not start:\n{}", e.log),
-    }
-}
-
-fn xff(client: &str) -> [(&'static str, String); 1] {
-    [("x-forwarded-for", client.to_string())]
-}
-
-fn get_as(c: &mut Client, path: &str, client_ip: &str) -> u16 {
-    let h = xff(client_ip);
-    let headers: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    c.request("GET", path, &headers, b"")
-        .map(|(s, _)| s)
-        .unwrap_or(0)
-}
-
-const XFF_ACTORS: &str = r#""actor": {"sources": ["xff", "peer"]},"#;
 
 #[test]
 fn threshold_boundary_cooldown_and_the_payload() {

@@ -13,12 +13,20 @@ export function makeConfig(rules, webhook = {}, extra = {}) {
   });
 }
 
-/** Starts the Worker; `receiver(request)` answers webhook POSTs (default 200). */
-export async function start(config, { receiver } = {}) {
+/**
+ * Starts the Worker. `receiver(request, body, n)` answers the n-th webhook POST: a status
+ * (default 200), a Response, or a throw (the connection is refused). `persist` keeps Durable
+ * Object storage in that directory across instances. Everything workerd prints is in `output`.
+ */
+export async function start(config, { receiver, persist, posts = [] } = {}) {
   const hook = new URL(JSON.parse(config).webhook.url);
-  const posts = [];
   const originCalls = [];
+  const output = [];
   const mf = new Miniflare({
+    durableObjectsPersist: persist ?? false,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) stream.on("data", (chunk) => output.push(String(chunk)));
+    },
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     scriptPath: "build/index.js",
@@ -32,8 +40,14 @@ export async function start(config, { receiver } = {}) {
       const url = new URL(request.url);
       if (url.host === hook.host) {
         const body = await request.text();
-        const answer = receiver ? await receiver(request, body, posts.length) : 200;
-        posts.push({ headers: Object.fromEntries(request.headers), body, answer, at: Date.now() });
+        const post = { headers: Object.fromEntries(request.headers), body, answer: 0, at: Date.now() };
+        posts.push(post);
+        const answer = receiver ? await receiver(request, body, posts.length - 1) : 200;
+        if (answer instanceof Response) {
+          post.answer = answer.status;
+          return answer;
+        }
+        post.answer = answer;
         return new Response("{}", { status: answer });
       }
       originCalls.push({ method: request.method, path: url.pathname + url.search, body: await request.text() });
@@ -49,7 +63,7 @@ export async function start(config, { receiver } = {}) {
       headers: { "cf-connecting-ip": ip, ...(init.headers || {}) },
       cf: { country: "IN" },
     });
-  return { mf, posts, originCalls, send };
+  return { mf, posts, originCalls, send, output };
 }
 
 export async function waitFor(fn, what, timeoutMs = 10000) {

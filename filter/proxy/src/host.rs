@@ -1,8 +1,9 @@
 //! Host calls the filter makes, wrapped so that none of them can panic: the SDK's trait
-//! methods unwrap host errors and its string getters panic on non-UTF-8 bytes.
+//! methods unwrap host errors, its getters panic on statuses they do not expect, and its string
+//! getters panic on non-UTF-8 bytes.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType, Status};
+use proxy_wasm::types::{LogLevel, MapType};
 use std::time::UNIX_EPOCH;
 
 pub fn now_ms() -> u64 {
@@ -20,18 +21,80 @@ fn lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// A header's value. Through the raw ABI: the SDK's getter panics on a status it does not
+/// expect, and Envoy answers `BadArgument` when a map is gone (a stream reset before its
+/// response headers, an HTTP call that timed out), which a client can provoke at will.
 pub fn header(map: MapType, name: &str) -> Option<String> {
-    hostcalls::get_map_value_bytes(map, name)
-        .ok()
-        .flatten()
-        .map(lossy)
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the host reads `name` and, on success, hands over a buffer of `size` bytes it
+    // allocated through this module's allocator; it is ours to own and free.
+    let status =
+        unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) };
+    take_buffer(status, data, size).map(lossy)
 }
 
+/// A property (`["source", "address"]`), through the raw ABI for the same reason as [`header`].
 pub fn property(path: &[&str]) -> Option<String> {
-    hostcalls::get_property(path.to_vec())
-        .ok()
-        .flatten()
-        .map(lossy)
+    let serialized = path.join("\0");
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: as in `header`.
+    let status =
+        unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) };
+    take_buffer(status, data, size).map(lossy)
+}
+
+/// Answers the request locally; whether the host accepted. Through the raw ABI for the same
+/// reason as [`header`].
+pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
+    let headers = encode_pairs(headers);
+    // SAFETY: the host only reads the buffers passed, for the duration of the call.
+    let result = unsafe {
+        proxy_send_local_response(
+            status,
+            std::ptr::null(),
+            0,
+            body.as_ptr(),
+            body.len(),
+            headers.as_ptr(),
+            headers.len(),
+            -1,
+        )
+    };
+    result == STATUS_OK
+}
+
+/// proxy-wasm's pair encoding (see [`decode_pairs`]).
+fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        4 + pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 10)
+            .sum::<usize>(),
+    );
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// The buffer a host call returned, if it succeeded with one.
+fn take_buffer(status: u32, data: *mut u8, size: usize) -> Option<Vec<u8>> {
+    if status != STATUS_OK || data.is_null() {
+        return None;
+    }
+    // SAFETY: on success the host allocated `size` bytes at `data` with this module's
+    // allocator (`proxy_on_memory_allocate`) and gave up ownership.
+    Some(unsafe { Vec::from_raw_parts(data, size, size) })
 }
 
 /// Unpredictable seed for hash keys and ids: the host's randomness (WASI `random_get`), mixed
@@ -46,13 +109,41 @@ pub fn seed(context_id: u32) -> u64 {
     random ^ nanos.rotate_left(17) ^ u64::from(context_id).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Host calls return a plain status code: read as an integer, since a code this SDK does not
+/// know must not be turned into its enum.
+const STATUS_OK: u32 = 0;
+
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_get_header_map_pairs(
         map_type: MapType,
         return_map_data: *mut *mut u8,
         return_map_size: *mut usize,
-    ) -> Status;
+    ) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: MapType,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_send_local_response(
+        status_code: u32,
+        status_code_details_data: *const u8,
+        status_code_details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
 }
 
 /// A header map as one buffer in proxy-wasm's pair encoding: one host call and no
@@ -61,14 +152,9 @@ extern "C" {
 pub fn raw_headers(map: MapType) -> Option<Vec<u8>> {
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size: usize = 0;
-    // SAFETY: on success the host hands over a buffer of `size` bytes that it allocated through
-    // this module's allocator (`proxy_on_memory_allocate`); it is ours to own and free.
-    unsafe {
-        match proxy_get_header_map_pairs(map, &mut data, &mut size) {
-            Status::Ok if !data.is_null() => Some(Vec::from_raw_parts(data, size, size)),
-            _ => None,
-        }
-    }
+    // SAFETY: the host writes the buffer's address and size; see `take_buffer`.
+    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+    take_buffer(status, data, size)
 }
 
 /// The pairs of a pair-encoded buffer as slices of it, with one allocation; `None` if the
@@ -158,6 +244,17 @@ mod tests {
         }
         assert!(decode_pairs(&[0xff, 0xff, 0xff, 0xff]).is_empty());
         assert!(borrow_pairs(&[0xff, 0xff, 0xff, 0xff]).is_none());
+    }
+
+    #[test]
+    fn encoded_pairs_decode_back() {
+        let pairs = [(":status", "429"), ("retry-after", "7"), ("empty", "")];
+        let decoded = decode_pairs(&super::encode_pairs(&pairs));
+        let expected: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(decoded, expected);
     }
 
     #[test]

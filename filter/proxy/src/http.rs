@@ -5,7 +5,6 @@ use crate::host;
 use crate::root::Worker;
 use actorwatch_core::config::ActorSource;
 use actorwatch_core::Observation;
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
 use std::cell::RefCell;
@@ -34,6 +33,10 @@ impl Context for HttpFilter {}
 
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        #[cfg(all(feature = "fault-injection", target_arch = "wasm32"))]
+        if host::header(MapType::HttpRequestHeaders, "x-actorwatch-test-trap").is_some() {
+            core::arch::wasm32::unreachable();
+        }
         let Ok(mut w) = self.worker.try_borrow_mut() else {
             return Action::Continue;
         };
@@ -74,15 +77,15 @@ impl HttpContext for HttpFilter {
         let body = format!(
             "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
         );
-        let sent = hostcalls::send_http_response(
+        let sent = host::send_local_response(
             u32::from(block.status),
-            vec![
+            &[
                 ("content-type", "application/json"),
                 ("retry-after", &retry_after),
             ],
-            Some(body.as_bytes()),
+            body.as_bytes(),
         );
-        if sent.is_err() {
+        if !sent {
             return Action::Continue;
         }
         self.answered_locally = true;

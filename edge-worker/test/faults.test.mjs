@@ -1,0 +1,161 @@
+// The Worker in real workerd under attack and under faults: hostile requests, a flood of
+// one-off actors, a misbehaving receiver, a full queue, an isolate recycled mid-batch, and
+// secrets that must never leak.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SECRET, accepted, events, makeConfig, metrics, start, waitFor } from "./lib/harness.mjs";
+
+const refused = () => {
+  throw new Error("connection refused");
+};
+
+/** Events a receiver keeps that deduplicates POSTs on x-actorwatch-delivery. */
+const deduplicated = (posts) => {
+  const seen = new Set();
+  return posts
+    .filter((p) => p.answer === 200 && !seen.has(p.headers["x-actorwatch-delivery"]) && seen.add(p.headers["x-actorwatch-delivery"]))
+    .flatMap((p) => JSON.parse(p.body).maliciousEvents);
+};
+
+test("hostile requests pass through and are counted; a flood cannot hide an attacker", async () => {
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3 }], {}, { max_actors: 20 }));
+  try {
+    // A 64 KiB path, bytes that are not UTF-8 in a header, 1,000 headers, a 10,000-entry
+    // X-Forwarded-For (not an actor source here: Cloudflare's address is).
+    const hostile = [
+      [`/nope/${"a".repeat(64 * 1024)}`, {}],
+      ["/nope/bytes", { headers: { "x-junk": "\xc3\x28\xa0\xa1\xff" } }],
+      ["/nope/many", { headers: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x-h-${i}`, `v${i}`])) }],
+      ["/nope/xff", { headers: { "x-forwarded-for": Array.from({ length: 10000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(", ") } }],
+    ];
+    // workerd refuses what Cloudflare's edge refuses too (431/414: headers or URL too large);
+    // everything else reaches the Worker and the origin.
+    const statuses = [];
+    for (const [path, init] of hostile) statuses.push((await w.send(path, "198.51.100.10", init)).status);
+    console.log(`hostile request statuses: ${statuses}`);
+    assert.ok(statuses.every((s) => [404, 414, 431].includes(s)), `${statuses}`);
+    assert.ok(statuses.includes(404));
+    assert.equal((await w.send("/ok", "198.51.100.1")).status, 200);
+    // Three counted responses flag the client.
+    for (let n = statuses.filter((s) => s === 404).length; n < 3; n++) await w.send("/nope/more", "198.51.100.10");
+    const long = await waitFor(() => events(w.posts).find((e) => e.actor === "198.51.100.10"), "the hostile client's event");
+    assert.ok(long.url.length <= 2048, `url of ${long.url.length} bytes`);
+    // An attacker at threshold-1 behind 1,000 one-off actors (more than 32 shards × max_actors).
+    for (let i = 0; i < 2; i++) await w.send("/probe", "198.51.100.66");
+    for (let i = 0; i < 1000; i++) assert.equal((await w.send("/flood", `10.200.${i >> 8}.${i & 255}`)).status, 404);
+    await w.send("/probe", "198.51.100.66");
+    await waitFor(() => events(w.posts).some((e) => e.actor === "198.51.100.66"), "the attacker's event", 20000);
+    assert.equal((await w.send("/ok", "198.51.100.1")).status, 200);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("a refusing, failing, slow, then healthy receiver gets every event exactly once", async () => {
+  const faults = [refused, () => 500, () => new Promise((r) => setTimeout(() => r(200), 1500)), () => 503];
+  const w = await start(
+    makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { batch_size: 1, timeout_ms: 500, max_retries: 12 }),
+    { receiver: (_req, _body, n) => (faults[n] ?? (() => 200))() },
+  );
+  try {
+    for (let a = 0; a < 3; a++) for (let i = 0; i < 2; i++) await w.send("/nope", `203.0.113.${a}`);
+    const evs = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.events_delivered === 3 && m.events_queued === 0 && deduplicated(w.posts);
+    }, "every event delivered", 40000);
+    const refIds = evs.map((e) => e.refId);
+    assert.equal(refIds.length, 3, JSON.stringify(refIds));
+    assert.equal(new Set(refIds).size, 3);
+    assert.ok(w.posts.length > 3, "the faults made the hub send again");
+    assert.equal((await metrics(w.mf)).events_dropped, 0);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("a full queue drops exactly the overflow and reports it", async () => {
+  let down = true;
+  const w = await start(
+    makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { batch_size: 1, timeout_ms: 500, max_retries: 20, queue_capacity: 3 }),
+    { receiver: () => (down ? refused() : 200) },
+  );
+  try {
+    for (let a = 0; a < 5; a++) for (let i = 0; i < 2; i++) await w.send("/nope", `203.0.113.${a}`);
+    await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.events_queued + m.events_dropped + m.events_delivered === 5;
+    }, "5 events at the hub");
+    assert.equal((await metrics(w.mf)).events_dropped, 2);
+    down = false;
+    await waitFor(async () => (await metrics(w.mf)).events_delivered === 3, "3 delivered", 30000);
+    assert.equal(deduplicated(w.posts).length, 3);
+    assert.equal((await metrics(w.mf)).events_dropped, 2, "exactly the overflow");
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("events raised before the isolate is recycled are delivered by the next one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "actorwatch-persist-"));
+  const config = makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { mode: "periodic", run_every_secs: 3, batch_size: 10 });
+  const posts = [];
+  try {
+    const first = await start(config, { persist: dir, posts });
+    for (let a = 0; a < 2; a++) for (let i = 0; i < 2; i++) await first.send("/nope", `203.0.113.${a}`);
+    await waitFor(async () => (await metrics(first.mf)).events_queued === 2, "2 events stored at the hub");
+    // Recycled mid-batch: before the periodic POST.
+    await first.mf.dispose();
+    assert.equal(posts.length, 0);
+    const second = await start(config, { persist: dir, posts });
+    try {
+      await metrics(second.mf); // the hub wakes and queues what its storage holds
+      const evs = await waitFor(() => deduplicated(posts).length >= 2 && deduplicated(posts), "the stored events", 20000);
+      assert.deepEqual(evs.map((e) => e.actor).sort(), ["203.0.113.0", "203.0.113.1"]);
+    } finally {
+      await second.mf.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("secrets never reach the Worker's output or the payloads", async () => {
+  const token = "siem-token-8f3a0c1e2b";
+  const apiKey = "ak_live_5b7e9d1f3a2c4e6b";
+  const config = makeConfig([{ id: "4XX_FILTER", threshold: 3 }], { headers: { authorization: `Bearer ${token}` } }, {
+    actor: { sources: ["header:x-api-key", "peer"] },
+  });
+  const w = await start(config);
+  try {
+    for (let i = 0; i < 3; i++) {
+      await w.send("/login", "198.51.100.5", {
+        method: "POST",
+        headers: { "x-api-key": apiKey, authorization: "Bearer user-bearer-91", cookie: "session=s3ss10n-c00k1e-77" },
+        body: "{}",
+      });
+    }
+    const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "an event");
+    assert.match(evs[0].actor, /^x-api-key:sha256:[0-9a-f]{16}$/);
+    assert.ok(accepted(w.posts).every((p) => p.headers.authorization === `Bearer ${token}`));
+  } finally {
+    await w.mf.dispose();
+  }
+  // An invalid configuration holding secrets: its logged errors must not echo them.
+  const bad = JSON.stringify({ webhook: { url: `https://user:${token}@hooks.example.com/${token}`, hmac_secret: "sh0rt-x", headers: { authorization: `Bearer ${token}\n` } } });
+  const b = await start(bad);
+  try {
+    assert.equal((await b.send("/ok", "198.51.100.5")).status, 200);
+    await waitFor(() => b.output.join("").includes("webhook.headers.authorization"), "the logged config error");
+  } finally {
+    await b.mf.dispose();
+  }
+  const haystacks = [["Worker output", w.output.join("")], ["Worker output (bad config)", b.output.join("")], ...w.posts.map((p, i) => [`payload ${i}`, p.body])];
+  for (const [name, text] of haystacks) {
+    for (const secret of [SECRET, token, apiKey, "user-bearer-91", "s3ss10n-c00k1e-77", "sh0rt-x"]) {
+      assert.ok(!text.includes(secret), `${name} contains ${secret}`);
+    }
+  }
+});

@@ -1,0 +1,442 @@
+//! The filter in a real Envoy under attack and under faults: hostile requests, a flood of
+//! one-off actors, a misbehaving receiver, a full queue, and secrets that must never leak.
+
+mod common;
+
+use actorwatch_e2e::*;
+use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Larger request limits than Envoy's defaults (60 KiB of headers, 100 headers), so that the
+/// hostile requests reach the filter instead of being refused by Envoy's codec.
+const LARGE_LIMITS: &str = "          max_request_headers_kb: 4096\n          common_http_protocol_options: {max_headers_count: 10000}\n";
+
+fn status(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    http(addr, "GET", path, headers, b"").map_or(0, |(s, _)| s)
+}
+
+fn actors_of(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| e["actor"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        r#""actor": {"sources": ["xff", "peer"]}, "max_actors": 200,"#,
+    );
+    // A server that accepts requests and never answers them.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.hcm_extra = LARGE_LIMITS.into();
+    setup.hang_port = Some(hang.local_addr().unwrap().port());
+    setup.wasm = std::env::var_os("ACTORWATCH_HOSTILE_WASM").map(Into::into);
+    let envoy = start(&setup);
+    let addr = envoy.listener;
+    let rss_before = rss_kib(envoy.pid());
+    let mut statuses: HashMap<&str, Vec<u16>> = HashMap::new();
+    let serving = |after: &str| {
+        assert_eq!(
+            status(addr, "/healthz", &[]),
+            200,
+            "Envoy serves after {after}"
+        );
+    };
+
+    // A 10,000-entry X-Forwarded-For: the rightmost entry is the client; three flag it.
+    let mut chain: Vec<String> = (0..9_999u32)
+        .map(|i| format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255))
+        .collect();
+    chain.push("198.51.100.10".into());
+    let chain = chain.join(", ");
+    for _ in 0..3 {
+        let s = status(addr, "/direct/long-xff", &[("x-forwarded-for", &chain)]);
+        statuses.entry("long xff").or_default().push(s);
+    }
+    serving("a 10,000-entry X-Forwarded-For");
+
+    // A 64 KiB path.
+    let path = format!("/direct/{}", "a".repeat(64 * 1024));
+    let s = status(addr, &path, &[("x-forwarded-for", "198.51.100.11")]);
+    statuses.entry("64 KiB path").or_default().push(s);
+    serving("a 64 KiB path");
+
+    // Bytes that are not UTF-8 in a header value and in the path, raw on the wire.
+    let raw = b"GET /direct/\xff\xfe%ff HTTP/1.1\r\nhost: api\r\nx-forwarded-for: 198.51.100.12\r\nx-junk: \xc3\x28\xa0\xa1\r\n\r\n";
+    let s = raw_request(addr, raw).unwrap_or(0);
+    statuses.entry("non-UTF-8 path").or_default().push(s);
+    let raw = b"GET /direct/bytes HTTP/1.1\r\nhost: api\r\nx-forwarded-for: 198.51.100.13\r\nx-junk: \xc3\x28\xa0\xa1\xff\r\n\r\n";
+    let s = raw_request(addr, raw).unwrap_or(0);
+    statuses.entry("non-UTF-8 header").or_default().push(s);
+    serving("bytes that are not UTF-8");
+
+    // 5,000 headers.
+    let many: Vec<(String, String)> = (0..5_000)
+        .map(|i| (format!("x-h-{i}"), format!("v{i}")))
+        .collect();
+    let mut headers: Vec<(&str, &str)> =
+        many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    headers.push(("x-forwarded-for", "198.51.100.14"));
+    let s = status(addr, "/direct/many-headers", &headers);
+    statuses.entry("5,000 headers").or_default().push(s);
+    serving("5,000 headers");
+
+    // Clients that reset their stream before any response exists: the filter must not trap
+    // when the response headers are missing at the end of the stream.
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        std::io::Write::write_all(
+            &mut s,
+            b"GET /hang/x HTTP/1.1\r\nhost: api\r\nx-forwarded-for: 198.51.100.15\r\n\r\n",
+        )
+        .unwrap();
+        let (_held, _) = hang.accept().unwrap();
+        drop(s);
+    }
+    serving("clients that reset before a response");
+
+    // An attacker at threshold-1 hides behind 1,000 one-off actors (5 times max_actors), then
+    // sends one more 404.
+    let mut c = envoy.client();
+    for _ in 0..2 {
+        assert_eq!(get_as(&mut c, "/direct/probe", "198.51.100.66"), 404);
+    }
+    for i in 0..1_000u32 {
+        let one_off = format!("10.200.{}.{}", i >> 8, i & 255);
+        assert_eq!(get_as(&mut c, "/direct/flood", &one_off), 404);
+    }
+    assert_eq!(get_as(&mut c, "/direct/probe", "198.51.100.66"), 404);
+    serving("a flood of one-off actors");
+
+    eprintln!("hostile request statuses: {statuses:?}");
+    // Every 4XX was counted: the hostile requests' (Envoy's own 400 for a path it refuses
+    // included), and the 1,003 404s of the flood and the attacker.
+    let hostile_4xx = statuses
+        .values()
+        .flatten()
+        .filter(|&&s| (400..500).contains(&s))
+        .count() as u64;
+    let expected = hostile_4xx + 1_003;
+    wait_for(WAIT, || (envoy.metric("matched") == expected).then_some(()))
+        .unwrap_or_else(|| panic!("matched {} of {expected}", envoy.metric("matched")));
+    // The long chain's client and the hidden attacker are both flagged.
+    let events = wait_for(WAIT, || {
+        let e = rx.events();
+        let actors = actors_of(&e);
+        (actors.iter().any(|a| a == "198.51.100.10") && actors.iter().any(|a| a == "198.51.100.66"))
+            .then_some(e)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "events for the long chain and the attacker: {:?}",
+            actors_of(&rx.events())
+        )
+    });
+    assert!(events
+        .iter()
+        .all(|e| e["url"].as_str().is_some_and(|u| u.len() <= 2048)));
+    // Memory stays within max_actors; the flood was evicted, not the attacker.
+    assert!(envoy.metric("actors_tracked") <= 200);
+    assert!(envoy.metric("actors_evicted") >= 800);
+    let grown_kib = rss_kib(envoy.pid()).saturating_sub(rss_before);
+    assert!(grown_kib < 64 * 1024, "Envoy grew by {grown_kib} KiB");
+    // The filter never trapped: no VM was reloaded.
+    let log = envoy.log();
+    assert!(!log.contains("panicked"), "{log}");
+    assert_eq!(envoy.stat("wasm.envoy.wasm.runtime.v8.vm_reload"), 0);
+}
+
+#[test]
+fn delivery_faults_still_deliver_every_event_exactly_once() {
+    let api = SampleApi::start();
+    // The receiver is down at first: its port refuses connections.
+    let port = free_port();
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2}"#,
+        r#""mode": "instant", "batch_size": 1, "timeout_ms": 1000, "max_retries": 12"#,
+        XFF_ACTORS,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
+    let mut c = envoy.client();
+    for actor in 0..4 {
+        for _ in 0..2 {
+            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
+        }
+    }
+    wait_for(WAIT, || {
+        (envoy.metric("deliveries_failed") >= 4).then_some(())
+    })
+    .expect("deliveries fail while the receiver refuses connections");
+    // Back, but misbehaving: 500, an answer after the timeout, a response cut halfway, 503.
+    let rx = ScriptedReceiver::start_on(
+        port,
+        vec![
+            Answer::Status(500),
+            Answer::OkAfterMs(2_500),
+            Answer::CloseMidResponse,
+            Answer::Status(503),
+        ],
+    );
+    let events = wait_for(Duration::from_secs(60), || {
+        let events = rx.events_deduplicated();
+        (envoy.metric("events_delivered") == 4 && events.len() >= 4).then_some(events)
+    })
+    .unwrap_or_else(|| {
+        let answers: Vec<u16> = rx.all().iter().map(|r| r.answered).collect();
+        panic!(
+            "every event delivered; {} answers {answers:?} deduplicated events {}",
+            metrics_of(&envoy),
+            rx.events_deduplicated().len()
+        )
+    });
+    // Each event once, after deduplication by delivery id, although some POSTs arrived twice.
+    let mut ref_ids: Vec<&str> = events.iter().filter_map(|e| e["refId"].as_str()).collect();
+    ref_ids.sort_unstable();
+    let before = ref_ids.len();
+    ref_ids.dedup();
+    assert_eq!((before, ref_ids.len()), (4, 4), "{events:?}");
+    assert!(rx.all().len() > 4, "the faults made actorwatch send again");
+    assert_eq!(envoy.metric("events_dropped"), 0);
+    assert_eq!(envoy.metric("events_queued"), 0);
+}
+
+#[test]
+fn a_full_queue_drops_exactly_the_overflow_and_reports_it() {
+    let api = SampleApi::start();
+    let port = free_port();
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2}"#,
+        r#""mode": "instant", "batch_size": 1, "timeout_ms": 1000, "max_retries": 20, "queue_capacity": 3"#,
+        XFF_ACTORS,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
+    let mut c = envoy.client();
+    for actor in 0..5 {
+        for _ in 0..2 {
+            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
+        }
+    }
+    wait_for(WAIT, || (envoy.metric("events_raised") == 5).then_some(())).expect("5 events");
+    wait_for(WAIT, || (envoy.metric("events_dropped") == 2).then_some(()))
+        .unwrap_or_else(|| panic!("2 dropped; {}", metrics_of(&envoy)));
+    let rx = ScriptedReceiver::start_on(port, Vec::new());
+    let events = wait_for(Duration::from_secs(60), || {
+        let events = rx.events_deduplicated();
+        (envoy.metric("events_delivered") == 3).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("3 delivered; metrics {:?}", envoy.stats()));
+    assert_eq!(events.len(), 3);
+    assert_eq!(envoy.metric("events_dropped"), 2, "exactly the overflow");
+    assert_eq!(envoy.metric("events_queued"), 0);
+}
+
+#[test]
+fn secrets_never_reach_logs_or_payloads() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let token = "siem-token-8f3a0c1e2b";
+    let api_key = "ak_live_5b7e9d1f3a2c4e6b";
+    let password_cookie = "session=s3ss10n-c00k1e-77";
+    let bearer = "Bearer eyJhbGciOi.user-bearer-91";
+    let cfg = format!(
+        r#"{{"actor": {{"sources": ["header:x-api-key", "peer"]}}, "rules": [{{"id": "4XX_FILTER", "threshold": 3}}],
+            "samples_per_event": 5,
+            "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", "mode": "instant",
+                        "headers": {{"authorization": "Bearer {token}"}}}}}}"#
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    for i in 0..4 {
+        let (s, _) = c
+            .request(
+                "POST",
+                &format!("/login?attempt={i}"),
+                &[
+                    ("x-api-key", api_key),
+                    ("authorization", bearer),
+                    ("cookie", password_cookie),
+                    ("x-tenant", "acme"),
+                ],
+                b"{\"user\": \"a\", \"password\": \"guess\"}",
+            )
+            .expect("request");
+        assert_eq!(s, 401);
+    }
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("an event");
+    assert!(events[0]["actor"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("x-api-key:sha256:")));
+    // The receiver gets the SIEM token in its request headers, as configured, and nothing else.
+    let posts = rx.all();
+    let expected = format!("Bearer {token}");
+    assert!(posts
+        .iter()
+        .all(|p| p.header("authorization") == Some(expected.as_str())));
+    // A config push with secrets in invalid values: the errors must not echo them.
+    let bad = format!(
+        r#"{{"webhook": {{"url": "https://user:{token}@hooks.example.com/{token}", "hmac_secret": "sh0rt-x",
+                        "headers": {{"authorization": "Bearer {token}\n"}}}}}}"#
+    );
+    let refused = Envoy::start(&EnvoySetup::new(&bad, api.port, rx.port))
+        .err()
+        .expect("Envoy refuses the invalid config");
+    assert!(
+        refused.log.contains("webhook.headers.authorization"),
+        "{}",
+        refused.log
+    );
+
+    let mut haystacks: Vec<(String, String)> = vec![
+        ("Envoy log".into(), envoy.log()),
+        ("Envoy log of the refused config".into(), refused.log),
+        ("stats".into(), format!("{:?}", envoy.stats())),
+    ];
+    for (i, p) in posts.iter().enumerate() {
+        haystacks.push((
+            format!("payload {i}"),
+            String::from_utf8_lossy(&p.body).into_owned(),
+        ));
+    }
+    // Every other Envoy log the suites left in the scratch directory as well.
+    for log in scratch_logs() {
+        haystacks.push((
+            log.display().to_string(),
+            std::fs::read_to_string(&log).unwrap_or_default(),
+        ));
+    }
+    let secrets = [
+        SECRET,
+        token,
+        api_key,
+        "s3ss10n-c00k1e-77",
+        "user-bearer-91",
+        "sh0rt-x",
+    ];
+    for (name, text) in &haystacks {
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{name} contains the secret {secret:?}"
+            );
+        }
+    }
+}
+
+/// The filter's metrics and Envoy's Wasm VM counters, for failure messages.
+fn metrics_of(envoy: &Envoy) -> String {
+    let mut m: Vec<(String, u64)> = envoy
+        .stats()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("wasm"))
+        .collect();
+    m.sort();
+    format!("{m:?}")
+}
+
+/// Sum of Envoy's Wasm VM reload counters (`..._reload_...`): how often a VM was replaced.
+fn reloads(envoy: &Envoy) -> u64 {
+    envoy
+        .stats()
+        .iter()
+        .filter(|(k, _)| k.starts_with("wasm") && k.contains("reload") && k.contains("success"))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn a_trapped_vm_reloads_and_traffic_keeps_flowing() {
+    let wasm = repo().join("target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm");
+    assert!(wasm.exists(), "{} is built by make test", wasm.display());
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        XFF_ACTORS,
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.wasm = Some(wasm);
+    setup.concurrency = 1;
+    let envoy = start(&setup);
+    let addr = envoy.listener;
+    assert_eq!(status(addr, "/api/orders", &[]), 200);
+    assert_eq!(reloads(&envoy), 0);
+    // The trap: this request fails, the VM is replaced.
+    let trapped = status(addr, "/api/orders", &[("x-actorwatch-test-trap", "1")]);
+    assert_ne!(trapped, 200, "the trapped request is not served normally");
+    // The next requests reload the VM and are served.
+    wait_for(WAIT, || {
+        (status(addr, "/api/orders", &[]) == 200).then_some(())
+    })
+    .expect("requests succeed after the trap");
+    assert!(reloads(&envoy) >= 1, "{}", metrics_of(&envoy));
+    // The reloaded filter counts and alerts.
+    let mut c = envoy.client();
+    for _ in 0..3 {
+        assert_eq!(get_as(&mut c, "/nope", "198.51.100.77"), 404);
+    }
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty()))
+        .expect("an event after the reload");
+    assert_eq!(actors_of(&events), vec!["198.51.100.77".to_string()]);
+}
+
+#[test]
+fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let good = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        XFF_ACTORS,
+    );
+    let mut setup = EnvoySetup::new(&good, api.port, rx.port);
+    setup.singleton = false;
+    let dir = scratch_dir("envoy-lds");
+    let (bootstrap, lds) = render_envoy_yaml_lds(&setup, &dir);
+    std::fs::write(dir.join("lds.yaml"), lds).unwrap();
+    std::fs::write(dir.join("envoy.yaml"), bootstrap).unwrap();
+    let envoy = match Envoy::start_with_file(&dir.join("envoy.yaml"), 2, &dir) {
+        Ok(e) => e,
+        Err(e) => panic!("Envoy did not start:\n{}", e.log),
+    };
+    let push = |config_json: &str| {
+        let mut s = EnvoySetup::new(config_json, api.port, rx.port);
+        s.singleton = false;
+        let wasm = filter_wasm().display().to_string();
+        let tmp = dir.join("lds.yaml.tmp");
+        std::fs::write(&tmp, lds_resources(&s, &wasm)).unwrap();
+        std::fs::rename(&tmp, dir.join("lds.yaml")).unwrap();
+    };
+    let mut c = envoy.client();
+    assert_eq!(get_as(&mut c, "/nope", "198.51.100.1"), 404);
+    // An invalid configuration: Envoy rejects the update and keeps the running listener.
+    push(&config(
+        r#"{"id": "4XX_FILTER", "threshold": 0}"#,
+        r#""mode": "instant""#,
+        XFF_ACTORS,
+    ));
+    wait_for(WAIT, || {
+        (envoy.stat("listener_manager.lds.update_rejected") >= 1).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the push is rejected; log:\n{}", envoy.log()));
+    assert!(envoy
+        .log()
+        .contains("rules[0].threshold: must be >= 1, got 0"));
+    // Traffic flows and the old configuration still counts: 2 more 404s complete 3.
+    let mut c = envoy.client();
+    assert_eq!(status(envoy.listener, "/api/orders", &[]), 200);
+    for _ in 0..2 {
+        assert_eq!(get_as(&mut c, "/nope", "198.51.100.1"), 404);
+    }
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty()))
+        .expect("the running configuration still alerts");
+    assert_eq!(actors_of(&events), vec!["198.51.100.1".to_string()]);
+}
