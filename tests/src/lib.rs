@@ -148,6 +148,34 @@ impl Received {
     }
 }
 
+fn snapshot(received: &Mutex<Vec<Received>>) -> Vec<Received> {
+    received.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The POSTs answered 200, at most one per delivery id.
+fn deduplicated(posts: Vec<Received>) -> Vec<Received> {
+    let mut seen = std::collections::HashSet::new();
+    posts
+        .into_iter()
+        .filter(|r| {
+            r.answered == 200
+                && seen.insert(r.header("x-actorwatch-delivery").unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+fn events_in(posts: &[Received]) -> Vec<Value> {
+    posts
+        .iter()
+        .flat_map(|r| {
+            r.json()["maliciousEvents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Records every POST; answers 500 to the first `fail_first` of them, 200 afterwards.
 pub struct Receiver {
     pub port: u16,
@@ -202,35 +230,17 @@ impl Receiver {
     }
 
     pub fn all(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        snapshot(&self.received)
     }
 
     /// Accepted POSTs (answered 200), at most one per delivery id.
     pub fn accepted(&self) -> Vec<Received> {
-        let mut seen = std::collections::HashSet::new();
-        self.all()
-            .into_iter()
-            .filter(|r| {
-                r.answered == 200
-                    && seen.insert(r.header("x-actorwatch-delivery").unwrap_or("").to_string())
-            })
-            .collect()
+        deduplicated(self.all())
     }
 
     /// Every event in accepted POSTs.
     pub fn events(&self) -> Vec<Value> {
-        self.accepted()
-            .iter()
-            .flat_map(|r| {
-                r.json()["maliciousEvents"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect()
+        events_in(&self.accepted())
     }
 }
 
@@ -287,29 +297,13 @@ impl ScriptedReceiver {
     }
 
     pub fn all(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        snapshot(&self.received)
     }
 
     /// Every event the receiver stored, counting a delivery id once (what a receiver that
     /// deduplicates on `x-actorwatch-delivery` keeps).
     pub fn events_deduplicated(&self) -> Vec<Value> {
-        let mut seen = std::collections::HashSet::new();
-        self.all()
-            .into_iter()
-            .filter(|r| {
-                r.answered == 200
-                    && seen.insert(r.header("x-actorwatch-delivery").unwrap_or("").to_string())
-            })
-            .flat_map(|r| {
-                r.json()["maliciousEvents"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect()
+        events_in(&deduplicated(self.all()))
     }
 }
 

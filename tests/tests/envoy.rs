@@ -218,11 +218,7 @@ fn periodic_mode_batches_and_instant_mode_is_prompt() {
     let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
     let mut c = envoy.client();
     let first = Instant::now();
-    for actor in 0..3 {
-        for _ in 0..2 {
-            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
-        }
-    }
+    flag_actors(&mut c, 3, 2);
     wait_for(WAIT, || (envoy.metric("events_raised") == 3).then_some(())).expect("3 events raised");
     let posts =
         wait_for(WAIT, || Some(rx.accepted()).filter(|p| p.len() >= 2)).expect("periodic POSTs");
@@ -272,11 +268,7 @@ fn receiver_failures_are_retried_under_one_delivery_id() {
     );
     let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
     let mut c = envoy.client();
-    for actor in 0..3 {
-        for _ in 0..2 {
-            get_as(&mut c, "/nope", &format!("203.0.113.{actor}"));
-        }
-    }
+    flag_actors(&mut c, 3, 2);
     wait_for(WAIT, || {
         (envoy.metric("deliveries_failed") >= 3).then_some(())
     })

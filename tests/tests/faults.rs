@@ -166,11 +166,7 @@ fn delivery_faults_still_deliver_every_event_exactly_once() {
     );
     let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
     let mut c = envoy.client();
-    for actor in 0..4 {
-        for _ in 0..2 {
-            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
-        }
-    }
+    flag_actors(&mut c, 4, 2);
     wait_for(WAIT, || {
         (envoy.metric("deliveries_failed") >= 4).then_some(())
     })
@@ -219,11 +215,7 @@ fn a_full_queue_drops_exactly_the_overflow_and_reports_it() {
     );
     let envoy = start(&EnvoySetup::new(&cfg, api.port, port));
     let mut c = envoy.client();
-    for actor in 0..5 {
-        for _ in 0..2 {
-            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
-        }
-    }
+    flag_actors(&mut c, 5, 2);
     wait_for(WAIT, || (envoy.metric("events_raised") == 5).then_some(())).expect("5 events");
     wait_for(WAIT, || (envoy.metric("events_dropped") == 2).then_some(()))
         .unwrap_or_else(|| panic!("2 dropped; {}", metrics_of(&envoy)));

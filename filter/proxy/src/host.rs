@@ -48,7 +48,8 @@ pub fn property(path: &[&str]) -> Option<String> {
 /// Answers the request locally; whether the host accepted. Through the raw ABI for the same
 /// reason as [`header`].
 pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
-    let headers = encode_pairs(headers);
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    let headers = encode_pairs(&headers);
     // SAFETY: the host only reads the buffers passed, for the duration of the call.
     let result = unsafe {
         proxy_send_local_response(
@@ -66,7 +67,7 @@ pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -
 }
 
 /// proxy-wasm's pair encoding (see [`decode_pairs`]).
-fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
+fn encode_pairs(pairs: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::with_capacity(
         4 + pairs
             .iter()
@@ -81,7 +82,7 @@ fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
     for (k, v) in pairs {
         out.extend_from_slice(k.as_bytes());
         out.push(0);
-        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(v);
         out.push(0);
     }
     out
@@ -210,22 +211,7 @@ fn walk_pairs<'a>(
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
-    use super::{borrow_pairs, decode_pairs};
-
-    fn encode(pairs: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-        for (k, v) in pairs {
-            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        }
-        for (k, v) in pairs {
-            out.extend_from_slice(k.as_bytes());
-            out.push(0);
-            out.extend_from_slice(v);
-            out.push(0);
-        }
-        out
-    }
+    use super::{borrow_pairs, decode_pairs, encode_pairs as encode};
 
     #[test]
     fn decodes_pairs_and_survives_garbage() {
@@ -249,7 +235,8 @@ mod tests {
     #[test]
     fn encoded_pairs_decode_back() {
         let pairs = [(":status", "429"), ("retry-after", "7"), ("empty", "")];
-        let decoded = decode_pairs(&super::encode_pairs(&pairs));
+        let bytes: Vec<(&str, &[u8])> = pairs.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        let decoded = decode_pairs(&encode(&bytes));
         let expected: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -33,3 +33,12 @@ pub fn get_as(c: &mut Client, path: &str, client_ip: &str) -> u16 {
 }
 
 pub const XFF_ACTORS: &str = r#""actor": {"sources": ["xff", "peer"]},"#;
+
+/// `responses` 404s from each of `actors` clients (`203.0.113.<n>` in X-Forwarded-For).
+pub fn flag_actors(c: &mut Client, actors: u32, responses: u32) {
+    for actor in 0..actors {
+        for _ in 0..responses {
+            assert_eq!(get_as(c, "/nope", &format!("203.0.113.{actor}")), 404);
+        }
+    }
+}
