@@ -409,6 +409,15 @@ pub struct EnvoySetup {
 }
 
 impl EnvoySetup {
+    /// The filter build this setup loads.
+    pub fn wasm_path(&self) -> String {
+        self.wasm
+            .clone()
+            .unwrap_or_else(filter_wasm)
+            .display()
+            .to_string()
+    }
+
     pub fn new(config_json: &str, upstream_port: u16, webhook_port: u16) -> Self {
         EnvoySetup {
             config_json: config_json.to_string(),
@@ -432,12 +441,7 @@ fn yaml_quote(s: &str) -> String {
 /// The Envoy bootstrap for a run: one listener in front of the sample API, the webhook
 /// cluster, the filter, and (optionally) the singleton aggregator, sharing one config.
 pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
-    let wasm = s
-        .wasm
-        .clone()
-        .unwrap_or_else(filter_wasm)
-        .display()
-        .to_string();
+    let wasm = s.wasm_path();
     let config = yaml_quote(&s.config_json);
     let singleton = if s.singleton {
         format!(
@@ -553,12 +557,7 @@ pub fn render_listener(s: &EnvoySetup, wasm: &str, config: &str) -> String {
 /// rewriting that file is a config push.
 pub fn render_envoy_yaml_lds(s: &EnvoySetup, dir: &Path) -> (String, String) {
     let bootstrap = render_envoy_yaml(s);
-    let wasm = s
-        .wasm
-        .clone()
-        .unwrap_or_else(filter_wasm)
-        .display()
-        .to_string();
+    let wasm = s.wasm_path();
     let (head, rest) = bootstrap
         .split_once("  listeners:\n")
         .expect("a listeners section");
