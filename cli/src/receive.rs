@@ -241,8 +241,10 @@ fn handle(
                 "signature": signature,
                 "payload": payload,
             });
+            // One write per line: a reader tailing the file never sees half a record.
+            let record = format!("{line}\n");
             let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(record.as_bytes());
             let _ = f.flush();
         }
         None if !args.quiet => {

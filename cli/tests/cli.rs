@@ -467,8 +467,10 @@ fn wait_for_lines(path: &Path, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
+        // Complete lines only: the last one may still be being written.
         let lines: Vec<Value> = text
-            .lines()
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         if lines.len() >= n || Instant::now() > deadline {
