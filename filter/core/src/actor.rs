@@ -144,16 +144,19 @@ impl ActorConfig {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
 
+    /// Whether a forwarding header (X-Forwarded-For, CF-Connecting-IP) from this peer is
+    /// believed: always without `trusted_proxies`, else only from one of them.
+    fn believes_forwarding_from(&self, peer: Option<IpAddr>) -> bool {
+        self.trusted_proxies.is_empty() || peer.is_some_and(|p| self.is_trusted_proxy(p))
+    }
+
     /// The client address X-Forwarded-For names, walked from the right: `xff_trusted_hops`
     /// entries are skipped, then any entry inside `trusted_proxies`; the next one is the client.
     /// When `trusted_proxies` is set and the peer is not one of them, the header came from the
     /// client itself and is ignored.
     pub fn xff_client(&self, peer: Option<IpAddr>, xff: &str) -> Option<IpAddr> {
-        if !self.trusted_proxies.is_empty() {
-            match peer {
-                Some(p) if self.is_trusted_proxy(p) => {}
-                _ => return None,
-            }
+        if !self.believes_forwarding_from(peer) {
+            return None;
         }
         let mut entries = xff.rsplit(',').map(str::trim).filter(|e| !e.is_empty());
         for _ in 0..self.xff_trusted_hops {
@@ -177,17 +180,12 @@ impl ActorConfig {
         match source {
             ActorSource::Peer => peer,
             ActorSource::Xff => self.xff_client(peer, headers.get("x-forwarded-for")?),
-            // Like X-Forwarded-For: with `trusted_proxies` set, only believed from one of them
-            // (Cloudflare's ranges), so a client reaching the origin directly cannot forge it.
-            ActorSource::CfConnectingIp => match peer {
-                Some(p) if self.trusted_proxies.is_empty() || self.is_trusted_proxy(p) => {
-                    parse_ip(headers.get("cf-connecting-ip")?)
-                }
-                None if self.trusted_proxies.is_empty() => {
-                    parse_ip(headers.get("cf-connecting-ip")?)
-                }
-                _ => None,
-            },
+            // Like X-Forwarded-For: with `trusted_proxies` set (Cloudflare's ranges), a client
+            // reaching the origin directly cannot forge it.
+            ActorSource::CfConnectingIp if self.believes_forwarding_from(peer) => {
+                parse_ip(headers.get("cf-connecting-ip")?)
+            }
+            ActorSource::CfConnectingIp => None,
             ActorSource::Header { .. } => None,
         }
     }

@@ -37,9 +37,6 @@ pub struct DetectorMetrics {
     pub events_suppressed: u64,
     pub blocks_added: u64,
     pub samples_skipped: u64,
-    /// Counted responses of new actors not tracked: `max_actors` was full of actors in a
-    /// cooldown (evicting one would let it alert again).
-    pub untracked: u64,
 }
 
 struct Sample {
@@ -135,6 +132,13 @@ impl Detector {
     pub fn evictions(&self) -> u64 {
         self.per_actor.as_ref().map_or(0, |g| g.table.evictions)
             + self.per_api.as_ref().map_or(0, |g| g.table.evictions)
+    }
+
+    /// Counted responses of new actors left untracked: `max_actors` was full of actors in a
+    /// cooldown (evicting one would let it alert again).
+    pub fn untracked(&self) -> u64 {
+        self.per_actor.as_ref().map_or(0, |g| g.table.refused)
+            + self.per_api.as_ref().map_or(0, |g| g.table.refused)
     }
 
     /// Heap bytes of the counting state (tables, samples excluded), for measurements.
@@ -240,8 +244,8 @@ impl Detector {
         if !g.rules.iter().any(counted) {
             return;
         }
+        // `None`: `max_actors` is full of actors in a cooldown (counted by the table).
         let Some(up) = g.table.upsert(key, t) else {
-            self.metrics.untracked += 1;
             return;
         };
         let slot = up.slot;

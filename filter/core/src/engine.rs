@@ -357,7 +357,7 @@ impl Engine {
             unattributed: self.counts.unattributed,
             actors_tracked: self.detector.tracked() as u64,
             actors_evicted: self.detector.evictions(),
-            untracked_responses: d.untracked,
+            untracked_responses: self.detector.untracked(),
             events_raised: d.events_raised,
             events_suppressed: d.events_suppressed,
             events_queued: self.outbox.held() as u64,

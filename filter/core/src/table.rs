@@ -32,6 +32,23 @@ pub struct RuleLayout {
 
 impl RuleLayout {
     const HEADER_WORDS: usize = 2;
+
+    /// Where this rule's words sit inside a slot's words.
+    fn span(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + Self::HEADER_WORDS + self.threshold
+    }
+}
+
+/// How many of a rule's kept timestamps fall in `(lower, upper]` (`words` as laid out by
+/// [`RuleLayout`]).
+fn count_between(words: &[u32], lower: u32, upper: u32) -> u32 {
+    let header = words.first().copied().unwrap_or(0);
+    let ring = words.get(RuleLayout::HEADER_WORDS..).unwrap_or(&[]);
+    let (len, head) = ((header & 0xffff) as usize, (header >> 16) as usize);
+    (0..len)
+        .filter_map(|i| ring.get((head + i) % ring.len().max(1)))
+        .filter(|&&v| v > lower && v <= upper)
+        .count() as u32
 }
 
 /// Words per slot for a set of thresholds, and the layout of each.
@@ -69,8 +86,6 @@ pub struct Table<K> {
     capacity: usize,
     protections: Vec<Protection>,
     pub evictions: u64,
-    /// Keys passed over by an eviction because they were worth keeping.
-    pub spared: u64,
     /// New keys not admitted: the table was full of keys in a cooldown.
     pub refused: u64,
 }
@@ -107,7 +122,6 @@ impl<K: Hash + Eq + Clone> Table<K> {
             capacity,
             protections: Vec::new(),
             evictions: 0,
-            spared: 0,
             refused: 0,
         }
     }
@@ -213,7 +227,6 @@ impl<K: Hash + Eq + Clone> Table<K> {
             if least.is_none_or(|(w, _)| worth < w) {
                 least = Some((worth, slot));
             }
-            self.spared += 1;
             self.touch(slot);
         }
         match least {
@@ -231,25 +244,16 @@ impl<K: Hash + Eq + Clone> Table<K> {
     fn worth(&self, slot: Slot, t: u32) -> u64 {
         let mut best = 0;
         for p in &self.protections {
-            let start = slot as usize * self.stride + p.rule.offset;
-            let Some(w) = self
-                .words
-                .get(start..start + RuleLayout::HEADER_WORDS + p.rule.threshold)
-            else {
+            let start = slot as usize * self.stride;
+            let Some(w) = self.words.get(start..).and_then(|w| w.get(p.rule.span())) else {
                 continue;
             };
-            let (header, last_event) = (w.first().copied().unwrap_or(0), w.get(1).copied());
-            let last_event = last_event.unwrap_or(0);
+            let last_event = w.get(1).copied().unwrap_or(0);
             if last_event != 0 && t >= last_event && t - last_event < p.cooldown_ms {
                 return u64::MAX;
             }
-            let ring = w.get(RuleLayout::HEADER_WORDS..).unwrap_or(&[]);
-            let lower = t.saturating_sub(p.window_ms);
-            let (len, head) = ((header & 0xffff) as usize, (header >> 16) as usize);
-            let count = (0..len)
-                .filter_map(|i| ring.get((head + i) % ring.len().max(1)))
-                .filter(|&&v| v > lower)
-                .count() as u64;
+            // Later timestamps (records merged out of order) count as inside the window.
+            let count = u64::from(count_between(w, t.saturating_sub(p.window_ms), u32::MAX));
             if count > 1 {
                 best = best.max(count * 1000 / p.rule.threshold.max(1) as u64);
             }
@@ -304,9 +308,8 @@ impl<K: Hash + Eq + Clone> Table<K> {
     }
 
     fn rule_words(&mut self, slot: Slot, rule: RuleLayout) -> Option<&mut [u32]> {
-        let start = slot as usize * self.stride + rule.offset;
-        self.words
-            .get_mut(start..start + RuleLayout::HEADER_WORDS + rule.threshold)
+        let start = slot as usize * self.stride;
+        self.words.get_mut(start..)?.get_mut(rule.span())
     }
 
     /// Records a response at offset `t` (> 0) and says whether the window is full.
@@ -360,15 +363,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
         len += 1;
         *header = (len as u32) | ((head as u32) << 16);
-        // Count kept timestamps in (t - window, t].
-        let lower = t.saturating_sub(window_ms);
-        let mut count = 0u32;
-        for i in 0..len {
-            let v = ring.get(at(head, i)).copied().unwrap_or(0);
-            if v > lower && v <= t {
-                count += 1;
-            }
-        }
+        let count = count_between(w, t.saturating_sub(window_ms), t);
         WindowResult {
             flagged: count as usize >= cap,
             count,
@@ -393,9 +388,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
     pub fn rebase(&mut self, layouts: &[RuleLayout], shift: u32) {
         for slot in self.words.chunks_mut(self.stride.max(1)) {
             for rule in layouts {
-                let Some(w) = slot
-                    .get_mut(rule.offset..rule.offset + RuleLayout::HEADER_WORDS + rule.threshold)
-                else {
+                let Some(w) = slot.get_mut(rule.span()) else {
                     continue;
                 };
                 for v in w.iter_mut().skip(1) {
