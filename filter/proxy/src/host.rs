@@ -25,24 +25,21 @@ fn lossy(bytes: Vec<u8>) -> String {
 /// expect, and Envoy answers `BadArgument` when a map is gone (a stream reset before its
 /// response headers, an HTTP call that timed out), which a client can provoke at will.
 pub fn header(map: MapType, name: &str) -> Option<String> {
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size: usize = 0;
-    // SAFETY: the host reads `name` and, on success, hands over a buffer of `size` bytes it
-    // allocated through this module's allocator; it is ours to own and free.
-    let status =
-        unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) };
-    take_buffer(status, data, size).map(lossy)
+    // SAFETY: the host only reads `name` during the call.
+    returned_buffer(|data, size| unsafe {
+        proxy_get_header_map_value(map, name.as_ptr(), name.len(), data, size)
+    })
+    .map(lossy)
 }
 
 /// A property (`["source", "address"]`), through the raw ABI for the same reason as [`header`].
 pub fn property(path: &[&str]) -> Option<String> {
     let serialized = path.join("\0");
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size: usize = 0;
-    // SAFETY: as in `header`.
-    let status =
-        unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) };
-    take_buffer(status, data, size).map(lossy)
+    // SAFETY: the host only reads the path during the call.
+    returned_buffer(|data, size| unsafe {
+        proxy_get_property(serialized.as_ptr(), serialized.len(), data, size)
+    })
+    .map(lossy)
 }
 
 /// Answers the request locally; whether the host accepted. Through the raw ABI for the same
@@ -88,9 +85,11 @@ fn encode_pairs(pairs: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
-/// The buffer a host call returned, if it succeeded with one.
-fn take_buffer(status: u32, data: *mut u8, size: usize) -> Option<Vec<u8>> {
-    if status != STATUS_OK || data.is_null() {
+/// The buffer a host call hands back through its two out-parameters, if it succeeded with one.
+fn returned_buffer(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> Option<Vec<u8>> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    if call(&mut data, &mut size) != STATUS_OK || data.is_null() {
         return None;
     }
     // SAFETY: on success the host allocated `size` bytes at `data` with this module's
@@ -151,11 +150,8 @@ extern "C" {
 /// per-header copies (the SDK's getters decode every pair, and the `request.headers` property
 /// goes through Envoy's expression evaluator, each costing several times more).
 pub fn raw_headers(map: MapType) -> Option<Vec<u8>> {
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size: usize = 0;
-    // SAFETY: the host writes the buffer's address and size; see `take_buffer`.
-    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
-    take_buffer(status, data, size)
+    // SAFETY: the host only writes the buffer's address and size.
+    returned_buffer(|data, size| unsafe { proxy_get_header_map_pairs(map, data, size) })
 }
 
 /// The pairs of a pair-encoded buffer as slices of it, with one allocation; `None` if the
