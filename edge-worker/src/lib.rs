@@ -107,6 +107,15 @@ fn headers_of(req: &Request) -> Vec<(String, String)> {
     req.headers().entries().collect()
 }
 
+/// The client address Cloudflare put in the request's headers (the runtime lists header names
+/// in lower case): the Worker's peer.
+fn peer_in(headers: &[(String, String)]) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(name, _)| name == "cf-connecting-ip")
+        .map(|(_, value)| value.as_str())
+}
+
 /// The request as the origin should get it: the same method, headers and streamed body, to
 /// `ORIGIN_URL` (local runs and tests) or to the request's own URL (a Worker on a route).
 fn origin_request(req: &Request, env: &Env) -> Result<Request> {
@@ -154,13 +163,12 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return Fetch::Request(origin_request(&req, &env)?).send().await;
     };
     let now = now_ms();
-    let peer_of = |req: &Request| req.headers().get("cf-connecting-ip").ok().flatten();
-    // Each header read crosses into JS: headers are read only where an actor is needed.
+    // Each header read crosses into JS: the headers are read once, and only where an actor is
+    // needed. The peer is Cloudflare's CF-Connecting-IP among them.
     let mut headers = None;
     if cfg.rules.iter().any(|r| r.action == Action::Block) {
-        let peer = peer_of(&req);
         let headers = headers.get_or_insert_with(|| headers_of(&req));
-        if let Some(actor) = cfg.actor.resolve(peer.as_deref(), headers) {
+        if let Some(actor) = cfg.actor.resolve(peer_in(headers), headers) {
             if let Some(list) = blocklist(&env, &iso, now).await {
                 if let Some(block) = list.get(now, &actor.key) {
                     let retry_after = block.until_ms.saturating_sub(now).div_ceil(1000);
@@ -186,19 +194,19 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         let (host, path) = request_url_parts(&url);
         let country = req.cf().and_then(|cf| cf.country());
         let headers = headers.unwrap_or_else(|| headers_of(&req));
-        let peer = peer_of(&req);
+        let peer = peer_in(&headers);
         let obs = Observation {
             method: &method,
             path,
             status,
-            peer: peer.as_deref(),
+            peer,
             host: Some(host).filter(|h| !h.is_empty()),
             headers: &headers,
             country: country.as_deref(),
         };
         let actor = cfg
             .actor
-            .resolve(peer.as_deref(), &headers)
+            .resolve(peer, &headers)
             .map(|a| cfg.actor.display(&a.key));
         recorder.record(now, &obs);
         if let (Some(actor), Some(delta)) = (actor, recorder.take_delta()) {
