@@ -441,11 +441,46 @@ fn yaml_quote(s: &str) -> String {
 /// The Envoy bootstrap for a run: one listener in front of the sample API, the webhook
 /// cluster, the filter, and (optionally) the singleton aggregator, sharing one config.
 pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
+    format!(
+        "{}static_resources:\n  listeners:\n{}{}",
+        render_singleton(s),
+        render_listener(s),
+        render_clusters(s)
+    )
+}
+
+/// A bootstrap that takes its listener from `lds.yaml` in `dir` (filesystem LDS, watched), and
+/// that file: rewriting it ([`lds_resources`]) is a config push.
+pub fn render_envoy_yaml_lds(s: &EnvoySetup, dir: &Path) -> (String, String) {
+    let bootstrap = format!(
+        "node: {{id: actorwatch-test, cluster: actorwatch-test}}\ndynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source:\n      path: {lds}\n      watched_directory: {{path: {dir}}}\n{singleton}static_resources:\n{clusters}",
+        lds = dir.join("lds.yaml").display(),
+        dir = dir.display(),
+        singleton = render_singleton(s),
+        clusters = render_clusters(s),
+    );
+    (bootstrap, lds_resources(s))
+}
+
+/// The LDS file holding the API listener with `s.config_json`.
+pub fn lds_resources(s: &EnvoySetup) -> String {
+    let listener = render_listener(s).replacen(
+        "  - name: api\n",
+        "  - \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n    name: api\n",
+        1,
+    );
+    format!("resources:\n{listener}")
+}
+
+/// The singleton aggregator (`bootstrap_extensions`), if the setup has one.
+fn render_singleton(s: &EnvoySetup) -> String {
+    if !s.singleton {
+        return String::new();
+    }
     let wasm = s.wasm_path();
     let config = yaml_quote(&s.config_json);
-    let singleton = if s.singleton {
-        format!(
-            r#"bootstrap_extensions:
+    format!(
+        r#"bootstrap_extensions:
 - name: envoy.bootstrap.wasm
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.wasm.v3.WasmService
@@ -456,16 +491,13 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
       configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
       vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
 "#
-        )
-    } else {
-        String::new()
-    };
-    let listener = render_listener(s, &wasm, &config);
+    )
+}
+
+/// The upstream clusters: the sample API, the webhook receiver, the never-answering server.
+fn render_clusters(s: &EnvoySetup) -> String {
     format!(
-        r#"{singleton}static_resources:
-  listeners:
-{listener}
-  clusters:
+        r#"  clusters:
   - name: sample_api
     type: STATIC
     connect_timeout: 1s
@@ -492,7 +524,9 @@ pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
 }
 
 /// The API listener with the filter, as YAML list item (for the bootstrap or an LDS file).
-pub fn render_listener(s: &EnvoySetup, wasm: &str, config: &str) -> String {
+fn render_listener(s: &EnvoySetup) -> String {
+    let wasm = s.wasm_path();
+    let config = yaml_quote(&s.config_json);
     let access_log = match &s.access_log {
         Some(path) => format!(
             r#"          access_log:
@@ -551,35 +585,6 @@ pub fn render_listener(s: &EnvoySetup, wasm: &str, config: &str) -> String {
         listen = s.listen,
         hcm_extra = s.hcm_extra,
     )
-}
-
-/// A bootstrap that takes its listener from `lds.yaml` in `dir` (filesystem LDS, watched):
-/// rewriting that file is a config push.
-pub fn render_envoy_yaml_lds(s: &EnvoySetup, dir: &Path) -> (String, String) {
-    let bootstrap = render_envoy_yaml(s);
-    let wasm = s.wasm_path();
-    let (head, rest) = bootstrap
-        .split_once("  listeners:\n")
-        .expect("a listeners section");
-    let clusters_at = rest.find("  clusters:\n").expect("a clusters section");
-    let bootstrap = format!(
-        "node: {{id: actorwatch-test, cluster: actorwatch-test}}\ndynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source:\n      path: {lds}\n      watched_directory: {{path: {dir}}}\n{head}{clusters}",
-        lds = dir.join("lds.yaml").display(),
-        dir = dir.display(),
-        clusters = &rest[clusters_at..],
-    );
-    (bootstrap, lds_resources(s, &wasm))
-}
-
-/// The LDS file holding the API listener with `s.config_json`.
-pub fn lds_resources(s: &EnvoySetup, wasm: &str) -> String {
-    let listener = render_listener(s, wasm, &yaml_quote(&s.config_json));
-    let listener = listener.replacen(
-        "  - name: api\n",
-        "  - \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n    name: api\n",
-        1,
-    );
-    format!("resources:\n{listener}")
 }
 
 /// A running Envoy, stopped (with its process group) when dropped.
