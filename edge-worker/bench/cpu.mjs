@@ -6,6 +6,7 @@
 //
 //   node bench/cpu.mjs OUT.json [requests] [repeats]
 import { Miniflare } from "miniflare";
+import { workerOptions } from "../test/lib/harness.mjs";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -48,15 +49,7 @@ const mf = new Miniflare({
     {
       name: "actorwatch",
       routes: ["actorwatch.test/*"],
-      modules: true,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-      scriptPath: "build/index.js",
-      compatibilityDate: "2025-09-01",
-      durableObjects: {
-        COUNTERS: { className: "CounterShard", useSQLite: true },
-        HUB: { className: "Hub", useSQLite: true },
-      },
-      bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: originUrl },
+      ...workerOptions(config, originUrl),
     },
     {
       name: "passthrough",

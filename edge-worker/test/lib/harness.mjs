@@ -13,6 +13,21 @@ export function makeConfig(rules, webhook = {}, extra = {}) {
   });
 }
 
+/** Miniflare options for the built Worker and its Durable Objects (tests and benchmarks). */
+export function workerOptions(config, originUrl) {
+  return {
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    scriptPath: "build/index.js",
+    compatibilityDate: "2025-09-01",
+    durableObjects: {
+      COUNTERS: { className: "CounterShard", useSQLite: true },
+      HUB: { className: "Hub", useSQLite: true },
+    },
+    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: originUrl },
+  };
+}
+
 /**
  * Starts the Worker. `receiver(request, body, n)` answers the n-th webhook POST: a status
  * (default 200), a Response, or a throw (the connection is refused). `persist` keeps Durable
@@ -27,15 +42,7 @@ export async function start(config, { receiver, persist, posts = [] } = {}) {
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) stream.on("data", (chunk) => output.push(String(chunk)));
     },
-    modules: true,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    scriptPath: "build/index.js",
-    compatibilityDate: "2025-09-01",
-    durableObjects: {
-      COUNTERS: { className: "CounterShard", useSQLite: true },
-      HUB: { className: "Hub", useSQLite: true },
-    },
-    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: "https://origin.test" },
+    ...workerOptions(config, "https://origin.test"),
     outboundService: async (request) => {
       const url = new URL(request.url);
       if (url.host === hook.host) {
