@@ -25,6 +25,15 @@ pub enum ActorKey {
     },
 }
 
+impl crate::memory::HeapSize for ActorKey {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            ActorKey::Text { value, .. } => value.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// An actor as resolved from one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {

@@ -14,6 +14,43 @@ use std::fmt;
 pub const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
 /// Largest accepted threshold: the exact window keeps one timestamp per counted response.
 pub const MAX_THRESHOLD: u64 = 10_000;
+/// The default memory budget: comfortable inside a Wasm VM (4 GiB address space at most).
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 64;
+pub const MAX_MEMORY_MB: u64 = 1024;
+/// What one sample is assumed to take when checking that a budget can hold an event's samples
+/// (a typical request's headers; larger ones are skipped and counted at run time).
+const SAMPLE_BYTES_FOR_MINIMUM: usize = 2048;
+/// What one event takes apart from its samples, for the same check.
+const EVENT_BYTES_FOR_MINIMUM: usize = 2048;
+
+/// The least `max_memory_mb` that holds one actor at every rule's threshold (per key shape),
+/// one sample ring and one event with its samples, each in its share of the budget.
+fn minimum_memory_mb(rules: &[Rule], samples_per_event: usize) -> Option<u64> {
+    use crate::memory::Shares;
+    let thresholds = |per: Per| -> Vec<u32> {
+        rules
+            .iter()
+            .filter(|r| r.per == per)
+            .map(|r| r.threshold)
+            .collect()
+    };
+    let (actor, api) = (thresholds(Per::Actor), thresholds(Per::ActorApi));
+    let groups = usize::from(!actor.is_empty()) + usize::from(!api.is_empty());
+    let tables = crate::table::minimum_bytes::<crate::actor::ActorKey>(&actor)
+        .max(crate::table::minimum_bytes::<(crate::actor::ActorKey, u64)>(&api));
+    let samples = samples_per_event * (SAMPLE_BYTES_FOR_MINIMUM + 64) + (16 << 10);
+    let event = EVENT_BYTES_FOR_MINIMUM + samples_per_event * SAMPLE_BYTES_FOR_MINIMUM;
+    let one = Shares::of(1 << 20);
+    let mb_for = |need: usize, share_per_mb: usize| need.div_ceil(share_per_mb.max(1)) as u64;
+    let need = [
+        mb_for(tables * groups.max(1), one.tables),
+        mb_for(samples * groups.max(1), one.samples),
+        mb_for(event, one.outbox),
+    ]
+    .into_iter()
+    .max()?;
+    Some(need.max(1))
+}
 
 /// One validation error: the key path, what is wrong, and the value that was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +252,8 @@ pub struct Config {
     pub actor: ActorConfig,
     pub rules: Vec<Rule>,
     pub max_actors: usize,
+    /// The engine's memory budget (see [`crate::memory`]).
+    pub max_memory_mb: usize,
     pub samples_per_event: usize,
     /// Lowercase header names removed from samples, on top of the built-in credential headers.
     pub redact_headers: Vec<String>,
@@ -246,6 +285,10 @@ impl Config {
             Some(c) if v.errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(v.errors)),
         }
+    }
+
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_mb << 20
     }
 
     /// The statuses any rule counts: responses outside it cost nothing more than this lookup.
@@ -465,6 +508,7 @@ impl Validator {
             "actor",
             "rules",
             "max_actors",
+            "max_memory_mb",
             "samples_per_event",
             "redact_headers",
             "api_collection_id",
@@ -475,6 +519,13 @@ impl Validator {
         let actor = self.actor(root.get("actor"));
         let rules = self.rules(&root);
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
+        let max_memory_mb = self.uint(
+            &root,
+            "max_memory_mb",
+            DEFAULT_MAX_MEMORY_MB,
+            1,
+            MAX_MEMORY_MB,
+        ) as usize;
         let samples_per_event = self.uint(&root, "samples_per_event", 10, 0, 100) as usize;
         let mut redact_headers = Vec::new();
         if let Some(list) = self.array(&root, "redact_headers") {
@@ -507,10 +558,28 @@ impl Validator {
                 None
             }
         };
+        if let Some(need) = minimum_memory_mb(&rules, samples_per_event) {
+            if need > max_memory_mb as u64 && root.get("max_memory_mb").is_some() {
+                self.errors.push(ConfigError {
+                    path: "max_memory_mb".into(),
+                    message: format!(
+                        "must be at least {need} to hold one actor at every rule's threshold and one event with its samples, got {max_memory_mb}"
+                    ),
+                });
+            } else if need > max_memory_mb as u64 {
+                self.errors.push(ConfigError {
+                    path: "max_memory_mb".into(),
+                    message: format!(
+                        "must be at least {need} to hold one actor at every rule's threshold and one event with its samples (set it), got the default {max_memory_mb}"
+                    ),
+                });
+            }
+        }
         Some(Config {
             actor: actor?,
             rules,
             max_actors,
+            max_memory_mb,
             samples_per_event,
             redact_headers,
             api_collection_id,
@@ -1096,7 +1165,7 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                "bogus: unknown key (known keys: actor, rules, max_actors, samples_per_event, redact_headers, api_collection_id, country_header, webhook), got 1",
+                "bogus: unknown key (known keys: actor, rules, max_actors, max_memory_mb, samples_per_event, redact_headers, api_collection_id, country_header, webhook), got 1",
                 "actor.sources[0]: must be \"peer\", \"xff\", \"cf-connecting-ip\" or \"header:<name>\", got \"leftmost\"",
                 "actor.trusted_proxies[0]: must be an IP address or CIDR such as \"10.0.0.0/8\" or \"2001:db8::/32\", got \"10.0.0.0/33\"",
                 "actor.ipv6_prefix: must be <= 128, got 129",

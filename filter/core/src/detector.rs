@@ -1,14 +1,18 @@
 //! Counting: records in, detections out. Exact sliding windows per (actor[, API], rule),
-//! cooldowns, blocks, samples.
+//! cooldowns, blocks and samples, within the memory budget, on a host clock that is never
+//! trusted to move forward.
 
 use crate::actor::ActorKey;
 use crate::blocklist::Blocklist;
 use crate::config::{Action, Config, Per, Rule};
 use crate::hash::{splitmix64, SeededState};
+use crate::memory::{HeapSize, Shares};
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
-use crate::table::{layout, Protection, RuleLayout, Slot, Table, WindowResult};
+use crate::samples::{Sample, SampleStore};
+use crate::table::{layout, Now, Protection, RuleLayout, Table};
 use crate::template::template;
+use crate::window::WindowResult;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -18,8 +22,11 @@ use std::sync::Arc;
 const BASE_SLACK_MS: u64 = 8 * 24 * 3600 * 1000;
 /// Re-base once offsets pass this (u32 holds about 49.7 days).
 const REBASE_AT_MS: u64 = 40 * 24 * 3600 * 1000;
-/// Bound on the bytes of samples held across all actors; beyond it samples are skipped (counted).
-pub const SAMPLE_BUDGET_BYTES: usize = 16 << 20;
+/// A record this much older than the latest one seen means the host clock stepped back (an NTP
+/// step, a host that passed 0): windows start afresh, so that responses from before the step
+/// never share a window with responses after it. Smaller steps are indistinguishable from
+/// records merged late, and count at their own time.
+pub const CLOCK_STEP_MS: u64 = 5_000;
 
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,31 +38,28 @@ pub struct Detection {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DetectorMetrics {
-    pub records: u64,
-    pub flagged: u64,
     pub events_raised: u64,
     pub events_suppressed: u64,
-    pub blocks_added: u64,
-    pub samples_skipped: u64,
+    /// Times the host clock stepped back by more than [`CLOCK_STEP_MS`].
+    pub clock_steps: u64,
 }
 
-struct Sample {
-    ts_ms: u64,
-    status: u16,
-    orig: Arc<str>,
-}
-
-/// Rules that share a key shape, and their table.
+/// Rules that share a key shape, their table and the samples of its keys.
 struct Group<K> {
     rules: Vec<usize>,
     layouts: Vec<RuleLayout>,
     table: Table<K>,
-    /// Per slot, the latest samples (only when samples are on).
-    samples: Vec<VecDeque<Sample>>,
+    samples: SampleStore,
 }
 
-impl<K: Hash + Eq + Clone> Group<K> {
-    fn new(cfg: &Config, per: Per, hasher: SeededState) -> Option<Self> {
+impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
+    fn new(
+        cfg: &Config,
+        per: Per,
+        hasher: SeededState,
+        table_bytes: usize,
+        sample_bytes: usize,
+    ) -> Option<Self> {
         let rules: Vec<usize> = (0..cfg.rules.len())
             .filter(|&i| cfg.rules.get(i).is_some_and(|r| r.per == per))
             .collect();
@@ -82,10 +86,22 @@ impl<K: Hash + Eq + Clone> Group<K> {
         Some(Group {
             rules,
             layouts,
-            table: Table::new(hasher, stride, cfg.max_actors).with_protections(protections),
-            samples: Vec::new(),
+            table: Table::new(hasher, stride, cfg.max_actors, table_bytes)
+                .with_protections(protections),
+            samples: SampleStore::new(sample_bytes),
         })
     }
+}
+
+/// Where stored times start from. Windows and cooldowns have bases of their own: after the host
+/// clock steps back, the window base follows it (windows start afresh anyway), while the cooldown
+/// base stays, so that a clock behind a cooldown's start reads as inside the cooldown.
+#[derive(Debug, Default)]
+struct Clock {
+    window_base: Option<u64>,
+    cooldown_base: Option<u64>,
+    /// The latest record time seen.
+    high_ms: u64,
 }
 
 pub struct Detector {
@@ -94,10 +110,9 @@ pub struct Detector {
     per_actor: Option<Group<ActorKey>>,
     per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
-    base_ms: Option<u64>,
+    clock: Clock,
     instance: u64,
     event_seq: u64,
-    sample_bytes: usize,
     results: Vec<(usize, RuleLayout, WindowResult)>,
     pub metrics: DetectorMetrics,
 }
@@ -108,16 +123,23 @@ impl Detector {
         let actor_hasher = SeededState::new(splitmix64(&mut s));
         let api_hasher = SeededState::new(splitmix64(&mut s));
         let instance = splitmix64(&mut s);
+        let shares = Shares::of(cfg.max_memory_bytes());
+        let per_api_rules = cfg.rules.iter().any(|r| r.per == Per::ActorApi);
+        let per_actor_rules = cfg.rules.iter().any(|r| r.per == Per::Actor);
+        let groups = usize::from(per_api_rules) + usize::from(per_actor_rules);
+        let (tables, samples) = (
+            shares.tables / groups.max(1),
+            shares.samples / groups.max(1),
+        );
         Detector {
-            per_actor: Group::new(&cfg, Per::Actor, actor_hasher),
-            per_api: Group::new(&cfg, Per::ActorApi, actor_hasher),
-            blocks: Blocklist::new(splitmix64(&mut s), cfg.max_actors),
+            per_actor: Group::new(&cfg, Per::Actor, actor_hasher, tables, samples),
+            per_api: Group::new(&cfg, Per::ActorApi, actor_hasher, tables, samples),
+            blocks: Blocklist::new(splitmix64(&mut s), cfg.max_actors, shares.blocklist),
             cfg,
             api_hasher,
-            base_ms: None,
+            clock: Clock::default(),
             instance,
             event_seq: 0,
-            sample_bytes: 0,
             results: Vec::new(),
             metrics: DetectorMetrics::default(),
         }
@@ -134,44 +156,103 @@ impl Detector {
             + self.per_api.as_ref().map_or(0, |g| g.table.evictions)
     }
 
-    /// Counted responses of new actors left untracked: `max_actors` was full of actors in a
-    /// cooldown (evicting one would let it alert again).
+    /// Counted responses not kept: new actors when the tables were full of actors in a
+    /// cooldown (evicting one would let it alert again), or times a window had no room for.
     pub fn untracked(&self) -> u64 {
         self.per_actor.as_ref().map_or(0, |g| g.table.refused)
             + self.per_api.as_ref().map_or(0, |g| g.table.refused)
     }
 
-    /// Heap bytes of the counting state (tables, samples excluded), for measurements.
-    pub fn heap_bytes(&self) -> usize {
-        self.per_actor.as_ref().map_or(0, |g| g.table.heap_bytes())
-            + self.per_api.as_ref().map_or(0, |g| g.table.heap_bytes())
+    pub fn samples_skipped(&self) -> u64 {
+        self.per_actor.as_ref().map_or(0, |g| g.samples.skipped)
+            + self.per_api.as_ref().map_or(0, |g| g.samples.skipped)
     }
 
-    pub fn sample_bytes(&self) -> usize {
-        self.sample_bytes
+    /// Bytes of the counting tables (keys, windows, cooldowns).
+    pub fn table_bytes(&self) -> usize {
+        self.per_actor.as_ref().map_or(0, |g| g.table.bytes())
+            + self.per_api.as_ref().map_or(0, |g| g.table.bytes())
     }
 
-    /// The 32-bit offset of `ts_ms` (>= 1), re-basing every stored time when needed.
-    fn offset(&mut self, ts_ms: u64) -> u32 {
+    /// Bytes of everything the detector holds: tables, samples, blocklist.
+    pub fn bytes(&self) -> usize {
+        self.table_bytes()
+            + self.per_actor.as_ref().map_or(0, |g| g.samples.bytes())
+            + self.per_api.as_ref().map_or(0, |g| g.samples.bytes())
+            + self.blocks.bytes()
+    }
+
+    /// The offsets of `ts_ms` for windows and cooldowns, noticing a clock that stepped back and
+    /// re-basing stored times when needed.
+    fn now(&mut self, ts_ms: u64) -> Now {
+        if self.clock.high_ms != 0 && ts_ms.saturating_add(CLOCK_STEP_MS) < self.clock.high_ms {
+            self.metrics.clock_steps += 1;
+            if let Some(g) = &mut self.per_actor {
+                g.table.clear_windows();
+                g.samples.clear_all();
+            }
+            if let Some(g) = &mut self.per_api {
+                g.table.clear_windows();
+                g.samples.clear_all();
+            }
+            self.clock.high_ms = ts_ms;
+        } else {
+            self.clock.high_ms = self.clock.high_ms.max(ts_ms);
+        }
+        Now {
+            window: self.window_offset(ts_ms),
+            cooldown: self.cooldown_offset(ts_ms),
+        }
+    }
+
+    fn window_offset(&mut self, ts_ms: u64) -> u32 {
         let base = *self
-            .base_ms
+            .clock
+            .window_base
             .get_or_insert(ts_ms.saturating_sub(BASE_SLACK_MS));
         if ts_ms < base {
+            // Only after a step back (windows were cleared): the base follows the clock.
+            let base = ts_ms.saturating_sub(BASE_SLACK_MS);
+            self.clock.window_base = Some(base);
+            return offset_from(base, ts_ms);
+        }
+        if ts_ms - base > REBASE_AT_MS {
+            let new_base = ts_ms - BASE_SLACK_MS;
+            let shift = u32::try_from(new_base - base).unwrap_or(u32::MAX);
+            if let Some(g) = &mut self.per_actor {
+                g.table.shift_windows_down(shift);
+            }
+            if let Some(g) = &mut self.per_api {
+                g.table.shift_windows_down(shift);
+            }
+            self.clock.window_base = Some(new_base);
+            return offset_from(new_base, ts_ms);
+        }
+        offset_from(base, ts_ms)
+    }
+
+    fn cooldown_offset(&mut self, ts_ms: u64) -> u32 {
+        let base = *self
+            .clock
+            .cooldown_base
+            .get_or_insert(ts_ms.saturating_sub(BASE_SLACK_MS));
+        if ts_ms < base {
+            // Before every stored cooldown start: inside all of them.
             return 1;
         }
         if ts_ms - base > REBASE_AT_MS {
             let new_base = ts_ms - BASE_SLACK_MS;
             let shift = u32::try_from(new_base - base).unwrap_or(u32::MAX);
             if let Some(g) = &mut self.per_actor {
-                g.table.rebase(&g.layouts, shift);
+                g.table.shift_cooldowns_down(shift);
             }
             if let Some(g) = &mut self.per_api {
-                g.table.rebase(&g.layouts, shift);
+                g.table.shift_cooldowns_down(shift);
             }
-            self.base_ms = Some(new_base);
-            return (ts_ms - new_base + 1) as u32;
+            self.clock.cooldown_base = Some(new_base);
+            return offset_from(new_base, ts_ms);
         }
-        (ts_ms - base + 1) as u32
+        offset_from(base, ts_ms)
     }
 
     /// Counts one matched response; pushes any events it raises onto `out`. `make_sample`
@@ -184,8 +265,7 @@ impl Detector {
         make_sample: &mut dyn FnMut() -> Option<String>,
         out: &mut Vec<Detection>,
     ) {
-        self.metrics.records += 1;
-        let t = self.offset(rec.ts_ms);
+        let now = self.now(rec.ts_ms);
         let cfg = Arc::clone(&self.cfg);
         let mut sample: Option<Option<Arc<str>>> = None;
         let mut sample_once = || {
@@ -199,7 +279,7 @@ impl Detector {
                 &mut g,
                 &rec.actor,
                 rec,
-                t,
+                now,
                 None,
                 &mut sample_once,
                 out,
@@ -215,7 +295,7 @@ impl Detector {
                 &mut g,
                 &key,
                 rec,
-                t,
+                now,
                 Some(&api),
                 &mut sample_once,
                 out,
@@ -225,13 +305,13 @@ impl Detector {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn apply_group<K: Hash + Eq + Clone>(
+    fn apply_group<K: Hash + Eq + Clone + HeapSize>(
         &mut self,
         cfg: &Config,
         g: &mut Group<K>,
         key: &K,
         rec: &Record,
-        t: u32,
+        now: Now,
         api: Option<&str>,
         sample: &mut dyn FnMut() -> Option<Arc<str>>,
         out: &mut Vec<Detection>,
@@ -244,13 +324,13 @@ impl Detector {
         if !g.rules.iter().any(counted) {
             return;
         }
-        // `None`: `max_actors` is full of actors in a cooldown (counted by the table).
-        let Some(up) = g.table.upsert(key, t) else {
+        // `None`: the table cannot take a new key now (counted by the table).
+        let Some(up) = g.table.upsert(key, now) else {
             return;
         };
         let slot = up.slot;
         if up.new {
-            self.clear_samples(g, slot);
+            g.samples.clear(slot);
         }
         let mut results = std::mem::take(&mut self.results);
         results.clear();
@@ -262,21 +342,31 @@ impl Detector {
             if !rule.statuses.contains(rec.status) {
                 continue;
             }
-            let result = g.table.record(slot, lay, t, rule.window_ms() as u32);
+            let window_ms = u32::try_from(rule.window_ms()).unwrap_or(u32::MAX);
+            let result = g.table.record(slot, lay, now, window_ms);
             // A sample is useful if this response can be among the latest `samples_per_event`
             // of a window that ends in an event: near the threshold, and not so deep into a
             // cooldown that it leaves the window before the next event can be raised.
             let near_threshold =
                 result.count as usize + cfg.samples_per_event > rule.threshold as usize;
             let last = u64::from(g.table.last_event(slot, lay));
-            let expires_in_cooldown =
-                last != 0 && u64::from(t) + rule.window_ms() <= last + rule.cooldown_ms();
+            let expires_in_cooldown = last != 0
+                && u64::from(now.cooldown).saturating_add(rule.window_ms())
+                    <= last.saturating_add(rule.cooldown_ms());
             wants_sample |= near_threshold && !expires_in_cooldown;
             results.push((rule_index, lay, result));
         }
         if wants_sample && cfg.samples_per_event > 0 {
             if let Some(orig) = sample() {
-                self.keep_sample(cfg, g, slot, rec, orig);
+                g.samples.keep(
+                    slot,
+                    cfg.samples_per_event,
+                    Sample {
+                        ts_ms: rec.ts_ms,
+                        status: rec.status,
+                        orig,
+                    },
+                );
             }
         }
         for &(rule_index, lay, result) in &results {
@@ -286,24 +376,22 @@ impl Detector {
             if !result.flagged {
                 continue;
             }
-            self.metrics.flagged += 1;
             if rule.action == Action::Block {
                 self.blocks.insert(
                     &rec.actor,
                     rec.ts_ms.saturating_add(rule.block_ms()),
                     rule.block_status,
                 );
-                self.metrics.blocks_added += 1;
             }
             let last = g.table.last_event(slot, lay);
-            let cooled =
-                last == 0 || u64::from(t.saturating_sub(last)) >= rule.cooldown_ms() && t >= last;
+            let cooled = last == 0
+                || now.cooldown >= last && u64::from(now.cooldown - last) >= rule.cooldown_ms();
             if !cooled {
                 self.metrics.events_suppressed += 1;
                 continue;
             }
-            g.table.set_last_event(slot, lay, t);
-            let samples = match g.samples.get(slot as usize) {
+            g.table.set_last_event(slot, lay, now.cooldown);
+            let samples = match g.samples.of(slot) {
                 Some(ring) => samples_for(rule, ring, rec.ts_ms),
                 None => Vec::new(),
             };
@@ -315,45 +403,6 @@ impl Detector {
             });
         }
         self.results = results;
-    }
-
-    fn clear_samples<K>(&mut self, g: &mut Group<K>, slot: Slot) {
-        if let Some(ring) = g.samples.get_mut(slot as usize) {
-            self.sample_bytes -= ring.iter().map(|s| s.orig.len()).sum::<usize>();
-            ring.clear();
-        }
-    }
-
-    fn keep_sample<K>(
-        &mut self,
-        cfg: &Config,
-        g: &mut Group<K>,
-        slot: Slot,
-        rec: &Record,
-        orig: Arc<str>,
-    ) {
-        let index = slot as usize;
-        if g.samples.len() <= index {
-            g.samples.resize_with(index + 1, VecDeque::new);
-        }
-        let Some(ring) = g.samples.get_mut(index) else {
-            return;
-        };
-        if ring.len() >= cfg.samples_per_event {
-            if let Some(old) = ring.pop_front() {
-                self.sample_bytes -= old.orig.len();
-            }
-        }
-        if self.sample_bytes + orig.len() > SAMPLE_BUDGET_BYTES {
-            self.metrics.samples_skipped += 1;
-            return;
-        }
-        self.sample_bytes += orig.len();
-        ring.push_back(Sample {
-            ts_ms: rec.ts_ms,
-            status: rec.status,
-            orig,
-        });
     }
 
     fn event(
@@ -375,7 +424,7 @@ impl Detector {
             ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             method: rec.method.to_string(),
             sub_category: rule.sub_category.clone(),
-            timestamp: (rec.ts_ms / 1000) as i64,
+            timestamp: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
             kind: rule.kind.clone(),
             url: api.unwrap_or(rec.path).to_string(),
             malicious_payloads_responses: samples,
@@ -387,6 +436,11 @@ impl Detector {
     }
 }
 
+/// `ts_ms` as an offset (>= 1) from `base` (<= `ts_ms`, less than [`REBASE_AT_MS`] behind).
+fn offset_from(base: u64, ts_ms: u64) -> u32 {
+    u32::try_from(ts_ms.saturating_sub(base).saturating_add(1)).unwrap_or(u32::MAX)
+}
+
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
 fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePayload> {
     let lower = at_ms.saturating_sub(rule.window_ms());
@@ -394,7 +448,7 @@ fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePa
         .filter(|s| rule.statuses.contains(s.status) && s.ts_ms > lower && s.ts_ms <= at_ms)
         .map(|s| SamplePayload {
             orig: s.orig.to_string(),
-            ts: (s.ts_ms / 1000) as i64,
+            ts: i64::try_from(s.ts_ms / 1000).unwrap_or(i64::MAX),
         })
         .collect()
 }

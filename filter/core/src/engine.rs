@@ -3,19 +3,49 @@
 use crate::actor::{ActorKey, Resolved};
 use crate::blocklist::Blocklist;
 use crate::config::{Config, StatusSet};
-use crate::detector::{Detection, Detector};
+use crate::detector::{Detection, Detector, CLOCK_STEP_MS};
+use crate::memory::{Budget, HeapSize, Shares};
 use crate::outbox::{Delivery, Outbox};
 use crate::payload::MaliciousEvent;
 use crate::record::{
     prepare, record_of, record_sample, sample_json, DeltaError, DeltaReader, Headers, Observation,
     OwnedRecord,
 };
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// Expired blocks are forgotten at most this often.
 const PRUNE_EVERY_MS: u64 = 1_000;
-/// Records held for reordering beyond this are counted at once, oldest first.
-const MAX_REORDER_RECORDS: usize = 1 << 20;
+
+/// A delta record held for reordering, ordered by (time, arrival).
+struct Pending {
+    ts_ms: u64,
+    seq: u64,
+    record: OwnedRecord,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ts_ms, self.seq) == (other.ts_ms, other.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.ts_ms, self.seq).cmp(&(other.ts_ms, other.seq))
+    }
+}
+
+/// Bytes a held record costs beyond its place in the heap.
+fn pending_bytes(r: &OwnedRecord) -> usize {
+    r.heap_bytes()
+}
 
 /// What the engine concluded about one observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,7 +58,8 @@ pub struct Verdict {
     pub blocked_status: Option<u16>,
 }
 
-/// Every counter a user would graph. Gauges: `actors_tracked`, `events_queued`, `blocks_active`.
+/// Every counter a user would graph. Gauges: `actors_tracked`, `events_queued`, `blocks_active`,
+/// `memory_bytes`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Metrics {
     pub responses: u64,
@@ -52,11 +83,13 @@ pub struct Metrics {
     pub records_dropped: u64,
     pub deltas_rejected: u64,
     pub samples_skipped: u64,
+    pub clock_steps: u64,
+    pub memory_bytes: u64,
 }
 
 impl Metrics {
     /// Name and value of every counter, names as hosts export them (`actorwatch.<name>`).
-    pub fn fields(&self) -> [(&'static str, u64); 21] {
+    pub fn fields(&self) -> [(&'static str, u64); 23] {
         [
             ("responses", self.responses),
             ("matched", self.matched),
@@ -79,6 +112,8 @@ impl Metrics {
             ("records_dropped", self.records_dropped),
             ("deltas_rejected", self.deltas_rejected),
             ("samples_skipped", self.samples_skipped),
+            ("clock_steps", self.clock_steps),
+            ("memory_bytes", self.memory_bytes),
         ]
     }
 }
@@ -106,9 +141,11 @@ pub struct Engine {
     reorder_ms: u64,
     /// Events go to the delivery queue (false: only kept, for hosts that deliver elsewhere).
     forward: bool,
-    /// Delta records waiting until every worker has reported up to their time.
-    pending: Vec<(u64, u64, OwnedRecord)>,
+    /// Delta records waiting until every worker has reported up to their time, oldest first.
+    pending: BinaryHeap<Reverse<Pending>>,
     pending_seq: u64,
+    /// Bytes of `pending`; when full, its oldest records are counted at once.
+    pending_budget: Budget,
 }
 
 impl Engine {
@@ -119,10 +156,11 @@ impl Engine {
     }
 
     pub fn with_shared_config(cfg: Arc<Config>, seed: u64) -> Self {
+        let shares = Shares::of(cfg.max_memory_bytes());
         Engine {
             matched: cfg.matched_statuses(),
             detector: Detector::new(Arc::clone(&cfg), seed),
-            outbox: Outbox::new(Arc::clone(&cfg), seed),
+            outbox: Outbox::new(Arc::clone(&cfg), seed, shares.outbox),
             cfg,
             scratch: Vec::new(),
             kept: None,
@@ -130,8 +168,9 @@ impl Engine {
             last_prune_ms: 0,
             reorder_ms: 0,
             forward: true,
-            pending: Vec::new(),
+            pending: BinaryHeap::new(),
             pending_seq: 0,
+            pending_budget: Budget::new(shares.reorder),
         }
     }
 
@@ -264,11 +303,7 @@ impl Engine {
                     self.detector
                         .apply(&r, &mut || record_sample(&cfg, &r), &mut scratch)
                 }
-                Ok(r) => {
-                    self.pending_seq += 1;
-                    self.pending
-                        .push((r.ts_ms, self.pending_seq, OwnedRecord::of(&r)));
-                }
+                Ok(r) => self.hold(OwnedRecord::of(&r), &mut scratch),
                 Err(e) => {
                     self.counts.deltas_rejected += 1;
                     result = Err(e);
@@ -280,24 +315,72 @@ impl Engine {
         result.map(|_| events)
     }
 
-    /// Counts held delta records older than the reorder window, in timestamp order.
-    /// Returns the number of events raised.
+    /// Holds a delta record for reordering; when the reorder buffer's share of the budget is
+    /// full, its oldest records are counted now to make room.
+    fn hold(&mut self, record: OwnedRecord, out: &mut Vec<Detection>) {
+        let bytes = pending_bytes(&record);
+        let slot = size_of::<Reverse<Pending>>();
+        loop {
+            let growth = if self.pending.len() < self.pending.capacity() {
+                0
+            } else {
+                (self.pending.capacity() * 2).max(4) * slot
+            };
+            if self.pending_budget.fits(bytes + growth) || self.pending.is_empty() {
+                break;
+            }
+            self.count_oldest(out);
+        }
+        if !self.pending_budget.fits(bytes + slot) {
+            // Larger than the whole buffer: counted at once.
+            let r = record.as_record();
+            let cfg = Arc::clone(&self.cfg);
+            self.detector
+                .apply(&r, &mut || record_sample(&cfg, &r), out);
+            return;
+        }
+        let before = self.pending.capacity();
+        self.pending_seq += 1;
+        self.pending.push(Reverse(Pending {
+            ts_ms: record.ts_ms,
+            seq: self.pending_seq,
+            record,
+        }));
+        self.pending_budget
+            .resize(before * slot, self.pending.capacity() * slot);
+        self.pending_budget.charge(bytes);
+    }
+
+    /// Counts the oldest held record.
+    fn count_oldest(&mut self, out: &mut Vec<Detection>) {
+        let Some(Reverse(p)) = self.pending.pop() else {
+            return;
+        };
+        self.pending_budget.release(pending_bytes(&p.record));
+        let r = p.record.as_record();
+        let cfg = Arc::clone(&self.cfg);
+        self.detector
+            .apply(&r, &mut || record_sample(&cfg, &r), out);
+    }
+
+    /// Counts held delta records older than the reorder window, in timestamp order, and any
+    /// from further ahead than the clock (the host clock stepped back: holding them would delay
+    /// them by the step). Returns the number of events raised.
     pub fn advance(&mut self, now_ms: u64) -> u32 {
         if self.pending.is_empty() {
             return 0;
         }
         let cutoff = now_ms.saturating_sub(self.reorder_ms);
-        self.pending
-            .sort_unstable_by_key(|(ts, seq, _)| (*ts, *seq));
-        let ready = self.pending.partition_point(|(ts, _, _)| *ts <= cutoff);
-        let ready = ready.max(self.pending.len().saturating_sub(MAX_REORDER_RECORDS));
+        let ahead = now_ms
+            .saturating_add(self.reorder_ms)
+            .saturating_add(CLOCK_STEP_MS);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let cfg = Arc::clone(&self.cfg);
-        for (_, _, r) in self.pending.drain(..ready) {
-            let record = r.as_record();
-            self.detector
-                .apply(&record, &mut || record_sample(&cfg, &record), &mut scratch);
+        while let Some(Reverse(p)) = self.pending.peek() {
+            if p.ts_ms > cutoff && p.ts_ms <= ahead {
+                break;
+            }
+            self.count_oldest(&mut scratch);
         }
         let events = self.queue(now_ms, &mut scratch);
         self.scratch = scratch;
@@ -307,7 +390,9 @@ impl Engine {
     /// The next webhook POST to send, if one is due. Call until it returns `None`.
     pub fn poll_delivery(&mut self, now_ms: u64) -> Option<Delivery> {
         self.advance(now_ms);
-        if now_ms >= self.last_prune_ms + PRUNE_EVERY_MS {
+        if now_ms >= self.last_prune_ms.saturating_add(PRUNE_EVERY_MS)
+            || now_ms < self.last_prune_ms
+        {
             self.detector.blocks.prune(now_ms);
             self.last_prune_ms = now_ms;
         }
@@ -339,9 +424,8 @@ impl Engine {
     pub fn next_wakeup(&self) -> Option<u64> {
         let held = self
             .pending
-            .iter()
-            .map(|(ts, _, _)| ts.saturating_add(self.reorder_ms))
-            .min();
+            .peek()
+            .map(|Reverse(p)| p.ts_ms.saturating_add(self.reorder_ms));
         match (self.outbox.next_wakeup(), held) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -350,6 +434,7 @@ impl Engine {
 
     pub fn metrics(&self) -> Metrics {
         let d = &self.detector.metrics;
+        let memory = self.memory_bytes();
         let o = &self.outbox.metrics;
         Metrics {
             responses: self.counts.responses,
@@ -372,12 +457,35 @@ impl Engine {
             blocked_requests: self.counts.blocked_requests,
             records_dropped: self.counts.records_dropped,
             deltas_rejected: self.counts.deltas_rejected,
-            samples_skipped: d.samples_skipped,
+            samples_skipped: self.detector.samples_skipped(),
+            clock_steps: d.clock_steps,
+            memory_bytes: memory as u64,
         }
     }
 
-    /// Heap bytes of the counting tables (samples excluded): the bytes-per-actor figure.
+    /// Bytes of the counting tables (keys, windows, cooldowns): the bytes-per-actor figure.
     pub fn state_heap_bytes(&self) -> usize {
-        self.detector.heap_bytes()
+        self.detector.table_bytes()
+    }
+
+    /// Bytes the engine holds by its own accounting: tables, samples, blocklist, outbox and
+    /// reorder buffer; at most `max_memory_mb`.
+    pub fn memory_bytes(&self) -> usize {
+        self.detector.bytes() + self.outbox.bytes() + self.pending_budget.used
+    }
+
+    /// The events waiting for delivery, for a successor ([`Engine::import_outbox`]).
+    pub fn export_outbox(&self) -> Vec<u8> {
+        self.outbox.export()
+    }
+
+    /// Takes over a predecessor's events ([`Engine::export_outbox`]); returns how many.
+    pub fn import_outbox(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
+        self.outbox.import(now_ms, bytes)
+    }
+
+    /// Delta records merged and not yet counted (held for reordering).
+    pub fn records_held(&self) -> usize {
+        self.pending.len()
     }
 }

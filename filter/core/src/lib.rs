@@ -17,13 +17,17 @@ pub mod detector;
 pub mod engine;
 mod hash;
 pub mod hex;
+pub mod memory;
 pub mod outbox;
+mod paged;
 pub mod payload;
 pub mod record;
+mod samples;
 pub mod signature;
 mod table;
 pub mod template;
 mod texts;
+mod window;
 
 pub use actor::{parse_ip, ActorKey, Resolved};
 pub use blocklist::Blocklist;

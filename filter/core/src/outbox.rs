@@ -1,11 +1,16 @@
-//! Events waiting for delivery: a bounded queue, batches of one filter each, retries with
-//! exponential backoff and jitter under a stable delivery id.
+//! Events waiting for delivery: a queue bounded in events and in bytes, batches of one filter
+//! each, retries with exponential backoff and jitter under a stable delivery id. Every
+//! operation costs O(log n) in the events held (O(rules) to pick the next batch's filter).
+//! The state can be handed to a successor ([`Outbox::export`], [`Outbox::import`]) so that a
+//! new aggregator resumes delivery under the same delivery ids.
 
 use crate::config::{Config, DeliveryMode};
 use crate::hash::splitmix64;
+use crate::memory::{Budget, HeapSize};
 use crate::payload::{MaliciousEvent, PayloadRef};
 use crate::signature::{sign, DELIVERY_HEADER, SIGNATURE_HEADER};
-use std::collections::VecDeque;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// First retry waits about this long; each further one doubles it.
@@ -43,11 +48,12 @@ pub struct Delivery {
     pub attempt: u32,
     pub events: usize,
     pub filter_id: String,
+    /// The `refId` of every event in the body, in order.
+    pub ref_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxMetrics {
-    pub events_queued: u64,
     pub events_delivered: u64,
     pub events_dropped: u64,
     pub deliveries_sent: u64,
@@ -57,55 +63,99 @@ pub struct OutboxMetrics {
     pub deliveries_abandoned: u64,
 }
 
-#[derive(Debug, Clone)]
-struct Queued {
-    rule: usize,
-    event: MaliciousEvent,
-}
+type Event = Box<MaliciousEvent>;
 
 #[derive(Debug, Clone)]
 struct Batch {
     id: String,
     rule: usize,
-    events: Vec<MaliciousEvent>,
-    body: Vec<u8>,
+    events: VecDeque<Event>,
     attempts: u32,
     next_attempt_ms: u64,
     /// Token and deadline of the attempt in flight.
     in_flight: Option<(u64, u64)>,
 }
 
+/// Bytes an event costs while held: its fields and samples, and its box's place in a batch
+/// (queue slots are charged with their queue's capacity).
+fn event_bytes(event: &MaliciousEvent) -> usize {
+    size_of::<MaliciousEvent>() + event.heap_bytes() + size_of::<Event>()
+}
+
+/// What [`Outbox::export`] writes: batches keep their delivery ids.
+#[derive(Serialize, Deserialize)]
+struct Exported {
+    batches: Vec<ExportedBatch>,
+    queued: Vec<ExportedEvent>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExportedBatch {
+    id: String,
+    filter_id: String,
+    events: Vec<MaliciousEvent>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExportedEvent {
+    filter_id: String,
+    event: MaliciousEvent,
+}
+
 #[derive(Debug, Clone)]
 pub struct Outbox {
     cfg: Arc<Config>,
-    queue: VecDeque<Queued>,
-    /// Formed batches in creation order: in flight or waiting for a retry.
-    batches: VecDeque<Batch>,
-    /// Events in `queue` and `batches`; bounded by `queue_capacity`.
+    /// Events not yet in a batch, per rule, oldest first, with their arrival number.
+    queues: Vec<VecDeque<(u64, Event)>>,
+    queued: usize,
+    arrivals: u64,
+    /// Formed batches by creation number: in flight or waiting for an attempt.
+    batches: BTreeMap<u64, Batch>,
+    /// Batches not in flight, by creation number (the oldest events are in the first).
+    waiting: BTreeSet<u64>,
+    /// Batches not in flight, by next attempt time.
+    due: BTreeSet<(u64, u64)>,
+    /// Attempts in flight by deadline: (deadline, token) -> batch number.
+    deadlines: BTreeMap<(u64, u64), u64>,
+    /// Token -> deadline, for reports.
+    tokens: BTreeMap<u64, u64>,
+    /// Events in the queues and in batches; bounded by `queue_capacity` and the budget.
     held: usize,
+    budget: Budget,
     next_flush_ms: Option<u64>,
     flushing: bool,
     rng: u64,
     instance: u64,
     batch_seq: u64,
+    /// Batches' keys in `batches`, in creation order (imported ones included).
+    batch_numbers: u64,
     token_seq: u64,
     pub metrics: OutboxMetrics,
 }
 
 impl Outbox {
-    pub fn new(cfg: Arc<Config>, seed: u64) -> Self {
+    /// An outbox holding at most `budget_bytes` of events.
+    pub fn new(cfg: Arc<Config>, seed: u64, budget_bytes: usize) -> Self {
         let mut rng = seed ^ 0x0B0C_5EED;
         let instance = splitmix64(&mut rng);
         Outbox {
+            queues: vec![VecDeque::new(); cfg.rules.len()],
             cfg,
-            queue: VecDeque::new(),
-            batches: VecDeque::new(),
+            queued: 0,
+            arrivals: 0,
+            batches: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            due: BTreeSet::new(),
+            deadlines: BTreeMap::new(),
+            tokens: BTreeMap::new(),
             held: 0,
+            budget: Budget::new(budget_bytes),
             next_flush_ms: None,
             flushing: false,
             rng,
             instance,
             batch_seq: 0,
+            batch_numbers: 0,
             token_seq: 0,
             metrics: OutboxMetrics::default(),
         }
@@ -116,71 +166,101 @@ impl Outbox {
         self.held
     }
 
-    fn in_flight(&self) -> usize {
-        self.batches
-            .iter()
-            .filter(|b| b.in_flight.is_some())
-            .count()
+    /// Bytes of the events held.
+    pub fn bytes(&self) -> usize {
+        self.budget.used
     }
 
-    /// Accepts an event; when full, the oldest event not in flight makes room (counted).
+    /// Accepts an event; when full (`queue_capacity` events or the byte budget), the oldest
+    /// event not in flight makes room (counted). An event larger than the whole budget, or one
+    /// that finds everything held in flight, is the one dropped (counted).
     pub fn push(&mut self, now_ms: u64, rule: usize, event: MaliciousEvent) {
-        if self.held >= self.cfg.webhook.queue_capacity && !self.drop_oldest() {
-            // Everything held is in flight: the new event is the one that cannot be kept.
+        let bytes = event_bytes(&event);
+        let Some(queue_growth) = self.queues.get(rule).map(growth_bytes) else {
             self.metrics.events_dropped += 1;
             return;
+        };
+        while self.held >= self.cfg.webhook.queue_capacity
+            || !self.budget.fits(bytes + queue_growth)
+        {
+            if !self.drop_oldest() {
+                self.metrics.events_dropped += 1;
+                return;
+            }
         }
-        self.queue.push_back(Queued { rule, event });
+        self.arrivals += 1;
+        if let Some(q) = self.queues.get_mut(rule) {
+            let before = q.capacity();
+            q.push_back((self.arrivals, Box::new(event)));
+            let slot = size_of::<(u64, Event)>();
+            self.budget.resize(before * slot, q.capacity() * slot);
+        }
+        self.budget.charge(bytes);
+        self.queued += 1;
         self.held += 1;
-        self.metrics.events_queued = self.held as u64;
         if self.cfg.webhook.mode == DeliveryMode::Periodic && self.next_flush_ms.is_none() {
             self.next_flush_ms =
-                Some(now_ms.saturating_add(self.cfg.webhook.run_every_secs * 1000));
+                Some(now_ms.saturating_add(self.cfg.webhook.run_every_secs.saturating_mul(1000)));
         }
     }
 
+    /// Drops the oldest held event not in flight: the first of the oldest waiting batch, else
+    /// the oldest queued one. O(log n).
     fn drop_oldest(&mut self) -> bool {
-        let waiting = self.batches.iter().position(|b| b.in_flight.is_none());
-        if let Some(i) = waiting {
-            let rebuild = match self.batches.get_mut(i) {
-                Some(b) if b.events.len() > 1 => {
-                    b.events.remove(0);
-                    true
-                }
-                _ => false,
+        if let Some(&seq) = self.waiting.first() {
+            let Some(batch) = self.batches.get_mut(&seq) else {
+                self.waiting.remove(&seq);
+                return true;
             };
-            if rebuild {
-                if let Some(b) = self.batches.get_mut(i) {
-                    b.body = body_of(&self.cfg, b.rule, &b.events);
-                }
-            } else {
-                self.batches.remove(i);
+            let event = batch.events.pop_front();
+            let (empty, next) = (batch.events.is_empty(), batch.next_attempt_ms);
+            if let Some(event) = event {
+                self.release(&event);
             }
-        } else if self.queue.pop_front().is_none() {
-            return false;
+            if empty {
+                self.batches.remove(&seq);
+                self.waiting.remove(&seq);
+                self.due.remove(&(next, seq));
+            }
+            self.metrics.events_dropped += 1;
+            return true;
         }
+        let oldest = self
+            .queues
+            .iter()
+            .enumerate()
+            .filter_map(|(rule, q)| q.front().map(|(arrival, _)| (*arrival, rule)))
+            .min();
+        let Some((_, rule)) = oldest else {
+            return false;
+        };
+        if let Some((_, event)) = self.queues.get_mut(rule).and_then(VecDeque::pop_front) {
+            self.queued -= 1;
+            self.release(&event);
+            self.metrics.events_dropped += 1;
+            return true;
+        }
+        false
+    }
+
+    /// Forgets one held event's bytes (its queue slot stays with the queue's capacity).
+    fn release(&mut self, event: &MaliciousEvent) {
         self.held -= 1;
-        self.metrics.events_dropped += 1;
-        true
+        self.budget.release(event_bytes(event));
     }
 
     /// The next POST to send, if one is due.
     pub fn poll(&mut self, now_ms: u64) -> Option<Delivery> {
         self.expire_lost_attempts(now_ms);
-        if self.in_flight() >= self.cfg.webhook.max_in_flight {
+        if self.tokens.len() >= self.cfg.webhook.max_in_flight {
             return None;
         }
-        let retry = self
-            .batches
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.in_flight.is_none() && b.next_attempt_ms <= now_ms)
-            .min_by_key(|(_, b)| b.next_attempt_ms)
-            .map(|(i, _)| i);
-        if let Some(i) = retry {
-            return self.attempt(i, now_ms);
+        if let Some(&(at, seq)) = self.due.first() {
+            if at <= now_ms {
+                return self.attempt(seq, now_ms);
+            }
         }
-        if self.queue.is_empty() {
+        if self.queued == 0 {
             self.flushing = false;
             return None;
         }
@@ -197,10 +277,9 @@ impl Outbox {
             self.flushing = true;
             self.next_flush_ms = None;
         }
-        self.form_batch(now_ms);
-        let last = self.batches.len().checked_sub(1)?;
-        let delivery = self.attempt(last, now_ms);
-        if self.queue.is_empty() {
+        let seq = self.form_batch(now_ms)?;
+        let delivery = self.attempt(seq, now_ms);
+        if self.queued == 0 {
             self.flushing = false;
         }
         delivery
@@ -208,65 +287,84 @@ impl Outbox {
 
     /// Sends everything queued now, whatever the mode (end of a replay, shutdown).
     pub fn flush_now(&mut self) {
-        if !self.queue.is_empty() {
+        if self.queued > 0 {
             self.flushing = true;
             self.next_flush_ms = None;
         }
     }
 
-    fn form_batch(&mut self, now_ms: u64) {
-        let Some(rule) = self.queue.front().map(|q| q.rule) else {
-            return;
-        };
-        let limit = self.cfg.webhook.batch_size;
-        let mut events = Vec::with_capacity(limit.min(self.queue.len()));
-        let mut rest = VecDeque::with_capacity(self.queue.len());
-        for q in self.queue.drain(..) {
-            if q.rule == rule && events.len() < limit {
-                events.push(q.event);
-            } else {
-                rest.push_back(q);
-            }
-        }
-        self.queue = rest;
+    /// A batch of up to `batch_size` events of the rule whose queued event is oldest.
+    fn form_batch(&mut self, now_ms: u64) -> Option<u64> {
+        let (_, rule) = self
+            .queues
+            .iter()
+            .enumerate()
+            .filter_map(|(rule, q)| q.front().map(|(arrival, _)| (*arrival, rule)))
+            .min()?;
+        let queue = self.queues.get_mut(rule)?;
+        let take = self.cfg.webhook.batch_size.min(queue.len());
+        let events: VecDeque<Event> = queue.drain(..take).map(|(_, e)| e).collect();
+        self.queued -= events.len();
         self.batch_seq += 1;
-        let body = body_of(&self.cfg, rule, &events);
-        self.batches.push_back(Batch {
-            id: format!("{:016x}-{:08x}", self.instance, self.batch_seq),
-            rule,
-            events,
-            body,
-            attempts: 0,
-            next_attempt_ms: now_ms,
-            in_flight: None,
-        });
+        let id = format!("{:016x}-{:08x}", self.instance, self.batch_seq);
+        Some(self.add_batch(id, rule, events, now_ms))
     }
 
-    fn attempt(&mut self, index: usize, now_ms: u64) -> Option<Delivery> {
+    fn add_batch(&mut self, id: String, rule: usize, events: VecDeque<Event>, now_ms: u64) -> u64 {
+        self.batch_numbers += 1;
+        let seq = self.batch_numbers;
+        self.batches.insert(
+            seq,
+            Batch {
+                id,
+                rule,
+                events,
+                attempts: 0,
+                next_attempt_ms: now_ms,
+                in_flight: None,
+            },
+        );
+        self.waiting.insert(seq);
+        self.due.insert((now_ms, seq));
+        seq
+    }
+
+    fn attempt(&mut self, seq: u64, now_ms: u64) -> Option<Delivery> {
         self.token_seq += 1;
         let token = self.token_seq;
         let cfg = &self.cfg.webhook;
-        let batch = self.batches.get_mut(index)?;
+        let batch = self.batches.get_mut(&seq)?;
+        let deadline = now_ms
+            .saturating_add(cfg.timeout_ms)
+            .saturating_add(LOST_ATTEMPT_GRACE_MS);
+        self.due.remove(&(batch.next_attempt_ms, seq));
+        self.waiting.remove(&seq);
         batch.attempts += 1;
-        batch.in_flight = Some((token, now_ms + cfg.timeout_ms + LOST_ATTEMPT_GRACE_MS));
+        batch.in_flight = Some((token, deadline));
+        self.deadlines.insert((deadline, token), seq);
+        self.tokens.insert(token, deadline);
         self.metrics.deliveries_sent += 1;
         if batch.attempts > 1 {
             self.metrics.deliveries_retried += 1;
         }
+        let rule = self.cfg.rules.get(batch.rule);
+        let body = match rule {
+            Some(rule) => serde_json::to_vec(&PayloadRef {
+                malicious_events: &batch.events,
+                overview: &rule.overview,
+                remediation: &rule.remediation,
+            })
+            .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let mut headers = cfg.headers.clone();
         headers.push((DELIVERY_HEADER.to_string(), batch.id.clone()));
         if let Some(secret) = &cfg.hmac_secret {
             headers.push((
                 SIGNATURE_HEADER.to_string(),
-                sign(secret.as_bytes(), now_ms / 1000, &batch.body),
+                sign(secret.as_bytes(), now_ms / 1000, &body),
             ));
         }
-        let filter_id = self
-            .cfg
-            .rules
-            .get(batch.rule)
-            .map(|r| r.id.clone())
-            .unwrap_or_default();
         Some(Delivery {
             token,
             delivery_id: batch.id.clone(),
@@ -274,23 +372,24 @@ impl Outbox {
             authority: cfg.authority.clone(),
             path: cfg.path.clone(),
             headers,
-            body: batch.body.clone(),
+            body,
             timeout_ms: cfg.timeout_ms,
             attempt: batch.attempts,
             events: batch.events.len(),
-            filter_id,
+            filter_id: rule.map(|r| r.id.clone()).unwrap_or_default(),
+            ref_ids: batch
+                .events
+                .iter()
+                .map(|e| e.ref_id.clone().unwrap_or_default())
+                .collect(),
         })
     }
 
     fn expire_lost_attempts(&mut self, now_ms: u64) {
-        let lost: Vec<u64> = self
-            .batches
-            .iter()
-            .filter_map(|b| b.in_flight)
-            .filter(|(_, deadline)| *deadline <= now_ms)
-            .map(|(token, _)| token)
-            .collect();
-        for token in lost {
+        while let Some((&(deadline, token), _)) = self.deadlines.first_key_value() {
+            if deadline > now_ms {
+                break;
+            }
             self.report(token, false, now_ms);
         }
     }
@@ -298,56 +397,51 @@ impl Outbox {
     /// The host's outcome for the attempt `token`: success (2xx) or failure (anything else,
     /// including timeouts and refused connections). Unknown or stale tokens are ignored.
     pub fn report(&mut self, token: u64, success: bool, now_ms: u64) {
-        let Some(i) = self
-            .batches
-            .iter()
-            .position(|b| b.in_flight.is_some_and(|(t, _)| t == token))
-        else {
+        let Some(deadline) = self.tokens.remove(&token) else {
+            return;
+        };
+        let Some(seq) = self.deadlines.remove(&(deadline, token)) else {
             return;
         };
         if success {
-            if let Some(b) = self.batches.remove(i) {
+            if let Some(b) = self.batches.remove(&seq) {
                 self.metrics.deliveries_succeeded += 1;
                 self.metrics.events_delivered += b.events.len() as u64;
-                self.held -= b.events.len();
+                b.events.iter().for_each(|e| self.release(e));
             }
-        } else {
-            self.metrics.deliveries_failed += 1;
-            let max_retries = self.cfg.webhook.max_retries;
-            let random = splitmix64(&mut self.rng);
-            let give_up = match self.batches.get_mut(i) {
-                Some(b) if b.attempts > max_retries => true,
-                Some(b) => {
-                    b.in_flight = None;
-                    b.next_attempt_ms = now_ms + retry_delay_ms(b.attempts, random);
-                    false
-                }
-                None => false,
-            };
-            if give_up {
-                if let Some(b) = self.batches.remove(i) {
-                    self.metrics.deliveries_abandoned += 1;
-                    self.metrics.events_dropped += b.events.len() as u64;
-                    self.held -= b.events.len();
-                }
-            }
+            return;
         }
-        self.metrics.events_queued = self.held as u64;
+        self.metrics.deliveries_failed += 1;
+        let max_retries = self.cfg.webhook.max_retries;
+        let random = splitmix64(&mut self.rng);
+        let Some(b) = self.batches.get_mut(&seq) else {
+            return;
+        };
+        if b.attempts > max_retries {
+            if let Some(b) = self.batches.remove(&seq) {
+                self.metrics.deliveries_abandoned += 1;
+                self.metrics.events_dropped += b.events.len() as u64;
+                b.events.iter().for_each(|e| self.release(e));
+            }
+            return;
+        }
+        b.in_flight = None;
+        b.next_attempt_ms = now_ms.saturating_add(retry_delay_ms(b.attempts, random));
+        self.due.insert((b.next_attempt_ms, seq));
+        self.waiting.insert(seq);
     }
 
     /// When the host should call [`Outbox::poll`] next, if anything is pending.
     pub fn next_wakeup(&self) -> Option<u64> {
-        let mut next: Option<u64> = None;
+        let mut next = self.deadlines.first_key_value().map(|(&(d, _), _)| d);
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
-        let room = self.in_flight() < self.cfg.webhook.max_in_flight;
-        for b in &self.batches {
-            match b.in_flight {
-                Some((_, deadline)) => consider(deadline),
-                None if room => consider(b.next_attempt_ms),
-                None => {}
-            }
+        if self.tokens.len() >= self.cfg.webhook.max_in_flight {
+            return next;
         }
-        if !self.queue.is_empty() && room {
+        if let Some(&(at, _)) = self.due.first() {
+            consider(at);
+        }
+        if self.queued > 0 {
             match self.cfg.webhook.mode {
                 DeliveryMode::Instant => consider(0),
                 DeliveryMode::Periodic if self.flushing => consider(0),
@@ -360,16 +454,98 @@ impl Outbox {
         }
         next
     }
+
+    /// Every held event, for a successor: batches (in flight or waiting) with their delivery
+    /// ids, then the queued events. JSON; rules are named by id.
+    pub fn export(&self) -> Vec<u8> {
+        let rule_id = |rule: usize| {
+            self.cfg
+                .rules
+                .get(rule)
+                .map(|r| r.id.clone())
+                .unwrap_or_default()
+        };
+        let mut queued: Vec<(u64, ExportedEvent)> = self
+            .queues
+            .iter()
+            .enumerate()
+            .flat_map(|(rule, q)| {
+                q.iter().map(move |(arrival, e)| {
+                    (
+                        *arrival,
+                        ExportedEvent {
+                            filter_id: rule_id(rule),
+                            event: (**e).clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        queued.sort_by_key(|(arrival, _)| *arrival);
+        let doc = Exported {
+            batches: self
+                .batches
+                .values()
+                .map(|b| ExportedBatch {
+                    id: b.id.clone(),
+                    filter_id: rule_id(b.rule),
+                    events: b.events.iter().map(|e| (**e).clone()).collect(),
+                })
+                .collect(),
+            queued: queued.into_iter().map(|(_, e)| e).collect(),
+        };
+        serde_json::to_vec(&doc).unwrap_or_default()
+    }
+
+    /// Takes over what a predecessor exported: its batches keep their delivery ids (a receiver
+    /// that got one already deduplicates it) and go out on the next poll; its queued events
+    /// queue here. Events of a rule this configuration no longer has are dropped and counted,
+    /// as are events beyond this outbox's bounds. Returns the events taken over.
+    pub fn import(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
+        let doc: Exported = serde_json::from_slice(bytes)?;
+        let cfg = Arc::clone(&self.cfg);
+        let rule_of = |id: &str| cfg.rules.iter().position(|r| r.id == id);
+        let mut taken = 0;
+        for b in doc.batches {
+            let Some(rule) = rule_of(&b.filter_id) else {
+                self.metrics.events_dropped += b.events.len() as u64;
+                continue;
+            };
+            let mut events = VecDeque::with_capacity(b.events.len());
+            for e in b.events {
+                let bytes = event_bytes(&e);
+                if self.held >= self.cfg.webhook.queue_capacity || !self.budget.fits(bytes) {
+                    self.metrics.events_dropped += 1;
+                    continue;
+                }
+                self.held += 1;
+                self.budget.charge(bytes);
+                events.push_back(Box::new(e));
+            }
+            if !events.is_empty() {
+                taken += events.len();
+                self.add_batch(b.id, rule, events, now_ms);
+            }
+        }
+        for q in doc.queued {
+            match rule_of(&q.filter_id) {
+                Some(rule) => {
+                    let dropped = self.metrics.events_dropped;
+                    self.push(now_ms, rule, q.event);
+                    taken += usize::from(self.metrics.events_dropped == dropped);
+                }
+                None => self.metrics.events_dropped += 1,
+            }
+        }
+        Ok(taken)
+    }
 }
 
-fn body_of(cfg: &Config, rule: usize, events: &[MaliciousEvent]) -> Vec<u8> {
-    let Some(rule) = cfg.rules.get(rule) else {
-        return Vec::new();
-    };
-    let payload = PayloadRef {
-        malicious_events: events,
-        overview: &rule.overview,
-        remediation: &rule.remediation,
-    };
-    serde_json::to_vec(&payload).unwrap_or_default()
+/// Bytes a queue's next push allocates beside its current storage, if it must grow.
+fn growth_bytes(q: &VecDeque<(u64, Event)>) -> usize {
+    if q.len() < q.capacity() {
+        0
+    } else {
+        (q.capacity() * 2).max(4) * size_of::<(u64, Event)>()
+    }
 }

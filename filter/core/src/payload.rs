@@ -50,6 +50,35 @@ pub struct MaliciousEvent {
     pub count: Option<u64>,
 }
 
+impl crate::memory::HeapSize for MaliciousEvent {
+    fn heap_bytes(&self) -> usize {
+        let strings = [
+            &self.actor,
+            &self.country,
+            &self.event_type,
+            &self.filter_id,
+            &self.ip,
+            &self.method,
+            &self.sub_category,
+            &self.kind,
+            &self.url,
+        ];
+        let optional = [&self.severity, &self.host, &self.ref_id];
+        strings.iter().map(|s| s.capacity()).sum::<usize>()
+            + optional
+                .iter()
+                .flat_map(|s| s.as_ref())
+                .map(|s| s.capacity())
+                .sum::<usize>()
+            + self.malicious_payloads_responses.capacity() * size_of::<SamplePayload>()
+            + self
+                .malicious_payloads_responses
+                .iter()
+                .map(|s| s.orig.capacity())
+                .sum::<usize>()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplePayload {

@@ -143,6 +143,16 @@ pub struct OwnedRecord {
     pub sample_headers: Option<Box<[u8]>>,
 }
 
+impl crate::memory::HeapSize for OwnedRecord {
+    fn heap_bytes(&self) -> usize {
+        crate::memory::HeapSize::heap_bytes(&self.actor)
+            + self.method.len()
+            + self.path.len()
+            + self.host.len()
+            + self.sample_headers.as_ref().map_or(0, |h| h.len())
+    }
+}
+
 impl OwnedRecord {
     pub fn of(r: &Record) -> Self {
         OwnedRecord {

@@ -1,17 +1,27 @@
-//! Bounded per-key counters with exact sliding windows, least-recently-active eviction that
-//! spares keys close to their threshold or in a cooldown.
+//! Tracked keys within a byte budget: each key's rule windows and cooldowns, least-recently-active
+//! eviction that spares keys close to their threshold or in a cooldown.
 //!
-//! Memory layout, chosen for bytes per actor: keys, LRU links and window words live in flat
-//! vectors indexed by slot; the hash index holds only 4-byte slot numbers. Times are 32-bit
-//! millisecond offsets from a base the owner re-bases (see [`Table::rebase`]).
+//! Layout, chosen for bytes per actor: keys, LRU links and each rule's words live in paged
+//! vectors indexed by slot; the hash index holds 4-byte slot numbers. Windows of two or more
+//! times live in rings of their own ([`crate::window`]). Everything the table allocates is charged
+//! to its [`Budget`], including the moment a structure grows.
 
 use crate::hash::SeededState;
+use crate::memory::{Budget, HeapSize};
+use crate::paged::Paged;
+use crate::window::{self, Rings, WindowResult, WORDS_PER_RULE};
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
 /// Least recently active keys looked at per eviction before one must go.
 const EVICTION_SCAN: usize = 8;
+/// Pages hold about this many bytes of per-slot words (and at most [`MAX_PAGE_SLOTS`] slots).
+const PAGE_BYTES: usize = 64 << 10;
+const MAX_PAGE_SLOTS: usize = 1024;
+/// Share of the budget new keys leave free, so that keys near their threshold can still grow
+/// their windows during a flood of new ones.
+const GROWTH_RESERVE_DIVISOR: usize = 8;
 
 /// What makes a key worth keeping for one rule: counted responses in its window, or a
 /// cooldown still running.
@@ -22,78 +32,77 @@ pub struct Protection {
     pub cooldown_ms: u32,
 }
 
-/// Where one rule's state sits inside a slot's words:
-/// `[len | head << 16, last_event, ring[threshold]]`.
+/// Where one rule's words sit inside a slot's words, and its threshold.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleLayout {
     pub offset: usize,
-    pub threshold: usize,
+    pub threshold: u32,
 }
 
-impl RuleLayout {
-    const HEADER_WORDS: usize = 2;
-
-    /// Where this rule's words sit inside a slot's words.
-    fn span(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + Self::HEADER_WORDS + self.threshold
-    }
-}
-
-/// How many of a rule's kept timestamps fall in `(lower, upper]` (`words` as laid out by
-/// [`RuleLayout`]).
-fn count_between(words: &[u32], lower: u32, upper: u32) -> u32 {
-    let header = words.first().copied().unwrap_or(0);
-    let ring = words.get(RuleLayout::HEADER_WORDS..).unwrap_or(&[]);
-    let (len, head) = ((header & 0xffff) as usize, (header >> 16) as usize);
-    (0..len)
-        .filter_map(|i| ring.get((head + i) % ring.len().max(1)))
-        .filter(|&&v| v > lower && v <= upper)
-        .count() as u32
-}
-
-/// Words per slot for a set of thresholds, and the layout of each.
+/// The layout of each rule and the words per slot.
 pub fn layout(thresholds: &[u32]) -> (Vec<RuleLayout>, usize) {
-    let mut offset = 0;
-    let mut out = Vec::with_capacity(thresholds.len());
-    for t in thresholds {
-        let threshold = *t as usize;
-        out.push(RuleLayout { offset, threshold });
-        offset += RuleLayout::HEADER_WORDS + threshold;
+    let layouts: Vec<RuleLayout> = thresholds
+        .iter()
+        .enumerate()
+        .map(|(i, &threshold)| RuleLayout {
+            offset: i * WORDS_PER_RULE,
+            threshold,
+        })
+        .collect();
+    (layouts, thresholds.len() * WORDS_PER_RULE)
+}
+
+/// Slots per page for a slot of `slot_bytes`.
+fn page_slots(slot_bytes: usize) -> usize {
+    (PAGE_BYTES / slot_bytes.max(1)).clamp(16, MAX_PAGE_SLOTS)
+}
+
+/// Items the index is first sized for.
+const INDEX_FIRST_ITEMS: usize = 16;
+
+/// Bytes the index's next size allocates beside the current one while it grows (buckets
+/// doubled: data, control bytes and a group of padding).
+fn index_growth_bytes(current: usize) -> usize {
+    if current == 0 {
+        // 32 buckets of a u32 and a control byte, plus a group.
+        32 * (size_of::<u32>() + 1) + 32
+    } else {
+        current * 2 + 32
     }
-    (out, offset)
 }
 
-/// Outcome of recording one timestamp in a rule's window.
+/// The least bytes a table for `thresholds` needs to flag one key under every rule: a page of
+/// slots, the first index, and a full window for each rule.
+pub fn minimum_bytes<K>(thresholds: &[u32]) -> usize {
+    let stride = thresholds.len() * WORDS_PER_RULE;
+    let slot_bytes = size_of::<K>() + size_of::<[u32; 2]>() + stride * size_of::<u32>();
+    let pages = page_slots(slot_bytes) * slot_bytes + 3 * 4 * size_of::<Vec<u8>>();
+    let rings: usize = thresholds
+        .iter()
+        .map(|&t| t as usize * size_of::<u32>() + window::RING_STORE_PAGE_BYTES)
+        .sum();
+    let needed = pages + index_growth_bytes(0) + rings;
+    // New keys leave a share free for windows to grow (see [`GROWTH_RESERVE_DIVISOR`]).
+    needed + needed / (GROWTH_RESERVE_DIVISOR - 1)
+}
+
+/// The time of a record as the table's two kinds of stored times see it: windows and
+/// cooldowns are offsets from bases of their own (see the detector's clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowResult {
-    /// `threshold` timestamps fall within `(t - window, t]`.
-    pub flagged: bool,
-    /// How many kept timestamps fall within `(t - window, t]` (at most `threshold`).
-    pub count: u32,
+pub struct Now {
+    pub window: u32,
+    pub cooldown: u32,
 }
 
-pub struct Table<K> {
-    hasher: SeededState,
-    index: HashTable<u32>,
-    keys: Vec<K>,
-    /// `prev`, `next` per slot; head is most recently active.
-    links: Vec<[u32; 2]>,
-    words: Vec<u32>,
-    stride: usize,
-    head: u32,
-    tail: u32,
-    free: Vec<u32>,
-    capacity: usize,
-    protections: Vec<Protection>,
-    pub evictions: u64,
-    /// New keys not admitted: the table was full of keys in a cooldown.
-    pub refused: u64,
-}
-
-enum Eviction<K> {
-    Evicted(K),
-    Empty,
-    AllCooling,
+impl Now {
+    /// Both offsets the same (a clock that never stepped back).
+    #[cfg(test)]
+    pub fn at(t: u32) -> Now {
+        Now {
+            window: t,
+            cooldown: t,
+        }
+    }
 }
 
 /// A slot number, valid until the next insertion.
@@ -107,20 +116,58 @@ pub struct Upsert<K> {
     pub evicted: Option<K>,
 }
 
-impl<K: Hash + Eq + Clone> Table<K> {
-    pub fn new(hasher: SeededState, stride: usize, capacity: usize) -> Self {
+enum Eviction<K> {
+    Evicted(Slot, K),
+    Empty,
+    AllCooling,
+}
+
+pub struct Table<K> {
+    hasher: SeededState,
+    /// Slot numbers by key hash. Kept at most half full, so that hashbrown always rehashes in
+    /// place: it only reallocates when [`Table::grow_index`] decides, within the budget.
+    index: HashTable<u32>,
+    /// Items the index holds before it must grow (half its capacity after the last growth).
+    index_room: usize,
+    keys: Paged<K>,
+    /// `prev`, `next` per slot; head is most recently active.
+    links: Paged<[u32; 2]>,
+    words: Paged<u32>,
+    stride: usize,
+    rings: Rings,
+    /// Allocated slots that hold no key.
+    free: Vec<Slot>,
+    head: u32,
+    tail: u32,
+    capacity: usize,
+    protections: Vec<Protection>,
+    budget: Budget,
+    pub evictions: u64,
+    /// Responses not kept: a new key when the table was full of keys in a cooldown (or too long
+    /// for what is left), or a time a window had no room for.
+    pub refused: u64,
+}
+
+impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
+    /// A table of at most `capacity` keys within `budget_bytes`.
+    pub fn new(hasher: SeededState, stride: usize, capacity: usize, budget_bytes: usize) -> Self {
+        let slot_bytes = size_of::<K>() + size_of::<[u32; 2]>() + stride * size_of::<u32>();
+        let page = page_slots(slot_bytes);
         Table {
             hasher,
             index: HashTable::new(),
-            keys: Vec::new(),
-            links: Vec::new(),
-            words: Vec::new(),
+            index_room: 0,
+            keys: Paged::new(page),
+            links: Paged::new(page),
+            words: Paged::new(page * stride.max(1)),
             stride,
+            rings: Rings::new(),
+            free: Vec::new(),
             head: NIL,
             tail: NIL,
-            free: Vec::new(),
             capacity,
             protections: Vec::new(),
+            budget: Budget::new(budget_bytes),
             evictions: 0,
             refused: 0,
         }
@@ -138,19 +185,29 @@ impl<K: Hash + Eq + Clone> Table<K> {
         self.index.len()
     }
 
+    /// Bytes held: every structure's allocation, by the table's own accounting.
+    pub fn bytes(&self) -> usize {
+        self.budget.used
+    }
+
+    fn hash(&self, key: &K) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     #[cfg(test)]
     pub fn find(&self, key: &K) -> Option<Slot> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(key);
         self.index
             .find(hash, |&slot| self.keys.get(slot as usize) == Some(key))
             .copied()
     }
 
-    /// The slot of `key`, created (evicting a key when full, see [`Table::evict`]) if new, and
-    /// marked most recently active. `t` is now, as an offset. `None`: a new key when the table
-    /// is full of keys in a cooldown; evicting one would let it alert again.
-    pub fn upsert(&mut self, key: &K, t: u32) -> Option<Upsert<K>> {
-        let hash = self.hasher.hash_one(key);
+    /// The slot of `key`, created if new (evicting a key when the table is full, see
+    /// [`Table::evict`]) and marked most recently active. `t` is now, as an offset. `None`: a
+    /// new key that cannot be tracked now (counted in `refused`): the table is full of keys in
+    /// a cooldown, whose eviction would let them alert again.
+    pub fn upsert(&mut self, key: &K, t: Now) -> Option<Upsert<K>> {
+        let hash = self.hash(key);
         if let Some(&slot) = self
             .index
             .find(hash, |&s| self.keys.get(s as usize) == Some(key))
@@ -162,38 +219,31 @@ impl<K: Hash + Eq + Clone> Table<K> {
                 evicted: None,
             });
         }
-        let mut evicted = None;
-        if self.index.len() >= self.capacity {
-            match self.evict(t) {
-                Eviction::Evicted(key) => evicted = Some(key),
-                Eviction::Empty => {}
-                Eviction::AllCooling => {
+        let heap = key.heap_bytes();
+        let (slot, evicted) = match self.new_slot(key, heap) {
+            Some(slot) => (slot, None),
+            None => match self.evict(t) {
+                Eviction::Evicted(slot, old) => {
+                    self.budget.release(old.heap_bytes());
+                    if !self.budget.fits(heap) {
+                        // A key of its own bytes (a long text) that does not fit what is left.
+                        self.park(slot);
+                        self.refused += 1;
+                        return None;
+                    }
+                    self.budget.charge(heap);
+                    if let Some(k) = self.keys.get_mut(slot as usize) {
+                        *k = key.clone();
+                    }
+                    (slot, Some(old))
+                }
+                Eviction::Empty | Eviction::AllCooling => {
                     self.refused += 1;
                     return None;
                 }
-            }
-        }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                if let Some(k) = self.keys.get_mut(slot as usize) {
-                    *k = key.clone();
-                }
-                let start = slot as usize * self.stride;
-                if let Some(w) = self.words.get_mut(start..start + self.stride) {
-                    w.fill(0);
-                }
-                slot
-            }
-            None => {
-                let slot = self.keys.len() as u32;
-                self.keys.push(key.clone());
-                self.links.push([NIL, NIL]);
-                self.words.resize(self.words.len() + self.stride, 0);
-                slot
-            }
+            },
         };
-        let keys = &self.keys;
-        let hasher = &self.hasher;
+        let (keys, hasher) = (&self.keys, &self.hasher);
         self.index
             .insert_unique(hash, slot, |&s| match keys.get(s as usize) {
                 Some(k) => hasher.hash_one(k),
@@ -207,11 +257,96 @@ impl<K: Hash + Eq + Clone> Table<K> {
         })
     }
 
+    /// A slot holding `key` (of `heap` bytes of its own), without evicting one: below
+    /// `capacity`, with the index's room (or its growth), a slot (a parked one or a new one) and
+    /// the key within the budget, leaving a share of the budget free for windows to grow.
+    fn new_slot(&mut self, key: &K, heap: usize) -> Option<Slot> {
+        if self.index.len() >= self.capacity {
+            return None;
+        }
+        let reserve = self.budget.limit / GROWTH_RESERVE_DIVISOR;
+        let index_growth = if self.index.len() < self.index_room {
+            0
+        } else {
+            index_growth_bytes(self.index.allocation_size())
+        };
+        let slot_growth = if self.free.is_empty() {
+            self.keys.growth_bytes(1)
+                + self.links.growth_bytes(1)
+                + self.words.growth_bytes(self.stride)
+        } else {
+            0
+        };
+        if self.keys.len() >= NIL as usize
+            || !self
+                .budget
+                .fits(reserve + index_growth + slot_growth + heap)
+        {
+            return None;
+        }
+        if index_growth > 0 {
+            self.grow_index();
+        }
+        self.budget.charge(heap);
+        if let Some(slot) = self.free.pop() {
+            if let Some(k) = self.keys.get_mut(slot as usize) {
+                *k = key.clone();
+            }
+            return Some(slot);
+        }
+        let before = self.paged_bytes();
+        let slot = self.keys.len() as Slot;
+        self.keys.push(key.clone());
+        self.links.push([NIL, NIL]);
+        for _ in 0..self.stride {
+            self.words.push(0);
+        }
+        self.budget.resize(before, self.paged_bytes());
+        Some(slot)
+    }
+
+    /// Doubles the index (or makes its first one), which [`Table::new_slot`] checked fits.
+    fn grow_index(&mut self) {
+        let before = self.index.allocation_size();
+        let target = if before == 0 {
+            INDEX_FIRST_ITEMS
+        } else {
+            self.index_room * 2 + 1
+        };
+        let (keys, hasher) = (&self.keys, &self.hasher);
+        // Asking for more than the current capacity makes hashbrown allocate the next size.
+        let additional = target.max(self.index.capacity() + 1) - self.index.len();
+        self.index
+            .reserve(additional, |&s| match keys.get(s as usize) {
+                Some(k) => hasher.hash_one(k),
+                None => 0,
+            });
+        self.index_room = self.index.capacity() / 2;
+        self.budget.resize(before, self.index.allocation_size());
+    }
+
+    fn paged_bytes(&self) -> usize {
+        self.keys.heap_bytes() + self.links.heap_bytes() + self.words.heap_bytes()
+    }
+
+    /// Keeps an allocated, empty slot for the next new key (if the list has room).
+    fn park(&mut self, slot: Slot) {
+        let before = self.free.capacity();
+        if self.free.len() == before && !self.budget.fits((before * 2).max(4) * 4) {
+            return;
+        }
+        self.free.push(slot);
+        self.budget.resize(
+            before * size_of::<Slot>(),
+            self.free.capacity() * size_of::<Slot>(),
+        );
+    }
+
     /// Evicts the least recently active key that is not worth keeping. Keys worth keeping get
     /// a second chance (they become most recently active); after [`EVICTION_SCAN`] of them the
     /// least valuable of those goes, unless all of them are in a cooldown. The work per
     /// eviction is bounded.
-    fn evict(&mut self, t: u32) -> Eviction<K> {
+    fn evict(&mut self, t: Now) -> Eviction<K> {
         let mut least: Option<(u64, Slot)> = None;
         for _ in 0..EVICTION_SCAN {
             let slot = self.tail;
@@ -220,9 +355,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
             }
             let worth = self.worth(slot, t);
             if worth == 0 {
-                return self
-                    .evict_slot(slot)
-                    .map_or(Eviction::Empty, Eviction::Evicted);
+                return self.evict_slot(slot);
             }
             if least.is_none_or(|(w, _)| worth < w) {
                 least = Some((worth, slot));
@@ -232,45 +365,78 @@ impl<K: Hash + Eq + Clone> Table<K> {
         match least {
             None => Eviction::Empty,
             Some((u64::MAX, _)) => Eviction::AllCooling,
-            Some((_, slot)) => self
-                .evict_slot(slot)
-                .map_or(Eviction::Empty, Eviction::Evicted),
+            Some((_, slot)) => self.evict_slot(slot),
         }
     }
 
     /// 0 for a key worth nothing (at most one counted response in every window, no cooldown
     /// running); else how close it is to a threshold, in thousandths, or `u64::MAX` in a
     /// cooldown.
-    fn worth(&self, slot: Slot, t: u32) -> u64 {
+    fn worth(&self, slot: Slot, t: Now) -> u64 {
         let mut best = 0;
+        let Some(words) = self.slot_words(slot) else {
+            return 0;
+        };
         for p in &self.protections {
-            let start = slot as usize * self.stride;
-            let Some(w) = self.words.get(start..).and_then(|w| w.get(p.rule.span())) else {
+            let Some(w) = words.get(p.rule.offset..p.rule.offset + WORDS_PER_RULE) else {
                 continue;
             };
-            let last_event = w.get(1).copied().unwrap_or(0);
-            if last_event != 0 && t >= last_event && t - last_event < p.cooldown_ms {
+            let last_event = window::last_event(w);
+            // A clock behind the last event counts as inside the cooldown.
+            if last_event != 0
+                && (t.cooldown < last_event || t.cooldown - last_event < p.cooldown_ms)
+            {
                 return u64::MAX;
             }
-            // Later timestamps (records merged out of order) count as inside the window.
-            let count = u64::from(count_between(w, t.saturating_sub(p.window_ms), u32::MAX));
+            let lower = t.window.saturating_sub(p.window_ms);
+            let count = u64::from(self.rings.count_after(w, lower));
             if count > 1 {
-                best = best.max(count * 1000 / p.rule.threshold.max(1) as u64);
+                best = best.max(count * 1000 / u64::from(p.rule.threshold.max(1)));
             }
         }
         best
     }
 
-    fn evict_slot(&mut self, slot: Slot) -> Option<K> {
-        let key = self.keys.get(slot as usize)?.clone();
-        let hash = self.hasher.hash_one(&key);
+    /// Forgets the key in `slot` and its windows; the slot is the caller's to reuse.
+    fn evict_slot(&mut self, slot: Slot) -> Eviction<K> {
+        let Some(key) = self.keys.get(slot as usize).cloned() else {
+            return Eviction::Empty;
+        };
+        let hash = self.hash(&key);
         if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
             entry.remove();
         }
         self.unlink(slot);
-        self.free.push(slot);
+        self.clear_slot(slot);
         self.evictions += 1;
-        Some(key)
+        Eviction::Evicted(slot, key)
+    }
+
+    fn clear_slot(&mut self, slot: Slot) {
+        let start = slot as usize * self.stride;
+        let Table {
+            words,
+            rings,
+            budget,
+            stride,
+            ..
+        } = self;
+        let Some(words) = words.run_mut(start, *stride) else {
+            return;
+        };
+        for w in words.chunks_mut(WORDS_PER_RULE) {
+            rings.clear(w, budget);
+            window::set_last_event(w, 0);
+        }
+    }
+
+    fn slot_words(&self, slot: Slot) -> Option<&[u32]> {
+        self.words.run(slot as usize * self.stride, self.stride)
+    }
+
+    fn rule_words(&mut self, slot: Slot, rule: RuleLayout) -> Option<&mut [u32]> {
+        let start = slot as usize * self.stride + rule.offset;
+        self.words.run_mut(start, WORDS_PER_RULE)
     }
 
     fn touch(&mut self, slot: Slot) {
@@ -307,108 +473,116 @@ impl<K: Hash + Eq + Clone> Table<K> {
         self.head = slot;
     }
 
-    fn rule_words(&mut self, slot: Slot, rule: RuleLayout) -> Option<&mut [u32]> {
-        let start = slot as usize * self.stride;
-        self.words.get_mut(start..)?.get_mut(rule.span())
-    }
-
-    /// Records a response at offset `t` (> 0) and says whether the window is full.
-    /// Timestamps are kept sorted; one older than every kept one in a full window can no
-    /// longer change any decision and is not kept.
-    pub fn record(&mut self, slot: Slot, rule: RuleLayout, t: u32, window_ms: u32) -> WindowResult {
-        let none = WindowResult {
-            flagged: false,
-            count: 0,
-        };
-        let Some(w) = self.rule_words(slot, rule) else {
-            return none;
-        };
-        let Some((header, ring)) = w.split_first_mut() else {
-            return none;
-        };
-        let Some((_last_event, ring)) = ring.split_first_mut() else {
-            return none;
-        };
-        let cap = ring.len();
-        if cap == 0 {
-            return none;
-        }
-        let mut len = (*header & 0xffff) as usize;
-        let mut head = (*header >> 16) as usize;
-        let at = |head: usize, i: usize| (head + i) % cap;
-        if len == cap {
-            let oldest = ring.get(head).copied().unwrap_or(0);
-            if t < oldest {
-                return none;
+    /// Records a counted response at offset `t` (> 0) and says whether the window is full.
+    /// When the window has no room (the budget is full), keys worth nothing are evicted to make
+    /// some; a time that still does not fit is not kept and is counted in `refused`.
+    pub fn record(
+        &mut self,
+        slot: Slot,
+        rule: RuleLayout,
+        now: Now,
+        window_ms: u32,
+    ) -> WindowResult {
+        let t = now.window;
+        for _ in 0..=EVICTION_SCAN {
+            let start = slot as usize * self.stride + rule.offset;
+            let Table {
+                words,
+                rings,
+                budget,
+                ..
+            } = self;
+            let Some(w) = words.run_mut(start, WORDS_PER_RULE) else {
+                break;
+            };
+            if let Some(result) = rings.record(w, rule.threshold, t, window_ms, budget) {
+                return result;
             }
-            head = at(head, 1);
-            len -= 1;
-        }
-        // Append, then move back to keep order (out-of-order arrivals are rare and short).
-        let mut pos = len;
-        if let Some(v) = ring.get_mut(at(head, pos)) {
-            *v = t;
-        }
-        while pos > 0 {
-            let (a, b) = (at(head, pos - 1), at(head, pos));
-            let (pa, pb) = (
-                ring.get(a).copied().unwrap_or(0),
-                ring.get(b).copied().unwrap_or(0),
-            );
-            if pa <= pb {
+            if !self.evict_worthless(slot, now) {
                 break;
             }
-            ring.swap(a, b);
-            pos -= 1;
         }
-        len += 1;
-        *header = (len as u32) | ((head as u32) << 16);
-        let count = count_between(w, t.saturating_sub(window_ms), t);
+        self.refused += 1;
         WindowResult {
-            flagged: count as usize >= cap,
-            count,
+            flagged: false,
+            count: 0,
         }
+    }
+
+    /// Evicts the least recently active key if it is worth nothing and is not `keep`; its slot
+    /// is parked for the next new key.
+    fn evict_worthless(&mut self, keep: Slot, t: Now) -> bool {
+        let slot = self.tail;
+        if slot == NIL || slot == keep || self.worth(slot, t) != 0 {
+            return false;
+        }
+        if let Eviction::Evicted(slot, key) = self.evict_slot(slot) {
+            self.budget.release(key.heap_bytes());
+            self.park(slot);
+            return true;
+        }
+        false
     }
 
     /// When the last event for this rule was raised (offset), 0 if never.
     pub fn last_event(&mut self, slot: Slot, rule: RuleLayout) -> u32 {
         self.rule_words(slot, rule)
-            .and_then(|w| w.get(1).copied())
+            .map(|w| window::last_event(w))
             .unwrap_or(0)
     }
 
     pub fn set_last_event(&mut self, slot: Slot, rule: RuleLayout, t: u32) {
-        if let Some(v) = self.rule_words(slot, rule).and_then(|w| w.get_mut(1)) {
-            *v = t;
+        if let Some(w) = self.rule_words(slot, rule) {
+            window::set_last_event(w, t);
         }
     }
 
-    /// Shifts every stored time down by `shift`; times that would fall below 1 become 1
-    /// (older than any window or cooldown, which the owner guarantees by the shift it picks).
-    pub fn rebase(&mut self, layouts: &[RuleLayout], shift: u32) {
-        for slot in self.words.chunks_mut(self.stride.max(1)) {
-            for rule in layouts {
-                let Some(w) = slot.get_mut(rule.span()) else {
-                    continue;
-                };
-                for v in w.iter_mut().skip(1) {
-                    if *v != 0 {
-                        *v = v.saturating_sub(shift).max(1);
-                    }
-                }
+    /// Shifts every window time down by `shift` (a new window base); times that would fall
+    /// below 1 become 1, older than any window, which the caller guarantees by the shift it picks.
+    pub fn shift_windows_down(&mut self, shift: u32) {
+        let Table { words, rings, .. } = self;
+        for w in words.iter_runs_mut(WORDS_PER_RULE) {
+            rings.shift_down(w, shift);
+        }
+    }
+
+    /// Shifts every cooldown start down by `shift` (a new cooldown base); one that would fall
+    /// below 1 becomes 1, older than any cooldown.
+    pub fn shift_cooldowns_down(&mut self, shift: u32) {
+        for w in self.words.iter_runs_mut(WORDS_PER_RULE) {
+            let last = window::last_event(w);
+            if last != 0 {
+                window::set_last_event(w, last.saturating_sub(shift).max(1));
             }
         }
     }
 
-    /// Heap bytes held, for the bytes-per-actor measurement.
-    pub fn heap_bytes(&self) -> usize {
-        // hashbrown: one control byte per bucket plus the 4-byte slot; buckets >= len * 8/7.
-        let buckets = self.index.capacity() * 8 / 7;
-        buckets * (std::mem::size_of::<u32>() + 1)
-            + self.keys.capacity() * std::mem::size_of::<K>()
-            + self.links.capacity() * std::mem::size_of::<[u32; 2]>()
-            + self.words.capacity() * std::mem::size_of::<u32>()
-            + self.free.capacity() * std::mem::size_of::<u32>()
+    /// Forgets every window's times (keys and cooldowns stay): after the clock stepped back,
+    /// times from before the step must not share a window with times after it.
+    pub fn clear_windows(&mut self) {
+        let Table {
+            words,
+            rings,
+            budget,
+            ..
+        } = self;
+        for w in words.iter_runs_mut(WORDS_PER_RULE) {
+            rings.clear(w, budget);
+        }
+    }
+
+    /// Every tracked key with its slot's words (each rule's at its layout's offset).
+    pub fn entries(&self) -> impl Iterator<Item = (&K, &[u32])> {
+        let stride = self.stride;
+        self.index.iter().filter_map(move |&slot| {
+            let key = self.keys.get(slot as usize)?;
+            Some((key, self.words.run(slot as usize * stride, stride)?))
+        })
+    }
+
+    /// The kept times of one rule's words (from [`Table::entries`]), oldest first.
+    pub fn times<'a>(&'a self, w: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        self.rings.times(w)
     }
 }
 
@@ -418,99 +592,18 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn table(threshold: u32, capacity: usize) -> (Table<u64>, RuleLayout) {
+    const BIG: usize = 64 << 20;
+
+    fn table(threshold: u32, capacity: usize, budget: usize) -> (Table<u64>, RuleLayout) {
         let (layouts, stride) = layout(&[threshold]);
         (
-            Table::new(SeededState::new(7), stride, capacity),
+            Table::new(SeededState::new(7), stride, capacity, budget),
             layouts[0],
         )
     }
 
-    #[test]
-    fn window_boundaries_are_exact() {
-        let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1, 0).expect("admitted").slot;
-        let w = 1000;
-        assert!(!t.record(s, r, 1, w).flagged);
-        assert!(!t.record(s, r, 500, w).flagged);
-        // Third response exactly `window` after the first: the first is out of (t - w, t].
-        assert!(!t.record(s, r, 1001, w).flagged);
-        // 500, 1001, 1499: all within (499, 1499].
-        assert!(t.record(s, r, 1499, w).flagged);
-        // 1001, 1499, 2001: 1001 is at exactly t - w, outside.
-        assert!(!t.record(s, r, 2001, w).flagged);
-    }
-
-    #[test]
-    fn out_of_order_times_stay_sorted() {
-        let (mut t, r) = table(3, 10);
-        let s = t.upsert(&1, 0).expect("admitted").slot;
-        t.record(s, r, 300, 1000);
-        t.record(s, r, 100, 1000);
-        let res = t.record(s, r, 200, 1000);
-        // At t=200 only 100 and 200 are <= t.
-        assert_eq!(
-            res,
-            WindowResult {
-                flagged: false,
-                count: 2
-            }
-        );
-        assert!(t.record(s, r, 400, 1000).flagged);
-        // Older than every kept time in a full window: ignored.
-        assert_eq!(t.record(s, r, 50, 1000).count, 0);
-    }
-
-    #[test]
-    fn evicts_least_recently_active() {
-        let (mut t, _) = table(1, 3);
-        t.upsert(&1, 0).expect("admitted");
-        t.upsert(&2, 0).expect("admitted");
-        t.upsert(&3, 0).expect("admitted");
-        t.upsert(&1, 0).expect("admitted"); // 2 is now the least recently active
-        assert_eq!(t.upsert(&4, 0).expect("admitted").evicted, Some(2));
-        assert_eq!(t.len(), 3);
-        assert!(t.find(&2).is_none());
-        assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
-        assert_eq!(t.upsert(&5, 0).expect("admitted").evicted, Some(3));
-        assert_eq!(t.evictions, 2);
-    }
-
-    #[test]
-    fn reused_slots_start_empty() {
-        let (mut t, r) = table(2, 1);
-        let s = t.upsert(&1, 0).expect("admitted").slot;
-        t.record(s, r, 10, 1000);
-        t.set_last_event(s, r, 10);
-        let up = t.upsert(&2, 0).expect("admitted");
-        assert_eq!(
-            up,
-            Upsert {
-                slot: s,
-                new: true,
-                evicted: Some(1)
-            }
-        );
-        let s2 = up.slot;
-        assert_eq!(t.last_event(s2, r), 0);
-        assert_eq!(t.record(s2, r, 11, 1000).count, 1);
-    }
-
-    #[test]
-    fn rebase_keeps_order_and_clamps() {
-        let (mut t, r) = table(2, 4);
-        let s = t.upsert(&1, 0).expect("admitted").slot;
-        t.record(s, r, 100, 1000);
-        t.record(s, r, 5000, 1000);
-        t.set_last_event(s, r, 5000);
-        t.rebase(&[r], 1000);
-        assert_eq!(t.last_event(s, r), 4000);
-        // 4000 and 4500 are within (3500, 4500]; the clamped 1 is not.
-        assert!(t.record(s, r, 4500, 1000).flagged);
-    }
-
-    fn protected(threshold: u32, capacity: usize) -> (Table<u64>, RuleLayout) {
-        let (t, r) = table(threshold, capacity);
+    fn protected(threshold: u32, capacity: usize, budget: usize) -> (Table<u64>, RuleLayout) {
+        let (t, r) = table(threshold, capacity, budget);
         let p = Protection {
             rule: r,
             window_ms: 60_000,
@@ -519,66 +612,171 @@ mod tests {
         (t.with_protections(vec![p]), r)
     }
 
+    fn at(t: u32) -> Now {
+        Now::at(t)
+    }
+
+    #[test]
+    fn evicts_least_recently_active() {
+        let (mut t, _) = table(1, 3, BIG);
+        for k in [1, 2, 3, 1] {
+            t.upsert(&k, at(1)).expect("admitted");
+        }
+        // 2 is now the least recently active.
+        assert_eq!(t.upsert(&4, at(1)).expect("admitted").evicted, Some(2));
+        assert_eq!(t.len(), 3);
+        assert!(t.find(&2).is_none());
+        assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
+        assert_eq!(t.upsert(&5, at(1)).expect("admitted").evicted, Some(3));
+        assert_eq!(t.evictions, 2);
+    }
+
+    #[test]
+    fn reused_slots_start_empty() {
+        let (mut t, r) = table(2, 1, BIG);
+        let s = t.upsert(&1, at(1)).expect("admitted").slot;
+        t.record(s, r, at(10), 1000);
+        t.record(s, r, at(11), 1000);
+        t.set_last_event(s, r, 10);
+        let up = t.upsert(&2, at(12)).expect("admitted");
+        assert_eq!(
+            up,
+            Upsert {
+                slot: s,
+                new: true,
+                evicted: Some(1)
+            }
+        );
+        assert_eq!(t.last_event(up.slot, r), 0);
+        assert_eq!(t.record(up.slot, r, at(13), 1000).count, 1);
+    }
+
     #[test]
     fn a_flood_of_one_off_keys_spares_a_key_near_its_threshold() {
-        let (mut t, r) = protected(10, 100);
+        let (mut t, r) = protected(10, 100, BIG);
         let attacker = 7_000_000u64;
-        let s = t.upsert(&attacker, 1).expect("admitted").slot;
+        let s = t.upsert(&attacker, at(1)).expect("admitted").slot;
         for i in 1..=9 {
-            t.record(s, r, i, 60_000);
+            t.record(s, r, at(i), 60_000);
         }
         // 100 times the capacity in one-off keys, each with one counted response.
         for k in 0..10_000u64 {
-            let s = t.upsert(&k, 10).expect("admitted").slot;
-            t.record(s, r, 10, 60_000);
+            let s = t.upsert(&k, at(10)).expect("admitted").slot;
+            t.record(s, r, at(10), 60_000);
         }
         let s = t.find(&attacker).expect("the attacker is still tracked");
-        assert!(t.record(s, r, 20, 60_000).flagged);
+        assert!(t.record(s, r, at(20), 60_000).flagged);
         assert_eq!(t.len(), 100);
         assert_eq!(t.evictions, 10_000 - 99);
     }
 
     #[test]
     fn a_key_in_cooldown_is_spared_and_an_expired_window_is_not() {
-        let (mut t, r) = protected(1, 2);
-        let cooling = t.upsert(&1, 1).expect("admitted").slot;
-        t.record(cooling, r, 1, 60_000);
+        let (mut t, r) = protected(1, 2, BIG);
+        let cooling = t.upsert(&1, at(1)).expect("admitted").slot;
+        t.record(cooling, r, at(1), 60_000);
         t.set_last_event(cooling, r, 1);
-        let stale = t.upsert(&2, 1).expect("admitted").slot;
-        t.record(stale, r, 1, 60_000);
-        t.record(stale, r, 2, 60_000);
+        let stale = t.upsert(&2, at(1)).expect("admitted").slot;
+        t.record(stale, r, at(1), 60_000);
+        t.record(stale, r, at(2), 60_000);
         // At 70 s key 2's responses left the window; key 1's cooldown runs until 600 s.
-        assert_eq!(t.upsert(&3, 70_000).expect("admitted").evicted, Some(2));
-        assert_eq!(t.upsert(&4, 70_000).expect("admitted").evicted, Some(3));
+        assert_eq!(t.upsert(&3, at(70_000)).expect("admitted").evicted, Some(2));
+        assert_eq!(t.upsert(&4, at(70_000)).expect("admitted").evicted, Some(3));
+        assert!(t.find(&1).is_some());
+        // A clock behind the cooldown's start counts as inside it.
+        let behind = Now {
+            window: 70_000,
+            cooldown: 0,
+        };
+        assert_eq!(t.upsert(&5, behind).expect("admitted").evicted, Some(4));
         assert!(t.find(&1).is_some());
         // After the cooldown key 1 is worth nothing either.
-        assert_eq!(t.upsert(&5, 600_002).expect("admitted").evicted, Some(1));
+        assert_eq!(
+            t.upsert(&6, at(600_002)).expect("admitted").evicted,
+            Some(1)
+        );
     }
 
     #[test]
     fn when_every_key_is_worth_keeping_the_least_valuable_goes() {
-        let (mut t, r) = protected(10, 3);
+        let (mut t, r) = protected(10, 3, BIG);
         for (k, n) in [(1u64, 5u32), (2, 2), (3, 8)] {
-            let s = t.upsert(&k, 1).expect("admitted").slot;
+            let s = t.upsert(&k, at(1)).expect("admitted").slot;
             for i in 0..n {
-                t.record(s, r, 1 + i, 60_000);
+                t.record(s, r, at(1 + i), 60_000);
             }
         }
-        assert_eq!(t.upsert(&4, 100).expect("admitted").evicted, Some(2));
+        assert_eq!(t.upsert(&4, at(100)).expect("admitted").evicted, Some(2));
         assert_eq!(t.len(), 3);
     }
 
     #[test]
     fn a_table_full_of_cooling_keys_refuses_new_ones_until_a_cooldown_ends() {
-        let (mut t, r) = protected(1, 2);
+        let (mut t, r) = protected(1, 2, BIG);
         for k in [1u64, 2] {
-            let s = t.upsert(&k, 1).expect("admitted").slot;
-            t.record(s, r, 1, 60_000);
+            let s = t.upsert(&k, at(1)).expect("admitted").slot;
+            t.record(s, r, at(1), 60_000);
             t.set_last_event(s, r, 1);
         }
-        assert_eq!(t.upsert(&3, 599_999), None);
+        assert_eq!(t.upsert(&3, at(599_999)), None);
         assert_eq!((t.refused, t.evictions, t.len()), (1, 0, 2));
-        assert!(t.upsert(&1, 599_999).is_some(), "tracked keys still count");
-        assert_eq!(t.upsert(&3, 600_001).expect("admitted").evicted, Some(2));
+        assert!(
+            t.upsert(&1, at(599_999)).is_some(),
+            "tracked keys still count"
+        );
+        assert_eq!(
+            t.upsert(&3, at(600_001)).expect("admitted").evicted,
+            Some(2)
+        );
+    }
+
+    /// A threshold of 10,000 costs a one-off key nothing more than a threshold of 1, and the
+    /// budget, not `capacity`, decides how many keys fit.
+    #[test]
+    fn one_off_keys_cost_a_few_dozen_bytes_whatever_the_threshold() {
+        let budget = 4 << 20;
+        let (mut t, r) = protected(10_000, usize::MAX, budget);
+        let mut peak = 0;
+        for k in 0..200_000u64 {
+            if let Some(up) = t.upsert(&k, at(1 + k as u32)) {
+                t.record(up.slot, r, at(1 + k as u32), 60_000);
+            }
+            peak = peak.max(t.bytes());
+        }
+        assert!(peak <= budget, "{peak} bytes");
+        let per_key = t.bytes() as f64 / t.len() as f64;
+        assert!(per_key < 80.0, "{per_key} bytes per key");
+        assert!(t.len() > 40_000, "{} keys", t.len());
+        assert_eq!(t.evictions as usize + t.len(), 200_000);
+    }
+
+    /// A key near a threshold of 10,000 gets the bytes its responses need during a flood of
+    /// one-off keys that fills the budget.
+    #[test]
+    fn a_window_of_thousands_grows_within_the_budget_during_a_flood() {
+        let budget = 2 << 20;
+        let (mut t, r) = protected(10_000, usize::MAX, budget);
+        let attacker = u64::MAX;
+        let mut flagged = false;
+        let mut clock = 1u32;
+        for i in 0..100_000u64 {
+            clock += 1;
+            if i % 10 == 0 {
+                let s = t
+                    .upsert(&attacker, at(clock))
+                    .expect("the attacker is tracked")
+                    .slot;
+                flagged |= t.record(s, r, at(clock), 3_600_000).flagged;
+            }
+            if let Some(up) = t.upsert(&i, at(clock)) {
+                t.record(up.slot, r, at(clock), 3_600_000);
+            }
+            assert!(t.bytes() <= budget, "{} bytes", t.bytes());
+        }
+        assert!(
+            flagged,
+            "10,000 responses within the window flag the attacker"
+        );
+        assert_eq!(t.refused, 0);
     }
 }
