@@ -127,10 +127,8 @@ fn reference(rules: &[RuleSpec], trace: &[(u64, &Step)]) -> Vec<Event> {
             let list = times.entry(key.clone()).or_default();
             list.push(*t);
             let window_ms = r.window_secs * 1000;
-            let count = list
-                .iter()
-                .filter(|&&x| x + window_ms > *t && x <= *t)
-                .count();
+            // The trace's times never decrease: the list is sorted.
+            let count = list.len() - list.partition_point(|&x| x + window_ms <= *t);
             if count < r.threshold as usize {
                 continue;
             }
@@ -182,6 +180,51 @@ fn events_of(engine: &mut Engine) -> Vec<Event> {
     out
 }
 
+/// Rules with thresholds in the thousands, and steps that repeat (bursts), so that windows hold
+/// thousands of times.
+fn large_rule_spec() -> impl Strategy<Value = RuleSpec> {
+    (
+        500u32..2500,
+        1u64..6,
+        0u64..5,
+        any::<bool>(),
+        proptest::sample::subsequence(vec![401u16, 403, 404], 1..=3),
+    )
+        .prop_map(
+            |(threshold, window_secs, cooldown_secs, per_api, statuses)| RuleSpec {
+                threshold,
+                window_secs,
+                cooldown_secs,
+                per_api,
+                statuses,
+            },
+        )
+}
+
+fn burst() -> impl Strategy<Value = Vec<Step>> {
+    (
+        prop_oneof![Just(0u64), 0u64..3, 0u64..1500],
+        0..2usize,
+        0..PATHS.len(),
+        0..METHODS.len(),
+        2..4usize,
+        0usize..3,
+        1usize..500,
+    )
+        .prop_map(|(gap_ms, actor, path, method, status, worker, repeat)| {
+            (0..repeat)
+                .map(|i| Step {
+                    gap_ms: if i == 0 { gap_ms } else { gap_ms.min(1) },
+                    actor,
+                    path,
+                    method,
+                    status,
+                    worker,
+                })
+                .collect()
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -191,9 +234,36 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..400),
         seed in any::<u64>(),
     ) {
+        check(&rules, &steps, seed)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_reference_model_with_thresholds_in_the_thousands(
+        rules in proptest::collection::vec(large_rule_spec(), 1..3),
+        bursts in proptest::collection::vec(burst(), 1..60),
+        seed in any::<u64>(),
+    ) {
+        let steps: Vec<Step> = bursts.into_iter().flatten().collect();
+        check(&rules, &steps, seed)?;
+    }
+}
+
+fn check(rules: &[RuleSpec], steps: &[Step], seed: u64) -> Result<(), TestCaseError> {
+    {
+        let rules = rules.to_vec();
         let cfg = Arc::new(Config::from_json_str(&config_json(&rules)).unwrap());
         let mut t = 1_747_000_000_000u64;
-        let trace: Vec<(u64, &Step)> = steps.iter().map(|s| { t += s.gap_ms; (t, s) }).collect();
+        let trace: Vec<(u64, &Step)> = steps
+            .iter()
+            .map(|s| {
+                t += s.gap_ms;
+                (t, s)
+            })
+            .collect();
         let want = reference(&rules, &trace);
 
         let mut local = Engine::with_shared_config(Arc::clone(&cfg), seed);
@@ -229,10 +299,14 @@ proptest! {
         // Responses of one millisecond on different workers have no order: which of them
         // triggered an event (its url) may differ, when and for whom may not.
         let strip = |events: &[Event]| -> Vec<Event> {
-            events.iter().map(|(t, r, a, _)| (*t, r.clone(), a.clone(), String::new())).collect()
+            events
+                .iter()
+                .map(|(t, r, a, _)| (*t, r.clone(), a.clone(), String::new()))
+                .collect()
         };
         let (got, want) = (strip(&events_of(&mut merged)), strip(&want));
         prop_assert!(got == want, "merged engine: {}", diff(&got, &want));
         prop_assert_eq!(merged.metrics().responses, trace.len() as u64);
     }
+    Ok(())
 }
