@@ -27,6 +27,7 @@ pub enum Emit {
   actorwatch replay --config actorwatch.json access.log
   actorwatch replay --config actorwatch.json --emit payloads envoy-access.json > posts.jsonl
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
+  actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
 pub struct ReplayArgs {
     /// The configuration (JSON), as the hosts read it.

@@ -79,7 +79,7 @@ pub fn detect(text: &str) -> Format {
 
 /// What an access-log line holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
+enum Line {
     /// A request and the response it got.
     Http(Entry),
     /// A connection that got no HTTP response: Envoy's TCP proxy lines (status `0`, request

@@ -79,12 +79,15 @@ fn docker(line: &str) -> Option<Record<'static>> {
     if !line.starts_with('{') {
         return None;
     }
-    let d: DockerLine = serde_json::from_str(line).ok()?;
-    let content = d.log.strip_suffix('\n');
+    let DockerLine { mut log, stream } = serde_json::from_str(line).ok()?;
+    let partial = !log.ends_with('\n');
+    if !partial {
+        log.pop();
+    }
     Some(Record {
-        stderr: d.stream == "stderr",
-        partial: content.is_none(),
-        content: Cow::Owned(content.unwrap_or(&d.log).to_string()),
+        stderr: stream == "stderr",
+        partial,
+        content: Cow::Owned(log),
     })
 }
 
