@@ -1,14 +1,14 @@
 //! `actorwatch replay`: recorded traffic through the engine, in timestamp order, with each
 //! record's own time as the clock.
 
-use crate::formats::{detect, parse, Entry, Format, Malformed};
+use crate::formats::{read, Entry, Format, Skipped};
 use crate::load_config;
 use actorwatch_core::{Engine, Observation};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -27,6 +27,7 @@ pub enum Emit {
   actorwatch replay --config actorwatch.json access.log
   actorwatch replay --config actorwatch.json --emit payloads envoy-access.json > posts.jsonl
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
+  actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
 pub struct ReplayArgs {
     /// The configuration (JSON), as the hosts read it.
@@ -35,7 +36,8 @@ pub struct ReplayArgs {
     /// Files to replay (`-` for standard input). Records of all files are merged by time.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Input format; detected from each file's first line when not given.
+    /// Input format (of the lines inside a CRI or Docker node-log wrapper, which is always
+    /// detected); detected from each file's first line when not given.
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// What to print.
@@ -77,7 +79,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     };
     let started = Instant::now();
     let mut entries: Vec<Entry> = Vec::new();
-    let mut malformed_total = 0usize;
+    let (mut malformed_total, mut not_http, mut not_access_log) = (0usize, 0usize, 0usize);
     for path in &args.files {
         let text = match read_input(path) {
             Ok(t) => t,
@@ -86,36 +88,13 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let format = args.format.unwrap_or_else(|| detect(&text));
-        let mut bad: Vec<Malformed> = Vec::new();
-        parse(format, &text, &mut entries, &mut bad);
-        for (i, m) in bad.iter().enumerate() {
-            if args.strict {
-                eprintln!(
-                    "actorwatch replay: {}:{}: {}",
-                    path.display(),
-                    m.line,
-                    m.reason
-                );
-                return ExitCode::from(1);
-            }
-            if i < 20 {
-                eprintln!(
-                    "actorwatch replay: {}:{}: skipped: {}",
-                    path.display(),
-                    m.line,
-                    m.reason
-                );
-            }
+        let skipped = read(args.format, &text, &mut entries);
+        if let Err(code) = report_skipped(path, &skipped, args.strict) {
+            return code;
         }
-        if bad.len() > 20 {
-            eprintln!(
-                "actorwatch replay: {}: {} more malformed lines skipped",
-                path.display(),
-                bad.len() - 20
-            );
-        }
-        malformed_total += bad.len();
+        malformed_total += skipped.malformed.len();
+        not_http += skipped.not_http;
+        not_access_log += skipped.not_access_log;
     }
     if let Some(peer) = &args.peer {
         for e in entries.iter_mut().filter(|e| e.peer.is_none()) {
@@ -216,12 +195,14 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         let m = engine.metrics();
         let _ = writeln!(
             out,
-            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}",
+            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}   not HTTP: {}   not access log: {}",
             entries.len(),
             malformed_total,
             m.matched,
             m.unattributed,
-            blocked_requests
+            blocked_requests,
+            not_http,
+            not_access_log
         );
         let _ = writeln!(
             out,
@@ -255,6 +236,44 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS
+}
+
+/// Reports a file's skipped lines on stderr (the first 20 malformed ones with their line
+/// numbers); with `strict`, the first malformed line ends the run (exit 1).
+fn report_skipped(path: &Path, skipped: &Skipped, strict: bool) -> Result<(), ExitCode> {
+    let bad = &skipped.malformed;
+    if let (true, Some(m)) = (strict, bad.first()) {
+        eprintln!(
+            "actorwatch replay: {}:{}: {}",
+            path.display(),
+            m.line,
+            m.reason
+        );
+        return Err(ExitCode::from(1));
+    }
+    for m in bad.iter().take(20) {
+        eprintln!(
+            "actorwatch replay: {}:{}: skipped: {}",
+            path.display(),
+            m.line,
+            m.reason
+        );
+    }
+    if bad.len() > 20 {
+        eprintln!(
+            "actorwatch replay: {}: {} more malformed lines skipped",
+            path.display(),
+            bad.len() - 20
+        );
+    }
+    if skipped.not_access_log > 0 {
+        eprintln!(
+            "actorwatch replay: {}: {} lines are not access-log lines (application output), passed over",
+            path.display(),
+            skipped.not_access_log
+        );
+    }
+    Ok(())
 }
 
 /// Sends every due POST, as if each was answered 2xx at once; returns how many.

@@ -374,6 +374,150 @@ fn malformed_lines_are_counted_with_their_line_numbers() {
     assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("{path}:2:")));
 }
 
+/// The honeypot fixtures: an Apache log with `"-"` lines, Nikto's stray quotes and a client
+/// logged by host name, and an istio-proxy node log (CRI) with TCP lines and Envoy's own output.
+fn honeypot(emit: &str, config: &str) -> Output {
+    run(
+        &[
+            "replay",
+            "--config",
+            config,
+            "--emit",
+            emit,
+            &fixture("honeypot.access.log"),
+            &fixture("honeypot.istio-proxy.log"),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn replay_reads_real_logs_as_they_are() {
+    let o = honeypot("summary", &fixture("config.json"));
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    // 18 Apache lines, one cut short; 9 node-log records: 2 TCP lines, 2 lines of the proxy's
+    // own output, and 4 requests, one of them split over two records. All but the first
+    // Apache line are 4XX.
+    assert!(
+        out.contains(
+            "records: 21 (1 malformed, skipped)   matched: 20   unattributed: 0   blocked requests: 0   not HTTP: 2   not access log: 2\n"
+        ),
+        "{out}"
+    );
+    let row = out.lines().find(|l| l.starts_with("4XX_FILTER")).unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        vec!["4XX_FILTER", "alert", "3", "3"]
+    );
+    // The idle client (four 408s and a 400, no request line), Nikto (stray quotes) and the
+    // client logged by name (one of its five lines in capitals); the API client behind Istio
+    // stops at 4 404s, the browser at one.
+    let actors: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("    ")).collect();
+    assert_eq!(
+        actors,
+        vec!["192.0.2.44", "203-0-113-9.dyn.example.net", "45.148.10.81"]
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:15: skipped", fixture("honeypot.access.log"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: 2 lines are not access-log lines",
+            fixture("honeypot.istio-proxy.log")
+        )),
+        "{err}"
+    );
+
+    let o = honeypot("events", &fixture("config.json"));
+    assert_eq!(
+        facts(&stdout(&o)),
+        vec![
+            (
+                1_747_162_224,
+                "192.0.2.44".into(),
+                "192.0.2.44".into(),
+                "GET\"".into(),
+                "/phpmyadmin/".into(),
+                5
+            ),
+            (
+                1_747_162_225,
+                "203-0-113-9.dyn.example.net".into(),
+                String::new(),
+                "GET".into(),
+                "/config.php".into(),
+                5
+            ),
+            (
+                1_747_162_245,
+                "45.148.10.81".into(),
+                "45.148.10.81".into(),
+                "-".into(),
+                "-".into(),
+                5
+            ),
+        ]
+    );
+}
+
+#[test]
+fn requests_never_sent_are_one_api_with_samples() {
+    let dir = tempdir();
+    let per_api = dir.join("per-api.json");
+    std::fs::write(
+        &per_api,
+        r#"{"rules": [{"id": "4XX_PER_API", "per": "actor_api", "threshold": 5}], "samples_per_event": 2,
+            "webhook": {"url": "http://127.0.0.1:9/hook", "mode": "instant"}}"#,
+    )
+    .unwrap();
+    let o = honeypot("payloads", &per_api.display().to_string());
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    // Every other actor spreads its 404s over several paths.
+    assert_eq!(lines.len(), 1, "{out}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(shape_errors(&v), Vec::<String>::new());
+    let e = &v["maliciousEvents"][0];
+    assert_eq!(
+        (&e["actor"], &e["method"], &e["url"], &e["count"]),
+        (
+            &Value::from("45.148.10.81"),
+            &Value::from("-"),
+            &Value::from("-"),
+            &Value::from(5)
+        )
+    );
+    // The last two: the 400 at 18:50:35 and the 408 at 18:50:45.
+    let samples: Vec<(i64, Value)> = e["maliciousPayloadsResponses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let orig: Value = serde_json::from_str(s["orig"].as_str().unwrap()).unwrap();
+            (s["ts"].as_i64().unwrap(), orig)
+        })
+        .collect();
+    assert_eq!(
+        samples
+            .iter()
+            .map(|(ts, o)| (
+                *ts,
+                o["method"].clone(),
+                o["path"].clone(),
+                o["statusCode"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (1_747_162_235, "-".into(), "-".into(), 400.into()),
+            (1_747_162_245, "-".into(), "-".into(), 408.into()),
+        ]
+    );
+}
+
 fn tempdir() -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -217,6 +217,11 @@ impl ActorConfig {
                     key = Some(self.ip_key(found));
                 }
                 break;
+            } else if matches!(source, ActorSource::Peer) && key.is_none() {
+                // Envoy and the Worker always pass an address as the peer, so this never
+                // applies to them; access logs written with `HostnameLookups On` name the
+                // client instead (`actorwatch replay`).
+                key = peer.and_then(|p| host_name_key(index, p));
             }
             if key.is_some() && ip.is_some() {
                 break;
@@ -227,8 +232,8 @@ impl ActorConfig {
         Some(Resolved { key: key?, ip })
     }
 
-    /// How an actor is written in events: an address, a prefix (`2001:db8:1:2::/64`), or
-    /// `header:value` / `header:sha256:<16 hex>`.
+    /// How an actor is written in events: an address, a prefix (`2001:db8:1:2::/64`), a peer
+    /// host name, or `header:value` / `header:sha256:<16 hex>`.
     pub fn display(&self, key: &ActorKey) -> String {
         match key {
             ActorKey::V4(o) => {
@@ -252,7 +257,10 @@ impl ActorConfig {
                 crate::hex::encode_into(&mut out, hash.get(..8).unwrap_or(hash));
                 out
             }
-            ActorKey::Text { source, value } => format!("{}:{value}", self.source_name(*source)),
+            ActorKey::Text { source, value } => match self.sources.get(usize::from(*source)) {
+                Some(ActorSource::Peer) => value.to_string(),
+                _ => format!("{}:{value}", self.source_name(*source)),
+            },
         }
     }
 
@@ -262,6 +270,32 @@ impl ActorConfig {
             _ => "header",
         }
     }
+}
+
+/// Whether `s` is a DNS host name: dot-separated labels of 1-63 letters, digits and inner
+/// hyphens, at most 253 characters in all, with at least one letter (`1.2.3` is no name).
+pub fn is_host_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+        && s.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// A peer that is a host name rather than an address: counted under its lower-cased name.
+fn host_name_key(index: usize, peer: &str) -> Option<ActorKey> {
+    if !is_host_name(peer) {
+        return None;
+    }
+    Some(ActorKey::Text {
+        source: u8::try_from(index).ok()?,
+        value: peer.to_ascii_lowercase().into(),
+    })
 }
 
 fn header_key(index: usize, hashed: bool, value: &str) -> Option<ActorKey> {
@@ -432,6 +466,68 @@ mod tests {
         assert!(c.display(&r.key).starts_with("x-tenant:sha256:"));
         // No header, no peer: no actor.
         assert_eq!(c.resolve(None, &Vec::<(&str, &str)>::new()), None);
+    }
+
+    #[test]
+    fn a_peer_host_name_is_the_actor() {
+        let c = actor_config(r#"{"sources": ["header:x-tenant", "peer"]}"#);
+        let no_headers = Vec::<(&str, &str)>::new();
+        let r = c
+            .resolve(Some("Crawl-66-249-66-1.GoogleBot.com"), &no_headers)
+            .unwrap();
+        assert_eq!(
+            r,
+            Resolved {
+                key: ActorKey::Text {
+                    source: 1,
+                    value: "crawl-66-249-66-1.googlebot.com".into()
+                },
+                ip: None,
+            }
+        );
+        // Shown as the bare name, not `peer:...` or `header:...`.
+        assert_eq!(c.display(&r.key), "crawl-66-249-66-1.googlebot.com");
+        // A header identity before the peer still wins, and shows its header name.
+        let r = c
+            .resolve(Some("scanner.example.net"), &[("x-tenant", "acme")])
+            .unwrap();
+        assert_eq!(c.display(&r.key), "x-tenant:acme");
+        // An address is still an address.
+        let r = c.resolve(Some("198.51.100.9:4000"), &no_headers).unwrap();
+        assert_eq!(r.key, ActorKey::V4([198, 51, 100, 9]));
+        assert_eq!(r.ip, Some(ip("198.51.100.9")));
+        // Neither an address nor a name: no actor.
+        for bad in [
+            "1.2.3",
+            "-",
+            "",
+            "host.example.com:443",
+            "a..b",
+            "-a.example",
+            "a-.example",
+            "under_score.example",
+            "example.com.",
+            "caf\u{e9}.example",
+        ] {
+            assert_eq!(c.resolve(Some(bad), &no_headers), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_checked_label_by_label() {
+        let label63 = "a".repeat(63);
+        assert!(is_host_name(&label63));
+        assert!(!is_host_name(&"a".repeat(64)));
+        // 4 × 63 + 3 dots = 255 > 253; 3 × 63 + 61 + 3 dots = 253.
+        let long = [label63.as_str(); 4].join(".");
+        assert!(!is_host_name(&long));
+        let fits = format!("{}.{}", [label63.as_str(); 3].join("."), "b".repeat(61));
+        assert_eq!(fits.len(), 253);
+        assert!(is_host_name(&fits));
+        assert!(is_host_name("localhost"));
+        assert!(is_host_name("1.2.3.a"));
+        assert!(!is_host_name("1.2.3.4"));
+        assert!(!is_host_name("2001:db8::1"));
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! HAR 1.2 documents from browsers, Burp or Postman.
+
+use super::{rfc3339_ms, split_headers, Entry, Malformed};
+use serde_json::Value;
+
+pub(super) fn parse(text: &str, out: &mut Vec<Entry>, bad: &mut Vec<Malformed>) {
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            bad.push(Malformed {
+                line: e.line(),
+                reason: format!("not a HAR document: {e}"),
+            });
+            return;
+        }
+    };
+    let Some(entries) = doc.pointer("/log/entries").and_then(Value::as_array) else {
+        bad.push(Malformed {
+            line: 1,
+            reason: "no log.entries".into(),
+        });
+        return;
+    };
+    for (i, e) in entries.iter().enumerate() {
+        match har_entry(e) {
+            Ok(entry) => out.push(entry),
+            // HAR has no lines that matter: report the entry number.
+            Err(reason) => bad.push(Malformed {
+                line: i + 1,
+                reason: format!("entry {}: {reason}", i + 1),
+            }),
+        }
+    }
+}
+
+fn har_entry(e: &Value) -> Result<Entry, String> {
+    let started = e
+        .get("startedDateTime")
+        .and_then(Value::as_str)
+        .ok_or("no startedDateTime")?;
+    let method = e
+        .pointer("/request/method")
+        .and_then(Value::as_str)
+        .ok_or("no request.method")?;
+    let url = e
+        .pointer("/request/url")
+        .and_then(Value::as_str)
+        .ok_or("no request.url")?;
+    let status = e
+        .pointer("/response/status")
+        .and_then(Value::as_u64)
+        .ok_or("no response.status")?;
+    let path = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            match rest.find(['/', '?']) {
+                Some(j) if rest[j..].starts_with('/') => rest[j..].to_string(),
+                Some(j) => format!("/{}", &rest[j..]),
+                None => "/".to_string(),
+            }
+        }
+        None => url.to_string(),
+    };
+    let pairs = e
+        .pointer("/request/headers")
+        .and_then(Value::as_array)
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.get("name")?.as_str()?.to_string(),
+                        h.get("value")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let (headers, mut host) = split_headers(pairs);
+    if host.is_none() {
+        host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', '?']).next())
+            .map(str::to_string);
+    }
+    Ok(Entry {
+        ts_ms: rfc3339_ms(started)?,
+        method: method.to_string(),
+        path,
+        status: u16::try_from(status).map_err(|_| "bad response.status")?,
+        peer: None,
+        host,
+        headers,
+        country: None,
+    })
+}

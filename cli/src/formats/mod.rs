@@ -1,0 +1,380 @@
+//! Recorded traffic in the formats operators have: JSON lines, HAR 1.2, nginx/Apache combined
+//! logs, Envoy's default text access log and the JSON access log `envoy/` recommends, as files
+//! or as node logs (`/var/log/containers/*.log`, each line wrapped by the container runtime).
+
+mod combined;
+mod envoy;
+mod har;
+mod jsonl;
+mod tokens;
+mod wrappers;
+
+use chrono::DateTime;
+use clap::ValueEnum;
+use serde_json::Value;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per line: ts_ms (or ts), method, path, status, peer, headers, country.
+    Jsonl,
+    /// HAR 1.2 (browsers, Burp, Postman).
+    Har,
+    /// nginx/Apache "combined" access log.
+    Combined,
+    /// Envoy's default text access log (and Istio's longer default).
+    Envoy,
+    /// The JSON access log format `envoy/envoy.yaml` configures.
+    EnvoyJson,
+}
+
+/// One recorded request and its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub ts_ms: u64,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub peer: Option<String>,
+    pub host: Option<String>,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub country: Option<String>,
+}
+
+/// A line (or HAR entry) that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Guesses the format of a plain (unwrapped) file from its first non-empty line.
+pub fn detect(text: &str) -> Format {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if first.starts_with('{') {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(first) {
+            if map.contains_key("start_time") {
+                return Format::EnvoyJson;
+            }
+            if map.contains_key("ts_ms") || map.contains_key("ts") {
+                return Format::Jsonl;
+            }
+        }
+        // A multi-line JSON document: HAR.
+        if text.trim_start().starts_with('{') && text.contains("\"log\"") {
+            return Format::Har;
+        }
+        return Format::Jsonl;
+    }
+    if first.starts_with('[') {
+        return Format::Envoy;
+    }
+    Format::Combined
+}
+
+/// What an access-log line holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    /// A request and the response it got.
+    Http(Entry),
+    /// A connection that got no HTTP response: Envoy's TCP proxy lines (status `0`, request
+    /// `- - -`), and HTTP requests the client gave up on before any response (status `0`).
+    NotHttp,
+}
+
+/// The lines of a file that are not replayed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub malformed: Vec<Malformed>,
+    /// Lines with no HTTP response (see [`Line::NotHttp`]).
+    pub not_http: usize,
+    /// Lines of a node log (CRI or Docker) that are not access-log lines: the application's
+    /// own output, mixed into the same stream.
+    pub not_access_log: usize,
+}
+
+/// Reads one file: HAR, or lines of `forced` (else the detected) format, plain or inside a CRI
+/// or Docker wrapper (always detected). Appends what it reads to `out`.
+pub fn read(forced: Option<Format>, text: &str, out: &mut Vec<Entry>) -> Skipped {
+    let mut skipped = Skipped::default();
+    if forced != Some(Format::Har) {
+        if let Some(wrapper) = wrappers::detect(text) {
+            let lines = wrappers::unwrap(wrapper, text, &mut skipped.malformed);
+            let format = forced.unwrap_or_else(|| detect_lines(&lines));
+            let lines = lines.iter().map(|(n, l)| (*n, l.as_ref()));
+            parse_lines(format, lines, true, out, &mut skipped);
+            // Records that are no records were found first: report in line order.
+            skipped.malformed.sort_by_key(|m| m.line);
+            return skipped;
+        }
+    }
+    match forced.unwrap_or_else(|| detect(text)) {
+        Format::Har => har::parse(text, out, &mut skipped.malformed),
+        format => {
+            let lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+            parse_lines(format, lines, false, out, &mut skipped);
+        }
+    }
+    skipped
+}
+
+/// The format of the first line that looks like an access-log line (a container's own output
+/// often comes first), else combined.
+fn detect_lines(lines: &[(usize, Cow<str>)]) -> Format {
+    lines
+        .iter()
+        .find_map(|(_, l)| sniff(l))
+        .unwrap_or(Format::Combined)
+}
+
+/// The line-based format a line looks like, if any: enough to tell access-log lines from
+/// other output, not a check that it parses.
+fn sniff(line: &str) -> Option<Format> {
+    let line = line.trim();
+    if line.starts_with('{') {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+            return None;
+        };
+        return if map.contains_key("start_time") {
+            Some(Format::EnvoyJson)
+        } else if map.contains_key("ts_ms") || map.contains_key("ts") {
+            Some(Format::Jsonl)
+        } else {
+            None
+        };
+    }
+    if envoy::looks_like(line) {
+        return Some(Format::Envoy);
+    }
+    combined::looks_like(line).then_some(Format::Combined)
+}
+
+/// Parses numbered lines of one format. In a node log (`wrapped`), a line that does not even
+/// look like the format is the application's output, not a malformed access-log line.
+fn parse_lines<'a>(
+    format: Format,
+    lines: impl Iterator<Item = (usize, &'a str)>,
+    wrapped: bool,
+    out: &mut Vec<Entry>,
+    skipped: &mut Skipped,
+) {
+    for (number, line) in lines {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_line(format, line) {
+            Ok(Line::Http(entry)) => out.push(entry),
+            Ok(Line::NotHttp) => skipped.not_http += 1,
+            Err(_) if wrapped && sniff(line) != Some(format) => skipped.not_access_log += 1,
+            Err(reason) => skipped.malformed.push(Malformed {
+                line: number,
+                reason,
+            }),
+        }
+    }
+}
+
+fn parse_line(format: Format, line: &str) -> Result<Line, String> {
+    match format {
+        Format::Jsonl => jsonl::parse(line).map(Line::Http),
+        Format::Combined => combined::parse(line).map(Line::Http),
+        Format::Envoy => envoy::parse_text(line),
+        Format::EnvoyJson => envoy::parse_json(line),
+        Format::Har => Err("HAR is a document, not lines".into()),
+    }
+}
+
+fn rfc3339_ms(s: &str) -> Result<u64, String> {
+    let t = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| format!("bad time {s:?}: {e}"))?;
+    u64::try_from(t.timestamp_millis()).map_err(|_| format!("time before 1970: {s:?}"))
+}
+
+fn split_headers(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> (Vec<(String, String)>, Option<String>) {
+    let mut host = None;
+    let mut headers = Vec::new();
+    for (k, v) in pairs {
+        let k = k.to_ascii_lowercase();
+        if k == "host" || k == ":authority" {
+            host = Some(v.clone());
+        }
+        headers.push((k, v));
+    }
+    (headers, host)
+}
+
+fn present(s: &str) -> Option<String> {
+    (!s.is_empty() && s != "-").then(|| s.to_string())
+}
+
+/// `METHOD TARGET [PROTOCOL]`. A client that never sent a request line (Apache's `"-" 408`
+/// for a connection left idle) is counted with method and path `-`.
+fn request_line(s: &str) -> Result<(String, String), String> {
+    if s.is_empty() || s == "-" {
+        return Ok(("-".to_string(), "-".to_string()));
+    }
+    let mut parts = s.split(' ');
+    match (parts.next(), parts.next()) {
+        (Some(m), Some(p)) if !m.is_empty() && !p.is_empty() => Ok((m.to_string(), p.to_string())),
+        _ => Err(format!("bad request line {s:?}")),
+    }
+}
+
+fn status_of(s: &str) -> Result<u16, String> {
+    s.parse::<u16>()
+        .ok()
+        .filter(|s| (100..=999).contains(s))
+        .ok_or_else(|| format!("bad status {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_format() {
+        assert_eq!(detect(r#"{"ts_ms": 1, "method": "GET"}"#), Format::Jsonl);
+        assert_eq!(
+            detect("\n{\"start_time\": \"2025-01-01T00:00:00Z\"}"),
+            Format::EnvoyJson
+        );
+        assert_eq!(detect("{\n  \"log\": {\"entries\": []}\n}"), Format::Har);
+        assert_eq!(
+            detect("[2025-05-13T18:51:48.123Z] \"GET / HTTP/1.1\" 200"),
+            Format::Envoy
+        );
+        assert_eq!(
+            detect("1.2.3.4 - - [13/May/2025:18:51:48 +0000] \"GET / HTTP/1.1\" 200 1"),
+            Format::Combined
+        );
+    }
+
+    const ISTIO_READY: &str =
+        "2025-05-13T18:51:47.001234567Z stderr F 2025-05-13T18:51:47.001100Z\tinfo\tEnvoy proxy is ready";
+    const ISTIO_404: &str = r#"[2025-05-13T18:51:48.120Z] "GET /admin HTTP/1.1" 404 - via_upstream - "-" 0 153 2 1 "-" "curl/8.5.0" "6f1c0a52-4a8e-4c1e-9b0e-2f7a3b9c8d10" "api.example.com" "10.244.1.7:8080" inbound|8080|| 127.0.0.6:43211 10.244.1.7:8080 203.0.113.7:40001 outbound_.8080_._.api.default.svc.cluster.local default"#;
+    const ISTIO_TCP: &str = r#"[2025-05-13T18:51:50.412Z] "- - -" 0 - - - "-" 1250 4389 2003 - "-" "-" "-" "-" "10.244.2.9:5432" outbound|5432||postgres.db.svc.cluster.local 10.244.1.7:52212 10.96.14.3:5432 10.244.1.7:52210 - -"#;
+
+    /// containerd splits lines longer than 16 KiB into `P` records and a final `F` one.
+    fn istio_cri_log() -> String {
+        let long = format!(
+            r#"[2025-05-13T18:51:51.000Z] "GET /search?q={} HTTP/1.1" 404 - via_upstream - "-" 0 153 2 1 "-" "python-requests/2.31.0" "0d9b7c1e-3f2a-4e55-8c6d-7a1b2c3d4e5f" "api.example.com" "10.244.1.7:8080" inbound|8080|| 127.0.0.6:43211 10.244.1.7:8080 198.51.100.20:50500 outbound_.8080_._.api.default.svc.cluster.local default"#,
+            "a".repeat(16_400)
+        );
+        let (head, tail) = long.split_at(16_384);
+        [
+            ISTIO_READY.to_string(),
+            format!("2025-05-13T18:51:48.123456789Z stdout F {ISTIO_404}"),
+            format!("2025-05-13T18:51:50.412345678Z stdout F {ISTIO_TCP}"),
+            format!("2025-05-13T18:51:51.000000001Z stdout P {head}"),
+            format!("2025-05-13T18:51:51.000000002Z stdout F {tail}"),
+            r#"2025-05-13T18:51:52.000000000Z stdout F [2025-05-13T18:51:52.000Z] "GET /x HTTP/1.1" 404 - via_upstream"#.to_string(),
+            "2025-05-13T18:51:53.000000000Z stderr F 2025-05-13T18:51:53.000000Z\twarning\tenvoy config external/envoy/source/extensions/config_subscription/grpc/grpc_stream.h:193\tStreamAggregatedResources gRPC config stream to xds-grpc closed since 41s ago: 14, connection error\tthread=15".to_string(),
+        ]
+        .join("\n")
+    }
+
+    fn facts(entries: &[Entry]) -> Vec<(u64, &str, u16, Option<&str>)> {
+        entries
+            .iter()
+            .map(|e| (e.ts_ms, e.path.as_str(), e.status, e.peer.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_istio_access_lines_through_cri_wrappers() {
+        let text = istio_cri_log();
+        let mut entries = Vec::new();
+        let skipped = read(None, &text, &mut entries);
+        let search = format!("/search?q={}", "a".repeat(16_400));
+        assert_eq!(
+            facts(&entries),
+            vec![
+                (1_747_162_308_120, "/admin", 404, Some("203.0.113.7:40001")),
+                (
+                    1_747_162_311_000,
+                    search.as_str(),
+                    404,
+                    Some("198.51.100.20:50500")
+                ),
+            ]
+        );
+        assert_eq!(entries[1].host.as_deref(), Some("api.example.com"));
+        assert_eq!(
+            (skipped.not_http, skipped.not_access_log),
+            (1, 2),
+            "the TCP line; Istio's and Envoy's own output"
+        );
+        assert_eq!(
+            skipped.malformed,
+            vec![Malformed {
+                line: 6,
+                reason:
+                    "expected the quoted XFF, user agent, request id, authority and upstream host"
+                        .into()
+            }]
+        );
+        // `--format envoy` names the format inside the wrapper.
+        let mut forced = Vec::new();
+        assert_eq!(read(Some(Format::Envoy), &text, &mut forced), skipped);
+        assert_eq!(forced, entries);
+    }
+
+    #[test]
+    fn reads_combined_lines_through_docker_json_wrappers() {
+        let text = r#"{"log":"/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration\n","stream":"stdout","time":"2025-05-13T18:51:40.101318911Z"}
+{"log":"/docker-entrypoint.sh: Configuration complete; ready for start up\n","stream":"stdout","time":"2025-05-13T18:51:40.118244379Z"}
+{"log":"203.0.113.7 - - [13/May/2025:18:51:48 +0000] \"GET /.env HTTP/1.1\" 404 153 \"-\" \"Mozilla/5.0 zgrab/0.x\"\n","stream":"stdout","time":"2025-05-13T18:51:48.123456789Z"}
+{"log":"2025/05/13 18:51:48 [error] 29#29: *7 open() \"/usr/share/nginx/html/.env\" failed (2: No such file or directory), client: 203.0.113.7, server: localhost, request: \"GET /.env HTTP/1.1\", host: \"api.example.com\"\n","stream":"stderr","time":"2025-05-13T18:51:48.123500000Z"}
+{"log":"45.148.10.81 - - [13/May/2025:18:51:50 +0000] \"-\" 400 0 \"-\" \"-\"\n","stream":"stdout","time":"2025-05-13T18:51:50.000123000Z"}
+{"log":"45.148.10.81 - - [13/May/2025:18:51:51 +0000] \"GET / HTTP/1.1\" 4O4 0 \"-\" \"-\"\n","stream":"stdout","time":"2025-05-13T18:51:51.000123000Z"}"#;
+        let mut entries = Vec::new();
+        let skipped = read(None, text, &mut entries);
+        assert_eq!(
+            facts(&entries),
+            vec![
+                (1_747_162_308_000, "/.env", 404, Some("203.0.113.7")),
+                (1_747_162_310_000, "-", 400, Some("45.148.10.81")),
+            ]
+        );
+        assert_eq!((skipped.not_http, skipped.not_access_log), (0, 3));
+        assert_eq!(
+            skipped.malformed,
+            vec![Malformed {
+                line: 6,
+                reason: "bad status \"4O4\"".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn envoy_json_lines_inside_a_wrapper_are_detected() {
+        let text = r#"2025-05-13T18:51:47.001234567Z stderr F 2025-05-13T18:51:47.001100Z	info	Envoy proxy is ready
+2025-05-13T18:51:48.123456789Z stdout F {"start_time": "2025-05-13T18:51:48.120Z", "method": "GET", "path": "/admin", "status": 404, "peer": "203.0.113.7:40001", "authority": "api.example.com", "x_forwarded_for": null, "user_agent": "curl/8.5.0"}
+2025-05-13T18:51:48.223456789Z stdout F {"start_time": "2025-05-13T18:51:48.220Z", "method": "GET", "path": "/slow", "status": 0, "peer": "203.0.113.7:40002", "authority": "api.example.com", "x_forwarded_for": null, "user_agent": "curl/8.5.0"}"#;
+        let mut entries = Vec::new();
+        let skipped = read(None, text, &mut entries);
+        assert_eq!(
+            facts(&entries),
+            vec![(1_747_162_308_120, "/admin", 404, Some("203.0.113.7:40001"))]
+        );
+        assert_eq!((skipped.not_http, skipped.not_access_log), (1, 1));
+    }
+
+    #[test]
+    fn in_a_plain_file_every_unreadable_line_is_malformed() {
+        let text =
+            "1.2.3.4 - - [13/May/2025:18:51:48 +0000] \"GET / HTTP/1.1\" 404 1\nhello world\n";
+        let mut entries = Vec::new();
+        let skipped = read(None, text, &mut entries);
+        assert_eq!(entries.len(), 1);
+        assert_eq!((skipped.malformed.len(), skipped.not_access_log), (1, 0));
+        assert_eq!(skipped.malformed[0].line, 2);
+    }
+}
