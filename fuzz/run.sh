@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 seconds=${1:-20}
 grow=${2:-}
 targets=(config actor template delta engine)
-cargo +nightly fuzz build --release >/dev/null 2>&1 || { echo "fuzz: build failed" >&2; cargo +nightly fuzz build --release; exit 1; }
+# -a: debug assertions and overflow checks on, so that any arithmetic overflow is a crash.
+cargo +nightly fuzz build --release -a >/dev/null 2>&1 || { echo "fuzz: build failed" >&2; cargo +nightly fuzz build --release -a; exit 1; }
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 pass=0
@@ -25,7 +26,7 @@ for t in "${targets[@]}"; do
     seed=(-seed=1)
   fi
   log="$scratch/$t.log"
-  if cargo +nightly fuzz run --release "$t" "${dirs[@]}" -- -max_total_time="$seconds" -rss_limit_mb=2048 "${seed[@]}" >"$log" 2>&1; then
+  if cargo +nightly fuzz run --release -a "$t" "${dirs[@]}" -- -max_total_time="$seconds" -rss_limit_mb=2048 "${seed[@]}" >"$log" 2>&1; then
     runs=$(grep -oE 'Done [0-9]+ runs' "$log" | tail -1)
     echo "fuzz $t: ok, $(ls corpus/$t | wc -l) corpus inputs replayed, ${runs#Done } in ${seconds} s"
     pass=$((pass + 1))

@@ -1,8 +1,14 @@
-//! The whole engine under arbitrary sequences of responses, clock moves and delivery outcomes:
-//! no panic, at most `max_actors` tracked, at most one event per actor and rule per cooldown,
-//! the queue within its capacity, and every accepted event delivered, dropped or still held.
+//! The whole engine under arbitrary sequences of responses, clock moves (forward, back, a host
+//! that passes 0) and delivery outcomes: no panic or overflow, at most `max_actors` tracked, at
+//! most one event per actor and rule per cooldown on the clock that raised them, every event
+//! backed by `threshold` responses within the window in real time (to within the clock-step
+//! tolerance, a host that calls the engine periodically as Envoy's ticks do), the queue within
+//! its capacity, and every accepted event delivered, dropped or
+//! still held.
 #![no_main]
 
+use actorwatch_core::detector::CLOCK_STEP_MS;
+use actorwatch_core::template::template;
 use actorwatch_core::{Config, Engine, Observation};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -31,6 +37,14 @@ enum Op {
     Lost {
         index: u8,
     },
+    /// The host clock steps back (an NTP step).
+    ClockBack {
+        secs: u16,
+    },
+    /// The host hands the next response a time of 0.
+    ClockZero,
+    /// The host clock is right again.
+    ClockRestore,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -66,11 +80,21 @@ fuzz_target!(|input: Input| {
     let queue_capacity = cfg.webhook.queue_capacity as u64;
     let mut engine = Engine::new(cfg, 11);
     engine.keep_detections(true);
-    let mut now = 1_747_162_000_000u64;
+    let threshold = u64::from(1 + input.threshold % 12);
+    let window_ms = u64::from(1 + input.window_secs % 20) * 1000;
+    let mut clock = HostClock {
+        real: 1_747_162_000_000,
+        skew: 0,
+        zero_next: false,
+    };
     let mut in_flight: Vec<u64> = Vec::new();
     let mut last_event: HashMap<(String, String), u64> = HashMap::new();
+    // Real times of every counted response, per (actor, API) as events name them.
+    let mut counted: HashMap<(String, String), Vec<u64>> = HashMap::new();
     const PATHS: [&str; 3] = ["/a/1", "/b/22", "/c"];
     for op in input.ops.into_iter().take(MAX_OPS) {
+        let now = clock.real.saturating_sub(clock.skew);
+        let mut observed: Option<(String, String)> = None;
         match op {
             Op::Response {
                 actor,
@@ -78,7 +102,8 @@ fuzz_target!(|input: Input| {
                 dt_ms,
                 api,
             } => {
-                now += u64::from(dt_ms);
+                clock.real += u64::from(dt_ms);
+                let now = clock.reported();
                 let peer = format!("10.0.0.{actor}:4000");
                 let obs = Observation {
                     method: "GET",
@@ -89,6 +114,7 @@ fuzz_target!(|input: Input| {
                     headers: &[("user-agent", "fuzz")],
                     country: None,
                 };
+                observed = model_key(&engine, &obs, input.per_api);
                 engine.observe(now, &obs);
             }
             Op::Forwarded { xff, status } => {
@@ -102,12 +128,18 @@ fuzz_target!(|input: Input| {
                     headers: &headers,
                     country: None,
                 };
-                engine.observe(now, &obs);
+                observed = model_key(&engine, &obs, input.per_api);
+                engine.observe(clock.reported(), &obs);
             }
             Op::Advance { dt_secs } => {
-                now += u64::from(dt_secs) * 1000;
-                engine.advance(now);
+                clock.real += u64::from(dt_secs) * 1000;
+                engine.advance(clock.reported());
             }
+            Op::ClockBack { secs } => {
+                clock.skew = clock.skew.saturating_add(u64::from(secs) * 1000)
+            }
+            Op::ClockZero => clock.zero_next = true,
+            Op::ClockRestore => clock.skew = 0,
             Op::Poll => {
                 if let Some(d) = engine.poll_delivery(now) {
                     assert!(d.events >= 1 && d.events <= 3);
@@ -126,6 +158,10 @@ fuzz_target!(|input: Input| {
                 }
             }
         }
+        let real = clock.real;
+        if let Some(key) = observed {
+            counted.entry(key).or_default().push(real);
+        }
         for d in engine.drain_detections() {
             let key = (
                 d.event.actor.clone(),
@@ -136,11 +172,22 @@ fuzz_target!(|input: Input| {
             } else {
                 (key.0, String::new())
             };
-            if let Some(prev) = last_event.insert(key, d.at_ms) {
+            // Backed by `threshold` responses within the window, in real time.
+            let support = counted.get(&key).map_or(0, |times| {
+                let lower = real.saturating_sub(window_ms + CLOCK_STEP_MS);
+                times.iter().filter(|&&t| t > lower && t <= real).count() as u64
+            });
+            assert!(
+                support >= threshold,
+                "{key:?} flagged with {support} responses in the last {window_ms} ms (+{CLOCK_STEP_MS}) of real time"
+            );
+            let prev = last_event.insert(key, d.at_ms);
+            if let Some(prev) = prev.filter(|_| cooldown_secs > 0) {
+                // On the clock that raised them: a clock that went back reads as earlier.
                 assert!(
                     d.at_ms >= prev + cooldown_secs * 1000,
                     "two events {} ms apart within a {cooldown_secs} s cooldown; {:?}",
-                    d.at_ms - prev,
+                    d.at_ms.saturating_sub(prev),
                     engine.metrics()
                 );
             }
@@ -155,3 +202,35 @@ fuzz_target!(|input: Input| {
         );
     }
 });
+
+/// Real time, and the time the host reports: `skew` ms late, or 0 once.
+struct HostClock {
+    real: u64,
+    skew: u64,
+    zero_next: bool,
+}
+
+impl HostClock {
+    fn reported(&mut self) -> u64 {
+        if std::mem::take(&mut self.zero_next) {
+            0
+        } else {
+            self.real.saturating_sub(self.skew)
+        }
+    }
+}
+
+/// The key an event for this observation would carry, if a rule counts it (statuses 400-499).
+fn model_key(engine: &Engine, obs: &Observation, per_api: bool) -> Option<(String, String)> {
+    if !(400..500).contains(&obs.status) {
+        return None;
+    }
+    let resolved = engine.resolve_actor(obs.peer, obs.headers)?;
+    let actor = engine.config().actor.display(&resolved.key);
+    let api = if per_api {
+        format!("{} {}", obs.method, template(obs.path))
+    } else {
+        String::new()
+    };
+    Some((actor, api))
+}

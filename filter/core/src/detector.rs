@@ -27,6 +27,9 @@ const REBASE_AT_MS: u64 = 40 * 24 * 3600 * 1000;
 /// never share a window with responses after it. Smaller steps are indistinguishable from
 /// records merged late, and count at their own time.
 pub const CLOCK_STEP_MS: u64 = 5_000;
+/// Times before this (September 2001) are not clock readings (a host that passed 0): such a
+/// record cannot be placed in any window and is counted as untracked; such a "now" is ignored.
+pub const TIME_FLOOR_MS: u64 = 1_000_000_000_000;
 
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,8 @@ pub struct DetectorMetrics {
     pub events_suppressed: u64,
     /// Times the host clock stepped back by more than [`CLOCK_STEP_MS`].
     pub clock_steps: u64,
+    /// Records with a time before [`TIME_FLOOR_MS`], counted in no window.
+    pub untimed: u64,
 }
 
 /// Rules that share a key shape, their table and the samples of its keys.
@@ -161,6 +166,7 @@ impl Detector {
     pub fn untracked(&self) -> u64 {
         self.per_actor.as_ref().map_or(0, |g| g.table.refused)
             + self.per_api.as_ref().map_or(0, |g| g.table.refused)
+            + self.metrics.untimed
     }
 
     pub fn samples_skipped(&self) -> u64 {
@@ -182,10 +188,14 @@ impl Detector {
             + self.blocks.bytes()
     }
 
-    /// The offsets of `ts_ms` for windows and cooldowns, noticing a clock that stepped back and
-    /// re-basing stored times when needed.
-    fn now(&mut self, ts_ms: u64) -> Now {
-        if self.clock.high_ms != 0 && ts_ms.saturating_add(CLOCK_STEP_MS) < self.clock.high_ms {
+    /// Takes note of the host's clock (every call into the engine passes it): a reading more
+    /// than [`CLOCK_STEP_MS`] behind the latest means the clock stepped back, and every window
+    /// starts afresh (cooldowns stay: a clock behind a cooldown's start reads as inside it).
+    pub fn observe_clock(&mut self, now_ms: u64) {
+        if now_ms < TIME_FLOOR_MS {
+            return;
+        }
+        if self.clock.high_ms != 0 && now_ms.saturating_add(CLOCK_STEP_MS) < self.clock.high_ms {
             self.metrics.clock_steps += 1;
             if let Some(g) = &mut self.per_actor {
                 g.table.clear_windows();
@@ -195,10 +205,16 @@ impl Detector {
                 g.table.clear_windows();
                 g.samples.clear_all();
             }
-            self.clock.high_ms = ts_ms;
+            self.clock.high_ms = now_ms;
         } else {
-            self.clock.high_ms = self.clock.high_ms.max(ts_ms);
+            self.clock.high_ms = self.clock.high_ms.max(now_ms);
         }
+    }
+
+    /// The offsets of `ts_ms` (a record's time, at or after [`TIME_FLOOR_MS`]) for windows and
+    /// cooldowns, re-basing stored times when needed.
+    fn now(&mut self, ts_ms: u64) -> Now {
+        self.observe_clock(ts_ms);
         Now {
             window: self.window_offset(ts_ms),
             cooldown: self.cooldown_offset(ts_ms),
@@ -265,6 +281,10 @@ impl Detector {
         make_sample: &mut dyn FnMut() -> Option<String>,
         out: &mut Vec<Detection>,
     ) {
+        if rec.ts_ms < TIME_FLOOR_MS {
+            self.metrics.untimed += 1;
+            return;
+        }
         let now = self.now(rec.ts_ms);
         let cfg = Arc::clone(&self.cfg);
         let mut sample: Option<Option<Arc<str>>> = None;

@@ -225,6 +225,7 @@ impl Engine {
             return Verdict::default();
         }
         self.counts.matched += 1;
+        self.detector.observe_clock(now_ms);
         let Some(prepared) = prepare(&self.cfg, obs, false) else {
             self.counts.unattributed += 1;
             return Verdict {
@@ -287,6 +288,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        self.detector.observe_clock(now_ms);
         let c = reader.counts;
         self.counts.responses += c.responses;
         self.counts.matched += c.records + c.records_dropped + c.unattributed;
@@ -367,6 +369,7 @@ impl Engine {
     /// from further ahead than the clock (the host clock stepped back: holding them would delay
     /// them by the step). Returns the number of events raised.
     pub fn advance(&mut self, now_ms: u64) -> u32 {
+        self.detector.observe_clock(now_ms);
         if self.pending.is_empty() {
             return 0;
         }

@@ -646,3 +646,218 @@ fn a_flood_of_fresh_actors_cannot_evict_an_actor_near_its_threshold() {
         Some("198.51.100.66")
     );
 }
+
+/// The clock steps back by 100 s between an actor's responses: the four responses span 150 s of
+/// real time (any three of them more than the 60 s window), though their reported times fit
+/// twice into one window. Never flagged.
+#[test]
+fn a_clock_stepping_back_never_flags_responses_spread_over_more_than_the_window() {
+    let rule = r#"{"id": "A", "threshold": 3, "window_secs": 60, "cooldown_secs": 0}"#;
+    let mut e = engine(rule, INSTANT);
+    // Real times 0 s and 50 s, reported as they are.
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 2, T0, 50_000), 0);
+    // Real times 100 s and 150 s, reported 100 s early (an NTP step).
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 2, T0, 50_000), 0);
+    assert_eq!(e.metrics().clock_steps, 1);
+    // After the step the clock is trusted again: three within the window flag.
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 1, T0 + 51_000, 0), 1);
+}
+
+/// A step back of less than the tolerance is a record merged late: counted at its own time.
+#[test]
+fn a_late_record_within_the_tolerance_counts_at_its_own_time() {
+    let rule = r#"{"id": "A", "threshold": 3, "window_secs": 60, "cooldown_secs": 0}"#;
+    let mut e = engine(rule, INSTANT);
+    hit(&mut e, "203.0.113.7", 404, 1, T0 + 4_000, 0);
+    hit(&mut e, "203.0.113.7", 404, 1, T0, 0);
+    assert_eq!(e.metrics().clock_steps, 0);
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 1, T0 + 4_001, 0), 1);
+}
+
+/// An actor flagged just before the clock steps back an hour alerts again only once its whole
+/// cooldown has passed on the clock it was flagged by: never early, whatever the clock did.
+#[test]
+fn a_clock_stepping_back_never_ends_a_cooldown_early() {
+    let rule = r#"{"id": "A", "threshold": 3, "window_secs": 60, "cooldown_secs": 600}"#;
+    let mut e = engine(rule, INSTANT);
+    let flagged_at = T0 + 2_000;
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 3, T0, 1_000), 1);
+    // An hour back: flagged again at once, inside the cooldown.
+    let back = flagged_at - 3_600_000;
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 3, back, 1_000), 0);
+    // A host that passes 0: not a time at all, counted in no window.
+    assert_eq!(hit(&mut e, "203.0.113.7", 404, 3, 0, 0), 0);
+    assert_eq!(e.metrics().untracked_responses, 3);
+    // The clock comes back: still inside the cooldown 1 ms before its end.
+    assert_eq!(
+        hit(&mut e, "203.0.113.7", 404, 3, flagged_at + 599_997, 1),
+        0
+    );
+    assert_eq!(
+        hit(&mut e, "203.0.113.7", 404, 1, flagged_at + 600_000, 0),
+        1
+    );
+    let m = e.metrics();
+    assert_eq!((m.clock_steps, m.events_raised), (1, 2));
+}
+
+/// Times at the ends of the range: nothing overflows, nothing panics, queued events stay
+/// accounted for.
+#[test]
+fn absurd_times_saturate() {
+    let rule = r#"{"id": "A", "threshold": 2, "window_secs": 604800, "cooldown_secs": 604800, "action": "block", "block_secs": 604800}"#;
+    let mut e = engine(
+        rule,
+        r#""mode": "periodic", "run_every_secs": 86400, "timeout_ms": 300000,"#,
+    );
+    for now in [u64::MAX, 0, u64::MAX - 1, 1, u64::MAX / 2, u64::MAX] {
+        hit(&mut e, "203.0.113.7", 404, 2, now, 0);
+        e.advance(now);
+        while let Some(d) = e.poll_delivery(now) {
+            e.failed(d.token, now);
+        }
+        e.check_blocked(now, &actorwatch_core::ActorKey::V4([203, 0, 113, 7]));
+        let _ = e.next_wakeup();
+    }
+    let m = e.metrics();
+    assert_eq!(
+        m.events_raised,
+        m.events_delivered + m.events_dropped + m.events_queued
+    );
+    assert_eq!(m.clock_steps, 1, "u64::MAX / 2 after u64::MAX");
+}
+
+/// An aggregator that goes away mid-batch hands its events over: the successor sends the batch
+/// that was in flight under its delivery id (the receiver deduplicates it) and the rest after.
+#[test]
+fn a_successor_resumes_delivery_under_the_same_delivery_ids() {
+    let rule = r#"{"id": "A", "threshold": 1, "cooldown_secs": 0}"#;
+    let webhook = r#""mode": "instant", "batch_size": 2,"#;
+    let mut first = Engine::new(config(rule, webhook, ""), 1);
+    for i in 0..5u64 {
+        first.observe(T0 + i, &obs(&format!("198.51.100.{i}"), "/x", 404));
+    }
+    let in_flight = first.poll_delivery(T0 + 10).expect("a POST goes out");
+    assert_eq!(in_flight.events, 2);
+    let handed = first.export_outbox();
+    drop(first);
+
+    let mut second = Engine::new(config(rule, webhook, ""), 2);
+    assert_eq!(second.import_outbox(T0 + 20, &handed).unwrap(), 5);
+    assert_eq!(second.metrics().events_queued, 5);
+    let mut ids = Vec::new();
+    let mut ref_ids = Vec::new();
+    while let Some(d) = second.poll_delivery(T0 + 20) {
+        ids.push(d.delivery_id.clone());
+        ref_ids.extend(
+            payload(&d)
+                .malicious_events
+                .into_iter()
+                .map(|e| e.ref_id.unwrap()),
+        );
+        assert_eq!(
+            ref_ids.len(),
+            ref_ids
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
+        second.delivered(d.token, T0 + 21);
+    }
+    assert_eq!(
+        ids.first(),
+        Some(&in_flight.delivery_id),
+        "the batch in flight keeps its id"
+    );
+    assert_eq!(ref_ids.len(), 5, "every event once");
+    let m = second.metrics();
+    assert_eq!(
+        (m.events_delivered, m.events_queued, m.events_dropped),
+        (5, 0, 0)
+    );
+}
+
+/// Events of a rule the successor's configuration no longer has are dropped, counted.
+#[test]
+fn handed_over_events_of_a_removed_rule_are_counted_as_dropped() {
+    let mut first = Engine::new(config(r#"{"id": "OLD", "threshold": 1}"#, INSTANT, ""), 1);
+    hit(&mut first, "198.51.100.1", 404, 1, T0, 0);
+    let handed = first.export_outbox();
+    let mut second = Engine::new(config(r#"{"id": "NEW", "threshold": 1}"#, INSTANT, ""), 2);
+    assert_eq!(second.import_outbox(T0, &handed).unwrap(), 0);
+    assert_eq!(second.metrics().events_dropped, 1);
+    assert!(second.import_outbox(T0, b"not json").is_err());
+}
+
+/// 100,000 events through a queue of 1,000 while every POST fails: exactly the overflow is
+/// dropped, the newest survive, in waiting batches and in the queue alike.
+#[test]
+fn overflow_drops_exactly_the_oldest_waiting_events() {
+    let rule = r#"{"id": "A", "threshold": 1, "cooldown_secs": 0}"#;
+    let webhook =
+        r#""mode": "instant", "batch_size": 10, "queue_capacity": 1000, "max_retries": 100,"#;
+    let mut e = engine(rule, webhook);
+    let n = 100_000u64;
+    for i in 0..n {
+        e.observe(
+            T0,
+            &obs(&std::net::Ipv4Addr::from(i as u32).to_string(), "/x", 404),
+        );
+        if i % 100 == 0 {
+            while let Some(d) = e.poll_delivery(T0) {
+                e.failed(d.token, T0);
+            }
+        }
+    }
+    let m = e.metrics();
+    assert_eq!((m.events_queued, m.events_dropped), (1000, n - 1000));
+    // The receiver comes back: the 1,000 held are the newest.
+    let mut actors = Vec::new();
+    let mut now = T0;
+    while actors.len() < 1000 {
+        now += 1_000;
+        while let Some(d) = e.poll_delivery(now) {
+            actors.extend(payload(&d).malicious_events.into_iter().map(|e| e.actor));
+            e.delivered(d.token, now);
+        }
+        assert!(now < T0 + 3_600_000, "delivered {} of 1000", actors.len());
+    }
+    let min = actors
+        .iter()
+        .map(|a| u32::from(a.parse::<std::net::Ipv4Addr>().unwrap()))
+        .min();
+    assert_eq!(min, Some((n - 1000) as u32));
+}
+
+/// Worker records held for reordering stay within their share of the budget: beyond it the
+/// oldest are counted at once, so nothing is lost and nothing waits unbounded.
+#[test]
+fn the_reorder_buffer_stays_within_its_share() {
+    let cfg = Arc::new(config(RULE_10_60, INSTANT, r#""max_memory_mb": 1,"#));
+    let mut e = Engine::with_shared_config(Arc::clone(&cfg), 1);
+    e.set_reorder_window_ms(60_000);
+    let mut worker = Recorder::new(Arc::clone(&cfg));
+    let headers = [("user-agent", "x".repeat(200))];
+    for i in 0..20_000u64 {
+        let peer = std::net::Ipv4Addr::from(i as u32).to_string();
+        let o = Observation {
+            headers: &headers,
+            ..obs(&peer, "/x", 404)
+        };
+        worker.record(T0 + i, &o);
+        if i % 1000 == 999 {
+            e.apply_delta(T0 + i, &worker.take_delta().unwrap())
+                .unwrap();
+            assert!(e.memory_bytes() <= 1 << 20, "{} bytes", e.memory_bytes());
+        }
+    }
+    // Records beyond the share were counted early, the rest are held.
+    assert!(e.metrics().actors_tracked > 0 && e.records_held() > 0);
+    e.advance(u64::MAX);
+    assert_eq!(e.records_held(), 0);
+    // Every record was counted once: as a tracked actor or as one evicted for a newer one.
+    let m = e.metrics();
+    assert_eq!(m.matched, 20_000);
+    assert_eq!(m.actors_tracked + m.actors_evicted, 20_000);
+    assert!(m.memory_bytes <= 1 << 20);
+}
