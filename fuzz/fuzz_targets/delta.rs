@@ -1,5 +1,5 @@
-//! The binary formats that cross VMs and Durable Objects: worker deltas and blocklist
-//! snapshots. Any bytes are rejected or applied without panicking; what a recorder writes reads
+//! The binary formats that cross VMs and Durable Objects: worker deltas, blocklist snapshots
+//! and counting-state snapshots. Any bytes are rejected or applied without panicking; what a recorder writes reads
 //! back record for record.
 #![no_main]
 
@@ -44,6 +44,7 @@ fuzz_target!(|input: Input| {
                 assert_eq!(again.ok(), Some(list.len()));
             }
             engine.advance(10_000);
+            let _ = Engine::detector_only(Arc::clone(&cfg), 5).import_state(&bytes);
         }
         Input::Recorded(responses) => {
             let mut recorder = Recorder::new(Arc::clone(&cfg));
@@ -84,6 +85,10 @@ fuzz_target!(|input: Input| {
             assert!(engine.apply_delta(now, &delta).is_ok());
             assert_eq!(engine.metrics().matched, recorded);
             engine.advance(now + 60_000);
+            // The counting state survives a snapshot.
+            let mut restored = Engine::detector_only(Arc::clone(&cfg), 9);
+            let keys = restored.import_state(&engine.export_state(now));
+            assert_eq!(keys.ok(), Some(engine.metrics().actors_tracked as usize));
         }
     }
 });

@@ -50,11 +50,11 @@ pub struct DetectorMetrics {
 }
 
 /// Rules that share a key shape, their table and the samples of its keys.
-struct Group<K> {
-    rules: Vec<usize>,
-    layouts: Vec<RuleLayout>,
-    table: Table<K>,
-    samples: SampleStore,
+pub(crate) struct Group<K> {
+    pub rules: Vec<usize>,
+    pub layouts: Vec<RuleLayout>,
+    pub table: Table<K>,
+    pub samples: SampleStore,
 }
 
 impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
@@ -102,20 +102,20 @@ impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
 /// clock steps back, the window base follows it (windows start afresh anyway), while the cooldown
 /// base stays, so that a clock behind a cooldown's start reads as inside the cooldown.
 #[derive(Debug, Default)]
-struct Clock {
-    window_base: Option<u64>,
-    cooldown_base: Option<u64>,
-    /// The latest record time seen.
-    high_ms: u64,
+pub(crate) struct Clock {
+    pub window_base: Option<u64>,
+    pub cooldown_base: Option<u64>,
+    /// The latest host time seen.
+    pub high_ms: u64,
 }
 
 pub struct Detector {
-    cfg: Arc<Config>,
-    api_hasher: SeededState,
-    per_actor: Option<Group<ActorKey>>,
-    per_api: Option<Group<(ActorKey, u64)>>,
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) api_hasher: SeededState,
+    pub(crate) per_actor: Option<Group<ActorKey>>,
+    pub(crate) per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
-    clock: Clock,
+    pub(crate) clock: Clock,
     instance: u64,
     event_seq: u64,
     results: Vec<(usize, RuleLayout, WindowResult)>,

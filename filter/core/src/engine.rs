@@ -477,6 +477,18 @@ impl Engine {
         self.detector.bytes() + self.outbox.bytes() + self.pending_budget.used
     }
 
+    /// The counting state (windows, cooldowns, blocks; not samples), for a host whose engine
+    /// can be evicted and must not forget its actors ([`Engine::import_state`]).
+    pub fn export_state(&self, now_ms: u64) -> Vec<u8> {
+        self.detector.export_state(now_ms)
+    }
+
+    /// Restores [`Engine::export_state`] into an engine that has counted nothing yet; returns
+    /// the keys restored. A snapshot of other rules is refused and the engine starts afresh.
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<usize, DeltaError> {
+        self.detector.import_state(bytes)
+    }
+
     /// The events waiting for delivery, for a successor ([`Engine::import_outbox`]).
     pub fn export_outbox(&self) -> Vec<u8> {
         self.outbox.export()

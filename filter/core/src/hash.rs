@@ -11,6 +11,15 @@ pub struct SeededState {
 }
 
 impl SeededState {
+    /// The hasher's keys, for a snapshot that must hash the same after a restore.
+    pub fn keys(&self) -> [u64; 2] {
+        [self.k0, self.k1]
+    }
+
+    pub fn from_keys([k0, k1]: [u64; 2]) -> Self {
+        SeededState { k0, k1 }
+    }
+
     pub fn new(seed: u64) -> Self {
         let mut s = seed;
         SeededState {

@@ -24,6 +24,7 @@ pub mod payload;
 pub mod record;
 mod samples;
 pub mod signature;
+mod state;
 mod table;
 pub mod template;
 mod texts;

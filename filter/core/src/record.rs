@@ -408,6 +408,8 @@ pub enum DeltaError {
     BadUtf8,
     BadTag(u8),
     TooLarge,
+    /// A state snapshot taken under another configuration.
+    OtherConfig,
 }
 
 impl fmt::Display for DeltaError {
@@ -419,6 +421,7 @@ impl fmt::Display for DeltaError {
             DeltaError::BadUtf8 => f.write_str("delta holds a string that is not UTF-8"),
             DeltaError::BadTag(t) => write!(f, "delta holds an unknown tag {t}"),
             DeltaError::TooLarge => f.write_str("delta holds a value out of range"),
+            DeltaError::OtherConfig => f.write_str("snapshot of another configuration"),
         }
     }
 }

@@ -571,6 +571,34 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
         }
     }
 
+    /// Puts back one rule's window and cooldown for a key just created by [`Table::upsert`]
+    /// (a snapshot being restored): `times` sorted, at most the threshold.
+    pub fn load(&mut self, slot: Slot, rule: RuleLayout, last_event: u32, times: &[u32]) {
+        let start = slot as usize * self.stride + rule.offset;
+        let Table {
+            words,
+            rings,
+            budget,
+            ..
+        } = self;
+        let Some(w) = words.run_mut(start, WORDS_PER_RULE) else {
+            return;
+        };
+        window::set_last_event(w, last_event);
+        // An unbounded window keeps every time (up to the threshold).
+        let kept = times
+            .iter()
+            .take_while(|&&t| {
+                rings
+                    .record(w, rule.threshold, t, u32::MAX, budget)
+                    .is_some()
+            })
+            .count();
+        if kept < times.len() {
+            self.refused += 1;
+        }
+    }
+
     /// Every tracked key with its slot's words (each rule's at its layout's offset).
     pub fn entries(&self) -> impl Iterator<Item = (&K, &[u32])> {
         let stride = self.stride;

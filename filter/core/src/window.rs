@@ -156,10 +156,7 @@ impl Rings {
             }
             _ => return self.record_in_ring(w, threshold, t, lower, budget),
         };
-        Some(WindowResult {
-            flagged,
-            count: count as u32,
-        })
+        Some(WindowResult { flagged, count })
     }
 
     fn record_in_ring(

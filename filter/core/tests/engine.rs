@@ -861,3 +861,72 @@ fn the_reorder_buffer_stays_within_its_share() {
     assert_eq!(m.actors_tracked + m.actors_evicted, 20_000);
     assert!(m.memory_bytes <= 1 << 20);
 }
+
+/// A counting object that is evicted and restored from its snapshot counts on exactly as if it
+/// had never gone: same events, same cooldowns, same blocks.
+#[test]
+fn a_restored_snapshot_counts_on_as_if_nothing_happened() {
+    let rules = r#"{"id": "A", "threshold": 4, "window_secs": 30, "cooldown_secs": 60, "action": "block", "block_secs": 120},
+                   {"id": "B", "threshold": 3, "window_secs": 10, "per": "actor_api", "cooldown_secs": 5}"#;
+    let cfg = Arc::new(config(rules, INSTANT, ""));
+    let peers = ["203.0.113.1", "203.0.113.2", "2001:db8::1", "198.51.100.7"];
+    let paths = ["/a/1", "/a/2", "/b"];
+    let trace: Vec<(u64, &str, &str)> = (0..400u64)
+        .map(|i| {
+            (
+                T0 + i * 700,
+                peers[(i * 7 % 4) as usize],
+                paths[(i % 3) as usize],
+            )
+        })
+        .collect();
+    let events = |e: &mut Engine| -> Vec<(u64, String, String, String)> {
+        e.drain_detections()
+            .into_iter()
+            .map(|d| (d.at_ms, d.event.filter_id, d.event.actor, d.event.url))
+            .collect()
+    };
+    let mut whole = Engine::detector_only(Arc::clone(&cfg), 1);
+    let mut first = Engine::detector_only(Arc::clone(&cfg), 2);
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    for (i, &(t, peer, path)) in trace.iter().enumerate() {
+        let o = obs(peer, path, 404);
+        whole.observe(t, &o);
+        want.extend(events(&mut whole));
+        if i == 200 {
+            let snapshot = first.export_state(t);
+            first = Engine::detector_only(Arc::clone(&cfg), 3);
+            // 4 actors, and 4 actors × 2 APIs (`/a/INTEGER`, `/b`).
+            assert_eq!(first.import_state(&snapshot), Ok(peers.len() + 8));
+        }
+        first.observe(t, &o);
+        got.extend(events(&mut first));
+    }
+    assert!(want.len() > 10, "{want:?}");
+    assert_eq!(got, want);
+    let blocks = |e: &Engine| {
+        let mut b: Vec<_> = e.blocklist().iter().map(|(k, b)| (k.clone(), *b)).collect();
+        b.sort_by_key(|(k, b)| (k.clone(), b.until_ms));
+        b
+    };
+    assert!(!blocks(&whole).is_empty());
+    assert_eq!(blocks(&first), blocks(&whole));
+}
+
+#[test]
+fn snapshots_of_other_rules_or_cut_short_are_refused() {
+    let cfg = Arc::new(config(RULE_10_60, INSTANT, ""));
+    let mut e = Engine::detector_only(Arc::clone(&cfg), 1);
+    hit(&mut e, "203.0.113.7", 404, 5, T0, 1);
+    let snapshot = e.export_state(T0);
+    for cut in 0..snapshot.len() {
+        let mut fresh = Engine::detector_only(Arc::clone(&cfg), 2);
+        assert!(fresh.import_state(&snapshot[..cut]).is_err(), "cut {cut}");
+    }
+    let other = config(r#"{"id": "4XX_FILTER", "threshold": 11}"#, INSTANT, "");
+    let mut fresh = Engine::new(other, 3);
+    assert_eq!(
+        fresh.import_state(&snapshot),
+        Err(actorwatch_core::DeltaError::OtherConfig)
+    );
+}
