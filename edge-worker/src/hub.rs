@@ -73,7 +73,11 @@ impl Hub {
         *self.inner.borrow_mut() = Some(Inner {
             config_text: text,
             engine,
-            blocks: Blocklist::new(seed(), cfg.max_actors),
+            blocks: Blocklist::new(
+                seed(),
+                cfg.max_actors,
+                actorwatch_core::memory::Shares::of(cfg.max_memory_bytes()).blocklist,
+            ),
         });
         if requeued > 0 {
             // Events a recycled instance left behind: schedule their delivery now.

@@ -87,7 +87,8 @@ impl Root {
         let seed = host::seed(self.context_id);
         self.worker = Some(Rc::new(RefCell::new(Worker {
             recorder: Recorder::new(Arc::clone(&cfg)),
-            blocklist: Blocklist::new(seed, cfg.max_actors),
+            // Replaced by the aggregator's snapshots, which its budget bounds.
+            blocklist: Blocklist::new(seed, cfg.max_actors, usize::MAX),
             cfg,
             first_traffic_ms: 0,
         })));
