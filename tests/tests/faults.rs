@@ -431,3 +431,80 @@ fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
         .expect("the running configuration still alerts");
     assert_eq!(actors_of(&events), vec!["198.51.100.1".to_string()]);
 }
+
+/// The aggregating VM traps while a POST is in flight and more events wait behind it. The VM
+/// that replaces it takes the events over from shared data and sends them under the same
+/// delivery ids: every event arrives once after deduplication, none is dropped.
+#[test]
+fn an_aggregator_killed_mid_batch_hands_its_events_to_its_successor() {
+    let wasm = repo().join("target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm");
+    assert!(wasm.exists(), "{} is built by make test", wasm.display());
+    let api = SampleApi::start();
+    let port = free_port();
+    // The receiver keeps the first POST and answers it only after the aggregator is gone.
+    let rx = ScriptedReceiver::start_on(port, vec![Answer::OkAfterMs(4_000)]);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 2}"#,
+        r#""mode": "instant", "batch_size": 2, "max_in_flight": 1, "timeout_ms": 10000"#,
+        XFF_ACTORS,
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, port);
+    setup.wasm = Some(wasm);
+    setup.singleton = false;
+    setup.concurrency = 1;
+    let envoy = start(&setup);
+    let addr = envoy.listener;
+    // The only worker VM aggregates once it has seen traffic for 2 s.
+    let mut c = envoy.client();
+    wait_for(WAIT, || {
+        assert_eq!(c.get("/api/orders"), 200);
+        log_says(&envoy, "aggregating in a worker VM").then_some(())
+    })
+    .expect("a worker VM aggregates");
+    flag_actors(&mut c, 4, 2);
+    let first = wait_for(WAIT, || rx.all().first().cloned()).expect("a first POST in flight");
+    let first_id = first
+        .header("x-actorwatch-delivery")
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(
+        first.json()["maliciousEvents"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // The trap: the aggregating VM dies holding one batch in flight and two events behind it.
+    assert_ne!(
+        status(addr, "/api/orders", &[("x-actorwatch-test-trap", "1")]),
+        200
+    );
+    let events = wait_for(Duration::from_secs(60), || {
+        let _ = status(addr, "/healthz", &[]);
+        let events = rx.events_deduplicated();
+        (events.len() >= 4).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("every event after the trap; {}", metrics_of(&envoy)));
+    assert!(reloads(&envoy) >= 1, "{}", metrics_of(&envoy));
+    assert!(log_says(&envoy, "took over 4 events"), "{}", envoy.log());
+    let mut actors = actors_of(&events);
+    actors.sort();
+    assert_eq!(
+        actors,
+        (0..4).map(|i| format!("203.0.113.{i}")).collect::<Vec<_>>(),
+        "each event once after deduplication"
+    );
+    // The batch in flight went out again under its delivery id.
+    let resent = rx
+        .all()
+        .iter()
+        .filter(|p| p.header("x-actorwatch-delivery") == Some(first_id.as_str()))
+        .count();
+    assert!(resent >= 2, "the first batch was sent {resent} times");
+    wait_for(WAIT, || (envoy.metric("events_queued") == 0).then_some(()))
+        .unwrap_or_else(|| panic!("{}", metrics_of(&envoy)));
+    assert_eq!(envoy.metric("events_dropped"), 0);
+    assert_eq!(envoy.metric("events_raised"), 4);
+    assert_eq!(envoy.metric("matched"), 8);
+}
+
+fn log_says(envoy: &Envoy, text: &str) -> bool {
+    envoy.log().contains(text)
+}

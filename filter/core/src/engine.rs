@@ -499,6 +499,17 @@ impl Engine {
         self.outbox.import(now_ms, bytes)
     }
 
+    /// Changes whenever the events held for delivery change (see [`Engine::export_outbox`]).
+    pub fn outbox_version(&self) -> u64 {
+        self.outbox.version()
+    }
+
+    /// Counts records a host lost after they were merged (an aggregator that went away holding
+    /// them) in `records_dropped`; they are in `matched` already, where they were merged.
+    pub fn count_records_lost(&mut self, records: u64) {
+        self.counts.records_dropped += records;
+    }
+
     /// Delta records merged and not yet counted (held for reordering).
     pub fn records_held(&self) -> usize {
         self.pending.len()

@@ -130,6 +130,8 @@ pub struct Outbox {
     /// Batches' keys in `batches`, in creation order (imported ones included).
     batch_numbers: u64,
     token_seq: u64,
+    /// Changes whenever the set of held events or their batches changes.
+    version: u64,
     pub metrics: OutboxMetrics,
 }
 
@@ -157,6 +159,7 @@ impl Outbox {
             batch_seq: 0,
             batch_numbers: 0,
             token_seq: 0,
+            version: 0,
             metrics: OutboxMetrics::default(),
         }
     }
@@ -169,6 +172,11 @@ impl Outbox {
     /// Bytes of the events held.
     pub fn bytes(&self) -> usize {
         self.budget.used
+    }
+
+    /// Changes whenever held events or their batches change: what [`Outbox::export`] writes.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Accepts an event; when full (`queue_capacity` events or the byte budget), the oldest
@@ -198,6 +206,7 @@ impl Outbox {
         self.budget.charge(bytes);
         self.queued += 1;
         self.held += 1;
+        self.version += 1;
         if self.cfg.webhook.mode == DeliveryMode::Periodic && self.next_flush_ms.is_none() {
             self.next_flush_ms =
                 Some(now_ms.saturating_add(self.cfg.webhook.run_every_secs.saturating_mul(1000)));
@@ -245,6 +254,7 @@ impl Outbox {
 
     /// Forgets one held event's bytes (its queue slot stays with the queue's capacity).
     fn release(&mut self, event: &MaliciousEvent) {
+        self.version += 1;
         self.held -= 1;
         self.budget.release(event_bytes(event));
     }
@@ -312,6 +322,7 @@ impl Outbox {
 
     fn add_batch(&mut self, id: String, rule: usize, events: VecDeque<Event>, now_ms: u64) -> u64 {
         self.batch_numbers += 1;
+        self.version += 1;
         let seq = self.batch_numbers;
         self.batches.insert(
             seq,

@@ -1,8 +1,9 @@
 //! The one engine per Envoy: merges worker deltas, sends webhooks, publishes the blocklist and
-//! the metrics.
+//! the metrics, and keeps its events where a successor takes them over (shared data lives per
+//! `vm_id` and survives a VM reload).
 
 use crate::host;
-use crate::root::{BLOCKLIST_KEY, TICK};
+use crate::root::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
 use actorwatch_core::{Config, Engine, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType, MetricType};
@@ -21,9 +22,18 @@ pub struct Aggregator {
     published_generation: Option<u64>,
     published: Metrics,
     metric_ids: Vec<Option<u32>>,
+    /// The outbox version last written to shared data.
+    written_version: Option<u64>,
+    /// The held-records count last written to shared data.
+    written_held: Option<usize>,
 }
 
-const GAUGES: [&str; 3] = ["actors_tracked", "events_queued", "blocks_active"];
+const GAUGES: [&str; 4] = [
+    "actors_tracked",
+    "events_queued",
+    "blocks_active",
+    "memory_bytes",
+];
 
 impl Aggregator {
     pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
@@ -49,14 +59,67 @@ impl Aggregator {
         } else {
             "a worker VM"
         };
-        host::log(LogLevel::Info, &format!("aggregating in {role}"));
-        Aggregator {
+        let mut aggregator = Aggregator {
             engine,
             cluster,
             calls: HashMap::new(),
             published_generation: None,
             published: Metrics::default(),
             metric_ids,
+            written_version: None,
+            written_held: None,
+        };
+        let taken = aggregator.take_over(host::now_ms());
+        host::log(
+            LogLevel::Info,
+            &format!("aggregating in {role}; took over {taken} events"),
+        );
+        aggregator
+    }
+
+    /// Resumes what a predecessor left in shared data: its events (batches under their delivery
+    /// ids), and the count of merged records it held uncounted, which are lost.
+    fn take_over(&mut self, now: u64) -> usize {
+        let mut taken = 0;
+        if let Ok((Some(bytes), _)) = hostcalls::get_shared_data(OUTBOX_KEY) {
+            if !bytes.is_empty() {
+                match self.engine.import_outbox(now, &bytes) {
+                    Ok(n) => taken = n,
+                    Err(e) => host::log(
+                        LogLevel::Warn,
+                        &format!("unreadable events left by the previous aggregator: {e}"),
+                    ),
+                }
+            }
+        }
+        if let Ok((Some(bytes), _)) = hostcalls::get_shared_data(PROGRESS_KEY) {
+            let held = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            self.engine.count_records_lost(held);
+        }
+        self.persist();
+        taken
+    }
+
+    /// Writes the events held and the count of records held uncounted to shared data, when
+    /// they changed: a successor takes over from there. Called at the end of every callback
+    /// that can change them, before any POST it started can be answered.
+    fn persist(&mut self) {
+        let version = self.engine.outbox_version();
+        if self.written_version != Some(version) {
+            let bytes = self.engine.export_outbox();
+            if hostcalls::set_shared_data(OUTBOX_KEY, Some(&bytes), None).is_ok() {
+                self.written_version = Some(version);
+            }
+        }
+        let held = self.engine.records_held();
+        if self.written_held != Some(held) {
+            let text = held.to_string();
+            if hostcalls::set_shared_data(PROGRESS_KEY, Some(text.as_bytes()), None).is_ok() {
+                self.written_held = Some(held);
+            }
         }
     }
 
@@ -73,6 +136,7 @@ impl Aggregator {
         }
         self.engine.advance(now);
         self.send(now);
+        self.persist();
         self.publish_blocklist(now);
         self.publish_metrics();
     }
@@ -120,6 +184,7 @@ impl Aggregator {
         self.engine.delivery_status(token, status, now);
         // A freed slot may let the next POST go now rather than on the next tick.
         self.send(now);
+        self.persist();
         self.publish_metrics();
     }
 

@@ -22,6 +22,10 @@ const WORKER_LEAD_AFTER_MS: u64 = 2_000;
 const LEASE_MS: u64 = 1_000;
 const LEASE_KEY: &str = "actorwatch.lease";
 pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
+/// The aggregator's events waiting for delivery, for a successor.
+pub const OUTBOX_KEY: &str = "actorwatch.outbox";
+/// How many merged worker records the aggregator holds uncounted (lost if it goes away).
+pub const PROGRESS_KEY: &str = "actorwatch.progress";
 pub const QUEUE_NAME: &str = "actorwatch.deltas";
 /// Root id that marks the singleton service (`bootstrap_extensions`, `singleton: true`).
 const SINGLETON_ROOT_ID: &str = "actorwatch_singleton";
@@ -79,7 +83,7 @@ impl Root {
             host::property(&["plugin_root_id"]).is_some_and(|id| id == SINGLETON_ROOT_ID);
         self.queue_id = hostcalls::register_shared_queue(QUEUE_NAME).ok();
         // Create the shared keys so that later writes can use compare-and-swap.
-        for key in [LEASE_KEY, BLOCKLIST_KEY] {
+        for key in [LEASE_KEY, BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY] {
             if let Ok((None, _)) = hostcalls::get_shared_data(key) {
                 let _ = hostcalls::set_shared_data(key, Some(b""), None);
             }
@@ -138,6 +142,21 @@ impl Root {
         }
     }
 
+    /// Whether this VM's lease is in force.
+    fn holds_lease(&self, now: u64) -> bool {
+        let Ok((Some(value), _)) = hostcalls::get_shared_data(LEASE_KEY) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&value);
+        let mut parts = text.split(':');
+        let holder = parts.nth(1).and_then(|h| u64::from_str_radix(h, 16).ok());
+        let expires = parts
+            .next()
+            .and_then(|e| e.parse::<u64>().ok())
+            .unwrap_or(0);
+        holder == Some(self.id) && now < expires
+    }
+
     /// Takes or renews the aggregator lease. The singleton may take it from a worker; a
     /// worker only takes an expired one, and only once it has seen traffic for a while (the main
     /// thread's VM never does, and may not be able to send webhooks).
@@ -179,8 +198,14 @@ impl Context for Root {
         _body_size: usize,
         _num_trailers: usize,
     ) {
+        // Only while this VM still holds the lease: a successor may have taken over its events.
+        let now = host::now_ms();
+        if self.aggregator.is_some() && !self.holds_lease(now) {
+            self.aggregator = None;
+            host::log(LogLevel::Info, "another VM took over aggregation");
+        }
         if let Some(aggregator) = &mut self.aggregator {
-            aggregator.on_call_response(token_id, host::now_ms());
+            aggregator.on_call_response(token_id, now);
         }
     }
 }
