@@ -29,9 +29,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a configuration exactly as the Envoy filter and the Worker do: prints `ok`, or every
-    /// error with its key path and value (exit 1).
+    /// error with its key path and value (exit 1). Secrets written as `{"env": "NAME"}` are read
+    /// from this command's environment.
     #[command(after_help = "Examples:
   actorwatch validate actorwatch.json
+  ACTORWATCH_HMAC_SECRET=\"$SECRET\" actorwatch validate envoy/actorwatch.json
   kubectl get wasmplugin actorwatch -o jsonpath='{.spec.pluginConfig}' | actorwatch validate -")]
     Validate {
         /// The configuration file, or `-` for standard input.
@@ -54,13 +56,18 @@ fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `{"env": "NAME"}` in a configuration: this process's environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// Reads and validates a configuration, printing every error; the exit code on failure.
 pub(crate) fn load_config(path: &Path) -> Result<Config, ExitCode> {
     let bytes = read_config(path).map_err(|e| {
         eprintln!("actorwatch: {}: {e}", path.display());
         ExitCode::from(2)
     })?;
-    Config::from_json(&bytes).map_err(|errors| {
+    Config::from_json_with_env(&bytes, &env_var).map_err(|errors| {
         for e in &errors.0 {
             eprintln!("{}: {e}", path.display());
         }
@@ -76,7 +83,7 @@ fn validate(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match Config::from_json(&bytes) {
+    match Config::from_json_with_env(&bytes, &env_var) {
         Ok(_) => {
             println!("ok");
             ExitCode::SUCCESS

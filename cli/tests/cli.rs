@@ -27,7 +27,20 @@ fn fixture(name: &str) -> String {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = bin()
+    run_with_env(args, stdin, &[])
+}
+
+/// The variables `{"env": ...}` references in the repository's configurations name.
+const ENV_NAMES: [&str; 2] = ["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_WEBHOOK_AUTHORIZATION"];
+
+/// `run` with exactly these of [`ENV_NAMES`] set (the others removed from the environment).
+fn run_with_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin();
+    for name in ENV_NAMES {
+        cmd.env_remove(name);
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -64,8 +77,12 @@ fn validate_accepts_every_example_config_in_the_repo() {
         }
     }
     assert!(configs.len() >= 4, "{configs:?}");
+    let env = [
+        (ENV_NAMES[0], "cli-hmac-s3cret-0123456789"),
+        (ENV_NAMES[1], "Bearer cli-t0ken"),
+    ];
     for c in configs {
-        let o = run(&["validate", &c.display().to_string()], None);
+        let o = run_with_env(&["validate", &c.display().to_string()], None, &env);
         assert_eq!(
             (o.status.code(), stdout(&o).as_str()),
             (Some(0), "ok\n"),
@@ -117,6 +134,39 @@ fn validate_prints_every_error_with_its_path() {
     }
     let o = run(&["validate", "/nonexistent/actorwatch.json"], None);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn validate_reads_secrets_named_by_the_config_from_its_environment() {
+    let config = r#"{"webhook": {"url": "http://h/", "hmac_secret": {"env": "ACTORWATCH_HMAC_SECRET"},
+                     "headers": {"authorization": {"env": "ACTORWATCH_WEBHOOK_AUTHORIZATION"}}}}"#;
+    let o = run_with_env(&["validate", "-"], Some(config), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "webhook.headers.authorization: environment variable ACTORWATCH_WEBHOOK_AUTHORIZATION is not set\n\
+         webhook.hmac_secret: environment variable ACTORWATCH_HMAC_SECRET is not set\n"
+    );
+    let set = [
+        (ENV_NAMES[0], "cli-hmac-s3cret-0123456789"),
+        (ENV_NAMES[1], "Bearer cli-t0ken"),
+    ];
+    let o = run_with_env(&["validate", "-"], Some(config), &set);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "ok\n"));
+    // A value that fails a check is described, never shown.
+    let short = [
+        (ENV_NAMES[0], "sh0rt-s3cret"),
+        (ENV_NAMES[1], "Bearer cli-t0ken"),
+    ];
+    let o = run_with_env(&["validate", "-"], Some(config), &short);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (
+            Some(1),
+            "webhook.hmac_secret: must be at least 16 characters, got 12 characters \
+             (from environment variable ACTORWATCH_HMAC_SECRET)\n"
+        )
+    );
 }
 
 #[test]

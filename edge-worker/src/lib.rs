@@ -44,8 +44,20 @@ pub fn seed() -> u64 {
     random ^ now_ms().rotate_left(29)
 }
 
-/// The configuration from `ACTORWATCH_CONFIG`, with `webhook.hmac_secret` from the secret
-/// `ACTORWATCH_HMAC_SECRET` when that is set.
+/// The secret that, when set, is `webhook.hmac_secret` whatever the configuration says.
+const HMAC_SECRET: &str = "ACTORWATCH_HMAC_SECRET";
+
+/// `{"env": "NAME"}` in the configuration: the Worker's secret of that name, else its var.
+fn env_value(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .or_else(|_| env.var(name))
+        .ok()
+        .map(|v| v.to_string())
+}
+
+/// The configuration from `ACTORWATCH_CONFIG`, its `{"env": "NAME"}` secrets read from the
+/// Worker's secrets and vars, and `webhook.hmac_secret` from the secret `ACTORWATCH_HMAC_SECRET`
+/// when that is set.
 pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
     let text = env
         .var("ACTORWATCH_CONFIG")
@@ -53,15 +65,15 @@ pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
         .unwrap_or_default();
     let mut value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("ACTORWATCH_CONFIG: (document): invalid JSON: {e}"))?;
-    if let Ok(secret) = env.secret("ACTORWATCH_HMAC_SECRET") {
+    if env.secret(HMAC_SECRET).is_ok() {
         if let Some(webhook) = value.get_mut("webhook").and_then(|w| w.as_object_mut()) {
             webhook.insert(
                 "hmac_secret".into(),
-                serde_json::Value::String(secret.to_string()),
+                serde_json::json!({ "env": HMAC_SECRET }),
             );
         }
     }
-    Config::from_value(&value)
+    Config::from_value_with_env(&value, &|name| env_value(env, name))
         .map(Arc::new)
         .map_err(|e| format!("ACTORWATCH_CONFIG: {e}"))
 }

@@ -1,5 +1,7 @@
 """Validates the shipped Istio manifests against Istio's CRD schemas (../shared/istio), plus the
-x-kubernetes-validations CEL rules of those schemas, checked by hand below."""
+x-kubernetes-validations CEL rules of those schemas, checked by hand below, and checks that no
+shipped manifest carries a secret: the WasmPlugin names its secrets ({"env": "NAME"}) and passes
+them from the proxy's environment (vmConfig.env, valueFrom: HOST)."""
 import json, sys
 from pathlib import Path
 
@@ -31,6 +33,13 @@ def cel_rules(kind, spec):
     if kind == "WasmPlugin":
         if sum(k in spec for k in ("selector", "targetRef", "targetRefs")) > 1:
             yield "only one of targetRefs or selector can be set"
+        env = spec.get("vmConfig", {}).get("env", [])
+        for e in env:
+            if e.get("valueFrom") == "HOST" and "value" in e:
+                yield f"vmConfig.env {e.get('name')}: value may only be set when valueFrom is INLINE"
+        names = [e.get("name") for e in env]
+        if len(names) != len(set(names)):
+            yield "vmConfig.env names must be unique (list-type map keyed by name)"
     if kind == "ServiceEntry":
         resolution = spec.get("resolution", "NONE")
         if "workloadSelector" in spec and "endpoints" in spec:
@@ -50,11 +59,44 @@ def cel_rules(kind, spec):
             yield "port names must be unique"
 
 
+# Header names whose values are credentials (actorwatch_core::config::is_credential_header).
+CREDENTIAL_PARTS = ("auth", "token", "key", "secret", "session", "password", "credential", "cookie")
+
+
+def secret_problems(kind, doc):
+    """Secrets written into a manifest, and named secrets the VM would never see."""
+    if kind == "Secret" and (doc.get("data") or doc.get("stringData")):
+        yield "a Secret with data: create it with kubectl, never ship it"
+    if kind != "WasmPlugin":
+        return
+    spec = doc.get("spec", {})
+    webhook = spec.get("pluginConfig", {}).get("webhook", {})
+    named = []
+    secrets = [("webhook.hmac_secret", webhook.get("hmac_secret"))]
+    for name, value in (webhook.get("headers") or {}).items():
+        if isinstance(value, dict) or any(p in name.lower() for p in CREDENTIAL_PARTS):
+            secrets.append((f"webhook.headers.{name}", value))
+    for key, value in secrets:
+        if isinstance(value, str):
+            yield f"pluginConfig {key} is written inline: use {{\"env\": \"NAME\"}}"
+        elif isinstance(value, dict) and isinstance(value.get("env"), str):
+            named.append((key, value["env"]))
+    passed = {e.get("name"): e for e in spec.get("vmConfig", {}).get("env", [])}
+    for key, name in named:
+        e = passed.get(name)
+        if e is None:
+            yield f"pluginConfig {key} names {name}, which vmConfig.env does not pass to the VM"
+        elif e.get("valueFrom") != "HOST":
+            yield f"vmConfig.env {name} must be valueFrom: HOST (an inline value is in the resource and the config dump)"
+
+
 for path in sorted((root / "envoy" / "istio").glob("*.yaml")):
     for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
         if not doc:
             continue
-        kind, version = doc["kind"], doc["apiVersion"].split("/")[1]
+        kind, version = doc["kind"], doc["apiVersion"].split("/")[-1]
+        for problem in secret_problems(kind, doc):
+            fail(f"{path.name}[{i}] {kind}: {problem}")
         schema = schema_for(kind, version)
         if schema is None:
             print(f"skip {path.name}[{i}] {kind} ({version}): no schema in ../shared/istio")

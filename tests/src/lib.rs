@@ -406,6 +406,9 @@ pub struct EnvoySetup {
     pub wasm: Option<PathBuf>,
     /// A server for `/hang/...` requests (one that never answers, for resets mid-request).
     pub hang_port: Option<u16>,
+    /// Environment variables of the Envoy process, passed by name (`host_env_keys`) to the
+    /// filter's and the singleton's VMs alike: how `{"env": "NAME"}` secrets reach the filter.
+    pub env: Vec<(String, String)>,
 }
 
 impl EnvoySetup {
@@ -430,7 +433,25 @@ impl EnvoySetup {
             hcm_extra: String::new(),
             wasm: None,
             hang_port: None,
+            env: Vec::new(),
         }
+    }
+
+    /// The `vm_config` of the filter and the singleton: same VM id, code and variables.
+    fn vm_config(&self) -> String {
+        let env = if self.env.is_empty() {
+            String::new()
+        } else {
+            let keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+            format!(
+                ", environment_variables: {{host_env_keys: [{}]}}",
+                keys.join(", ")
+            )
+        };
+        format!(
+            "{{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {}}}}}{env}}}",
+            self.wasm_path()
+        )
     }
 }
 
@@ -477,8 +498,8 @@ fn render_singleton(s: &EnvoySetup) -> String {
     if !s.singleton {
         return String::new();
     }
-    let wasm = s.wasm_path();
     let config = yaml_quote(&s.config_json);
+    let vm_config = s.vm_config();
     format!(
         r#"bootstrap_extensions:
 - name: envoy.bootstrap.wasm
@@ -489,7 +510,7 @@ fn render_singleton(s: &EnvoySetup) -> String {
       name: actorwatch
       root_id: actorwatch_singleton
       configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
-      vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
+      vm_config: {vm_config}
 "#
     )
 }
@@ -525,8 +546,8 @@ fn render_clusters(s: &EnvoySetup) -> String {
 
 /// The API listener with the filter, as YAML list item (for the bootstrap or an LDS file).
 fn render_listener(s: &EnvoySetup) -> String {
-    let wasm = s.wasm_path();
     let config = yaml_quote(&s.config_json);
+    let vm_config = s.vm_config();
     let access_log = match &s.access_log {
         Some(path) => format!(
             r#"          access_log:
@@ -578,7 +599,7 @@ fn render_listener(s: &EnvoySetup) -> String {
                 root_id: actorwatch
                 failure_policy: FAIL_RELOAD
                 configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
-                vm_config: {{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {wasm}}}}}}}
+                vm_config: {vm_config}
           - name: envoy.filters.http.router
             typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
 "#,
@@ -606,13 +627,15 @@ impl Envoy {
         let dir = scratch_dir("envoy");
         let yaml = dir.join("envoy.yaml");
         std::fs::write(&yaml, render_envoy_yaml(setup)).expect("write envoy.yaml");
-        Envoy::start_with_file(&yaml, setup.concurrency, &dir)
+        Envoy::start_with_file(&yaml, setup.concurrency, &dir, &setup.env)
     }
 
+    /// Envoy with the bootstrap `yaml` and these environment variables on top of the test's.
     pub fn start_with_file(
         yaml: &Path,
         concurrency: u32,
         dir: &Path,
+        env: &[(String, String)],
     ) -> Result<Envoy, EnvoyFailed> {
         let admin_path = dir.join("admin-address");
         let log_path = dir.join("envoy.log");
@@ -637,6 +660,7 @@ impl Envoy {
             .arg(&admin_path)
             .args(["-l", "info", "--component-log-level", "wasm:debug"])
             .current_dir(repo())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
@@ -734,13 +758,15 @@ impl Drop for Envoy {
     }
 }
 
-/// Runs `envoy --mode validate`; the log on failure.
-pub fn envoy_validate(yaml: &Path) -> Result<(), String> {
+/// Runs `envoy --mode validate` with these environment variables on top of the test's; the log
+/// on failure. Validation loads the filter's VM, not the singleton's.
+pub fn envoy_validate(yaml: &Path, env: &[(&str, &str)]) -> Result<(), String> {
     let out = Command::new(envoy_bin())
         .args(["--mode", "validate", "-c"])
         .arg(yaml)
         .args(["--use-dynamic-base-id", "-l", "warn"])
         .current_dir(repo())
+        .envs(env.iter().copied())
         .output()
         .map_err(|e| e.to_string())?;
     if out.status.success() {

@@ -419,18 +419,46 @@ fn a_bad_config_stops_envoy_with_the_key_path_in_its_log() {
 #[test]
 fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
     let shipped = repo().join("envoy/envoy.yaml");
-    if let Err(log) = envoy_validate(&shipped) {
+    if let Err(log) = envoy_validate(&shipped, &ENV_SECRETS) {
         panic!("envoy --mode validate {}:\n{log}", shipped.display());
     }
-    // Every actorwatch configuration embedded in the shipped YAML (Envoy and Istio) validates.
+    // Without the variables the filter refuses the shipped configuration and names each one.
+    let log = envoy_validate(&shipped, &[]).expect_err("the secrets come from the environment");
+    for (name, _) in ENV_SECRETS {
+        assert!(
+            log.contains(&format!("environment variable {name} is not set")),
+            "{log}"
+        );
+    }
+    // Every actorwatch configuration embedded in the shipped YAML (Envoy and Istio) validates,
+    // with its secrets read from the environment (an inline value would differ from it).
+    let env = |name: &str| {
+        ENV_SECRETS
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
     for file in ["envoy/envoy.yaml", "envoy/istio/wasmplugin.yaml"] {
         let text = std::fs::read_to_string(repo().join(file)).unwrap();
         let configs = embedded_configs(&text);
         assert!(!configs.is_empty(), "{file} embeds no actorwatch config");
         for json in configs {
-            if let Err(e) = Config::from_json_str(&json) {
-                panic!("{file}: {e}\n{json}");
-            }
+            let config = match Config::from_json_with_env(json.as_bytes(), &env) {
+                Ok(c) => c,
+                Err(e) => panic!("{file}: {e}\n{json}"),
+            };
+            assert_eq!(
+                config.webhook.hmac_secret.as_deref(),
+                Some(ENV_SECRETS[0].1),
+                "{file}"
+            );
+            assert!(
+                config
+                    .webhook
+                    .headers
+                    .contains(&("authorization".into(), ENV_SECRETS[1].1.into())),
+                "{file}"
+            );
         }
     }
 }

@@ -3,11 +3,12 @@
 
 mod common;
 
+use actorwatch_core::signature::verify;
 use actorwatch_e2e::*;
 use common::*;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Larger request limits than Envoy's defaults (60 KiB of headers, 100 headers), so that the
 /// hostile requests reach the filter instead of being refused by Envoy's codec.
@@ -311,15 +312,128 @@ fn secrets_never_reach_logs_or_payloads() {
         "s3ss10n-c00k1e-77",
         "user-bearer-91",
         "sh0rt-x",
+        ENV_SECRETS[0].1,
+        ENV_SECRETS[1].1,
     ];
-    for (name, text) in &haystacks {
-        for secret in secrets {
-            assert!(
-                !text.contains(secret),
-                "{name} contains the secret {secret:?}"
-            );
+    assert_no_secret_in(&haystacks, &secrets);
+}
+
+/// The configuration of the shipped setups: the HMAC secret and the SIEM's token named, not
+/// written.
+const FROM_ENV: &str = r#"{"rules": [{"id": "4XX_FILTER", "threshold": 3}],
+    "webhook": {"url": "http://webhook.test/akto", "mode": "instant",
+                "hmac_secret": {"env": "ACTORWATCH_HMAC_SECRET"},
+                "headers": {"authorization": {"env": "ACTORWATCH_WEBHOOK_AUTHORIZATION"}}}}"#;
+
+#[test]
+fn secrets_from_the_environment_sign_and_authorize_and_stay_out_of_the_config_dump() {
+    let (hmac_secret, token) = (ENV_SECRETS[0].1, ENV_SECRETS[1].1);
+    // With the singleton aggregating (plain Envoy), and without (Istio: a worker VM sends).
+    for singleton in [true, false] {
+        let api = SampleApi::start();
+        let rx = Receiver::start(0);
+        let mut setup = EnvoySetup::new(FROM_ENV, api.port, rx.port);
+        setup.singleton = singleton;
+        setup.env = env_secrets();
+        let envoy = start(&setup);
+        let mut c = envoy.client();
+        for i in 0..3 {
+            assert_eq!(c.get(&format!("/scan/{i}")), 404);
         }
+        let posts = wait_for(WAIT, || Some(rx.accepted()).filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| panic!("a POST (singleton: {singleton}); log:\n{}", envoy.log()));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        for post in &posts {
+            let signature = post.header("x-actorwatch-signature").expect("signed");
+            assert_eq!(
+                verify(hmac_secret.as_bytes(), signature, &post.body, now, 60),
+                Ok(()),
+                "signed with the secret from the environment (singleton: {singleton})"
+            );
+            assert_eq!(post.header("authorization"), Some(token));
+        }
+        // The dump holds the plugin configuration and the variables' names, not their values.
+        let mut haystacks = config_dumps(&envoy);
+        for (path, dump) in &haystacks {
+            for name in ["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_WEBHOOK_AUTHORIZATION"] {
+                assert!(
+                    dump.contains(&format!(r#"\"env\": \"{name}\""#)),
+                    "{path} shows the configuration naming {name}"
+                );
+            }
+            assert!(dump.contains("host_env_keys"), "{path}");
+        }
+        haystacks.push(("Envoy log".into(), envoy.log()));
+        haystacks.push(("stats".into(), format!("{:?}", envoy.stats())));
+        for (i, p) in posts.iter().enumerate() {
+            let body = String::from_utf8_lossy(&p.body).into_owned();
+            haystacks.push((format!("payload {i}"), body));
+        }
+        assert_no_secret_in(&haystacks, &[hmac_secret, "env-siem-t0ken-4b8a"]);
     }
+}
+
+#[test]
+fn a_vm_without_the_variables_refuses_its_configuration_and_names_them() {
+    // Envoy has the variables, but the singleton's vm_config does not pass them: its VM sees
+    // none, and Envoy refuses to start. Each VM needs the list in its own vm_config.
+    let api = SampleApi::start();
+    let mut setup = EnvoySetup::new(FROM_ENV, api.port, 9);
+    setup.env = env_secrets();
+    let yaml = render_envoy_yaml(&setup);
+    let (singleton, rest) = yaml.split_once("static_resources:").unwrap();
+    let keys = ", environment_variables: {host_env_keys: [ACTORWATCH_HMAC_SECRET, ACTORWATCH_WEBHOOK_AUTHORIZATION]}";
+    assert!(singleton.contains(keys) && rest.contains(keys), "{yaml}");
+    let dir = scratch_dir("envoy-no-env");
+    let path = dir.join("envoy.yaml");
+    let without = singleton.replace(keys, "");
+    std::fs::write(&path, format!("{without}static_resources:{rest}")).unwrap();
+    let refused = Envoy::start_with_file(&path, 2, &dir, &setup.env)
+        .err()
+        .expect("Envoy refuses a singleton without its variables");
+    assert!(
+        refused.log.contains(
+            "wasm log actorwatch_singleton actorwatch: invalid configuration: \
+             webhook.headers.authorization: environment variable ACTORWATCH_WEBHOOK_AUTHORIZATION is not set; \
+             webhook.hmac_secret: environment variable ACTORWATCH_HMAC_SECRET is not set"
+        ),
+        "{}",
+        refused.log
+    );
+    assert_no_secret_in(
+        &[("Envoy log".into(), refused.log)],
+        &[ENV_SECRETS[0].1, ENV_SECRETS[1].1],
+    );
+}
+
+#[test]
+fn the_shipped_envoy_yaml_keeps_its_secrets_out_of_the_config_dump() {
+    // envoy/envoy.yaml as shipped, on ephemeral ports: both its VMs (the singleton's and the
+    // filter's) must read the variables, or Envoy would not start.
+    let text = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
+    let ephemeral = text
+        .replace("port_value: 9901", "port_value: 0")
+        .replace("port_value: 10000", "port_value: 0");
+    assert_eq!(ephemeral.matches("port_value: 0").count(), 2);
+    let dir = scratch_dir("envoy-shipped");
+    let path = dir.join("envoy.yaml");
+    std::fs::write(&path, ephemeral).unwrap();
+    let envoy = match Envoy::start_with_file(&path, 2, &dir, &env_secrets()) {
+        Ok(e) => e,
+        Err(e) => panic!("the shipped envoy.yaml did not start:\n{}", e.log),
+    };
+    let mut haystacks = config_dumps(&envoy);
+    for (path, dump) in &haystacks {
+        assert!(
+            dump.contains("actorwatch_singleton") && dump.contains("ACTORWATCH_HMAC_SECRET"),
+            "{path} shows the singleton and the variables' names"
+        );
+    }
+    haystacks.push(("Envoy log".into(), envoy.log()));
+    assert_no_secret_in(&haystacks, &[ENV_SECRETS[0].1, ENV_SECRETS[1].1]);
 }
 
 /// The filter's metrics and Envoy's Wasm VM counters, for failure messages.
@@ -395,7 +509,7 @@ fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
     let (bootstrap, lds) = render_envoy_yaml_lds(&setup, &dir);
     std::fs::write(dir.join("lds.yaml"), lds).unwrap();
     std::fs::write(dir.join("envoy.yaml"), bootstrap).unwrap();
-    let envoy = match Envoy::start_with_file(&dir.join("envoy.yaml"), 2, &dir) {
+    let envoy = match Envoy::start_with_file(&dir.join("envoy.yaml"), 2, &dir, &[]) {
         Ok(e) => e,
         Err(e) => panic!("Envoy did not start:\n{}", e.log),
     };

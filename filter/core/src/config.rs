@@ -262,16 +262,32 @@ pub struct Config {
     pub webhook: WebhookConfig,
 }
 
+/// How a host looks up an environment variable by name: `None` when it is not set. The core
+/// never reads the environment itself; each host passes its own (the filter: the variables Envoy
+/// gives the VM; the CLI: its process environment; the Worker: its secrets and vars).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The lookup of a host without an environment: every `{"env": ...}` reference is unset.
+pub fn no_env(_name: &str) -> Option<String> {
+    None
+}
+
 impl Config {
-    /// Parses and validates a JSON document.
+    /// Parses and validates a JSON document. `{"env": "NAME"}` references find nothing.
     pub fn from_json(json: &[u8]) -> Result<Config, ConfigErrors> {
+        Config::from_json_with_env(json, &no_env)
+    }
+
+    /// Parses and validates a JSON document; secrets given as `{"env": "NAME"}` are read
+    /// through `env`.
+    pub fn from_json_with_env(json: &[u8], env: EnvLookup) -> Result<Config, ConfigErrors> {
         let value: Value = serde_json::from_slice(json).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 path: "(document)".into(),
                 message: format!("invalid JSON: {e}"),
             }])
         })?;
-        Config::from_value(&value)
+        Config::from_value_with_env(&value, env)
     }
 
     pub fn from_json_str(json: &str) -> Result<Config, ConfigErrors> {
@@ -279,7 +295,14 @@ impl Config {
     }
 
     pub fn from_value(value: &Value) -> Result<Config, ConfigErrors> {
-        let mut v = Validator::default();
+        Config::from_value_with_env(value, &no_env)
+    }
+
+    pub fn from_value_with_env(value: &Value, env: EnvLookup) -> Result<Config, ConfigErrors> {
+        let mut v = Validator {
+            errors: Vec::new(),
+            env,
+        };
         let config = v.config(value);
         match config {
             Some(c) if v.errors.is_empty() => Ok(c),
@@ -326,9 +349,37 @@ pub const ALWAYS_REDACTED: [&str; 4] = [
     "set-cookie",
 ];
 
-#[derive(Default)]
-struct Validator {
+struct Validator<'e> {
     errors: Vec<ConfigError>,
+    env: EnvLookup<'e>,
+}
+
+/// A secret as the configuration gave it: its value, and the environment variable it was read
+/// from (`None`: written in the configuration itself).
+struct Secret {
+    value: String,
+    from_env: Option<String>,
+}
+
+impl Secret {
+    /// How an error about the value names where it came from (never the value itself).
+    fn source(&self) -> String {
+        match &self.from_env {
+            Some(name) => format!(" (from environment variable {name})"),
+            None => String::new(),
+        }
+    }
+}
+
+/// A portable environment variable name: 1-128 characters of `A-Z 0-9 _`, not starting with a
+/// digit. Lower case is refused so that a secret pasted where its name belongs (API tokens are
+/// mostly mixed case) is an invalid name, which errors never echo, rather than a valid one.
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn show(value: &Value) -> String {
@@ -370,7 +421,7 @@ impl<'a> Obj<'a> {
     }
 }
 
-impl Validator {
+impl Validator<'_> {
     fn err(&mut self, path: &str, message: impl fmt::Display, got: &Value) {
         self.errors.push(ConfigError {
             path: path.to_string(),
@@ -491,6 +542,70 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// A secret string: written inline, or `{"env": "NAME"}` read through the host's lookup.
+    /// `expected` says what the key accepts. Errors name the key path and the variable, never a
+    /// value: anything written where a secret belongs may be one.
+    fn secret(&mut self, path: &str, value: &Value, expected: &str) -> Option<Secret> {
+        if let Some(s) = value.as_str() {
+            return Some(Secret {
+                value: s.to_string(),
+                from_env: None,
+            });
+        }
+        let Some(map) = value.as_object() else {
+            self.errors.push(ConfigError {
+                path: path.to_string(),
+                message: format!("must be {expected}, got a non-string value"),
+            });
+            return None;
+        };
+        for key in map.keys().filter(|k| *k != "env") {
+            self.errors.push(ConfigError {
+                path: join(path, key),
+                message: "unknown key (known keys: env), its value is not shown".into(),
+            });
+        }
+        let env_path = join(path, "env");
+        let name = match map.get("env") {
+            None | Some(Value::Null) => {
+                self.errors.push(ConfigError {
+                    path: env_path,
+                    message: "is required, got nothing".into(),
+                });
+                return None;
+            }
+            Some(Value::String(name)) if is_env_name(name) => name,
+            Some(v) => {
+                let got = match v.as_str() {
+                    Some(s) => format!("a string of {} characters", s.chars().count()),
+                    None => "a non-string value".into(),
+                };
+                self.errors.push(ConfigError {
+                    path: env_path,
+                    message: format!(
+                        "must be an environment variable name (1-128 characters of A-Z 0-9 _, not starting with a digit), got {got}"
+                    ),
+                });
+                return None;
+            }
+        };
+        let problem = match (self.env)(name) {
+            Some(value) if !value.is_empty() => {
+                return Some(Secret {
+                    value,
+                    from_env: Some(name.clone()),
+                })
+            }
+            Some(_) => "is empty",
+            None => "is not set",
+        };
+        self.errors.push(ConfigError {
+            path: path.to_string(),
+            message: format!("environment variable {name} {problem}"),
+        });
+        None
     }
 
     fn header_name(&mut self, path: &str, v: &Value) -> Option<String> {
@@ -886,21 +1001,22 @@ impl Validator {
                                 "is set by actorwatch itself and cannot be configured",
                                 hv,
                             );
-                        } else if let Some(s) = hv.as_str() {
-                            if s.contains(['\r', '\n', '\0']) {
+                        } else if let Some(s) =
+                            self.secret(&hpath, hv, "a string or {\"env\": \"NAME\"}")
+                        {
+                            if s.value.contains(['\r', '\n', '\0']) {
                                 // Header values are often credentials: never echoed.
                                 self.errors.push(ConfigError {
                                     path: hpath,
                                     message: format!(
-                                        "must not contain CR, LF or NUL, got a value of {} characters",
-                                        s.chars().count()
+                                        "must not contain CR, LF or NUL, got a value of {} characters{}",
+                                        s.value.chars().count(),
+                                        s.source()
                                     ),
                                 });
                             } else {
-                                headers.push((lower, s.to_string()));
+                                headers.push((lower, s.value));
                             }
-                        } else {
-                            self.err(&hpath, "must be a string", hv);
                         }
                     }
                 }
@@ -922,30 +1038,23 @@ impl Validator {
         let max_retries = self.uint(&obj, "max_retries", 8, 0, 100) as u32;
         let queue_capacity = self.uint(&obj, "queue_capacity", 10_000, 1, 1_000_000) as usize;
         let max_in_flight = self.uint(&obj, "max_in_flight", 4, 1, 64) as usize;
-        let hmac_secret = match obj.get("hmac_secret") {
-            None => None,
-            Some(v) => match v.as_str() {
-                // The value itself is never echoed: it is a secret.
-                Some(s) if s.len() >= 16 => Some(s.to_string()),
-                Some(s) => {
-                    self.errors.push(ConfigError {
-                        path: "webhook.hmac_secret".into(),
-                        message: format!(
-                            "must be at least 16 characters, got {} characters",
-                            s.len()
-                        ),
-                    });
-                    None
-                }
-                None => {
-                    self.errors.push(ConfigError {
-                        path: "webhook.hmac_secret".into(),
-                        message: "must be a string or null, got a non-string value".into(),
-                    });
-                    None
-                }
-            },
-        };
+        let hmac_secret = obj.get("hmac_secret").and_then(|v| {
+            let path = "webhook.hmac_secret";
+            let s = self.secret(path, v, "a string, {\"env\": \"NAME\"} or null")?;
+            if s.value.len() >= 16 {
+                return Some(s.value);
+            }
+            // The value itself is never echoed: it is a secret.
+            self.errors.push(ConfigError {
+                path: path.into(),
+                message: format!(
+                    "must be at least 16 characters, got {} characters{}",
+                    s.value.len(),
+                    s.source()
+                ),
+            });
+            None
+        });
         Some(WebhookConfig {
             url,
             authority,
@@ -1230,6 +1339,145 @@ mod tests {
             e,
             vec!["webhook.url: must be an http:// or https:// URL with a host, got \"ftp://x\""]
         );
+    }
+
+    /// A host environment holding `vars`, recording every name looked up.
+    fn env_of<'a>(
+        vars: &'a [(&'a str, &'a str)],
+        asked: &'a std::cell::RefCell<Vec<String>>,
+    ) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name: &str| {
+            asked.borrow_mut().push(name.to_string());
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn errors_with_env(json: &str, vars: &[(&str, &str)]) -> Vec<String> {
+        let asked = std::cell::RefCell::default();
+        let env = env_of(vars, &asked);
+        match Config::from_json_with_env(json.as_bytes(), &env) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    const FROM_ENV: &str = r#"{"webhook": {"url": "http://x/",
+        "headers": {"authorization": {"env": "ACTORWATCH_SIEM_AUTHORIZATION"}, "x-team": "blue"},
+        "hmac_secret": {"env": "ACTORWATCH_HMAC_SECRET"}}}"#;
+
+    #[test]
+    fn secrets_are_read_from_the_environment_by_name() {
+        let vars = [
+            ("ACTORWATCH_HMAC_SECRET", "env-hmac-s3cret-0123456789"),
+            ("ACTORWATCH_SIEM_AUTHORIZATION", "Bearer env-tok-s3cret"),
+            ("UNRELATED", "x"),
+        ];
+        let asked = std::cell::RefCell::default();
+        let c = Config::from_json_with_env(FROM_ENV.as_bytes(), &env_of(&vars, &asked)).unwrap();
+        assert_eq!(
+            c.webhook.hmac_secret.as_deref(),
+            Some("env-hmac-s3cret-0123456789")
+        );
+        assert_eq!(
+            c.webhook.headers,
+            vec![
+                ("content-type".into(), "application/json".into()),
+                ("authorization".into(), "Bearer env-tok-s3cret".into()),
+                ("x-team".into(), "blue".into()),
+            ]
+        );
+        // Only the variables the configuration names are read.
+        let mut asked = asked.take();
+        asked.sort();
+        assert_eq!(
+            asked,
+            vec!["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_SIEM_AUTHORIZATION"]
+        );
+        let debug = format!("{c:?}");
+        assert!(debug.contains("authorization") && debug.contains("<redacted>"));
+        assert!(!debug.contains("s3cret"), "{debug}");
+        // Without a lookup (from_json), the same document names what is missing.
+        assert_eq!(
+            errors_of(FROM_ENV),
+            vec![
+                "webhook.headers.authorization: environment variable ACTORWATCH_SIEM_AUTHORIZATION is not set",
+                "webhook.hmac_secret: environment variable ACTORWATCH_HMAC_SECRET is not set",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_variable_names_the_key_and_the_variable() {
+        let e = errors_with_env(
+            FROM_ENV,
+            &[
+                ("ACTORWATCH_HMAC_SECRET", ""),
+                ("ACTORWATCH_SIEM_AUTHORIZATION_", "Bearer near-miss"),
+            ],
+        );
+        assert_eq!(
+            e,
+            vec![
+                "webhook.headers.authorization: environment variable ACTORWATCH_SIEM_AUTHORIZATION is not set",
+                "webhook.hmac_secret: environment variable ACTORWATCH_HMAC_SECRET is empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_read_from_the_environment_are_checked_and_never_echoed() {
+        let e = errors_with_env(
+            FROM_ENV,
+            &[
+                ("ACTORWATCH_HMAC_SECRET", "short-s3cret-15"),
+                (
+                    "ACTORWATCH_SIEM_AUTHORIZATION",
+                    "Bearer tok-s3cret\r\nx-evil: 1",
+                ),
+            ],
+        );
+        assert_eq!(
+            e,
+            vec![
+                "webhook.headers.authorization: must not contain CR, LF or NUL, got a value of 28 characters (from environment variable ACTORWATCH_SIEM_AUTHORIZATION)",
+                "webhook.hmac_secret: must be at least 16 characters, got 15 characters (from environment variable ACTORWATCH_HMAC_SECRET)",
+            ]
+        );
+        assert!(e
+            .iter()
+            .all(|e| !e.contains("s3cret") && !e.contains("evil")));
+    }
+
+    #[test]
+    fn bad_env_references_are_errors_that_show_no_value() {
+        let e = errors_of(
+            r#"{"webhook": {"url": "http://x/",
+                "headers": {"a": {"env": "A_OK", "value": "inline-s3cret"}, "b": {}, "c": {"env": "tok-s3cret-lower"},
+                            "d": {"env": 5}, "e": {"env": "9LIVES"}, "f": true},
+                "hmac_secret": 1234567890123456}}"#,
+        );
+        assert_eq!(
+            e,
+            vec![
+                "webhook.headers.a.value: unknown key (known keys: env), its value is not shown",
+                "webhook.headers.a: environment variable A_OK is not set",
+                "webhook.headers.b.env: is required, got nothing",
+                "webhook.headers.c.env: must be an environment variable name (1-128 characters of A-Z 0-9 _, not starting with a digit), got a string of 16 characters",
+                "webhook.headers.d.env: must be an environment variable name (1-128 characters of A-Z 0-9 _, not starting with a digit), got a non-string value",
+                "webhook.headers.e.env: must be an environment variable name (1-128 characters of A-Z 0-9 _, not starting with a digit), got a string of 6 characters",
+                "webhook.headers.f: must be a string or {\"env\": \"NAME\"}, got a non-string value",
+                "webhook.hmac_secret: must be a string, {\"env\": \"NAME\"} or null, got a non-string value",
+            ]
+        );
+        assert!(e
+            .iter()
+            .all(|e| !e.contains("s3cret") && !e.contains("123456")));
+        // `null` still means "no secret".
+        let c = Config::from_json_str(r#"{"webhook": {"url": "http://x/", "hmac_secret": null}}"#)
+            .unwrap();
+        assert_eq!(c.webhook.hmac_secret, None);
     }
 
     #[test]

@@ -72,7 +72,10 @@ impl Root {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let cfg = match Config::from_json(&bytes) {
+        // `{"env": "NAME"}` references read the variables Envoy gives this VM
+        // (`vm_config.environment_variables`), which WASI presents as the process environment.
+        let env = |name: &str| std::env::var(name).ok();
+        let cfg = match Config::from_json_with_env(&bytes, &env) {
             Ok(c) => Arc::new(c),
             Err(errors) => {
                 host::log(LogLevel::Error, &format!("invalid configuration: {errors}"));

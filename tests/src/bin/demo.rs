@@ -81,12 +81,14 @@ fn main() {
         r#"{{"actor": {{"sources": ["xff", "peer"]}},
   "rules": [{{"id": "4XX_FILTER", "statuses": ["400-499"], "threshold": 10, "window_secs": 60, "cooldown_secs": 600}}],
   "samples_per_event": 3,
-  "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": "{SECRET}"}}}}"#,
+  "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": {{"env": "ACTORWATCH_HMAC_SECRET"}}}}}}"#,
         port = receiver.port
     );
     println!("\n== configuration (the same JSON for the filter and the singleton):\n{config}");
+    println!("   the HMAC secret is in Envoy's environment, passed to both VMs by name");
     let mut setup = EnvoySetup::new(&config, api.port, receiver.port);
     setup.concurrency = 2;
+    setup.env = vec![("ACTORWATCH_HMAC_SECRET".into(), SECRET.into())];
     let envoy = match Envoy::start(&setup) {
         Ok(e) => e,
         Err(e) => {

@@ -5,6 +5,50 @@ use actorwatch_e2e::*;
 use std::time::Duration;
 
 pub const SECRET: &str = "e2e-secret-0123456789";
+
+/// The variables the shipped configurations name, with values only the environment holds.
+pub const ENV_SECRETS: [(&str, &str); 2] = [
+    ("ACTORWATCH_HMAC_SECRET", "env-hmac-s3cret-7c1d9e2f40"),
+    (
+        "ACTORWATCH_WEBHOOK_AUTHORIZATION",
+        "Bearer env-siem-t0ken-4b8a",
+    ),
+];
+
+/// [`ENV_SECRETS`] as an Envoy process environment.
+pub fn env_secrets() -> Vec<(String, String)> {
+    ENV_SECRETS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Panics if any `(name, text)` holds any of `secrets`.
+pub fn assert_no_secret_in(haystacks: &[(String, String)], secrets: &[&str]) {
+    for (name, text) in haystacks {
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{name} contains the secret {secret:?}"
+            );
+        }
+    }
+}
+
+/// The admin `/config_dump`, with and without endpoints, as (name, text).
+pub fn config_dumps(envoy: &Envoy) -> Vec<(String, String)> {
+    ["/config_dump", "/config_dump?include_eds"]
+        .iter()
+        .map(|path| {
+            let (status, body) = http(envoy.admin, "GET", path, &[], b"").expect(path);
+            assert_eq!(status, 200, "{path}");
+            (
+                path.to_string(),
+                String::from_utf8_lossy(&body).into_owned(),
+            )
+        })
+        .collect()
+}
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn config(rules: &str, webhook: &str, extra: &str) -> String {
