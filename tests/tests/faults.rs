@@ -622,3 +622,87 @@ fn an_aggregator_killed_mid_batch_hands_its_events_to_its_successor() {
 fn log_says(envoy: &Envoy, text: &str) -> bool {
     envoy.log().contains(text)
 }
+
+/// 1 M one-off actors with an attacker hidden among them, through a rule whose threshold of
+/// 10,000 used to cost 40 KB per tracked actor, with `max_actors` at its largest: the engine
+/// stays within its 64 MiB budget, Envoy serves every request, every 404 is counted, and the
+/// attacker is flagged once.
+#[test]
+fn a_million_one_off_actors_stay_within_the_memory_budget() {
+    const FLOOD: u32 = 1_000_000;
+    const THRESHOLD: u32 = 10_000;
+    const THREADS: u32 = 4;
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        &format!(
+            r#"{{"id": "SLOW_SCAN", "threshold": {THRESHOLD}, "window_secs": 3600, "cooldown_secs": 3600}}"#
+        ),
+        r#""mode": "instant""#,
+        r#""actor": {"sources": ["xff", "peer"]}, "max_actors": 50000000,"#,
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let addr = envoy.listener;
+    let rss_before = rss_kib(envoy.pid());
+    let attacker = "198.51.100.66";
+    let started = std::time::Instant::now();
+    let sent: Vec<(u32, u32)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut c = Client::new(addr);
+                    let (mut ok, mut attacks) = (0u32, 0u32);
+                    for i in (t..FLOOD).step_by(THREADS as usize) {
+                        let one_off = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+                        ok += u32::from(get_as(&mut c, "/direct/flood", &one_off) == 404);
+                        if i % (FLOOD / THRESHOLD) == 0 {
+                            ok += u32::from(get_as(&mut c, "/direct/probe", attacker) == 404);
+                            attacks += 1;
+                        }
+                    }
+                    (ok, attacks)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client"))
+            .collect()
+    });
+    let ok: u32 = sent.iter().map(|(ok, _)| ok).sum();
+    let attacks: u32 = sent.iter().map(|(_, a)| a).sum();
+    eprintln!(
+        "sent {ok} requests in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(attacks, THRESHOLD);
+    assert_eq!(ok, FLOOD + THRESHOLD, "Envoy answered every request");
+    assert_eq!(status(addr, "/healthz", &[]), 200);
+    let expected = u64::from(FLOOD + THRESHOLD);
+    wait_for(Duration::from_secs(60), || {
+        (envoy.metric("matched") == expected).then_some(())
+    })
+    .unwrap_or_else(|| panic!("matched {} of {expected}", envoy.metric("matched")));
+    let events = wait_for(WAIT, || {
+        let e = rx.events();
+        actors_of(&e).iter().any(|a| a == attacker).then_some(e)
+    })
+    .unwrap_or_else(|| panic!("the attacker is flagged; {}", metrics_of(&envoy)));
+    assert_eq!(
+        actors_of(&events),
+        vec![attacker.to_string()],
+        "one event, the attacker's"
+    );
+    let memory = envoy.metric("memory_bytes");
+    let tracked = envoy.metric("actors_tracked");
+    let grown_kib = rss_kib(envoy.pid()).saturating_sub(rss_before);
+    eprintln!("memory_bytes {memory}, actors_tracked {tracked}, Envoy grew by {grown_kib} KiB");
+    assert!(memory <= 64 << 20, "{memory} bytes");
+    assert!(
+        tracked < u64::from(FLOOD) && tracked > 100_000,
+        "{tracked} tracked"
+    );
+    assert_eq!(envoy.metric("untracked_responses"), 0);
+    assert_eq!(envoy.metric("records_dropped"), 0);
+    assert_eq!(reloads(&envoy), 0, "{}", metrics_of(&envoy));
+}
