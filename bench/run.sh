@@ -28,6 +28,20 @@ done
 
 python3 bench/report_core.py "$work" "$(rustc --version)" >"$work/core.md"
 
+# Memory: 1 M one-off actors and a hidden attacker, through replay and through real Envoy.
+cargo build --release --locked -p actorwatch-e2e 2>/dev/null
+cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter 2>/dev/null
+for case in "threshold-10000 100" "default-rules 1000"; do
+  set -- $case
+  echo "memory: 1 M one-off actors, $1 (replay, then Envoy)" >&2
+  python3 bench/flood_input.py 1000000 "$2" "$work/flood-$1.jsonl"
+  python3 bench/replay_memory.py "$work/replay-flood-$1.json" \
+    target/release/actorwatch replay --config "bench/flood/$1.json" "$work/flood-$1.jsonl"
+  rm -f "$work/flood-$1.jsonl"
+  target/release/actorwatch-flood "bench/flood/$1.json" 1000000 "$2" >"$work/envoy-flood-$1.json"
+done
+python3 bench/report_memory.py "$work" >"$work/memory.md"
+
 # Envoy: instructions per request under callgrind, load runs, and an attack by many actors.
 for tool in hey valgrind; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
@@ -71,10 +85,10 @@ from pathlib import Path
 work = Path(sys.argv[1])
 path = Path("bench/README.md")
 text = path.read_text()
-for name, file in [("core", "core.md"), ("envoy", "envoy.md"), ("worker", "worker.md"), ("sizes", "sizes.md")]:
+for name, file in [("core", "core.md"), ("memory", "memory.md"), ("envoy", "envoy.md"), ("worker", "worker.md"), ("sizes", "sizes.md")]:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     section = (work / file).read_text()
     text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + section.rstrip() + "\n" + end, text, flags=re.S)
 path.write_text(text)
 PY
-cat "$work/core.md" "$work/envoy.md" "$work/worker.md" "$work/sizes.md"
+cat "$work/core.md" "$work/memory.md" "$work/envoy.md" "$work/worker.md" "$work/sizes.md"

@@ -225,8 +225,11 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         }
         let _ = writeln!(
             out,
-            "webhook POSTs: {posts} ({} events)   actors tracked at the end: {}   evicted: {}",
-            m.events_delivered, m.actors_tracked, m.actors_evicted
+            "webhook POSTs: {posts} ({} events)   actors tracked at the end: {}   evicted: {}   engine memory: {:.1} MiB",
+            m.events_delivered,
+            m.actors_tracked,
+            m.actors_evicted,
+            m.memory_bytes as f64 / f64::from(1 << 20)
         );
     }
     let _ = out.flush();

@@ -1,5 +1,6 @@
 //! Bytes per tracked actor: a counting allocator measures what the engine holds after 1 M
-//! distinct actors (IPv4, then IPv6) each sent 404s, samples off, default rule (threshold 10).
+//! distinct actors (IPv4, then IPv6) each sent 404s within one window, samples off, default rule
+//! (threshold 10), with a budget large enough to hold them all.
 
 use actorwatch_core::{Config, Engine, Observation};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -32,7 +33,7 @@ static GLOBAL: Counting = Counting;
 const ACTORS: usize = 1_000_000;
 
 fn measure(label: &str, responses_per_actor: u64, peer: impl Fn(usize) -> String) {
-    let json = r#"{"samples_per_event": 0, "max_actors": 1000000,
+    let json = r#"{"samples_per_event": 0, "max_actors": 1000000, "max_memory_mb": 1024,
         "rules": [{"id": "4XX_FILTER", "threshold": 10, "window_secs": 60, "cooldown_secs": 600}],
         "webhook": {"url": "http://127.0.0.1:9/hook", "queue_capacity": 10}}"#;
     let cfg = Config::from_json_str(json).expect("config");
@@ -40,10 +41,13 @@ fn measure(label: &str, responses_per_actor: u64, peer: impl Fn(usize) -> String
     let before = LIVE.load(Ordering::Relaxed);
     let mut engine = Engine::new(cfg, 7);
     let headers: [(&str, &str); 0] = [];
-    let mut now = 1_747_162_000_000u64;
+    let start = 1_747_162_000_000u64;
+    let mut n = 0u64;
     for round in 0..responses_per_actor {
         for p in &peers {
-            now += 1;
+            // Every response within the 60 s window: 1 ms per 200 responses.
+            n += 1;
+            let now = start + n / 200;
             let o = Observation {
                 method: "GET",
                 path: "/x",
