@@ -1304,6 +1304,39 @@ mod tests {
         );
     }
 
+    /// 64 rules of threshold 10,000 need about 2.5 MB of windows for one actor at every
+    /// threshold: a 1 MiB budget cannot hold that; the smallest budget that can is accepted.
+    #[test]
+    fn a_budget_below_the_configuration_s_own_minimum_is_refused_at_the_boundary() {
+        let rules: Vec<String> = (0..64)
+            .map(|i| format!(r#"{{"id": "R{i}", "threshold": 10000}}"#))
+            .collect();
+        let json = |mb: u64| {
+            format!(
+                r#"{{"rules": [{}], "max_memory_mb": {mb}, "webhook": {{"url": "http://x/"}}}}"#,
+                rules.join(",")
+            )
+        };
+        let errors = errors_of(&json(1));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let need: u64 = errors[0]
+            .strip_prefix("max_memory_mb: must be at least ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{errors:?}"));
+        assert!(errors[0].ends_with("got 1"), "{errors:?}");
+        // 64 windows of 10,000 4-byte times are 2.56 MB, within the 3/8 share of the tables.
+        assert!((7..=16).contains(&need), "{need}");
+        assert_eq!(errors_of(&json(need - 1)).len(), 1);
+        assert_eq!(errors_of(&json(need)), Vec::<String>::new());
+        // The default budget holds it; a config without the key names the default.
+        let default = errors_of(&format!(
+            r#"{{"rules": [{}], "samples_per_event": 100, "webhook": {{"url": "http://x/"}}}}"#,
+            rules.join(",")
+        ));
+        assert_eq!(default, Vec::<String>::new());
+    }
+
     #[test]
     fn hmac_secret_is_never_echoed() {
         let e = errors_of(r#"{"webhook":{"url":"http://x/","hmac_secret":"tooshort-s3cret"}}"#);
