@@ -1,64 +1,76 @@
-//! A vector that grows one fixed-size page at a time: pages never move, so growing never holds
-//! the old and the new storage at once, and what it holds is known to the byte.
+//! A vector of fixed-size slots that grows one page at a time: pages never move, so growing
+//! never holds the old and the new storage at once, and what it holds is known to the byte.
+//! Slots per page are a power of two, so that finding a slot costs a shift and a mask.
 
 pub struct Paged<T> {
     pages: Vec<Vec<T>>,
+    /// Elements held.
     len: usize,
-    page_len: usize,
+    /// Elements per slot.
+    per: usize,
+    /// log2 of the slots per page.
+    shift: u32,
 }
 
 impl<T> Paged<T> {
-    /// `page_len` elements per page (at least 1).
-    pub fn new(page_len: usize) -> Self {
+    /// Slots of `per` elements, about `slots_per_page` of them per page (rounded down to a power
+    /// of two).
+    pub fn new(per: usize, slots_per_page: usize) -> Self {
         Paged {
             pages: Vec::new(),
             len: 0,
-            page_len: page_len.max(1),
+            per: per.max(1),
+            shift: slots_per_page.max(1).ilog2(),
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
+    fn page_len(&self) -> usize {
+        self.per << self.shift
     }
 
-    #[inline]
-    pub fn get(&self, i: usize) -> Option<&T> {
-        self.pages.get(i / self.page_len)?.get(i % self.page_len)
+    /// Slots held (complete or not).
+    pub fn slots(&self) -> usize {
+        self.len.div_ceil(self.per)
     }
 
+    /// The elements of slot `s`.
     #[inline]
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+    pub fn slot(&self, s: usize) -> Option<&[T]> {
+        let start = (s & ((1 << self.shift) - 1)) * self.per;
         self.pages
-            .get_mut(i / self.page_len)?
-            .get_mut(i % self.page_len)
-    }
-
-    /// `n` elements from `start`, which must not cross a page (callers keep `page_len` a multiple
-    /// of `n` and `start` a multiple of `n`).
-    #[inline]
-    pub fn run(&self, start: usize, n: usize) -> Option<&[T]> {
-        let offset = start % self.page_len;
-        self.pages
-            .get(start / self.page_len)?
-            .get(offset..offset.checked_add(n)?)
+            .get(s >> self.shift)?
+            .get(start..start + self.per)
     }
 
     #[inline]
-    pub fn run_mut(&mut self, start: usize, n: usize) -> Option<&mut [T]> {
-        let offset = start % self.page_len;
+    pub fn slot_mut(&mut self, s: usize) -> Option<&mut [T]> {
+        let start = (s & ((1 << self.shift) - 1)) * self.per;
+        let per = self.per;
         self.pages
-            .get_mut(start / self.page_len)?
-            .get_mut(offset..offset.checked_add(n)?)
+            .get_mut(s >> self.shift)?
+            .get_mut(start..start + per)
     }
 
-    /// Bytes that pushing `n` more elements would allocate (new pages, and the page list if it
+    /// The element of slot `s`, for one-element slots.
+    #[inline]
+    pub fn get(&self, s: usize) -> Option<&T> {
+        self.slot(s)?.first()
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, s: usize) -> Option<&mut T> {
+        self.slot_mut(s)?.first_mut()
+    }
+
+    /// Bytes that adding `slots` more slots would allocate (new pages, and the page list if it
     /// must grow, counted at its new size since both lists exist while it grows).
-    pub fn growth_bytes(&self, n: usize) -> usize {
-        let have = self.pages.len() * self.page_len;
-        if self.len + n <= have {
+    pub fn growth_bytes(&self, slots: usize) -> usize {
+        let have = self.pages.len() * self.page_len();
+        let want = self.len + slots * self.per;
+        if want <= have {
             return 0;
         }
-        let new_pages = (self.len + n - have).div_ceil(self.page_len);
+        let new_pages = (want - have).div_ceil(self.page_len());
         let mut bytes = new_pages * self.page_bytes();
         let wanted = self.pages.len() + new_pages;
         if wanted > self.pages.capacity() {
@@ -68,17 +80,18 @@ impl<T> Paged<T> {
     }
 
     fn page_bytes(&self) -> usize {
-        self.page_len * size_of::<T>()
+        self.page_len() * size_of::<T>()
     }
 
-    /// Appends `value`, allocating a page (exactly `page_len` elements) when the last is full.
+    /// Appends one element (slots fill element by element), allocating a page (exactly
+    /// `per × slots per page` elements) when the last is full.
     pub fn push(&mut self, value: T) {
-        if self.len == self.pages.len() * self.page_len {
+        if self.len == self.pages.len() * self.page_len() {
             if self.pages.len() == self.pages.capacity() {
                 let target = list_capacity_after(self.pages.capacity(), self.pages.len() + 1);
                 self.pages.reserve_exact(target - self.pages.len());
             }
-            self.pages.push(Vec::with_capacity(self.page_len));
+            self.pages.push(Vec::with_capacity(self.page_len()));
         }
         if let Some(page) = self.pages.last_mut() {
             page.push(value);
@@ -86,16 +99,11 @@ impl<T> Paged<T> {
         }
     }
 
-    /// Runs of `n` elements, page by page (pages must hold whole runs).
+    /// Runs of `n` elements, page by page (`n` must divide `per`, so runs never straddle).
     pub fn iter_runs_mut(&mut self, n: usize) -> impl Iterator<Item = &mut [T]> {
         self.pages
             .iter_mut()
             .flat_map(move |page| page.chunks_mut(n.max(1)))
-    }
-
-    #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.pages.iter().flatten()
     }
 
     /// Bytes allocated: whole pages and the page list.
@@ -117,7 +125,7 @@ mod tests {
 
     #[test]
     fn pages_fill_in_order_and_count_their_bytes() {
-        let mut p: Paged<u32> = Paged::new(4);
+        let mut p: Paged<u32> = Paged::new(1, 4);
         assert_eq!(p.growth_bytes(1), 4 * 4 + 4 * size_of::<Vec<u32>>());
         for i in 0..9u32 {
             let before = p.heap_bytes();
@@ -125,17 +133,34 @@ mod tests {
             p.push(i);
             assert!(p.heap_bytes() - before <= cost, "push {i}");
         }
-        assert_eq!(p.len(), 9);
+        assert_eq!(p.slots(), 9);
         assert_eq!(p.get(8), Some(&8));
         assert_eq!(p.get(9), None);
-        assert_eq!(p.run(4, 4), Some(&[4, 5, 6, 7][..]));
-        assert_eq!(p.run(8, 4), None, "a run past the end");
         assert_eq!(p.heap_bytes(), 3 * 16 + 4 * size_of::<Vec<u32>>());
-        assert_eq!(
-            p.iter().copied().collect::<Vec<_>>(),
-            (0..9).collect::<Vec<_>>()
-        );
         *p.get_mut(3).unwrap() = 30;
-        assert_eq!(p.run_mut(0, 4).unwrap(), &mut [0, 1, 2, 30]);
+        assert_eq!(p.get(3), Some(&30));
+    }
+
+    #[test]
+    fn slots_of_several_elements_stay_within_their_page() {
+        // 3 elements per slot, 5 slots per page rounds down to 4.
+        let mut p: Paged<u32> = Paged::new(3, 5);
+        for i in 0..30u32 {
+            p.push(i);
+        }
+        assert_eq!(p.slots(), 10);
+        assert_eq!(p.slot(0), Some(&[0, 1, 2][..]));
+        assert_eq!(
+            p.slot(4),
+            Some(&[12, 13, 14][..]),
+            "the first slot of page 2"
+        );
+        assert_eq!(p.slot(9), Some(&[27, 28, 29][..]));
+        assert_eq!(p.slot(10), None);
+        p.slot_mut(5).unwrap()[1] = 99;
+        assert_eq!(p.slot(5), Some(&[15, 99, 17][..]));
+        assert_eq!(p.iter_runs_mut(3).count(), 10);
+        assert_eq!(p.growth_bytes(2), 0, "two slots left in the last page");
+        assert_eq!(p.growth_bytes(3), 4 * 3 * 4);
     }
 }

@@ -33,8 +33,8 @@ pub struct SampleStore {
 impl SampleStore {
     pub fn new(budget_bytes: usize) -> Self {
         SampleStore {
-            refs: Paged::new(PAGE),
-            rings: Paged::new(PAGE / 4),
+            refs: Paged::new(1, PAGE),
+            rings: Paged::new(1, PAGE / 4),
             free: Vec::new(),
             budget: Budget::new(budget_bytes),
             skipped: 0,
@@ -91,7 +91,7 @@ impl SampleStore {
     /// A ring of `per_key` samples for `slot`, if it and a first sample of `first` bytes fit.
     fn open(&mut self, slot: u32, per_key: usize, first: usize) -> Option<u32> {
         let before = self.store_bytes();
-        let refs_needed = (slot as usize + 1).saturating_sub(self.refs.len());
+        let refs_needed = (slot as usize + 1).saturating_sub(self.refs.slots());
         let growth = self.refs.growth_bytes(refs_needed)
             + if self.free.is_empty() {
                 self.rings.growth_bytes(1)
@@ -108,7 +108,7 @@ impl SampleStore {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
-                let id = u32::try_from(self.rings.len()).ok()?;
+                let id = u32::try_from(self.rings.slots()).ok()?;
                 self.rings.push(VecDeque::new());
                 id
             }
@@ -151,7 +151,7 @@ impl SampleStore {
 
     /// Forgets every sample (after the clock stepped back).
     pub fn clear_all(&mut self) {
-        for slot in 0..self.refs.len() as u32 {
+        for slot in 0..self.refs.slots() as u32 {
             self.clear(slot);
         }
     }
@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(s.bytes(), s.store_bytes());
         // The freed ring is reused.
         s.keep(7, 2, sample(9, "x"));
-        assert_eq!(s.rings.len(), 1);
+        assert_eq!(s.rings.slots(), 1);
     }
 
     #[test]

@@ -157,9 +157,9 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
             hasher,
             index: HashTable::new(),
             index_room: 0,
-            keys: Paged::new(page),
-            links: Paged::new(page),
-            words: Paged::new(page * stride.max(1)),
+            keys: Paged::new(1, page),
+            links: Paged::new(1, page),
+            words: Paged::new(stride, page),
             stride,
             rings: Rings::new(),
             free: Vec::new(),
@@ -271,13 +271,11 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
             index_growth_bytes(self.index.allocation_size())
         };
         let slot_growth = if self.free.is_empty() {
-            self.keys.growth_bytes(1)
-                + self.links.growth_bytes(1)
-                + self.words.growth_bytes(self.stride)
+            self.keys.growth_bytes(1) + self.links.growth_bytes(1) + self.words.growth_bytes(1)
         } else {
             0
         };
-        if self.keys.len() >= NIL as usize
+        if self.keys.slots() >= NIL as usize
             || !self
                 .budget
                 .fits(reserve + index_growth + slot_growth + heap)
@@ -295,7 +293,7 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
             return Some(slot);
         }
         let before = self.paged_bytes();
-        let slot = self.keys.len() as Slot;
+        let slot = self.keys.slots() as Slot;
         self.keys.push(key.clone());
         self.links.push([NIL, NIL]);
         for _ in 0..self.stride {
@@ -413,15 +411,13 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
     }
 
     fn clear_slot(&mut self, slot: Slot) {
-        let start = slot as usize * self.stride;
         let Table {
             words,
             rings,
             budget,
-            stride,
             ..
         } = self;
-        let Some(words) = words.run_mut(start, *stride) else {
+        let Some(words) = words.slot_mut(slot as usize) else {
             return;
         };
         for w in words.chunks_mut(WORDS_PER_RULE) {
@@ -431,12 +427,14 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
     }
 
     fn slot_words(&self, slot: Slot) -> Option<&[u32]> {
-        self.words.run(slot as usize * self.stride, self.stride)
+        self.words.slot(slot as usize)
     }
 
     fn rule_words(&mut self, slot: Slot, rule: RuleLayout) -> Option<&mut [u32]> {
-        let start = slot as usize * self.stride + rule.offset;
-        self.words.run_mut(start, WORDS_PER_RULE)
+        let start = rule.offset;
+        self.words
+            .slot_mut(slot as usize)?
+            .get_mut(start..start + WORDS_PER_RULE)
     }
 
     fn touch(&mut self, slot: Slot) {
@@ -485,14 +483,16 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
     ) -> WindowResult {
         let t = now.window;
         for _ in 0..=EVICTION_SCAN {
-            let start = slot as usize * self.stride + rule.offset;
             let Table {
                 words,
                 rings,
                 budget,
                 ..
             } = self;
-            let Some(w) = words.run_mut(start, WORDS_PER_RULE) else {
+            let Some(w) = words
+                .slot_mut(slot as usize)
+                .and_then(|w| w.get_mut(rule.offset..rule.offset + WORDS_PER_RULE))
+            else {
                 break;
             };
             if let Some(result) = rings.record(w, rule.threshold, t, window_ms, budget) {
@@ -574,14 +574,16 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
     /// Puts back one rule's window and cooldown for a key just created by [`Table::upsert`]
     /// (a snapshot being restored): `times` sorted, at most the threshold.
     pub fn load(&mut self, slot: Slot, rule: RuleLayout, last_event: u32, times: &[u32]) {
-        let start = slot as usize * self.stride + rule.offset;
         let Table {
             words,
             rings,
             budget,
             ..
         } = self;
-        let Some(w) = words.run_mut(start, WORDS_PER_RULE) else {
+        let Some(w) = words
+            .slot_mut(slot as usize)
+            .and_then(|w| w.get_mut(rule.offset..rule.offset + WORDS_PER_RULE))
+        else {
             return;
         };
         window::set_last_event(w, last_event);
@@ -601,10 +603,9 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
 
     /// Every tracked key with its slot's words (each rule's at its layout's offset).
     pub fn entries(&self) -> impl Iterator<Item = (&K, &[u32])> {
-        let stride = self.stride;
         self.index.iter().filter_map(move |&slot| {
             let key = self.keys.get(slot as usize)?;
-            Some((key, self.words.run(slot as usize * stride, stride)?))
+            Some((key, self.words.slot(slot as usize)?))
         })
     }
 

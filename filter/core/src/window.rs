@@ -49,7 +49,7 @@ fn ring_bytes(capacity: usize) -> usize {
 impl Rings {
     pub fn new() -> Self {
         Rings {
-            rings: Paged::new(RING_PAGE),
+            rings: Paged::new(1, RING_PAGE),
             free: Vec::new(),
         }
     }
@@ -82,7 +82,7 @@ impl Rings {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
-                let id = u32::try_from(self.rings.len()).ok()?;
+                let id = u32::try_from(self.rings.slots()).ok()?;
                 self.rings.push(VecDeque::new());
                 id
             }
