@@ -410,12 +410,13 @@ impl CounterShard {
         if self.alarm_at.get().is_some_and(|set| set <= at) {
             return Ok(());
         }
-        self.alarm_at.set(Some(at));
-        let at = at.max(now_ms() + 1);
+        let when = at.max(now_ms() + 1);
         self.state
             .storage()
-            .set_alarm(ScheduledTime::new(js_sys::Date::new(&(at as f64).into())))
-            .await
+            .set_alarm(ScheduledTime::new(js_sys::Date::new(&(when as f64).into())))
+            .await?;
+        self.alarm_at.set(Some(at));
+        Ok(())
     }
 
     /// Saves the counting state and the counters, if the state changed at least
@@ -612,6 +613,8 @@ impl DurableObject for CounterShard {
         if post {
             self.push().await?;
         } else {
+            // While the hub fails, new events go to storage with the ones it has not taken.
+            self.sync_pending().await?;
             self.reschedule().await?;
         }
         match applied {

@@ -145,8 +145,9 @@ for (const [fault, what] of [
       }, "shards the hub failed, recovered", 30000);
       const m = await waitFor(async () => {
         const m = await metrics(w.mf);
-        return m.events_delivered === 4 && m.events_queued === 0 && m;
+        return m.events_delivered >= 4 && m.events_queued === 0 && m;
       }, "4 events delivered", 30000);
+      assert.equal(m.events_delivered, 4);
       const evs = deduplicated(w.posts);
       assert.deepEqual(evs.map((e) => e.actor).sort(), actors);
       assert.equal(new Set(evs.map((e) => e.refId)).size, 4, "no event stored twice");
@@ -221,8 +222,9 @@ test("a shard's windows and cooldowns survive its eviction", async () => {
       for (let i = 3; i < 6; i++) await second.send(`/nope/${i}`, flagged);
       const m = await waitFor(async () => {
         const m = await metrics(second.mf);
-        return m.matched === 9 && m.events_suppressed === 3 && m.events_delivered >= 1 && m;
+        return m.matched === 9 && m.events_delivered >= 2 && m;
       }, "every response counted after the restart", 20000);
+      assert.equal(m.events_suppressed, 3);
       const evs = events(posts);
       assert.deepEqual(evs.map((e) => e.actor).sort(), [near, flagged].sort());
       const e = evs.find((x) => x.actor === near);
