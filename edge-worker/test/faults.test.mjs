@@ -159,6 +159,32 @@ for (const [fault, what] of [
   });
 }
 
+test("events a shard holds while the hub refuses it survive the shard's eviction", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "actorwatch-pending-"));
+  const config = makeConfig([{ id: "4XX_FILTER", threshold: 2 }]);
+  const posts = [];
+  const ip = "203.0.113.70";
+  try {
+    const first = await start(config, { persist: dir, posts, bindings: { ACTORWATCH_TEST_HUB_FAIL_FIRST: "1000" } });
+    for (let i = 0; i < 2; i++) await first.send("/nope", ip);
+    await waitFor(() => first.output.join("").includes("the hub did not take 1 event(s)"), "the refused event");
+    await first.mf.dispose();
+    assert.equal(posts.length, 0);
+    // The shard's retry alarm starts it again; it sends what its storage holds, with no traffic.
+    const second = await start(config, { persist: dir, posts });
+    try {
+      const evs = await waitFor(() => events(posts).length > 0 && events(posts), "the held event", 20000);
+      assert.deepEqual(evs.map((e) => [e.actor, e.count]), [[ip, 2]]);
+      await waitFor(async () => (await metrics(second.mf)).events_delivered === 1, "delivered");
+      assert.equal(deduplicated(posts).length, 1);
+    } finally {
+      await second.mf.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a delta its shard refuses is sent again; one lost for good arrives as records_dropped", async () => {
   // The shard refuses 4 deltas; the Worker makes 3 attempts per delta.
   const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3 }]), {
