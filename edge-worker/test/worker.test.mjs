@@ -148,11 +148,12 @@ test("/metrics: the shards' counters next to the hub's, on the Worker behind a b
     assert.ok(Object.keys(m.shards).every((name) => /^shard-\d+$/.test(name)), Object.keys(m.shards).join());
     assert.equal(m.records_dropped, 0);
     await waitFor(async () => (await metrics(w.mf)).events_delivered === 3, "3 events delivered");
-    // No route without the secret: the path is the API's.
     assert.equal(w.originCalls.filter((c) => c.path.startsWith("/__actorwatch")).length, 0);
+    assert.ok(!w.output.join("").includes(token), "the token never reaches workerd's output");
   } finally {
     await w.mf.dispose();
   }
+  // Without the secret the path is the API's.
   const plain = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }]));
   try {
     const r = await plain.send("/__actorwatch/metrics", "198.51.100.1", { headers: { authorization: "Bearer x" } });
