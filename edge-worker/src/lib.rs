@@ -2,15 +2,19 @@
 //! the origin's response unchanged; a counted response is handed, off the response path, to the
 //! Durable Object that counts its actor (sharded by actor). Events go to one Durable Object that
 //! stores, batches and delivers them; it also holds the blocklist isolates cache for a few
-//! seconds. Every decision is the core's, exactly as in the Envoy filter.
+//! seconds, and the counters every shard reports. Every decision is the core's, exactly as in
+//! the Envoy filter.
 
 mod hub;
+mod report;
 mod shard;
+mod store;
 
 use actorwatch_core::config::Action;
 use actorwatch_core::template::request_url_parts;
-use actorwatch_core::{Blocklist, Config, Observation, Recorder};
-use std::cell::RefCell;
+use actorwatch_core::{Blocklist, Config, MaliciousEvent, Observation, Recorder};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use worker::*;
@@ -23,16 +27,52 @@ pub const SHARDS: u64 = 32;
 /// How long an isolate trusts its copy of the blocklist.
 const BLOCKLIST_CACHE_MS: u64 = 3_000;
 pub const HUB_NAME: &str = "hub";
+/// Where the Worker serves the hub's `/metrics`, when the secret `ACTORWATCH_METRICS_TOKEN` is
+/// set (README, "Metrics").
+const METRICS_PATH: &str = "/__actorwatch/metrics";
+
+/// An event a shard detected, on its way to the hub and in the hub's storage.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Detected {
+    pub rule: usize,
+    pub event: MaliciousEvent,
+}
+
+/// What a shard POSTs to the hub's `/events`: its new and unacknowledged events, its blocklist
+/// when it changed, and its counters.
+#[derive(Serialize, Deserialize, Default)]
+pub struct ToHub {
+    #[serde(default)]
+    pub shard: String,
+    #[serde(default)]
+    pub events: Vec<Detected>,
+    #[serde(default)]
+    pub blocks: Option<String>,
+    #[serde(default)]
+    pub report: Option<report::Report>,
+}
 
 /// The configuration, parsed once per isolate (or the error, logged once).
 struct Isolate {
     config_text: String,
     config: std::result::Result<Arc<Config>, String>,
     blocklist: Option<(u64, Blocklist)>,
+    metrics_token: Option<String>,
+    /// Counts what goes to the shards. Deltas leave with counted responses that have an actor;
+    /// the counts of other responses (unmatched, unattributed, blocked) ride with the next one.
+    recorder: Option<Recorder>,
 }
 
 thread_local! {
     static ISOLATE: RefCell<Option<Rc<RefCell<Isolate>>>> = const { RefCell::new(None) };
+    /// Counted responses this isolate took and could not hand to their shard: they travel as
+    /// `records_dropped` in the next delta it sends (and are lost with the isolate otherwise).
+    static LOST_RECORDS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A test-only switch (README, "Cloudflare Worker"): a binding that only the tests set.
+pub fn test_switch(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
 }
 
 pub fn now_ms() -> u64 {
@@ -95,10 +135,18 @@ fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
             // Once per isolate: traffic still flows, untouched.
             console_error!("actorwatch: invalid configuration, passing traffic through: {e}");
         }
+        let metrics_token = env
+            .secret("ACTORWATCH_METRICS_TOKEN")
+            .ok()
+            .map(|s| s.to_string())
+            .filter(|t| !t.is_empty());
+        let recorder = config.as_ref().ok().map(|c| Recorder::new(Arc::clone(c)));
         let fresh = Rc::new(RefCell::new(Isolate {
             config_text: text,
+            recorder,
             config,
             blocklist: None,
+            metrics_token,
         }));
         *slot = Some(Rc::clone(&fresh));
         fresh
@@ -167,9 +215,49 @@ async fn blocklist(env: &Env, iso: &Rc<RefCell<Isolate>>, now: u64) -> Option<Bl
     Some(list)
 }
 
+/// Equal, in time that does not depend on where `given` first differs.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// `GET /__actorwatch/metrics` with `Authorization: Bearer <ACTORWATCH_METRICS_TOKEN>`: the
+/// hub's `/metrics`. Anything else on that path gets 401.
+async fn serve_metrics(req: &Request, env: &Env, token: &str) -> Result<Response> {
+    let given = req.headers().get("authorization")?.unwrap_or_default();
+    let bearer = given.strip_prefix("Bearer ").unwrap_or_default();
+    if req.method() != Method::Get || !same_secret(bearer.as_bytes(), token.as_bytes()) {
+        let headers = Headers::new();
+        headers.set("www-authenticate", "Bearer")?;
+        return Ok(Response::error("unauthorized", 401)?.with_headers(headers));
+    }
+    let stub = env
+        .durable_object("HUB")?
+        .id_from_name(HUB_NAME)?
+        .get_stub()?;
+    let mut resp = stub.fetch_with_str("https://hub/metrics").await?;
+    let body = resp.bytes().await?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::from_bytes(body)?
+        .with_status(resp.status_code())
+        .with_headers(headers))
+}
+
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let iso = isolate(&env);
+    let token = iso.borrow().metrics_token.clone();
+    if let Some(token) = token {
+        if req.path() == METRICS_PATH {
+            return serve_metrics(&req, &env, &token).await;
+        }
+    }
     let config = iso.borrow().config.clone();
     let Ok(cfg) = config else {
         return Fetch::Request(origin_request(&req, &env)?).send().await;
@@ -183,6 +271,9 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         if let Some(actor) = cfg.actor.resolve(peer_in(headers), headers) {
             if let Some(list) = blocklist(&env, &iso, now).await {
                 if let Some(block) = list.get(now, &actor.key) {
+                    if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+                        recorder.count_blocked();
+                    }
                     let retry_after = block.until_ms.saturating_sub(now).div_ceil(1000);
                     let body = format!(
                         "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
@@ -199,8 +290,18 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     let response = Fetch::Request(origin_request(&req, &env)?).send().await?;
     let status = response.status_code();
-    let mut recorder = Recorder::new(Arc::clone(&cfg));
-    if recorder.counts_status(status) {
+    let counted = match iso.borrow_mut().recorder.as_mut() {
+        Some(recorder) if !recorder.counts_status(status) => {
+            recorder.count_unmatched();
+            false
+        }
+        Some(_) => true,
+        None => false,
+    };
+    if counted {
+        // The response's time is when the origin answered: a slow origin must not make it look
+        // old (the core takes a record more than 5 s behind the latest as a clock step).
+        let now = now_ms();
         let method = req.method().to_string();
         let url = req.inner().url();
         let (host, path) = request_url_parts(&url);
@@ -220,12 +321,26 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .actor
             .resolve(peer, &headers)
             .map(|a| cfg.actor.display(&a.key));
-        recorder.record(now, &obs);
-        if let (Some(actor), Some(delta)) = (actor, recorder.take_delta()) {
+        let mut taken = None;
+        if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+            recorder.record(now, &obs);
+            // Without an actor no shard owns the response: its count waits in this isolate's
+            // recorder for the next delta, with the unmatched and blocked ones.
+            if actor.is_some() {
+                let carried = LOST_RECORDS.with(Cell::take);
+                recorder.count_lost(carried);
+                let records = recorder.pending_records() + carried;
+                taken = recorder.take_delta().map(|delta| (delta, records));
+            }
+        }
+        if let (Some(actor), Some((delta, records))) = (actor, taken) {
             let env2 = env.clone();
             ctx.wait_until(async move {
                 if let Err(e) = shard::send(&env2, &actor, delta).await {
-                    console_error!("actorwatch: could not count a response: {e}");
+                    LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
+                    console_error!(
+                        "actorwatch: {records} counted response(s) lost, reported as records_dropped with this isolate's next delta: {e}"
+                    );
                 }
             });
         }

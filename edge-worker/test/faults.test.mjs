@@ -1,6 +1,7 @@
 // The Worker in real workerd under attack and under faults: hostile requests, a flood of
-// one-off actors, a misbehaving receiver, a full queue, an isolate recycled mid-batch, and
-// secrets that must never leak.
+// one-off actors, a misbehaving receiver, a full queue, an isolate recycled mid-batch, a hub
+// that refuses its shards, a shard that refuses deltas, shards evicted mid-window, and secrets
+// that must never leak.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -114,6 +115,151 @@ test("events raised before the isolate is recycled are delivered by the next one
       await metrics(second.mf); // the hub wakes and queues what its storage holds
       const evs = await waitFor(() => deduplicated(posts).length >= 2 && deduplicated(posts), "the stored events", 20000);
       assert.deepEqual(evs.map((e) => e.actor).sort(), ["203.0.113.0", "203.0.113.1"]);
+    } finally {
+      await second.mf.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The shards named in workerd's output lines matching `re` (its first group). */
+const shardsIn = (output, re) => new Set([...output.join("").matchAll(re)].map((m) => m[1]));
+
+for (const [fault, what] of [
+  ["3", "refuses"],
+  ["3 after-storing", "takes, then fails to acknowledge,"],
+]) {
+  test(`a hub that ${what} shards' POSTs: every event delivered exactly once`, async () => {
+    const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }], { batch_size: 1 }), {
+      bindings: { ACTORWATCH_TEST_HUB_FAIL_FIRST: fault },
+    });
+    try {
+      const actors = [0, 1, 2, 3].map((a) => `203.0.113.${40 + a}`);
+      for (const ip of actors) for (let i = 0; i < 2; i++) await w.send("/nope", ip);
+      // Every shard the hub failed held its events and sent them again until the hub took them.
+      await waitFor(() => {
+        const failed = shardsIn(w.output, /(shard-\d+): the hub did not take/g);
+        const recovered = shardsIn(w.output, /(shard-\d+): the hub took \d+ event\(s\) after/g);
+        return failed.size > 0 && [...failed].every((s) => recovered.has(s));
+      }, "shards the hub failed, recovered", 30000);
+      const m = await waitFor(async () => {
+        const m = await metrics(w.mf);
+        return m.events_delivered >= 4 && m.events_queued === 0 && m;
+      }, "4 events delivered", 30000);
+      assert.equal(m.events_delivered, 4);
+      const evs = deduplicated(w.posts);
+      assert.deepEqual(evs.map((e) => e.actor).sort(), actors);
+      assert.equal(new Set(evs.map((e) => e.refId)).size, 4, "no event stored twice");
+      assert.equal(m.events_raised, 4);
+      assert.equal(m.events_dropped, 0);
+    } finally {
+      await w.mf.dispose();
+    }
+  });
+}
+
+test("events a shard holds while the hub refuses it survive the shard's eviction", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "actorwatch-pending-"));
+  const config = makeConfig([{ id: "4XX_FILTER", threshold: 2 }]);
+  const posts = [];
+  const ip = "203.0.113.70";
+  try {
+    const first = await start(config, { persist: dir, posts, bindings: { ACTORWATCH_TEST_HUB_FAIL_FIRST: "1000" } });
+    for (let i = 0; i < 2; i++) await first.send("/nope", ip);
+    await waitFor(() => first.output.join("").includes("the hub did not take 1 event(s)"), "the refused event");
+    await first.mf.dispose();
+    assert.equal(posts.length, 0);
+    // The shard's retry alarm starts it again; it sends what its storage holds, with no traffic.
+    const second = await start(config, { persist: dir, posts });
+    try {
+      const evs = await waitFor(() => events(posts).length > 0 && events(posts), "the held event", 20000);
+      assert.deepEqual(evs.map((e) => [e.actor, e.count]), [[ip, 2]]);
+      await waitFor(async () => (await metrics(second.mf)).events_delivered === 1, "delivered");
+      assert.equal(deduplicated(posts).length, 1);
+    } finally {
+      await second.mf.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a delta its shard refuses is sent again; one lost for good arrives as records_dropped", async () => {
+  // The shard refuses 4 deltas; the Worker makes 3 attempts per delta.
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3 }]), {
+    bindings: { ACTORWATCH_TEST_SHARD_REFUSE_FIRST: "4" },
+  });
+  const ip = "198.51.100.77";
+  try {
+    // Refused 3 times: lost, and counted in the isolate.
+    await w.send("/nope/1", ip);
+    await waitFor(() => w.output.join("").includes("1 counted response(s) lost"), "the lost delta");
+    // Refused once more, then taken, carrying the lost one as records_dropped.
+    await w.send("/nope/2", ip);
+    let m = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.matched === 2 && m;
+    }, "the second delta at its shard");
+    assert.equal(m.records_dropped, 1);
+    assert.equal(m.events_raised, 0);
+    // The window holds the second response only: two more flag the actor, with a count of 3.
+    await w.send("/nope/3", ip);
+    await w.send("/nope/4", ip);
+    const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "the event");
+    assert.equal(evs.length, 1);
+    assert.equal(evs[0].count, 3);
+    assert.equal(evs[0].url, "/nope/4");
+    m = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.matched === 4 && m;
+    }, "4 counted responses");
+    assert.equal(m.records_dropped, 1, "exactly the lost response");
+    assert.equal(m.events_raised, 1);
+    assert.equal(m.deltas_rejected, 0);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("a shard's windows and cooldowns survive its eviction", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "actorwatch-shards-"));
+  const config = makeConfig([{ id: "4XX_FILTER", threshold: 3, window_secs: 60, cooldown_secs: 600 }]);
+  const posts = [];
+  const near = "203.0.113.60";
+  const flagged = "203.0.113.61";
+  try {
+    const first = await start(config, { persist: dir, posts });
+    for (let i = 0; i < 2; i++) await first.send(`/nope/${i}`, near);
+    for (let i = 0; i < 3; i++) await first.send(`/nope/${i}`, flagged);
+    await waitFor(() => events(posts).some((e) => e.actor === flagged), "the flagged actor's event");
+    // Saved: every counted response is in a shard's report, and no shard has unsaved changes.
+    const before = await waitFor(async () => {
+      const m = await metrics(first.mf);
+      return m.matched === 5 && m.state_unsaved === 0 && m;
+    }, "the shards' state saved");
+    assert.ok(before.state_saves >= 1);
+    await first.mf.dispose();
+    const second = await start(config, { persist: dir, posts });
+    try {
+      // One more response flags the actor that was at threshold-1, exactly once; the flagged
+      // one, in its cooldown, raises nothing.
+      await second.send("/nope/2", near);
+      for (let i = 3; i < 6; i++) await second.send(`/nope/${i}`, flagged);
+      const m = await waitFor(async () => {
+        const m = await metrics(second.mf);
+        return m.matched === 9 && m.events_delivered >= 2 && m;
+      }, "every response counted after the restart", 20000);
+      assert.equal(m.events_suppressed, 3);
+      const evs = events(posts);
+      assert.deepEqual(evs.map((e) => e.actor).sort(), [near, flagged].sort());
+      const e = evs.find((x) => x.actor === near);
+      assert.equal(e.count, 3);
+      assert.equal(e.url, "/nope/2");
+      // Samples are not saved: the event carries those seen since the restart.
+      assert.equal(e.maliciousPayloadsResponses.length, 1);
+      assert.equal(m.events_raised, 2, "counted across the restart");
+      assert.equal(m.events_delivered, 2);
     } finally {
       await second.mf.dispose();
     }

@@ -25,13 +25,21 @@ test("threshold boundary, cooldown, the payload and its signature", async () => 
     const post = accepted(w.posts)[0];
     const [t, v1] = post.headers["x-actorwatch-signature"].split(",").map((p) => p.split("=")[1]);
     assert.equal(createHmac("sha256", SECRET).update(`${t}.${post.body}`).digest("hex"), v1);
-    // Cooldown: more 404s raise nothing new.
+    // Cooldown: more 404s raise nothing new. The shard's counters reach the hub's /metrics
+    // (its report follows its state save, about a second later).
     for (let i = 3; i < 6; i++) await w.send(`/scan/${i}`, "203.0.113.7");
-    await waitFor(async () => {
+    const m = await waitFor(async () => {
       const m = await metrics(w.mf);
-      return m.events_queued === 0;
-    }, "quiet hub");
+      return m.matched === 6 && m.events_suppressed === 3 && m;
+    }, "the shard's counters");
     assert.equal(events(w.posts).length, 1);
+    assert.equal(m.events_raised, 1);
+    assert.equal(m.responses, 7, "the /ok response too, counted in this isolate and sent with the next delta");
+    const shards = Object.values(m.shards);
+    assert.equal(shards.length, 1);
+    assert.equal(shards[0].matched, 6);
+    assert.equal(m.hub.matched, 0);
+    assert.equal(m.hub.events_delivered, 1);
   } finally {
     await w.mf.dispose();
   }
@@ -111,5 +119,47 @@ test("a bad config fails open: every request reaches the origin unchanged", asyn
     assert.equal(w.posts.length, 0);
   } finally {
     await w.mf.dispose();
+  }
+});
+
+test("/metrics: the shards' counters next to the hub's, on the Worker behind a bearer token", async () => {
+  const token = "metrics-token-7c1d2e";
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }]), { bindings: { ACTORWATCH_METRICS_TOKEN: token } });
+  try {
+    const ips = Array.from({ length: 8 }, (_, i) => `198.51.100.${20 + i}`);
+    for (const ip of ips) await w.send("/nope", ip);
+    for (const ip of ips.slice(0, 3)) await w.send("/nope", ip);
+    const scrape = (headers) => w.mf.dispatchFetch("https://api.test/__actorwatch/metrics", { headers });
+    assert.equal((await scrape({})).status, 401);
+    assert.equal((await scrape({ authorization: `Bearer ${token}x` })).status, 401);
+    assert.equal((await scrape({ authorization: "Bearer " })).status, 401);
+    const m = await waitFor(async () => {
+      const r = await scrape({ authorization: `Bearer ${token}` });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get("cache-control"), "no-store");
+      const m = await r.json();
+      return m.matched === 11 && m.state_unsaved === 0 && m;
+    }, "11 counted responses in the shards' counters");
+    // Summed over the shards: every counted response, every event; per shard as well.
+    const shards = Object.values(m.shards);
+    assert.equal(shards.reduce((n, s) => n + s.matched, 0), 11);
+    assert.equal(m.events_raised, 3);
+    assert.ok(shards.length > 1 && shards.length <= 8, `${shards.length} shards`);
+    assert.ok(Object.keys(m.shards).every((name) => /^shard-\d+$/.test(name)), Object.keys(m.shards).join());
+    assert.equal(m.records_dropped, 0);
+    await waitFor(async () => (await metrics(w.mf)).events_delivered === 3, "3 events delivered");
+    assert.equal(w.originCalls.filter((c) => c.path.startsWith("/__actorwatch")).length, 0);
+    assert.ok(!w.output.join("").includes(token), "the token never reaches workerd's output");
+  } finally {
+    await w.mf.dispose();
+  }
+  // Without the secret the path is the API's.
+  const plain = await start(makeConfig([{ id: "4XX_FILTER", threshold: 2 }]));
+  try {
+    const r = await plain.send("/__actorwatch/metrics", "198.51.100.1", { headers: { authorization: "Bearer x" } });
+    assert.equal(r.status, 404);
+    assert.equal(plain.originCalls.at(-1).path, "/__actorwatch/metrics", "passed to the origin");
+  } finally {
+    await plain.mf.dispose();
   }
 });

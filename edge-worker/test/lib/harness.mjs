@@ -13,8 +13,11 @@ export function makeConfig(rules, webhook = {}, extra = {}) {
   });
 }
 
-/** Miniflare options for the built Worker and its Durable Objects (tests and benchmarks). */
-export function workerOptions(config, originUrl) {
+/**
+ * Miniflare options for the built Worker and its Durable Objects (tests and benchmarks).
+ * `bindings` adds vars and secrets, such as the test-only fault switches.
+ */
+export function workerOptions(config, originUrl, bindings = {}) {
   return {
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
@@ -24,16 +27,17 @@ export function workerOptions(config, originUrl) {
       COUNTERS: { className: "CounterShard", useSQLite: true },
       HUB: { className: "Hub", useSQLite: true },
     },
-    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: originUrl },
+    bindings: { ACTORWATCH_CONFIG: config, ORIGIN_URL: originUrl, ...bindings },
   };
 }
 
 /**
  * Starts the Worker. `receiver(request, body, n)` answers the n-th webhook POST: a status
  * (default 200), a Response, or a throw (the connection is refused). `persist` keeps Durable
- * Object storage in that directory across instances. Everything workerd prints is in `output`.
+ * Object storage in that directory across instances; `bindings` are passed to the Worker.
+ * Everything workerd prints is in `output`.
  */
-export async function start(config, { receiver, persist, posts = [] } = {}) {
+export async function start(config, { receiver, persist, posts = [], bindings } = {}) {
   const hook = new URL(JSON.parse(config).webhook.url);
   const originCalls = [];
   const output = [];
@@ -42,7 +46,7 @@ export async function start(config, { receiver, persist, posts = [] } = {}) {
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) stream.on("data", (chunk) => output.push(String(chunk)));
     },
-    ...workerOptions(config, "https://origin.test"),
+    ...workerOptions(config, "https://origin.test", bindings),
     outboundService: async (request) => {
       const url = new URL(request.url);
       if (url.host === hook.host) {
@@ -89,6 +93,10 @@ export const accepted = (posts) => {
 };
 export const events = (posts) => accepted(posts).flatMap((p) => JSON.parse(p.body).maliciousEvents);
 
+/**
+ * The hub's /metrics: the hub's counters with every shard's added, then `hub` and `shards`
+ * (each shard's latest report) apart.
+ */
 export async function metrics(mf) {
   const ns = await mf.getDurableObjectNamespace("HUB");
   const stub = ns.get(ns.idFromName("hub"));
