@@ -169,7 +169,8 @@ impl Rings {
     ) -> Option<WindowResult> {
         let id = w.get(VALUE).copied()?;
         let ring = self.rings.get_mut(id as usize)?;
-        if ring.back().is_some_and(|&newest| t >= newest) {
+        let in_order = ring.back().is_none_or(|&newest| t >= newest);
+        if in_order {
             while ring.front().is_some_and(|&v| v <= lower) {
                 ring.pop_front();
             }
@@ -190,9 +191,15 @@ impl Rings {
             ring.reserve_exact(new - ring.len());
             budget.resize(ring_bytes(old), ring_bytes(ring.capacity()));
         }
-        let at = ring.partition_point(|&v| v <= t);
-        ring.insert(at, t);
-        let count = at + 1 - ring.partition_point(|&v| v <= lower);
+        let count = if in_order {
+            // Every time left is after `lower` and at most `t`: all of them count.
+            ring.push_back(t);
+            ring.len()
+        } else {
+            let at = ring.partition_point(|&v| v <= t);
+            ring.insert(at, t);
+            at + 1 - ring.partition_point(|&v| v <= lower)
+        };
         let len = ring.len();
         if len < 2 {
             let only = ring.front().copied().unwrap_or(t);
