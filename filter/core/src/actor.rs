@@ -1,6 +1,5 @@
 //! Who is the actor: peer addresses, X-Forwarded-For, header identities, IPv6 prefixes.
 
-use crate::config::{ActorConfig, ActorSource};
 use crate::Headers;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -32,6 +31,28 @@ impl crate::memory::HeapSize for ActorKey {
             _ => 0,
         }
     }
+}
+
+/// Where an actor's identity comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorSource {
+    /// The connection's peer address.
+    Peer,
+    /// X-Forwarded-For, walked from the right past trusted hops and trusted proxies.
+    Xff,
+    /// A request header's value; `hashed` when the header carries credentials.
+    Header { name: String, hashed: bool },
+    /// Cloudflare's `CF-Connecting-IP`.
+    CfConnectingIp,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActorConfig {
+    pub sources: Vec<ActorSource>,
+    pub xff_trusted_hops: usize,
+    pub trusted_proxies: Vec<Cidr>,
+    pub ipv6_prefix: u8,
+    pub ipv4_prefix: u8,
 }
 
 /// An actor as resolved from one request.

@@ -3,7 +3,7 @@
 use crate::actor::ActorKey;
 use crate::hash::SeededState;
 use crate::memory::{Budget, HeapSize};
-use crate::record::{put_actor, put_varint, DeltaError, Reader};
+use crate::wire::{put_actor, put_varint, Reader, WireError};
 use hashbrown::HashMap;
 use std::collections::BTreeMap;
 
@@ -202,14 +202,14 @@ impl Blocklist {
     }
 
     /// Reads a snapshot written by [`Blocklist::encode`] (a copy for lookups: no budget).
-    pub fn decode(bytes: &[u8], seed: u64) -> Result<Blocklist, DeltaError> {
+    pub fn decode(bytes: &[u8], seed: u64) -> Result<Blocklist, WireError> {
         let mut r = Reader::new(bytes);
         if r.take::<3>()? != *SNAPSHOT_MAGIC {
-            return Err(DeltaError::BadMagic);
+            return Err(WireError::BadMagic);
         }
         let version = r.byte()?;
         if version != SNAPSHOT_VERSION {
-            return Err(DeltaError::UnsupportedVersion(version));
+            return Err(WireError::UnsupportedVersion(version));
         }
         let generation = r.varint()?;
         let count = r.varint()?;
@@ -217,11 +217,11 @@ impl Blocklist {
         for _ in 0..count {
             let key = r.actor()?;
             let until_ms = r.varint()?;
-            let status = u16::try_from(r.varint()?).map_err(|_| DeltaError::TooLarge)?;
+            let status = u16::try_from(r.varint()?).map_err(|_| WireError::TooLarge)?;
             list.insert(&key, until_ms, status);
         }
         if !r.is_empty() {
-            return Err(DeltaError::TooLarge);
+            return Err(WireError::TooLarge);
         }
         list.generation = generation;
         Ok(list)

@@ -3,9 +3,12 @@
 //! Validation walks the JSON itself (not serde's derive) so that every error can name its key
 //! path and the offending value, and so that all errors are reported at once.
 
-use crate::actor::{parse_cidr, Cidr};
+use crate::actor::{parse_cidr, ActorConfig, ActorSource};
+use crate::credentials::is_credential_header;
 use crate::payload::{Overview, Remediation, RemediationStep};
+use crate::status::StatusSet;
 use crate::texts;
+use crate::url::{split_url, url_for_errors};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -82,77 +85,6 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
-
-/// Where an actor's identity comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActorSource {
-    /// The connection's peer address.
-    Peer,
-    /// X-Forwarded-For, walked from the right past trusted hops and trusted proxies.
-    Xff,
-    /// A request header's value; `hashed` when the header carries credentials.
-    Header { name: String, hashed: bool },
-    /// Cloudflare's `CF-Connecting-IP`.
-    CfConnectingIp,
-}
-
-#[derive(Debug, Clone)]
-pub struct ActorConfig {
-    pub sources: Vec<ActorSource>,
-    pub xff_trusted_hops: usize,
-    pub trusted_proxies: Vec<Cidr>,
-    pub ipv6_prefix: u8,
-    pub ipv4_prefix: u8,
-}
-
-/// The set of HTTP statuses a rule counts (100..=599), as a bitmap.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub struct StatusSet([u64; 10]);
-
-impl StatusSet {
-    pub fn insert_range(&mut self, lo: u16, hi: u16) {
-        for s in lo..=hi {
-            if let Some(word) = self.0.get_mut(usize::from(s / 64)) {
-                *word |= 1 << (s % 64);
-            }
-        }
-    }
-    #[inline]
-    pub fn contains(&self, status: u16) -> bool {
-        match self.0.get(usize::from(status / 64)) {
-            Some(word) => word & (1 << (status % 64)) != 0,
-            None => false,
-        }
-    }
-    pub fn union(&self, other: &StatusSet) -> StatusSet {
-        let mut out = *self;
-        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
-            *a |= b;
-        }
-        out
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-}
-
-impl fmt::Debug for StatusSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut list = f.debug_list();
-        let mut s = 100u16;
-        while s < 600 {
-            if self.contains(s) {
-                let start = s;
-                while s + 1 < 600 && self.contains(s + 1) {
-                    s += 1;
-                }
-                list.entry(&format_args!("{start}-{s}"));
-            }
-            s += 1;
-        }
-        list.finish()
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Per {
@@ -321,33 +253,6 @@ impl Config {
             .fold(StatusSet::default(), |acc, r| acc.union(&r.statuses))
     }
 }
-
-/// Header names whose values are credentials: an actor taken from them is reported as a hash.
-pub fn is_credential_header(name: &str) -> bool {
-    const PARTS: [&str; 8] = [
-        "auth",
-        "token",
-        "key",
-        "secret",
-        "session",
-        "password",
-        "credential",
-        "cookie",
-    ];
-    let name = name.as_bytes();
-    PARTS.iter().any(|part| {
-        name.windows(part.len())
-            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
-    })
-}
-
-/// Headers never copied into samples, whatever the config says.
-pub const ALWAYS_REDACTED: [&str; 4] = [
-    "authorization",
-    "cookie",
-    "proxy-authorization",
-    "set-cookie",
-];
 
 struct Validator<'e> {
     errors: Vec<ConfigError>,
@@ -1154,50 +1059,6 @@ fn parse_status_range(v: &Value) -> Option<(u16, u16)> {
         }
     };
     (valid(lo) && valid(hi) && lo <= hi).then_some((lo as u16, hi as u16))
-}
-
-/// A webhook URL as an error may show it: user info, path and query can hold secrets (many
-/// webhook URLs carry their token in the path), so only the scheme and host are kept.
-fn url_for_errors(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return if url.contains(['/', '@', '?']) {
-            "<not a URL>".to_string()
-        } else {
-            url.to_string()
-        };
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..end).unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let tail = if end < rest.len() { "/..." } else { "" };
-    format!("{scheme}://{host}{tail}")
-}
-
-/// Splits `http(s)://authority/path?query` into authority and path (with query), or `None`.
-fn split_url(url: &str) -> Option<(String, String)> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (rest.get(..i)?, rest.get(i..)?),
-        None => (rest, "/"),
-    };
-    if authority.is_empty()
-        || authority.contains(['@', ' ', '#'])
-        || url.contains(['\r', '\n', ' '])
-    {
-        return None;
-    }
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_string()
-    };
-    let path = match path.find('#') {
-        Some(i) => path.get(..i).unwrap_or("/").to_string(),
-        None => path,
-    };
-    Some((authority.to_string(), path))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::hash::{splitmix64, SeededState};
 use crate::memory::{HeapSize, Shares};
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
-use crate::samples::{Sample, SampleStore};
+use crate::sample_store::{Sample, SampleStore};
 use crate::table::{layout, Now, Protection, RuleLayout, Table};
 use crate::template::template;
 use crate::window::WindowResult;

@@ -2,15 +2,17 @@
 
 use crate::actor::{ActorKey, Resolved};
 use crate::blocklist::Blocklist;
-use crate::config::{Config, StatusSet};
+use crate::config::Config;
+use crate::delta::DeltaReader;
 use crate::detector::{Detection, Detector, CLOCK_STEP_MS};
 use crate::memory::{Budget, HeapSize, Shares};
+use crate::observation::{Headers, Observation};
 use crate::outbox::{Delivery, Outbox};
 use crate::payload::MaliciousEvent;
-use crate::record::{
-    prepare, record_of, record_sample, sample_json, DeltaError, DeltaReader, Headers, Observation,
-    OwnedRecord,
-};
+use crate::record::{prepare, record_of, OwnedRecord};
+use crate::sample::{record_sample, sample_json};
+use crate::status::StatusSet;
+use crate::wire::WireError;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -280,7 +282,7 @@ impl Engine {
     /// events raised now (always 0 with a reorder window). A
     /// malformed delta is rejected from the first bad record on (counted in
     /// `deltas_rejected`); records before it still count.
-    pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<u32, DeltaError> {
+    pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<u32, WireError> {
         let mut reader = match DeltaReader::new(delta) {
             Ok(r) => r,
             Err(e) => {
@@ -485,7 +487,7 @@ impl Engine {
 
     /// Restores [`Engine::export_state`] into an engine that has counted nothing yet; returns
     /// the keys restored. A snapshot of other rules is refused and the engine starts afresh.
-    pub fn import_state(&mut self, bytes: &[u8]) -> Result<usize, DeltaError> {
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<usize, WireError> {
         self.detector.import_state(bytes)
     }
 

@@ -14,9 +14,9 @@ use crate::config::Config;
 use crate::detector::{Detector, Group};
 use crate::hash::SeededState;
 use crate::memory::HeapSize;
-use crate::record::{put_actor, put_varint, DeltaError, Reader};
 use crate::table::Now;
 use crate::window::WORDS_PER_RULE;
+use crate::wire::{put_actor, put_varint, Reader, WireError};
 use std::hash::Hash;
 
 const MAGIC: &[u8; 3] = b"AWS";
@@ -25,14 +25,14 @@ const VERSION: u8 = 1;
 /// A key as snapshots write it.
 trait SnapshotKey: Sized {
     fn put(&self, out: &mut Vec<u8>);
-    fn read(r: &mut Reader) -> Result<Self, DeltaError>;
+    fn read(r: &mut Reader) -> Result<Self, WireError>;
 }
 
 impl SnapshotKey for ActorKey {
     fn put(&self, out: &mut Vec<u8>) {
         put_actor(out, self);
     }
-    fn read(r: &mut Reader) -> Result<Self, DeltaError> {
+    fn read(r: &mut Reader) -> Result<Self, WireError> {
         r.actor()
     }
 }
@@ -42,7 +42,7 @@ impl SnapshotKey for (ActorKey, u64) {
         put_actor(out, &self.0);
         put_varint(out, self.1);
     }
-    fn read(r: &mut Reader) -> Result<Self, DeltaError> {
+    fn read(r: &mut Reader) -> Result<Self, WireError> {
         Ok((r.actor()?, r.varint()?))
     }
 }
@@ -100,10 +100,10 @@ fn read_group<K: SnapshotKey + Hash + Eq + Clone + HeapSize>(
     r: &mut Reader,
     group: Option<&mut Group<K>>,
     now: Now,
-) -> Result<usize, DeltaError> {
+) -> Result<usize, WireError> {
     let present = r.byte()? == 1;
     if present != group.is_some() {
-        return Err(DeltaError::OtherConfig);
+        return Err(WireError::OtherConfig);
     }
     let Some(g) = group else {
         return Ok(0);
@@ -115,16 +115,16 @@ fn read_group<K: SnapshotKey + Hash + Eq + Clone + HeapSize>(
         let key = K::read(r)?;
         let slot = g.table.upsert(&key, now).map(|up| up.slot);
         for lay in g.layouts.clone() {
-            let last_event = u32::try_from(r.varint()?).map_err(|_| DeltaError::TooLarge)?;
+            let last_event = u32::try_from(r.varint()?).map_err(|_| WireError::TooLarge)?;
             let n = r.varint()?;
             if n > u64::from(lay.threshold) {
-                return Err(DeltaError::TooLarge);
+                return Err(WireError::TooLarge);
             }
             times.clear();
             let mut t = 0u32;
             for _ in 0..n {
-                let gap = u32::try_from(r.varint()?).map_err(|_| DeltaError::TooLarge)?;
-                t = t.checked_add(gap).ok_or(DeltaError::TooLarge)?;
+                let gap = u32::try_from(r.varint()?).map_err(|_| WireError::TooLarge)?;
+                t = t.checked_add(gap).ok_or(WireError::TooLarge)?;
                 times.push(t);
             }
             if let Some(slot) = slot {
@@ -160,18 +160,18 @@ impl Detector {
 
     /// Restores a state written by [`Detector::export_state`] into a detector that has counted
     /// nothing yet, with the same rules; returns the keys restored. A snapshot of other rules is
-    /// refused ([`DeltaError::OtherConfig`]): the host starts afresh.
-    pub fn import_state(&mut self, bytes: &[u8]) -> Result<usize, DeltaError> {
+    /// refused ([`WireError::OtherConfig`]): the host starts afresh.
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<usize, WireError> {
         let mut r = Reader::new(bytes);
         if r.take::<3>()? != *MAGIC {
-            return Err(DeltaError::BadMagic);
+            return Err(WireError::BadMagic);
         }
         let version = r.byte()?;
         if version != VERSION {
-            return Err(DeltaError::UnsupportedVersion(version));
+            return Err(WireError::UnsupportedVersion(version));
         }
         if r.varint()? != fingerprint(&self.cfg) {
-            return Err(DeltaError::OtherConfig);
+            return Err(WireError::OtherConfig);
         }
         let nonzero = |v: u64| (v != 0).then_some(v);
         self.clock.window_base = nonzero(r.varint()?);
@@ -193,7 +193,7 @@ impl Detector {
             self.blocks.insert(key, block.until_ms, block.status);
         }
         if !r.is_empty() {
-            return Err(DeltaError::TooLarge);
+            return Err(WireError::TooLarge);
         }
         Ok(restored)
     }

@@ -927,6 +927,6 @@ fn snapshots_of_other_rules_or_cut_short_are_refused() {
     let mut fresh = Engine::new(other, 3);
     assert_eq!(
         fresh.import_state(&snapshot),
-        Err(actorwatch_core::DeltaError::OtherConfig)
+        Err(actorwatch_core::WireError::OtherConfig)
     );
 }

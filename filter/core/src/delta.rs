@@ -1,0 +1,410 @@
+//! Worker deltas: a proxy worker's matched responses, appended to a compact versioned buffer
+//! (no hashing, no shared state per request) and read back record by record by the engine that
+//! aggregates them.
+
+use crate::config::Config;
+use crate::observation::Observation;
+use crate::record::{normalize_country, prepare, record_of, Record};
+use crate::status::StatusSet;
+use crate::wire::{put_actor, put_str, put_varint, Reader, WireError};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------------------------
+// Delta format, version 2 (little-endian varints):
+//   magic "AWD" version(1)
+//   responses, blocked_requests, records_dropped, unattributed, record_count
+//   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) headers
+//     actor: 4 [4] | 6 [16] | 'D' source [16] | 'T' source str
+//     ip:    0 | 4 [4] | 6 [16]
+//     str:   len bytes (UTF-8)        headers: 0 | 2 len block (see sample_headers_block)
+// ---------------------------------------------------------------------------------------------
+
+const DELTA_MAGIC: &[u8; 3] = b"AWD";
+pub const DELTA_VERSION: u8 = 2;
+
+fn put_record(out: &mut Vec<u8>, r: &Record) {
+    put_varint(out, r.ts_ms);
+    put_varint(out, u64::from(r.status));
+    put_actor(out, &r.actor);
+    match r.ip {
+        None => out.push(0),
+        Some(IpAddr::V4(v4)) => {
+            out.push(4);
+            out.extend_from_slice(&v4.octets());
+        }
+        Some(IpAddr::V6(v6)) => {
+            out.push(6);
+            out.extend_from_slice(&v6.octets());
+        }
+    }
+    put_str(out, r.method);
+    put_str(out, r.path);
+    put_str(out, r.host);
+    out.extend_from_slice(&r.country.unwrap_or([0, 0]));
+    match r.sample_headers {
+        None => out.push(0),
+        Some(block) => {
+            out.push(2);
+            put_varint(out, block.len() as u64);
+            out.extend_from_slice(block);
+        }
+    }
+}
+
+/// One record of a delta (see the format above).
+fn read_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
+    let ts_ms = r.varint()?;
+    let status = u16::try_from(r.varint()?).map_err(|_| WireError::TooLarge)?;
+    let actor = r.actor()?;
+    let ip = match r.byte()? {
+        0 => None,
+        4 => Some(IpAddr::V4(Ipv4Addr::from(r.take::<4>()?))),
+        6 => Some(IpAddr::V6(Ipv6Addr::from(r.take::<16>()?))),
+        t => return Err(WireError::BadTag(t)),
+    };
+    let method = r.str()?;
+    let path = r.str()?;
+    let host = r.str()?;
+    let country = r.take::<2>()?;
+    let country = (country != [0, 0])
+        .then(|| {
+            std::str::from_utf8(&country)
+                .ok()
+                .and_then(normalize_country)
+        })
+        .flatten();
+    let sample_headers = match r.byte()? {
+        0 => None,
+        2 => Some(r.bytes()?),
+        t => return Err(WireError::BadTag(t)),
+    };
+    Ok(Record {
+        ts_ms,
+        status,
+        actor,
+        ip,
+        method,
+        path,
+        host,
+        country,
+        sample_headers,
+    })
+}
+
+/// Counters a delta carries besides its records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeltaCounts {
+    pub responses: u64,
+    pub blocked_requests: u64,
+    pub records_dropped: u64,
+    pub unattributed: u64,
+    pub records: u64,
+}
+
+/// Reads a delta: its counters, then its records one by one.
+pub struct DeltaReader<'a> {
+    reader: Reader<'a>,
+    pub counts: DeltaCounts,
+    remaining: u64,
+}
+
+impl<'a> DeltaReader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<Self, WireError> {
+        let mut reader = Reader::new(bytes);
+        if reader.take::<3>()? != *DELTA_MAGIC {
+            return Err(WireError::BadMagic);
+        }
+        let version = reader.byte()?;
+        if version != DELTA_VERSION {
+            return Err(WireError::UnsupportedVersion(version));
+        }
+        let counts = DeltaCounts {
+            responses: reader.varint()?,
+            blocked_requests: reader.varint()?,
+            records_dropped: reader.varint()?,
+            unattributed: reader.varint()?,
+            records: reader.varint()?,
+        };
+        Ok(DeltaReader {
+            reader,
+            remaining: counts.records,
+            counts,
+        })
+    }
+
+    /// The next record, `None` at the end; an error ends the delta.
+    pub fn next_record(&mut self) -> Option<Result<Record<'a>, WireError>> {
+        if self.remaining == 0 {
+            return (!self.reader.is_empty()).then_some(Err(WireError::TooLarge));
+        }
+        self.remaining -= 1;
+        let r = read_record(&mut self.reader);
+        if r.is_err() {
+            self.remaining = 0;
+            self.reader = Reader::new(&[]);
+        }
+        Some(r)
+    }
+}
+
+/// The per-worker side of a multi-threaded host: records matched responses into a compact
+/// buffer (no shared state, no hashing) and hands it over as a delta on each tick.
+pub struct Recorder {
+    cfg: Arc<Config>,
+    matched: StatusSet,
+    buf: Vec<u8>,
+    counts: DeltaCounts,
+    max_buffer_bytes: usize,
+}
+
+/// Default bound on a worker's unsent records; beyond it records are dropped and counted.
+pub const DEFAULT_MAX_BUFFER_BYTES: usize = 4 << 20;
+
+impl Recorder {
+    pub fn new(cfg: Arc<Config>) -> Self {
+        let matched = cfg.matched_statuses();
+        Recorder {
+            cfg,
+            matched,
+            buf: Vec::new(),
+            counts: DeltaCounts::default(),
+            max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
+        }
+    }
+
+    pub fn with_max_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.max_buffer_bytes = bytes;
+        self
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Records one response; returns whether any rule counts its status.
+    pub fn record(&mut self, now_ms: u64, obs: &Observation) -> bool {
+        self.counts.responses += 1;
+        if !self.matched.contains(obs.status) {
+            return false;
+        }
+        let Some(prepared) = prepare(&self.cfg, obs, true) else {
+            self.counts.unattributed += 1;
+            return true;
+        };
+        if self.buf.len() >= self.max_buffer_bytes {
+            self.counts.records_dropped += 1;
+            return true;
+        }
+        put_record(&mut self.buf, &record_of(now_ms, obs, &prepared));
+        self.counts.records += 1;
+        true
+    }
+
+    /// Whether any rule counts `status`: hosts skip gathering a response's details otherwise.
+    #[inline]
+    pub fn counts_status(&self, status: u16) -> bool {
+        self.matched.contains(status)
+    }
+
+    /// Counts a response no rule counts (after [`Recorder::counts_status`] said so).
+    #[inline]
+    pub fn count_unmatched(&mut self) {
+        self.counts.responses += 1;
+    }
+
+    /// Counts records the host lost after taking them (a delta it could not hand over).
+    pub fn count_lost(&mut self, records: u64) {
+        self.counts.records_dropped += records;
+    }
+
+    /// Counts a request answered from the blocklist.
+    pub fn count_blocked(&mut self) {
+        self.counts.blocked_requests += 1;
+    }
+
+    pub fn pending_records(&self) -> u64 {
+        self.counts.records
+    }
+
+    /// The delta accumulated since the last call, or `None` if nothing happened.
+    pub fn take_delta(&mut self) -> Option<Vec<u8>> {
+        if self.counts == DeltaCounts::default() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.buf.len() + 32);
+        out.extend_from_slice(DELTA_MAGIC);
+        out.push(DELTA_VERSION);
+        let c = std::mem::take(&mut self.counts);
+        for v in [
+            c.responses,
+            c.blocked_requests,
+            c.records_dropped,
+            c.unattributed,
+            c.records,
+        ] {
+            put_varint(&mut out, v);
+        }
+        out.append(&mut self.buf);
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::ActorKey;
+    use crate::sample::record_sample;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config(extra: &str) -> Arc<Config> {
+        let json = format!(r#"{{{extra} "webhook": {{"url": "http://127.0.0.1/hook"}}}}"#);
+        Arc::new(Config::from_json_str(&json).unwrap())
+    }
+
+    #[test]
+    fn delta_round_trips_every_field() {
+        let cfg = config(
+            r#""actor": {"sources": ["header:x-tenant", "peer"]}, "country_header": "x-country","#,
+        );
+        let mut rec = Recorder::new(cfg);
+        let h1 = [
+            ("x-country", "in"),
+            ("authorization", "Bearer sekret"),
+            ("user-agent", "scan/1"),
+        ];
+        let obs = Observation {
+            method: "POST",
+            path: "/v1/orders/7?x=1",
+            status: 404,
+            peer: Some("[2001:db8::7]:5000"),
+            host: Some("api.example.com"),
+            headers: &h1,
+            country: None,
+        };
+        assert!(rec.record(1_747_162_308_123, &obs));
+        let h2 = [("x-tenant", "acme")];
+        let obs2 = Observation {
+            status: 200,
+            headers: &h2,
+            ..obs
+        };
+        assert!(!rec.record(1_747_162_308_124, &obs2));
+        let obs3 = Observation {
+            status: 401,
+            headers: &h2,
+            peer: None,
+            host: None,
+            ..obs
+        };
+        assert!(rec.record(1_747_162_308_125, &obs3));
+        rec.count_blocked();
+        let delta = rec.take_delta().unwrap();
+        assert_eq!(rec.take_delta(), None);
+        let mut reader = DeltaReader::new(&delta).unwrap();
+        assert_eq!(
+            reader.counts,
+            DeltaCounts {
+                responses: 3,
+                blocked_requests: 1,
+                records_dropped: 0,
+                unattributed: 0,
+                records: 2
+            }
+        );
+        let r1 = reader.next_record().unwrap().unwrap();
+        assert_eq!(r1.ts_ms, 1_747_162_308_123);
+        assert_eq!(r1.status, 404);
+        assert_eq!(
+            r1.actor,
+            ActorKey::V6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(r1.ip, Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(
+            (r1.method, r1.path, r1.host, r1.country_str()),
+            ("POST", "/v1/orders/7", "api.example.com", "IN")
+        );
+        let sample: serde_json::Value =
+            serde_json::from_str(&record_sample(rec.config(), &r1).unwrap()).unwrap();
+        assert_eq!(sample["statusCode"], 404);
+        assert_eq!(sample["time"], 1_747_162_308);
+        assert_eq!(sample["ip"], "2001:db8::7");
+        let headers: serde_json::Value =
+            serde_json::from_str(sample["requestHeaders"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            headers,
+            serde_json::json!({"x-country": "in", "user-agent": "scan/1"})
+        );
+        let r2 = reader.next_record().unwrap().unwrap();
+        assert_eq!(
+            r2.actor,
+            ActorKey::Text {
+                source: 0,
+                value: "acme".into()
+            }
+        );
+        assert_eq!((r2.ip, r2.host, r2.country), (None, "", None));
+        assert!(reader.next_record().is_none());
+    }
+
+    #[test]
+    fn truncated_or_foreign_deltas_are_errors_not_panics() {
+        let cfg = config("");
+        let mut rec = Recorder::new(cfg);
+        let h = [("a", "b")];
+        let obs = Observation {
+            method: "GET",
+            path: "/",
+            status: 404,
+            peer: Some("1.2.3.4"),
+            host: None,
+            headers: &h,
+            country: None,
+        };
+        rec.record(1, &obs);
+        let delta = rec.take_delta().unwrap();
+        for cut in 0..delta.len() {
+            let part = &delta[..cut];
+            let ok = match DeltaReader::new(part) {
+                Err(_) => true,
+                Ok(mut r) => matches!(r.next_record(), Some(Err(_))),
+            };
+            assert!(ok, "cut at {cut} was accepted");
+        }
+        assert_eq!(
+            DeltaReader::new(b"XYZ\x01").err(),
+            Some(WireError::BadMagic)
+        );
+        assert_eq!(
+            DeltaReader::new(b"AWD\x01").err(),
+            Some(WireError::UnsupportedVersion(1))
+        );
+        let mut trailing = delta.clone();
+        trailing.push(0);
+        let mut r = DeltaReader::new(&trailing).unwrap();
+        assert!(r.next_record().unwrap().is_ok());
+        assert_eq!(r.next_record(), Some(Err(WireError::TooLarge)));
+    }
+
+    #[test]
+    fn full_worker_buffer_counts_drops() {
+        let mut rec = Recorder::new(config("")).with_max_buffer_bytes(1);
+        let h = [("a", "b")];
+        let obs = Observation {
+            method: "GET",
+            path: "/",
+            status: 404,
+            peer: Some("1.2.3.4"),
+            host: None,
+            headers: &h,
+            country: None,
+        };
+        for _ in 0..3 {
+            rec.record(1, &obs);
+        }
+        let delta = rec.take_delta().unwrap();
+        let r = DeltaReader::new(&delta).unwrap();
+        assert_eq!((r.counts.records, r.counts.records_dropped), (1, 2));
+    }
+}

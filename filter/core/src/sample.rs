@@ -1,0 +1,239 @@
+//! Samples: the `orig` document of a counted request as Akto formats it, built from the
+//! request headers a sample may show (credentials and configured headers removed), and the
+//! compact header block that carries them in a worker delta.
+
+use crate::config::Config;
+use crate::credentials::{is_credential_header, ALWAYS_REDACTED};
+use crate::observation::Observation;
+use crate::record::{Record, MAX_METHOD_BYTES};
+use crate::template::{strip_query, truncate, MAX_URL_BYTES};
+use crate::wire::{put_str, put_varint, Reader};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+const MAX_SAMPLE_HEADERS: usize = 64;
+const MAX_SAMPLE_HEADER_VALUE: usize = 256;
+
+/// Whether a header may be copied into a sample.
+pub fn is_redacted(cfg: &Config, name: &str) -> bool {
+    ALWAYS_REDACTED.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || is_credential_header(name)
+        || cfg
+            .redact_headers
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// The headers a sample may show, as a compact block: a varint count, then each lower-case
+/// name and truncated value as varint-length strings. Credentials and pseudo-headers are left
+/// out here already, so they never travel in a delta.
+pub fn sample_headers_block(cfg: &Config, obs: &Observation) -> Vec<u8> {
+    let mut pairs: Vec<u8> = Vec::with_capacity(256);
+    let mut count = 0u64;
+    obs.headers.for_each(&mut |name, value| {
+        if count as usize >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
+            return;
+        }
+        count += 1;
+        put_varint(&mut pairs, name.len() as u64);
+        pairs.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        put_str(&mut pairs, truncate(value, MAX_SAMPLE_HEADER_VALUE));
+    });
+    let mut out = Vec::with_capacity(pairs.len() + 2);
+    put_varint(&mut out, count);
+    out.extend_from_slice(&pairs);
+    out
+}
+
+fn decode_headers_block(block: &[u8]) -> Option<Vec<(&str, &str)>> {
+    let mut r = Reader::new(block);
+    let count = r.varint().ok()?;
+    let mut out = Vec::with_capacity(usize::try_from(count).ok()?.min(MAX_SAMPLE_HEADERS));
+    for _ in 0..count {
+        out.push((r.str().ok()?, r.str().ok()?));
+    }
+    Some(out)
+}
+
+/// The sample document of a record from a delta (built from its header block), if it has one.
+pub fn record_sample(cfg: &Config, rec: &Record) -> Option<String> {
+    let headers = decode_headers_block(rec.sample_headers?)?;
+    let obs = Observation {
+        method: rec.method,
+        path: rec.path,
+        status: rec.status,
+        peer: None,
+        host: None,
+        headers: &headers,
+        country: None,
+    };
+    Some(sample_json(cfg, rec.ts_ms, &obs, rec.ip))
+}
+
+/// Appends `s` to `out` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut clean_from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(s.get(clean_from..i).unwrap_or(""));
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
+        }
+        clean_from = i + 1;
+    }
+    out.push_str(s.get(clean_from..).unwrap_or(""));
+    out.push('"');
+}
+
+/// The `orig` document of one sample: method, path, status, ip, time (epoch seconds) and the
+/// request headers minus credentials, as Akto formats its samples (the header map is itself a
+/// JSON string). Header names are lower-cased and sorted, repeated headers joined with ", ",
+/// so every host writes the same bytes for the same request.
+pub fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
+    // Names and values are copied into one buffer; `spans` indexes it.
+    let mut buf = String::with_capacity(256);
+    let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
+    obs.headers.for_each(&mut |name, value| {
+        if spans.len() >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
+            return;
+        }
+        let start = buf.len();
+        buf.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        let split = buf.len();
+        buf.push_str(truncate(value, MAX_SAMPLE_HEADER_VALUE));
+        spans.push((start, split, buf.len()));
+    });
+    let part = |a: usize, b: usize| buf.get(a..b).unwrap_or("");
+    spans.sort_by(|x, y| part(x.0, x.1).cmp(part(y.0, y.1)));
+    let mut headers = String::with_capacity(buf.len() + spans.len() * 6 + 2);
+    headers.push('{');
+    let mut previous: Option<&str> = None;
+    for &(start, split, end) in &spans {
+        let name = part(start, split);
+        if previous == Some(name) {
+            // Repeated header: continue the value (drop its closing quote first).
+            headers.pop();
+            headers.push_str(", ");
+            let mut tail = String::new();
+            push_json_str(&mut tail, part(split, end));
+            headers.push_str(tail.get(1..).unwrap_or(""));
+            continue;
+        }
+        if previous.is_some() {
+            headers.push(',');
+        }
+        push_json_str(&mut headers, name);
+        headers.push(':');
+        push_json_str(&mut headers, part(split, end));
+        previous = Some(name);
+    }
+    headers.push('}');
+
+    let mut out = String::with_capacity(headers.len() * 2 + 128);
+    out.push_str("{\"method\":");
+    push_json_str(&mut out, truncate(obs.method, MAX_METHOD_BYTES));
+    out.push_str(",\"path\":");
+    push_json_str(&mut out, truncate(strip_query(obs.path), MAX_URL_BYTES));
+    let _ = write!(out, ",\"statusCode\":{},\"ip\":", obs.status);
+    match ip {
+        Some(ip) => {
+            let _ = write!(out, "\"{ip}\"");
+        }
+        None => out.push_str("\"\""),
+    }
+    let _ = write!(out, ",\"time\":{},\"requestHeaders\":", now_ms / 1000);
+    push_json_str(&mut out, &headers);
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use std::sync::Arc;
+
+    fn config(extra: &str) -> Arc<Config> {
+        let json = format!(r#"{{{extra} "webhook": {{"url": "http://127.0.0.1/hook"}}}}"#);
+        Arc::new(Config::from_json_str(&json).unwrap())
+    }
+
+    #[test]
+    fn samples_are_valid_json_whatever_the_bytes() {
+        let cfg = config("");
+        let nasty = "q\"u\\o\nt\u{1}e é 😀";
+        let h = [("X-B", nasty), ("x-a", "1"), ("X-A", "2")];
+        let obs = Observation {
+            method: "GE\"T",
+            path: "/p\"ath\\",
+            status: 404,
+            peer: None,
+            host: None,
+            headers: &h,
+            country: None,
+        };
+        let doc = sample_json(&cfg, 1_000, &obs, Some("2001:db8::1".parse().unwrap()));
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["method"], "GE\"T");
+        assert_eq!(v["path"], "/p\"ath\\");
+        assert_eq!(v["ip"], "2001:db8::1");
+        assert_eq!(v["time"], 1);
+        let inner: serde_json::Value =
+            serde_json::from_str(v["requestHeaders"].as_str().unwrap()).unwrap();
+        assert_eq!(inner, serde_json::json!({"x-a": "1, 2", "x-b": nasty}));
+        // Names come out sorted, so header order does not change the bytes.
+        let reordered = [("X-A", "1"), ("X-B", nasty), ("x-a", "2")];
+        let obs2 = Observation {
+            headers: &reordered,
+            ..obs
+        };
+        assert_eq!(
+            sample_json(&cfg, 1_000, &obs2, Some("2001:db8::1".parse().unwrap())),
+            doc
+        );
+    }
+
+    #[test]
+    fn samples_drop_credentials_and_configured_headers() {
+        let cfg = config(r#""redact_headers": ["X-Internal"],"#);
+        let h = [
+            ("authorization", "Bearer a"),
+            ("cookie", "c=1"),
+            ("proxy-authorization", "Basic b"),
+            ("x-api-key", "k"),
+            ("x-internal", "secret-route"),
+            ("accept", "a/b"),
+            ("accept", "c/d"),
+            (":authority", "h"),
+        ];
+        let obs = Observation {
+            method: "GET",
+            path: "/p?token=1",
+            status: 401,
+            peer: None,
+            host: None,
+            headers: &h,
+            country: None,
+        };
+        let doc = sample_json(&cfg, 5_000, &obs, None);
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["path"], "/p");
+        assert_eq!(v["requestHeaders"], "{\"accept\":\"a/b, c/d\"}");
+        for secret in ["Bearer", "c=1", "Basic", "secret-route"] {
+            assert!(!doc.contains(secret), "{secret} leaked: {doc}");
+        }
+    }
+}
