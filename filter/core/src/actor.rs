@@ -162,6 +162,17 @@ fn is_port(s: &str) -> bool {
 }
 
 impl ActorConfig {
+    /// The request headers the actor sources read, in source order: all a host must fetch to
+    /// resolve an actor (`peer` reads none).
+    pub fn header_names(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().filter_map(|source| match source {
+            ActorSource::Peer => None,
+            ActorSource::Xff => Some("x-forwarded-for"),
+            ActorSource::CfConnectingIp => Some("cf-connecting-ip"),
+            ActorSource::Header { name, .. } => Some(name.as_str()),
+        })
+    }
+
     /// The key an IP is counted under: IPv4 masked to `ipv4_prefix`, IPv6 to `ipv6_prefix`.
     pub fn ip_key(&self, ip: IpAddr) -> ActorKey {
         match ip {
@@ -355,6 +366,21 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn header_names_are_what_the_sources_read_in_order() {
+        let a =
+            actor_config(r#"{"sources": ["header:X-Api-Key", "peer", "xff", "cf-connecting-ip"]}"#);
+        assert_eq!(
+            a.header_names().collect::<Vec<_>>(),
+            vec!["x-api-key", "x-forwarded-for", "cf-connecting-ip"]
+        );
+        assert_eq!(
+            actor_config("{}").header_names().count(),
+            0,
+            "peer reads no header"
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crate::host;
 use crate::root::Worker;
-use actorwatch_core::config::ActorSource;
 use actorwatch_core::Observation;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -47,18 +46,12 @@ impl HttpContext for HttpFilter {
             return Action::Continue;
         }
         // Only the headers the actor sources read.
-        let mut wanted: Vec<(String, String)> = Vec::new();
-        for source in &w.cfg.actor.sources {
-            let name = match source {
-                ActorSource::Peer => continue,
-                ActorSource::Xff => "x-forwarded-for",
-                ActorSource::CfConnectingIp => "cf-connecting-ip",
-                ActorSource::Header { name, .. } => name.as_str(),
-            };
-            if let Some(v) = host::header(MapType::HttpRequestHeaders, name) {
-                wanted.push((name.to_string(), v));
-            }
-        }
+        let wanted: Vec<(&str, String)> = w
+            .cfg
+            .actor
+            .header_names()
+            .filter_map(|name| Some((name, host::header(MapType::HttpRequestHeaders, name)?)))
+            .collect();
         let peer = peer();
         let now = host::now_ms();
         let Some(actor) = w.cfg.actor.resolve(peer.as_deref(), &wanted) else {
