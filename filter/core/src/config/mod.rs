@@ -1,0 +1,308 @@
+//! The one configuration document every host reads, validated once into a checked [`Config`].
+//!
+//! Validation walks the JSON itself (not serde's derive) so that every error can name its key
+//! path and the offending value, and so that all errors are reported at once.
+
+use crate::actor::ActorConfig;
+use crate::payload::{Overview, Remediation};
+use crate::status::StatusSet;
+use crate::texts;
+use serde_json::Value;
+use std::fmt;
+use validate::Validator;
+
+/// Longest value accepted for window, cooldown and block durations (7 days). The engine stores
+/// times as 32-bit offsets and relies on this bound when it re-bases them.
+pub const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
+/// Largest accepted threshold: the exact window keeps one timestamp per counted response.
+pub const MAX_THRESHOLD: u64 = 10_000;
+/// The default memory budget: comfortable inside a Wasm VM (4 GiB address space at most).
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 64;
+pub const MAX_MEMORY_MB: u64 = 1024;
+/// What one sample is assumed to take when checking that a budget can hold an event's samples
+/// (a typical request's headers; larger ones are skipped and counted at run time).
+const SAMPLE_BYTES_FOR_MINIMUM: usize = 2048;
+/// What one event takes apart from its samples, for the same check.
+const EVENT_BYTES_FOR_MINIMUM: usize = 2048;
+
+/// The least `max_memory_mb` that holds one actor at every rule's threshold (per key shape),
+/// one sample ring and one event with its samples, each in its share of the budget.
+fn minimum_memory_mb(rules: &[Rule], samples_per_event: usize) -> Option<u64> {
+    use crate::memory::Shares;
+    let thresholds = |per: Per| -> Vec<u32> {
+        rules
+            .iter()
+            .filter(|r| r.per == per)
+            .map(|r| r.threshold)
+            .collect()
+    };
+    let (actor, api) = (thresholds(Per::Actor), thresholds(Per::ActorApi));
+    let groups = usize::from(!actor.is_empty()) + usize::from(!api.is_empty());
+    let tables = crate::table::minimum_bytes::<crate::actor::ActorKey>(&actor)
+        .max(crate::table::minimum_bytes::<(crate::actor::ActorKey, u64)>(&api));
+    let samples = samples_per_event * (SAMPLE_BYTES_FOR_MINIMUM + 64) + (16 << 10);
+    let event = EVENT_BYTES_FOR_MINIMUM + samples_per_event * SAMPLE_BYTES_FOR_MINIMUM;
+    let one = Shares::of(1 << 20);
+    let mb_for = |need: usize, share_per_mb: usize| need.div_ceil(share_per_mb.max(1)) as u64;
+    let need = [
+        mb_for(tables * groups.max(1), one.tables),
+        mb_for(samples * groups.max(1), one.samples),
+        mb_for(event, one.outbox),
+    ]
+    .into_iter()
+    .max()?;
+    Some(need.max(1))
+}
+
+/// One validation error: the key path, what is wrong, and the value that was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every error found in one document, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A closed set of values a key accepts, each with the name the document (and, for severity and
+/// type, the payload) uses for it: one list, read by the validator and by whoever prints it.
+macro_rules! choices {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [($name, &'static str)] = &[$(($name::$variant, $text)),+];
+
+            /// The name the configuration document uses.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+    };
+}
+
+choices!(
+    /// Which key a rule counts under: the actor, or the actor and the API.
+    Per { Actor = "actor", ActorApi = "actor_api" }
+);
+choices!(
+    /// What a flagged actor gets beside its event.
+    Action { Alert = "alert", Block = "block" }
+);
+choices!(
+    /// When queued events go out.
+    DeliveryMode { Periodic = "periodic", Instant = "instant" }
+);
+choices!(
+    /// An event's `severity`, as Akto names it.
+    Severity { Low = "LOW", Medium = "MEDIUM", High = "HIGH", Critical = "CRITICAL" }
+);
+choices!(
+    /// An event's `type`, as Akto names it.
+    RuleKind { RuleBased = "Rule-Based", Anomaly = "Anomaly" }
+);
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub statuses: StatusSet,
+    pub threshold: u32,
+    pub window_secs: u64,
+    pub per: Per,
+    pub cooldown_secs: u64,
+    pub action: Action,
+    pub block_secs: u64,
+    pub block_status: u16,
+    pub severity: Severity,
+    pub sub_category: String,
+    pub kind: RuleKind,
+    pub overview: Overview,
+    pub remediation: Remediation,
+}
+
+impl Rule {
+    pub fn window_ms(&self) -> u64 {
+        self.window_secs * 1000
+    }
+    pub fn cooldown_ms(&self) -> u64 {
+        self.cooldown_secs * 1000
+    }
+    pub fn block_ms(&self) -> u64 {
+        self.block_secs * 1000
+    }
+}
+
+#[derive(Clone)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// `host[:port]` of `url`, for hosts that need `:authority`.
+    pub authority: String,
+    /// Path and query of `url`, for hosts that need `:path`.
+    pub path: String,
+    pub cluster: String,
+    /// Extra headers, lowercase names, in document order.
+    pub headers: Vec<(String, String)>,
+    pub mode: DeliveryMode,
+    pub run_every_secs: u64,
+    pub batch_size: usize,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+    pub queue_capacity: usize,
+    pub max_in_flight: usize,
+    pub hmac_secret: Option<String>,
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("cluster", &self.cluster)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("mode", &self.mode)
+            .field("run_every_secs", &self.run_every_secs)
+            .field("batch_size", &self.batch_size)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_retries", &self.max_retries)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_in_flight", &self.max_in_flight)
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub actor: ActorConfig,
+    pub rules: Vec<Rule>,
+    pub max_actors: usize,
+    /// The engine's memory budget (see [`crate::memory`]).
+    pub max_memory_mb: usize,
+    pub samples_per_event: usize,
+    /// Lowercase header names removed from samples, on top of the built-in credential headers.
+    pub redact_headers: Vec<String>,
+    pub api_collection_id: i64,
+    pub country_header: Option<String>,
+    pub webhook: WebhookConfig,
+}
+
+/// How a host looks up an environment variable by name: `None` when it is not set. The core
+/// never reads the environment itself; each host passes its own (the filter: the variables Envoy
+/// gives the VM; the CLI: its process environment; the Worker: its secrets and vars).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The lookup of a host without an environment: every `{"env": ...}` reference is unset.
+pub fn no_env(_name: &str) -> Option<String> {
+    None
+}
+
+impl Config {
+    /// Parses and validates a JSON document. `{"env": "NAME"}` references find nothing.
+    pub fn from_json(json: &[u8]) -> Result<Config, ConfigErrors> {
+        Config::from_json_with_env(json, &no_env)
+    }
+
+    /// Parses and validates a JSON document; secrets given as `{"env": "NAME"}` are read
+    /// through `env`.
+    pub fn from_json_with_env(json: &[u8], env: EnvLookup) -> Result<Config, ConfigErrors> {
+        let value: Value = serde_json::from_slice(json).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                path: "(document)".into(),
+                message: format!("invalid JSON: {e}"),
+            }])
+        })?;
+        Config::from_value_with_env(&value, env)
+    }
+
+    pub fn from_json_str(json: &str) -> Result<Config, ConfigErrors> {
+        Config::from_json(json.as_bytes())
+    }
+
+    pub fn from_value(value: &Value) -> Result<Config, ConfigErrors> {
+        Config::from_value_with_env(value, &no_env)
+    }
+
+    pub fn from_value_with_env(value: &Value, env: EnvLookup) -> Result<Config, ConfigErrors> {
+        let mut v = Validator {
+            errors: Vec::new(),
+            env,
+        };
+        let config = v.config(value);
+        match config {
+            Some(c) if v.errors.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(v.errors)),
+        }
+    }
+
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_mb << 20
+    }
+
+    /// The statuses any rule counts: responses outside it cost nothing more than this lookup.
+    pub fn matched_statuses(&self) -> StatusSet {
+        self.rules
+            .iter()
+            .fold(StatusSet::default(), |acc, r| acc.union(&r.statuses))
+    }
+}
+
+/// The rule used when a config has no `rules` key: Akto's 4XX filter, 10 in 60 s.
+pub fn default_rule() -> Rule {
+    let mut statuses = StatusSet::default();
+    statuses.insert_range(400, 499);
+    Rule {
+        id: "4XX_FILTER".into(),
+        statuses,
+        threshold: 10,
+        window_secs: 60,
+        per: Per::Actor,
+        cooldown_secs: 600,
+        action: Action::Alert,
+        block_secs: 600,
+        block_status: 429,
+        severity: Severity::Medium,
+        sub_category: "API_LEVEL_RATE_LIMITING".into(),
+        kind: RuleKind::RuleBased,
+        overview: texts::overview_4xx(),
+        remediation: texts::remediation_4xx(),
+    }
+}
+
+mod sections;
+mod validate;
+
+#[cfg(test)]
+mod tests;
