@@ -3,6 +3,7 @@
 //! aggregates them.
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::observation::Observation;
 use crate::record::{normalize_country, prepare, record_of, Record};
 use crate::status::StatusSet;
@@ -146,6 +147,40 @@ impl<'a> DeltaReader<'a> {
         }
         Some(r)
     }
+}
+
+/// Reads a whole delta: counts its counters into `metrics` and hands each record to `each`.
+/// A malformed delta is rejected from the first bad record on (counted in `deltas_rejected`);
+/// records before it still count.
+pub fn merge_delta<'a>(
+    delta: &'a [u8],
+    metrics: &mut Metrics,
+    mut each: impl FnMut(Record<'a>),
+) -> Result<(), WireError> {
+    let mut reader = match DeltaReader::new(delta) {
+        Ok(r) => r,
+        Err(e) => {
+            metrics.deltas_rejected += 1;
+            return Err(e);
+        }
+    };
+    let c = reader.counts;
+    metrics.responses += c.responses;
+    metrics.matched += c.records + c.records_dropped + c.unattributed;
+    metrics.unattributed += c.unattributed;
+    metrics.blocked_requests += c.blocked_requests;
+    metrics.records_dropped += c.records_dropped;
+    let mut result = Ok(());
+    while let Some(record) = reader.next_record() {
+        match record {
+            Ok(r) => each(r),
+            Err(e) => {
+                metrics.deltas_rejected += 1;
+                result = Err(e);
+            }
+        }
+    }
+    result
 }
 
 /// The per-worker side of a multi-threaded host: records matched responses into a compact

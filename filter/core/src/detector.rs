@@ -5,14 +5,21 @@
 use crate::actor::ActorKey;
 use crate::blocklist::Blocklist;
 use crate::config::{Action, Config, Per, Rule};
+use crate::delta::merge_delta;
 use crate::hash::{splitmix64, SeededState};
 use crate::memory::{HeapSize, Shares};
+use crate::metrics::Metrics;
+use crate::observation::Observation;
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
+use crate::record::{prepare, record_of};
+use crate::sample::{record_sample, sample_json};
 use crate::sample_store::{Sample, SampleStore};
+use crate::status::StatusSet;
 use crate::table::{layout, Now, Protection, RuleLayout, Table};
 use crate::template::template;
 use crate::window::WindowResult;
+use crate::wire::WireError;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -39,14 +46,15 @@ pub struct Detection {
     pub event: MaliciousEvent,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DetectorMetrics {
-    pub events_raised: u64,
-    pub events_suppressed: u64,
-    /// Times the host clock stepped back by more than [`CLOCK_STEP_MS`].
-    pub clock_steps: u64,
-    /// Records with a time before [`TIME_FLOOR_MS`], counted in no window.
-    pub untimed: u64,
+/// What [`Detector::observe`] made of one response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// No rule counts its status.
+    NotMatched,
+    /// Counted, but no actor source yielded a value.
+    Unattributed,
+    /// Counted for this actor.
+    Counted(ActorKey),
 }
 
 /// Rules that share a key shape, their table and the samples of its keys.
@@ -111,6 +119,7 @@ pub(crate) struct Clock {
 
 pub struct Detector {
     pub(crate) cfg: Arc<Config>,
+    matched: StatusSet,
     pub(crate) api_hasher: SeededState,
     pub(crate) per_actor: Option<Group<ActorKey>>,
     pub(crate) per_api: Option<Group<(ActorKey, u64)>>,
@@ -119,7 +128,8 @@ pub struct Detector {
     instance: u64,
     event_seq: u64,
     results: Vec<(usize, RuleLayout, WindowResult)>,
-    pub metrics: DetectorMetrics,
+    /// What this detector counts itself (the tables' tallies are added in [`Detector::metrics`]).
+    counts: Metrics,
 }
 
 impl Detector {
@@ -140,14 +150,75 @@ impl Detector {
             per_actor: Group::new(&cfg, Per::Actor, actor_hasher, tables, samples),
             per_api: Group::new(&cfg, Per::ActorApi, actor_hasher, tables, samples),
             blocks: Blocklist::new(splitmix64(&mut s), cfg.max_actors, shares.blocklist),
+            matched: cfg.matched_statuses(),
             cfg,
             api_hasher,
             clock: Clock::default(),
             instance,
             event_seq: 0,
             results: Vec::new(),
-            metrics: DetectorMetrics::default(),
+            counts: Metrics::default(),
         }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Counts one response as a host observed it; pushes any events it raises onto `out`.
+    /// Responses no rule counts cost one bitmap lookup.
+    pub fn observe(
+        &mut self,
+        now_ms: u64,
+        obs: &Observation,
+        out: &mut Vec<Detection>,
+    ) -> Observed {
+        self.counts.responses += 1;
+        if !self.matched.contains(obs.status) {
+            return Observed::NotMatched;
+        }
+        self.counts.matched += 1;
+        self.observe_clock(now_ms);
+        let Some(prepared) = prepare(&self.cfg, obs, false) else {
+            self.counts.unattributed += 1;
+            return Observed::Unattributed;
+        };
+        let record = record_of(now_ms, obs, &prepared);
+        let cfg = Arc::clone(&self.cfg);
+        let mut make_sample = || Some(sample_json(&cfg, now_ms, obs, prepared.resolved.ip));
+        self.apply(&record, &mut make_sample, out);
+        Observed::Counted(record.actor)
+    }
+
+    /// Merges a worker's delta (see [`crate::delta`]): its records are counted exactly as if
+    /// observed here, at once; events go onto `out`.
+    pub fn apply_delta(
+        &mut self,
+        now_ms: u64,
+        delta: &[u8],
+        out: &mut Vec<Detection>,
+    ) -> Result<(), WireError> {
+        self.observe_clock(now_ms);
+        let cfg = Arc::clone(&self.cfg);
+        let mut counts = std::mem::take(&mut self.counts);
+        let result = merge_delta(delta, &mut counts, |r| {
+            self.apply(&r, &mut || record_sample(&cfg, &r), out)
+        });
+        self.counts.add(&counts);
+        result
+    }
+
+    /// Everything this detector counted, with its gauges (keys tracked, blocks, bytes).
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.counts;
+        m.actors_tracked = self.tracked() as u64;
+        m.actors_evicted += self.evictions();
+        m.untracked_responses += self.per_actor.as_ref().map_or(0, |g| g.table.refused)
+            + self.per_api.as_ref().map_or(0, |g| g.table.refused);
+        m.samples_skipped += self.samples_skipped();
+        m.blocks_active = self.blocks.len() as u64;
+        m.memory_bytes += self.bytes() as u64;
+        m
     }
 
     /// Tracked keys: actors for per-actor rules plus (actor, API) pairs for per-API rules.
@@ -159,14 +230,6 @@ impl Detector {
     pub fn evictions(&self) -> u64 {
         self.per_actor.as_ref().map_or(0, |g| g.table.evictions)
             + self.per_api.as_ref().map_or(0, |g| g.table.evictions)
-    }
-
-    /// Counted responses not kept: new actors when the tables were full of actors in a
-    /// cooldown (evicting one would let it alert again), or times a window had no room for.
-    pub fn untracked(&self) -> u64 {
-        self.per_actor.as_ref().map_or(0, |g| g.table.refused)
-            + self.per_api.as_ref().map_or(0, |g| g.table.refused)
-            + self.metrics.untimed
     }
 
     pub fn samples_skipped(&self) -> u64 {
@@ -196,7 +259,7 @@ impl Detector {
             return;
         }
         if self.clock.high_ms != 0 && now_ms.saturating_add(CLOCK_STEP_MS) < self.clock.high_ms {
-            self.metrics.clock_steps += 1;
+            self.counts.clock_steps += 1;
             if let Some(g) = &mut self.per_actor {
                 g.table.clear_windows();
                 g.samples.clear_all();
@@ -282,7 +345,7 @@ impl Detector {
         out: &mut Vec<Detection>,
     ) {
         if rec.ts_ms < TIME_FLOOR_MS {
-            self.metrics.untimed += 1;
+            self.counts.untracked_responses += 1;
             return;
         }
         let now = self.now(rec.ts_ms);
@@ -407,7 +470,7 @@ impl Detector {
             let cooled = last == 0
                 || now.cooldown >= last && u64::from(now.cooldown - last) >= rule.cooldown_ms();
             if !cooled {
-                self.metrics.events_suppressed += 1;
+                self.counts.events_suppressed += 1;
                 continue;
             }
             g.table.set_last_event(slot, lay, now.cooldown);
@@ -433,7 +496,7 @@ impl Detector {
         samples: Vec<SamplePayload>,
         count: u32,
     ) -> MaliciousEvent {
-        self.metrics.events_raised += 1;
+        self.counts.events_raised += 1;
         self.event_seq += 1;
         MaliciousEvent {
             actor: self.cfg.actor.display(&rec.actor),

@@ -7,6 +7,7 @@
 use crate::config::{Config, DeliveryMode};
 use crate::hash::splitmix64;
 use crate::memory::{Budget, HeapSize};
+use crate::metrics::Metrics;
 use crate::payload::{MaliciousEvent, PayloadRef};
 use crate::signature::{sign, DELIVERY_HEADER, SIGNATURE_HEADER};
 use serde::{Deserialize, Serialize};
@@ -50,17 +51,6 @@ pub struct Delivery {
     pub filter_id: String,
     /// The `refId` of every event in the body, in order.
     pub ref_ids: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutboxMetrics {
-    pub events_delivered: u64,
-    pub events_dropped: u64,
-    pub deliveries_sent: u64,
-    pub deliveries_succeeded: u64,
-    pub deliveries_failed: u64,
-    pub deliveries_retried: u64,
-    pub deliveries_abandoned: u64,
 }
 
 type Event = Box<MaliciousEvent>;
@@ -132,7 +122,8 @@ pub struct Outbox {
     token_seq: u64,
     /// Changes whenever the set of held events or their batches changes.
     version: u64,
-    pub metrics: OutboxMetrics,
+    /// What this outbox counts (events and deliveries); see [`Outbox::metrics`].
+    counts: Metrics,
 }
 
 impl Outbox {
@@ -160,7 +151,7 @@ impl Outbox {
             batch_numbers: 0,
             token_seq: 0,
             version: 0,
-            metrics: OutboxMetrics::default(),
+            counts: Metrics::default(),
         }
     }
 
@@ -174,6 +165,14 @@ impl Outbox {
         self.budget.used
     }
 
+    /// What this outbox counted, with the events it holds and their bytes.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.counts;
+        m.events_queued = self.held as u64;
+        m.memory_bytes = self.bytes() as u64;
+        m
+    }
+
     /// Changes whenever held events or their batches change: what [`Outbox::export`] writes.
     pub fn version(&self) -> u64 {
         self.version
@@ -185,14 +184,14 @@ impl Outbox {
     pub fn push(&mut self, now_ms: u64, rule: usize, event: MaliciousEvent) {
         let bytes = event_bytes(&event);
         let Some(queue_growth) = self.queues.get(rule).map(growth_bytes) else {
-            self.metrics.events_dropped += 1;
+            self.counts.events_dropped += 1;
             return;
         };
         while self.held >= self.cfg.webhook.queue_capacity
             || !self.budget.fits(bytes + queue_growth)
         {
             if !self.drop_oldest() {
-                self.metrics.events_dropped += 1;
+                self.counts.events_dropped += 1;
                 return;
             }
         }
@@ -231,7 +230,7 @@ impl Outbox {
                 self.waiting.remove(&seq);
                 self.due.remove(&(next, seq));
             }
-            self.metrics.events_dropped += 1;
+            self.counts.events_dropped += 1;
             return true;
         }
         let oldest = self
@@ -246,7 +245,7 @@ impl Outbox {
         if let Some((_, event)) = self.queues.get_mut(rule).and_then(VecDeque::pop_front) {
             self.queued -= 1;
             self.release(&event);
-            self.metrics.events_dropped += 1;
+            self.counts.events_dropped += 1;
             return true;
         }
         false
@@ -354,9 +353,9 @@ impl Outbox {
         batch.in_flight = Some((token, deadline));
         self.deadlines.insert((deadline, token), seq);
         self.tokens.insert(token, deadline);
-        self.metrics.deliveries_sent += 1;
+        self.counts.deliveries_sent += 1;
         if batch.attempts > 1 {
-            self.metrics.deliveries_retried += 1;
+            self.counts.deliveries_retried += 1;
         }
         let rule = self.cfg.rules.get(batch.rule);
         let body = match rule {
@@ -416,13 +415,13 @@ impl Outbox {
         };
         if success {
             if let Some(b) = self.batches.remove(&seq) {
-                self.metrics.deliveries_succeeded += 1;
-                self.metrics.events_delivered += b.events.len() as u64;
+                self.counts.deliveries_succeeded += 1;
+                self.counts.events_delivered += b.events.len() as u64;
                 b.events.iter().for_each(|e| self.release(e));
             }
             return;
         }
-        self.metrics.deliveries_failed += 1;
+        self.counts.deliveries_failed += 1;
         let max_retries = self.cfg.webhook.max_retries;
         let random = splitmix64(&mut self.rng);
         let Some(b) = self.batches.get_mut(&seq) else {
@@ -430,8 +429,8 @@ impl Outbox {
         };
         if b.attempts > max_retries {
             if let Some(b) = self.batches.remove(&seq) {
-                self.metrics.deliveries_abandoned += 1;
-                self.metrics.events_dropped += b.events.len() as u64;
+                self.counts.deliveries_abandoned += 1;
+                self.counts.events_dropped += b.events.len() as u64;
                 b.events.iter().for_each(|e| self.release(e));
             }
             return;
@@ -519,14 +518,14 @@ impl Outbox {
         let mut taken = 0;
         for b in doc.batches {
             let Some(rule) = rule_of(&b.filter_id) else {
-                self.metrics.events_dropped += b.events.len() as u64;
+                self.counts.events_dropped += b.events.len() as u64;
                 continue;
             };
             let mut events = VecDeque::with_capacity(b.events.len());
             for e in b.events {
                 let bytes = event_bytes(&e);
                 if self.held >= self.cfg.webhook.queue_capacity || !self.budget.fits(bytes) {
-                    self.metrics.events_dropped += 1;
+                    self.counts.events_dropped += 1;
                     continue;
                 }
                 self.held += 1;
@@ -541,11 +540,11 @@ impl Outbox {
         for q in doc.queued {
             match rule_of(&q.filter_id) {
                 Some(rule) => {
-                    let dropped = self.metrics.events_dropped;
+                    let dropped = self.counts.events_dropped;
                     self.push(now_ms, rule, q.event);
-                    taken += usize::from(self.metrics.events_dropped == dropped);
+                    taken += usize::from(self.counts.events_dropped == dropped);
                 }
-                None => self.metrics.events_dropped += 1,
+                None => self.counts.events_dropped += 1,
             }
         }
         Ok(taken)

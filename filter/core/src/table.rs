@@ -108,12 +108,11 @@ impl Now {
 /// A slot number, valid until the next insertion.
 pub type Slot = u32;
 
-/// Where a key lives now, whether it was just created, and which key was evicted for it.
+/// Where a key lives now, and whether it was just created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upsert<K> {
+pub struct Upsert {
     pub slot: Slot,
     pub new: bool,
-    pub evicted: Option<K>,
 }
 
 enum Eviction<K> {
@@ -206,22 +205,18 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
     /// [`Table::evict`]) and marked most recently active. `t` is now, as an offset. `None`: a
     /// new key that cannot be tracked now (counted in `refused`): the table is full of keys in
     /// a cooldown, whose eviction would let them alert again.
-    pub fn upsert(&mut self, key: &K, t: Now) -> Option<Upsert<K>> {
+    pub fn upsert(&mut self, key: &K, t: Now) -> Option<Upsert> {
         let hash = self.hash(key);
         if let Some(&slot) = self
             .index
             .find(hash, |&s| self.keys.get(s as usize) == Some(key))
         {
             self.touch(slot);
-            return Some(Upsert {
-                slot,
-                new: false,
-                evicted: None,
-            });
+            return Some(Upsert { slot, new: false });
         }
         let heap = key.heap_bytes();
-        let (slot, evicted) = match self.new_slot(key, heap) {
-            Some(slot) => (slot, None),
+        let slot = match self.new_slot(key, heap) {
+            Some(slot) => slot,
             None => match self.evict(t) {
                 Eviction::Evicted(slot, old) => {
                     self.budget.release(old.heap_bytes());
@@ -235,7 +230,7 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
                     if let Some(k) = self.keys.get_mut(slot as usize) {
                         *k = key.clone();
                     }
-                    (slot, Some(old))
+                    slot
                 }
                 Eviction::Empty | Eviction::AllCooling => {
                     self.refused += 1;
@@ -250,11 +245,7 @@ impl<K: Hash + Eq + Clone + HeapSize> Table<K> {
                 None => 0,
             });
         self.push_front(slot);
-        Some(Upsert {
-            slot,
-            new: true,
-            evicted,
-        })
+        Some(Upsert { slot, new: true })
     }
 
     /// A slot holding `key` (of `heap` bytes of its own), without evicting one: below
@@ -645,6 +636,13 @@ mod tests {
         Now::at(t)
     }
 
+    /// Admits `key` and says which of the keys 0..100 it pushed out.
+    fn evicted_by(t: &mut Table<u64>, key: u64, now: Now) -> Option<u64> {
+        let before: Vec<u64> = (0..100).filter(|k| t.find(k).is_some()).collect();
+        assert!(t.upsert(&key, now).expect("admitted").new);
+        before.into_iter().find(|k| t.find(k).is_none())
+    }
+
     #[test]
     fn evicts_least_recently_active() {
         let (mut t, _) = table(1, 3, BIG);
@@ -652,11 +650,11 @@ mod tests {
             t.upsert(&k, at(1)).expect("admitted");
         }
         // 2 is now the least recently active.
-        assert_eq!(t.upsert(&4, at(1)).expect("admitted").evicted, Some(2));
+        assert_eq!(evicted_by(&mut t, 4, at(1)), Some(2));
         assert_eq!(t.len(), 3);
         assert!(t.find(&2).is_none());
         assert!(t.find(&1).is_some() && t.find(&3).is_some() && t.find(&4).is_some());
-        assert_eq!(t.upsert(&5, at(1)).expect("admitted").evicted, Some(3));
+        assert_eq!(evicted_by(&mut t, 5, at(1)), Some(3));
         assert_eq!(t.evictions, 2);
     }
 
@@ -668,14 +666,8 @@ mod tests {
         t.record(s, r, at(11), 1000);
         t.set_last_event(s, r, 10);
         let up = t.upsert(&2, at(12)).expect("admitted");
-        assert_eq!(
-            up,
-            Upsert {
-                slot: s,
-                new: true,
-                evicted: Some(1)
-            }
-        );
+        assert_eq!(up, Upsert { slot: s, new: true });
+        assert!(t.find(&1).is_none(), "key 1 gave its slot to key 2");
         assert_eq!(t.last_event(up.slot, r), 0);
         assert_eq!(t.record(up.slot, r, at(13), 1000).count, 1);
     }
@@ -709,21 +701,18 @@ mod tests {
         t.record(stale, r, at(1), 60_000);
         t.record(stale, r, at(2), 60_000);
         // At 70 s key 2's responses left the window; key 1's cooldown runs until 600 s.
-        assert_eq!(t.upsert(&3, at(70_000)).expect("admitted").evicted, Some(2));
-        assert_eq!(t.upsert(&4, at(70_000)).expect("admitted").evicted, Some(3));
+        assert_eq!(evicted_by(&mut t, 3, at(70_000)), Some(2));
+        assert_eq!(evicted_by(&mut t, 4, at(70_000)), Some(3));
         assert!(t.find(&1).is_some());
         // A clock behind the cooldown's start counts as inside it.
         let behind = Now {
             window: 70_000,
             cooldown: 0,
         };
-        assert_eq!(t.upsert(&5, behind).expect("admitted").evicted, Some(4));
+        assert_eq!(evicted_by(&mut t, 5, behind), Some(4));
         assert!(t.find(&1).is_some());
         // After the cooldown key 1 is worth nothing either.
-        assert_eq!(
-            t.upsert(&6, at(600_002)).expect("admitted").evicted,
-            Some(1)
-        );
+        assert_eq!(evicted_by(&mut t, 6, at(600_002)), Some(1));
     }
 
     #[test]
@@ -735,7 +724,7 @@ mod tests {
                 t.record(s, r, at(1 + i), 60_000);
             }
         }
-        assert_eq!(t.upsert(&4, at(100)).expect("admitted").evicted, Some(2));
+        assert_eq!(evicted_by(&mut t, 4, at(100)), Some(2));
         assert_eq!(t.len(), 3);
     }
 
@@ -753,10 +742,7 @@ mod tests {
             t.upsert(&1, at(599_999)).is_some(),
             "tracked keys still count"
         );
-        assert_eq!(
-            t.upsert(&3, at(600_001)).expect("admitted").evicted,
-            Some(2)
-        );
+        assert_eq!(evicted_by(&mut t, 3, at(600_001)), Some(2));
     }
 
     /// A threshold of 10,000 costs a one-off key nothing more than a threshold of 1, and the

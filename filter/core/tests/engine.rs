@@ -3,8 +3,10 @@
 
 use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
 use actorwatch_core::{
-    retry_delay_ms, Config, Delivery, Engine, Observation, Recorder, WebhookPayload,
+    retry_delay_ms, Config, Delivery, Detection, Detector, Observation, Outbox, Recorder, Verdict,
+    WebhookPayload, WireError,
 };
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -22,10 +24,60 @@ fn config(rules: &str, webhook: &str, extra: &str) -> Config {
     }
 }
 
+/// The engine, keeping the detections its calls return so that a test can look at them after a
+/// run of calls.
+struct Engine {
+    inner: actorwatch_core::Engine,
+    seen: Vec<Detection>,
+}
+
+impl Engine {
+    fn new(cfg: Config, seed: u64) -> Self {
+        Engine::with_shared_config(Arc::new(cfg), seed)
+    }
+    fn with_shared_config(cfg: Arc<Config>, seed: u64) -> Self {
+        Engine {
+            inner: actorwatch_core::Engine::with_shared_config(cfg, seed),
+            seen: Vec::new(),
+        }
+    }
+    fn observe(&mut self, now_ms: u64, obs: &Observation) -> Verdict {
+        let v = self.inner.observe(now_ms, obs);
+        self.seen.extend(v.detections.iter().cloned());
+        v
+    }
+    fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<usize, WireError> {
+        let d = self.inner.apply_delta(now_ms, delta)?;
+        let n = d.len();
+        self.seen.extend(d);
+        Ok(n)
+    }
+    fn advance(&mut self, now_ms: u64) -> usize {
+        let d = self.inner.advance(now_ms);
+        let n = d.len();
+        self.seen.extend(d);
+        n
+    }
+    fn drain_detections(&mut self) -> Vec<Detection> {
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Deref for Engine {
+    type Target = actorwatch_core::Engine;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl DerefMut for Engine {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
 fn engine(rules: &str, webhook: &str) -> Engine {
-    let mut e = Engine::new(config(rules, webhook, ""), 42);
-    e.keep_detections(true);
-    e
+    Engine::new(config(rules, webhook, ""), 42)
 }
 
 const NO_HEADERS: [(&str, &str); 0] = [];
@@ -47,7 +99,8 @@ fn hit(e: &mut Engine, peer: &str, status: u16, n: u64, start: u64, step_ms: u64
     (0..n)
         .map(|i| {
             e.observe(start + i * step_ms, &obs(peer, "/x", status))
-                .events
+                .detections
+                .len() as u32
         })
         .sum()
 }
@@ -416,7 +469,8 @@ fn an_attempt_never_reported_counts_as_failed() {
     // The late answer to the lost attempt is ignored; the retry goes out with the same id.
     e.delivered(d.token, deadline);
     assert_eq!(e.metrics().deliveries_succeeded, 0);
-    let retry = e.poll_delivery(e.next_wakeup().unwrap()).unwrap();
+    let wake = e.next_wakeup().unwrap();
+    let retry = e.poll_delivery(wake).unwrap();
     assert_eq!((retry.delivery_id, retry.attempt), (d.delivery_id, 2));
 }
 
@@ -498,8 +552,6 @@ fn worker_deltas_count_exactly_like_local_observation() {
     let mut merged = Engine::with_shared_config(Arc::clone(&cfg), 7);
     // Workers report every 25 responses (925 ms): hold records that long to count in order.
     merged.set_reorder_window_ms(1000);
-    local.keep_detections(true);
-    merged.keep_detections(true);
     let mut workers: Vec<Recorder> = (0..4).map(|_| Recorder::new(Arc::clone(&cfg))).collect();
     let statuses = [404, 401, 200, 403, 404, 500];
     let mut x: u64 = 12345;
@@ -569,7 +621,6 @@ fn a_sustained_actor_gets_fresh_samples_in_each_event() {
     let json = r#"{"samples_per_event": 3, "rules": [{"id": "A", "threshold": 3, "window_secs": 10, "cooldown_secs": 30}],
         "webhook": {"url": "http://127.0.0.1:9/h", "mode": "instant"}}"#;
     let mut e = Engine::new(Config::from_json_str(json).unwrap(), 1);
-    e.keep_detections(true);
     for s in 0..=40u64 {
         e.observe(T0 + s * 1000, &obs("198.51.100.10", "/x", 404));
     }
@@ -590,23 +641,34 @@ fn a_sustained_actor_gets_fresh_samples_in_each_event() {
     assert_eq!(times(1), vec![base + 30, base + 31, base + 32]);
 }
 
+/// The building blocks apart, as the Worker uses them: a detector counts in one place, an
+/// outbox delivers in another.
 #[test]
-fn a_detector_only_engine_keeps_events_for_another_to_deliver() {
+fn a_detector_and_an_outbox_apart_detect_in_one_place_and_deliver_in_another() {
     let cfg = Arc::new(config(RULE_10_60, INSTANT, ""));
-    let mut detector = Engine::detector_only(Arc::clone(&cfg), 1);
-    hit(&mut detector, "203.0.113.7", 404, 10, T0, 0);
-    assert!(detector.poll_delivery(T0).is_none());
-    assert_eq!(detector.metrics().events_queued, 0);
-    let d = detector.drain_detections();
-    assert_eq!(d.len(), 1);
-    let mut outbox = Engine::with_shared_config(cfg, 2);
-    outbox.enqueue_event(T0, d[0].rule, d[0].event.clone());
-    let delivery = outbox
-        .poll_delivery(T0)
-        .expect("queued elsewhere, delivered here");
+    let mut detector = Detector::new(Arc::clone(&cfg), 1);
+    let mut detections = Vec::new();
+    for i in 0..10 {
+        detector.observe(T0 + i, &obs("203.0.113.7", "/x", 404), &mut detections);
+    }
+    assert_eq!(detections.len(), 1);
+    assert_eq!(detector.metrics().events_raised, 1);
+    assert_eq!(
+        detector.metrics().events_queued,
+        0,
+        "a detector holds no events"
+    );
+    let mut outbox = Outbox::new(cfg, 2, 1 << 20);
+    outbox.push(T0, detections[0].rule, detections[0].event.clone());
+    assert_eq!(outbox.metrics().events_queued, 1);
+    let delivery = outbox.poll(T0).expect("queued here, delivered here");
     assert_eq!(
         payload(&delivery).malicious_events,
-        vec![d[0].event.clone()]
+        vec![detections[0].event.clone()]
+    );
+    assert_eq!(
+        delivery.ref_ids,
+        vec![detections[0].event.ref_id.clone().unwrap()]
     );
 }
 
@@ -627,7 +689,6 @@ fn a_flood_of_fresh_actors_cannot_evict_an_actor_near_its_threshold() {
         ),
         42,
     );
-    e.keep_detections(true);
     assert_eq!(hit(&mut e, "198.51.100.66", 404, 9, T0, 10), 0);
     for i in 0..flood {
         let peer = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
@@ -886,8 +947,8 @@ fn a_restored_snapshot_counts_on_as_if_nothing_happened() {
             .map(|d| (d.at_ms, d.event.filter_id, d.event.actor, d.event.url))
             .collect()
     };
-    let mut whole = Engine::detector_only(Arc::clone(&cfg), 1);
-    let mut first = Engine::detector_only(Arc::clone(&cfg), 2);
+    let mut whole = Engine::with_shared_config(Arc::clone(&cfg), 1);
+    let mut first = Engine::with_shared_config(Arc::clone(&cfg), 2);
     let (mut want, mut got) = (Vec::new(), Vec::new());
     for (i, &(t, peer, path)) in trace.iter().enumerate() {
         let o = obs(peer, path, 404);
@@ -895,7 +956,7 @@ fn a_restored_snapshot_counts_on_as_if_nothing_happened() {
         want.extend(events(&mut whole));
         if i == 200 {
             let snapshot = first.export_state(t);
-            first = Engine::detector_only(Arc::clone(&cfg), 3);
+            first = Engine::with_shared_config(Arc::clone(&cfg), 3);
             // 4 actors, and 4 actors × 2 APIs (`/a/INTEGER`, `/b`).
             assert_eq!(first.import_state(&snapshot), Ok(peers.len() + 8));
         }
@@ -916,17 +977,14 @@ fn a_restored_snapshot_counts_on_as_if_nothing_happened() {
 #[test]
 fn snapshots_of_other_rules_or_cut_short_are_refused() {
     let cfg = Arc::new(config(RULE_10_60, INSTANT, ""));
-    let mut e = Engine::detector_only(Arc::clone(&cfg), 1);
+    let mut e = Engine::with_shared_config(Arc::clone(&cfg), 1);
     hit(&mut e, "203.0.113.7", 404, 5, T0, 1);
     let snapshot = e.export_state(T0);
     for cut in 0..snapshot.len() {
-        let mut fresh = Engine::detector_only(Arc::clone(&cfg), 2);
+        let mut fresh = Engine::with_shared_config(Arc::clone(&cfg), 2);
         assert!(fresh.import_state(&snapshot[..cut]).is_err(), "cut {cut}");
     }
     let other = config(r#"{"id": "4XX_FILTER", "threshold": 11}"#, INSTANT, "");
     let mut fresh = Engine::new(other, 3);
-    assert_eq!(
-        fresh.import_state(&snapshot),
-        Err(actorwatch_core::WireError::OtherConfig)
-    );
+    assert_eq!(fresh.import_state(&snapshot), Err(WireError::OtherConfig));
 }

@@ -76,17 +76,16 @@ fn flood(rule: &str, threshold: u32, window_ms: u64) -> Run {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let mut engine = Engine::new(cfg, 42);
-    engine.keep_detections(true);
     let mut attacker_events = 0;
     let mut sent = 0;
     for (i, peer) in peers.iter().enumerate() {
         let now = T0 + (i as f64 * step_ms) as u64;
-        engine.observe(now, &obs(peer.as_str()));
+        let mut detections = engine.observe(now, &obs(peer.as_str())).detections;
         if i as u32 % every == every - 1 && sent < threshold {
             sent += 1;
-            engine.observe(now, &obs(ATTACKER));
+            detections.extend(engine.observe(now, &obs(ATTACKER)).detections);
         }
-        for d in engine.drain_detections() {
+        for d in detections {
             attacker_events += usize::from(d.event.actor == ATTACKER);
         }
     }

@@ -3,7 +3,7 @@
 //! responses itself or merges them from several workers' deltas.
 #![cfg(not(target_arch = "wasm32"))]
 
-use actorwatch_core::{Config, Engine, Observation, Recorder};
+use actorwatch_core::{Config, Detection, Engine, Observation, Recorder};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -170,9 +170,8 @@ fn diff(got: &[Event], want: &[Event]) -> String {
     format!("extra: {extra:?}\nmissing: {missing:?}")
 }
 
-fn events_of(engine: &mut Engine) -> Vec<Event> {
-    let mut out: Vec<Event> = engine
-        .drain_detections()
+fn events_of(detections: Vec<Detection>) -> Vec<Event> {
+    let mut out: Vec<Event> = detections
         .into_iter()
         .map(|d| (d.at_ms, d.event.filter_id, d.event.actor, d.event.url))
         .collect();
@@ -267,17 +266,17 @@ fn check(rules: &[RuleSpec], steps: &[Step], seed: u64) -> Result<(), TestCaseEr
         let want = reference(&rules, &trace);
 
         let mut local = Engine::with_shared_config(Arc::clone(&cfg), seed);
-        local.keep_detections(true);
+        let mut seen = Vec::new();
         for (t, s) in &trace {
-            local.observe(*t, &observation(s));
+            seen.extend(local.observe(*t, &observation(s)).detections);
         }
-        let got = events_of(&mut local);
+        let got = events_of(seen);
         prop_assert!(got == want, "local engine: {}", diff(&got, &want));
 
         // Three workers, flushed every 10 responses; the aggregator holds records long enough
         // to count them in time order.
         let mut merged = Engine::with_shared_config(Arc::clone(&cfg), seed ^ 1);
-        merged.keep_detections(true);
+        let mut seen = Vec::new();
         merged.set_reorder_window_ms(60_000);
         let mut workers: Vec<Recorder> = (0..3).map(|_| Recorder::new(Arc::clone(&cfg))).collect();
         for (i, (t, s)) in trace.iter().enumerate() {
@@ -285,17 +284,17 @@ fn check(rules: &[RuleSpec], steps: &[Step], seed: u64) -> Result<(), TestCaseEr
             if i % 10 == 9 {
                 for w in &mut workers {
                     if let Some(d) = w.take_delta() {
-                        merged.apply_delta(*t, &d).unwrap();
+                        seen.extend(merged.apply_delta(*t, &d).unwrap());
                     }
                 }
             }
         }
         for w in &mut workers {
             if let Some(d) = w.take_delta() {
-                merged.apply_delta(t, &d).unwrap();
+                seen.extend(merged.apply_delta(t, &d).unwrap());
             }
         }
-        merged.advance(u64::MAX);
+        seen.extend(merged.advance(u64::MAX));
         // Responses of one millisecond on different workers have no order: which of them
         // triggered an event (its url) may differ, when and for whom may not.
         let strip = |events: &[Event]| -> Vec<Event> {
@@ -304,7 +303,7 @@ fn check(rules: &[RuleSpec], steps: &[Step], seed: u64) -> Result<(), TestCaseEr
                 .map(|(t, r, a, _)| (*t, r.clone(), a.clone(), String::new()))
                 .collect()
         };
-        let (got, want) = (strip(&events_of(&mut merged)), strip(&want));
+        let (got, want) = (strip(&events_of(seen)), strip(&want));
         prop_assert!(got == want, "merged engine: {}", diff(&got, &want));
         prop_assert_eq!(merged.metrics().responses, trace.len() as u64);
     }

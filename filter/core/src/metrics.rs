@@ -1,0 +1,161 @@
+//! Every counter and gauge a user would graph, declared once: each host exports them all by name
+//! and kind from [`Metrics::fields`], with no list of its own. Adding a metric is one line below
+//! (and the code that counts it).
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a metric only grows (a total since start) or is a value of the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+}
+
+/// One metric as hosts export it (Envoy as `actorwatch.<name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub value: u64,
+}
+
+macro_rules! metrics {
+    ($($(#[doc = $doc:literal])+ $kind:ident $name:ident,)+) => {
+        /// The engine's metrics (README, "Metrics"). Components count into their own copy;
+        /// [`Metrics::add`] sums copies (several components, several objects).
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct Metrics {
+            $($(#[doc = $doc])+ pub $name: u64,)+
+        }
+
+        impl Metrics {
+            pub const COUNT: usize = [$(stringify!($name)),+].len();
+
+            /// Every metric, in declaration order.
+            pub fn fields(&self) -> [Field; Self::COUNT] {
+                [$(Field {
+                    name: stringify!($name),
+                    kind: MetricKind::$kind,
+                    value: self.$name,
+                }),+]
+            }
+
+            /// Adds `other`'s values (gauges too: summed over objects, a gauge is what they
+            /// hold together).
+            pub fn add(&mut self, other: &Metrics) {
+                $(self.$name = self.$name.saturating_add(other.$name);)+
+            }
+
+            /// The counters only (gauges 0): what an object carries over from an engine it
+            /// replaces, since gauges are values of the moment.
+            pub fn counters(&self) -> Metrics {
+                Metrics {
+                    $($name: match MetricKind::$kind {
+                        MetricKind::Counter => self.$name,
+                        MetricKind::Gauge => 0,
+                    },)+
+                }
+            }
+        }
+    };
+}
+
+metrics! {
+    /// Responses seen.
+    Counter responses,
+    /// Responses whose status a rule counts.
+    Counter matched,
+    /// Matched responses with no actor (no source yielded a value).
+    Counter unattributed,
+    /// Keys currently tracked.
+    Gauge actors_tracked,
+    /// Keys forgotten to stay within `max_actors` or `max_memory_mb`.
+    Counter actors_evicted,
+    /// Matched responses not kept in a window (tables full of actors in a cooldown, a window
+    /// without room, a record with a time before 2001).
+    Counter untracked_responses,
+    /// Events created.
+    Counter events_raised,
+    /// Flagged responses that raised no event because of the cooldown.
+    Counter events_suppressed,
+    /// Events held for delivery.
+    Gauge events_queued,
+    /// Events in POSTs answered 2xx.
+    Counter events_delivered,
+    /// Events lost to a full queue, to exhausted retries, or to a rule a new configuration no
+    /// longer has.
+    Counter events_dropped,
+    /// POST attempts.
+    Counter deliveries_sent,
+    /// POST attempts answered 2xx.
+    Counter deliveries_succeeded,
+    /// POST attempts that failed (non-2xx, timeout, refused or reset connection).
+    Counter deliveries_failed,
+    /// POST attempts that were retries.
+    Counter deliveries_retried,
+    /// POSTs given up after their last retry.
+    Counter deliveries_abandoned,
+    /// Actors blocked now.
+    Gauge blocks_active,
+    /// Requests answered from the blocklist.
+    Counter blocked_requests,
+    /// Matched responses a worker could not hand over, or an aggregator held uncounted when it
+    /// went away.
+    Counter records_dropped,
+    /// Malformed worker deltas.
+    Counter deltas_rejected,
+    /// Samples not kept because their share of `max_memory_mb` was full.
+    Counter samples_skipped,
+    /// Times the host clock stepped back by more than 5 s.
+    Counter clock_steps,
+    /// Bytes the engine holds, at most `max_memory_mb`.
+    Gauge memory_bytes,
+    /// Worker only: counting-state snapshots the shards saved.
+    Counter state_saves,
+    /// Worker only: shards whose state changed since their last save.
+    Gauge state_unsaved,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn fields_name_every_metric_with_its_kind_and_value() {
+        let m = Metrics {
+            responses: 7,
+            actors_tracked: 3,
+            ..Metrics::default()
+        };
+        let fields = m.fields();
+        assert_eq!(fields.len(), Metrics::COUNT);
+        let field = |name: &str| fields.iter().find(|f| f.name == name).copied();
+        assert_eq!(
+            field("responses").map(|f| (f.kind, f.value)),
+            Some((MetricKind::Counter, 7))
+        );
+        assert_eq!(
+            field("actors_tracked").map(|f| (f.kind, f.value)),
+            Some((MetricKind::Gauge, 3))
+        );
+        let json = serde_json::to_value(m).unwrap();
+        assert_eq!(json.as_object().map(|o| o.len()), Some(Metrics::COUNT));
+    }
+
+    #[test]
+    fn sums_and_counters_only() {
+        let a = Metrics {
+            matched: 2,
+            events_queued: 5,
+            ..Metrics::default()
+        };
+        let mut b = a;
+        b.add(&a);
+        assert_eq!((b.matched, b.events_queued), (4, 10));
+        let c = b.counters();
+        assert_eq!((c.matched, c.events_queued), (4, 0));
+    }
+}
