@@ -13,6 +13,40 @@ pub struct Block {
     pub status: u16,
 }
 
+impl Block {
+    /// The local reply a host sends a request of this actor at `now_ms`.
+    pub fn reply(&self, now_ms: u64) -> BlockedReply {
+        BlockedReply {
+            status: self.status,
+            retry_after_secs: self.until_ms.saturating_sub(now_ms).div_ceil(1000),
+        }
+    }
+}
+
+/// What a blocked request gets from the host, before it reaches the upstream: the same in
+/// every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedReply {
+    pub status: u16,
+    pub retry_after_secs: u64,
+}
+
+impl BlockedReply {
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("content-type", "application/json".to_string()),
+            ("retry-after", self.retry_after_secs.to_string()),
+        ]
+    }
+
+    pub fn body(&self) -> String {
+        format!(
+            "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{}}}",
+            self.retry_after_secs
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     block: Block,
@@ -248,6 +282,23 @@ mod tests {
         assert_eq!(b.prune(1999), 0);
         assert_eq!(b.prune(2000), 1);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_blocked_request_is_told_when_to_come_back_in_whole_seconds() {
+        let block = Block {
+            until_ms: 10_001,
+            status: 403,
+        };
+        let reply = block.reply(1);
+        assert_eq!((reply.status, reply.retry_after_secs), (403, 10));
+        assert_eq!(block.reply(2).retry_after_secs, 10);
+        assert_eq!(block.reply(0).retry_after_secs, 11, "10.001 s rounds up");
+        assert_eq!(block.reply(20_000).retry_after_secs, 0);
+        let body: serde_json::Value = serde_json::from_str(&reply.body()).unwrap();
+        assert_eq!(body["retry_after_secs"], 10);
+        assert_eq!(body["blocked_by"], "actorwatch");
+        assert_eq!(reply.headers()[1], ("retry-after", "10".to_string()));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod detector;
 pub mod engine;
 mod hash;
 pub mod hex;
+pub mod lease;
 pub mod memory;
 pub mod metrics;
 pub mod observation;

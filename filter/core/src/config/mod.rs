@@ -9,6 +9,7 @@ use crate::status::StatusSet;
 use crate::texts;
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use validate::Validator;
 
 /// Longest value accepted for window, cooldown and block durations (7 days). The engine stores
@@ -276,6 +277,35 @@ impl Config {
         self.rules
             .iter()
             .fold(StatusSet::default(), |acc, r| acc.union(&r.statuses))
+    }
+}
+
+/// A configuration parsed from its text, parsed again only when the text changes: hosts that
+/// read their configuration afresh on every call (the Worker's isolates and Durable Objects)
+/// keep one.
+#[derive(Default)]
+pub struct ConfigCache {
+    text: Option<String>,
+    parsed: Option<Result<Arc<Config>, String>>,
+}
+
+impl ConfigCache {
+    /// The configuration of `text`, parsed by `parse` only when `text` differs from the last
+    /// one; `true` alongside when it was parsed now (a host logs a new error once).
+    pub fn get(
+        &mut self,
+        text: &str,
+        parse: impl FnOnce(&str) -> Result<Arc<Config>, String>,
+    ) -> (Result<Arc<Config>, String>, bool) {
+        if self.text.as_deref() == Some(text) {
+            if let Some(parsed) = &self.parsed {
+                return (parsed.clone(), false);
+            }
+        }
+        let parsed = parse(text);
+        self.text = Some(text.to_string());
+        self.parsed = Some(parsed.clone());
+        (parsed, true)
     }
 }
 

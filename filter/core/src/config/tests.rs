@@ -355,3 +355,25 @@ fn header_sources_know_credentials() {
     );
     assert_eq!(c.webhook.path, "/p?q=1");
 }
+
+#[test]
+fn the_cache_parses_again_only_when_the_text_changes() {
+    let mut cache = ConfigCache::default();
+    let mut parses = 0;
+    let mut parse = |text: &str| {
+        parses += 1;
+        Config::from_json_str(text)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    };
+    let (first, fresh) = cache.get(MINIMAL, &mut parse);
+    assert!(first.is_ok() && fresh);
+    let (again, fresh) = cache.get(MINIMAL, &mut parse);
+    assert!(!fresh);
+    assert!(std::sync::Arc::ptr_eq(&first.unwrap(), &again.unwrap()));
+    let (bad, fresh) = cache.get("{", &mut parse);
+    assert!(bad.is_err() && fresh);
+    let (_, fresh) = cache.get("{", &mut parse);
+    assert!(!fresh, "an error is kept too, so that it is logged once");
+    assert_eq!(parses, 2);
+}
