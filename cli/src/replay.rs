@@ -105,16 +105,8 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     entries.sort_by_key(|e| e.ts_ms);
 
     let rule_ids: Vec<String> = cfg.rules.iter().map(|r| r.id.clone()).collect();
-    let rule_actions: Vec<&'static str> = cfg
-        .rules
-        .iter()
-        .map(|r| match r.action {
-            actorwatch_core::config::Action::Alert => "alert",
-            actorwatch_core::config::Action::Block => "block",
-        })
-        .collect();
+    let rule_actions: Vec<&'static str> = cfg.rules.iter().map(|r| r.action.as_str()).collect();
     let mut engine = Engine::new(cfg, args.seed);
-    engine.keep_detections(true);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let progress = (std::io::stderr().is_terminal() && entries.len() >= 100_000).then(|| {
@@ -147,12 +139,13 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             .resolve_actor(obs.peer, obs.headers)
             .and_then(|a| engine.check_blocked(e.ts_ms, &a.key))
             .is_some();
-        if blocked {
+        let detections = if blocked {
             blocked_requests += 1;
+            Vec::new()
         } else {
-            engine.observe(e.ts_ms, &obs);
-        }
-        for d in engine.drain_detections() {
+            engine.observe(e.ts_ms, &obs).detections
+        };
+        for d in detections {
             let s = per_rule.entry(d.rule).or_default();
             s.actors.insert(d.event.actor.clone());
             s.events += 1;

@@ -44,7 +44,7 @@ fuzz_target!(|input: Input| {
                 assert_eq!(again.ok(), Some(list.len()));
             }
             engine.advance(10_000);
-            let _ = Engine::detector_only(Arc::clone(&cfg), 5).import_state(&bytes);
+            let _ = Engine::with_shared_config(Arc::clone(&cfg), 5).import_state(&bytes);
         }
         Input::Recorded(responses) => {
             let mut recorder = Recorder::new(Arc::clone(&cfg));
@@ -86,7 +86,7 @@ fuzz_target!(|input: Input| {
             assert_eq!(engine.metrics().matched, recorded);
             engine.advance(now + 60_000);
             // The counting state survives a snapshot.
-            let mut restored = Engine::detector_only(Arc::clone(&cfg), 9);
+            let mut restored = Engine::with_shared_config(Arc::clone(&cfg), 9);
             let keys = restored.import_state(&engine.export_state(now));
             assert_eq!(keys.ok(), Some(engine.metrics().actors_tracked as usize));
         }

@@ -4,7 +4,7 @@
 
 use crate::host;
 use crate::root::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
-use actorwatch_core::{Config, Engine, Metrics};
+use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType, MetricType};
 use std::collections::HashMap;
@@ -28,13 +28,6 @@ pub struct Aggregator {
     written_held: Option<usize>,
 }
 
-const GAUGES: [&str; 4] = [
-    "actors_tracked",
-    "events_queued",
-    "blocks_active",
-    "memory_bytes",
-];
-
 impl Aggregator {
     pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
         let cluster = cfg.webhook.cluster.clone();
@@ -45,13 +38,12 @@ impl Aggregator {
         let metric_ids = Metrics::default()
             .fields()
             .iter()
-            .map(|(name, _)| {
-                let kind = if GAUGES.contains(name) {
-                    MetricType::Gauge
-                } else {
-                    MetricType::Counter
+            .map(|field| {
+                let kind = match field.kind {
+                    MetricKind::Gauge => MetricType::Gauge,
+                    MetricKind::Counter => MetricType::Counter,
                 };
-                hostcalls::define_metric(kind, &format!("actorwatch.{name}")).ok()
+                hostcalls::define_metric(kind, &format!("actorwatch.{}", field.name)).ok()
             })
             .collect();
         let role = if singleton {
@@ -202,22 +194,24 @@ impl Aggregator {
     fn publish_metrics(&mut self) {
         let now = self.engine.metrics();
         let before = self.published.fields();
-        for (((name, value), (_, old)), id) in now
+        for ((field, old), id) in now
             .fields()
             .iter()
             .zip(before.iter())
             .zip(self.metric_ids.iter())
         {
-            let Some(id) = id else {
+            let (Some(id), value, old) = (id, field.value, old.value) else {
                 continue;
             };
             // Only what changed: a tick with nothing new costs no host calls here.
-            if GAUGES.contains(name) {
-                if value != old {
-                    let _ = hostcalls::record_metric(*id, *value);
+            match field.kind {
+                MetricKind::Gauge if value != old => {
+                    let _ = hostcalls::record_metric(*id, value);
                 }
-            } else if value > old {
-                let _ = hostcalls::increment_metric(*id, (value - old) as i64);
+                MetricKind::Counter if value > old => {
+                    let _ = hostcalls::increment_metric(*id, (value - old) as i64);
+                }
+                _ => {}
             }
         }
         self.published = now;

@@ -62,21 +62,13 @@ impl HttpContext for HttpFilter {
         };
         w.recorder.count_blocked();
         drop(w);
-        let retry_after = block
-            .until_ms
-            .saturating_sub(now)
-            .div_ceil(1000)
-            .to_string();
-        let body = format!(
-            "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
-        );
+        let reply = block.reply(now);
+        let headers = reply.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sent = host::send_local_response(
-            u32::from(block.status),
-            &[
-                ("content-type", "application/json"),
-                ("retry-after", &retry_after),
-            ],
-            body.as_bytes(),
+            u32::from(reply.status),
+            &headers,
+            reply.body().as_bytes(),
         );
         if !sent {
             return Action::Continue;

@@ -5,10 +5,11 @@ use crate::aggregator::Aggregator;
 use crate::host;
 use crate::http::HttpFilter;
 use actorwatch_core::DeltaReader;
+use actorwatch_core::lease::{self, Lease};
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel, Status};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -19,7 +20,6 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// A worker VM may lead only after seeing traffic this long: with a singleton configured, the
 /// singleton (which leads from its first tick) is never raced at start-up.
 const WORKER_LEAD_AFTER_MS: u64 = 2_000;
-const LEASE_MS: u64 = 1_000;
 const LEASE_KEY: &str = "actorwatch.lease";
 pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
 /// The aggregator's events waiting for delivery, for a successor.
@@ -147,49 +147,23 @@ impl Root {
 
     /// Whether this VM's lease is in force.
     fn holds_lease(&self, now: u64) -> bool {
-        let Ok((Some(value), _)) = hostcalls::get_shared_data(LEASE_KEY) else {
-            return false;
-        };
-        let text = String::from_utf8_lossy(&value);
-        let mut parts = text.split(':');
-        let holder = parts.nth(1).and_then(|h| u64::from_str_radix(h, 16).ok());
-        let expires = parts
-            .next()
-            .and_then(|e| e.parse::<u64>().ok())
-            .unwrap_or(0);
-        holder == Some(self.id) && now < expires
+        match hostcalls::get_shared_data(LEASE_KEY) {
+            Ok((Some(value), _)) => Lease::parse(&value).is_some_and(|l| l.held_by(self.id, now)),
+            _ => false,
+        }
     }
 
-    /// Takes or renews the aggregator lease. The singleton may take it from a worker; a
-    /// worker only takes an expired one, and only once it has seen traffic for a while (the main
-    /// thread's VM never does, and may not be able to send webhooks).
+    /// Takes or renews the aggregator lease (see [`actorwatch_core::lease`]).
     fn lead(&mut self, now: u64, eligible: bool) -> bool {
         let Ok((value, cas)) = hostcalls::get_shared_data(LEASE_KEY) else {
             return false;
         };
-        let value = value.unwrap_or_default();
-        let text = String::from_utf8_lossy(&value);
-        let mut parts = text.split(':');
-        let (kind, holder, expires) = (
-            parts.next().unwrap_or(""),
-            parts.next().and_then(|h| u64::from_str_radix(h, 16).ok()),
-            parts
-                .next()
-                .and_then(|e| e.parse::<u64>().ok())
-                .unwrap_or(0),
-        );
-        let mine = holder == Some(self.id);
-        let take = mine || (eligible && (now >= expires || (self.singleton && kind != "S")));
-        if !take {
+        let current = value.as_deref().and_then(Lease::parse);
+        let Some(lease) = lease::claim(current.as_ref(), self.id, self.singleton, eligible, now)
+        else {
             return false;
-        }
-        let kind = if self.singleton { "S" } else { "W" };
-        let lease = format!("{kind}:{:016x}:{}", self.id, now + LEASE_MS);
-        match hostcalls::set_shared_data(LEASE_KEY, Some(lease.as_bytes()), cas) {
-            Ok(()) => true,
-            Err(Status::CasMismatch) => false,
-            Err(_) => false,
-        }
+        };
+        hostcalls::set_shared_data(LEASE_KEY, Some(lease.encode().as_bytes()), cas).is_ok()
     }
 }
 
