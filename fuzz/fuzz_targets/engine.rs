@@ -80,7 +80,6 @@ fuzz_target!(|input: Input| {
     let max_actors = cfg.max_actors as u64;
     let queue_capacity = cfg.webhook.queue_capacity as u64;
     let mut engine = Engine::new(cfg, 11);
-    engine.keep_detections(true);
     let threshold = u64::from(1 + input.threshold % 12);
     let window_ms = u64::from(1 + input.window_secs % 20) * 1000;
     let mut clock = HostClock {
@@ -97,6 +96,7 @@ fuzz_target!(|input: Input| {
     for op in input.ops.into_iter().take(MAX_OPS) {
         let now = clock.real.saturating_sub(clock.skew);
         let mut observed: Option<(String, String)> = None;
+        let mut detections = Vec::new();
         match op {
             Op::Response {
                 actor,
@@ -117,7 +117,7 @@ fuzz_target!(|input: Input| {
                     country: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
-                engine.observe(now, &obs);
+                detections = engine.observe(now, &obs).detections;
             }
             Op::Forwarded { xff, status } => {
                 let headers = [("x-forwarded-for", xff.as_str())];
@@ -131,16 +131,16 @@ fuzz_target!(|input: Input| {
                     country: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
-                engine.observe(clock.reported(), &obs);
+                detections = engine.observe(clock.reported(), &obs).detections;
             }
             Op::Advance { dt_secs } => {
                 clock.real += u64::from(dt_secs) * 1000;
-                engine.advance(clock.reported());
+                detections.extend(engine.advance(clock.reported()));
             }
             Op::ClockBack { secs } => {
                 clock.skew = clock.skew.saturating_add(u64::from(secs) * 1000);
                 // Hosts call the engine periodically (Envoy every tick): the step shows.
-                engine.advance(clock.reported());
+                detections.extend(engine.advance(clock.reported()));
             }
             Op::ClockZero => clock.zero_next = true,
             Op::ClockRestore => clock.skew = 0,
@@ -166,7 +166,7 @@ fuzz_target!(|input: Input| {
         if let Some(key) = observed {
             counted.entry(key).or_default().push(real);
         }
-        for d in engine.drain_detections() {
+        for d in detections {
             let key = (
                 d.event.actor.clone(),
                 format!("{} {}", d.event.method, d.event.url),
