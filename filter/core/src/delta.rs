@@ -289,7 +289,6 @@ impl Recorder {
 mod tests {
     use super::*;
     use crate::actor::ActorKey;
-    use crate::sample::record_sample;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -361,7 +360,7 @@ mod tests {
             ("POST", "/v1/orders/7", "api.example.com", "IN")
         );
         let sample: serde_json::Value =
-            serde_json::from_str(&record_sample(rec.config(), &r1).unwrap()).unwrap();
+            serde_json::from_str(&r1.sample(rec.config()).unwrap()).unwrap();
         assert_eq!(sample["statusCode"], 404);
         assert_eq!(sample["time"], 1_747_162_308);
         assert_eq!(sample["ip"], "2001:db8::7");

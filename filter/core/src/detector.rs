@@ -13,7 +13,7 @@ use crate::observation::Observation;
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
 use crate::record::{prepare, record_of};
-use crate::sample::{record_sample, sample_json};
+use crate::sample::sample_json;
 use crate::sample_store::{Sample, SampleStore};
 use crate::status::StatusSet;
 use crate::table::{layout, Now, Protection, RuleLayout, Table};
@@ -202,7 +202,7 @@ impl Detector {
         let cfg = Arc::clone(&self.cfg);
         let mut counts = std::mem::take(&mut self.counts);
         let result = merge_delta(delta, &mut counts, |r| {
-            self.apply(&r, &mut || record_sample(&cfg, &r), out)
+            self.apply(&r, &mut || r.sample(&cfg), out)
         });
         self.counts.add(&counts);
         result

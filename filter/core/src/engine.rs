@@ -14,7 +14,6 @@ use crate::observation::{Headers, Observation};
 use crate::outbox::{Delivery, Outbox};
 use crate::record::OwnedRecord;
 use crate::reorder::Reorder;
-use crate::sample::record_sample;
 use crate::wire::WireError;
 use std::sync::Arc;
 
@@ -132,7 +131,7 @@ impl Engine {
             for record in held {
                 self.reorder.hold(record, &mut |r: OwnedRecord| {
                     let r = r.as_record();
-                    detector.apply(&r, &mut || record_sample(&cfg, &r), &mut detections);
+                    detector.apply(&r, &mut || r.sample(&cfg), &mut detections);
                 });
             }
             result
@@ -150,7 +149,7 @@ impl Engine {
         let cfg = Arc::clone(&self.cfg);
         self.reorder.release(now_ms, &mut |r: OwnedRecord| {
             let r = r.as_record();
-            detector.apply(&r, &mut || record_sample(&cfg, &r), &mut detections);
+            detector.apply(&r, &mut || r.sample(&cfg), &mut detections);
         });
         self.queue(now_ms, &detections);
         detections

@@ -4,7 +4,7 @@
 use crate::actor::{ActorKey, Resolved};
 use crate::config::Config;
 use crate::observation::Observation;
-use crate::sample::sample_headers_block;
+use crate::sample::{block_sample, sample_headers_block, MAX_METHOD_BYTES};
 use crate::template::{strip_query, truncate, MAX_URL_BYTES};
 use std::net::IpAddr;
 
@@ -24,11 +24,18 @@ pub struct Record<'a> {
     pub country: Option<[u8; 2]>,
     /// The request headers a sample may show (credentials already removed), encoded as a
     /// block (see [`sample_headers_block`]), when samples are on. The sample document itself
-    /// is built only if the engine keeps the sample ([`record_sample`]).
+    /// is built only if the engine keeps the sample ([`Record::sample`]).
     pub sample_headers: Option<&'a [u8]>,
 }
 
 impl Record<'_> {
+    /// The sample document of a record from a delta (built from its header block), if it
+    /// carries one.
+    pub fn sample(&self, cfg: &Config) -> Option<String> {
+        let request = (self.method, self.path, self.status);
+        block_sample(cfg, self.sample_headers?, self.ts_ms, request, self.ip)
+    }
+
     pub fn country_str(&self) -> &str {
         match &self.country {
             Some(c) => std::str::from_utf8(c).unwrap_or(""),
@@ -91,8 +98,6 @@ impl OwnedRecord {
     }
 }
 
-/// Longest method kept; longer ones are cut.
-pub(crate) const MAX_METHOD_BYTES: usize = 32;
 const MAX_HOST_BYTES: usize = 256;
 
 pub(crate) fn normalize_country(s: &str) -> Option<[u8; 2]> {

@@ -5,12 +5,15 @@
 use crate::config::Config;
 use crate::credentials::{is_credential_header, ALWAYS_REDACTED};
 use crate::observation::Observation;
-use crate::record::{Record, MAX_METHOD_BYTES};
 use crate::template::{strip_query, truncate, MAX_URL_BYTES};
 use crate::wire::{put_str, put_varint, Reader};
-use std::fmt::Write as _;
+use serde::Serialize;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// Longest method kept; longer ones are cut.
+pub const MAX_METHOD_BYTES: usize = 32;
 const MAX_SAMPLE_HEADERS: usize = 64;
 const MAX_SAMPLE_HEADER_VALUE: usize = 256;
 
@@ -55,45 +58,27 @@ fn decode_headers_block(block: &[u8]) -> Option<Vec<(&str, &str)>> {
     Some(out)
 }
 
-/// The sample document of a record from a delta (built from its header block), if it has one.
-pub fn record_sample(cfg: &Config, rec: &Record) -> Option<String> {
-    let headers = decode_headers_block(rec.sample_headers?)?;
+/// The sample document of a request whose headers travelled as a block (see
+/// [`sample_headers_block`]); `None` if the block is malformed.
+pub fn block_sample(
+    cfg: &Config,
+    block: &[u8],
+    ts_ms: u64,
+    request: (&str, &str, u16),
+    ip: Option<IpAddr>,
+) -> Option<String> {
+    let headers = decode_headers_block(block)?;
+    let (method, path, status) = request;
     let obs = Observation {
-        method: rec.method,
-        path: rec.path,
-        status: rec.status,
+        method,
+        path,
+        status,
         peer: None,
         host: None,
         headers: &headers,
         country: None,
     };
-    Some(sample_json(cfg, rec.ts_ms, &obs, rec.ip))
-}
-
-/// Appends `s` to `out` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut clean_from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(s.get(clean_from..i).unwrap_or(""));
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(escape);
-        }
-        clean_from = i + 1;
-    }
-    out.push_str(s.get(clean_from..).unwrap_or(""));
-    out.push('"');
+    Some(sample_json(cfg, ts_ms, &obs, ip))
 }
 
 /// The `orig` document of one sample: method, path, status, ip, time (epoch seconds) and the
@@ -101,61 +86,47 @@ fn push_json_str(out: &mut String, s: &str) {
 /// JSON string). Header names are lower-cased and sorted, repeated headers joined with ", ",
 /// so every host writes the same bytes for the same request.
 pub fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
-    // Names and values are copied into one buffer; `spans` indexes it.
-    let mut buf = String::with_capacity(256);
-    let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    let mut kept = 0;
     obs.headers.for_each(&mut |name, value| {
-        if spans.len() >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
+        if kept >= MAX_SAMPLE_HEADERS || name.starts_with(':') || is_redacted(cfg, name) {
             return;
         }
-        let start = buf.len();
-        buf.extend(name.chars().map(|c| c.to_ascii_lowercase()));
-        let split = buf.len();
-        buf.push_str(truncate(value, MAX_SAMPLE_HEADER_VALUE));
-        spans.push((start, split, buf.len()));
+        kept += 1;
+        let value = truncate(value, MAX_SAMPLE_HEADER_VALUE);
+        match headers.entry(name.to_ascii_lowercase()) {
+            Entry::Vacant(e) => {
+                e.insert(value.to_string());
+            }
+            Entry::Occupied(mut e) => {
+                let joined = e.get_mut();
+                joined.push_str(", ");
+                joined.push_str(value);
+            }
+        }
     });
-    let part = |a: usize, b: usize| buf.get(a..b).unwrap_or("");
-    spans.sort_by(|x, y| part(x.0, x.1).cmp(part(y.0, y.1)));
-    let mut headers = String::with_capacity(buf.len() + spans.len() * 6 + 2);
-    headers.push('{');
-    let mut previous: Option<&str> = None;
-    for &(start, split, end) in &spans {
-        let name = part(start, split);
-        if previous == Some(name) {
-            // Repeated header: continue the value (drop its closing quote first).
-            headers.pop();
-            headers.push_str(", ");
-            let mut tail = String::new();
-            push_json_str(&mut tail, part(split, end));
-            headers.push_str(tail.get(1..).unwrap_or(""));
-            continue;
-        }
-        if previous.is_some() {
-            headers.push(',');
-        }
-        push_json_str(&mut headers, name);
-        headers.push(':');
-        push_json_str(&mut headers, part(split, end));
-        previous = Some(name);
-    }
-    headers.push('}');
+    let doc = SampleDoc {
+        method: truncate(obs.method, MAX_METHOD_BYTES),
+        path: truncate(strip_query(obs.path), MAX_URL_BYTES),
+        status_code: obs.status,
+        ip: ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        time: now_ms / 1000,
+        request_headers: serde_json::to_string(&headers).unwrap_or_default(),
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
 
-    let mut out = String::with_capacity(headers.len() * 2 + 128);
-    out.push_str("{\"method\":");
-    push_json_str(&mut out, truncate(obs.method, MAX_METHOD_BYTES));
-    out.push_str(",\"path\":");
-    push_json_str(&mut out, truncate(strip_query(obs.path), MAX_URL_BYTES));
-    let _ = write!(out, ",\"statusCode\":{},\"ip\":", obs.status);
-    match ip {
-        Some(ip) => {
-            let _ = write!(out, "\"{ip}\"");
-        }
-        None => out.push_str("\"\""),
-    }
-    let _ = write!(out, ",\"time\":{},\"requestHeaders\":", now_ms / 1000);
-    push_json_str(&mut out, &headers);
-    out.push('}');
-    out
+/// The fields of a sample document, in Akto's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SampleDoc<'a> {
+    method: &'a str,
+    path: &'a str,
+    status_code: u16,
+    ip: String,
+    time: u64,
+    /// The header map, itself a JSON string.
+    request_headers: String,
 }
 
 #[cfg(test)]
