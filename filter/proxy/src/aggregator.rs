@@ -3,7 +3,7 @@
 //! `vm_id` and survives a VM reload).
 
 use crate::host;
-use crate::root::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
+use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType, MetricType};

@@ -2,12 +2,22 @@
 //! stream ends.
 
 use crate::host;
-use crate::root::Worker;
 use actorwatch_core::Observation;
+use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
+
+/// What a worker VM's HTTP contexts share with its root.
+pub struct Worker {
+    pub cfg: Arc<Config>,
+    pub recorder: Recorder,
+    pub blocklist: Blocklist,
+    /// When this VM first saw a request (0: never).
+    pub first_traffic_ms: u64,
+}
 
 pub struct HttpFilter {
     worker: Rc<RefCell<Worker>>,

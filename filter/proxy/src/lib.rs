@@ -10,6 +10,7 @@ mod aggregator;
 mod host;
 mod http;
 mod root;
+mod shared;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

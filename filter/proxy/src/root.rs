@@ -3,7 +3,8 @@
 
 use crate::aggregator::Aggregator;
 use crate::host;
-use crate::http::HttpFilter;
+use crate::http::{HttpFilter, Worker};
+use crate::shared::{BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, TICK};
 use actorwatch_core::lease::{self, Lease};
 use actorwatch_core::DeltaReader;
 use actorwatch_core::{Blocklist, Config, Recorder};
@@ -14,32 +15,14 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
-pub const TICK: Duration = Duration::from_millis(100);
 /// A worker VM may lead only after seeing traffic this long: with a singleton configured, the
 /// singleton (which leads from its first tick) is never raced at start-up.
 const WORKER_LEAD_AFTER_MS: u64 = 2_000;
-const LEASE_KEY: &str = "actorwatch.lease";
-pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
-/// The aggregator's events waiting for delivery, for a successor.
-pub const OUTBOX_KEY: &str = "actorwatch.outbox";
-/// How many merged worker records the aggregator holds uncounted (lost if it goes away).
-pub const PROGRESS_KEY: &str = "actorwatch.progress";
-pub const QUEUE_NAME: &str = "actorwatch.deltas";
 /// Root id that marks the singleton service (`bootstrap_extensions`, `singleton: true`).
 const SINGLETON_ROOT_ID: &str = "actorwatch_singleton";
 /// Deltas kept while the queue refuses them; older ones are dropped and counted.
 const MAX_PENDING_DELTAS: usize = 64;
-
-/// What a worker VM's HTTP contexts share with its root.
-pub struct Worker {
-    pub cfg: Arc<Config>,
-    pub recorder: Recorder,
-    pub blocklist: Blocklist,
-    /// When this VM first saw a request (0: never).
-    pub first_traffic_ms: u64,
-}
 
 pub struct Root {
     context_id: u32,
