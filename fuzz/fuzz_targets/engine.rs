@@ -8,7 +8,7 @@
 //! still held.
 #![no_main]
 
-use actorwatch_core::detector::CLOCK_STEP_MS;
+use actorwatch_core::clock::CLOCK_STEP_MS;
 use actorwatch_core::template::template;
 use actorwatch_core::{Config, Engine, Observation};
 use arbitrary::Arbitrary;

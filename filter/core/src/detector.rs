@@ -4,6 +4,7 @@
 
 use crate::actor::ActorKey;
 use crate::blocklist::Blocklist;
+use crate::clock::{Base, Clock, TIME_FLOOR_MS};
 use crate::config::{Action, Config, Per, Rule};
 use crate::delta::merge_delta;
 use crate::hash::{splitmix64, SeededState};
@@ -23,20 +24,6 @@ use crate::wire::WireError;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-
-/// Stored times are u32 milliseconds after a base this far behind the first record, so
-/// records slightly older than the first (other workers, replays) still count.
-const BASE_SLACK_MS: u64 = 8 * 24 * 3600 * 1000;
-/// Re-base once offsets pass this (u32 holds about 49.7 days).
-const REBASE_AT_MS: u64 = 40 * 24 * 3600 * 1000;
-/// A record this much older than the latest one seen means the host clock stepped back (an NTP
-/// step, a host that passed 0): windows start afresh, so that responses from before the step
-/// never share a window with responses after it. Smaller steps are indistinguishable from
-/// records merged late, and count at their own time.
-pub const CLOCK_STEP_MS: u64 = 5_000;
-/// Times before this (September 2001) are not clock readings (a host that passed 0): such a
-/// record cannot be placed in any window and is counted as untracked; such a "now" is ignored.
-pub const TIME_FLOOR_MS: u64 = 1_000_000_000_000;
 
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +53,16 @@ pub(crate) struct Group<K> {
 }
 
 impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
+    /// Moves stored window times and cooldown starts down after their base moved up.
+    fn shift_down(&mut self, windows: Option<u32>, cooldowns: Option<u32>) {
+        if let Some(shift) = windows {
+            self.table.shift_windows_down(shift);
+        }
+        if let Some(shift) = cooldowns {
+            self.table.shift_cooldowns_down(shift);
+        }
+    }
+
     fn new(
         cfg: &Config,
         per: Per,
@@ -106,17 +103,6 @@ impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
     }
 }
 
-/// Where stored times start from. Windows and cooldowns have bases of their own: after the host
-/// clock steps back, the window base follows it (windows start afresh anyway), while the cooldown
-/// base stays, so that a clock behind a cooldown's start reads as inside the cooldown.
-#[derive(Debug, Default)]
-pub(crate) struct Clock {
-    pub window_base: Option<u64>,
-    pub cooldown_base: Option<u64>,
-    /// The latest host time seen.
-    pub high_ms: u64,
-}
-
 pub struct Detector {
     pub(crate) cfg: Arc<Config>,
     matched: StatusSet,
@@ -125,6 +111,8 @@ pub struct Detector {
     pub(crate) per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
     pub(crate) clock: Clock,
+    pub(crate) window_base: Base,
+    pub(crate) cooldown_base: Base,
     instance: u64,
     event_seq: u64,
     results: Vec<(usize, RuleLayout, WindowResult)>,
@@ -154,6 +142,8 @@ impl Detector {
             cfg,
             api_hasher,
             clock: Clock::default(),
+            window_base: Base::default(),
+            cooldown_base: Base::default(),
             instance,
             event_seq: 0,
             results: Vec::new(),
@@ -251,87 +241,39 @@ impl Detector {
             + self.blocks.bytes()
     }
 
-    /// Takes note of the host's clock (every call into the engine passes it): a reading more
-    /// than [`CLOCK_STEP_MS`] behind the latest means the clock stepped back, and every window
-    /// starts afresh (cooldowns stay: a clock behind a cooldown's start reads as inside it).
+    /// Takes note of the host's clock (every call into the engine passes it): after a step back
+    /// every window starts afresh (cooldowns stay; see [`crate::clock`]).
     pub fn observe_clock(&mut self, now_ms: u64) {
-        if now_ms < TIME_FLOOR_MS {
+        if !self.clock.observe(now_ms) {
             return;
         }
-        if self.clock.high_ms != 0 && now_ms.saturating_add(CLOCK_STEP_MS) < self.clock.high_ms {
-            self.counts.clock_steps += 1;
-            if let Some(g) = &mut self.per_actor {
-                g.table.clear_windows();
-                g.samples.clear_all();
-            }
-            if let Some(g) = &mut self.per_api {
-                g.table.clear_windows();
-                g.samples.clear_all();
-            }
-            self.clock.high_ms = now_ms;
-        } else {
-            self.clock.high_ms = self.clock.high_ms.max(now_ms);
+        self.counts.clock_steps += 1;
+        if let Some(g) = &mut self.per_actor {
+            g.table.clear_windows();
+            g.samples.clear_all();
+        }
+        if let Some(g) = &mut self.per_api {
+            g.table.clear_windows();
+            g.samples.clear_all();
         }
     }
 
     /// The offsets of `ts_ms` (a record's time, at or after [`TIME_FLOOR_MS`]) for windows and
-    /// cooldowns, re-basing stored times when needed.
+    /// cooldowns, moving stored times when a base moves.
     fn now(&mut self, ts_ms: u64) -> Now {
         self.observe_clock(ts_ms);
+        let window = self.window_base.offset(ts_ms, true);
+        let cooldown = self.cooldown_base.offset(ts_ms, false);
+        if let Some(g) = &mut self.per_actor {
+            g.shift_down(window.shift_down, cooldown.shift_down);
+        }
+        if let Some(g) = &mut self.per_api {
+            g.shift_down(window.shift_down, cooldown.shift_down);
+        }
         Now {
-            window: self.window_offset(ts_ms),
-            cooldown: self.cooldown_offset(ts_ms),
+            window: window.value,
+            cooldown: cooldown.value,
         }
-    }
-
-    fn window_offset(&mut self, ts_ms: u64) -> u32 {
-        let base = *self
-            .clock
-            .window_base
-            .get_or_insert(ts_ms.saturating_sub(BASE_SLACK_MS));
-        if ts_ms < base {
-            // Only after a step back (windows were cleared): the base follows the clock.
-            let base = ts_ms.saturating_sub(BASE_SLACK_MS);
-            self.clock.window_base = Some(base);
-            return offset_from(base, ts_ms);
-        }
-        if ts_ms - base > REBASE_AT_MS {
-            let new_base = ts_ms - BASE_SLACK_MS;
-            let shift = u32::try_from(new_base - base).unwrap_or(u32::MAX);
-            if let Some(g) = &mut self.per_actor {
-                g.table.shift_windows_down(shift);
-            }
-            if let Some(g) = &mut self.per_api {
-                g.table.shift_windows_down(shift);
-            }
-            self.clock.window_base = Some(new_base);
-            return offset_from(new_base, ts_ms);
-        }
-        offset_from(base, ts_ms)
-    }
-
-    fn cooldown_offset(&mut self, ts_ms: u64) -> u32 {
-        let base = *self
-            .clock
-            .cooldown_base
-            .get_or_insert(ts_ms.saturating_sub(BASE_SLACK_MS));
-        if ts_ms < base {
-            // Before every stored cooldown start: inside all of them.
-            return 1;
-        }
-        if ts_ms - base > REBASE_AT_MS {
-            let new_base = ts_ms - BASE_SLACK_MS;
-            let shift = u32::try_from(new_base - base).unwrap_or(u32::MAX);
-            if let Some(g) = &mut self.per_actor {
-                g.table.shift_cooldowns_down(shift);
-            }
-            if let Some(g) = &mut self.per_api {
-                g.table.shift_cooldowns_down(shift);
-            }
-            self.clock.cooldown_base = Some(new_base);
-            return offset_from(new_base, ts_ms);
-        }
-        offset_from(base, ts_ms)
     }
 
     /// Counts one matched response; pushes any events it raises onto `out`. `make_sample`
@@ -517,11 +459,6 @@ impl Detector {
             count: Some(u64::from(count)),
         }
     }
-}
-
-/// `ts_ms` as an offset (>= 1) from `base` (<= `ts_ms`, less than [`REBASE_AT_MS`] behind).
-fn offset_from(base: u64, ts_ms: u64) -> u32 {
-    u32::try_from(ts_ms.saturating_sub(base).saturating_add(1)).unwrap_or(u32::MAX)
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.

@@ -11,7 +11,9 @@
 )]
 
 pub mod actor;
+pub mod address;
 pub mod blocklist;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod delta;
@@ -40,7 +42,8 @@ pub mod url;
 mod window;
 pub mod wire;
 
-pub use actor::{parse_ip, ActorKey, Resolved};
+pub use actor::{ActorKey, Resolved};
+pub use address::parse_ip;
 pub use blocklist::Blocklist;
 pub use config::{Config, ConfigError, ConfigErrors};
 pub use delta::{DeltaReader, Recorder};

@@ -2,7 +2,7 @@
 //! workers are counted in timestamp order, within the reorder buffer's share of the budget
 //! (beyond it, the oldest are counted at once).
 
-use crate::detector::CLOCK_STEP_MS;
+use crate::clock::CLOCK_STEP_MS;
 use crate::memory::{Budget, HeapSize};
 use crate::record::OwnedRecord;
 use std::cmp::Reverse;

@@ -144,8 +144,8 @@ impl Detector {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         put_varint(&mut out, fingerprint(&self.cfg));
-        put_varint(&mut out, self.clock.window_base.unwrap_or(0));
-        put_varint(&mut out, self.clock.cooldown_base.unwrap_or(0));
+        put_varint(&mut out, self.window_base.get().unwrap_or(0));
+        put_varint(&mut out, self.cooldown_base.get().unwrap_or(0));
         put_varint(&mut out, self.clock.high_ms);
         for k in self.api_hasher.keys() {
             out.extend_from_slice(&k.to_le_bytes());
@@ -174,8 +174,8 @@ impl Detector {
             return Err(WireError::OtherConfig);
         }
         let nonzero = |v: u64| (v != 0).then_some(v);
-        self.clock.window_base = nonzero(r.varint()?);
-        self.clock.cooldown_base = nonzero(r.varint()?);
+        self.window_base.set(nonzero(r.varint()?));
+        self.cooldown_base.set(nonzero(r.varint()?));
         self.clock.high_ms = r.varint()?;
         let k0 = u64::from_le_bytes(r.take::<8>()?);
         let k1 = u64::from_le_bytes(r.take::<8>()?);

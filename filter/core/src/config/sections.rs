@@ -7,7 +7,8 @@ use super::{
     RuleKind, Severity, WebhookConfig, MAX_DURATION_SECS, MAX_THRESHOLD,
 };
 use super::{DEFAULT_MAX_MEMORY_MB, MAX_MEMORY_MB};
-use crate::actor::{parse_cidr, ActorConfig, ActorSource};
+use crate::actor::{ActorConfig, ActorSource};
+use crate::address::parse_cidr;
 use crate::credentials::is_credential_header;
 use crate::payload::{Overview, Remediation, RemediationStep};
 use crate::status::StatusSet;
