@@ -33,7 +33,6 @@ mod reorder;
 pub mod sample;
 mod sample_store;
 pub mod signature;
-mod state;
 pub mod status;
 mod table;
 pub mod template;

@@ -25,6 +25,8 @@ use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
+mod state;
+
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
@@ -45,11 +47,11 @@ pub enum Observed {
 }
 
 /// Rules that share a key shape, their table and the samples of its keys.
-pub(crate) struct Group<K> {
-    pub rules: Vec<usize>,
-    pub layouts: Vec<RuleLayout>,
-    pub table: Table<K>,
-    pub samples: SampleStore,
+struct Group<K> {
+    rules: Vec<usize>,
+    layouts: Vec<RuleLayout>,
+    table: Table<K>,
+    samples: SampleStore,
 }
 
 impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
@@ -104,15 +106,15 @@ impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
 }
 
 pub struct Detector {
-    pub(crate) cfg: Arc<Config>,
+    cfg: Arc<Config>,
     matched: StatusSet,
-    pub(crate) api_hasher: SeededState,
-    pub(crate) per_actor: Option<Group<ActorKey>>,
-    pub(crate) per_api: Option<Group<(ActorKey, u64)>>,
+    api_hasher: SeededState,
+    per_actor: Option<Group<ActorKey>>,
+    per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
-    pub(crate) clock: Clock,
-    pub(crate) window_base: Base,
-    pub(crate) cooldown_base: Base,
+    clock: Clock,
+    window_base: Base,
+    cooldown_base: Base,
     instance: u64,
     event_seq: u64,
     results: Vec<(usize, RuleLayout, WindowResult)>,
