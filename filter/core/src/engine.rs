@@ -201,6 +201,7 @@ impl Engine {
         m.add(&self.outbox.metrics());
         m.add(&self.counts);
         m.memory_bytes += self.reorder.bytes() as u64;
+        m.records_held = self.reorder.len() as u64;
         m
     }
 

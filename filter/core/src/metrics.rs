@@ -111,6 +111,8 @@ metrics! {
     Counter clock_steps,
     /// Bytes the engine holds, at most `max_memory_mb`.
     Gauge memory_bytes,
+    /// Worker records merged and held for reordering, not counted yet.
+    Gauge records_held,
     /// Worker only: counting-state snapshots the shards saved.
     Counter state_saves,
     /// Worker only: shards whose state changed since their last save.
