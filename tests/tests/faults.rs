@@ -6,13 +6,18 @@ mod common;
 use actorwatch_core::signature::verify;
 use actorwatch_e2e::*;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Larger request limits than Envoy's defaults (60 KiB of headers, 100 headers), so that the
 /// hostile requests reach the filter instead of being refused by Envoy's codec.
-const LARGE_LIMITS: &str = "          max_request_headers_kb: 4096\n          common_http_protocol_options: {max_headers_count: 10000}\n";
+fn large_limits() -> Value {
+    json!({
+        "max_request_headers_kb": 4096,
+        "common_http_protocol_options": {"max_headers_count": 10000},
+    })
+}
 
 fn status(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
     http(addr, "GET", path, headers, b"").map_or(0, |(s, _)| s)
@@ -37,7 +42,7 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
     // A server that accepts requests and never answers them.
     let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
-    setup.hcm_extra = LARGE_LIMITS.into();
+    setup.hcm_extra = large_limits();
     setup.hang_port = Some(hang.local_addr().unwrap().port());
     setup.wasm = std::env::var_os("ACTORWATCH_HOSTILE_WASM").map(Into::into);
     let envoy = start(&setup);
@@ -383,15 +388,25 @@ fn a_vm_without_the_variables_refuses_its_configuration_and_names_them() {
     let api = SampleApi::start();
     let mut setup = EnvoySetup::new(FROM_ENV, api.port, 9);
     setup.env = env_secrets();
-    let yaml = render_envoy_yaml(&setup);
-    let (singleton, rest) = yaml.split_once("static_resources:").unwrap();
-    let keys = ", environment_variables: {host_env_keys: [ACTORWATCH_HMAC_SECRET, ACTORWATCH_WEBHOOK_AUTHORIZATION]}";
-    assert!(singleton.contains(keys) && rest.contains(keys), "{yaml}");
+    let mut bootstrap = bootstrap(&setup);
+    let keys =
+        json!({"host_env_keys": ["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_WEBHOOK_AUTHORIZATION"]});
+    let filter_vm = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/typed_config/config/vm_config";
+    let singleton_vm = "/bootstrap_extensions/0/typed_config/config/vm_config";
+    for vm in [filter_vm, singleton_vm] {
+        assert_eq!(
+            bootstrap.pointer(&format!("{vm}/environment_variables")),
+            Some(&keys),
+            "{vm}"
+        );
+    }
+    bootstrap
+        .pointer_mut(singleton_vm)
+        .and_then(Value::as_object_mut)
+        .and_then(|vm| vm.remove("environment_variables"))
+        .expect("the singleton's variables");
     let dir = scratch_dir("envoy-no-env");
-    let path = dir.join("envoy.yaml");
-    let without = singleton.replace(keys, "");
-    std::fs::write(&path, format!("{without}static_resources:{rest}")).unwrap();
-    let refused = Envoy::start_with_file(&path, 2, &dir, &setup.env)
+    let refused = Envoy::start_with(&bootstrap, 2, &dir, &setup.env)
         .err()
         .expect("Envoy refuses a singleton without its variables");
     assert!(
@@ -506,19 +521,18 @@ fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
     let mut setup = EnvoySetup::new(&good, api.port, rx.port);
     setup.singleton = false;
     let dir = scratch_dir("envoy-lds");
-    let (bootstrap, lds) = render_envoy_yaml_lds(&setup, &dir);
-    std::fs::write(dir.join("lds.yaml"), lds).unwrap();
-    std::fs::write(dir.join("envoy.yaml"), bootstrap).unwrap();
-    let envoy = match Envoy::start_with_file(&dir.join("envoy.yaml"), 2, &dir, &[]) {
+    write_json(&dir.join("lds.json"), &lds_resources(&setup));
+    let envoy = match Envoy::start_with(&bootstrap_lds(&setup, &dir), 2, &dir, &[]) {
         Ok(e) => e,
         Err(e) => panic!("Envoy did not start:\n{}", e.log),
     };
+    // A push: the whole file replaced at once (written aside, then renamed into place).
     let push = |config_json: &str| {
         let mut s = EnvoySetup::new(config_json, api.port, rx.port);
         s.singleton = false;
-        let tmp = dir.join("lds.yaml.tmp");
-        std::fs::write(&tmp, lds_resources(&s)).unwrap();
-        std::fs::rename(&tmp, dir.join("lds.yaml")).unwrap();
+        let tmp = dir.join("lds.json.tmp");
+        write_json(&tmp, &lds_resources(&s));
+        std::fs::rename(&tmp, dir.join("lds.json")).unwrap();
     };
     let mut c = envoy.client();
     assert_eq!(get_as(&mut c, "/nope", "198.51.100.1"), 404);
