@@ -160,6 +160,24 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
     assert_eq!(reloads(&envoy), 0, "{}", metrics_of(&envoy));
 }
 
+/// Every event once and nothing else in flight: Envoy delivered `events`, holds none, and every
+/// attempt it sent has its outcome.
+fn settled(envoy: &Envoy, events: u64) -> bool {
+    let s = envoy.stats();
+    let m = |name: &str| {
+        s.get(&format!("wasmcustom.actorwatch.{name}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    m("events_delivered") == events
+        && m("events_queued") == 0
+        && m("deliveries_sent") == m("deliveries_succeeded") + m("deliveries_failed")
+}
+
+/// A receiver that refuses connections, then answers 500, answers after the timeout, cuts its
+/// response and answers 503: every event arrives exactly once after deduplication, and every
+/// attempt of a batch carries its delivery id and its events. Then a batch answered 500 three
+/// times: its retries wait as the exponential backoff says, under one delivery id.
 #[test]
 fn delivery_faults_still_deliver_every_event_exactly_once() {
     let api = SampleApi::start();
@@ -177,37 +195,116 @@ fn delivery_faults_still_deliver_every_event_exactly_once() {
         (envoy.metric("deliveries_failed") >= 4).then_some(())
     })
     .expect("deliveries fail while the receiver refuses connections");
-    // Back, but misbehaving: 500, an answer after the timeout, a response cut halfway, 503.
-    let rx = ScriptedReceiver::start_on(
-        port,
-        vec![
-            Answer::Status(500),
-            Answer::OkAfterMs(2_500),
-            Answer::CloseMidResponse,
-            Answer::Status(503),
-        ],
+    // Back, but misbehaving: 500, an answer after the timeout, a response cut halfway, 503; then
+    // 200 to the four POSTs those faults cost, and 500 to the next three.
+    let mut script = vec![
+        Answer::Status(500),
+        Answer::OkAfterMs(2_500),
+        Answer::CloseMidResponse,
+        Answer::Status(503),
+    ];
+    script.extend([Answer::Ok; 4]);
+    script.extend([Answer::Status(500); 3]);
+    let rx = ScriptedReceiver::start_on(port, script);
+    let done = wait_for(Duration::from_secs(60), || settled(&envoy, 4).then_some(()));
+    let events = rx.events_deduplicated();
+    assert!(
+        done.is_some() && events.len() == 4,
+        "every event delivered; {} answers {:?} deduplicated events {}",
+        metrics_of(&envoy),
+        rx.all().iter().map(|r| r.answered).collect::<Vec<_>>(),
+        events.len()
     );
-    let events = wait_for(Duration::from_secs(60), || {
-        let events = rx.events_deduplicated();
-        (envoy.metric("events_delivered") == 4 && events.len() >= 4).then_some(events)
-    })
-    .unwrap_or_else(|| {
-        let answers: Vec<u16> = rx.all().iter().map(|r| r.answered).collect();
-        panic!(
-            "every event delivered; {} answers {answers:?} deduplicated events {}",
-            metrics_of(&envoy),
-            rx.events_deduplicated().len()
-        )
-    });
     // Each event once, after deduplication by delivery id, although some POSTs arrived twice.
     let mut ref_ids: Vec<&str> = events.iter().filter_map(|e| e["refId"].as_str()).collect();
     ref_ids.sort_unstable();
     let before = ref_ids.len();
     ref_ids.dedup();
     assert_eq!((before, ref_ids.len()), (4, 4), "{events:?}");
-    assert!(rx.all().len() > 4, "the faults made actorwatch send again");
+    assert_eq!(
+        envoy.metric("deliveries_succeeded"),
+        4,
+        "one success per batch"
+    );
+    assert_eq!(envoy.metric("deliveries_abandoned"), 0);
     assert_eq!(envoy.metric("events_dropped"), 0);
-    assert_eq!(envoy.metric("events_queued"), 0);
+    // Each fault cost exactly one more POST: 4 faulty answers and 4 accepted POSTs. One delivery
+    // id per batch (batch_size 1): every attempt of a batch, whatever its answer, carries that
+    // id and the same event, and every id was finally accepted.
+    let all = rx.all();
+    assert_eq!(
+        all.len(),
+        8,
+        "{:?}",
+        all.iter().map(|r| r.answered).collect::<Vec<_>>()
+    );
+    let attempts = attempts_by_delivery_id(&all);
+    assert_eq!(attempts.len(), 4, "{:?}", attempts.keys());
+    for (id, posts) in &attempts {
+        assert!(posts.iter().any(|p| p.answered == 200), "{id} accepted");
+        let refs: Vec<Vec<Value>> = posts.iter().map(|p| ref_ids_of(p)).collect();
+        assert!(
+            refs.iter().all(|r| r.len() == 1 && *r == refs[0]),
+            "{id}: {refs:?}"
+        );
+    }
+
+    // One more batch, answered 500 three times: retry n waits between half and all of
+    // 2^(n-1) s after the attempt before it failed (plus up to a tick and the POST's own time).
+    for _ in 0..2 {
+        assert_eq!(get_as(&mut c, "/nope", "203.0.113.9"), 404);
+    }
+    wait_for(Duration::from_secs(30), || settled(&envoy, 5).then_some(()))
+        .unwrap_or_else(|| panic!("the fifth event delivered; {}", metrics_of(&envoy)));
+    let later: Vec<Received> = rx.all().into_iter().skip(8).collect();
+    let attempts = attempts_by_delivery_id(&later);
+    assert_eq!(attempts.len(), 1, "one delivery id: {:?}", attempts.keys());
+    let posts = attempts.values().next().unwrap();
+    assert_eq!(
+        posts.iter().map(|p| p.answered).collect::<Vec<_>>(),
+        vec![500, 500, 500, 200]
+    );
+    assert!(posts.iter().all(|p| ref_ids_of(p) == ref_ids_of(posts[0])));
+    for (n, pair) in posts.windows(2).enumerate() {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        let exp = Duration::from_millis(1_000 << n);
+        // Envoy's clock and the test's may differ by a few milliseconds.
+        let (low, high) = (
+            exp / 2 - Duration::from_millis(20),
+            exp + Duration::from_millis(500),
+        );
+        assert!(
+            gap >= low && gap <= high,
+            "retry {} after {gap:?}, outside {low:?}..{high:?}",
+            n + 1
+        );
+    }
+    assert_eq!(
+        envoy.metric("deliveries_retried"),
+        envoy.metric("deliveries_failed")
+    );
+    assert_eq!(envoy.metric("events_dropped"), 0);
+}
+
+/// The POSTs of each delivery id, in the order they arrived.
+fn attempts_by_delivery_id(posts: &[Received]) -> HashMap<String, Vec<&Received>> {
+    let mut by_id: HashMap<String, Vec<&Received>> = HashMap::new();
+    for post in posts {
+        let id = post.header("x-actorwatch-delivery").expect("a delivery id");
+        by_id.entry(id.to_string()).or_default().push(post);
+    }
+    for posts in by_id.values_mut() {
+        posts.sort_by_key(|p| p.at);
+    }
+    by_id
+}
+
+/// The `refId` of every event in a POST.
+fn ref_ids_of(post: &Received) -> Vec<Value> {
+    post.json()["maliciousEvents"]
+        .as_array()
+        .map(|events| events.iter().map(|e| e["refId"].clone()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
