@@ -73,7 +73,8 @@ fn threshold_boundary_cooldown_and_the_payload() {
     assert_eq!(post.header("content-type"), Some("application/json"));
     // Field by field, the example's JSON types.
     let example: Value = serde_json::from_slice(
-        &std::fs::read(repo().join("../shared/akto-webhook-example.json")).unwrap(),
+        &std::fs::read(repo().join("filter/core/tests/fixtures/akto-webhook-example.json"))
+            .unwrap(),
     )
     .unwrap();
     let ours = post.json();
