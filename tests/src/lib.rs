@@ -863,6 +863,35 @@ pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> Option<u16> {
     read_response(&mut reader).ok().map(|(status, _, _)| status)
 }
 
+/// Raw requests, each on its own new connection, all written before any answer is read: they
+/// reach the server together. The status of each answer, or `None` for a connection that
+/// failed or closed without one.
+pub fn requests_at_once(addr: SocketAddr, requests: &[&[u8]]) -> Vec<Option<u16>> {
+    let mut conns: Vec<Option<BufReader<TcpStream>>> = requests
+        .iter()
+        .map(|_| {
+            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+            s.set_nodelay(true).ok()?;
+            Some(BufReader::new(s))
+        })
+        .collect();
+    for (conn, bytes) in conns.iter_mut().zip(requests) {
+        if let Some(reader) = conn {
+            if reader.get_mut().write_all(bytes).is_err() {
+                *conn = None;
+            }
+        }
+    }
+    conns
+        .iter_mut()
+        .map(|conn| {
+            let (status, _, _) = read_response(conn.as_mut()?).ok()?;
+            Some(status)
+        })
+        .collect()
+}
+
 /// Envoy's RSS in KiB (its PID is the process group leader `setsid` started).
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
