@@ -639,8 +639,8 @@ impl Drop for Receiver {
 const SECRET: &str = "receiver-test-secret-0123";
 
 fn example_body() -> Vec<u8> {
-    std::fs::read(repo().join("../shared/akto-webhook-example.json"))
-        .expect("../shared beside the checkout")
+    std::fs::read(repo().join("filter/core/tests/fixtures/akto-webhook-example.json"))
+        .expect("Akto's example payload")
 }
 
 fn now() -> u64 {

@@ -37,8 +37,9 @@ test("hostile requests pass through and are counted; a flood cannot hide an atta
     const statuses = [];
     for (const [path, init] of hostile) statuses.push((await w.send(path, "198.51.100.10", init)).status);
     console.log(`hostile request statuses: ${statuses}`);
-    assert.ok(statuses.every((s) => [404, 414, 431].includes(s)), `${statuses}`);
-    assert.ok(statuses.includes(404));
+    // The 64 KiB path, the 1,000 headers and the long X-Forwarded-For are over workerd's header
+    // limits; the bytes that are not UTF-8 reach the origin.
+    assert.deepEqual(statuses, [431, 404, 431, 431]);
     assert.equal((await w.send("/ok", "198.51.100.1")).status, 200);
     // Three counted responses flag the client.
     for (let n = statuses.filter((s) => s === 404).length; n < 3; n++) await w.send("/nope/more", "198.51.100.10");
@@ -70,7 +71,8 @@ test("a refusing, failing, slow, then healthy receiver gets every event exactly 
     const refIds = evs.map((e) => e.refId);
     assert.equal(refIds.length, 3, JSON.stringify(refIds));
     assert.equal(new Set(refIds).size, 3);
-    assert.ok(w.posts.length > 3, "the faults made the hub send again");
+    // Each fault cost exactly one more POST: 4 faulty answers and 3 accepted POSTs.
+    assert.equal(w.posts.length, 7, "the faults made the hub send again, once each");
     assert.equal((await metrics(w.mf)).events_dropped, 0);
   } finally {
     await w.mf.dispose();

@@ -11,8 +11,14 @@ test("threshold boundary, cooldown, the payload and its signature", async () => 
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("x-origin"), "yes", "the origin's response comes back unchanged");
     for (let i = 0; i < 2; i++) assert.equal((await w.send(`/scan/${i}`, "203.0.113.7")).status, 404);
-    await waitFor(async () => (await metrics(w.mf)) !== null, "hub");
-    assert.equal(events(w.posts).length, 0);
+    // threshold-1: the shard has counted both 404s (its report reaches the hub's /metrics after
+    // its state save) and raised nothing.
+    const before = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.matched === 2 && m;
+    }, "the shard's count of threshold-1 responses");
+    assert.equal(before.events_raised, 0);
+    assert.equal(w.posts.length, 0);
     assert.equal((await w.send("/scan/2?x=1", "203.0.113.7")).status, 404);
     const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "an event");
     assert.equal(evs.length, 1);
@@ -68,6 +74,14 @@ test("a failing webhook is retried under the same delivery id", async () => {
     const ids = w.posts.map((p) => p.headers["x-actorwatch-delivery"]);
     assert.equal(ids.length, 3);
     assert.equal(new Set(ids).size, 1, "every attempt carries the same delivery id");
+    assert.equal(new Set(w.posts.map((p) => JSON.parse(p.body).maliciousEvents[0].refId)).size, 1, "and the same event");
+    // Retry n waits between half and all of 2^(n-1) s after the attempt before it failed (plus
+    // the alarm's own delay: up to a second here).
+    for (let n = 1; n < w.posts.length; n++) {
+      const gap = w.posts[n].at - w.posts[n - 1].at;
+      const exp = 1000 * 2 ** (n - 1);
+      assert.ok(gap >= exp / 2 && gap <= exp + 1000, `retry ${n} after ${gap} ms`);
+    }
   } finally {
     await w.mf.dispose();
   }
@@ -115,7 +129,13 @@ test("a bad config fails open: every request reaches the origin unchanged", asyn
     for (let i = 0; i < 5; i++) assert.equal((await w.send("/nope", "203.0.113.99")).status, 404);
     const r = await w.send("/ok", "203.0.113.99", { method: "POST", body: "payload" });
     assert.equal(r.status, 200);
+    assert.equal(w.originCalls.length, 6, "every request reached the origin");
     assert.equal(w.originCalls.at(-1).body, "payload");
+    // The configuration was refused, with the key path in the log: nothing counts.
+    await waitFor(
+      () => w.output.join("").includes("invalid configuration, passing traffic through: ACTORWATCH_CONFIG: rules[0].threshold: must be >= 1, got 0"),
+      "the logged configuration error",
+    );
     assert.equal(w.posts.length, 0);
   } finally {
     await w.mf.dispose();

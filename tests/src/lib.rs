@@ -1,7 +1,7 @@
 //! Harness for end-to-end runs: a real Envoy with the actorwatch `.wasm`, a sample API and a
 //! webhook receiver, all on loopback ephemeral ports, every process stopped by its PID.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -76,6 +76,12 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
+}
+
+/// Writes `value` as JSON to `path` (Envoy reads a `.json` bootstrap or LDS file as JSON).
+pub fn write_json(path: &Path, value: &Value) {
+    let text = serde_json::to_string_pretty(value).expect("JSON");
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,8 +406,9 @@ pub struct EnvoySetup {
     /// `127.0.0.1` or `::1`.
     pub listen: String,
     pub access_log: Option<PathBuf>,
-    /// Extra keys for the HTTP connection manager (YAML, 10-space indent), e.g. larger limits.
-    pub hcm_extra: String,
+    /// Keys merged into the HTTP connection manager's config (a JSON object, merged key by key
+    /// into nested objects), e.g. larger limits.
+    pub hcm_extra: Value,
     /// Another build of the filter (default: [`filter_wasm`]).
     pub wasm: Option<PathBuf>,
     /// A server for `/hang/...` requests (one that never answers, for resets mid-request).
@@ -430,7 +437,7 @@ impl EnvoySetup {
             webhook_port,
             listen: "127.0.0.1".into(),
             access_log: None,
-            hcm_extra: String::new(),
+            hcm_extra: json!({}),
             wasm: None,
             hang_port: None,
             env: Vec::new(),
@@ -438,174 +445,181 @@ impl EnvoySetup {
     }
 
     /// The `vm_config` of the filter and the singleton: same VM id, code and variables.
-    fn vm_config(&self) -> String {
-        let env = if self.env.is_empty() {
-            String::new()
-        } else {
+    fn vm_config(&self) -> Value {
+        let mut vm = json!({
+            "vm_id": "actorwatch",
+            "runtime": "envoy.wasm.runtime.v8",
+            "code": {"local": {"filename": self.wasm_path()}},
+        });
+        if !self.env.is_empty() {
             let keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
-            format!(
-                ", environment_variables: {{host_env_keys: [{}]}}",
-                keys.join(", ")
-            )
-        };
-        format!(
-            "{{vm_id: actorwatch, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {}}}}}{env}}}",
-            self.wasm_path()
-        )
+            vm["environment_variables"] = json!({ "host_env_keys": keys });
+        }
+        vm
+    }
+
+    /// The `PluginConfig` of the filter (`root_id` `actorwatch`) or the singleton
+    /// (`actorwatch_singleton`), with the actorwatch configuration as a string.
+    fn plugin_config(&self, root_id: &str) -> Value {
+        json!({
+            "name": "actorwatch",
+            "root_id": root_id,
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": self.config_json,
+            },
+            "vm_config": self.vm_config(),
+        })
     }
 }
 
-fn yaml_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The Envoy bootstrap for a run: one listener in front of the sample API, the webhook
-/// cluster, the filter, and (optionally) the singleton aggregator, sharing one config.
-pub fn render_envoy_yaml(s: &EnvoySetup) -> String {
-    format!(
-        "{}static_resources:\n  listeners:\n{}{}",
-        render_singleton(s),
-        render_listener(s),
-        render_clusters(s)
-    )
-}
-
-/// A bootstrap that takes its listener from `lds.yaml` in `dir` (filesystem LDS, watched), and
-/// that file: rewriting it ([`lds_resources`]) is a config push.
-pub fn render_envoy_yaml_lds(s: &EnvoySetup, dir: &Path) -> (String, String) {
-    let bootstrap = format!(
-        "node: {{id: actorwatch-test, cluster: actorwatch-test}}\ndynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source:\n      path: {lds}\n      watched_directory: {{path: {dir}}}\n{singleton}static_resources:\n{clusters}",
-        lds = dir.join("lds.yaml").display(),
-        dir = dir.display(),
-        singleton = render_singleton(s),
-        clusters = render_clusters(s),
-    );
-    (bootstrap, lds_resources(s))
-}
-
-/// The LDS file holding the API listener with `s.config_json`.
-pub fn lds_resources(s: &EnvoySetup) -> String {
-    let listener = render_listener(s).replacen(
-        "  - name: api\n",
-        "  - \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n    name: api\n",
-        1,
-    );
-    format!("resources:\n{listener}")
-}
-
-/// The singleton aggregator (`bootstrap_extensions`), if the setup has one.
-fn render_singleton(s: &EnvoySetup) -> String {
-    if !s.singleton {
-        return String::new();
+/// Merges `extra` into `base`: an object's keys one by one (objects within merged the same way),
+/// anything else replaced.
+pub fn merge(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (Value::Object(base), Value::Object(extra)) => {
+            for (k, v) in extra {
+                merge(base.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (base, extra) => *base = extra.clone(),
     }
-    let config = yaml_quote(&s.config_json);
-    let vm_config = s.vm_config();
-    format!(
-        r#"bootstrap_extensions:
-- name: envoy.bootstrap.wasm
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.wasm.v3.WasmService
-    singleton: true
-    config:
-      name: actorwatch
-      root_id: actorwatch_singleton
-      configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
-      vm_config: {vm_config}
-"#
-    )
+}
+
+/// Admin on loopback, on an ephemeral port (the harness reads it from `--admin-address-path`).
+pub fn admin() -> Value {
+    json!({"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}})
+}
+
+/// The Envoy bootstrap for a run: admin, one listener in front of the sample API, the clusters,
+/// and (optionally) the singleton aggregator, sharing the filter's configuration.
+pub fn bootstrap(s: &EnvoySetup) -> Value {
+    let mut b = json!({
+        "admin": admin(),
+        "static_resources": {"listeners": [listener(s)], "clusters": clusters(s)},
+    });
+    if s.singleton {
+        b["bootstrap_extensions"] = json!([singleton(s)]);
+    }
+    b
+}
+
+/// A bootstrap that takes its listener from `lds.json` in `dir` (filesystem LDS, watched
+/// directory): writing that file ([`lds_resources`]) is a config push.
+pub fn bootstrap_lds(s: &EnvoySetup, dir: &Path) -> Value {
+    let mut b = json!({
+        "admin": admin(),
+        "node": {"id": "actorwatch-test", "cluster": "actorwatch-test"},
+        "dynamic_resources": {"lds_config": {
+            "resource_api_version": "V3",
+            "path_config_source": {
+                "path": dir.join("lds.json").display().to_string(),
+                "watched_directory": {"path": dir.display().to_string()},
+            },
+        }},
+        "static_resources": {"clusters": clusters(s)},
+    });
+    if s.singleton {
+        b["bootstrap_extensions"] = json!([singleton(s)]);
+    }
+    b
+}
+
+/// The LDS file's content: the API listener with `s.config_json`.
+pub fn lds_resources(s: &EnvoySetup) -> Value {
+    let mut listener = listener(s);
+    listener["@type"] = json!("type.googleapis.com/envoy.config.listener.v3.Listener");
+    json!({ "resources": [listener] })
+}
+
+/// The singleton aggregator (a `bootstrap_extensions` entry).
+pub fn singleton(s: &EnvoySetup) -> Value {
+    json!({
+        "name": "envoy.bootstrap.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.wasm.v3.WasmService",
+            "singleton": true,
+            "config": s.plugin_config("actorwatch_singleton"),
+        },
+    })
 }
 
 /// The upstream clusters: the sample API, the webhook receiver, the never-answering server.
-fn render_clusters(s: &EnvoySetup) -> String {
-    format!(
-        r#"  clusters:
-  - name: sample_api
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: sample_api
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
-  - name: actorwatch_webhook
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: actorwatch_webhook
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {webhook}}}}}}}}}]}}]
-  - name: hang
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: hang
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {hang}}}}}}}}}]}}]
-"#,
-        hang = s.hang_port.unwrap_or(s.upstream_port),
-        upstream = s.upstream_port,
-        webhook = s.webhook_port,
-    )
+pub fn clusters(s: &EnvoySetup) -> Value {
+    let cluster = |name: &str, port: u16| {
+        json!({
+            "name": name,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": name,
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address":
+                    {"address": "127.0.0.1", "port_value": port}}}}]}],
+            },
+        })
+    };
+    json!([
+        cluster("sample_api", s.upstream_port),
+        cluster("actorwatch_webhook", s.webhook_port),
+        cluster("hang", s.hang_port.unwrap_or(s.upstream_port)),
+    ])
 }
 
-/// The API listener with the filter, as YAML list item (for the bootstrap or an LDS file).
-fn render_listener(s: &EnvoySetup) -> String {
-    let config = yaml_quote(&s.config_json);
-    let vm_config = s.vm_config();
-    let access_log = match &s.access_log {
-        Some(path) => format!(
-            r#"          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: {}
-              log_format:
-                json_format:
-                  start_time: "%START_TIME%"
-                  method: "%REQ(:METHOD)%"
-                  path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"
-                  status: "%RESPONSE_CODE%"
-                  peer: "%DOWNSTREAM_REMOTE_ADDRESS%"
-                  authority: "%REQ(:AUTHORITY)%"
-                  x_forwarded_for: "%REQ(X-FORWARDED-FOR)%"
-                  user_agent: "%REQ(USER-AGENT)%"
-"#,
-            path.display()
-        ),
-        None => String::new(),
-    };
-    format!(
-        r#"  - name: api
-    address: {{socket_address: {{address: "{listen}", port_value: 0}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: api
-{hcm_extra}{access_log}          route_config:
-            virtual_hosts:
-            - name: api
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/direct/"}}
-                direct_response: {{status: 404, body: {{inline_string: "not here"}}}}
-              - match: {{prefix: "/hang/"}}
-                route: {{cluster: hang, timeout: 30s}}
-              - match: {{prefix: "/"}}
-                route: {{cluster: sample_api}}
-          http_filters:
-          - name: actorwatch
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: actorwatch
-                root_id: actorwatch
-                failure_policy: FAIL_RELOAD
-                configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {config}}}
-                vm_config: {vm_config}
-          - name: envoy.filters.http.router
-            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
-"#,
-        listen = s.listen,
-        hcm_extra = s.hcm_extra,
-    )
+/// The API listener: the HTTP connection manager (with `s.hcm_extra` merged in), the filter,
+/// the router.
+pub fn listener(s: &EnvoySetup) -> Value {
+    let mut filter = s.plugin_config("actorwatch");
+    filter["failure_policy"] = json!("FAIL_RELOAD");
+    let mut hcm = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "api",
+        "route_config": {"virtual_hosts": [{
+            "name": "api",
+            "domains": ["*"],
+            "routes": [
+                {"match": {"prefix": "/direct/"},
+                 "direct_response": {"status": 404, "body": {"inline_string": "not here"}}},
+                {"match": {"prefix": "/hang/"}, "route": {"cluster": "hang", "timeout": "30s"}},
+                {"match": {"prefix": "/"}, "route": {"cluster": "sample_api"}},
+            ],
+        }]},
+        "http_filters": [
+            {"name": "actorwatch", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                "config": filter,
+            }},
+            {"name": "envoy.filters.http.router", "typed_config":
+                {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        ],
+    });
+    if let Some(path) = &s.access_log {
+        hcm["access_log"] = json!([{
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                "path": path.display().to_string(),
+                "log_format": {"json_format": {
+                    "start_time": "%START_TIME%",
+                    "method": "%REQ(:METHOD)%",
+                    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                    "status": "%RESPONSE_CODE%",
+                    "peer": "%DOWNSTREAM_REMOTE_ADDRESS%",
+                    "authority": "%REQ(:AUTHORITY)%",
+                    "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%",
+                    "user_agent": "%REQ(USER-AGENT)%",
+                }},
+            },
+        }]);
+    }
+    merge(&mut hcm, &s.hcm_extra);
+    json!({
+        "name": "api",
+        "address": {"socket_address": {"address": s.listen, "port_value": 0}},
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": hcm,
+        }]}],
+    })
 }
 
 /// A running Envoy, stopped (with its process group) when dropped.
@@ -625,14 +639,27 @@ pub struct EnvoyFailed {
 impl Envoy {
     pub fn start(setup: &EnvoySetup) -> Result<Envoy, EnvoyFailed> {
         let dir = scratch_dir("envoy");
-        let yaml = dir.join("envoy.yaml");
-        std::fs::write(&yaml, render_envoy_yaml(setup)).expect("write envoy.yaml");
-        Envoy::start_with_file(&yaml, setup.concurrency, &dir, &setup.env)
+        Envoy::start_with(&bootstrap(setup), setup.concurrency, &dir, &setup.env)
     }
 
-    /// Envoy with the bootstrap `yaml` and these environment variables on top of the test's.
+    /// Envoy with this bootstrap (written to `envoy.json` in `dir`) and these environment
+    /// variables on top of the test's.
+    pub fn start_with(
+        bootstrap: &Value,
+        concurrency: u32,
+        dir: &Path,
+        env: &[(String, String)],
+    ) -> Result<Envoy, EnvoyFailed> {
+        let path = dir.join("envoy.json");
+        write_json(&path, bootstrap);
+        Envoy::start_with_file(&path, concurrency, dir, env)
+    }
+
+    /// Envoy with the bootstrap file `path` and these environment variables on top of the
+    /// test's. The bootstrap needs an admin on loopback (see [`admin`]): the harness learns its
+    /// address from `--admin-address-path` and waits for `/ready`.
     pub fn start_with_file(
-        yaml: &Path,
+        path: &Path,
         concurrency: u32,
         dir: &Path,
         env: &[(String, String)],
@@ -640,17 +667,10 @@ impl Envoy {
         let admin_path = dir.join("admin-address");
         let log_path = dir.join("envoy.log");
         let log = std::fs::File::create(&log_path).expect("envoy log");
-        // Admin on loopback, ephemeral port, for every config this harness starts.
-        let with_admin = dir.join("with-admin.yaml");
-        let mut text = std::fs::read_to_string(yaml).expect("read yaml");
-        if !text.starts_with("admin:") && !text.contains("\nadmin:") {
-            text = format!("admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}\n{text}");
-        }
-        std::fs::write(&with_admin, text).expect("write yaml");
         let mut cmd = Command::new("setsid");
         cmd.arg(envoy_bin())
             .arg("-c")
-            .arg(&with_admin)
+            .arg(path)
             .args([
                 "--concurrency",
                 &concurrency.to_string(),
@@ -843,6 +863,35 @@ pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> Option<u16> {
     read_response(&mut reader).ok().map(|(status, _, _)| status)
 }
 
+/// Raw requests, each on its own new connection, all written before any answer is read: they
+/// reach the server together. The status of each answer, or `None` for a connection that
+/// failed or closed without one.
+pub fn requests_at_once(addr: SocketAddr, requests: &[&[u8]]) -> Vec<Option<u16>> {
+    let mut conns: Vec<Option<BufReader<TcpStream>>> = requests
+        .iter()
+        .map(|_| {
+            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+            s.set_nodelay(true).ok()?;
+            Some(BufReader::new(s))
+        })
+        .collect();
+    for (conn, bytes) in conns.iter_mut().zip(requests) {
+        if let Some(reader) = conn {
+            if reader.get_mut().write_all(bytes).is_err() {
+                *conn = None;
+            }
+        }
+    }
+    conns
+        .iter_mut()
+        .map(|conn| {
+            let (status, _, _) = read_response(conn.as_mut()?).ok()?;
+            Some(status)
+        })
+        .collect()
+}
+
 /// Envoy's RSS in KiB (its PID is the process group leader `setsid` started).
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -867,7 +916,10 @@ pub fn http(
     c.request(method, path, headers, body)
 }
 
-/// A keep-alive connection, reopened when the server closes it.
+/// A keep-alive connection. Each request is sent once: if the connection fails, the request
+/// returns the error (the server may or may not have seen it) and the next request opens a
+/// new connection. A response that closes the connection (`connection: close`, or a body that
+/// ends with it) also makes the next request open a new one.
 pub struct Client {
     addr: SocketAddr,
     conn: Option<BufReader<TcpStream>>,
@@ -878,6 +930,7 @@ impl Client {
         Client { addr, conn: None }
     }
 
+    /// The status of a GET, or 0 if the connection failed.
     pub fn get(&mut self, path: &str) -> u16 {
         self.request("GET", path, &[], b"")
             .map(|(s, _)| s)
@@ -891,44 +944,42 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), String> {
-        for attempt in 0..2 {
-            if self.conn.is_none() {
+        let reader = match &mut self.conn {
+            Some(reader) => reader,
+            None => {
                 let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("connect to {}: {e}", self.addr))?;
                 s.set_read_timeout(Some(Duration::from_secs(10)))
                     .map_err(|e| e.to_string())?;
                 s.set_nodelay(true).map_err(|e| e.to_string())?;
-                self.conn = Some(BufReader::new(s));
+                self.conn.insert(BufReader::new(s))
             }
-            let Some(reader) = self.conn.as_mut() else {
-                continue;
-            };
-            let mut req = format!(
-                "{method} {path} HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: {}\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                req.push_str(&format!("{k}: {v}\r\n"));
-            }
-            req.push_str("\r\n");
-            let sent = reader
-                .get_mut()
-                .write_all(req.as_bytes())
-                .and_then(|_| reader.get_mut().write_all(body));
-            let result = sent
-                .map_err(|e| e.to_string())
-                .and_then(|_| read_response(reader));
-            match result {
-                Ok((status, body, close)) => {
-                    if close {
-                        self.conn = None;
-                    }
-                    return Ok((status, body));
+        };
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let result = reader
+            .get_mut()
+            .write_all(req.as_bytes())
+            .and_then(|_| reader.get_mut().write_all(body))
+            .map_err(|e| e.to_string())
+            .and_then(|_| read_response(reader));
+        match result {
+            Ok((status, body, close)) => {
+                if close {
+                    self.conn = None;
                 }
-                Err(e) if attempt == 1 => return Err(e),
-                Err(_) => self.conn = None,
+                Ok((status, body))
+            }
+            Err(e) => {
+                self.conn = None;
+                Err(format!("{method} {path}: {e}"))
             }
         }
-        Err("unreachable".into())
     }
 }

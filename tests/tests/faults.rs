@@ -6,13 +6,18 @@ mod common;
 use actorwatch_core::signature::verify;
 use actorwatch_e2e::*;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Larger request limits than Envoy's defaults (60 KiB of headers, 100 headers), so that the
 /// hostile requests reach the filter instead of being refused by Envoy's codec.
-const LARGE_LIMITS: &str = "          max_request_headers_kb: 4096\n          common_http_protocol_options: {max_headers_count: 10000}\n";
+fn large_limits() -> Value {
+    json!({
+        "max_request_headers_kb": 4096,
+        "common_http_protocol_options": {"max_headers_count": 10000},
+    })
+}
 
 fn status(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
     http(addr, "GET", path, headers, b"").map_or(0, |(s, _)| s)
@@ -37,7 +42,7 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
     // A server that accepts requests and never answers them.
     let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
-    setup.hcm_extra = LARGE_LIMITS.into();
+    setup.hcm_extra = large_limits();
     setup.hang_port = Some(hang.local_addr().unwrap().port());
     setup.wasm = std::env::var_os("ACTORWATCH_HOSTILE_WASM").map(Into::into);
     let envoy = start(&setup);
@@ -118,6 +123,18 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
     serving("a flood of one-off actors");
 
     eprintln!("hostile request statuses: {statuses:?}");
+    // With the larger limits every hostile request reaches the route (and the filter); only the
+    // path that is not UTF-8 is refused, by Envoy's codec.
+    let expected_statuses: HashMap<&str, Vec<u16>> = [
+        ("long xff", vec![404; 3]),
+        ("64 KiB path", vec![404]),
+        ("non-UTF-8 path", vec![400]),
+        ("non-UTF-8 header", vec![404]),
+        ("5,000 headers", vec![404]),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(statuses, expected_statuses);
     // Every 4XX was counted: the hostile requests' (Envoy's own 400 for a path it refuses
     // included), and the 1,003 404s of the flood and the attacker.
     let hostile_4xx = statuses
@@ -155,6 +172,24 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
     assert_eq!(reloads(&envoy), 0, "{}", metrics_of(&envoy));
 }
 
+/// Every event once and nothing else in flight: Envoy delivered `events`, holds none, and every
+/// attempt it sent has its outcome.
+fn settled(envoy: &Envoy, events: u64) -> bool {
+    let s = envoy.stats();
+    let m = |name: &str| {
+        s.get(&format!("wasmcustom.actorwatch.{name}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    m("events_delivered") == events
+        && m("events_queued") == 0
+        && m("deliveries_sent") == m("deliveries_succeeded") + m("deliveries_failed")
+}
+
+/// A receiver that refuses connections, then answers 500, answers after the timeout, cuts its
+/// response and answers 503: every event arrives exactly once after deduplication, and every
+/// attempt of a batch carries its delivery id and its events. Then a batch answered 500 three
+/// times: its retries wait as the exponential backoff says, under one delivery id.
 #[test]
 fn delivery_faults_still_deliver_every_event_exactly_once() {
     let api = SampleApi::start();
@@ -172,37 +207,116 @@ fn delivery_faults_still_deliver_every_event_exactly_once() {
         (envoy.metric("deliveries_failed") >= 4).then_some(())
     })
     .expect("deliveries fail while the receiver refuses connections");
-    // Back, but misbehaving: 500, an answer after the timeout, a response cut halfway, 503.
-    let rx = ScriptedReceiver::start_on(
-        port,
-        vec![
-            Answer::Status(500),
-            Answer::OkAfterMs(2_500),
-            Answer::CloseMidResponse,
-            Answer::Status(503),
-        ],
+    // Back, but misbehaving: 500, an answer after the timeout, a response cut halfway, 503; then
+    // 200 to the four POSTs those faults cost, and 500 to the next three.
+    let mut script = vec![
+        Answer::Status(500),
+        Answer::OkAfterMs(2_500),
+        Answer::CloseMidResponse,
+        Answer::Status(503),
+    ];
+    script.extend([Answer::Ok; 4]);
+    script.extend([Answer::Status(500); 3]);
+    let rx = ScriptedReceiver::start_on(port, script);
+    let done = wait_for(Duration::from_secs(60), || settled(&envoy, 4).then_some(()));
+    let events = rx.events_deduplicated();
+    assert!(
+        done.is_some() && events.len() == 4,
+        "every event delivered; {} answers {:?} deduplicated events {}",
+        metrics_of(&envoy),
+        rx.all().iter().map(|r| r.answered).collect::<Vec<_>>(),
+        events.len()
     );
-    let events = wait_for(Duration::from_secs(60), || {
-        let events = rx.events_deduplicated();
-        (envoy.metric("events_delivered") == 4 && events.len() >= 4).then_some(events)
-    })
-    .unwrap_or_else(|| {
-        let answers: Vec<u16> = rx.all().iter().map(|r| r.answered).collect();
-        panic!(
-            "every event delivered; {} answers {answers:?} deduplicated events {}",
-            metrics_of(&envoy),
-            rx.events_deduplicated().len()
-        )
-    });
     // Each event once, after deduplication by delivery id, although some POSTs arrived twice.
     let mut ref_ids: Vec<&str> = events.iter().filter_map(|e| e["refId"].as_str()).collect();
     ref_ids.sort_unstable();
     let before = ref_ids.len();
     ref_ids.dedup();
     assert_eq!((before, ref_ids.len()), (4, 4), "{events:?}");
-    assert!(rx.all().len() > 4, "the faults made actorwatch send again");
+    assert_eq!(
+        envoy.metric("deliveries_succeeded"),
+        4,
+        "one success per batch"
+    );
+    assert_eq!(envoy.metric("deliveries_abandoned"), 0);
     assert_eq!(envoy.metric("events_dropped"), 0);
-    assert_eq!(envoy.metric("events_queued"), 0);
+    // Each fault cost exactly one more POST: 4 faulty answers and 4 accepted POSTs. One delivery
+    // id per batch (batch_size 1): every attempt of a batch, whatever its answer, carries that
+    // id and the same event, and every id was finally accepted.
+    let all = rx.all();
+    assert_eq!(
+        all.len(),
+        8,
+        "{:?}",
+        all.iter().map(|r| r.answered).collect::<Vec<_>>()
+    );
+    let attempts = attempts_by_delivery_id(&all);
+    assert_eq!(attempts.len(), 4, "{:?}", attempts.keys());
+    for (id, posts) in &attempts {
+        assert!(posts.iter().any(|p| p.answered == 200), "{id} accepted");
+        let refs: Vec<Vec<Value>> = posts.iter().map(|p| ref_ids_of(p)).collect();
+        assert!(
+            refs.iter().all(|r| r.len() == 1 && *r == refs[0]),
+            "{id}: {refs:?}"
+        );
+    }
+
+    // One more batch, answered 500 three times: retry n waits between half and all of
+    // 2^(n-1) s after the attempt before it failed (plus up to a tick and the POST's own time).
+    for _ in 0..2 {
+        assert_eq!(get_as(&mut c, "/nope", "203.0.113.9"), 404);
+    }
+    wait_for(Duration::from_secs(30), || settled(&envoy, 5).then_some(()))
+        .unwrap_or_else(|| panic!("the fifth event delivered; {}", metrics_of(&envoy)));
+    let later: Vec<Received> = rx.all().into_iter().skip(8).collect();
+    let attempts = attempts_by_delivery_id(&later);
+    assert_eq!(attempts.len(), 1, "one delivery id: {:?}", attempts.keys());
+    let posts = attempts.values().next().unwrap();
+    assert_eq!(
+        posts.iter().map(|p| p.answered).collect::<Vec<_>>(),
+        vec![500, 500, 500, 200]
+    );
+    assert!(posts.iter().all(|p| ref_ids_of(p) == ref_ids_of(posts[0])));
+    for (n, pair) in posts.windows(2).enumerate() {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        let exp = Duration::from_millis(1_000 << n);
+        // Envoy's clock and the test's may differ by a few milliseconds.
+        let (low, high) = (
+            exp / 2 - Duration::from_millis(20),
+            exp + Duration::from_millis(500),
+        );
+        assert!(
+            gap >= low && gap <= high,
+            "retry {} after {gap:?}, outside {low:?}..{high:?}",
+            n + 1
+        );
+    }
+    assert_eq!(
+        envoy.metric("deliveries_retried"),
+        envoy.metric("deliveries_failed")
+    );
+    assert_eq!(envoy.metric("events_dropped"), 0);
+}
+
+/// The POSTs of each delivery id, in the order they arrived.
+fn attempts_by_delivery_id(posts: &[Received]) -> HashMap<String, Vec<&Received>> {
+    let mut by_id: HashMap<String, Vec<&Received>> = HashMap::new();
+    for post in posts {
+        let id = post.header("x-actorwatch-delivery").expect("a delivery id");
+        by_id.entry(id.to_string()).or_default().push(post);
+    }
+    for posts in by_id.values_mut() {
+        posts.sort_by_key(|p| p.at);
+    }
+    by_id
+}
+
+/// The `refId` of every event in a POST.
+fn ref_ids_of(post: &Received) -> Vec<Value> {
+    post.json()["maliciousEvents"]
+        .as_array()
+        .map(|events| events.iter().map(|e| e["refId"].clone()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -383,15 +497,25 @@ fn a_vm_without_the_variables_refuses_its_configuration_and_names_them() {
     let api = SampleApi::start();
     let mut setup = EnvoySetup::new(FROM_ENV, api.port, 9);
     setup.env = env_secrets();
-    let yaml = render_envoy_yaml(&setup);
-    let (singleton, rest) = yaml.split_once("static_resources:").unwrap();
-    let keys = ", environment_variables: {host_env_keys: [ACTORWATCH_HMAC_SECRET, ACTORWATCH_WEBHOOK_AUTHORIZATION]}";
-    assert!(singleton.contains(keys) && rest.contains(keys), "{yaml}");
+    let mut bootstrap = bootstrap(&setup);
+    let keys =
+        json!({"host_env_keys": ["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_WEBHOOK_AUTHORIZATION"]});
+    let filter_vm = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/typed_config/config/vm_config";
+    let singleton_vm = "/bootstrap_extensions/0/typed_config/config/vm_config";
+    for vm in [filter_vm, singleton_vm] {
+        assert_eq!(
+            bootstrap.pointer(&format!("{vm}/environment_variables")),
+            Some(&keys),
+            "{vm}"
+        );
+    }
+    bootstrap
+        .pointer_mut(singleton_vm)
+        .and_then(Value::as_object_mut)
+        .and_then(|vm| vm.remove("environment_variables"))
+        .expect("the singleton's variables");
     let dir = scratch_dir("envoy-no-env");
-    let path = dir.join("envoy.yaml");
-    let without = singleton.replace(keys, "");
-    std::fs::write(&path, format!("{without}static_resources:{rest}")).unwrap();
-    let refused = Envoy::start_with_file(&path, 2, &dir, &setup.env)
+    let refused = Envoy::start_with(&bootstrap, 2, &dir, &setup.env)
         .err()
         .expect("Envoy refuses a singleton without its variables");
     assert!(
@@ -477,7 +601,7 @@ fn a_trapped_vm_reloads_and_traffic_keeps_flowing() {
     assert_eq!(reloads(&envoy), 0);
     // The trap: this request fails, the VM is replaced.
     let trapped = status(addr, "/api/orders", &[("x-actorwatch-test-trap", "1")]);
-    assert_ne!(trapped, 200, "the trapped request is not served normally");
+    assert_eq!(trapped, 503, "Envoy answers the trapped request itself");
     // The next requests reload the VM and are served.
     wait_for(WAIT, || {
         (status(addr, "/api/orders", &[]) == 200).then_some(())
@@ -506,19 +630,18 @@ fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
     let mut setup = EnvoySetup::new(&good, api.port, rx.port);
     setup.singleton = false;
     let dir = scratch_dir("envoy-lds");
-    let (bootstrap, lds) = render_envoy_yaml_lds(&setup, &dir);
-    std::fs::write(dir.join("lds.yaml"), lds).unwrap();
-    std::fs::write(dir.join("envoy.yaml"), bootstrap).unwrap();
-    let envoy = match Envoy::start_with_file(&dir.join("envoy.yaml"), 2, &dir, &[]) {
+    write_json(&dir.join("lds.json"), &lds_resources(&setup));
+    let envoy = match Envoy::start_with(&bootstrap_lds(&setup, &dir), 2, &dir, &[]) {
         Ok(e) => e,
         Err(e) => panic!("Envoy did not start:\n{}", e.log),
     };
+    // A push: the whole file replaced at once (written aside, then renamed into place).
     let push = |config_json: &str| {
         let mut s = EnvoySetup::new(config_json, api.port, rx.port);
         s.singleton = false;
-        let tmp = dir.join("lds.yaml.tmp");
-        std::fs::write(&tmp, lds_resources(&s)).unwrap();
-        std::fs::rename(&tmp, dir.join("lds.yaml")).unwrap();
+        let tmp = dir.join("lds.json.tmp");
+        write_json(&tmp, &lds_resources(&s));
+        std::fs::rename(&tmp, dir.join("lds.json")).unwrap();
     };
     let mut c = envoy.client();
     assert_eq!(get_as(&mut c, "/nope", "198.51.100.1"), 404);
@@ -575,7 +698,21 @@ fn an_aggregator_killed_mid_batch_hands_its_events_to_its_successor() {
         log_says(&envoy, "aggregating in a worker VM").then_some(())
     })
     .expect("a worker VM aggregates");
-    flag_actors(&mut c, 4, 2);
+    // One 404 for each actor, then their four crossing 404s at once: the aggregator's next tick
+    // raises all four events, and its first POST carries a full batch.
+    for actor in 0..4 {
+        assert_eq!(
+            get_as(&mut c, "/direct/nope", &format!("203.0.113.{actor}")),
+            404
+        );
+    }
+    let crossing: Vec<String> = (0..4)
+        .map(|actor| {
+            format!("GET /direct/nope HTTP/1.1\r\nhost: api\r\nx-forwarded-for: 203.0.113.{actor}\r\n\r\n")
+        })
+        .collect();
+    let crossing: Vec<&[u8]> = crossing.iter().map(|r| r.as_bytes()).collect();
+    assert_eq!(requests_at_once(addr, &crossing), vec![Some(404); 4]);
     let first = wait_for(WAIT, || rx.all().first().cloned()).expect("a first POST in flight");
     let first_id = first
         .header("x-actorwatch-delivery")
@@ -586,9 +723,9 @@ fn an_aggregator_killed_mid_batch_hands_its_events_to_its_successor() {
         Some(2)
     );
     // The trap: the aggregating VM dies holding one batch in flight and two events behind it.
-    assert_ne!(
+    assert_eq!(
         status(addr, "/api/orders", &[("x-actorwatch-test-trap", "1")]),
-        200
+        503
     );
     let events = wait_for(Duration::from_secs(60), || {
         let _ = status(addr, "/healthz", &[]);

@@ -225,15 +225,15 @@ pub fn shape_errors(doc: &serde_json::Value) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// The documented example lives in `../shared` beside the checkout (there in CI too). Wasm
-    /// has no file system: these tests run natively only.
+    /// Akto's documented example, copied into the repository byte for byte
+    /// (`tests/fixtures.rs` checks the copy). Wasm has no file system: these tests run
+    /// natively only.
     fn example() -> String {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/akto-webhook-example.json"
+            "/tests/fixtures/akto-webhook-example.json"
         );
-        std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("{path}: {e} (../shared must sit beside the checkout)"))
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     #[test]
