@@ -65,11 +65,8 @@ impl HttpContext for HttpFilter {
         let reply = block.reply(now);
         let headers = reply.headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let sent = host::send_local_response(
-            u32::from(reply.status),
-            &headers,
-            reply.body().as_bytes(),
-        );
+        let sent =
+            host::send_local_response(u32::from(reply.status), &headers, reply.body().as_bytes());
         if !sent {
             return Action::Continue;
         }

@@ -4,8 +4,8 @@
 use crate::aggregator::Aggregator;
 use crate::host;
 use crate::http::HttpFilter;
-use actorwatch_core::DeltaReader;
 use actorwatch_core::lease::{self, Lease};
+use actorwatch_core::DeltaReader;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
