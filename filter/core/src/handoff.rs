@@ -239,7 +239,9 @@ impl Sender {
     /// next message, at once, and storage keeps them until one is acknowledged (bytes that are
     /// not such a list are deleted).
     pub fn restore_held(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
-        let restored = serde_json::from_slice::<Vec<Event>>(bytes).map(|events| {
+        // As text: the Worker's code holds one JSON reader, not one per input type.
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let restored = serde_json::from_str::<Vec<Event>>(text).map(|events| {
             let n = events.len();
             events.into_iter().for_each(|e| self.hold(e));
             n
@@ -353,8 +355,12 @@ impl Sender {
         let generation = self.detector.blocks.generation();
         let blocks = (generation != self.published_generation)
             .then(|| hex::encode(&self.detector.blocks.encode(now_ms)));
+        let mut ref_ids = BTreeSet::new();
+        for e in &self.held {
+            ref_ids.insert(e.ref_id().to_string());
+        }
         let receipt = Receipt {
-            ref_ids: self.held.iter().map(|e| e.ref_id().to_string()).collect(),
+            ref_ids,
             generation,
             version: self.version,
         };
@@ -482,6 +488,7 @@ impl Sender {
 /// The delivering side: an [`Outbox`] fed by the senders' events (each once), the blocklist
 /// their blocks merge into, and each sender's latest report.
 pub struct Receiver {
+    cfg: Arc<Config>,
     outbox: Outbox,
     blocks: Blocklist,
     /// refIds of the events taken and not delivered (queued, in flight, or dropped until the
@@ -503,7 +510,8 @@ impl Receiver {
         let shares = Shares::of(cfg.max_memory_bytes());
         Receiver {
             blocks: Blocklist::new(splitmix64(&mut rng), cfg.max_actors, shares.blocklist),
-            outbox: Outbox::new(cfg, splitmix64(&mut rng), shares.outbox),
+            outbox: Outbox::new(Arc::clone(&cfg), splitmix64(&mut rng), shares.outbox),
+            cfg,
             held: BTreeSet::new(),
             delivered: Recent::default(),
             reports: BTreeMap::new(),
@@ -512,6 +520,10 @@ impl Receiver {
             rng,
             last_prune_ms: 0,
         }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
     }
 
     /// Takes over from a receiver of an earlier configuration: its totals, the refIds it
