@@ -80,7 +80,7 @@ pub struct Message {
     pub report: Option<Report>,
 }
 
-/// What one message carried, for [`Sender::acknowledged`] / [`Sender::failed`].
+/// What one message carried, for [`Sender::acknowledged`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     ref_ids: BTreeSet<String>,
