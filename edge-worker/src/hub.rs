@@ -242,7 +242,11 @@ impl Hub {
             if let Some(blocks) = blocks {
                 r.merge_blocks(&blocks);
             }
-            let kept = report.filter(|report| r.keep_report(&from, report.clone()));
+            // A report older than the one kept (they can arrive out of order) is not stored.
+            let kept = match report {
+                Some(report) if r.keep_report(&from, report.clone()) => Some(report),
+                _ => None,
+            };
             (queued, kept)
         };
         if let Some(report) = kept {
