@@ -1,195 +1,121 @@
-//! The hub: one object that stores every event until its webhook POST succeeds, batches and
-//! delivers them (alarms for periodic mode and retries), merges the shards' blocklists, and
-//! keeps the counters each shard reports for `/metrics`.
+//! The hub: the one Durable Object that delivers. The core's `handoff::Receiver` decides which
+//! of the shards' events are new (by `refId`), batches and schedules their webhook POSTs, merges
+//! the shards' blocklists and keeps each shard's latest counters. This object translates: the
+//! shards' POSTs in, each event in storage until a webhook POST carrying it succeeds, the
+//! webhook fetches, the alarm, `/blocklist` and `/metrics`.
 
-use crate::report::{self, Counters, Report};
-use crate::{load_config, now_ms, seed, test_switch, Detected, ToHub};
-use actorwatch_core::{Blocklist, Engine};
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use crate::{cached_config, now_ms, seed, store, test_switch};
+use actorwatch_core::config::ConfigCache;
+use actorwatch_core::handoff::{Event, Message, Receiver, Report};
+use actorwatch_core::Metrics;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use worker::*;
 
-/// refIds of delivered events the hub remembers, so that a shard's resend of an event whose
-/// acknowledgement it missed is not delivered again.
-const REMEMBERED_DELIVERED: usize = 4_096;
 /// Test-only: `"<n>"` refuses the first n POSTs from shards before reading them; `"<n>
 /// after-storing"` takes them (stores and queues their events) and then answers 503, as if the
 /// answer were lost (README).
 const FAIL_FIRST: &str = "ACTORWATCH_TEST_HUB_FAIL_FIRST";
+/// Where the hub's totals survive the object.
+const COUNTERS_KEY: &str = "hub:counters";
+const EVENT_PREFIX: &str = "ev:";
+const SHARD_PREFIX: &str = "shard:";
 
-struct Inner {
-    config_text: String,
-    engine: Engine,
-    blocks: Blocklist,
-    /// refIds of the events in storage (queued, in flight, or dropped until the queue empties).
-    held: HashSet<String>,
-    /// refIds delivered lately, oldest first.
-    delivered: VecDeque<String>,
-    delivered_set: HashSet<String>,
-    /// The latest counters of each shard, by shard name.
-    shards: BTreeMap<String, Report>,
-    /// Totals of the hub's earlier engines (earlier objects, earlier configurations), and the
-    /// totals last written to storage.
-    base: Counters,
-    saved: Counters,
-    /// Test-only fault: POSTs still to fail, and whether after taking them.
-    fail_left: u64,
-    fail_after_storing: bool,
-}
-
-impl Inner {
-    fn is_known(&self, ref_id: &str) -> bool {
-        self.held.contains(ref_id) || self.delivered_set.contains(ref_id)
-    }
-
-    fn forget_delivered(&mut self, ref_id: &str) {
-        self.held.remove(ref_id);
-        if self.delivered_set.insert(ref_id.to_string()) {
-            self.delivered.push_back(ref_id.to_string());
-        }
-        while self.delivered.len() > REMEMBERED_DELIVERED {
-            if let Some(old) = self.delivered.pop_front() {
-                self.delivered_set.remove(&old);
-            }
-        }
-    }
-
-    /// `/metrics`: the hub's counters with the shards' added (under the names every host
-    /// exports), then `"hub"` (the hub's alone) and `"shards"` (each shard's latest report).
-    fn counters(&self) -> Counters {
-        let mut c = report::counters_of(&self.engine.metrics());
-        report::add(&mut c, &self.base);
-        c
-    }
-
-    fn metrics(&self) -> String {
-        let hub = self.counters();
-        let mut total = hub.clone();
-        for r in self.shards.values() {
-            report::add(&mut total, &r.counters);
-        }
-        let json = |c: &Counters| serde_json::to_string(c).unwrap_or_else(|_| "{}".into());
-        let mut doc = json(&total);
-        doc.pop();
-        doc.push_str(",\"hub\":");
-        doc.push_str(&json(&hub));
-        doc.push_str(",\"shards\":{");
-        for (n, (name, r)) in self.shards.iter().enumerate() {
-            if n > 0 {
-                doc.push(',');
-            }
-            doc.push_str(&serde_json::to_string(name).unwrap_or_default());
-            doc.push(':');
-            doc.push_str(&json(&r.counters));
-        }
-        doc.push_str("}}");
-        doc
-    }
+fn event_key(event: &Event) -> String {
+    format!(
+        "{EVENT_PREFIX}{}",
+        event.event.ref_id.as_deref().unwrap_or_default()
+    )
 }
 
 #[durable_object]
 pub struct Hub {
     state: State,
     env: Env,
-    inner: RefCell<Option<Inner>>,
+    config: RefCell<ConfigCache>,
+    receiver: RefCell<Option<Receiver>>,
+    /// Test-only fault: POSTs still to fail, and whether after taking them.
+    fail_left: Cell<u64>,
+    fail_after_storing: bool,
 }
 
-fn key_of(ref_id: &str) -> String {
-    format!("ev:{ref_id}")
-}
-
-/// Where the hub's totals survive the object.
-const COUNTERS_KEY: &str = "hub:counters";
-
-fn shard_key(shard: &str) -> String {
-    format!("shard:{shard}")
+/// `/metrics`: every counter as the hub's plus every shard's, then `"hub"` (the hub's alone) and
+/// `"shards"` (each shard's latest report, by name).
+fn metrics_document(r: &Receiver) -> String {
+    let value = |m: &Metrics| serde_json::to_value(m).unwrap_or_default();
+    let mut doc = value(&r.total());
+    if let Some(fields) = doc.as_object_mut() {
+        fields.insert("hub".into(), value(&r.metrics()));
+        let mut shards = serde_json::Map::new();
+        for (name, report) in r.reports() {
+            shards.insert(name.clone(), value(&report.metrics));
+        }
+        fields.insert("shards".into(), shards.into());
+    }
+    doc.to_string()
 }
 
 impl Hub {
-    /// The engine, created on first use; events stored by an earlier instance are queued again
-    /// (a POST that succeeded just before the object went away may be sent twice; `refId`
-    /// identifies each event), and the shards' last counters are read back.
+    /// The receiver for the current configuration, created on first use: events stored by an
+    /// earlier instance are queued again (a POST that succeeded just before the object went
+    /// away may be sent twice; `refId` identifies each event), the shards' last counters and
+    /// the hub's totals are read back.
     async fn ensure(&self) -> Result<()> {
-        let text = self
-            .env
-            .var("ACTORWATCH_CONFIG")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        if self
-            .inner
-            .borrow()
-            .as_ref()
-            .is_some_and(|i| i.config_text == text)
-        {
+        let (cfg, _) = cached_config(&mut self.config.borrow_mut(), &self.env);
+        let cfg = cfg.map_err(Error::RustError)?;
+        let (current, had) = match self.receiver.borrow().as_ref() {
+            Some(r) => (Arc::ptr_eq(r.config(), &cfg), true),
+            None => (false, false),
+        };
+        if current {
             return Ok(());
         }
-        let cfg = load_config(&self.env).map_err(Error::RustError)?;
-        let mut engine = Engine::with_shared_config(std::sync::Arc::clone(&cfg), seed());
         let storage = self.state.storage();
         let stored = storage
-            .list_with_options(ListOptions::new().prefix("ev:"))
+            .list_with_options(ListOptions::new().prefix(EVENT_PREFIX))
             .await?;
-        let now = now_ms();
-        let mut held = HashSet::new();
+        let mut events = Vec::new();
         for value in stored.values() {
             let text = value?.as_string().unwrap_or_default();
-            if let Ok(s) = serde_json::from_str::<Detected>(&text) {
-                held.insert(s.event.ref_id.clone().unwrap_or_default());
-                engine.enqueue_event(now, s.rule, s.event);
+            if let Ok(e) = serde_json::from_str::<Event>(&text) {
+                events.push(e);
             }
         }
-        let mut shards = BTreeMap::new();
-        let reports = storage
-            .list_with_options(ListOptions::new().prefix("shard:"))
-            .await?;
-        for entry in reports.entries() {
-            let pair: js_sys::Array = entry?.into();
-            let key = pair.get(0).as_string().unwrap_or_default();
-            let text = pair.get(1).as_string().unwrap_or_default();
-            if let (Some(name), Ok(r)) = (
-                key.strip_prefix("shard:"),
-                serde_json::from_str::<Report>(&text),
-            ) {
-                shards.insert(name.to_string(), r);
-            }
-        }
-        let previous = self.inner.borrow_mut().take();
-        let base = match &previous {
-            Some(p) => report::totals_only(&p.counters()),
-            None => storage
+        // A predecessor in this object hands over its totals and reports; otherwise storage does.
+        let mut totals = None;
+        let mut reports = Vec::new();
+        if !had {
+            totals = storage
                 .get::<String>(COUNTERS_KEY)
                 .await?
-                .and_then(|t| serde_json::from_str::<Counters>(&t).ok())
-                .unwrap_or_default(),
-        };
-        let fault = test_switch(&self.env, FAIL_FIRST).unwrap_or_default();
-        let mut words = fault.split_whitespace();
-        let fail_left = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let fail_after_storing = words.next() == Some("after-storing");
-        let requeued = !held.is_empty();
-        *self.inner.borrow_mut() = Some(Inner {
-            config_text: text,
-            engine,
-            blocks: Blocklist::new(
-                seed(),
-                cfg.max_actors,
-                actorwatch_core::memory::Shares::of(cfg.max_memory_bytes()).blocklist,
-            ),
-            held,
-            delivered: previous
-                .as_ref()
-                .map(|p| p.delivered.clone())
-                .unwrap_or_default(),
-            delivered_set: previous
-                .as_ref()
-                .map(|p| p.delivered_set.clone())
-                .unwrap_or_default(),
-            shards,
-            saved: base.clone(),
-            base,
-            fail_left,
-            fail_after_storing,
-        });
+                .and_then(|t| serde_json::from_str::<Metrics>(&t).ok());
+            let stored = storage
+                .list_with_options(ListOptions::new().prefix(SHARD_PREFIX))
+                .await?;
+            for entry in stored.entries() {
+                let pair: js_sys::Array = entry?.into();
+                let key = pair.get(0).as_string().unwrap_or_default();
+                let text = pair.get(1).as_string().unwrap_or_default();
+                if let (Some(name), Ok(r)) = (
+                    key.strip_prefix(SHARD_PREFIX),
+                    serde_json::from_str::<Report>(&text),
+                ) {
+                    reports.push((name.to_string(), r));
+                }
+            }
+        }
+        let mut receiver = Receiver::new(cfg, seed());
+        if let Some(old) = self.receiver.borrow_mut().take() {
+            receiver.take_over(old);
+        }
+        if let Some(totals) = totals {
+            receiver.restore_totals(&totals);
+        }
+        for (name, report) in reports {
+            receiver.keep_report(&name, report);
+        }
+        let requeued = receiver.queue(now_ms(), events) > 0;
+        *self.receiver.borrow_mut() = Some(receiver);
         if requeued {
             // Events a recycled instance left behind: schedule their delivery now.
             self.deliver().await?;
@@ -197,15 +123,17 @@ impl Hub {
         Ok(())
     }
 
-    /// Sends every due POST, records the outcomes, forgets delivered events, sets the alarm.
+    /// Sends every due POST, reports the outcomes, deletes delivered events, saves the totals,
+    /// sets the alarm.
     async fn deliver(&self) -> Result<()> {
+        let storage = self.state.storage();
         loop {
             let now = now_ms();
             let next = self
-                .inner
+                .receiver
                 .borrow_mut()
                 .as_mut()
-                .and_then(|i| i.engine.poll_delivery(now));
+                .and_then(|r| r.poll_delivery(now));
             let Some(d) = next else {
                 break;
             };
@@ -230,129 +158,101 @@ impl Hub {
                     0
                 }
             };
-            let now = now_ms();
-            if let Some(i) = self.inner.borrow_mut().as_mut() {
-                i.engine.delivery_status(d.token, status, now);
-                if (200..300).contains(&status) {
-                    for id in &d.ref_ids {
-                        i.forget_delivered(id);
-                    }
-                }
+            if let Some(r) = self.receiver.borrow_mut().as_mut() {
+                r.delivery_status(&d, status, now_ms());
             }
             if (200..300).contains(&status) {
-                let keys: Vec<String> = d.ref_ids.iter().map(|id| key_of(id)).collect();
-                for group in keys.chunks(crate::store::KEYS_PER_CALL) {
-                    self.state.storage().delete_multiple(group.to_vec()).await?;
+                let keys: Vec<String> = d
+                    .ref_ids
+                    .iter()
+                    .map(|id| format!("{EVENT_PREFIX}{id}"))
+                    .collect();
+                for group in keys.chunks(store::KEYS_PER_CALL) {
+                    storage.delete_multiple(group.to_vec()).await?;
                 }
             }
         }
-        let (queued, wake, totals) = match self.inner.borrow().as_ref() {
-            Some(i) => {
-                let totals = report::totals_only(&i.counters());
-                let changed = (totals != i.saved).then_some(totals);
-                (
-                    i.engine.metrics().events_queued,
-                    i.engine.next_wakeup(),
-                    changed,
-                )
-            }
-            None => (0, None, None),
+        let Some((idle, wake, totals)) = self
+            .receiver
+            .borrow()
+            .as_ref()
+            .map(|r| (r.is_idle(), r.next_wakeup(), r.totals_to_save()))
+        else {
+            return Ok(());
         };
         if let Some(totals) = totals {
             let text = serde_json::to_string(&totals).unwrap_or_default();
-            self.state.storage().put(COUNTERS_KEY, text).await?;
-            if let Some(i) = self.inner.borrow_mut().as_mut() {
-                i.saved = totals;
+            storage.put(COUNTERS_KEY, text).await?;
+            if let Some(r) = self.receiver.borrow_mut().as_mut() {
+                r.totals_saved(totals);
             }
         }
-        if queued == 0 {
+        if idle {
             // Everything was delivered or dropped (and counted): nothing stored is still owed.
-            let left = self
-                .state
-                .storage()
-                .list_with_options(ListOptions::new().prefix("ev:"))
+            let left = storage
+                .list_with_options(ListOptions::new().prefix(EVENT_PREFIX))
                 .await?;
+            let mut keys = Vec::new();
             for key in left.keys() {
-                if let Some(k) = key?.as_string() {
-                    self.state.storage().delete(&k).await?;
-                }
+                keys.extend(key?.as_string());
             }
-            if let Some(i) = self.inner.borrow_mut().as_mut() {
-                if i.engine.metrics().events_queued == 0 {
-                    i.held.clear();
-                }
+            for group in keys.chunks(store::KEYS_PER_CALL) {
+                storage.delete_multiple(group.to_vec()).await?;
+            }
+            if let Some(r) = self.receiver.borrow_mut().as_mut() {
+                r.forget_stored();
             }
         }
         match wake {
             Some(at) => {
                 let at = at.max(now_ms() + 10);
-                self.state
-                    .storage()
+                storage
                     .set_alarm(ScheduledTime::new(js_sys::Date::new(&(at as f64).into())))
                     .await?;
             }
-            None => self.state.storage().delete_alarm().await?,
+            None => storage.delete_alarm().await?,
         }
         Ok(())
     }
 
-    /// A shard's POST: its events (those the hub has not seen), its blocks and its counters.
-    async fn take(&self, incoming: ToHub) -> Result<()> {
-        let now = now_ms();
-        let fresh: Vec<Detected> = {
-            let slot = self.inner.borrow();
-            let Some(i) = slot.as_ref() else {
-                return Ok(());
-            };
-            let mut seen = HashSet::new();
-            incoming
-                .events
-                .into_iter()
-                .filter(|d| {
-                    let id = d.event.ref_id.clone().unwrap_or_default();
-                    !i.is_known(&id) && seen.insert(id)
-                })
-                .collect()
+    /// A shard's POST: its events the hub has not seen (stored, then queued), its blocks, its
+    /// counters.
+    async fn take(&self, message: Message) -> Result<()> {
+        let Message {
+            from,
+            events,
+            blocks,
+            report,
+        } = message;
+        let Some(fresh) = self.receiver.borrow().as_ref().map(|r| r.unknown(events)) else {
+            return Ok(());
         };
         let storage = self.state.storage();
-        for d in &fresh {
-            let text = serde_json::to_string(d).map_err(|e| Error::RustError(e.to_string()))?;
-            let id = d.event.ref_id.as_deref().unwrap_or_default();
-            storage.put(&key_of(id), text).await?;
+        for e in &fresh {
+            let text = serde_json::to_string(e).map_err(|e| Error::RustError(e.to_string()))?;
+            storage.put(&event_key(e), text).await?;
         }
-        let report = incoming.report.filter(|r| {
-            self.inner.borrow().as_ref().is_some_and(|i| {
-                i.shards
-                    .get(&incoming.shard)
-                    .is_none_or(|old| r.is_newer_than(old))
-            })
-        });
-        if let Some(r) = &report {
-            let text = serde_json::to_string(r).map_err(|e| Error::RustError(e.to_string()))?;
-            storage.put(&shard_key(&incoming.shard), text).await?;
-        }
-        let queued = !fresh.is_empty();
-        if let Some(i) = self.inner.borrow_mut().as_mut() {
-            for d in fresh {
-                // Checked again: another POST may have brought it while this one was storing.
-                let id = d.event.ref_id.clone().unwrap_or_default();
-                if i.held.insert(id) {
-                    i.engine.enqueue_event(now, d.rule, d.event);
-                }
+        let (queued, kept) = {
+            let mut slot = self.receiver.borrow_mut();
+            let Some(r) = slot.as_mut() else {
+                return Ok(());
+            };
+            // Checked again: another POST may have brought them while this one was storing.
+            let queued = r.queue(now_ms(), fresh) > 0;
+            if let Some(blocks) = blocks {
+                r.merge_blocks(&blocks);
             }
-            if let Some(r) = report {
-                i.shards.insert(incoming.shard, r);
-            }
-            if let Some(list) = incoming
-                .blocks
-                .as_deref()
-                .and_then(actorwatch_core::hex::decode)
-                .and_then(|b| Blocklist::decode(&b, seed()).ok())
-            {
-                for (key, block) in list.iter() {
-                    i.blocks.insert(key, block.until_ms, block.status);
-                }
-            }
+            // A report older than the one kept (they can arrive out of order) is not stored.
+            let kept = match report {
+                Some(report) if r.keep_report(&from, report.clone()) => Some(report),
+                _ => None,
+            };
+            (queued, kept)
+        };
+        if let Some(report) = kept {
+            let text =
+                serde_json::to_string(&report).map_err(|e| Error::RustError(e.to_string()))?;
+            storage.put(&format!("{SHARD_PREFIX}{from}"), text).await?;
         }
         if queued {
             self.deliver().await?;
@@ -363,22 +263,28 @@ impl Hub {
     /// Test-only fault (`ACTORWATCH_TEST_HUB_FAIL_FIRST`): whether this POST fails, and if so
     /// whether after taking it.
     fn test_fault(&self) -> Option<bool> {
-        let mut slot = self.inner.borrow_mut();
-        let i = slot.as_mut()?;
-        if i.fail_left == 0 {
+        let left = self.fail_left.get();
+        if left == 0 {
             return None;
         }
-        i.fail_left -= 1;
-        Some(i.fail_after_storing)
+        self.fail_left.set(left - 1);
+        Some(self.fail_after_storing)
     }
 }
 
 impl DurableObject for Hub {
     fn new(state: State, env: Env) -> Self {
+        let fault = test_switch(&env, FAIL_FIRST).unwrap_or_default();
+        let mut words = fault.split_whitespace();
+        let fail_left = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let fail_after_storing = words.next() == Some("after-storing");
         Hub {
             state,
             env,
-            inner: RefCell::new(None),
+            config: RefCell::new(ConfigCache::default()),
+            receiver: RefCell::new(None),
+            fail_left: Cell::new(fail_left),
+            fail_after_storing,
         }
     }
 
@@ -389,15 +295,15 @@ impl DurableObject for Hub {
         match (req.method(), path) {
             (Method::Get, "/blocklist") => {
                 let bytes = self
-                    .inner
+                    .receiver
                     .borrow()
                     .as_ref()
-                    .map(|i| i.blocks.encode(now_ms()))
+                    .map(|r| r.blocklist().encode(now_ms()))
                     .unwrap_or_default();
                 Response::from_bytes(bytes)
             }
             (Method::Get, "/metrics") => {
-                let doc = self.inner.borrow().as_ref().map(Inner::metrics);
+                let doc = self.receiver.borrow().as_ref().map(metrics_document);
                 let headers = Headers::new();
                 headers.set("content-type", "application/json")?;
                 Ok(Response::from_bytes(doc.unwrap_or_default().into_bytes())?
@@ -408,9 +314,9 @@ impl DurableObject for Hub {
                 if fault == Some(false) {
                     return Response::error(format!("refused ({FAIL_FIRST})"), 503);
                 }
-                let incoming: ToHub = serde_json::from_str(&req.text().await?)
+                let message: Message = serde_json::from_str(&req.text().await?)
                     .map_err(|e| Error::RustError(format!("bad message: {e}")))?;
-                self.take(incoming).await?;
+                self.take(message).await?;
                 if fault == Some(true) {
                     return Response::error(format!("answer lost ({FAIL_FIRST})"), 503);
                 }

@@ -3,17 +3,15 @@
 //! Durable Object that counts its actor (sharded by actor). Events go to one Durable Object that
 //! stores, batches and delivers them; it also holds the blocklist isolates cache for a few
 //! seconds, and the counters every shard reports. Every decision is the core's, exactly as in
-//! the Envoy filter.
+//! the Envoy filter: the shards drive a `handoff::Sender`, the hub a `handoff::Receiver`.
 
 mod hub;
-mod report;
 mod shard;
 mod store;
 
-use actorwatch_core::config::Action;
+use actorwatch_core::config::{Action, ConfigCache};
 use actorwatch_core::template::request_url_parts;
-use actorwatch_core::{Blocklist, Config, MaliciousEvent, Observation, Recorder};
-use serde::{Deserialize, Serialize};
+use actorwatch_core::{Blocklist, Config, Observation, Recorder};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -31,30 +29,8 @@ pub const HUB_NAME: &str = "hub";
 /// set (README, "Metrics").
 const METRICS_PATH: &str = "/__actorwatch/metrics";
 
-/// An event a shard detected, on its way to the hub and in the hub's storage.
-#[derive(Serialize, Deserialize, Clone)]
-pub struct Detected {
-    pub rule: usize,
-    pub event: MaliciousEvent,
-}
-
-/// What a shard POSTs to the hub's `/events`: its new and unacknowledged events, its blocklist
-/// when it changed, and its counters.
-#[derive(Serialize, Deserialize, Default)]
-pub struct ToHub {
-    #[serde(default)]
-    pub shard: String,
-    #[serde(default)]
-    pub events: Vec<Detected>,
-    #[serde(default)]
-    pub blocks: Option<String>,
-    #[serde(default)]
-    pub report: Option<report::Report>,
-}
-
-/// The configuration, parsed once per isolate (or the error, logged once).
+/// What an isolate keeps for its configuration (parsed once, or the error, logged once).
 struct Isolate {
-    config_text: String,
     config: std::result::Result<Arc<Config>, String>,
     blocklist: Option<(u64, Blocklist)>,
     metrics_token: Option<String>,
@@ -63,8 +39,15 @@ struct Isolate {
     recorder: Option<Recorder>,
 }
 
+/// The isolate's configuration and what was made of it.
+#[derive(Default)]
+struct Isolates {
+    config: ConfigCache,
+    current: Option<Rc<RefCell<Isolate>>>,
+}
+
 thread_local! {
-    static ISOLATE: RefCell<Option<Rc<RefCell<Isolate>>>> = const { RefCell::new(None) };
+    static ISOLATE: RefCell<Isolates> = RefCell::new(Isolates::default());
     /// Counted responses this isolate took and could not hand to their shard: they travel as
     /// `records_dropped` in the next delta it sends (and are lost with the isolate otherwise).
     static LOST_RECORDS: Cell<u64> = const { Cell::new(0) };
@@ -95,15 +78,18 @@ fn env_value(env: &Env, name: &str) -> Option<String> {
         .map(|v| v.to_string())
 }
 
-/// The configuration from `ACTORWATCH_CONFIG`, its `{"env": "NAME"}` secrets read from the
-/// Worker's secrets and vars, and `webhook.hmac_secret` from the secret `ACTORWATCH_HMAC_SECRET`
-/// when that is set.
-pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
-    let text = env
-        .var("ACTORWATCH_CONFIG")
+/// The text of `ACTORWATCH_CONFIG`.
+fn config_text(env: &Env) -> String {
+    env.var("ACTORWATCH_CONFIG")
         .map(|v| v.to_string())
-        .unwrap_or_default();
-    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_default()
+}
+
+/// The configuration of `ACTORWATCH_CONFIG` (`text`), its `{"env": "NAME"}` secrets read from
+/// the Worker's secrets and vars, and `webhook.hmac_secret` from the secret
+/// `ACTORWATCH_HMAC_SECRET` when that is set.
+fn parse_config(text: &str, env: &Env) -> std::result::Result<Arc<Config>, String> {
+    let mut value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| format!("ACTORWATCH_CONFIG: (document): invalid JSON: {e}"))?;
     if env.secret(HMAC_SECRET).is_ok() {
         if let Some(webhook) = value.get_mut("webhook").and_then(|w| w.as_object_mut()) {
@@ -118,19 +104,22 @@ pub fn load_config(env: &Env) -> std::result::Result<Arc<Config>, String> {
         .map_err(|e| format!("ACTORWATCH_CONFIG: {e}"))
 }
 
+/// The configuration through `cache`: parsed again only when its text changed; `true` alongside
+/// when it was parsed now.
+pub fn cached_config(
+    cache: &mut ConfigCache,
+    env: &Env,
+) -> (std::result::Result<Arc<Config>, String>, bool) {
+    cache.get(&config_text(env), |text| parse_config(text, env))
+}
+
 fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
-    let text = env
-        .var("ACTORWATCH_CONFIG")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
     ISOLATE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if let Some(existing) = slot.as_ref() {
-            if existing.borrow().config_text == text {
-                return Rc::clone(existing);
-            }
+        let (config, parsed_now) = cached_config(&mut slot.config, env);
+        if let (false, Some(current)) = (parsed_now, &slot.current) {
+            return Rc::clone(current);
         }
-        let config = load_config(env);
         if let Err(e) = &config {
             // Once per isolate: traffic still flows, untouched.
             console_error!("actorwatch: invalid configuration, passing traffic through: {e}");
@@ -142,13 +131,12 @@ fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
             .filter(|t| !t.is_empty());
         let recorder = config.as_ref().ok().map(|c| Recorder::new(Arc::clone(c)));
         let fresh = Rc::new(RefCell::new(Isolate {
-            config_text: text,
             recorder,
             config,
             blocklist: None,
             metrics_token,
         }));
-        *slot = Some(Rc::clone(&fresh));
+        slot.current = Some(Rc::clone(&fresh));
         fresh
     })
 }
@@ -274,15 +262,13 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
                         recorder.count_blocked();
                     }
-                    let retry_after = block.until_ms.saturating_sub(now).div_ceil(1000);
-                    let body = format!(
-                        "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{retry_after}}}"
-                    );
+                    let reply = block.reply(now);
                     let out = Headers::new();
-                    out.set("content-type", "application/json")?;
-                    out.set("retry-after", &retry_after.to_string())?;
-                    return Ok(Response::from_bytes(body.into_bytes())?
-                        .with_status(block.status)
+                    for (name, value) in reply.headers() {
+                        out.set(name, &value)?;
+                    }
+                    return Ok(Response::from_bytes(reply.body().into_bytes())?
+                        .with_status(reply.status)
                         .with_headers(out));
                 }
             }

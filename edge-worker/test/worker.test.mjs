@@ -98,7 +98,14 @@ test("block mode answers at the edge until block_secs pass, others pass", async 
       const r = await w.send("/ok", "203.0.113.50");
       return r.status === 429 && r;
     }, "a block");
-    assert.match(await blocked.text(), /retry_after_secs/);
+    // The core's blocked reply (Block::reply), byte for byte what the Envoy filter sends.
+    assert.equal(blocked.headers.get("content-type"), "application/json");
+    const retryAfter = Number(blocked.headers.get("retry-after"));
+    assert.ok(retryAfter >= 1 && retryAfter <= 4, `retry-after: ${retryAfter}`);
+    assert.equal(
+      await blocked.text(),
+      `{"error":"too many client errors","blocked_by":"actorwatch","retry_after_secs":${retryAfter}}`,
+    );
     const before = w.originCalls.length;
     assert.equal((await w.send("/ok", "203.0.113.50")).status, 429);
     assert.equal(w.originCalls.length, before, "blocked requests never reach the origin");
@@ -167,6 +174,13 @@ test("/metrics: the shards' counters next to the hub's, on the Worker behind a b
     assert.ok(shards.length > 1 && shards.length <= 8, `${shards.length} shards`);
     assert.ok(Object.keys(m.shards).every((name) => /^shard-\d+$/.test(name)), Object.keys(m.shards).join());
     assert.equal(m.records_dropped, 0);
+    // Every metric the core declares, in the totals, the hub's and each shard's; each total is
+    // the hub's plus the shards' (gauges too).
+    const names = Object.keys(m.hub).sort();
+    assert.ok(["state_saves", "state_unsaved", "memory_bytes", "events_queued"].every((n) => names.includes(n)), names.join());
+    assert.deepEqual(Object.keys(m).filter((k) => k !== "hub" && k !== "shards").sort(), names);
+    for (const s of shards) assert.deepEqual(Object.keys(s).sort(), names);
+    for (const n of names) assert.equal(m[n], m.hub[n] + shards.reduce((sum, s) => sum + s[n], 0), n);
     await waitFor(async () => (await metrics(w.mf)).events_delivered === 3, "3 events delivered");
     assert.equal(w.originCalls.filter((c) => c.path.startsWith("/__actorwatch")).length, 0);
     assert.ok(!w.output.join("").includes(token), "the token never reaches workerd's output");

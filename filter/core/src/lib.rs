@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod delta;
 pub mod detector;
 pub mod engine;
+pub mod handoff;
 mod hash;
 pub mod hex;
 pub mod lease;
