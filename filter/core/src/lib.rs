@@ -4,6 +4,8 @@
 //! from its own clock, asks [`Engine::poll_delivery`] for webhook POSTs, reports their outcome
 //! and asks [`Engine::next_wakeup`] when to call again. Multi-threaded hosts record on each
 //! thread with a [`Recorder`] and merge its deltas into one engine with [`Engine::apply_delta`].
+//! Hosts that count in one place and deliver in another use the [`Detector`] and the [`Outbox`]
+//! apart, or [`handoff`]'s sender and receiver. ARCHITECTURE.md walks through each host.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
