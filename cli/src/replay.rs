@@ -139,12 +139,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             .resolve_actor(obs.peer, obs.headers)
             .and_then(|a| engine.check_blocked(e.ts_ms, &a.key))
             .is_some();
-        let detections = if blocked {
+        let mut detections = Vec::new();
+        if blocked {
             blocked_requests += 1;
-            Vec::new()
         } else {
-            engine.observe(e.ts_ms, &obs).detections
-        };
+            engine.observe(e.ts_ms, &obs, &mut detections);
+        }
         for d in detections {
             let s = per_rule.entry(d.rule).or_default();
             s.actors.insert(d.event.actor.clone());

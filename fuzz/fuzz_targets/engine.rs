@@ -117,7 +117,7 @@ fuzz_target!(|input: Input| {
                     country: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
-                detections = engine.observe(now, &obs).detections;
+                engine.observe(now, &obs, &mut detections);
             }
             Op::Forwarded { xff, status } => {
                 let headers = [("x-forwarded-for", xff.as_str())];
@@ -131,7 +131,7 @@ fuzz_target!(|input: Input| {
                     country: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
-                detections = engine.observe(clock.reported(), &obs).detections;
+                engine.observe(clock.reported(), &obs, &mut detections);
             }
             Op::Advance { dt_secs } => {
                 clock.real += u64::from(dt_secs) * 1000;

@@ -57,7 +57,7 @@ fn measure(label: &str, responses_per_actor: u64, peer: impl Fn(usize) -> String
                 headers: &headers,
                 country: None,
             };
-            engine.observe(now, &o);
+            engine.observe(now, &o, &mut Vec::new());
         }
         let _ = round;
     }

@@ -235,7 +235,8 @@ impl Blocklist {
         out
     }
 
-    /// Reads a snapshot written by [`Blocklist::encode`] (a copy for lookups: no budget).
+    /// Reads a snapshot written by [`Blocklist::encode`]: a copy for lookups and iteration (a
+    /// worker's, an isolate's), bounded by the snapshot, that neither evicts nor prunes.
     pub fn decode(bytes: &[u8], seed: u64) -> Result<Blocklist, WireError> {
         let mut r = Reader::new(bytes);
         if r.take::<3>()? != *SNAPSHOT_MAGIC {
@@ -252,7 +253,12 @@ impl Blocklist {
             let key = r.actor()?;
             let until_ms = r.varint()?;
             let status = u16::try_from(r.varint()?).map_err(|_| WireError::TooLarge)?;
-            list.insert(&key, until_ms, status);
+            list.seq += 1;
+            let entry = Entry {
+                block: Block { until_ms, status },
+                seq: list.seq,
+            };
+            list.map.insert(key, entry);
         }
         if !r.is_empty() {
             return Err(WireError::TooLarge);

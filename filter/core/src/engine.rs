@@ -21,12 +21,12 @@ use std::sync::Arc;
 const PRUNE_EVERY_MS: u64 = 1_000;
 
 /// What the engine concluded about one observation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Verdict {
     /// A rule counts this response's status.
     pub matched: bool,
-    /// The events this response raised (also queued for delivery).
-    pub detections: Vec<Detection>,
+    /// Events this response raised (queued for delivery, and pushed onto the caller's list).
+    pub events: u32,
     /// The actor is blocked from now on, answered with this status.
     pub blocked_status: Option<u16>,
 }
@@ -82,18 +82,31 @@ impl Engine {
         &self.detector.blocks
     }
 
-    /// Counts one response. Responses no rule counts cost one bitmap lookup.
-    pub fn observe(&mut self, now_ms: u64, obs: &Observation) -> Verdict {
-        let mut detections = Vec::new();
-        let actor = match self.detector.observe(now_ms, obs, &mut detections) {
+    /// Counts one response; the events it raises are queued for delivery and pushed onto
+    /// `detections` (for tools that show them). Responses no rule counts cost one bitmap lookup.
+    pub fn observe(
+        &mut self,
+        now_ms: u64,
+        obs: &Observation,
+        detections: &mut Vec<Detection>,
+    ) -> Verdict {
+        if !self.detector.counts_status(obs.status) {
+            self.detector.count_unmatched();
+            return Verdict::default();
+        }
+        let before = detections.len();
+        let actor = match self.detector.observe(now_ms, obs, detections) {
             Observed::NotMatched => return Verdict::default(),
             Observed::Unattributed => None,
             Observed::Counted(actor) => Some(actor),
         };
-        self.queue(now_ms, &detections);
+        let raised = detections.get(before..).unwrap_or(&[]);
+        for d in raised {
+            self.outbox.push(now_ms, d.rule, d.event.clone());
+        }
         Verdict {
             matched: true,
-            detections,
+            events: raised.len() as u32,
             blocked_status: actor.and_then(|a| self.detector.blocks.check(now_ms, &a)),
         }
     }

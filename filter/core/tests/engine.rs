@@ -42,9 +42,7 @@ impl Engine {
         }
     }
     fn observe(&mut self, now_ms: u64, obs: &Observation) -> Verdict {
-        let v = self.inner.observe(now_ms, obs);
-        self.seen.extend(v.detections.iter().cloned());
-        v
+        self.inner.observe(now_ms, obs, &mut self.seen)
     }
     fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<usize, WireError> {
         let d = self.inner.apply_delta(now_ms, delta)?;
@@ -99,8 +97,7 @@ fn hit(e: &mut Engine, peer: &str, status: u16, n: u64, start: u64, step_ms: u64
     (0..n)
         .map(|i| {
             e.observe(start + i * step_ms, &obs(peer, "/x", status))
-                .detections
-                .len() as u32
+                .events
         })
         .sum()
 }

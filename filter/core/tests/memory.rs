@@ -80,10 +80,11 @@ fn flood(rule: &str, threshold: u32, window_ms: u64) -> Run {
     let mut sent = 0;
     for (i, peer) in peers.iter().enumerate() {
         let now = T0 + (i as f64 * step_ms) as u64;
-        let mut detections = engine.observe(now, &obs(peer.as_str())).detections;
+        let mut detections = Vec::new();
+        engine.observe(now, &obs(peer.as_str()), &mut detections);
         if i as u32 % every == every - 1 && sent < threshold {
             sent += 1;
-            detections.extend(engine.observe(now, &obs(ATTACKER)).detections);
+            engine.observe(now, &obs(ATTACKER), &mut detections);
         }
         for d in detections {
             attacker_events += usize::from(d.event.actor == ATTACKER);

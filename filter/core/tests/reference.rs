@@ -268,7 +268,7 @@ fn check(rules: &[RuleSpec], steps: &[Step], seed: u64) -> Result<(), TestCaseEr
         let mut local = Engine::with_shared_config(Arc::clone(&cfg), seed);
         let mut seen = Vec::new();
         for (t, s) in &trace {
-            seen.extend(local.observe(*t, &observation(s)).detections);
+            local.observe(*t, &observation(s), &mut seen);
         }
         let got = events_of(seen);
         prop_assert!(got == want, "local engine: {}", diff(&got, &want));

@@ -157,6 +157,19 @@ impl Detector {
         &self.cfg
     }
 
+    /// Whether any rule counts `status`: responses outside cost this lookup and
+    /// [`Detector::count_unmatched`].
+    #[inline]
+    pub fn counts_status(&self, status: u16) -> bool {
+        self.matched.contains(status)
+    }
+
+    /// Counts a response no rule counts (after [`Detector::counts_status`] said so).
+    #[inline]
+    pub fn count_unmatched(&mut self) {
+        self.counts.responses += 1;
+    }
+
     /// Counts one response as a host observed it; pushes any events it raises onto `out`.
     /// Responses no rule counts cost one bitmap lookup.
     pub fn observe(
