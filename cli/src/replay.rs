@@ -132,6 +132,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             host: e.host.as_deref(),
             headers: &e.headers,
             country: e.country.as_deref(),
+            threats: None,
         };
         // A blocked actor's request would have been answered by the proxy, never reaching
         // the API: it is not a response to count.

@@ -302,6 +302,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             host: Some(host).filter(|h| !h.is_empty()),
             headers: &headers,
             country: country.as_deref(),
+            threats: None,
         };
         let actor = cfg
             .actor

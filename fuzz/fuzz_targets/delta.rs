@@ -66,6 +66,7 @@ fuzz_target!(|input: Input| {
                     host: None,
                     headers: &headers,
                     country: None,
+                    threats: None,
                 };
                 if recorder.record(now, &obs) && (400..500).contains(&r.status) {
                     recorded += 1;

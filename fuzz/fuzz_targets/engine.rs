@@ -115,6 +115,7 @@ fuzz_target!(|input: Input| {
                     host: None,
                     headers: &[("user-agent", "fuzz")],
                     country: None,
+                    threats: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
                 engine.observe(now, &obs, &mut detections);
@@ -129,6 +130,7 @@ fuzz_target!(|input: Input| {
                     host: Some("api"),
                     headers: &headers,
                     country: None,
+                    threats: None,
                 };
                 observed = model_key(&engine, &obs, input.per_api);
                 engine.observe(clock.reported(), &obs, &mut detections);

@@ -56,6 +56,7 @@ fn measure(label: &str, responses_per_actor: u64, peer: impl Fn(usize) -> String
                 host: None,
                 headers: &headers,
                 country: None,
+                threats: None,
             };
             engine.observe(now, &o, &mut Vec::new());
         }

@@ -33,6 +33,7 @@ fn obs<'a>(peer: &'a str, status: u16) -> Observation<'a> {
         host: Some("api.example.com"),
         headers: &HEADERS,
         country: None,
+        threats: None,
     }
 }
 

@@ -12,17 +12,19 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
-// Delta format, version 2 (little-endian varints):
+// Delta format, version 3 (little-endian varints):
 //   magic "AWD" version(1)
-//   responses, blocked_requests, records_dropped, unattributed, record_count
-//   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) headers
+//   responses, blocked_requests, records_dropped, unattributed, record_count,
+//   inspected, inspected_bytes, bodies_truncated, threat_blocked
+//   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) headers threats
 //     actor: 4 [4] | 6 [16] | 'D' source [16] | 'T' source str
 //     ip:    0 | 4 [4] | 6 [16]
 //     str:   len bytes (UTF-8)        headers: 0 | 2 len block (see sample_headers_block)
+//     threats: 0 | 3 len block (see threat::encode)
 // ---------------------------------------------------------------------------------------------
 
 const DELTA_MAGIC: &[u8; 3] = b"AWD";
-pub const DELTA_VERSION: u8 = 2;
+pub const DELTA_VERSION: u8 = 3;
 
 fn put_record(out: &mut Vec<u8>, r: &Record) {
     put_varint(out, r.ts_ms);
@@ -47,6 +49,14 @@ fn put_record(out: &mut Vec<u8>, r: &Record) {
         None => out.push(0),
         Some(block) => {
             out.push(2);
+            put_varint(out, block.len() as u64);
+            out.extend_from_slice(block);
+        }
+    }
+    match r.threats {
+        None => out.push(0),
+        Some(block) => {
+            out.push(3);
             put_varint(out, block.len() as u64);
             out.extend_from_slice(block);
         }
@@ -80,6 +90,11 @@ fn read_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
         2 => Some(r.bytes()?),
         t => return Err(WireError::BadTag(t)),
     };
+    let threats = match r.byte()? {
+        0 => None,
+        3 => Some(r.bytes()?),
+        t => return Err(WireError::BadTag(t)),
+    };
     Ok(Record {
         ts_ms,
         status,
@@ -90,6 +105,7 @@ fn read_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
         host,
         country,
         sample_headers,
+        threats,
     })
 }
 
@@ -101,6 +117,12 @@ pub struct DeltaCounts {
     pub records_dropped: u64,
     pub unattributed: u64,
     pub records: u64,
+    /// Requests the threat rules inspected, their bytes, and bodies cut at `body_max_bytes`.
+    pub inspected: u64,
+    pub inspected_bytes: u64,
+    pub bodies_truncated: u64,
+    /// Requests a blocking threat rule answered before the upstream.
+    pub threat_blocked: u64,
 }
 
 /// Reads a delta: its counters, then its records one by one.
@@ -126,6 +148,10 @@ impl<'a> DeltaReader<'a> {
             records_dropped: reader.varint()?,
             unattributed: reader.varint()?,
             records: reader.varint()?,
+            inspected: reader.varint()?,
+            inspected_bytes: reader.varint()?,
+            bodies_truncated: reader.varint()?,
+            threat_blocked: reader.varint()?,
         };
         Ok(DeltaReader {
             reader,
@@ -170,6 +196,10 @@ pub fn merge_delta<'a>(
     metrics.unattributed += c.unattributed;
     metrics.blocked_requests += c.blocked_requests;
     metrics.records_dropped += c.records_dropped;
+    metrics.threat_inspected += c.inspected;
+    metrics.threat_bytes_inspected += c.inspected_bytes;
+    metrics.bodies_truncated += c.bodies_truncated;
+    metrics.threat_blocked += c.threat_blocked;
     let mut result = Ok(());
     while let Some(record) = reader.next_record() {
         match record {
@@ -188,6 +218,8 @@ pub fn merge_delta<'a>(
 pub struct Recorder {
     cfg: Arc<Config>,
     matched: StatusSet,
+    /// Object-ID enumeration counts every request, whatever its status.
+    every_request: bool,
     buf: Vec<u8>,
     counts: DeltaCounts,
     max_buffer_bytes: usize,
@@ -200,6 +232,7 @@ impl Recorder {
     pub fn new(cfg: Arc<Config>) -> Self {
         let matched = cfg.matched_statuses();
         Recorder {
+            every_request: cfg.records_every_request(),
             cfg,
             matched,
             buf: Vec::new(),
@@ -217,10 +250,11 @@ impl Recorder {
         &self.cfg
     }
 
-    /// Records one response; returns whether any rule counts its status.
+    /// Records one response; returns whether a rule wants it (its status is counted, the
+    /// threat rules found something in it, or every request is counted).
     pub fn record(&mut self, now_ms: u64, obs: &Observation) -> bool {
         self.counts.responses += 1;
-        if !self.matched.contains(obs.status) {
+        if !self.wants(obs.status, obs.threats.is_some_and(|t| !t.is_empty())) {
             return false;
         }
         let Some(prepared) = prepare(&self.cfg, obs, true) else {
@@ -242,6 +276,20 @@ impl Recorder {
         self.matched.contains(status)
     }
 
+    /// Whether a response is recorded: its status is counted, its request has threat
+    /// findings, or every request is (object-ID enumeration).
+    #[inline]
+    pub fn wants(&self, status: u16, has_findings: bool) -> bool {
+        has_findings || self.every_request || self.matched.contains(status)
+    }
+
+    /// Counts one request the threat rules inspected: its bytes, and whether its body was cut.
+    pub fn count_inspected(&mut self, bytes: u64, body_truncated: bool) {
+        self.counts.inspected += 1;
+        self.counts.inspected_bytes += bytes;
+        self.counts.bodies_truncated += u64::from(body_truncated);
+    }
+
     /// Counts a response no rule counts (after [`Recorder::counts_status`] said so).
     #[inline]
     pub fn count_unmatched(&mut self) {
@@ -251,6 +299,11 @@ impl Recorder {
     /// Counts records the host lost after taking them (a delta it could not hand over).
     pub fn count_lost(&mut self, records: u64) {
         self.counts.records_dropped += records;
+    }
+
+    /// Counts a request a blocking threat rule answered before the upstream.
+    pub fn count_threat_blocked(&mut self) {
+        self.counts.threat_blocked += 1;
     }
 
     /// Counts a request answered from the blocklist.
@@ -277,6 +330,10 @@ impl Recorder {
             c.records_dropped,
             c.unattributed,
             c.records,
+            c.inspected,
+            c.inspected_bytes,
+            c.bodies_truncated,
+            c.threat_blocked,
         ] {
             put_varint(&mut out, v);
         }
@@ -316,6 +373,7 @@ mod tests {
             host: Some("api.example.com"),
             headers: &h1,
             country: None,
+            threats: None,
         };
         assert!(rec.record(1_747_162_308_123, &obs));
         let h2 = [("x-tenant", "acme")];
@@ -344,7 +402,8 @@ mod tests {
                 blocked_requests: 1,
                 records_dropped: 0,
                 unattributed: 0,
-                records: 2
+                records: 2,
+                ..DeltaCounts::default()
             }
         );
         let r1 = reader.next_record().unwrap().unwrap();
@@ -395,6 +454,7 @@ mod tests {
             host: None,
             headers: &h,
             country: None,
+            threats: None,
         };
         rec.record(1, &obs);
         let delta = rec.take_delta().unwrap();
@@ -433,6 +493,7 @@ mod tests {
             host: None,
             headers: &h,
             country: None,
+            threats: None,
         };
         for _ in 0..3 {
             rec.record(1, &obs);

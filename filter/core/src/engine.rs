@@ -90,7 +90,10 @@ impl Engine {
         obs: &Observation,
         detections: &mut Vec<Detection>,
     ) -> Verdict {
-        if !self.detector.counts_status(obs.status) {
+        if !self.detector.counts_status(obs.status)
+            && !self.detector.records_every_request()
+            && obs.threats.is_none_or(|t| t.is_empty())
+        {
             self.detector.count_unmatched();
             return Verdict::default();
         }

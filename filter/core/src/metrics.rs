@@ -113,6 +113,22 @@ metrics! {
     Gauge memory_bytes,
     /// Worker records merged and held for reordering, not counted yet.
     Gauge records_held,
+    /// Requests the threat rules inspected.
+    Counter threat_inspected,
+    /// Bytes of requests (path, headers, body) the threat rules inspected.
+    Counter threat_bytes_inspected,
+    /// Request bodies inspected only up to `body_max_bytes`.
+    Counter bodies_truncated,
+    /// Requests in which a threat rule matched (one per rule and request).
+    Counter threat_matches,
+    /// Threat matches that raised no event because of their rule's cooldown.
+    Counter threat_suppressed,
+    /// Threat events raised (also counted in `events_raised`).
+    Counter threat_events,
+    /// Requests answered before the upstream by a blocking threat rule.
+    Counter threat_blocked,
+    /// Threat-rule keys (actor and rule, actor and API) forgotten to stay within the budget.
+    Counter threat_keys_evicted,
     /// Worker only: counting-state snapshots the shards saved.
     Counter state_saves,
     /// Worker only: shards whose state changed since their last save.

@@ -40,6 +40,9 @@ pub struct MaliciousEvent {
     /// Extra fields Akto's own events also carry; absent in the documented example.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// Akto's category of a threat rule's event (its `subCategory`); absent for counting rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Unique id of this event (stable across delivery retries).
@@ -63,7 +66,7 @@ impl crate::memory::HeapSize for MaliciousEvent {
             &self.kind,
             &self.url,
         ];
-        let optional = [&self.severity, &self.host, &self.ref_id];
+        let optional = [&self.severity, &self.category, &self.host, &self.ref_id];
         strings.iter().map(|s| s.capacity()).sum::<usize>()
             + optional
                 .iter()

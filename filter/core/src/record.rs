@@ -26,6 +26,8 @@ pub struct Record<'a> {
     /// block (see [`sample_headers_block`]), when samples are on. The sample document itself
     /// is built only if the engine keeps the sample ([`Record::sample`]).
     pub sample_headers: Option<&'a [u8]>,
+    /// The threat rules' findings in the request, as a block (see [`crate::threat::encode`]).
+    pub threats: Option<&'a [u8]>,
 }
 
 impl Record<'_> {
@@ -56,6 +58,7 @@ pub struct OwnedRecord {
     pub host: Box<str>,
     pub country: Option<[u8; 2]>,
     pub sample_headers: Option<Box<[u8]>>,
+    pub threats: Option<Box<[u8]>>,
 }
 
 impl crate::memory::HeapSize for OwnedRecord {
@@ -65,6 +68,7 @@ impl crate::memory::HeapSize for OwnedRecord {
             + self.path.len()
             + self.host.len()
             + self.sample_headers.as_ref().map_or(0, |h| h.len())
+            + self.threats.as_ref().map_or(0, |h| h.len())
     }
 }
 
@@ -80,6 +84,7 @@ impl OwnedRecord {
             host: r.host.into(),
             country: r.country,
             sample_headers: r.sample_headers.map(Into::into),
+            threats: r.threats.map(Into::into),
         }
     }
 
@@ -94,6 +99,7 @@ impl OwnedRecord {
             host: &self.host,
             country: self.country,
             sample_headers: self.sample_headers.as_deref(),
+            threats: self.threats.as_deref(),
         }
     }
 }
@@ -115,6 +121,8 @@ pub(crate) struct Prepared {
     pub country: Option<[u8; 2]>,
     /// Gathered up front only where it must travel with the record (worker deltas).
     pub sample_headers: Option<Vec<u8>>,
+    /// The request's threat findings as a block, when it has any.
+    pub threats: Option<Vec<u8>>,
 }
 
 pub(crate) fn prepare(cfg: &Config, obs: &Observation, with_sample: bool) -> Option<Prepared> {
@@ -127,12 +135,18 @@ pub(crate) fn prepare(cfg: &Config, obs: &Observation, with_sample: bool) -> Opt
                 .and_then(|h| obs.headers.get(h))
         })
         .and_then(normalize_country);
-    let sample_headers =
-        (with_sample && cfg.samples_per_event > 0).then(|| sample_headers_block(cfg, obs));
+    let threats = obs
+        .threats
+        .filter(|t| !t.is_empty())
+        .map(crate::threat::encode);
+    // A threat event's sample is built from the header block wherever it is raised.
+    let sample_headers = ((with_sample || threats.is_some()) && cfg.samples_per_event > 0)
+        .then(|| sample_headers_block(cfg, obs));
     Some(Prepared {
         resolved,
         country,
         sample_headers,
+        threats,
     })
 }
 
@@ -151,5 +165,6 @@ pub(crate) fn record_of<'a>(
         host: truncate(obs.host.unwrap_or(""), MAX_HOST_BYTES),
         country: prepared.country,
         sample_headers: prepared.sample_headers.as_deref(),
+        threats: prepared.threats.as_deref(),
     }
 }

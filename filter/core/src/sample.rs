@@ -77,6 +77,7 @@ pub fn block_sample(
         host: None,
         headers: &headers,
         country: None,
+        threats: None,
     };
     Some(sample_json(cfg, ts_ms, &obs, ip))
 }
@@ -155,6 +156,7 @@ mod tests {
             host: None,
             headers: &h,
             country: None,
+            threats: None,
         };
         let doc = sample_json(&cfg, 1_000, &obs, Some("2001:db8::1".parse().unwrap()));
         let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
@@ -198,6 +200,7 @@ mod tests {
             host: None,
             headers: &h,
             country: None,
+            threats: None,
         };
         let doc = sample_json(&cfg, 5_000, &obs, None);
         let v: serde_json::Value = serde_json::from_str(&doc).unwrap();

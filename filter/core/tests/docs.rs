@@ -33,6 +33,9 @@ fn readme_documents_every_key() {
         r#"{"actor": {"zz": 1}, "webhook": {"url": "http://h/"}}"#,
         r#"{"rules": [{"id": "a", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
         r#"{"webhook": {"url": "http://h/", "zz": 1}}"#,
+        r#"{"threat_rules": [{"id": "XSS", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
+        r#"{"threat_rules": [{"id": "WeakAuthentication", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
+        r#"{"threat_rules": [{"id": "ParamEnumeration", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
     ];
     for probe in probes {
         let errors = Config::from_json_str(probe).unwrap_err().to_string();

@@ -89,6 +89,7 @@ fn obs<'a>(peer: &'a str, path: &'a str, status: u16) -> Observation<'a> {
         host: Some("api.example.com"),
         headers: &NO_HEADERS,
         country: None,
+        threats: None,
     }
 }
 

@@ -72,6 +72,7 @@ fn flood(rule: &str, threshold: u32, window_ms: u64) -> Run {
         host: Some("api.example.com"),
         headers: &headers,
         country: None,
+        threats: None,
     };
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);

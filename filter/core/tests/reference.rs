@@ -160,6 +160,7 @@ fn observation(s: &Step) -> Observation<'static> {
         host: None,
         headers: &[("user-agent", "proptest")],
         country: None,
+        threats: None,
     }
 }
 

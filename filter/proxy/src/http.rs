@@ -123,6 +123,7 @@ impl HttpContext for HttpFilter {
             host: find(":authority"),
             headers: &headers,
             country: None,
+            threats: None,
         };
         w.recorder.record(host::now_ms(), &obs);
     }

@@ -7,6 +7,7 @@ use crate::actor::ActorConfig;
 use crate::payload::{Overview, Remediation};
 use crate::status::StatusSet;
 use crate::texts;
+use crate::threat::ThreatRule;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -218,6 +219,10 @@ pub struct Config {
     pub api_collection_id: i64,
     pub country_header: Option<String>,
     pub webhook: WebhookConfig,
+    /// Payload threat rules (see [`crate::threat`]), after the counting rules in event order.
+    pub threat_rules: Vec<ThreatRule>,
+    /// Bytes of a request body the threat rules inspect.
+    pub body_max_bytes: usize,
 }
 
 /// How a host looks up an environment variable by name: `None` when it is not set. The core
@@ -270,6 +275,35 @@ impl Config {
 
     pub fn max_memory_bytes(&self) -> usize {
         self.max_memory_mb << 20
+    }
+
+    /// How many filters events are raised for: the counting rules, then the threat rules. An
+    /// event's filter index is its position in that order.
+    pub fn filter_count(&self) -> usize {
+        self.rules.len() + self.threat_rules.len()
+    }
+
+    /// The id (`filterId`), overview and remediation of filter `index`.
+    pub fn filter(&self, index: usize) -> Option<(&str, &Overview, &Remediation)> {
+        match self.rules.get(index) {
+            Some(r) => Some((r.id.as_str(), &r.overview, &r.remediation)),
+            None => {
+                let t = self.threat_rules.get(index - self.rules.len())?;
+                Some((t.id.as_str(), &t.overview, &t.remediation))
+            }
+        }
+    }
+
+    /// The index of the filter named `id`.
+    pub fn filter_index(&self, id: &str) -> Option<usize> {
+        (0..self.filter_count()).find(|&i| self.filter(i).is_some_and(|(fid, _, _)| fid == id))
+    }
+
+    /// Whether every request is recorded, whatever its status (object-ID enumeration).
+    pub fn records_every_request(&self) -> bool {
+        self.threat_rules
+            .iter()
+            .any(|r| r.id == crate::threat::ThreatId::ParamEnumeration)
     }
 
     /// The statuses any rule counts: responses outside it cost nothing more than this lookup.
@@ -332,6 +366,7 @@ pub fn default_rule() -> Rule {
 }
 
 mod sections;
+mod threats;
 mod validate;
 
 #[cfg(test)]

@@ -28,10 +28,14 @@ impl Validator<'_> {
             "api_collection_id",
             "country_header",
             "webhook",
+            "threat_rules",
+            "body_max_bytes",
         ];
         let root = self.object("", value, KEYS)?;
         let actor = self.actor(root.get("actor"));
-        let rules = self.rules(&root);
+        let threat_rules = self.threat_rules(root.get("threat_rules"));
+        let rules = self.rules(&root, !threat_rules.is_empty());
+        let body_max_bytes = self.body_max_bytes(&root);
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
         let max_memory_mb = self.uint(
             &root,
@@ -99,6 +103,8 @@ impl Validator<'_> {
             api_collection_id,
             country_header,
             webhook: webhook?,
+            threat_rules,
+            body_max_bytes,
         })
     }
 
@@ -161,7 +167,8 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn rules(&mut self, root: &Obj) -> Vec<Rule> {
+    /// The counting rules; with threat rules configured, an empty list is allowed.
+    pub(super) fn rules(&mut self, root: &Obj, threat_rules: bool) -> Vec<Rule> {
         let Some(v) = root.get("rules") else {
             return vec![default_rule()];
         };
@@ -169,8 +176,8 @@ impl Validator<'_> {
             self.err("rules", "must be an array of rule objects", v);
             return Vec::new();
         };
-        if list.is_empty() {
-            self.err("rules", "must hold at least one rule", v);
+        if list.is_empty() && !threat_rules {
+            self.err("rules", "must hold at least one rule (or threat_rules)", v);
         }
         if list.len() > 64 {
             self.err(

@@ -26,6 +26,7 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 mod state;
+mod threats;
 
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +119,10 @@ pub struct Detector {
     instance: u64,
     event_seq: u64,
     results: Vec<(usize, RuleLayout, WindowResult)>,
+    /// Cooldowns, aggregation and enumeration of the threat rules, if any are configured.
+    threats: Option<crate::threat::tracker::Tracker>,
+    /// Every request is recorded (object-ID enumeration), not only counted statuses.
+    every_request: bool,
     /// What this detector counts itself (the tables' tallies are added in [`Detector::metrics`]).
     counts: Metrics,
 }
@@ -131,7 +136,9 @@ impl Detector {
         let shares = Shares::of(cfg.max_memory_bytes());
         let per_api_rules = cfg.rules.iter().any(|r| r.per == Per::ActorApi);
         let per_actor_rules = cfg.rules.iter().any(|r| r.per == Per::Actor);
-        let groups = usize::from(per_api_rules) + usize::from(per_actor_rules);
+        let threat_rules = !cfg.threat_rules.is_empty();
+        let groups =
+            usize::from(per_api_rules) + usize::from(per_actor_rules) + usize::from(threat_rules);
         let (tables, samples) = (
             shares.tables / groups.max(1),
             shares.samples / groups.max(1),
@@ -140,6 +147,10 @@ impl Detector {
             per_actor: Group::new(&cfg, Per::Actor, actor_hasher, tables, samples),
             per_api: Group::new(&cfg, Per::ActorApi, actor_hasher, tables, samples),
             blocks: Blocklist::new(splitmix64(&mut s), cfg.max_actors, shares.blocklist),
+            threats: threat_rules.then(|| {
+                crate::threat::tracker::Tracker::new(SeededState::new(splitmix64(&mut s)), tables)
+            }),
+            every_request: cfg.records_every_request(),
             matched: cfg.matched_statuses(),
             cfg,
             api_hasher,
@@ -158,10 +169,17 @@ impl Detector {
     }
 
     /// Whether any rule counts `status`: responses outside cost this lookup and
-    /// [`Detector::count_unmatched`].
+    /// [`Detector::count_unmatched`] (unless their request had threat findings, or every
+    /// request is counted: [`Detector::records_every_request`]).
     #[inline]
     pub fn counts_status(&self, status: u16) -> bool {
         self.matched.contains(status)
+    }
+
+    /// Whether every request is recorded, whatever its status (object-ID enumeration).
+    #[inline]
+    pub fn records_every_request(&self) -> bool {
+        self.every_request
     }
 
     /// Counts a response no rule counts (after [`Detector::counts_status`] said so).
@@ -179,10 +197,12 @@ impl Detector {
         out: &mut Vec<Detection>,
     ) -> Observed {
         self.counts.responses += 1;
-        if !self.matched.contains(obs.status) {
+        let findings = obs.threats.is_some_and(|t| !t.is_empty());
+        let counted = self.matched.contains(obs.status);
+        if !counted && !findings && !self.every_request {
             return Observed::NotMatched;
         }
-        self.counts.matched += 1;
+        self.counts.matched += u64::from(counted);
         self.observe_clock(now_ms);
         let Some(prepared) = prepare(&self.cfg, obs, false) else {
             self.counts.unattributed += 1;
@@ -206,9 +226,13 @@ impl Detector {
         self.observe_clock(now_ms);
         let cfg = Arc::clone(&self.cfg);
         let mut counts = std::mem::take(&mut self.counts);
+        let matched = self.matched;
+        let mut threat_only = 0;
         let result = merge_delta(delta, &mut counts, |r| {
+            threat_only += u64::from(!matched.contains(r.status));
             self.apply(&r, &mut || r.sample(&cfg), out)
         });
+        counts.matched = counts.matched.saturating_sub(threat_only);
         self.counts.add(&counts);
         result
     }
@@ -223,6 +247,7 @@ impl Detector {
         m.samples_skipped += self.samples_skipped();
         m.blocks_active = self.blocks.len() as u64;
         m.memory_bytes += self.bytes() as u64;
+        m.threat_keys_evicted += self.threats.as_ref().map_or(0, |t| t.evicted);
         m
     }
 
@@ -230,6 +255,7 @@ impl Detector {
     pub fn tracked(&self) -> usize {
         self.per_actor.as_ref().map_or(0, |g| g.table.len())
             + self.per_api.as_ref().map_or(0, |g| g.table.len())
+            + self.threats.as_ref().map_or(0, |t| t.len())
     }
 
     pub fn evictions(&self) -> u64 {
@@ -254,6 +280,7 @@ impl Detector {
             + self.per_actor.as_ref().map_or(0, |g| g.samples.bytes())
             + self.per_api.as_ref().map_or(0, |g| g.samples.bytes())
             + self.blocks.bytes()
+            + self.threats.as_ref().map_or(0, |t| t.bytes())
     }
 
     /// Takes note of the host's clock (every call into the engine passes it): after a step back
@@ -341,6 +368,9 @@ impl Detector {
                 out,
             );
             self.per_api = Some(g);
+        }
+        if self.threats.is_some() {
+            self.apply_threats(rec, out);
         }
     }
 
@@ -469,6 +499,7 @@ impl Detector {
             url: api.unwrap_or(rec.path).to_string(),
             malicious_payloads_responses: samples,
             severity: Some(rule.severity.as_str().to_string()),
+            category: None,
             host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
             ref_id: Some(format!("{:016x}-{}", self.instance, self.event_seq)),
             count: Some(u64::from(count)),

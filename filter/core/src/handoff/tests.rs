@@ -33,6 +33,7 @@ fn delta(cfg: &Arc<Config>, now: u64, ips: &[&str]) -> Vec<u8> {
                 host: None,
                 headers: &headers,
                 country: None,
+                threats: None,
             },
         );
     }

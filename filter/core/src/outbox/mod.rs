@@ -113,7 +113,7 @@ impl Outbox {
         let mut rng = seed ^ 0x0B0C_5EED;
         let instance = splitmix64(&mut rng);
         Outbox {
-            queues: vec![VecDeque::new(); cfg.rules.len()],
+            queues: vec![VecDeque::new(); cfg.filter_count()],
             cfg,
             queued: 0,
             arrivals: 0,
@@ -338,12 +338,12 @@ impl Outbox {
         if batch.attempts > 1 {
             self.counts.deliveries_retried += 1;
         }
-        let rule = self.cfg.rules.get(batch.rule);
-        let body = match rule {
-            Some(rule) => serde_json::to_vec(&PayloadRef {
+        let filter = self.cfg.filter(batch.rule);
+        let body = match filter {
+            Some((_, overview, remediation)) => serde_json::to_vec(&PayloadRef {
                 malicious_events: &batch.events,
-                overview: &rule.overview,
-                remediation: &rule.remediation,
+                overview,
+                remediation,
             })
             .unwrap_or_default(),
             None => Vec::new(),
@@ -367,7 +367,7 @@ impl Outbox {
             timeout_ms: cfg.timeout_ms,
             attempt: batch.attempts,
             events: batch.events.len(),
-            filter_id: rule.map(|r| r.id.clone()).unwrap_or_default(),
+            filter_id: filter.map(|(id, _, _)| id.to_string()).unwrap_or_default(),
             ref_ids: batch
                 .events
                 .iter()

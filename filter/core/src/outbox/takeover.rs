@@ -34,9 +34,8 @@ impl Outbox {
     pub fn export(&self) -> Vec<u8> {
         let rule_id = |rule: usize| {
             self.cfg
-                .rules
-                .get(rule)
-                .map(|r| r.id.clone())
+                .filter(rule)
+                .map(|(id, _, _)| id.to_string())
                 .unwrap_or_default()
         };
         let mut queued: Vec<(u64, ExportedEvent)> = self
@@ -78,7 +77,7 @@ impl Outbox {
     pub fn import(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
         let doc: Exported = serde_json::from_slice(bytes)?;
         let cfg = Arc::clone(&self.cfg);
-        let rule_of = |id: &str| cfg.rules.iter().position(|r| r.id == id);
+        let rule_of = |id: &str| cfg.filter_index(id);
         let mut taken = 0;
         for b in doc.batches {
             let Some(rule) = rule_of(&b.filter_id) else {

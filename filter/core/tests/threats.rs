@@ -1,0 +1,350 @@
+//! Threat rules through the engine: one event per actor and rule per cooldown, `SINGLE` and
+//! `AGGREGATED` events in Akto's format, block decisions, object-ID enumeration at its
+//! boundary, findings through worker deltas, and configuration errors naming their key.
+
+use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::{Config, Detection, Engine, Observation, Recorder, WebhookPayload};
+use std::sync::Arc;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const T0: u64 = 1_800_000_000_000;
+
+fn config(threat_rules: &str) -> Arc<Config> {
+    let json = format!(
+        r#"{{"rules": [], "threat_rules": [{threat_rules}], "webhook": {{"url": "https://siem.example.com/akto", "mode": "instant"}}}}"#
+    );
+    match Config::from_json_str(&json) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("{e}\n{json}"),
+    }
+}
+
+/// A JWT whose header is `{"alg":"none"}`.
+const ALG_NONE_JWT: &str = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+
+/// Inspects and observes one request as a host does; returns the engine's detections.
+fn request(
+    engine: &mut Engine,
+    inspector: &Inspector,
+    now_ms: u64,
+    peer: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    status: u16,
+) -> Vec<Detection> {
+    let mut inspection = Inspection::default();
+    let req = actorwatch_core::inspect::Request {
+        method: "GET",
+        path,
+        headers: &headers,
+        body: b"",
+    };
+    inspector.inspect(now_ms, &req, &mut inspection);
+    let obs = Observation {
+        method: "GET",
+        path,
+        status,
+        peer: Some(peer),
+        host: Some("api.example.com"),
+        headers: &headers,
+        country: None,
+        threats: Some(&inspection),
+    };
+    let mut out = Vec::new();
+    engine.observe(now_ms, &obs, &mut out);
+    out
+}
+
+#[test]
+fn a_weak_token_raises_one_single_event_per_cooldown_with_its_count() {
+    let cfg = config(r#"{"id": "WeakAuthentication", "cooldown_secs": 60}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let auth = [("authorization", ALG_NONE_JWT)];
+    let first = request(
+        &mut engine,
+        &inspector,
+        T0,
+        "203.0.113.5:1",
+        "/a",
+        &auth,
+        200,
+    );
+    assert_eq!(first.len(), 1);
+    let event = &first[0].event;
+    assert_eq!(
+        (
+            event.filter_id.as_str(),
+            event.event_type.as_str(),
+            event.sub_category.as_str(),
+            event.actor.as_str(),
+            event.count
+        ),
+        (
+            "WeakAuthentication",
+            "SINGLE",
+            "WEAK_AUTHENTICATION",
+            "203.0.113.5",
+            Some(1)
+        )
+    );
+    // The sample names the check and never the token.
+    let orig = &event.malicious_payloads_responses[0].orig;
+    assert!(orig.contains("JWT with alg none"), "{orig}");
+    assert!(!orig.contains("eyJhbGciOiJub25lIn0"), "{orig}");
+    for i in 1..10 {
+        let d = request(
+            &mut engine,
+            &inspector,
+            T0 + i * 1000,
+            "203.0.113.5:1",
+            "/a",
+            &auth,
+            200,
+        );
+        assert!(d.is_empty());
+    }
+    // 59.999 s later still inside the cooldown; at 60 s one event standing for 11 matches.
+    assert!(request(
+        &mut engine,
+        &inspector,
+        T0 + 59_999,
+        "203.0.113.5:1",
+        "/a",
+        &auth,
+        200
+    )
+    .is_empty());
+    let again = request(
+        &mut engine,
+        &inspector,
+        T0 + 60_000,
+        "203.0.113.5:1",
+        "/a",
+        &auth,
+        200,
+    );
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].event.count, Some(11));
+    let m = engine.metrics();
+    assert_eq!(
+        (m.threat_matches, m.threat_suppressed, m.threat_events),
+        (12, 10, 2)
+    );
+    // A strong request raises nothing.
+    assert!(request(&mut engine, &inspector, T0, "203.0.113.6:1", "/a", &[], 200).is_empty());
+}
+
+#[test]
+fn threat_events_go_out_in_akto_s_payload_under_their_own_filter() {
+    let cfg = config(r#"{"id": "WeakAuthentication"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let auth = [("authorization", ALG_NONE_JWT), ("user-agent", "t")];
+    request(
+        &mut engine,
+        &inspector,
+        T0,
+        "203.0.113.5:1",
+        "/users/7?x=1",
+        &auth,
+        404,
+    );
+    engine.advance(T0);
+    let delivery = engine.poll_delivery(T0).expect("a POST");
+    assert_eq!(delivery.filter_id, "WeakAuthentication");
+    let doc: serde_json::Value = serde_json::from_slice(&delivery.body).unwrap();
+    assert_eq!(
+        actorwatch_core::payload::shape_errors(&doc),
+        Vec::<String>::new()
+    );
+    let payload: WebhookPayload = serde_json::from_slice(&delivery.body).unwrap();
+    let event = &payload.malicious_events[0];
+    assert_eq!(event.url, "/users/7");
+    assert_eq!(event.category.as_deref(), Some("WEAK_AUTHENTICATION"));
+    assert_eq!(event.kind, "Rule-Based");
+    let orig: serde_json::Value =
+        serde_json::from_str(&event.malicious_payloads_responses[0].orig).unwrap();
+    assert_eq!(orig["path"], "/users/7?x=1");
+    assert_eq!(orig["threat"]["part"], "headers");
+    assert_eq!(payload.overview, cfg.threat_rules[0].overview);
+}
+
+#[test]
+fn a_block_rule_answers_the_matching_request_and_an_alert_rule_does_not() {
+    let block = config(r#"{"id": "WeakAuthentication", "action": "block", "block_status": 401}"#);
+    let alert = config(r#"{"id": "WeakAuthentication"}"#);
+    let auth = [("authorization", ALG_NONE_JWT)];
+    let req = actorwatch_core::inspect::Request {
+        method: "GET",
+        path: "/",
+        headers: &auth,
+        body: b"",
+    };
+    let mut inspection = Inspection::default();
+    let inspector = Inspector::new(block);
+    assert!(inspector.blocks());
+    inspector.inspect(T0, &req, &mut inspection);
+    assert_eq!(inspector.block_status(&inspection), Some(401));
+    let clean: [(&str, &str); 0] = [];
+    let clean_req = actorwatch_core::inspect::Request {
+        headers: &clean,
+        ..req
+    };
+    inspector.inspect(T0, &clean_req, &mut inspection);
+    assert_eq!(inspector.block_status(&inspection), None);
+    let inspector = Inspector::new(alert);
+    assert!(!inspector.blocks());
+    inspector.inspect(T0, &req, &mut inspection);
+    assert_eq!(inspector.block_status(&inspection), None);
+}
+
+#[test]
+fn enumeration_is_flagged_at_the_distinct_count_and_blocks_when_configured() {
+    let cfg = config(
+        r#"{"id": "ParamEnumeration", "distinct": 5, "window_secs": 60, "action": "block", "block_secs": 30, "block_status": 429}"#,
+    );
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let peer = "198.51.100.1:9";
+    for id in 1..=4 {
+        let path = format!("/orders/{id}");
+        assert!(request(&mut engine, &inspector, T0 + id, peer, &path, &[], 200).is_empty());
+    }
+    // A repeated id and another API do not count towards this one.
+    assert!(request(&mut engine, &inspector, T0 + 5, peer, "/orders/4", &[], 200).is_empty());
+    assert!(request(&mut engine, &inspector, T0 + 5, peer, "/users/99", &[], 200).is_empty());
+    // Another actor's ids neither.
+    assert!(request(
+        &mut engine,
+        &inspector,
+        T0 + 5,
+        "198.51.100.2:9",
+        "/orders/77",
+        &[],
+        200
+    )
+    .is_empty());
+    let actor = engine
+        .resolve_actor(Some(peer), &Vec::<(String, String)>::new())
+        .unwrap()
+        .key;
+    assert_eq!(engine.check_blocked(T0 + 5, &actor), None);
+    let flagged = request(&mut engine, &inspector, T0 + 6, peer, "/orders/5", &[], 404);
+    assert_eq!(flagged.len(), 1);
+    let event = &flagged[0].event;
+    assert_eq!(
+        (
+            event.filter_id.as_str(),
+            event.event_type.as_str(),
+            event.url.as_str(),
+            event.count
+        ),
+        ("ParamEnumeration", "AGGREGATED", "/orders/INTEGER", Some(5))
+    );
+    assert_eq!(engine.check_blocked(T0 + 7, &actor), Some(429));
+    assert_eq!(engine.check_blocked(T0 + 6 + 30_000, &actor), None);
+}
+
+#[test]
+fn findings_travel_in_worker_deltas_and_count_once() {
+    let cfg = config(r#"{"id": "WeakAuthentication"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut recorder = Recorder::new(Arc::clone(&cfg));
+    let auth = [("authorization", ALG_NONE_JWT)];
+    let mut inspection = Inspection::default();
+    let req = actorwatch_core::inspect::Request {
+        method: "POST",
+        path: "/login?next=%2F",
+        headers: &auth,
+        body: b"user=bob&password=hunter2",
+    };
+    inspector.inspect(T0, &req, &mut inspection);
+    recorder.count_inspected(64, false);
+    let obs = Observation {
+        method: "POST",
+        path: "/login?next=%2F",
+        status: 200,
+        peer: Some("192.0.2.1:5"),
+        host: None,
+        headers: &auth,
+        country: None,
+        threats: Some(&inspection),
+    };
+    assert!(recorder.record(T0, &obs));
+    // A 200 without findings is not recorded: no counting rule, no enumeration.
+    let plain = Observation {
+        threats: None,
+        ..obs
+    };
+    assert!(!recorder.record(T0, &plain));
+    let delta = recorder.take_delta().unwrap();
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 1);
+    engine.set_reorder_window_ms(0);
+    let mut detections = engine.apply_delta(T0, &delta).unwrap();
+    detections.extend(engine.advance(T0 + 1));
+    assert_eq!(detections.len(), 1);
+    let orig = &detections[0].event.malicious_payloads_responses[0].orig;
+    assert!(orig.contains("password=[redacted]"), "{orig}");
+    assert!(!orig.contains("hunter2"), "{orig}");
+    let m = engine.metrics();
+    assert_eq!(
+        (
+            m.threat_inspected,
+            m.threat_bytes_inspected,
+            m.matched,
+            m.responses
+        ),
+        (1, 64, 0, 2)
+    );
+}
+
+#[test]
+fn threat_rule_errors_name_their_key() {
+    let errors = |rules: &str| -> Vec<String> {
+        let json = format!(
+            r#"{{"threat_rules": [{rules}], "webhook": {{"url": "https://siem.example.com/x"}}}}"#
+        );
+        match Config::from_json_str(&json) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    };
+    assert_eq!(errors(r#"{"id": "SQLInjection"}"#), Vec::<String>::new());
+    let unknown = errors(r#"{"id": "SQLi"}"#);
+    assert!(
+        unknown[0].starts_with("threat_rules[0].id: must be one of \"SQLInjection\""),
+        "{unknown:?}"
+    );
+    let key = errors(r#"{"id": "SQLInjection", "distinct": 5}"#);
+    assert!(
+        key[0].starts_with("threat_rules[0].distinct: unknown key"),
+        "{key:?}"
+    );
+    let part = errors(r#"{"id": "XSS", "parts": ["query", "url"]}"#);
+    assert!(
+        part[0].starts_with("threat_rules[0].parts[1]: must be one of"),
+        "{part:?}"
+    );
+    let half = errors(r#"{"id": "XSS", "threshold": 5}"#);
+    assert!(
+        half[0].starts_with("threat_rules[0].window_secs: is required with threshold"),
+        "{half:?}"
+    );
+    let check = errors(r#"{"id": "WeakAuthentication", "checks": ["jwt_alg_none", "md5"]}"#);
+    assert!(
+        check[0].starts_with("threat_rules[0].checks[1]: must be one of"),
+        "{check:?}"
+    );
+    let twice = errors(r#"{"id": "XSS"}, {"id": "XSS"}"#);
+    assert!(
+        twice[0].starts_with("threat_rules[1].id: must be unique"),
+        "{twice:?}"
+    );
+    let distinct = errors(r#"{"id": "ParamEnumeration", "distinct": 1}"#);
+    assert!(
+        distinct[0].starts_with("threat_rules[0].distinct: must be >= 2"),
+        "{distinct:?}"
+    );
+}
