@@ -17,7 +17,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools
+.PHONY: all setup setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools corpus accuracy
 
 all: test
 
@@ -78,7 +78,7 @@ test-worker: worker
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
-test: setup setup-envoy setup-python build test-native test-wasm build-wasm test-e2e test-istio test-worker test-fuzz
+test: setup setup-envoy setup-python corpus build test-native test-wasm build-wasm test-e2e test-istio test-worker test-fuzz
 
 ## setup-fuzz: cargo-fuzz (pinned) into .tools; the fuzz targets build with the nightly toolchain
 setup-fuzz:
@@ -98,6 +98,15 @@ fuzz: setup-fuzz
 
 test-native:
 	cargo test --workspace --locked --exclude actorwatch-e2e
+
+## corpus: the benign request corpus (corpus/benign/generated.jsonl), written once by its generator
+corpus: corpus/benign/generated.jsonl
+corpus/benign/generated.jsonl: corpus/benign/generate.py
+	python3 corpus/benign/generate.py --out $@
+
+## accuracy: threat rules' detection per category (CRS cases) and false positives (benign corpus)
+accuracy: corpus
+	cargo test --release --locked -p actorwatch-core --test accuracy -- --nocapture
 
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
 # The fault-injection build of the filter lets one test trap a VM on purpose.

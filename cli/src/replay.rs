@@ -3,6 +3,8 @@
 
 use crate::formats::{read, Entry, Format, Skipped};
 use crate::load_config;
+use actorwatch_core::inspect::Request;
+use actorwatch_core::threat::{Inspection, Inspector};
 use actorwatch_core::{Engine, Observation};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,12 +22,15 @@ pub enum Emit {
     Events,
     /// One line per webhook POST body, byte-identical to what a host would send.
     Payloads,
+    /// One JSON line per threat-rule match (rule, part, name, excerpt, request), for tuning.
+    Matches,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   actorwatch replay --config actorwatch.json access.log
   actorwatch replay --config actorwatch.json --emit payloads envoy-access.json > posts.jsonl
+  actorwatch replay --config threats.json --emit matches requests.jsonl | jq -r .excerpt
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
   actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
@@ -104,9 +109,19 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     // Stable: records of one millisecond keep their file order.
     entries.sort_by_key(|e| e.ts_ms);
 
-    let rule_ids: Vec<String> = cfg.rules.iter().map(|r| r.id.clone()).collect();
-    let rule_actions: Vec<&'static str> = cfg.rules.iter().map(|r| r.action.as_str()).collect();
-    let mut engine = Engine::new(cfg, args.seed);
+    let rule_ids: Vec<String> = (0..cfg.filter_count())
+        .filter_map(|i| cfg.filter(i).map(|(id, _, _)| id.to_string()))
+        .collect();
+    let rule_actions: Vec<&'static str> = cfg
+        .rules
+        .iter()
+        .map(|r| r.action.as_str())
+        .chain(cfg.threat_rules.iter().map(|r| r.action.as_str()))
+        .collect();
+    let cfg = std::sync::Arc::new(cfg);
+    let inspector = Inspector::new(std::sync::Arc::clone(&cfg));
+    let mut inspection = Inspection::default();
+    let mut engine = Engine::with_shared_config(std::sync::Arc::clone(&cfg), args.seed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let progress = (std::io::stderr().is_terminal() && entries.len() >= 100_000).then(|| {
@@ -124,15 +139,57 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let mut last_ms = 0u64;
     for (i, e) in entries.iter().enumerate() {
         last_ms = e.ts_ms;
+        let mut status = e.status;
+        if inspector.is_active() {
+            let body = e.body.as_deref().unwrap_or("").as_bytes();
+            let limit = inspector.body_max_bytes();
+            let kept = if inspector.wants_body() {
+                body.get(..limit.min(body.len())).unwrap_or(body)
+            } else {
+                b""
+            };
+            let request = Request {
+                method: &e.method,
+                path: &e.path,
+                headers: &e.headers,
+                body: kept,
+            };
+            inspector.inspect(e.ts_ms, &request, &mut inspection);
+            engine.count_inspected(
+                (e.path.len() + kept.len()) as u64,
+                inspector.wants_body() && body.len() > limit,
+            );
+            // A blocking rule would have answered the request itself.
+            if let Some(block) = inspector.block_status(&inspection) {
+                status = block;
+                engine.count_threat_blocked();
+            }
+            if args.emit == Emit::Matches {
+                for hit in &inspection.hits {
+                    let line = serde_json::json!({
+                        "ts_ms": e.ts_ms,
+                        "rule": cfg.threat_rules.get(hit.rule).map(|r| r.id.as_str()),
+                        "part": hit.part,
+                        "name": hit.name,
+                        "excerpt": hit.excerpt,
+                        "method": e.method,
+                        "path": e.path,
+                        "peer": e.peer,
+                    });
+                    write_failed |=
+                        serde_json::to_writer(&mut out, &line).is_err() || writeln!(out).is_err();
+                }
+            }
+        }
         let obs = Observation {
             method: &e.method,
             path: &e.path,
-            status: e.status,
+            status,
             peer: e.peer.as_deref(),
             host: e.host.as_deref(),
             headers: &e.headers,
             country: e.country.as_deref(),
-            threats: None,
+            threats: inspector.is_active().then_some(&inspection),
         };
         // A blocked actor's request would have been answered by the proxy, never reaching
         // the API: it is not a response to count.

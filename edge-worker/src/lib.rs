@@ -9,7 +9,9 @@ mod hub;
 mod shard;
 mod store;
 
-use actorwatch_core::config::{Action, ConfigCache};
+use actorwatch_core::config::ConfigCache;
+use actorwatch_core::inspect;
+use actorwatch_core::threat::{Inspection, Inspector};
 use actorwatch_core::template::request_url_parts;
 use actorwatch_core::{Blocklist, Config, Observation, Recorder};
 use std::cell::{Cell, RefCell};
@@ -37,6 +39,8 @@ struct Isolate {
     /// Counts what goes to the shards. Deltas leave with counted responses that have an actor;
     /// the counts of other responses (unmatched, unattributed, blocked) ride with the next one.
     recorder: Option<Recorder>,
+    /// The threat rules' inspector, when the configuration has any that inspect requests.
+    inspector: Option<Inspector>,
 }
 
 /// The isolate's configuration and what was made of it.
@@ -130,8 +134,14 @@ fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
             .map(|s| s.to_string())
             .filter(|t| !t.is_empty());
         let recorder = config.as_ref().ok().map(|c| Recorder::new(Arc::clone(c)));
+        let inspector = config
+            .as_ref()
+            .ok()
+            .map(|c| Inspector::new(Arc::clone(c)))
+            .filter(Inspector::is_active);
         let fresh = Rc::new(RefCell::new(Isolate {
             recorder,
+            inspector,
             config,
             blocklist: None,
             metrics_token,
@@ -254,7 +264,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // Each header read crosses into JS: the headers are read once, and only where an actor is
     // needed. The peer is Cloudflare's CF-Connecting-IP among them.
     let mut headers = None;
-    if cfg.rules.iter().any(|r| r.action == Action::Block) {
+    if cfg.blocks_actors() {
         let headers = headers.get_or_insert_with(|| headers_of(&req));
         if let Some(actor) = cfg.actor.resolve(peer_in(headers), headers) {
             if let Some(list) = blocklist(&env, &iso, now).await {
@@ -274,10 +284,72 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
         }
     }
-    let response = Fetch::Request(origin_request(&req, &env)?).send().await?;
+    let inspector = iso.borrow().inspector.clone();
+    let mut inspection: Option<Inspection> = None;
+    let response = match &inspector {
+        None => Fetch::Request(origin_request(&req, &env)?).send().await?,
+        Some(inspector) => {
+            let headers = headers.get_or_insert_with(|| headers_of(&req));
+            let has_body = inspector.wants_body()
+                && inspector.body_max_bytes() > 0
+                && !matches!(req.method(), Method::Get | Method::Head);
+            // A copy of the body (the runtime tees the stream), read up to the limit.
+            let copy = if has_body { Some(req.clone()?) } else { None };
+            let limit = inspector.body_max_bytes();
+            let url = req.inner().url();
+            let path = request_url_parts(&url).1.to_string();
+            let method = req.method().to_string();
+            let inspect_with = |body: &[u8], truncated: bool, out: &mut Inspection| {
+                let request = inspect::Request {
+                    method: &method,
+                    path: &path,
+                    headers: &*headers,
+                    body,
+                };
+                inspector.inspect(now, &request, out);
+                if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+                    recorder.count_inspected((path.len() + body.len()) as u64, truncated);
+                }
+            };
+            let mut found = Inspection::default();
+            if inspector.blocks() {
+                // A blocking rule decides before the origin sees the request.
+                let (body, truncated) = match copy {
+                    Some(copy) => read_prefix(copy, limit).await,
+                    None => (Vec::new(), false),
+                };
+                inspect_with(&body, truncated, &mut found);
+                if let Some(status) = inspector.block_status(&found) {
+                    if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+                        recorder.count_threat_blocked();
+                    }
+                    let reply = Response::error("request blocked", status)?;
+                    let headers = Some(headers.clone());
+                    record_response(&req, &env, &ctx, &iso, &cfg, status, headers, Some(&found));
+                    return Ok(reply);
+                }
+                inspection = Some(found);
+                Fetch::Request(origin_request(&req, &env)?).send().await?
+            } else {
+                // Alert-only rules: the origin fetch is not delayed by reading the copy.
+                let origin = Fetch::Request(origin_request(&req, &env)?);
+                let (response, (body, truncated)) = futures_util::future::join(origin.send(), async {
+                    match copy {
+                        Some(copy) => read_prefix(copy, limit).await,
+                        None => (Vec::new(), false),
+                    }
+                })
+                .await;
+                inspect_with(&body, truncated, &mut found);
+                inspection = Some(found);
+                response?
+            }
+        }
+    };
     let status = response.status_code();
+    let findings = inspection.as_ref().is_some_and(|i| !i.is_empty());
     let counted = match iso.borrow_mut().recorder.as_mut() {
-        Some(recorder) if !recorder.counts_status(status) => {
+        Some(recorder) if !recorder.wants(status, findings) => {
             recorder.count_unmatched();
             false
         }
@@ -285,52 +357,98 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         None => false,
     };
     if counted {
-        // The response's time is when the origin answered: a slow origin must not make it look
-        // old (the core takes a record more than 5 s behind the latest as a clock step).
-        let now = now_ms();
-        let method = req.method().to_string();
-        let url = req.inner().url();
-        let (host, path) = request_url_parts(&url);
-        let country = req.cf().and_then(|cf| cf.country());
-        let headers = headers.unwrap_or_else(|| headers_of(&req));
-        let peer = peer_in(&headers);
-        let obs = Observation {
-            method: &method,
-            path,
+        record_response(
+            &req,
+            &env,
+            &ctx,
+            &iso,
+            &cfg,
             status,
-            peer,
-            host: Some(host).filter(|h| !h.is_empty()),
-            headers: &headers,
-            country: country.as_deref(),
-            threats: None,
-        };
-        let actor = cfg
-            .actor
-            .resolve(peer, &headers)
-            .map(|a| cfg.actor.display(&a.key));
-        let mut taken = None;
-        if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
-            recorder.record(now, &obs);
-            // Without an actor no shard owns the response: its count waits in this isolate's
-            // recorder for the next delta, with the unmatched and blocked ones.
-            if actor.is_some() {
-                let carried = LOST_RECORDS.with(Cell::take);
-                recorder.count_lost(carried);
-                let records = recorder.pending_records() + carried;
-                taken = recorder.take_delta().map(|delta| (delta, records));
-            }
-        }
-        if let (Some(actor), Some((delta, records))) = (actor, taken) {
-            let env2 = env.clone();
-            ctx.wait_until(async move {
-                if let Err(e) = shard::send(&env2, &actor, delta).await {
-                    LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
-                    console_error!(
-                        "actorwatch: {records} counted response(s) lost, reported as records_dropped with this isolate's next delta: {e}"
-                    );
-                }
-            });
-        }
+            headers,
+            inspection.as_ref(),
+        );
     }
     Ok(response)
+}
+
+/// Records a counted response (or a request with threat findings) and sends the isolate's
+/// delta to the actor's shard, off the response path.
+#[allow(clippy::too_many_arguments)]
+fn record_response(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    iso: &Rc<RefCell<Isolate>>,
+    cfg: &Config,
+    status: u16,
+    headers: Option<Vec<(String, String)>>,
+    inspection: Option<&Inspection>,
+) {
+    // The response's time is when the origin answered: a slow origin must not make it look
+    // old (the core takes a record more than 5 s behind the latest as a clock step).
+    let now = now_ms();
+    let method = req.method().to_string();
+    let url = req.inner().url();
+    let (host, path) = request_url_parts(&url);
+    let country = req.cf().and_then(|cf| cf.country());
+    let headers = headers.unwrap_or_else(|| headers_of(req));
+    let peer = peer_in(&headers);
+    let obs = Observation {
+        method: &method,
+        path,
+        status,
+        peer,
+        host: Some(host).filter(|h| !h.is_empty()),
+        headers: &headers,
+        country: country.as_deref(),
+        threats: inspection,
+    };
+    let actor = cfg
+        .actor
+        .resolve(peer, &headers)
+        .map(|a| cfg.actor.display(&a.key));
+    let mut taken = None;
+    if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+        recorder.record(now, &obs);
+        // Without an actor no shard owns the response: its count waits in this isolate's
+        // recorder for the next delta, with the unmatched and blocked ones.
+        if actor.is_some() {
+            let carried = LOST_RECORDS.with(Cell::take);
+            recorder.count_lost(carried);
+            let records = recorder.pending_records() + carried;
+            taken = recorder.take_delta().map(|delta| (delta, records));
+        }
+    }
+    if let (Some(actor), Some((delta, records))) = (actor, taken) {
+        let env2 = env.clone();
+        ctx.wait_until(async move {
+            if let Err(e) = shard::send(&env2, &actor, delta).await {
+                LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
+                console_error!(
+                    "actorwatch: {records} counted response(s) lost, reported as records_dropped with this isolate's next delta: {e}"
+                );
+            }
+        });
+    }
+}
+
+/// The first `limit` bytes of a request's body (a copy), and whether there was more.
+async fn read_prefix(mut copy: Request, limit: usize) -> (Vec<u8>, bool) {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let Ok(mut stream) = copy.stream() else {
+        return (out, false);
+    };
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            break;
+        };
+        let room = limit.saturating_sub(out.len());
+        if chunk.len() > room {
+            out.extend_from_slice(chunk.get(..room).unwrap_or(&[]));
+            return (out, true);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    (out, false)
 }

@@ -88,20 +88,25 @@ pub fn write_json(path: &Path, value: &Value) {
 // The sample API
 
 /// A small API: `GET /api/orders` and `/api/orders/<1..=100>` answer 200, `POST /login` 401
-/// unless the password is right, `/healthz` 200, everything else 404.
+/// unless the password is right, `POST /api/comments` 201, `/healthz` 200, everything else 404.
+/// It counts the requests that reached it.
 pub struct SampleApi {
     pub port: u16,
     server: Arc<tiny_http::Server>,
+    hits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SampleApi {
     pub fn start() -> SampleApi {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("sample API listens"));
         let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(0);
+        let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for _ in 0..4 {
             let s = Arc::clone(&server);
+            let hits = Arc::clone(&hits);
             thread::spawn(move || {
                 for req in s.incoming_requests() {
+                    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let path = req.url().split('?').next().unwrap_or("").to_string();
                     let status = match (req.method().as_str(), path.as_str()) {
                         ("GET", "/healthz") | ("GET", "/api/orders") => 200,
@@ -113,6 +118,7 @@ impl SampleApi {
                             200
                         }
                         ("POST", "/login") => 401,
+                        ("POST", "/api/comments") => 201,
                         _ => 404,
                     };
                     let body = format!("{{\"status\":{status},\"path\":{}}}", Value::String(path));
@@ -121,7 +127,12 @@ impl SampleApi {
                 }
             });
         }
-        SampleApi { port, server }
+        SampleApi { port, server, hits }
+    }
+
+    /// Requests that reached the API so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

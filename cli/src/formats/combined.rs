@@ -89,6 +89,7 @@ fn from_the_left(line: &str) -> Result<Entry, String> {
         host: None,
         headers,
         country: None,
+        body: None,
     })
 }
 
@@ -124,6 +125,7 @@ fn from_the_right(line: &str) -> Result<Entry, String> {
         host: None,
         headers,
         country: None,
+        body: None,
     })
 }
 

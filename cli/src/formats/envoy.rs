@@ -52,6 +52,7 @@ pub(super) fn parse_text(line: &str) -> Result<Line, String> {
         host,
         headers,
         country: None,
+        body: None,
     }))
 }
 
@@ -135,6 +136,7 @@ pub(super) fn parse_json(line: &str) -> Result<Line, String> {
         host: json_str(map, "authority"),
         headers,
         country: json_str(map, "country"),
+        body: None,
     }))
 }
 

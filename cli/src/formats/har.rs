@@ -92,5 +92,9 @@ fn har_entry(e: &Value) -> Result<Entry, String> {
         host,
         headers,
         country: None,
+        body: e
+            .pointer("/request/postData/text")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }

@@ -1,4 +1,5 @@
-//! JSON lines: one object per line with ts_ms (or ts), method, path, status, peer, headers.
+//! JSON lines: one object per line with ts_ms (or ts), method, path, status, peer, headers,
+//! country and an optional request body.
 
 use super::{split_headers, Entry};
 use serde::Deserialize;
@@ -15,6 +16,7 @@ struct JsonlLine {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     country: Option<String>,
+    body: Option<String>,
 }
 
 pub(super) fn parse(line: &str) -> Result<Entry, String> {
@@ -34,6 +36,7 @@ pub(super) fn parse(line: &str) -> Result<Entry, String> {
         host,
         headers,
         country: l.country,
+        body: l.body,
     })
 }
 

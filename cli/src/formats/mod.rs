@@ -16,7 +16,8 @@ use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// One JSON object per line: ts_ms (or ts), method, path, status, peer, headers, country.
+    /// One JSON object per line: ts_ms (or ts), method, path, status, peer, headers, country,
+    /// body.
     Jsonl,
     /// HAR 1.2 (browsers, Burp, Postman).
     Har,
@@ -40,6 +41,9 @@ pub struct Entry {
     /// Lower-case names.
     pub headers: Vec<(String, String)>,
     pub country: Option<String>,
+    /// The request body, where the format records it (JSON lines' `body`, HAR's
+    /// `postData.text`).
+    pub body: Option<String>,
 }
 
 /// A line (or HAR entry) that could not be read.

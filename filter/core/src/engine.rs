@@ -82,6 +82,16 @@ impl Engine {
         &self.detector.blocks
     }
 
+    /// Counts one request the threat rules inspected (hosts without a [`crate::Recorder`]).
+    pub fn count_inspected(&mut self, bytes: u64, body_truncated: bool) {
+        self.detector.count_inspected(bytes, body_truncated);
+    }
+
+    /// Counts a request a blocking threat rule answered before the upstream.
+    pub fn count_threat_blocked(&mut self) {
+        self.detector.count_threat_blocked();
+    }
+
     /// Counts one response; the events it raises are queued for delivery and pushed onto
     /// `detections` (for tools that show them). Responses no rule counts cost one bitmap lookup.
     pub fn observe(

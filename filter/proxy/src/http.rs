@@ -1,11 +1,15 @@
-//! Per request: answer blocked actors before the upstream; record matched responses when the
-//! stream ends.
+//! Per request: answer blocked actors before the upstream; inspect the request when threat
+//! rules are configured (answering it when a blocking rule matches); record matched responses
+//! and findings when the stream ends.
 
 use crate::host;
+use actorwatch_core::inspect::Request;
+use actorwatch_core::threat::{Inspection, Inspector};
 use actorwatch_core::Observation;
 use actorwatch_core::{Blocklist, Config, Recorder};
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::{Action, BufferType, MapType};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,14 +19,31 @@ pub struct Worker {
     pub cfg: Arc<Config>,
     pub recorder: Recorder,
     pub blocklist: Blocklist,
+    pub inspector: Inspector,
     /// When this VM first saw a request (0: never).
     pub first_traffic_ms: u64,
+}
+
+/// Where a request's body inspection stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyWait {
+    /// Nothing to wait for (no body rule, no body, or already inspected).
+    No,
+    /// Alert-only rules: chunks are copied as they stream past, never held.
+    Copying,
+    /// A blocking rule: the request is held until its body ends or reaches the limit.
+    Holding,
 }
 
 pub struct HttpFilter {
     worker: Rc<RefCell<Worker>>,
     /// This request was answered from the blocklist: its reply is not a response to count.
     answered_locally: bool,
+    /// The threat rules' findings, once the request was inspected.
+    inspection: Option<Inspection>,
+    body_wait: BodyWait,
+    /// Body bytes copied so far (alert-only rules), at most `body_max_bytes`.
+    body: Vec<u8>,
 }
 
 impl HttpFilter {
@@ -30,7 +51,54 @@ impl HttpFilter {
         HttpFilter {
             worker,
             answered_locally: false,
+            inspection: None,
+            body_wait: BodyWait::No,
+            body: Vec::new(),
         }
+    }
+
+    /// Inspects the request with `body` (cut at the limit); answers it when a blocking rule
+    /// matched. Returns whether it was answered.
+    fn inspect(&mut self, w: &mut Worker, body: &[u8], body_truncated: bool) -> bool {
+        self.body_wait = BodyWait::No;
+        let raw = host::raw_headers(MapType::HttpRequestHeaders).unwrap_or_default();
+        let owned;
+        let headers: Vec<(&str, &str)> = match host::borrow_pairs(&raw) {
+            Some(pairs) => pairs,
+            None => {
+                owned = host::decode_pairs(&raw);
+                owned
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
+            }
+        };
+        let find = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let request = Request {
+            method: find(":method").unwrap_or(""),
+            path: find(":path").unwrap_or(""),
+            headers: &headers,
+            body,
+        };
+        let mut inspection = self.inspection.take().unwrap_or_default();
+        w.inspector
+            .inspect(host::now_ms(), &request, &mut inspection);
+        w.recorder
+            .count_inspected((raw.len() + body.len()) as u64, body_truncated);
+        let block = w.inspector.block_status(&inspection);
+        self.inspection = Some(inspection);
+        let Some(status) = block else {
+            return false;
+        };
+        let sent = host::send_local_response(
+            u32::from(status),
+            &[("content-type", "text/plain")],
+            b"request blocked\n",
+        );
+        if sent {
+            w.recorder.count_threat_blocked();
+        }
+        sent
     }
 }
 
@@ -41,47 +109,86 @@ fn peer() -> Option<String> {
 impl Context for HttpFilter {}
 
 impl HttpContext for HttpFilter {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         #[cfg(all(feature = "fault-injection", target_arch = "wasm32"))]
         if host::header(MapType::HttpRequestHeaders, "x-actorwatch-test-trap").is_some() {
             core::arch::wasm32::unreachable();
         }
-        let Ok(mut w) = self.worker.try_borrow_mut() else {
+        let worker = Rc::clone(&self.worker);
+        let Ok(mut w) = worker.try_borrow_mut() else {
             return Action::Continue;
         };
         if w.first_traffic_ms == 0 {
             w.first_traffic_ms = host::now_ms();
         }
-        if w.blocklist.is_empty() {
+        if !w.blocklist.is_empty() && self.answer_blocked(&mut w) {
+            return Action::Pause;
+        }
+        if !w.inspector.is_active() {
             return Action::Continue;
         }
-        // Only the headers the actor sources read.
-        let wanted: Vec<(&str, String)> = w
-            .cfg
-            .actor
-            .header_names()
-            .filter_map(|name| Some((name, host::header(MapType::HttpRequestHeaders, name)?)))
-            .collect();
-        let peer = peer();
-        let now = host::now_ms();
-        let Some(actor) = w.cfg.actor.resolve(peer.as_deref(), &wanted) else {
-            return Action::Continue;
-        };
-        let Some(block) = w.blocklist.get(now, &actor.key) else {
-            return Action::Continue;
-        };
-        w.recorder.count_blocked();
-        drop(w);
-        let reply = block.reply(now);
-        let headers = reply.headers();
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let sent =
-            host::send_local_response(u32::from(reply.status), &headers, reply.body().as_bytes());
-        if !sent {
+        let body_follows =
+            w.inspector.wants_body() && !end_of_stream && w.inspector.body_max_bytes() > 0;
+        if !body_follows {
+            return if self.inspect(&mut w, b"", false) {
+                Action::Pause
+            } else {
+                Action::Continue
+            };
+        }
+        if !w.inspector.blocks() {
+            self.body_wait = BodyWait::Copying;
             return Action::Continue;
         }
-        self.answered_locally = true;
+        // A blocking rule may match the headers alone: answer without waiting for the body.
+        if self.inspect(&mut w, b"", false) {
+            return Action::Pause;
+        }
+        self.body_wait = BodyWait::Holding;
         Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.body_wait == BodyWait::No {
+            return Action::Continue;
+        }
+        let worker = Rc::clone(&self.worker);
+        let Ok(mut w) = worker.try_borrow_mut() else {
+            self.body_wait = BodyWait::No;
+            return Action::Continue;
+        };
+        let limit = w.inspector.body_max_bytes();
+        if self.body_wait == BodyWait::Holding {
+            if !end_of_stream && body_size < limit {
+                return Action::Pause;
+            }
+            let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size.min(limit))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let truncated = body_size > limit || (!end_of_stream && body_size >= limit);
+            return if self.inspect(&mut w, &body, truncated) {
+                Action::Pause
+            } else {
+                Action::Continue
+            };
+        }
+        // Copying: this call's buffer is the chunk that just arrived.
+        let room = limit.saturating_sub(self.body.len());
+        if room > 0 && body_size > 0 {
+            if let Ok(Some(chunk)) =
+                hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size.min(room))
+            {
+                self.body.extend_from_slice(&chunk);
+            }
+        }
+        let full = self.body.len() >= limit;
+        if end_of_stream || full {
+            let body = std::mem::take(&mut self.body);
+            let truncated = full && (body_size > room || !end_of_stream);
+            self.inspect(&mut w, &body, truncated);
+        }
+        Action::Continue
     }
 
     fn on_log(&mut self) {
@@ -91,13 +198,20 @@ impl HttpContext for HttpFilter {
         if self.answered_locally {
             return;
         }
+        let worker = Rc::clone(&self.worker);
+        let Ok(mut w) = worker.try_borrow_mut() else {
+            return;
+        };
+        if self.body_wait != BodyWait::No {
+            // The stream ended before its body did: inspect what arrived.
+            let body = std::mem::take(&mut self.body);
+            self.inspect(&mut w, &body, false);
+        }
         let status = host::header(MapType::HttpResponseHeaders, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
-        let Ok(mut w) = self.worker.try_borrow_mut() else {
-            return;
-        };
-        if !w.recorder.counts_status(status) {
+        let findings = self.inspection.as_ref().is_some_and(|i| !i.is_empty());
+        if !w.recorder.wants(status, findings) {
             w.recorder.count_unmatched();
             return;
         }
@@ -123,8 +237,37 @@ impl HttpContext for HttpFilter {
             host: find(":authority"),
             headers: &headers,
             country: None,
-            threats: None,
+            threats: self.inspection.as_ref(),
         };
         w.recorder.record(host::now_ms(), &obs);
+    }
+}
+
+impl HttpFilter {
+    /// Answers the request from the blocklist if its actor is blocked; returns whether it did.
+    fn answer_blocked(&mut self, w: &mut Worker) -> bool {
+        // Only the headers the actor sources read.
+        let wanted: Vec<(&str, String)> = w
+            .cfg
+            .actor
+            .header_names()
+            .filter_map(|name| Some((name, host::header(MapType::HttpRequestHeaders, name)?)))
+            .collect();
+        let peer = peer();
+        let now = host::now_ms();
+        let Some(actor) = w.cfg.actor.resolve(peer.as_deref(), &wanted) else {
+            return false;
+        };
+        let Some(block) = w.blocklist.get(now, &actor.key) else {
+            return false;
+        };
+        w.recorder.count_blocked();
+        let reply = block.reply(now);
+        let headers = reply.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sent =
+            host::send_local_response(u32::from(reply.status), &headers, reply.body().as_bytes());
+        self.answered_locally = sent;
+        sent
     }
 }

@@ -7,6 +7,7 @@ use crate::http::{HttpFilter, Worker};
 use crate::shared::{BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, TICK};
 use actorwatch_core::lease::{self, Lease};
 use actorwatch_core::DeltaReader;
+use actorwatch_core::threat::Inspector;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -79,6 +80,7 @@ impl Root {
             recorder: Recorder::new(Arc::clone(&cfg)),
             // Replaced by the aggregator's snapshots, which its budget bounds.
             blocklist: Blocklist::new(seed, cfg.max_actors, usize::MAX),
+            inspector: Inspector::new(Arc::clone(&cfg)),
             cfg,
             first_traffic_ms: 0,
         })));

@@ -299,6 +299,14 @@ impl Config {
         (0..self.filter_count()).find(|&i| self.filter(i).is_some_and(|(fid, _, _)| fid == id))
     }
 
+    /// Whether a rule blocks actors (hosts then check the blocklist on each request).
+    pub fn blocks_actors(&self) -> bool {
+        self.rules.iter().any(|r| r.action == Action::Block)
+            || self.threat_rules.iter().any(|r| {
+                r.id == crate::threat::ThreatId::ParamEnumeration && r.action == Action::Block
+            })
+    }
+
     /// Whether every request is recorded, whatever its status (object-ID enumeration).
     pub fn records_every_request(&self) -> bool {
         self.threat_rules

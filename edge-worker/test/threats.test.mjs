@@ -1,0 +1,100 @@
+// Threat rules in real workerd: one event per attack class with the right id, matching requests
+// answered at the edge in block mode, benign requests (and their bodies) reaching the origin
+// unchanged.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { start, waitFor, events, accepted, metrics, makeConfig } from "./lib/harness.mjs";
+
+const ALG_NONE = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+
+const threatConfig = (action) =>
+  makeConfig([], {}, {
+    threat_rules: [
+      { id: "SQLInjection", action }, { id: "XSS", action }, { id: "SSRF", action },
+      { id: "WeakAuthentication", action },
+      { id: "ParamEnumeration", distinct: 5, window_secs: 60, action, block_secs: 60 },
+    ],
+  });
+
+const attacks = [
+  { ip: "198.51.100.1", id: "SQLInjection", path: "/ok/orders?id=1%27%20OR%201%3D1--", init: {} },
+  {
+    ip: "198.51.100.2", id: "XSS", path: "/ok/comments",
+    init: {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ post: 7, text: "nice <script>alert(document.cookie)</script>" }),
+    },
+  },
+  { ip: "198.51.100.3", id: "SSRF", path: "/ok/orders", init: { headers: { referer: "http://169.254.169.254/latest/meta-data/iam/" } } },
+  { ip: "198.51.100.4", id: "WeakAuthentication", path: "/ok/orders", init: { headers: { authorization: ALG_NONE } } },
+];
+
+const benignBody = JSON.stringify({ text: "<p>Drop shipping from <b>1 to 10</b>; see https://cdn.example.com/a.png</p>" });
+
+async function sendBenign(w) {
+  return [
+    (await w.send("/ok/orders?q=O%27Brien%20select%20union%20station", "198.51.100.9")).status,
+    (await w.send("/ok/comments", "198.51.100.9", { method: "POST", headers: { "content-type": "application/json" }, body: benignBody })).status,
+  ];
+}
+
+test("each attack raises exactly one event of its rule; benign requests and bodies reach the origin unchanged", async () => {
+  const w = await start(threatConfig("alert"));
+  try {
+    for (const a of attacks) {
+      // Twice: the second match falls in the cooldown.
+      assert.equal((await w.send(a.path, a.ip, a.init)).status, 200, a.id);
+      assert.equal((await w.send(a.path, a.ip, a.init)).status, 200, a.id);
+    }
+    // The XSS body reached the origin whole, though the Worker read a copy of it.
+    assert.ok(w.originCalls.some((c) => c.body.includes("<script>alert(document.cookie)</script>")));
+    for (const id of [1, 2, 3, 3, 4, 5]) assert.equal((await w.send(`/ok/orders/${id}`, "198.51.100.5")).status, 200);
+    assert.deepEqual(await sendBenign(w), [200, 200]);
+    assert.ok(w.originCalls.some((c) => c.body === benignBody));
+    const expected = attacks.length + 1;
+    const evs = await waitFor(() => events(w.posts).length >= expected && events(w.posts), `${expected} events`, 20000);
+    const m = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.threat_suppressed === 4 && m;
+    }, "the suppressed matches");
+    assert.equal(events(w.posts).length, expected);
+    const got = evs.map((e) => [e.filterId, e.actor, e.eventType]).sort();
+    const want = attacks
+      .map((a) => [a.id, a.ip, "SINGLE"])
+      .concat([["ParamEnumeration", "198.51.100.5", "AGGREGATED"]])
+      .sort();
+    assert.deepEqual(got, want);
+    for (const post of accepted(w.posts)) {
+      const ids = new Set(JSON.parse(post.body).maliciousEvents.map((e) => e.filterId));
+      assert.equal(ids.size, 1, "one filter per POST");
+    }
+    const xss = evs.find((e) => e.filterId === "XSS");
+    const orig = JSON.parse(xss.maliciousPayloadsResponses[0].orig);
+    assert.equal(orig.threat.part, "body");
+    assert.equal(xss.subCategory, "XSS");
+    assert.ok(!JSON.stringify(evs).includes("eyJhbGciOiJub25lIn0"), "the token never leaves the Worker");
+    assert.equal(m.threat_blocked, 0);
+  } finally {
+    await w.mf.dispose();
+  }
+});
+
+test("block mode answers matching requests before the origin", async () => {
+  const w = await start(threatConfig("block"));
+  try {
+    for (const a of attacks) {
+      const before = w.originCalls.length;
+      assert.equal((await w.send(a.path, a.ip, a.init)).status, 403, a.id);
+      assert.equal(w.originCalls.length, before, `${a.id} reached the origin`);
+    }
+    const before = w.originCalls.length;
+    assert.deepEqual(await sendBenign(w), [200, 200]);
+    assert.equal(w.originCalls.length, before + 2);
+    for (let id = 1; id <= 5; id++) assert.equal((await w.send(`/ok/orders/${id}`, "198.51.100.5")).status, 200);
+    await waitFor(async () => (await w.send("/ok/orders/1", "198.51.100.5")).status === 429, "the enumerating actor blocked", 15000);
+    await waitFor(() => events(w.posts).length >= attacks.length + 1 && true, "every event", 20000);
+  } finally {
+    await w.mf.dispose();
+  }
+});

@@ -1,0 +1,207 @@
+//! Threat rules in a real Envoy: one event per attack class with the right id and Akto's payload,
+//! matching requests answered before the upstream in block mode, benign requests untouched.
+
+mod common;
+
+use actorwatch_core::payload::shape_errors;
+use actorwatch_e2e::*;
+use common::*;
+use serde_json::Value;
+
+/// A JWT whose header is `{"alg":"none"}`.
+const ALG_NONE: &str = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+
+fn threat_config(action: &str) -> String {
+    format!(
+        r#"{{"rules": [], "actor": {{"sources": ["xff", "peer"]}},
+            "threat_rules": [
+              {{"id": "SQLInjection", "action": "{action}"}}, {{"id": "XSS", "action": "{action}"}},
+              {{"id": "SSRF", "action": "{action}"}}, {{"id": "WeakAuthentication", "action": "{action}"}},
+              {{"id": "ParamEnumeration", "distinct": 5, "window_secs": 60, "action": "{action}", "block_secs": 60}}],
+            "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", "mode": "instant"}}}}"#
+    )
+}
+
+/// The requests of each attack, one actor each, and the filter id each should raise.
+struct Attack {
+    actor: &'static str,
+    id: &'static str,
+    method: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: &'static [u8],
+}
+
+fn attacks() -> Vec<Attack> {
+    vec![
+        Attack {
+            actor: "198.51.100.1",
+            id: "SQLInjection",
+            method: "GET",
+            path: "/api/orders?id=1%27%20OR%201%3D1--",
+            headers: vec![],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.2",
+            id: "XSS",
+            method: "POST",
+            path: "/api/comments",
+            headers: vec![("content-type", "application/json")],
+            body: br#"{"post": 7, "text": "nice <script>alert(document.cookie)</script>"}"#,
+        },
+        Attack {
+            actor: "198.51.100.3",
+            id: "SSRF",
+            method: "GET",
+            path: "/api/orders",
+            headers: vec![("referer", "http://169.254.169.254/latest/meta-data/iam/")],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.4",
+            id: "WeakAuthentication",
+            method: "GET",
+            path: "/api/orders",
+            headers: vec![("authorization", ALG_NONE)],
+            body: b"",
+        },
+    ]
+}
+
+/// Benign requests that look a little like attacks.
+fn benign(c: &mut Client) -> Vec<u16> {
+    let actor = [("x-forwarded-for", "198.51.100.9")];
+    let json = [
+        ("x-forwarded-for", "198.51.100.9"),
+        ("content-type", "application/json"),
+    ];
+    vec![
+        c.request("GET", "/api/orders?q=O%27Brien%20select%20union%20station", &actor, b"")
+            .map_or(0, |r| r.0),
+        c.request(
+            "POST",
+            "/api/comments",
+            &json,
+            br#"{"text": "<p>Drop shipping from <b>1 to 10</b>; see https://cdn.example.com/a.png</p>"}"#,
+        )
+        .map_or(0, |r| r.0),
+        c.request("GET", "/api/orders/1", &actor, b"").map_or(0, |r| r.0),
+    ]
+}
+
+fn send(c: &mut Client, a: &Attack) -> u16 {
+    let mut headers = a.headers.clone();
+    headers.push(("x-forwarded-for", a.actor));
+    c.request(a.method, a.path, &headers, a.body)
+        .map_or(0, |r| r.0)
+}
+
+#[test]
+fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = threat_config("alert");
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let attacks = attacks();
+    for a in &attacks {
+        // Twice: the second match falls in the cooldown.
+        assert_ne!(send(&mut c, a), 403, "{} is alert-only", a.id);
+        assert_ne!(send(&mut c, a), 403);
+    }
+    // Object-ID enumeration: 5 distinct ids of one API (a repeat does not count).
+    for id in [1, 2, 3, 3, 4, 5] {
+        assert_eq!(get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"), 200);
+    }
+    assert_eq!(benign(&mut c), vec![200, 201, 200]);
+    let expected = attacks.len() + 1;
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= expected))
+        .unwrap_or_else(|| panic!("{expected} events, got {:?}", rx.events()));
+    wait_for(WAIT, || (envoy.metric("threat_suppressed") == 4).then_some(()))
+        .unwrap_or_else(|| panic!("suppressed: {}", envoy.metric("threat_suppressed")));
+    assert_eq!(rx.events().len(), expected, "{:?}", rx.events());
+    let mut by_id: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["filterId"].as_str().unwrap_or("").to_string(),
+                e["actor"].as_str().unwrap_or("").to_string(),
+                e["eventType"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    by_id.sort();
+    let mut want: Vec<(String, String, String)> = attacks
+        .iter()
+        .map(|a| (a.id.to_string(), a.actor.to_string(), "SINGLE".to_string()))
+        .chain([(
+            "ParamEnumeration".to_string(),
+            "198.51.100.5".to_string(),
+            "AGGREGATED".to_string(),
+        )])
+        .collect();
+    want.sort();
+    assert_eq!(by_id, want);
+    // Every POST is Akto's shape, one filter per POST, with the rule's own texts.
+    for post in rx.accepted() {
+        let doc = post.json();
+        assert_eq!(shape_errors(&doc), Vec::<String>::new());
+        let ids: Vec<&str> = doc["maliciousEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["filterId"].as_str())
+            .collect();
+        assert_eq!(ids.len(), 1);
+    }
+    let sqli = events.iter().find(|e| e["filterId"] == "SQLInjection").unwrap();
+    assert_eq!(sqli["url"], "/api/orders");
+    assert_eq!(sqli["subCategory"], "SQL_INJECTION");
+    let orig: Value =
+        serde_json::from_str(sqli["maliciousPayloadsResponses"][0]["orig"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(orig["threat"]["part"], "query");
+    assert_eq!(orig["path"], "/api/orders?id=1%27%20OR%201%3D1--");
+    let weak = events
+        .iter()
+        .find(|e| e["filterId"] == "WeakAuthentication")
+        .unwrap();
+    assert!(!weak.to_string().contains("eyJhbGciOiJub25lIn0"));
+    let xss = events.iter().find(|e| e["filterId"] == "XSS").unwrap();
+    let orig: Value =
+        serde_json::from_str(xss["maliciousPayloadsResponses"][0]["orig"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(orig["threat"]["part"], "body");
+    assert_eq!(envoy.metric("threat_blocked"), 0);
+}
+
+#[test]
+fn block_mode_answers_matching_requests_before_the_upstream() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = threat_config("block");
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    for a in attacks() {
+        let before = api.hits();
+        assert_eq!(send(&mut c, &a), 403, "{}", a.id);
+        assert_eq!(api.hits(), before, "{} reached the upstream", a.id);
+    }
+    // Benign requests (a JSON body among them) reach the API untouched.
+    let before = api.hits();
+    assert_eq!(benign(&mut c), vec![200, 201, 200]);
+    assert_eq!(api.hits(), before + 3);
+    // Enumeration blocks the actor (from its next request on, once the blocklist arrives).
+    for id in 1..=5 {
+        assert_eq!(get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"), 200);
+    }
+    wait_for(WAIT, || {
+        (get_as(&mut c, "/api/orders/1", "198.51.100.5") == 429).then_some(())
+    })
+    .expect("the enumerating actor is blocked");
+    let expected = attacks().len() + 1;
+    wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= expected))
+        .unwrap_or_else(|| panic!("{expected} events, got {:?}", rx.events()));
+    assert_eq!(envoy.metric("threat_blocked"), attacks().len() as u64);
+}
