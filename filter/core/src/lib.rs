@@ -24,6 +24,7 @@ pub mod engine;
 pub mod handoff;
 mod hash;
 pub mod hex;
+pub mod inspect;
 pub mod lease;
 pub mod memory;
 pub mod metrics;

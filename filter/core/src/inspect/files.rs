@@ -1,0 +1,200 @@
+//! File inclusion: path traversal, sensitive OS and application files, remote inclusion.
+//!
+//! Works on a file view of the decoded text: lowercase, `\` read as `/`, NUL bytes dropped
+//! and the hex-literal spellings `0x2e` `0x2f` `0x5c` read as `.` `/` `\`. Rules:
+//! - traversal: exactly two dots (or four and more) followed by `/` or `;` (`../`, `..\`,
+//!   `..;/`, `....//`), or `/..` ending the value;
+//! - sensitive files: `/etc/passwd`-style OS files, `/proc/self/`, `win.ini`, `boot.ini`,
+//!   `system32/`, server configs, keys, VCS and env dotfiles, logs and SQL dumps, and any
+//!   absolute `/etc/..` path starting a word;
+//! - remote inclusion (as CRS 931100/931110/931120): a URL value whose host is an IPv4
+//!   address, a URL value ending in `?` (which cuts off the suffix the include appends), a
+//!   URL in a parameter named like an include path (`..._path`, `..._dir`, `include`).
+use super::lex::{at, is_word};
+use super::{Ctx, Meter, Part};
+
+/// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
+const FILES: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/group",
+    "etc/hosts",
+    "etc/subuid",
+    "etc/subgid",
+    "etc/issue",
+    "etc/sudoers",
+    "etc/crontab",
+    "etc/master.passwd",
+    "proc/self/",
+    "proc/version",
+    "proc/interrupts",
+    "proc/cpuinfo",
+    "proc/meminfo",
+    "proc/mounts",
+    "proc/net/",
+    "sys/class/",
+    "win.ini",
+    "boot.ini",
+    "system.ini",
+    "system32/",
+    "httpd.conf",
+    "apache2.conf",
+    "nginx.conf",
+    "php.ini",
+    "my.cnf",
+    "wp-config.php",
+    "web.config",
+    ".htaccess",
+    ".htpasswd",
+    "id_rsa",
+    "id_ed25519",
+    ".ssh/",
+    ".aws/",
+    ".git/",
+    ".svn/",
+    ".bash_history",
+    ".aiignore",
+    "error.log",
+    "access.log",
+    "backup.sql",
+    ".sql.",
+];
+
+pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    if !b
+        .iter()
+        .any(|c| matches!(c, b'.' | b'/' | b'\\' | b':' | b'?'))
+    {
+        return None;
+    }
+    meter.add(b.len() * 2);
+    let (v, map) = view(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    if let Some(i) = traversal(&v) {
+        return Some(back(i));
+    }
+    for i in 0..v.len() {
+        let c = v[i];
+        if !(c == b'/' || c == b'.' || i == 0 || !is_word(v[i - 1])) {
+            continue;
+        }
+        let from = if c == b'/' { i + 1 } else { i };
+        for f in FILES.iter().filter(|f| f.as_bytes().first() == v.get(from)) {
+            meter.add(f.len());
+            if at(&v, from, f.as_bytes()) {
+                return Some(back(i));
+            }
+        }
+        // `.env`, `.env.local` as a file name.
+        if c == b'.'
+            && (i == 0 || v[i - 1] == b'/')
+            && at(&v, i, b".env")
+            && v.get(i + 4).is_none_or(|c| matches!(c, b'/' | b'.'))
+        {
+            return Some(back(i));
+        }
+        // An absolute `/etc/...` path as a word: `cat /etc/subuid`.
+        if c == b'/'
+            && at(&v, i, b"/etc/")
+            && (i == 0 || matches!(v[i - 1], b' ' | b'=' | b'>' | b':' | b'('))
+        {
+            return Some(back(i));
+        }
+    }
+    if ctx.part != Part::Path {
+        return remote(&v, ctx).map(back);
+    }
+    None
+}
+
+fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut v = Vec::with_capacity(b.len());
+    let mut map = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == 0 {
+            i += 1;
+            continue;
+        }
+        if c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
+            let lit = match (
+                b.get(i + 2).map(u8::to_ascii_lowercase),
+                b.get(i + 3).map(u8::to_ascii_lowercase),
+            ) {
+                (Some(b'2'), Some(b'e')) => Some(b'.'),
+                (Some(b'2'), Some(b'f')) | (Some(b'5'), Some(b'c')) => Some(b'/'),
+                _ => None,
+            };
+            if let Some(l) = lit {
+                v.push(l);
+                map.push(i);
+                i += 4;
+                continue;
+            }
+        }
+        v.push(if c == b'\\' {
+            b'/'
+        } else {
+            c.to_ascii_lowercase()
+        });
+        map.push(i);
+        i += 1;
+    }
+    (v, map)
+}
+
+fn traversal(v: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] != b'.' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < v.len() && v[i] == b'.' {
+            i += 1;
+        }
+        let run = i - start;
+        if run == 2 || run >= 4 {
+            let next = v.get(i).copied();
+            let before_slash = start > 0 && v[start - 1] == b'/';
+            if matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash) {
+                return Some(start);
+            }
+        }
+    }
+    None
+}
+
+/// Remote file inclusion shapes.
+fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
+    let scheme_end = ["http://", "https://", "ftp://", "ftps://", "file://"]
+        .iter()
+        .find(|p| at(v, 0, p.as_bytes()))
+        .map(|p| p.len());
+    // `x=https?`: a scheme-led value ending in `?`.
+    let scheme_led = ["http", "https", "ftp", "ftps", "file"]
+        .iter()
+        .any(|p| at(v, 0, p.as_bytes()));
+    if scheme_led && v.last() == Some(&b'?') {
+        return Some(0);
+    }
+    let e = scheme_end?;
+    let host_end = v[e..]
+        .iter()
+        .position(|c| matches!(c, b'/' | b':' | b'?' | b'#'))
+        .map_or(v.len(), |p| e + p);
+    let host = &v[e..host_end];
+    let dotted_ip = host.split(|c| *c == b'.').count() == 4
+        && host.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    if dotted_ip {
+        return Some(0);
+    }
+    let name = ctx.name.to_ascii_lowercase();
+    let includeish = ["path", "dir", "include", "inc", "root"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    (includeish && !ctx.is_name).then_some(0)
+}

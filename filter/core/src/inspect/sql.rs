@@ -1,0 +1,631 @@
+//! SQL injection: a tokenizer in the spirit of libinjection, written for this product.
+//!
+//! The value is tokenized as it stands and, when it holds a quote, once more as if it were
+//! the rest of a string literal the attacker breaks out of (`'`, `"`, `` ` ``). Comments
+//! (`/**/`, `--`, `#`) separate tokens and are otherwise invisible. Rules look at the last
+//! few tokens as each one arrives (a fixed window: no backtracking):
+//! - after a string break: `;`, a comment, `union`, `select`, a statement, `||`, or a
+//!   boolean operator followed by an operand (`' or 1=1`, `admin'--`, `')waitfor`);
+//! - tautologies: `or|and|xor A op B` with a number or string on one side;
+//! - `union [all|distinct] select`, `select` followed by a call, `*`, `null`, `@var`, `1,`;
+//! - statements where one starts (value start, after `;`): `insert into`, `drop table`,
+//!   `declare @`, `exec xp_..`, `create function`, ...; `waitfor delay` anywhere;
+//! - calls of database functions with SQL-shaped arguments (`sleep(5)`, `benchmark(`), a
+//!   value that is only a call being opened (`concat(`), MySQL versioned comments `/*!`,
+//!   PostgreSQL casts and JSON operators after a string (`'..'::jsonb @> '..'`), catalog
+//!   names (`information_schema`, `pg_catalog`, `xp_cmdshell`), `1.e(` number tricks.
+use super::lex::{in_table, is_word};
+use super::Meter;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum K {
+    Str,
+    Num,
+    /// `1.e`: a MySQL number with an empty exponent, glued to what follows.
+    NumE,
+    Word,
+    Func,
+    Logic,
+    Union,
+    Select,
+    From,
+    Stmt,
+    Kw,
+    Op,
+    Cmp,
+    Cast,
+    JsonOp,
+    LParen,
+    RParen,
+    Comma,
+    Semi,
+    Var,
+    Dot,
+    Other,
+    End,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Tok {
+    k: K,
+    a: usize,
+    b: usize,
+}
+
+const NONE: Tok = Tok {
+    k: K::Other,
+    a: 0,
+    b: 0,
+};
+
+const LOGIC: &[&str] = &["and", "or", "xor", "not"];
+const STMT: &[&str] = &[
+    "alter", "create", "declare", "delete", "drop", "exec", "execute", "insert", "shutdown",
+    "truncate", "update", "waitfor", "replace",
+];
+const KW: &[&str] = &[
+    "all",
+    "analyse",
+    "as",
+    "between",
+    "by",
+    "case",
+    "delay",
+    "distinct",
+    "else",
+    "end",
+    "false",
+    "function",
+    "group",
+    "having",
+    "immediate",
+    "in",
+    "into",
+    "is",
+    "like",
+    "limit",
+    "master",
+    "null",
+    "order",
+    "procedure",
+    "regexp",
+    "rlike",
+    "set",
+    "table",
+    "then",
+    "time",
+    "top",
+    "trigger",
+    "true",
+    "values",
+    "where",
+];
+/// Functions hardly used outside SQL injection: flagged when called with SQL-shaped arguments.
+const STRONG_FUNCS: &[&str] = &[
+    "ascii",
+    "benchmark",
+    "char",
+    "chr",
+    "concat",
+    "concat_ws",
+    "current_user",
+    "database",
+    "db_name",
+    "dbms_pipe",
+    "elt",
+    "extractvalue",
+    "group_concat",
+    "hex",
+    "if",
+    "iif",
+    "is_srvrolemember",
+    "json_build_object",
+    "json_extract",
+    "jsonb_pretty",
+    "load_file",
+    "make_set",
+    "md5",
+    "mid",
+    "name_const",
+    "ord",
+    "pg_sleep",
+    "randomblob",
+    "sleep",
+    "sqlite_compileoption_get",
+    "substr",
+    "substring",
+    "sys_context",
+    "unhex",
+    "unistr",
+    "updatexml",
+    "user_name",
+    "utl_http",
+    "utl_inaddr",
+    "version",
+    "waitfor",
+    "xmltype",
+    "xp_cmdshell",
+];
+/// Everyday SQL functions: flagged only as a whole value that opens a call (`trim(`).
+const FUNCS: &[&str] = &[
+    "abs", "avg", "cast", "coalesce", "compress", "convert", "count", "decode", "encode", "floor",
+    "insert", "length", "lower", "ltrim", "max", "min", "now", "pow", "rand", "round", "rtrim",
+    "sin", "strcmp", "sum", "trim", "upper",
+];
+/// Catalog and system object names that only an attacker asks for.
+const CATALOG: &[&str] = &[
+    "information_schema",
+    "msdb",
+    "pg_catalog",
+    "pg_shadow",
+    "sp_executesql",
+    "sqlite_master",
+    "syscolumns",
+    "sysobjects",
+    "xp_cmdshell",
+    "xp_dirtree",
+];
+
+pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    // Every rule needs at least one of these bytes or a space between words.
+    if !b.iter().any(|c| {
+        matches!(
+            c,
+            b' ' | b'\''
+                | b'"'
+                | b'`'
+                | b'('
+                | b';'
+                | b'='
+                | b'/'
+                | b'#'
+                | b'-'
+                | b'_'
+                | b':'
+                | b'\n'
+        )
+    }) {
+        return None;
+    }
+    for q in [0u8, b'\'', b'"', b'`'] {
+        if q != 0 && !b.contains(&q) {
+            continue;
+        }
+        meter.add(b.len());
+        if let Some(at) = scan(b, q) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+fn word_kind(w: &[u8], next_is_paren: bool) -> K {
+    if in_table(w, LOGIC) {
+        return K::Logic;
+    }
+    let lw = |t: &str| w.eq_ignore_ascii_case(t.as_bytes());
+    if lw("union") {
+        return K::Union;
+    }
+    if lw("select") {
+        return K::Select;
+    }
+    if lw("from") {
+        return K::From;
+    }
+    if in_table(w, STMT) {
+        return K::Stmt;
+    }
+    if lw("like") || lw("regexp") || lw("rlike") || lw("is") {
+        return K::Cmp;
+    }
+    if next_is_paren && !in_table(w, KW) {
+        return K::Func;
+    }
+    if in_table(w, KW) {
+        return K::Kw;
+    }
+    K::Word
+}
+
+struct Lexer<'s> {
+    s: &'s [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    /// Next token, or `None` at the end; comments come back as `K::Other` with `a == b`
+    /// replaced by the comment marker below.
+    fn next(&mut self) -> Option<(Tok, bool)> {
+        let s = self.s;
+        while self.i < s.len() && matches!(s[self.i], b' ' | b'\n' | b'\t' | b'\r' | 0) {
+            self.i += 1;
+        }
+        let a = self.i;
+        let c = *s.get(a)?;
+        let c1 = s.get(a + 1).copied().unwrap_or(0);
+        let tok = |k, b| Some((Tok { k, a, b }, false));
+        // Comments: (token, is_comment); a versioned comment is returned as a Stmt-like hit.
+        if c == b'/' && c1 == b'*' {
+            let end = find2(s, a + 2, b'*', b'/').map_or(s.len(), |e| e + 2);
+            self.i = end;
+            let versioned = s.get(a + 2) == Some(&b'!') || s.get(a + 2) == Some(&b'+');
+            return Some((
+                Tok {
+                    k: if versioned { K::Var } else { K::Other },
+                    a,
+                    b: end,
+                },
+                true,
+            ));
+        }
+        if (c == b'-' && c1 == b'-') || (c == b'#' && c1 != b'>') {
+            let end = s[a..]
+                .iter()
+                .position(|x| *x == b'\n')
+                .map_or(s.len(), |p| a + p);
+            self.i = end;
+            return Some((
+                Tok {
+                    k: K::Other,
+                    a,
+                    b: end,
+                },
+                true,
+            ));
+        }
+        if matches!(c, b'\'' | b'"' | b'`') {
+            let end = string_end(s, a + 1, c);
+            self.i = end;
+            return tok(K::Str, end);
+        }
+        if c.is_ascii_digit() || (c == b'.' && c1.is_ascii_digit()) {
+            let mut j = a;
+            while j < s.len() && (s[j].is_ascii_alphanumeric() || s[j] == b'.') {
+                j += 1;
+            }
+            self.i = j;
+            let last = s[j - 1].to_ascii_lowercase();
+            let k = if last == b'e' && s[a..j].contains(&b'.') {
+                K::NumE
+            } else {
+                K::Num
+            };
+            return tok(k, j);
+        }
+        if c == b'@' {
+            let mut j = a + 1;
+            while j < s.len() && (is_word(s[j]) || s[j] == b'@') {
+                j += 1;
+            }
+            self.i = j;
+            if j > a + 1 {
+                return tok(K::Var, j);
+            }
+            if c1 == b'>' {
+                self.i = a + 2;
+                return tok(K::JsonOp, a + 2);
+            }
+            return tok(K::Op, a + 1);
+        }
+        if is_word(c) || c == b'$' {
+            let j = super::lex::word_end(s, a, b"$");
+            self.i = j;
+            let mut p = j;
+            while p < s.len() && matches!(s[p], b' ' | b'\n' | b'\t') {
+                p += 1;
+            }
+            return tok(word_kind(&s[a..j], s.get(p) == Some(&b'(')), j);
+        }
+        let three = [c, c1, s.get(a + 2).copied().unwrap_or(0)];
+        let (k, n) = match three {
+            [b'-', b'>', b'>'] | [b'#', b'>', b'>'] => (K::JsonOp, 3),
+            [b'-', b'>', _]
+            | [b'#', b'>', _]
+            | [b'<', b'@', _]
+            | [b'?', b'|', _]
+            | [b'?', b'&', _] => (K::JsonOp, 2),
+            [b':', b':', _] => (K::Cast, 2),
+            [b'|', b'|', _] | [b'&', b'&', _] => (K::Logic, 2),
+            [b'<', b'>', _] | [b'!', b'=', _] | [b'<', b'=', _] | [b'>', b'=', _] => (K::Cmp, 2),
+            [b'=' | b'<' | b'>', _, _] => (K::Cmp, 1),
+            [b'?', _, _] => (K::JsonOp, 1),
+            [b'(', _, _] => (K::LParen, 1),
+            [b')', _, _] => (K::RParen, 1),
+            [b',', _, _] => (K::Comma, 1),
+            [b';', _, _] => (K::Semi, 1),
+            [b'.', _, _] => (K::Dot, 1),
+            [b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&' | b'!' | b'~', _, _] => {
+                (K::Op, 1)
+            }
+            _ => (K::Other, if c >= 0x80 { utf8_len(c) } else { 1 }),
+        };
+        self.i = (a + n).min(s.len());
+        tok(k, self.i)
+    }
+}
+
+fn utf8_len(c: u8) -> usize {
+    match c {
+        0xf0.. => 4,
+        0xe0.. => 3,
+        _ => 2,
+    }
+}
+
+fn find2(s: &[u8], from: usize, x: u8, y: u8) -> Option<usize> {
+    (from..s.len().saturating_sub(1)).find(|&i| s[i] == x && s[i + 1] == y)
+}
+
+/// Index just past the string that starts after quote `q` at `i` (or the end).
+fn string_end(s: &[u8], mut i: usize, q: u8) -> usize {
+    while i < s.len() {
+        if s[i] == b'\\' {
+            i += 2;
+        } else if s[i] == q {
+            if s.get(i + 1) == Some(&q) {
+                i += 2;
+            } else {
+                return i + 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    s.len()
+}
+
+fn scan(s: &[u8], quote: u8) -> Option<usize> {
+    let mut lx = Lexer { s, i: 0 };
+    // In a break context, the value starts inside a string: it ends at the first quote.
+    let mut broken: Option<usize> = None;
+    if quote != 0 {
+        let end = string_end(s, 0, quote);
+        if end >= s.len() && s.last() != Some(&quote) {
+            return None;
+        }
+        lx.i = end;
+        broken = Some(end.saturating_sub(1));
+    }
+    let mut w = [NONE; 6];
+    let mut n = 0usize;
+    // After the broken string: `Some(true)` while looking for the first significant token,
+    // `Some(false)` after a boolean operator (wants an operand).
+    let mut after_break = broken.map(|_| true);
+    loop {
+        let (t, comment) = match lx.next() {
+            Some(x) => x,
+            None => (
+                Tok {
+                    k: K::End,
+                    a: s.len(),
+                    b: s.len(),
+                },
+                false,
+            ),
+        };
+        if comment {
+            if t.k == K::Var {
+                return Some(t.a); // `/*!50000select*/`, `/*+ hint */`
+            }
+            if after_break.is_some() {
+                return broken;
+            }
+            continue;
+        }
+        w.rotate_right(1);
+        w[0] = t;
+        n += 1;
+        if let Some(first) = after_break {
+            match (first, t.k) {
+                (true, K::RParen) => {}
+                (true, K::Semi | K::Union | K::Select | K::Stmt) => return broken,
+                (true, K::Logic) if word(s, &t) == b"||" => return broken,
+                (true, K::Logic) => after_break = Some(false),
+                (false, K::Num | K::Str | K::Func | K::LParen | K::Logic | K::Select) => {
+                    return broken
+                }
+                (false, K::Kw) if is(s, &t, "true") || is(s, &t, "false") || is(s, &t, "null") => {
+                    return broken
+                }
+                _ => after_break = None,
+            }
+        }
+        if let Some(at) = rules(s, &w, n) {
+            return Some(at);
+        }
+        if t.k == K::End {
+            return None;
+        }
+    }
+}
+
+fn word<'s>(s: &'s [u8], t: &Tok) -> &'s [u8] {
+    s.get(t.a..t.b).unwrap_or(&[])
+}
+
+fn is(s: &[u8], t: &Tok, kw: &str) -> bool {
+    word(s, t).eq_ignore_ascii_case(kw.as_bytes())
+}
+
+fn operand(k: K) -> bool {
+    matches!(k, K::Num | K::Str)
+}
+
+/// Rules over the last tokens (`w[0]` is the newest); `n` tokens seen so far.
+fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
+    let k = |i: usize| w[i].k;
+    let at = |i: usize| Some(w[i].a);
+    // Statement start: first token or after `;`.
+    let starts = |i: usize| n == i + 1 || k(i + 1) == K::Semi;
+    // Tautology: `or 1=1`, `and 'a'='a'`, `or x=x`.
+    if n >= 4 && k(3) == K::Logic && matches!(k(1), K::Cmp | K::JsonOp) {
+        let same = k(2) == K::Word && word(s, &w[2]).eq_ignore_ascii_case(word(s, &w[0]));
+        if operand(k(2)) || operand(k(0)) || same {
+            return at(3);
+        }
+    }
+    if n >= 2 && k(1) == K::Logic {
+        if k(0) == K::Func && in_table(word(s, &w[0]), STRONG_FUNCS) {
+            return at(1);
+        }
+        if n >= 3
+            && matches!(k(2), K::Num | K::Str)
+            && k(0) == K::Kw
+            && (is(s, &w[0], "true") || is(s, &w[0], "false"))
+        {
+            return at(1);
+        }
+    }
+    if n >= 2
+        && k(1) == K::Union
+        && (k(0) == K::Select
+            || (k(0) == K::Kw && (is(s, &w[0], "all") || is(s, &w[0], "distinct"))))
+    {
+        return at(1);
+    }
+    if n >= 2 && k(1) == K::Union && k(0) == K::LParen {
+        return at(1);
+    }
+    // `select` followed by what only a query puts there.
+    if n >= 2 && k(1) == K::Select {
+        match k(0) {
+            K::Func | K::Var => return at(1),
+            K::Kw if is(s, &w[0], "null") || is(s, &w[0], "distinct") || is(s, &w[0], "top") => {
+                return at(1)
+            }
+            K::Op if is(s, &w[0], "*") => return at(1),
+            _ => {}
+        }
+    }
+    if n >= 3 && k(2) == K::Select && k(1) == K::Num && k(0) == K::Comma {
+        return at(2);
+    }
+    if n >= 2 && k(1) == K::LParen && k(0) == K::Select {
+        return at(0);
+    }
+    if n >= 3 && k(2) == K::Semi && k(1) == K::Select && k(0) != K::End {
+        return at(1);
+    }
+    // Statements.
+    if n >= 2 && k(1) == K::Stmt {
+        let first = word(s, &w[1]).to_ascii_lowercase();
+        let next = word(s, &w[0]).to_ascii_lowercase();
+        let nx = next.as_slice();
+        let shape = match first.as_slice() {
+            b"waitfor" => matches!(nx, b"delay" | b"time"),
+            b"insert" | b"replace" => nx == b"into" && starts(1),
+            b"delete" => nx == b"from" && starts(1),
+            b"drop" | b"create" | b"alter" | b"truncate" => {
+                starts(1)
+                    && matches!(
+                        nx,
+                        b"table"
+                            | b"database"
+                            | b"function"
+                            | b"procedure"
+                            | b"user"
+                            | b"view"
+                            | b"trigger"
+                            | b"index"
+                    )
+            }
+            b"declare" => k(0) == K::Var,
+            b"exec" | b"execute" => {
+                k(0) == K::Var
+                    || (k(0) == K::LParen && starts(1))
+                    || nx == b"immediate"
+                    || nx == b"master"
+                    || nx.starts_with(b"xp_")
+                    || nx.starts_with(b"sp_")
+            }
+            b"shutdown" => starts(1) && matches!(k(0), K::End | K::Semi),
+            _ => false,
+        };
+        if shape {
+            return at(1);
+        }
+    }
+    // `(..) values (`
+    if n >= 3 && k(2) == K::RParen && k(1) == K::Kw && is(s, &w[1], "values") && k(0) == K::LParen {
+        return at(1);
+    }
+    if n >= 2 && k(1) == K::Kw && is(s, &w[1], "procedure") && is(s, &w[0], "analyse") {
+        return at(1);
+    }
+    // Database function calls with SQL-shaped arguments.
+    if n >= 3 && k(2) == K::Func && k(1) == K::LParen && in_table(word(s, &w[2]), STRONG_FUNCS) {
+        if matches!(k(0), K::Func | K::Select | K::RParen | K::Var | K::End) {
+            return at(2);
+        }
+    }
+    if n >= 4
+        && k(3) == K::Func
+        && k(2) == K::LParen
+        && operand(k(1))
+        && in_table(word(s, &w[3]), STRONG_FUNCS)
+    {
+        if matches!(k(0), K::RParen | K::Comma | K::Op | K::Cmp | K::End) {
+            return at(3);
+        }
+    }
+    // A value that only opens a call: `concat(`, `trim(`, `current_user(`.
+    if n == 3 && k(2) == K::Func && k(1) == K::LParen && k(0) == K::End {
+        let f = word(s, &w[2]);
+        if in_table(f, &FUNCS) || in_table(f, STRONG_FUNCS) {
+            return at(2);
+        }
+    }
+    if n >= 2 && k(1) == K::Kw && is(s, &w[1], "having") && k(0) == K::Func {
+        return at(1);
+    }
+    // PostgreSQL: `)::text`, `'..'::jsonb`, `'..' @> '..'`, `'..' ? 'a'`.
+    if n >= 3 && matches!(k(2), K::RParen | K::Str) && k(1) == K::Cast && k(0) == K::Word {
+        return at(1);
+    }
+    if n >= 3 && k(2) == K::Str && k(1) == K::JsonOp && matches!(k(0), K::Str | K::Num | K::Word) {
+        return at(1);
+    }
+    if n >= 3 && k(2) == K::Str && k(1) == K::Cmp && k(0) == K::Str && !is(s, &w[1], "is") {
+        return at(1);
+    }
+    if n >= 2
+        && matches!(k(1), K::RParen | K::Str)
+        && k(0) == K::Cmp
+        && (is(s, &w[0], "like") || is(s, &w[0], "regexp") || is(s, &w[0], "rlike"))
+    {
+        if k(1) == K::RParen || !is(s, &w[0], "like") {
+            return at(0);
+        }
+    }
+    if n >= 2
+        && k(1) == K::NumE
+        && matches!(k(0), K::LParen | K::Comma | K::Word | K::Func | K::Select)
+    {
+        return at(1);
+    }
+    if n >= 4 && operand(k(3)) && is(s, &w[2], "as") && k(1) == K::Str && k(0) == K::From {
+        return at(2);
+    }
+    if matches!(k(0), K::Word | K::Func | K::Stmt) && in_table(word(s, &w[0]), CATALOG) {
+        return at(0);
+    }
+    // `mysql.user`, `master..sysdatabases`
+    if n >= 3
+        && k(1) == K::Dot
+        && is(s, &w[2], "mysql")
+        && (is(s, &w[0], "user") || is(s, &w[0], "db"))
+    {
+        return at(2);
+    }
+    if n >= 3 && is(s, &w[2], "master") && k(1) == K::Dot && k(0) == K::Dot {
+        return at(2);
+    }
+    None
+}
+
+#[cfg(test)]
+pub(crate) fn tables() -> [&'static [&'static str]; 7] {
+    [LOGIC, STMT, KW, STRONG_FUNCS, FUNCS, CATALOG, &[]]
+}
