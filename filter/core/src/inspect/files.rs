@@ -3,7 +3,8 @@
 //! Works on a file view of the decoded text: lowercase, `\` read as `/`, NUL bytes dropped
 //! and the hex-literal spellings `0x2e` `0x2f` `0x5c` read as `.` `/` `\`. Rules:
 //! - traversal: exactly two dots (or four and more) followed by `/` or `;` (`../`, `..\`,
-//!   `..;/`, `....//`), or `/..` ending the value;
+//!   `..;/`, `....//`), or `/..` ending the value; outside the URL path a single plain
+//!   `../` inside text is a relative link, so it needs a shape (see `traversal`);
 //! - sensitive files: `/etc/passwd`-style OS files, `/proc/self/`, `win.ini`, `boot.ini`,
 //!   `system32/`, server configs, keys, VCS and env dotfiles, logs and SQL dumps, and any
 //!   absolute `/etc/..` path starting a word;
@@ -15,49 +16,49 @@ use super::{Ctx, Meter, Part};
 
 /// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
 const FILES: &[&str] = &[
-    "etc/passwd",
-    "etc/shadow",
+    ".aiignore",
+    ".aws/",
+    ".bash_history",
+    ".git/",
+    ".htaccess",
+    ".htpasswd",
+    ".sql.",
+    ".ssh/",
+    ".svn/",
+    "access.log",
+    "apache2.conf",
+    "backup.sql",
+    "boot.ini",
+    "error.log",
+    "etc/crontab",
     "etc/group",
     "etc/hosts",
-    "etc/subuid",
-    "etc/subgid",
     "etc/issue",
-    "etc/sudoers",
-    "etc/crontab",
     "etc/master.passwd",
-    "proc/self/",
-    "proc/version",
-    "proc/interrupts",
+    "etc/passwd",
+    "etc/shadow",
+    "etc/subgid",
+    "etc/subuid",
+    "etc/sudoers",
+    "httpd.conf",
+    "id_ed25519",
+    "id_rsa",
+    "my.cnf",
+    "nginx.conf",
+    "php.ini",
     "proc/cpuinfo",
+    "proc/interrupts",
     "proc/meminfo",
     "proc/mounts",
     "proc/net/",
+    "proc/self/",
+    "proc/version",
     "sys/class/",
-    "win.ini",
-    "boot.ini",
     "system.ini",
     "system32/",
-    "httpd.conf",
-    "apache2.conf",
-    "nginx.conf",
-    "php.ini",
-    "my.cnf",
-    "wp-config.php",
     "web.config",
-    ".htaccess",
-    ".htpasswd",
-    "id_rsa",
-    "id_ed25519",
-    ".ssh/",
-    ".aws/",
-    ".git/",
-    ".svn/",
-    ".bash_history",
-    ".aiignore",
-    "error.log",
-    "access.log",
-    "backup.sql",
-    ".sql.",
+    "win.ini",
+    "wp-config.php",
 ];
 
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
@@ -71,7 +72,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     meter.add(b.len() * 2);
     let (v, map) = view(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
-    if let Some(i) = traversal(&v) {
+    if let Some(i) = traversal(&v, &map, b, ctx.part == Part::Path) {
         return Some(back(i));
     }
     for i in 0..v.len() {
@@ -145,7 +146,11 @@ fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     (v, map)
 }
 
-fn traversal(v: &[u8]) -> Option<usize> {
+/// `..` steps. In the URL path any step is crafted (clients resolve them before sending);
+/// in a value a single `../` in prose is a relative link (`[post](../2024/a.md)`), so there
+/// it takes a value that starts climbing, two steps in a row, a `\` or `;` separator, or an
+/// encoded dot or slash.
+fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize> {
     let mut i = 0;
     while i < v.len() {
         if v[i] != b'.' {
@@ -157,12 +162,21 @@ fn traversal(v: &[u8]) -> Option<usize> {
             i += 1;
         }
         let run = i - start;
-        if run == 2 || run >= 4 {
-            let next = v.get(i).copied();
-            let before_slash = start > 0 && v[start - 1] == b'/';
-            if matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash) {
-                return Some(start);
-            }
+        if run != 2 && run < 4 {
+            continue;
+        }
+        let next = v.get(i).copied();
+        let before_slash = start > 0 && v[start - 1] == b'/';
+        if !(matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash)) {
+            continue;
+        }
+        let raw_at = |k: usize| map.get(k).and_then(|m| raw.get(*m)).copied();
+        let odd_sep = matches!(raw_at(i), Some(b'\\' | b';' | b'0'));
+        let odd_dot = raw_at(start) != Some(b'.') || raw_at(start + 1) != Some(b'.');
+        let leading = v[..start].iter().all(|c| matches!(c, b'/' | b' '));
+        let repeated = at(v, i + 1, b"..") || (start >= 3 && at(v, start - 3, b"../"));
+        if in_path || run >= 4 || odd_sep || odd_dot || leading || repeated {
+            return Some(start);
         }
     }
     None
@@ -174,11 +188,12 @@ fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
         .iter()
         .find(|p| at(v, 0, p.as_bytes()))
         .map(|p| p.len());
-    // `x=https?`: a scheme-led value ending in `?`.
+    // `x=https?`: a scheme-led value whose only `?` ends it (cutting off what the include
+    // appends); a URL with a query string ending in `?` is a question.
     let scheme_led = ["http", "https", "ftp", "ftps", "file"]
         .iter()
         .any(|p| at(v, 0, p.as_bytes()));
-    if scheme_led && v.last() == Some(&b'?') {
+    if scheme_led && v.last() == Some(&b'?') && v.iter().filter(|c| **c == b'?').count() == 1 {
         return Some(0);
     }
     let e = scheme_end?;

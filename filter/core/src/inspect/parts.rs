@@ -163,8 +163,8 @@ fn body_kind(req: &Request, body: &str) -> Kind {
         match body.trim_start().as_bytes().first() {
             Some(b'{' | b'[') => Kind::Json,
             Some(b'<') => Kind::Xml,
-            _ if body.contains('=') => Kind::Form,
-            _ => Kind::Text,
+            // What a form-handling framework would do with it (`+` is a space).
+            _ => Kind::Form,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Both work on a shell view of the decoded text: quotes and backslashes dropped and
 //! `${VAR}` / `$VAR` glued inside a word removed (`c${x}url`, `'cu'rl`, `\ls` all read
 //! `curl`/`ls`), `$IFS` read as a space. A *command position* is the start of the value or
-//! the place after `;`, `|`, `&`, `` ` ``, `$(`, `(`, `{`, a newline or `<<<`; a program path
+//! the place after `;`, `|`, `&`, `` ` ``, `$(`, `(`, a newline or `<<<`; a program path
 //! (`/usr/bin/perl`) counts by its last segment. Unix rules:
 //! - after a separator: a known command; an everyday word (`set`, `who`, `find`, `time`)
 //!   only when shell-shaped text follows (end, another separator, `-opt`, `/path`, `$`, `<`);
@@ -89,7 +89,6 @@ const UNIX: &[&str] = &[
     "gzip",
     "head",
     "history",
-    "host",
     "htop",
     "id",
     "ifconfig",
@@ -127,8 +126,8 @@ const UNIX: &[&str] = &[
     "rm",
     "rmt",
     "rmt-dump",
-    "ruby",
     "rsync",
+    "ruby",
     "scp",
     "sed",
     "set",
@@ -164,8 +163,9 @@ const UNIX: &[&str] = &[
 
 /// Commands that are also English words or common values: need shell-shaped context.
 const WEAK: &[&str] = &[
-    "cat", "cd", "comm", "echo", "env", "eval", "exec", "expect", "export", "fetch", "find",
-    "head", "history", "host", "id", "kill", "set", "sleep", "time", "who",
+    "cat", "cd", "comm", "echo", "env", "eval", "exec", "expect", "export", "fetch", "find", "git",
+    "head", "history", "id", "kill", "lua", "node", "perl", "php", "python", "python3", "ruby",
+    "set", "sleep", "time", "who",
 ];
 
 /// Commands that run the next word as a command.
@@ -272,10 +272,16 @@ fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
 }
 
 fn sep(c: u8) -> bool {
-    matches!(
-        c,
-        b';' | b'|' | b'&' | b'`' | b'(' | b'{' | b'\n' | b'<' | b'>'
-    )
+    matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'<' | b'>')
+}
+
+/// A backtick that substitutes a command: glued to a word (`1`id``), at the start or after
+/// `;|&=($`. Markdown code spans (`` run `git pull` ``) and fences (```` ``` ````) are not.
+fn substitution(v: &[u8], i: usize) -> bool {
+    if v.get(i + 1) == Some(&b'`') || (i > 0 && v[i - 1] == b'`') {
+        return false;
+    }
+    i == 0 || is_word(v[i - 1]) || matches!(v[i - 1], b';' | b'|' | b'&' | b'=' | b'(' | b'$')
 }
 
 fn word_char(c: u8) -> bool {
@@ -339,7 +345,7 @@ pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
             i = super::lex::word_end(&v, i + 1, b"");
             continue;
         }
-        cmd_pos = sep(c);
+        cmd_pos = sep(c) || (c == b'`' && substitution(&v, i));
         start = false;
         i += 1;
     }
@@ -401,9 +407,14 @@ fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
                         .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'#')
                     && upper_var(v, i + 2))
         }
-        b'<' | b'>' => n1 == b'(' || at(v, i, b"<<<") || at(v, i + 1, b"/dev/tcp/"),
-        b'(' => at(v, i, b"() {") || at(v, i, b"(){"),
-        b'`' => {
+        b'<' | b'>' => {
+            (n1 == b'(' && v.get(i + 2).is_some_and(u8::is_ascii_alphabetic))
+                || at(v, i, b"<<<")
+                || at(v, i + 1, b"/dev/tcp/")
+        }
+        // Shellshock: a function definition opening the value, not `main() {` in code.
+        b'(' => (at(v, i, b"() {") || at(v, i, b"(){")) && v[..i].iter().all(|c| *c == b' '),
+        b'`' if substitution(v, i) => {
             let j = super::lex::skip_spaces(v, i + 1);
             let (_, name, _) = command_at(v, j);
             in_table(name, UNIX)

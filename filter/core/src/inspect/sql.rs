@@ -4,8 +4,8 @@
 //! the rest of a string literal the attacker breaks out of (`'`, `"`, `` ` ``). Comments
 //! (`/**/`, `--`, `#`) separate tokens and are otherwise invisible. Rules look at the last
 //! few tokens as each one arrives (a fixed window: no backtracking):
-//! - after a string break: `;`, a comment, `union`, `select`, a statement, `||`, or a
-//!   boolean operator followed by an operand (`' or 1=1`, `admin'--`, `')waitfor`);
+//! - after a string break: `;`, a comment, `||`, or a boolean operator followed by an
+//!   operand (`' or 1=1`, `admin'--`, `' and 1`); after a backtick only `;` and comments;
 //! - tautologies: `or|and|xor A op B` with a number or string on one side;
 //! - `union [all|distinct] select`, `select` followed by a call, `*`, `null`, `@var`, `1,`;
 //! - statements where one starts (value start, after `;`): `insert into`, `drop table`,
@@ -58,10 +58,10 @@ const NONE: Tok = Tok {
     b: 0,
 };
 
-const LOGIC: &[&str] = &["and", "or", "xor", "not"];
+const LOGIC: &[&str] = &["and", "not", "or", "xor"];
 const STMT: &[&str] = &[
-    "alter", "create", "declare", "delete", "drop", "exec", "execute", "insert", "shutdown",
-    "truncate", "update", "waitfor", "replace",
+    "alter", "create", "declare", "delete", "drop", "exec", "execute", "insert", "replace",
+    "shutdown", "truncate", "update", "waitfor",
 ];
 const KW: &[&str] = &[
     "all",
@@ -286,8 +286,13 @@ impl Lexer<'_> {
                 j += 1;
             }
             self.i = j;
+            // `1.e`: digits, a dot, an `e` with no exponent.
+            let body = &s[a..j - 1];
             let last = s[j - 1].to_ascii_lowercase();
-            let k = if last == b'e' && s[a..j].contains(&b'.') {
+            let k = if last == b'e'
+                && body.contains(&b'.')
+                && body.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+            {
                 K::NumE
             } else {
                 K::Num
@@ -390,6 +395,15 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
     }
     let mut w = [NONE; 6];
     let mut n = 0usize;
+    if let Some(b) = broken {
+        // The broken string is the first token: `'` + ` REGEXP`, `'x' != 'y`.
+        w[0] = Tok {
+            k: K::Str,
+            a: 0,
+            b: b + 1,
+        };
+        n = 1;
+    }
     // After the broken string: `Some(true)` while looking for the first significant token,
     // `Some(false)` after a boolean operator (wants an operand).
     let mut after_break = broken.map(|_| true);
@@ -409,7 +423,7 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
             if t.k == K::Var {
                 return Some(t.a); // `/*!50000select*/`, `/*+ hint */`
             }
-            if after_break.is_some() {
+            if after_break == Some(true) {
                 return broken;
             }
             continue;
@@ -420,7 +434,9 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
         if let Some(first) = after_break {
             match (first, t.k) {
                 (true, K::RParen) => {}
-                (true, K::Semi | K::Union | K::Select | K::Stmt) => return broken,
+                (true, K::Semi) => return broken,
+                // Backticks quote code in prose (`npm ci` or `npm i`): only `;` counts there.
+                (true, _) if quote == b'`' => after_break = None,
                 (true, K::Logic) if word(s, &t) == b"||" => return broken,
                 (true, K::Logic) => after_break = Some(false),
                 (false, K::Num | K::Str | K::Func | K::LParen | K::Logic | K::Select) => {
@@ -459,10 +475,11 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     let at = |i: usize| Some(w[i].a);
     // Statement start: first token or after `;`.
     let starts = |i: usize| n == i + 1 || k(i + 1) == K::Semi;
-    // Tautology: `or 1=1`, `and 'a'='a'`, `or x=x`.
+    // Tautology: `or 1=1`, `and 'a'='b'`, `or x=x` (a literal on both sides: prose says
+    // `and y = 1`, injections compare constants).
     if n >= 4 && k(3) == K::Logic && matches!(k(1), K::Cmp | K::JsonOp) {
         let same = k(2) == K::Word && word(s, &w[2]).eq_ignore_ascii_case(word(s, &w[0]));
-        if operand(k(2)) || operand(k(0)) || same {
+        if (operand(k(2)) && operand(k(0))) || same {
             return at(3);
         }
     }

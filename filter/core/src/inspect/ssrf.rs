@@ -10,7 +10,8 @@
 //!   `metadata.google.internal`, `host.docker.internal`, `lvh.me`, ...);
 //! - a value that starts with one of those names followed by `/`, `:` or the end (CRS 934190).
 //!
-//! Public hosts (`http://example.com/a.png`) are never flagged.
+//! Public hosts (`http://example.com/a.png`) are never flagged, nor loopback URLs in
+//! parameters that name a browser redirect (`redirect_uri=http://localhost:3000/cb`).
 use super::lex::{at, in_table};
 use super::{Ctx, Meter};
 
@@ -43,7 +44,16 @@ const SCHEMES: &[&str] = &[
     "tftp://",
 ];
 
-pub(crate) fn detect(s: &str, _ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+/// Parameters that name where the *browser* goes next (OAuth `redirect_uri`, `return_to`):
+/// a developer's `http://localhost:3000/callback` there is navigation, not a server fetch.
+fn browser_target(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["redirect", "return", "callback", "continue", "next"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let v = s.as_bytes();
     if !v.iter().any(|c| matches!(c, b':' | b'/')) {
         return None;
@@ -101,7 +111,8 @@ pub(crate) fn detect(s: &str, _ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         if let Some(p) = authority.iter().rposition(|c| *c == b'@') {
             authority = &authority[p + 1..];
         }
-        if internal_host(strip_port(authority)) {
+        let host = strip_port(authority);
+        if internal_host(host) && !(browser_target(ctx.name) && loopback(host)) {
             return Some(a);
         }
     }
@@ -147,6 +158,14 @@ pub(crate) fn internal_host(h: &[u8]) -> bool {
         Some(ip) => internal_v4(ip),
         None => false,
     }
+}
+
+fn loopback(h: &[u8]) -> bool {
+    let lower = h.to_ascii_lowercase();
+    lower.starts_with(b"localhost")
+        || lower.ends_with(b".localhost")
+        || lower == b"::1"
+        || parse_v4(h).is_some_and(|ip| ip >> 24 == 127)
 }
 
 fn internal_v4(ip: u32) -> bool {
