@@ -83,7 +83,10 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         let from = if c == b'/' { i + 1 } else { i };
         for f in FILES.iter().filter(|f| f.as_bytes().first() == v.get(from)) {
             meter.add(f.len());
-            if at(&v, from, f.as_bytes()) {
+            let f = f.as_bytes();
+            // A directory entry (`proc/self/`) also matches as the value's last segment.
+            let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
+            if at(&v, from, f) || dir.is_some_and(|d| at(&v, from, d)) {
                 return Some(back(i));
             }
         }

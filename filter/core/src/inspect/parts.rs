@@ -144,6 +144,7 @@ enum Kind {
     Form,
     Json,
     Xml,
+    Multipart,
     Text,
 }
 
@@ -156,6 +157,8 @@ fn body_kind(req: &Request, body: &str) -> Kind {
         Kind::Form
     } else if has("xml") {
         Kind::Xml
+    } else if has("multipart/") {
+        Kind::Multipart
     } else if !ct.trim().is_empty() {
         Kind::Text
     } else {
@@ -185,6 +188,7 @@ fn body_values(
             }
         }
         Kind::Xml => xml(body, meter, f),
+        Kind::Multipart => multipart(req, body, meter, f),
         Kind::Text => {
             f(value(Part::Body, "", body, false), meter);
         }
@@ -330,4 +334,62 @@ fn xml(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> bo
         }
         i = j + 1;
     }
+}
+
+/// `multipart/form-data`: each part's file name and content, named by the part's `name`.
+/// Without a usable boundary the body is scanned as text.
+fn multipart(
+    req: &Request,
+    body: &str,
+    meter: &mut Meter,
+    f: &mut dyn FnMut(Value, &mut Meter) -> bool,
+) {
+    let ct = req.headers.get("content-type").unwrap_or("");
+    let boundary = ct
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|b| !b.is_empty());
+    let Some(boundary) = boundary else {
+        f(value(Part::Body, "", body, false), meter);
+        return;
+    };
+    meter.add(body.len() * 2);
+    for part in body.split(boundary).skip(1) {
+        let (head, content) = match part
+            .find("\r\n\r\n")
+            .map(|i| (i, 4))
+            .or_else(|| part.find("\n\n").map(|i| (i, 2)))
+        {
+            Some((i, n)) => (&part[..i], part.get(i + n..).unwrap_or("")),
+            None => continue,
+        };
+        let name = disposition(head, "name").unwrap_or("");
+        if let Some(file) = disposition(head, "filename") {
+            if !f(value(Part::Body, "filename", file, false), meter) {
+                return;
+            }
+        }
+        // The content ends where the next boundary's `--` begins.
+        let content = content.strip_suffix("--").unwrap_or(content).trim_end();
+        if !content.is_empty() && !f(value(Part::Body, name, content, false), meter) {
+            return;
+        }
+    }
+}
+
+/// `name="x"` in a part's headers (`filename=` is not `name=`).
+fn disposition<'a>(head: &'a str, key: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(p) = head.get(from..)?.find(key) {
+        let at = from + p;
+        let before = head[..at].bytes().last();
+        let rest = head.get(at + key.len()..)?;
+        if matches!(before, Some(b' ' | b';')) && rest.starts_with("=\"") {
+            let v = &rest[2..];
+            return Some(&v[..v.find('"').unwrap_or(v.len())]);
+        }
+        from = at + key.len();
+    }
+    None
 }

@@ -361,8 +361,15 @@ fn unix_command(
     start: bool,
     escaped: bool,
 ) -> Option<usize> {
-    // Trailing glob/version noise (`gcc10.1`) is not a name.
-    if !in_table(name, UNIX) {
+    // A shell ends a command word at a space, a separator or a redirection, not at `,`/`=`
+    // (`;base64,` in a data URI is not a command).
+    let ends_word = v.get(e).is_none_or(|c| {
+        matches!(
+            c,
+            b' ' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b')' | b'`'
+        )
+    });
+    if !ends_word || !in_table(name, UNIX) {
         return None;
     }
     let weak = in_table(name, WEAK);

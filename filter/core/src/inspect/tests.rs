@@ -286,14 +286,3 @@ mod prop {
         }
     }
 }
-
-#[test]
-fn debug_sql() {
-    let mut m = Meter::default();
-    for s in [
-        "admin@example.com'and not sqlite_compileoption_get (id)--",
-        "foo')waitfor delay'5:0:20'--",
-    ] {
-        eprintln!("{s}: {:?}", super::sql::detect(s, &mut m));
-    }
-}
