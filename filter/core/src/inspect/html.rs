@@ -17,6 +17,7 @@
 use super::lex::{at, in_table, is_word, word_end};
 use super::Meter;
 
+#[rustfmt::skip]
 const TAGS: &[&str] = &[
     "applet", "base", "bgsound", "body", "dialog", "embed", "form", "frame", "frameset", "html",
     "iframe", "image", "import", "isindex", "layer", "link", "math", "meta", "object", "script",
@@ -24,18 +25,10 @@ const TAGS: &[&str] = &[
 ];
 
 /// Functions that show a page is running injected script.
+#[rustfmt::skip]
 const SINKS: &[&str] = &[
-    "alert",
-    "atob",
-    "confirm",
-    "eval",
-    "execscript",
-    "fromcharcode",
-    "msgbox",
-    "prompt",
-    "setinterval",
-    "settimeout",
-    "string.fromcharcode",
+    "alert", "atob", "confirm", "eval", "execscript", "fromcharcode", "msgbox", "prompt",
+    "setinterval", "settimeout", "string.fromcharcode",
 ];
 
 /// `object.property` pairs that read or rewrite the page or its cookies.
@@ -103,33 +96,31 @@ fn tags_and_handlers(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'<' => {
-                if dangerous_tag(b, i + 1) {
-                    return Some(i);
-                }
+            b'<' if dangerous_tag(b, i + 1) => {
+                return Some(i);
             }
-            b'+' | b' ' if at(b, i + 1, b"adw-") => {
+            b'+' | b' '
+                if at(b, i + 1, b"adw-")
                 // UTF-7 `+ADw-` is `<`.
-                if dangerous_tag(b, i + 5) {
-                    return Some(i);
-                }
+                && dangerous_tag(b, i + 5) =>
+            {
+                return Some(i);
             }
             b'o' | b'O'
                 if i > 0
-                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n' | b'`') =>
+                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n' | b'`')
+                    && at(b, i, b"on") =>
             {
-                if at(b, i, b"on") {
-                    let e = word_end(b, i + 2, b"");
-                    let mut j = e;
-                    while j < b.len() && b[j] == b' ' {
-                        j += 1;
-                    }
-                    if e >= i + 5
-                        && b[i + 2..e].iter().all(|c| c.is_ascii_alphabetic())
-                        && b.get(j) == Some(&b'=')
-                    {
-                        return Some(i);
-                    }
+                let e = word_end(b, i + 2, b"");
+                let mut j = e;
+                while j < b.len() && b[j] == b' ' {
+                    j += 1;
+                }
+                if e >= i + 5
+                    && b[i + 2..e].iter().all(|c| c.is_ascii_alphabetic())
+                    && b.get(j) == Some(&b'=')
+                {
+                    return Some(i);
                 }
             }
             _ => {}

@@ -55,8 +55,6 @@ pub(crate) fn skip_spaces(s: &[u8], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn tables_are_sorted() {
         for t in crate::inspect::tables() {

@@ -13,6 +13,7 @@ mod nosql;
 mod parts;
 mod shell;
 mod sql;
+mod sql_lex;
 mod ssrf;
 #[cfg(test)]
 mod tests;

@@ -7,33 +7,11 @@
 use super::lex::in_table;
 use super::{Ctx, Meter};
 
+#[rustfmt::skip]
 const OPS: &[&str] = &[
-    "accumulator",
-    "all",
-    "and",
-    "elemmatch",
-    "eq",
-    "exists",
-    "expr",
-    "function",
-    "gt",
-    "gte",
-    "in",
-    "jsonschema",
-    "lt",
-    "lte",
-    "mod",
-    "ne",
-    "nin",
-    "nor",
-    "not",
-    "options",
-    "or",
-    "regex",
-    "size",
-    "text",
-    "type",
-    "where",
+    "accumulator", "all", "and", "elemmatch", "eq", "exists", "expr", "function", "gt", "gte",
+    "in", "jsonschema", "lt", "lte", "mod", "ne", "nin", "nor", "not", "options", "or", "regex",
+    "size", "text", "type", "where",
 ];
 
 pub(crate) fn detect(s: &str, _ctx: &Ctx, meter: &mut Meter) -> Option<usize> {

@@ -17,31 +17,13 @@ pub(crate) struct Value<'a> {
 /// Headers a proxy or browser fills with structured values (content negotiation, caching,
 /// connection management, fetch metadata, tracing). They are parsed, not reflected or
 /// passed to a database or shell, and their syntax (`;q=0.9`, `*/*`) looks like attack text.
+#[rustfmt::skip]
 const SKIPPED_HEADERS: &[&str] = &[
-    "accept",
-    "accept-charset",
-    "accept-encoding",
-    "accept-language",
-    "access-control-request-headers",
-    "access-control-request-method",
-    "cache-control",
-    "connection",
-    "content-encoding",
-    "content-length",
-    "content-type",
-    "host",
-    "if-match",
-    "if-modified-since",
-    "if-none-match",
-    "keep-alive",
-    "pragma",
-    "priority",
-    "proxy-connection",
-    "te",
-    "traceparent",
-    "tracestate",
-    "transfer-encoding",
-    "upgrade-insecure-requests",
+    "accept", "accept-charset", "accept-encoding", "accept-language",
+    "access-control-request-headers", "access-control-request-method", "cache-control",
+    "connection", "content-encoding", "content-length", "content-type", "host", "if-match",
+    "if-modified-since", "if-none-match", "keep-alive", "pragma", "priority", "proxy-connection",
+    "te", "traceparent", "tracestate", "transfer-encoding", "upgrade-insecure-requests",
 ];
 
 /// Headers whose URL is the browser's own page, not a fetch target: never SSRF evidence

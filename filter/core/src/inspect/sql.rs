@@ -14,156 +14,35 @@
 //!   value that is only a call being opened (`concat(`), MySQL versioned comments `/*!`,
 //!   PostgreSQL casts and JSON operators after a string (`'..'::jsonb @> '..'`), catalog
 //!   names (`information_schema`, `pg_catalog`, `xp_cmdshell`), `1.e(` number tricks.
-use super::lex::{in_table, is_word};
+use super::lex::in_table;
+use super::sql_lex::{string_end, Lexer, Tok, K, NONE};
+#[cfg(test)]
+use super::sql_lex::{KW, LOGIC, STMT};
 use super::Meter;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum K {
-    Str,
-    Num,
-    /// `1.e`: a MySQL number with an empty exponent, glued to what follows.
-    NumE,
-    Word,
-    Func,
-    Logic,
-    Union,
-    Select,
-    From,
-    Stmt,
-    Kw,
-    Op,
-    Cmp,
-    Cast,
-    JsonOp,
-    LParen,
-    RParen,
-    Comma,
-    Semi,
-    Var,
-    Dot,
-    Other,
-    End,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Tok {
-    k: K,
-    a: usize,
-    b: usize,
-}
-
-const NONE: Tok = Tok {
-    k: K::Other,
-    a: 0,
-    b: 0,
-};
-
-const LOGIC: &[&str] = &["and", "not", "or", "xor"];
-const STMT: &[&str] = &[
-    "alter", "create", "declare", "delete", "drop", "exec", "execute", "insert", "replace",
-    "shutdown", "truncate", "update", "waitfor",
-];
-const KW: &[&str] = &[
-    "all",
-    "analyse",
-    "as",
-    "between",
-    "by",
-    "case",
-    "delay",
-    "distinct",
-    "else",
-    "end",
-    "false",
-    "function",
-    "group",
-    "having",
-    "immediate",
-    "in",
-    "into",
-    "is",
-    "like",
-    "limit",
-    "master",
-    "null",
-    "order",
-    "procedure",
-    "regexp",
-    "rlike",
-    "set",
-    "table",
-    "then",
-    "time",
-    "top",
-    "trigger",
-    "true",
-    "values",
-    "where",
-];
 /// Functions hardly used outside SQL injection: flagged when called with SQL-shaped arguments.
+#[rustfmt::skip]
 const STRONG_FUNCS: &[&str] = &[
-    "ascii",
-    "benchmark",
-    "char",
-    "chr",
-    "concat",
-    "concat_ws",
-    "current_user",
-    "database",
-    "db_name",
-    "dbms_pipe",
-    "elt",
-    "extractvalue",
-    "group_concat",
-    "hex",
-    "if",
-    "iif",
-    "is_srvrolemember",
-    "json_build_object",
-    "json_extract",
-    "jsonb_pretty",
-    "load_file",
-    "make_set",
-    "md5",
-    "mid",
-    "name_const",
-    "ord",
-    "pg_sleep",
-    "randomblob",
-    "sleep",
-    "sqlite_compileoption_get",
-    "substr",
-    "substring",
-    "sys_context",
-    "unhex",
-    "unistr",
-    "updatexml",
-    "user_name",
-    "utl_http",
-    "utl_inaddr",
-    "version",
-    "waitfor",
-    "xmltype",
+    "ascii", "benchmark", "char", "chr", "concat", "concat_ws", "current_user", "database",
+    "db_name", "dbms_pipe", "elt", "extractvalue", "group_concat", "hex", "if", "iif",
+    "is_srvrolemember", "json_build_object", "json_extract", "jsonb_pretty", "load_file",
+    "make_set", "md5", "mid", "name_const", "ord", "pg_sleep", "randomblob", "sleep",
+    "sqlite_compileoption_get", "substr", "substring", "sys_context", "unhex", "unistr",
+    "updatexml", "user_name", "utl_http", "utl_inaddr", "version", "waitfor", "xmltype",
     "xp_cmdshell",
 ];
 /// Everyday SQL functions: flagged only as a whole value that opens a call (`trim(`).
+#[rustfmt::skip]
 const FUNCS: &[&str] = &[
     "abs", "avg", "cast", "coalesce", "compress", "convert", "count", "decode", "encode", "floor",
     "insert", "length", "lower", "ltrim", "max", "min", "now", "pow", "rand", "round", "rtrim",
     "sin", "strcmp", "sum", "trim", "upper",
 ];
 /// Catalog and system object names that only an attacker asks for.
+#[rustfmt::skip]
 const CATALOG: &[&str] = &[
-    "information_schema",
-    "msdb",
-    "pg_catalog",
-    "pg_shadow",
-    "sp_executesql",
-    "sqlite_master",
-    "syscolumns",
-    "sysobjects",
-    "xp_cmdshell",
-    "xp_dirtree",
+    "information_schema", "msdb", "pg_catalog", "pg_shadow", "sp_executesql", "sqlite_master",
+    "syscolumns", "sysobjects", "xp_cmdshell", "xp_dirtree",
 ];
 
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
@@ -198,187 +77,6 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
         }
     }
     None
-}
-
-fn word_kind(w: &[u8], next_is_paren: bool) -> K {
-    if in_table(w, LOGIC) {
-        return K::Logic;
-    }
-    let lw = |t: &str| w.eq_ignore_ascii_case(t.as_bytes());
-    if lw("union") {
-        return K::Union;
-    }
-    if lw("select") {
-        return K::Select;
-    }
-    if lw("from") {
-        return K::From;
-    }
-    if in_table(w, STMT) {
-        return K::Stmt;
-    }
-    if lw("like") || lw("regexp") || lw("rlike") || lw("is") {
-        return K::Cmp;
-    }
-    if next_is_paren && !in_table(w, KW) {
-        return K::Func;
-    }
-    if in_table(w, KW) {
-        return K::Kw;
-    }
-    K::Word
-}
-
-struct Lexer<'s> {
-    s: &'s [u8],
-    i: usize,
-}
-
-impl Lexer<'_> {
-    /// Next token, or `None` at the end; comments come back as `K::Other` with `a == b`
-    /// replaced by the comment marker below.
-    fn next(&mut self) -> Option<(Tok, bool)> {
-        let s = self.s;
-        while self.i < s.len() && matches!(s[self.i], b' ' | b'\n' | b'\t' | b'\r' | 0) {
-            self.i += 1;
-        }
-        let a = self.i;
-        let c = *s.get(a)?;
-        let c1 = s.get(a + 1).copied().unwrap_or(0);
-        let tok = |k, b| Some((Tok { k, a, b }, false));
-        // Comments: (token, is_comment); a versioned comment is returned as a Stmt-like hit.
-        if c == b'/' && c1 == b'*' {
-            let end = find2(s, a + 2, b'*', b'/').map_or(s.len(), |e| e + 2);
-            self.i = end;
-            let versioned = s.get(a + 2) == Some(&b'!') || s.get(a + 2) == Some(&b'+');
-            return Some((
-                Tok {
-                    k: if versioned { K::Var } else { K::Other },
-                    a,
-                    b: end,
-                },
-                true,
-            ));
-        }
-        if (c == b'-' && c1 == b'-') || (c == b'#' && c1 != b'>') {
-            let end = s[a..]
-                .iter()
-                .position(|x| *x == b'\n')
-                .map_or(s.len(), |p| a + p);
-            self.i = end;
-            return Some((
-                Tok {
-                    k: K::Other,
-                    a,
-                    b: end,
-                },
-                true,
-            ));
-        }
-        if matches!(c, b'\'' | b'"' | b'`') {
-            let end = string_end(s, a + 1, c);
-            self.i = end;
-            return tok(K::Str, end);
-        }
-        if c.is_ascii_digit() || (c == b'.' && c1.is_ascii_digit()) {
-            let mut j = a;
-            while j < s.len() && (s[j].is_ascii_alphanumeric() || s[j] == b'.') {
-                j += 1;
-            }
-            self.i = j;
-            // `1.e`: digits, a dot, an `e` with no exponent.
-            let body = &s[a..j - 1];
-            let last = s[j - 1].to_ascii_lowercase();
-            let k = if last == b'e'
-                && body.contains(&b'.')
-                && body.iter().all(|c| c.is_ascii_digit() || *c == b'.')
-            {
-                K::NumE
-            } else {
-                K::Num
-            };
-            return tok(k, j);
-        }
-        if c == b'@' {
-            let mut j = a + 1;
-            while j < s.len() && (is_word(s[j]) || s[j] == b'@') {
-                j += 1;
-            }
-            self.i = j;
-            if j > a + 1 {
-                return tok(K::Var, j);
-            }
-            if c1 == b'>' {
-                self.i = a + 2;
-                return tok(K::JsonOp, a + 2);
-            }
-            return tok(K::Op, a + 1);
-        }
-        if is_word(c) || c == b'$' {
-            let j = super::lex::word_end(s, a, b"$");
-            self.i = j;
-            let mut p = j;
-            while p < s.len() && matches!(s[p], b' ' | b'\n' | b'\t') {
-                p += 1;
-            }
-            return tok(word_kind(&s[a..j], s.get(p) == Some(&b'(')), j);
-        }
-        let three = [c, c1, s.get(a + 2).copied().unwrap_or(0)];
-        let (k, n) = match three {
-            [b'-', b'>', b'>'] | [b'#', b'>', b'>'] => (K::JsonOp, 3),
-            [b'-', b'>', _]
-            | [b'#', b'>', _]
-            | [b'<', b'@', _]
-            | [b'?', b'|', _]
-            | [b'?', b'&', _] => (K::JsonOp, 2),
-            [b':', b':', _] => (K::Cast, 2),
-            [b'|', b'|', _] | [b'&', b'&', _] => (K::Logic, 2),
-            [b'<', b'>', _] | [b'!', b'=', _] | [b'<', b'=', _] | [b'>', b'=', _] => (K::Cmp, 2),
-            [b'=' | b'<' | b'>', _, _] => (K::Cmp, 1),
-            [b'?', _, _] => (K::JsonOp, 1),
-            [b'(', _, _] => (K::LParen, 1),
-            [b')', _, _] => (K::RParen, 1),
-            [b',', _, _] => (K::Comma, 1),
-            [b';', _, _] => (K::Semi, 1),
-            [b'.', _, _] => (K::Dot, 1),
-            [b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&' | b'!' | b'~', _, _] => {
-                (K::Op, 1)
-            }
-            _ => (K::Other, if c >= 0x80 { utf8_len(c) } else { 1 }),
-        };
-        self.i = (a + n).min(s.len());
-        tok(k, self.i)
-    }
-}
-
-fn utf8_len(c: u8) -> usize {
-    match c {
-        0xf0.. => 4,
-        0xe0.. => 3,
-        _ => 2,
-    }
-}
-
-fn find2(s: &[u8], from: usize, x: u8, y: u8) -> Option<usize> {
-    (from..s.len().saturating_sub(1)).find(|&i| s[i] == x && s[i + 1] == y)
-}
-
-/// Index just past the string that starts after quote `q` at `i` (or the end).
-fn string_end(s: &[u8], mut i: usize, q: u8) -> usize {
-    while i < s.len() {
-        if s[i] == b'\\' {
-            i += 2;
-        } else if s[i] == q {
-            if s.get(i + 1) == Some(&q) {
-                i += 2;
-            } else {
-                return i + 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    s.len()
 }
 
 fn scan(s: &[u8], quote: u8) -> Option<usize> {
@@ -572,25 +270,27 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
         return at(1);
     }
     // Database function calls with SQL-shaped arguments.
-    if n >= 3 && k(2) == K::Func && k(1) == K::LParen && in_table(word(s, &w[2]), STRONG_FUNCS) {
-        if matches!(k(0), K::Func | K::Select | K::RParen | K::Var | K::End) {
-            return at(2);
-        }
+    if n >= 3
+        && k(2) == K::Func
+        && k(1) == K::LParen
+        && in_table(word(s, &w[2]), STRONG_FUNCS)
+        && matches!(k(0), K::Func | K::Select | K::RParen | K::Var | K::End)
+    {
+        return at(2);
     }
     if n >= 4
         && k(3) == K::Func
         && k(2) == K::LParen
         && operand(k(1))
         && in_table(word(s, &w[3]), STRONG_FUNCS)
+        && matches!(k(0), K::RParen | K::Comma | K::Op | K::Cmp | K::End)
     {
-        if matches!(k(0), K::RParen | K::Comma | K::Op | K::Cmp | K::End) {
-            return at(3);
-        }
+        return at(3);
     }
     // A value that only opens a call: `concat(`, `trim(`, `current_user(`.
     if n == 3 && k(2) == K::Func && k(1) == K::LParen && k(0) == K::End {
         let f = word(s, &w[2]);
-        if in_table(f, &FUNCS) || in_table(f, STRONG_FUNCS) {
+        if in_table(f, FUNCS) || in_table(f, STRONG_FUNCS) {
             return at(2);
         }
     }
@@ -611,10 +311,9 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
         && matches!(k(1), K::RParen | K::Str)
         && k(0) == K::Cmp
         && (is(s, &w[0], "like") || is(s, &w[0], "regexp") || is(s, &w[0], "rlike"))
+        && (k(1) == K::RParen || !is(s, &w[0], "like"))
     {
-        if k(1) == K::RParen || !is(s, &w[0], "like") {
-            return at(0);
-        }
+        return at(0);
     }
     if n >= 2
         && k(1) == K::NumE

@@ -16,32 +16,17 @@ use super::lex::{at, in_table};
 use super::{Ctx, Meter};
 
 /// Names that resolve to loopback or to the platform's own services.
+#[rustfmt::skip]
 const NAMES: &[&str] = &[
-    "gateway.docker.internal",
-    "host.containers.internal",
-    "host.docker.internal",
-    "instance-data",
-    "ip6-localhost",
-    "ip6-loopback",
-    "ipv6-localhost",
-    "kubernetes.docker.internal",
-    "localhost",
-    "localhost.localdomain",
-    "localhost4",
-    "localhost6",
-    "localtest.me",
-    "lvh.me",
+    "gateway.docker.internal", "host.containers.internal", "host.docker.internal", "instance-data",
+    "ip6-localhost", "ip6-loopback", "ipv6-localhost", "kubernetes.docker.internal", "localhost",
+    "localhost.localdomain", "localhost4", "localhost6", "localtest.me", "lvh.me",
     "metadata.google.internal",
 ];
 
+#[rustfmt::skip]
 const SCHEMES: &[&str] = &[
-    "dict://",
-    "file://",
-    "gopher://",
-    "jar:",
-    "ldap://",
-    "netdoc:",
-    "tftp://",
+    "dict://", "file://", "gopher://", "jar:", "ldap://", "netdoc:", "tftp://",
 ];
 
 /// Parameters that name where the *browser* goes next (OAuth `redirect_uri`, `return_to`):
