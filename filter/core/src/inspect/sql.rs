@@ -217,12 +217,6 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     if n >= 3 && k(2) == K::Select && k(1) == K::Num && k(0) == K::Comma {
         return at(2);
     }
-    if n >= 2 && k(1) == K::LParen && k(0) == K::Select {
-        return at(0);
-    }
-    if n >= 3 && k(2) == K::Semi && k(1) == K::Select && k(0) != K::End {
-        return at(1);
-    }
     // Statements.
     if n >= 2 && k(1) == K::Stmt {
         let first = word(s, &w[1]).to_ascii_lowercase();
