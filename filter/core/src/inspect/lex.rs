@@ -16,9 +16,24 @@ pub(crate) fn lower<'b>(word: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> 
 pub(crate) fn in_table(word: &[u8], table: &[&str]) -> bool {
     let mut buf = [0u8; 32];
     match lower(word, &mut buf) {
-        Some(w) => table.binary_search_by(|t| t.as_bytes().cmp(w)).is_ok(),
+        Some(w) => in_sorted(w, table),
         None => false,
     }
+}
+
+/// Is the lowercase `w` in `table`? Keywords are short: a byte loop beats a `memcmp` call.
+pub(crate) fn in_sorted(w: &[u8], table: &[&str]) -> bool {
+    table
+        .binary_search_by(|t| {
+            let t = t.as_bytes();
+            for (a, b) in t.iter().zip(w) {
+                if a != b {
+                    return a.cmp(b);
+                }
+            }
+            t.len().cmp(&w.len())
+        })
+        .is_ok()
 }
 
 /// Does `s[i..]` start with `needle` (lowercase), ignoring ASCII case?

@@ -153,9 +153,50 @@ fn shellish_after(v: &[u8], e: usize) -> bool {
     }
 }
 
+/// Bytes that make shell syntax (separators, substitutions, quoting, paths, globs).
+fn shell_meta(c: u8) -> bool {
+    matches!(
+        c,
+        b';' | b'|'
+            | b'&'
+            | b'$'
+            | b'`'
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b'{'
+            | b'}'
+            | b'!'
+            | b'~'
+            | b'\n'
+            | b'/'
+            | b'\\'
+            | b'\''
+            | b'"'
+            | b'['
+            | b'*'
+            | b'?'
+            | b'%'
+    )
+}
+
+/// The first word of a value, lowercased into `buf` (empty if too long).
+fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
+    let a = super::lex::skip_spaces(b, 0);
+    let e = super::lex::word_end(b, a, b"-.");
+    super::lex::lower(&b[a..e], buf).unwrap_or(&[])
+}
+
 pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
-    meter.add(b.len() * 2);
+    meter.add(b.len());
+    // Fast path: without shell syntax only a command starting the value can matter.
+    let mut buf = [0u8; 32];
+    if !b.iter().any(|c| shell_meta(*c)) && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
+        return None;
+    }
+    meter.add(b.len());
     let (v, map) = view(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
@@ -337,7 +378,18 @@ fn brace_list(v: &[u8], i: usize) -> bool {
 
 pub(crate) fn detect_windows(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
-    meter.add(b.len() * 2);
+    meter.add(b.len());
+    // Fast path: without separators, variables or cmdlet hyphens, only a command starting
+    // the value can matter.
+    let mut buf = [0u8; 32];
+    let first = first_word(b, &mut buf);
+    let special = b
+        .iter()
+        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'-'));
+    if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
+        return None;
+    }
+    meter.add(b.len());
     let (v, map) = view(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;

@@ -1,6 +1,6 @@
 //! The SQL tokenizer: strings, numbers, words classified by keyword tables, operators
 //! (including PostgreSQL casts and JSON operators), comments. One pass, no backtracking.
-use super::lex::{in_table, is_word};
+use super::lex::{in_sorted, is_word};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum K {
@@ -62,32 +62,30 @@ pub(super) const KW: &[&str] = &[
 ];
 
 fn word_kind(w: &[u8], next_is_paren: bool) -> K {
-    if in_table(w, LOGIC) {
+    let plain = if next_is_paren { K::Func } else { K::Word };
+    // No keyword is longer than 9 bytes: longer words skip the lookups.
+    let mut buf = [0u8; 32];
+    let w = match super::lex::lower(w, &mut buf) {
+        Some(w) if w.len() <= 9 => w,
+        _ => return plain,
+    };
+    if in_sorted(w, LOGIC) {
         return K::Logic;
     }
-    let lw = |t: &str| w.eq_ignore_ascii_case(t.as_bytes());
-    if lw("union") {
-        return K::Union;
+    match w {
+        b"union" => return K::Union,
+        b"select" => return K::Select,
+        b"from" => return K::From,
+        b"like" | b"regexp" | b"rlike" | b"is" => return K::Cmp,
+        _ => {}
     }
-    if lw("select") {
-        return K::Select;
-    }
-    if lw("from") {
-        return K::From;
-    }
-    if in_table(w, STMT) {
+    if in_sorted(w, STMT) {
         return K::Stmt;
     }
-    if lw("like") || lw("regexp") || lw("rlike") || lw("is") {
-        return K::Cmp;
-    }
-    if next_is_paren && !in_table(w, KW) {
-        return K::Func;
-    }
-    if in_table(w, KW) {
+    if in_sorted(w, KW) {
         return K::Kw;
     }
-    K::Word
+    plain
 }
 
 pub(super) struct Lexer<'s> {

@@ -217,6 +217,7 @@ fn work_is_linear() {
         unit("{,"),
         unit("\\"),
     ];
+    let mut worst = 0;
     for body in &cases {
         for ct in [
             "application/json",
@@ -246,6 +247,7 @@ fn work_is_linear() {
                 inspect_metered(&req, &scope, &mut hits, &mut m);
             }
             let size = (path.len() + body.len() + 4096) as u64;
+            worst = worst.max(m.bytes / size);
             assert!(
                 m.bytes <= K * size,
                 "{:?}.. ({ct}): {} > {K} x {size}",
@@ -254,6 +256,7 @@ fn work_is_linear() {
             );
         }
     }
+    eprintln!("worst work: {worst} bytes examined per input byte (bound {K})");
 }
 
 #[cfg(not(target_arch = "wasm32"))]
