@@ -1,6 +1,24 @@
-//! Which attack classes one request's text contains (placeholder API; the matchers land next).
+//! Request inspection: decides which attack classes (SQL injection, XSS, NoSQL, Unix and
+//! Windows command injection, file inclusion, SSRF) one HTTP request contains.
+//!
+//! Sans-I/O and linear: every value is decoded a bounded number of times and every scanner
+//! makes a bounded number of passes over it, so the work is at most k × the request's size
+//! (see [`Meter`]). No regexes: tokenizers, word lookups in sorted tables and hand-written
+//! scanners. The caller picks which parts each class looks at with a [`Scope`].
+mod decode;
+mod files;
+mod html;
+mod lex;
+mod nosql;
+mod parts;
+mod shell;
+mod sql;
+mod sql_lex;
+mod ssrf;
+#[cfg(test)]
+mod tests;
 
-use crate::observation::Headers;
+use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attack {
@@ -23,6 +41,23 @@ impl Attack {
         Attack::FileInclusion,
         Attack::Ssrf,
     ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The Akto threat policy id (`filterId`) this class raises.
+    pub fn filter_id(self) -> &'static str {
+        match self {
+            Attack::SqlInjection => "SQLInjection",
+            Attack::Xss => "XSS",
+            Attack::NoSqlInjection => "NoSQLInjection",
+            Attack::OsCommandInjection => "OSCommandInjection",
+            Attack::WindowsCommandInjection => "WindowsCommandInjection",
+            Attack::FileInclusion => "LocalFileInclusionLFIRFI",
+            Attack::Ssrf => "SSRF",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,6 +70,14 @@ pub enum Part {
 }
 
 impl Part {
+    pub const ALL: [Part; 5] = [
+        Part::Path,
+        Part::Query,
+        Part::Headers,
+        Part::Cookies,
+        Part::Body,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Part::Path => "path",
@@ -44,47 +87,69 @@ impl Part {
             Part::Body => "body",
         }
     }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
 }
 
+/// Which parts each attack class inspects (a bit set per attack), built by the caller from config.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
-    bits: [u8; 7],
-}
-
-fn bit(part: Part) -> u8 {
-    1 << (part as u8)
+    parts: [u8; 7],
 }
 
 impl Scope {
     pub fn none() -> Self {
         Scope::default()
     }
+
     pub fn with(mut self, attack: Attack, part: Part) -> Self {
-        if let Some(b) = self.bits.get_mut(attack as usize) {
-            *b |= bit(part);
-        }
+        self.parts[attack.index()] |= part.bit();
         self
     }
+
     pub fn wants(&self, attack: Attack, part: Part) -> bool {
-        self.bits
-            .get(attack as usize)
-            .is_some_and(|b| b & bit(part) != 0)
+        self.parts[attack.index()] & part.bit() != 0
     }
+
     pub fn is_empty(&self) -> bool {
-        self.bits.iter().all(|b| *b == 0)
+        self.parts.iter().all(|p| *p == 0)
     }
+
+    /// Every attack on its [`Scope::default_parts`].
+    pub fn defaults() -> Self {
+        let mut s = Scope::none();
+        for a in Attack::ALL {
+            for p in Scope::default_parts(a) {
+                s = s.with(a, *p);
+            }
+        }
+        s
+    }
+
+    /// The parts a class looks at unless configured otherwise. Traversal and SQL/XSS probes
+    /// show up in the path too; the others need a parameter to land in.
     pub fn default_parts(attack: Attack) -> &'static [Part] {
+        use Part::*;
         match attack {
-            Attack::FileInclusion => &[Part::Path, Part::Query, Part::Headers, Part::Body],
-            _ => &[Part::Query, Part::Headers, Part::Body],
+            Attack::SqlInjection | Attack::Xss | Attack::FileInclusion => {
+                &[Path, Query, Headers, Cookies, Body]
+            }
+            Attack::NoSqlInjection => &[Query, Cookies, Body],
+            Attack::OsCommandInjection | Attack::WindowsCommandInjection | Attack::Ssrf => {
+                &[Query, Headers, Cookies, Body]
+            }
         }
     }
 }
 
 pub struct Request<'a> {
     pub method: &'a str,
+    /// Path with its query string, as received (raw, percent-encoded).
     pub path: &'a str,
-    pub headers: &'a dyn Headers,
+    pub headers: &'a dyn crate::observation::Headers,
+    /// The first bytes of the body (the caller cuts it at its limit; may be cut mid-UTF-8).
     pub body: &'a [u8],
 }
 
@@ -92,8 +157,140 @@ pub struct Request<'a> {
 pub struct Hit {
     pub attack: Attack,
     pub part: Part,
+    /// Parameter, header or cookie name where it matched ("" for the path).
     pub name: String,
+    /// Decoded text around the match, at most 120 bytes, valid UTF-8.
     pub excerpt: String,
 }
 
-pub fn inspect(_req: &Request, _scope: &Scope, _hits: &mut Vec<Hit>) {}
+/// Work done by the scanners, in bytes examined. Tests use it to prove the cost is linear.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meter {
+    pub bytes: u64,
+}
+
+impl Meter {
+    #[inline]
+    pub(crate) fn add(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_add(n as u64);
+    }
+}
+
+/// At most one hit per attack class per request (the first found), only for (attack, part) the scope wants.
+pub fn inspect(req: &Request, scope: &Scope, hits: &mut Vec<Hit>) {
+    let mut meter = Meter::default();
+    inspect_metered(req, scope, hits, &mut meter);
+}
+
+/// [`inspect`], adding the work done to `meter`.
+pub fn inspect_metered(req: &Request, scope: &Scope, hits: &mut Vec<Hit>, meter: &mut Meter) {
+    if scope.is_empty() {
+        return;
+    }
+    let mut done = [false; 7];
+    parts::for_each_value(
+        req,
+        scope,
+        meter,
+        &mut |v: parts::Value, meter: &mut Meter| {
+            check_value(&v, scope, &mut done, hits, meter);
+            // Stop splitting the request once every wanted class has a hit.
+            Attack::ALL
+                .iter()
+                .any(|a| !done[a.index()] && scope_wants_any(scope, *a))
+        },
+    );
+}
+
+fn scope_wants_any(scope: &Scope, a: Attack) -> bool {
+    scope.parts[a.index()] != 0
+}
+
+fn check_value(
+    v: &parts::Value,
+    scope: &Scope,
+    done: &mut [bool; 7],
+    hits: &mut Vec<Hit>,
+    meter: &mut Meter,
+) {
+    let mut wanted = [None; 7];
+    for a in Attack::ALL {
+        if !done[a.index()] && scope.wants(a, v.part) && applies(a, v) {
+            wanted[a.index()] = Some(a);
+        }
+    }
+    if wanted.iter().all(Option::is_none) {
+        return;
+    }
+    // A name is inspected as text of its own: `u_id[$ne]`, `;aptitude`, `<svg onload=..>=x`.
+    for (text, is_name) in [(v.name, true), (v.value, false)] {
+        if text.is_empty() || (is_name && v.part == Part::Headers) {
+            continue;
+        }
+        let decoded: Cow<str> = decode::normalize(text, v.plus, meter);
+        if decode::cannot_attack(&decoded) {
+            continue;
+        }
+        for a in wanted.iter().flatten() {
+            if done[a.index()] {
+                continue;
+            }
+            let ctx = Ctx {
+                part: v.part,
+                name: v.name,
+                is_name,
+            };
+            if let Some(at) = detect(*a, &decoded, &ctx, meter) {
+                done[a.index()] = true;
+                hits.push(Hit {
+                    attack: *a,
+                    part: v.part,
+                    name: decode::excerpt(v.name, 0, 120),
+                    excerpt: decode::excerpt(&decoded, at, 120),
+                });
+            }
+        }
+    }
+}
+
+/// Headers carry different things: only some are worth each class (see `parts::header_class`).
+fn applies(a: Attack, v: &parts::Value) -> bool {
+    match (v.part, a) {
+        (Part::Headers, Attack::Ssrf) => v.header_urls,
+        (Part::Headers, Attack::NoSqlInjection) => false,
+        _ => true,
+    }
+}
+
+/// Where a value came from, for scanners whose rules depend on it.
+pub(crate) struct Ctx<'a> {
+    pub part: Part,
+    /// The parameter name the value belongs to (raw).
+    pub name: &'a str,
+    /// The text is the name itself.
+    pub is_name: bool,
+}
+
+fn detect(a: Attack, s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+    match a {
+        Attack::SqlInjection => sql::detect(s, meter),
+        Attack::Xss => html::detect(s, meter),
+        Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
+        Attack::OsCommandInjection => shell::detect_unix(s, meter),
+        Attack::WindowsCommandInjection => shell::detect_windows(s, meter),
+        Attack::FileInclusion => files::detect(s, ctx, meter),
+        Attack::Ssrf => ssrf::detect(s, ctx, meter),
+    }
+}
+
+/// Every keyword table, for the test that they are sorted (lookups are binary searches).
+#[cfg(test)]
+pub(crate) fn tables() -> Vec<&'static [&'static str]> {
+    let mut t: Vec<&'static [&'static str]> = Vec::new();
+    t.extend(sql::tables());
+    t.extend(html::tables());
+    t.extend(shell::tables());
+    t.extend(nosql::tables());
+    t.extend(ssrf::tables());
+    t
+}

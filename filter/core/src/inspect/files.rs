@@ -1,0 +1,183 @@
+//! File inclusion: path traversal, sensitive OS and application files, remote inclusion.
+//!
+//! Works on a file view of the decoded text: lowercase, `\` read as `/`, NUL bytes dropped
+//! and the hex-literal spellings `0x2e` `0x2f` `0x5c` read as `.` `/` `\`. Rules:
+//! - traversal: exactly two dots (or four and more) followed by `/` or `;` (`../`, `..\`,
+//!   `..;/`, `....//`), or `/..` ending the value; outside the URL path a single plain
+//!   `../` inside text is a relative link, so it needs a shape (see `traversal`);
+//! - sensitive files: `/etc/passwd`-style OS files, `/proc/self/`, `win.ini`, `boot.ini`,
+//!   `system32/`, server configs, keys, VCS and env dotfiles, logs and SQL dumps, and any
+//!   absolute `/etc/..` path starting a word;
+//! - remote inclusion (as CRS 931100/931110/931120): a URL value whose host is an IPv4
+//!   address, a URL value ending in `?` (which cuts off the suffix the include appends), a
+//!   URL in a parameter named like an include path (`..._path`, `..._dir`, `include`).
+use super::lex::{at, is_word};
+use super::{Ctx, Meter, Part};
+
+/// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
+#[rustfmt::skip]
+const FILES: &[&str] = &[
+    ".aiignore", ".aws/", ".bash_history", ".git/", ".htaccess", ".htpasswd", ".sql.", ".ssh/",
+    ".svn/", "access.log", "apache2.conf", "backup.sql", "boot.ini", "error.log", "etc/crontab",
+    "etc/group", "etc/hosts", "etc/issue", "etc/master.passwd", "etc/passwd", "etc/shadow",
+    "etc/subgid", "etc/subuid", "etc/sudoers", "httpd.conf", "id_ed25519", "id_rsa", "my.cnf",
+    "nginx.conf", "php.ini", "proc/cpuinfo", "proc/interrupts", "proc/meminfo", "proc/mounts",
+    "proc/net/", "proc/self/", "proc/version", "sys/class/", "system.ini", "system32/",
+    "web.config", "win.ini", "wp-config.php",
+];
+
+pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    if !b
+        .iter()
+        .any(|c| matches!(c, b'.' | b'/' | b'\\' | b':' | b'?'))
+    {
+        return None;
+    }
+    meter.add(b.len() * 2);
+    let (v, map) = view(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    if let Some(i) = traversal(&v, &map, b, ctx.part == Part::Path) {
+        return Some(back(i));
+    }
+    for i in 0..v.len() {
+        let c = v[i];
+        if !(c == b'/' || c == b'.' || i == 0 || !is_word(v[i - 1])) {
+            continue;
+        }
+        let from = if c == b'/' { i + 1 } else { i };
+        for f in FILES.iter().filter(|f| f.as_bytes().first() == v.get(from)) {
+            meter.add(f.len());
+            let f = f.as_bytes();
+            // A directory entry (`proc/self/`) also matches as the value's last segment.
+            let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
+            if at(&v, from, f) || dir.is_some_and(|d| at(&v, from, d)) {
+                return Some(back(i));
+            }
+        }
+        // `.env`, `.env.local` as a file name.
+        if c == b'.'
+            && (i == 0 || v[i - 1] == b'/')
+            && at(&v, i, b".env")
+            && v.get(i + 4).is_none_or(|c| matches!(c, b'/' | b'.'))
+        {
+            return Some(back(i));
+        }
+        // An absolute `/etc/...` path as a word: `cat /etc/subuid`.
+        if c == b'/'
+            && at(&v, i, b"/etc/")
+            && (i == 0 || matches!(v[i - 1], b' ' | b'=' | b'>' | b':' | b'('))
+        {
+            return Some(back(i));
+        }
+    }
+    if ctx.part != Part::Path {
+        return remote(&v, ctx).map(back);
+    }
+    None
+}
+
+fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut v = Vec::with_capacity(b.len());
+    let mut map = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == 0 {
+            i += 1;
+            continue;
+        }
+        if c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
+            let lit = match (
+                b.get(i + 2).map(u8::to_ascii_lowercase),
+                b.get(i + 3).map(u8::to_ascii_lowercase),
+            ) {
+                (Some(b'2'), Some(b'e')) => Some(b'.'),
+                (Some(b'2'), Some(b'f')) | (Some(b'5'), Some(b'c')) => Some(b'/'),
+                _ => None,
+            };
+            if let Some(l) = lit {
+                v.push(l);
+                map.push(i);
+                i += 4;
+                continue;
+            }
+        }
+        v.push(if c == b'\\' {
+            b'/'
+        } else {
+            c.to_ascii_lowercase()
+        });
+        map.push(i);
+        i += 1;
+    }
+    (v, map)
+}
+
+/// `..` steps. In the URL path any step is crafted (clients resolve them before sending);
+/// in a value a single `../` in prose is a relative link (`[post](../2024/a.md)`), so there
+/// it takes a value that starts climbing, two steps in a row, a `\` or `;` separator, or an
+/// encoded dot or slash.
+fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize> {
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] != b'.' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < v.len() && v[i] == b'.' {
+            i += 1;
+        }
+        let run = i - start;
+        if run != 2 && run < 4 {
+            continue;
+        }
+        let next = v.get(i).copied();
+        let before_slash = start > 0 && v[start - 1] == b'/';
+        if !(matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash)) {
+            continue;
+        }
+        let raw_at = |k: usize| map.get(k).and_then(|m| raw.get(*m)).copied();
+        let odd_sep = matches!(raw_at(i), Some(b'\\' | b';' | b'0'));
+        let odd_dot = raw_at(start) != Some(b'.') || raw_at(start + 1) != Some(b'.');
+        let leading = v[..start].iter().all(|c| matches!(c, b'/' | b' '));
+        let repeated = at(v, i + 1, b"..") || (start >= 3 && at(v, start - 3, b"../"));
+        if in_path || run >= 4 || odd_sep || odd_dot || leading || repeated {
+            return Some(start);
+        }
+    }
+    None
+}
+
+/// Remote file inclusion shapes.
+fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
+    let scheme_end = ["http://", "https://", "ftp://", "ftps://", "file://"]
+        .iter()
+        .find(|p| at(v, 0, p.as_bytes()))
+        .map(|p| p.len());
+    // `x=https?`: a scheme-led value whose only `?` ends it (cutting off what the include
+    // appends); a URL with a query string ending in `?` is a question.
+    let scheme_led = ["http", "https", "ftp", "ftps", "file"]
+        .iter()
+        .any(|p| at(v, 0, p.as_bytes()));
+    if scheme_led && v.last() == Some(&b'?') && v.iter().filter(|c| **c == b'?').count() == 1 {
+        return Some(0);
+    }
+    let e = scheme_end?;
+    let host_end = v[e..]
+        .iter()
+        .position(|c| matches!(c, b'/' | b':' | b'?' | b'#'))
+        .map_or(v.len(), |p| e + p);
+    let host = &v[e..host_end];
+    let dotted_ip = host.split(|c| *c == b'.').count() == 4
+        && host.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    if dotted_ip {
+        return Some(0);
+    }
+    let name = ctx.name.to_ascii_lowercase();
+    let includeish = ["path", "dir", "include", "inc", "root"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    (includeish && !ctx.is_name).then_some(0)
+}

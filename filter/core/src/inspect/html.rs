@@ -1,0 +1,282 @@
+//! Cross-site scripting: HTML and JavaScript that would run if the value were reflected.
+//!
+//! Rules (on the decoded text; a second view drops whitespace, control characters and
+//! `/*..*/` comments, which browsers skip inside scheme names and between JS tokens):
+//! - tags that run or load code or rewrite the page: `<script`, `<iframe`, `<object`,
+//!   `<embed`, `<applet`, `<meta`, `<link`, `<base`, `<style`, `<form`, `<svg`, `<math`,
+//!   `<vmlframe`, `<import`, ...; namespaced (`<x:script`), letter-spaced (`<f o r m`) and
+//!   UTF-7 (`+ADw-script`) spellings. Harmless tags (`<b>`, `<p>`, `<a href=..>`, `<img src=..>`)
+//!   are not flagged by themselves;
+//! - event handler attributes: `on` + letters + `=` after a space, quote, `/` or `;`;
+//! - script URLs: `javascript:`, `vbscript:`, `livescript:`, `data:text/html`, `data:,`;
+//! - CSS code: `expression(`, `-moz-binding`, `behavior:`, `@import`;
+//! - XML that loads or runs things: `<!ENTITY`, `xi:include`, `xsi:schemaLocation`;
+//! - JS sinks: `alert(`, `eval(`, `prompt(`, `setTimeout(`, `new Function(`, `atob(`,
+//!   `fromCharCode`, `document.cookie|domain|write|location|body|createElement`,
+//!   `window.location`, `.innerHTML`, tagged templates `.call\``, `self["..."]`, JSFuck `![]`.
+use super::lex::{at, in_table, is_word, word_end};
+use super::Meter;
+
+#[rustfmt::skip]
+const TAGS: &[&str] = &[
+    "applet", "base", "bgsound", "body", "dialog", "embed", "form", "frame", "frameset", "html",
+    "iframe", "image", "import", "isindex", "layer", "link", "math", "meta", "object", "script",
+    "style", "svg", "template", "vmlframe", "xml", "xss",
+];
+
+/// Functions that show a page is running injected script.
+#[rustfmt::skip]
+const SINKS: &[&str] = &[
+    "alert", "atob", "confirm", "eval", "execscript", "fromcharcode", "msgbox", "prompt",
+    "setinterval", "settimeout", "string.fromcharcode",
+];
+
+/// `object.property` pairs that read or rewrite the page or its cookies.
+const DOM: [(&str, &str); 11] = [
+    ("document", "body"),
+    ("document", "cookie"),
+    ("document", "createelement"),
+    ("document", "domain"),
+    ("document", "location"),
+    ("document", "referrer"),
+    ("document", "write"),
+    ("document", "writeln"),
+    ("location", "href"),
+    ("window", "location"),
+    ("window", "name"),
+];
+
+pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    if !b.iter().any(|c| {
+        matches!(
+            c,
+            b'<' | b'=' | b':' | b'(' | b'`' | b'[' | b'.' | b'+' | b'@'
+        )
+    }) {
+        return None;
+    }
+    meter.add(b.len());
+    if let Some(i) = tags_and_handlers(b) {
+        return Some(i);
+    }
+    // Compact view: no whitespace/controls/comments, lowercase; `map` points back into `s`.
+    meter.add(b.len() * 2);
+    let (c, map) = compact(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    for needle in [
+        &b"javascript:"[..],
+        b"vbscript:",
+        b"livescript:",
+        b"data:text/html",
+        b"data:,",
+        b"-moz-binding",
+        b"expression(",
+        b"behavior:url",
+        b"@import",
+        b"<!entity",
+        b"xi:include",
+        b"xsi:schemalocation",
+        b".call`",
+        b".apply`",
+        b"${alert",
+        b"${eval",
+    ] {
+        meter.add(c.len());
+        if let Some(i) = super::lex::find(&c, needle) {
+            return Some(back(i));
+        }
+    }
+    meter.add(c.len());
+    js(&c).map(back)
+}
+
+/// Tags and event handler attributes, on the decoded text.
+fn tags_and_handlers(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'<' if dangerous_tag(b, i + 1) => {
+                return Some(i);
+            }
+            b'+' | b' '
+                if at(b, i + 1, b"adw-")
+                // UTF-7 `+ADw-` is `<`.
+                && dangerous_tag(b, i + 5) =>
+            {
+                return Some(i);
+            }
+            b'o' | b'O'
+                if i > 0
+                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n' | b'`')
+                    && at(b, i, b"on") =>
+            {
+                let e = word_end(b, i + 2, b"");
+                let mut j = e;
+                while j < b.len() && b[j] == b' ' {
+                    j += 1;
+                }
+                if e >= i + 5
+                    && b[i + 2..e].iter().all(|c| c.is_ascii_alphabetic())
+                    && b.get(j) == Some(&b'=')
+                {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Is there a dangerous tag name at `i` (right after `<`)?
+fn dangerous_tag(b: &[u8], mut i: usize) -> bool {
+    if b.get(i) == Some(&b'/') {
+        i += 1;
+    }
+    // Namespace prefix: `<x:script`, `<:vmlframe`.
+    let e = word_end(b, i, b"");
+    if b.get(e) == Some(&b':') && e - i <= 8 {
+        i = e + 1;
+    }
+    let e = word_end(b, i, b"");
+    if e == i {
+        return false;
+    }
+    let name = &b[i..e];
+    if in_table(name, TAGS) {
+        // `<body>`/`<html>`/`<svg>` as markup in a CMS field are fine; with attributes not.
+        let plain = matches!(b.get(e), Some(b'>'));
+        return !(plain
+            && (at(name, 0, b"body")
+                || at(name, 0, b"html")
+                || at(name, 0, b"svg")
+                || at(name, 0, b"math")
+                || at(name, 0, b"template")))
+            || at(name, 0, b"script");
+    }
+    if at(name, 0, b"script") || at(name, 0, b"import") {
+        return true;
+    }
+    // Letter-spaced names: `<f o r m`, `<d i a l o g`.
+    if name.len() == 1 && b.get(e) == Some(&b' ') {
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        let mut j = i;
+        while j < b.len() && n < buf.len() && b[j].is_ascii_alphabetic() {
+            buf[n] = b[j];
+            n += 1;
+            j += 1;
+            if b.get(j) == Some(&b' ')
+                && b.get(j + 1).is_some_and(|c| c.is_ascii_alphabetic())
+                && b.get(j + 2).is_none_or(|c| !c.is_ascii_alphabetic())
+            {
+                j += 1;
+            }
+        }
+        return n > 2 && in_table(&buf[..n], TAGS);
+    }
+    false
+}
+
+fn compact(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut c = Vec::with_capacity(b.len());
+    let mut map = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x == b'/' && b.get(i + 1) == Some(&b'*') {
+            // JS comment: skipped up to `*/`.
+            let mut j = i + 2;
+            while j + 1 < b.len() && !(b[j] == b'*' && b[j + 1] == b'/') {
+                j += 1;
+            }
+            i = j + 2;
+            continue;
+        }
+        if x <= b' ' || x == b'\\' {
+            i += 1;
+            continue;
+        }
+        c.push(x.to_ascii_lowercase());
+        map.push(i);
+        i += 1;
+    }
+    (c, map)
+}
+
+/// JS sinks on the compact view.
+fn js(c: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut jsfuck = 0;
+    while i < c.len() {
+        let x = c[i];
+        if x.is_ascii_alphabetic() && (i == 0 || !is_word(c[i - 1])) {
+            let e = word_end(c, i, b".");
+            let w = &c[i..e];
+            let next = c.get(e).copied().unwrap_or(0);
+            if (next == b'(' || next == b'`')
+                && (in_table(w, SINKS) || w.ends_with(b".fromcharcode"))
+            {
+                return Some(i);
+            }
+            if w == b"new" && at(c, e, b"function(") {
+                return Some(i);
+            }
+            if dom(w) {
+                return Some(i);
+            }
+            // `self["alert"]`, `top['document']`, `(document)["cookie"]`
+            if matches!(
+                w,
+                b"self" | b"top" | b"window" | b"this" | b"parent" | b"frames" | b"globalthis"
+            ) && next == b'['
+                && matches!(c.get(e + 1), Some(b'"' | b'\'' | b'`'))
+            {
+                return Some(i);
+            }
+            if w == b"document" && next == b')' && c.get(e + 1) == Some(&b'[') {
+                return Some(i);
+            }
+            i = e.max(i + 1);
+            continue;
+        }
+        // JSFuck: `![]`, `+[]`, `[][` in numbers.
+        if x == b'['
+            && c.get(i + 1) == Some(&b']')
+            && i > 0
+            && matches!(c[i - 1], b'!' | b'+' | b']' | b'(')
+        {
+            jsfuck += 1;
+            if jsfuck >= 3 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `document.cookie`, `a.innerHTML`: a dotted word with a DOM pair or property in it.
+fn dom(w: &[u8]) -> bool {
+    let mut prev: &[u8] = &[];
+    for part in w.split(|c| *c == b'.') {
+        if part == b"innerhtml" || part == b"outerhtml" {
+            return true;
+        }
+        if DOM
+            .iter()
+            .any(|(o, p)| prev == o.as_bytes() && part == p.as_bytes())
+        {
+            return true;
+        }
+        prev = part;
+    }
+    false
+}
+
+#[cfg(test)]
+pub(crate) fn tables() -> [&'static [&'static str]; 2] {
+    [TAGS, SINKS]
+}

@@ -1,0 +1,508 @@
+//! Command injection, Unix and Windows.
+//!
+//! Both work on a shell view of the decoded text: quotes and backslashes dropped and
+//! `${VAR}` / `$VAR` glued inside a word removed (`c${x}url`, `'cu'rl`, `\ls` all read
+//! `curl`/`ls`), `$IFS` read as a space. A *command position* is the start of the value or
+//! the place after `;`, `|`, `&`, `` ` ``, `$(`, `(`, a newline or `<<<`; a program path
+//! (`/usr/bin/perl`) counts by its last segment. Unix rules:
+//! - after a separator: a known command; an everyday word (`set`, `who`, `find`, `time`)
+//!   only when shell-shaped text follows (end, another separator, `-opt`, `/path`, `$`, `<`);
+//! - at the start of the value: a command with a shell-shaped argument, a prefix command
+//!   running another (`nohup sh`, `time curl`), or a hyphenated tool name (`chef-shell`);
+//! - anywhere: `bin/<command>`, `$(..`, `$((`, `$[`, `<(`, `${IFS}`, `${PATH..}`, backtick
+//!   followed by a command, `() {` (Shellshock), `/dev/tcp/`, `<<<`, globbed system paths
+//!   (`/etc/[p]asswd`), brace lists (`{,ip,a}`, `{l,-lh}s`), history (`!-1`), `~+`, `~-`,
+//!   `alias x=..`.
+//!
+//! Windows rules: `cmd /c`-style commands with a switch, path, variable or URL after them,
+//! PowerShell cmdlets (`Invoke-WebRequest`) and aliases (`iwr`, `iex`, `iwmi`), `%COMSPEC%`
+//! and friends, and batch control flow (`for /f .. in (..) do`, `if exist|defined|errorlevel`,
+//! `if a==b`, `if x equ y`).
+use super::lex::{at, in_table, is_word};
+use super::Meter;
+
+/// Unix programs an attacker runs. Sorted.
+#[rustfmt::skip]
+const UNIX: &[&str] = &[
+    "aa-disable", "aa-exec", "ab", "alias", "ansible", "ansible-config", "ansible-console",
+    "ansible-doc", "ansible-galaxy", "ansible-inventory", "ansible-playbook", "ansible-pull",
+    "apt", "apt-get", "aptitude", "awk", "base32", "base64", "bash", "bridge", "bsdtar", "busybox",
+    "bzip2", "c89", "c99", "cat", "cc", "cd", "chattr", "chef", "chef-client", "chef-shell",
+    "chef-solo", "chmod", "chown", "chroot", "comm", "cpulimit", "crontab", "cscli", "csh", "curl",
+    "dash", "dd", "dig", "dmesg", "doas", "dpkg", "echo", "env", "eval", "exec", "expect",
+    "export", "fetch", "find", "flock", "ftp", "gawk", "gcc", "gdb", "getent", "git", "gunzip",
+    "gzip", "head", "history", "htop", "id", "ifconfig", "ip", "kill", "killall", "ksh", "ld",
+    "less", "ln", "ls", "lsof", "lua", "mkfifo", "mknod", "mv", "nc", "ncat", "netcat", "netstat",
+    "nmap", "node", "nohup", "nslookup", "perf", "perl", "php", "ping", "printenv", "printf", "ps",
+    "python", "python3", "rev", "rm", "rmt", "rmt-dump", "rsync", "ruby", "scp", "sed", "set",
+    "sh", "sleep", "socat", "ssh", "strace", "su", "sudo", "tail", "tar", "tclsh", "tcsh",
+    "telnet", "tftp", "time", "timeout", "touch", "uname", "unset", "vi", "vim", "visudo", "wget",
+    "who", "whoami", "xargs", "xxd", "zsh", "zstdcat",
+];
+
+/// Commands that are also English words or common values: need shell-shaped context.
+#[rustfmt::skip]
+const WEAK: &[&str] = &[
+    "cat", "cd", "comm", "echo", "env", "eval", "exec", "expect", "export", "fetch", "find", "git",
+    "head", "history", "id", "kill", "lua", "node", "perl", "php", "python", "python3", "ruby",
+    "set", "sleep", "time", "who",
+];
+
+/// Commands that run the next word as a command.
+#[rustfmt::skip]
+const PREFIX: &[&str] = &[
+    "busybox", "chroot", "doas", "env", "exec", "nice", "nohup", "strace", "sudo", "time",
+    "timeout", "watch", "xargs",
+];
+
+#[rustfmt::skip]
+const WINDOWS: &[&str] = &[
+    "bcdboot", "bcdedit", "bitsadmin", "certutil", "cmd", "cmd.exe", "cscript", "del", "dir",
+    "diskpart", "icacls", "icm", "iex", "ipconfig", "iwmi", "iwr", "mshta", "net", "net1", "netsh",
+    "nltest", "powershell", "powershell.exe", "pwsh", "reg", "regedit", "regsvr32", "rundll32",
+    "sc", "schtasks", "systeminfo", "taskkill", "tasklist", "vssadmin", "wevtutil", "wmic",
+    "wscript", "xcopy",
+];
+
+/// PowerShell cmdlets that fetch or run code.
+#[rustfmt::skip]
+const CMDLETS: &[&str] = &[
+    "add-mppreference", "get-wmiobject", "invoke-command", "invoke-expression", "invoke-item",
+    "invoke-restmethod", "invoke-webrequest", "invoke-wmimethod", "new-object", "set-mppreference",
+    "start-bitstransfer", "start-process",
+];
+
+/// Shell view: (bytes, index in the decoded text of each byte).
+fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut v = Vec::with_capacity(s.len());
+    let mut map = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if matches!(c, b'\'' | b'"' | b'\\') {
+            i += 1;
+            continue;
+        }
+        if c == b'$' {
+            let brace = s.get(i + 1) == Some(&b'{');
+            let start = if brace { i + 2 } else { i + 1 };
+            let e = super::lex::word_end(s, start, b"");
+            let closed = !brace || s.get(e) == Some(&b'}');
+            let name = &s[start.min(e)..e];
+            if e > start && closed {
+                let end = if brace { e + 1 } else { e };
+                if name.eq_ignore_ascii_case(b"ifs") {
+                    v.push(b' ');
+                    map.push(i);
+                    i = end;
+                    continue;
+                }
+                // Glued inside a word, an expansion is usually empty: `c${x}url`.
+                let glued = i > 0 && is_word(s[i - 1]) && s.get(end).is_some_and(|b| is_word(*b));
+                if glued {
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        v.push(c.to_ascii_lowercase());
+        map.push(i);
+        i += 1;
+    }
+    (v, map)
+}
+
+fn sep(c: u8) -> bool {
+    matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'<' | b'>')
+}
+
+/// A backtick that substitutes a command: glued to a word (`1`id``), at the start or after
+/// `;|&=($`. Markdown code spans (`` run `git pull` ``) and fences (```` ``` ````) are not.
+fn substitution(v: &[u8], i: usize) -> bool {
+    if v.get(i + 1) == Some(&b'`') || (i > 0 && v[i - 1] == b'`') {
+        return false;
+    }
+    i == 0 || is_word(v[i - 1]) || matches!(v[i - 1], b';' | b'|' | b'&' | b'=' | b'(' | b'$')
+}
+
+fn word_char(c: u8) -> bool {
+    is_word(c) || matches!(c, b'-' | b'.' | b'/' | b'[' | b']' | b'?' | b'*' | b'+')
+}
+
+/// The command word at `i`: (end, program name = last path segment, is a path).
+fn command_at(v: &[u8], i: usize) -> (usize, &[u8], bool) {
+    let mut e = i;
+    while e < v.len() && word_char(v[e]) {
+        e += 1;
+    }
+    let w = &v[i..e];
+    let name = match w.iter().rposition(|c| *c == b'/') {
+        Some(p) => &w[p + 1..],
+        None => w,
+    };
+    (e, name, name.len() < w.len())
+}
+
+/// What follows a command looks like shell: end, separator, option, path, variable.
+fn shellish_after(v: &[u8], e: usize) -> bool {
+    let j = super::lex::skip_spaces(v, e);
+    match v.get(j) {
+        None => true,
+        Some(c) if sep(*c) || matches!(c, b'-' | b'/' | b'$' | b'~' | b'.' | b'*') => true,
+        _ => false,
+    }
+}
+
+/// Bytes that make shell syntax (separators, substitutions, quoting, paths, globs).
+fn shell_meta(c: u8) -> bool {
+    matches!(
+        c,
+        b';' | b'|'
+            | b'&'
+            | b'$'
+            | b'`'
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b'{'
+            | b'}'
+            | b'!'
+            | b'~'
+            | b'\n'
+            | b'/'
+            | b'\\'
+            | b'\''
+            | b'"'
+            | b'['
+            | b'*'
+            | b'?'
+            | b'%'
+    )
+}
+
+/// The first word of a value, lowercased into `buf` (empty if too long).
+fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
+    let a = super::lex::skip_spaces(b, 0);
+    let e = super::lex::word_end(b, a, b"-.");
+    super::lex::lower(&b[a..e], buf).unwrap_or(&[])
+}
+
+pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    meter.add(b.len());
+    // Fast path: without shell syntax only a command starting the value can matter.
+    let mut buf = [0u8; 32];
+    if !b.iter().any(|c| shell_meta(*c)) && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
+        return None;
+    }
+    meter.add(b.len());
+    let (v, map) = view(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    let mut cmd_pos = true;
+    let mut start = true;
+    while i < v.len() {
+        let c = v[i];
+        if c == b' ' {
+            i += 1;
+            continue;
+        }
+        if cmd_pos && (c.is_ascii_alphanumeric() || c == b'/' || c == b'.') {
+            let (e, name, path) = command_at(&v, i);
+            let escaped = b.get(back(i).wrapping_sub(1)) == Some(&b'\\');
+            if let Some(at) = unix_command(&v, i, e, name, path, start, escaped) {
+                return Some(back(at));
+            }
+            cmd_pos = false;
+            start = false;
+            i = e.max(i + 1);
+            continue;
+        }
+        if let Some(at) = unix_expression(&v, i) {
+            return Some(back(at));
+        }
+        // `$u ` before a command is an (empty) expansion: stay at the command position.
+        if c == b'$' && cmd_pos {
+            i = super::lex::word_end(&v, i + 1, b"");
+            continue;
+        }
+        cmd_pos = sep(c) || (c == b'`' && substitution(&v, i));
+        start = false;
+        i += 1;
+    }
+    None
+}
+
+fn unix_command(
+    v: &[u8],
+    i: usize,
+    e: usize,
+    name: &[u8],
+    path: bool,
+    start: bool,
+    escaped: bool,
+) -> Option<usize> {
+    // A shell ends a command word at a space, a separator or a redirection, not at `,`/`=`
+    // (`;base64,` in a data URI is not a command).
+    let ends_word = v.get(e).is_none_or(|c| {
+        matches!(
+            c,
+            b' ' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b')' | b'`'
+        )
+    });
+    if !ends_word || !in_table(name, UNIX) {
+        return None;
+    }
+    let weak = in_table(name, WEAK);
+    if name == b"alias" {
+        let j = super::lex::skip_spaces(v, e);
+        let next = super::lex::word_end(v, j, b".+-");
+        let opt = matches!(v.get(j), Some(b'-' | b'+'));
+        return (opt || (next > j && v.get(next) == Some(&b'='))).then_some(i);
+    }
+    if !start {
+        return (!weak || shellish_after(v, e) || escaped).then_some(i);
+    }
+    if escaped || (path && v.get(i) == Some(&b'/')) {
+        return Some(i);
+    }
+    if name.contains(&b'-') {
+        return Some(i);
+    }
+    let j = super::lex::skip_spaces(v, e);
+    if j > e && shellish_after(v, e) {
+        return Some(i);
+    }
+    if in_table(name, PREFIX) && j > e {
+        let (_, next, _) = command_at(v, j);
+        if in_table(next, UNIX) && !in_table(next, WEAK) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Shell syntax that is not a plain command: substitutions, expansions, Shellshock, ...
+fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
+    let c = v[i];
+    let n1 = v.get(i + 1).copied().unwrap_or(0);
+    let hit = match c {
+        b'$' => {
+            n1 == b'('
+                || n1 == b'['
+                || (n1 == b'{'
+                    && v.get(i + 2)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'#')
+                    && upper_var(v, i + 2))
+        }
+        b'<' | b'>' => {
+            (n1 == b'(' && v.get(i + 2).is_some_and(u8::is_ascii_alphabetic))
+                || at(v, i, b"<<<")
+                || at(v, i + 1, b"/dev/tcp/")
+        }
+        // Shellshock: a function definition opening the value, not `main() {` in code.
+        b'(' => (at(v, i, b"() {") || at(v, i, b"(){")) && v[..i].iter().all(|c| *c == b' '),
+        b'`' if substitution(v, i) => {
+            let j = super::lex::skip_spaces(v, i + 1);
+            let (_, name, _) = command_at(v, j);
+            in_table(name, UNIX)
+        }
+        b'b' if at(v, i, b"bin/") && (i == 0 || !is_word(v[i - 1])) => {
+            let (_, name, _) = command_at(v, i + 4);
+            in_table(name, UNIX) || in_table(name, &["chef", "visudo"])
+        }
+        b'/' => glob_path(v, i),
+        b'{' => brace_list(v, i),
+        b'!' => n1 == b'-' && v.get(i + 2).is_some_and(|c| c.is_ascii_digit()),
+        b'~' => {
+            (n1 == b'+' || n1 == b'-')
+                && (i == 0 || v[i - 1] == b' ')
+                && v.get(i + 2)
+                    .is_none_or(|c| c.is_ascii_digit() || *c == b' ' || *c == b'/')
+        }
+        _ => false,
+    };
+    hit.then_some(i)
+}
+
+/// `${PATH}`, `${SHELL}`, `${IFS}`: an environment variable (upper case in the original).
+fn upper_var(v: &[u8], i: usize) -> bool {
+    let e = super::lex::word_end(v, i, b"#");
+    let w = &v[i..e];
+    in_table(w, &["home", "ifs", "path", "pwd", "shell", "user"]) || w.first() == Some(&b'#')
+}
+
+/// `/etc/[p]asswd`, `/bi?/sh`, `/[e]tc/..`: a system path written with glob characters.
+fn glob_path(v: &[u8], i: usize) -> bool {
+    if i > 0 && (is_word(v[i - 1]) || v[i - 1] == b'/') {
+        return false;
+    }
+    let mut j = i;
+    let mut glob = false;
+    while j < v.len() && j < i + 64 && (word_char(v[j])) {
+        if matches!(v[j], b'[' | b'?' | b'*') {
+            glob = true;
+        }
+        j += 1;
+    }
+    let w = &v[i..j];
+    glob && w.len() > 3
+        && !w
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'/' | b'[' | b']'))
+        && (w.contains(&b'[')
+            || w.starts_with(b"/etc/")
+            || w.starts_with(b"/bin/")
+            || w.starts_with(b"/usr/"))
+}
+
+/// `{,ip,a}`, `{l,-lh}s`: bash brace expansion used to run a command without spaces.
+fn brace_list(v: &[u8], i: usize) -> bool {
+    let mut j = i + 1;
+    let mut commas = 0;
+    let mut dash = false;
+    while j < v.len() && j < i + 64 && v[j] != b'}' {
+        match v[j] {
+            b',' => {
+                commas += 1;
+                dash |= v.get(j + 1) == Some(&b'-');
+            }
+            c if !(is_word(c) || matches!(c, b'-' | b'.' | b'/')) => return false,
+            _ => {}
+        }
+        j += 1;
+    }
+    v.get(j) == Some(&b'}') && commas > 0 && (v.get(i + 1) == Some(&b',') || dash)
+}
+
+pub(crate) fn detect_windows(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    meter.add(b.len());
+    // Fast path: without separators, variables or cmdlet hyphens, only a command starting
+    // the value can matter.
+    let mut buf = [0u8; 32];
+    let first = first_word(b, &mut buf);
+    let special = b
+        .iter()
+        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'-'));
+    if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
+        return None;
+    }
+    meter.add(b.len());
+    let (v, map) = view(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    let mut cmd_pos = true;
+    while i < v.len() {
+        let c = v[i];
+        if c == b' ' || c == b'@' {
+            i += 1;
+            continue;
+        }
+        if c == b'%' {
+            for var in [
+                &b"%comspec%"[..],
+                b"%systemroot%",
+                b"%windir%",
+                b"%programdata%",
+            ] {
+                if at(&v, i, var) {
+                    return Some(back(i));
+                }
+            }
+        }
+        if c.is_ascii_alphabetic() {
+            let e = super::lex::word_end(&v, i, b"-.");
+            let w = &v[i..e];
+            if (i == 0 || !is_word(v[i - 1])) && in_table(w, CMDLETS) {
+                return Some(back(i));
+            }
+            if cmd_pos {
+                if let Some(at) = windows_command(&v, i, e, w) {
+                    return Some(back(at));
+                }
+            }
+            cmd_pos = false;
+            i = e.max(i + 1);
+            continue;
+        }
+        cmd_pos = matches!(c, b';' | b'|' | b'&' | b'(' | b'\n');
+        i += 1;
+    }
+    None
+}
+
+fn windows_command(v: &[u8], i: usize, e: usize, w: &[u8]) -> Option<usize> {
+    if w == b"for" || w == b"if" {
+        return batch(v, e, w == b"for").then_some(i);
+    }
+    let name = w.strip_suffix(b".exe").unwrap_or(w);
+    if !in_table(name, WINDOWS) && !in_table(w, WINDOWS) {
+        return None;
+    }
+    let j = super::lex::skip_spaces(v, e);
+    let next = v.get(j).copied();
+    // Aliases that are not words: any argument will do.
+    if in_table(name, &["icm", "iex", "iwmi", "iwr"]) && (next.is_some() || i > 0) {
+        return Some(i);
+    }
+    let arg = match next {
+        None => i > 0,
+        Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
+        Some(_) => {
+            at(v, j, b"http") || (v.get(j + 1) == Some(&b':') && v.get(j + 2) == Some(&b'/'))
+        }
+    };
+    arg.then_some(i)
+}
+
+/// Batch control flow after `for` / `if`.
+fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
+    let rest = &v[e..v.len().min(e + 256)];
+    if is_for {
+        // `for %i in (..) do`, `for /f "..." %%a in (..) do`
+        let j = super::lex::skip_spaces(v, e);
+        let flag = v.get(j) == Some(&b'/') && v.get(j + 1).is_some_and(|c| b"fdlr".contains(c));
+        let var = v.get(j) == Some(&b'%');
+        let shape = super::lex::find(rest, b" in ")
+            .or_else(|| super::lex::find(rest, b" in("))
+            .is_some()
+            && super::lex::find(rest, b" do")
+                .or_else(|| super::lex::find(rest, b")do"))
+                .is_some();
+        return (flag || var) && shape;
+    }
+    let mut j = super::lex::skip_spaces(v, e);
+    // `if /i`, `if not`
+    for opt in [&b"/i"[..], b"not"] {
+        if at(v, j, opt) && v.get(j + opt.len()).is_none_or(|c| *c == b' ') {
+            j = super::lex::skip_spaces(v, j + opt.len());
+        }
+    }
+    for kw in [&b"exist "[..], b"defined ", b"errorlevel "] {
+        if at(v, j, kw) {
+            let k = super::lex::skip_spaces(v, j + kw.len());
+            let end = super::lex::word_end(v, k, b".:%-\\");
+            return end > k && v.get(end).is_none_or(|c| *c != b',');
+        }
+    }
+    // A comparison: `==` or ` equ|neq|lss|leq|gtr|geq `.
+    let stmt = &rest[..rest.len().min(96)];
+    stmt.windows(2).any(|w| w == b"==")
+        || [
+            &b" equ "[..],
+            b" neq ",
+            b" lss ",
+            b" leq ",
+            b" gtr ",
+            b" geq ",
+        ]
+        .iter()
+        .any(|op| super::lex::find(stmt, op).is_some())
+}
+
+#[cfg(test)]
+pub(crate) fn tables() -> [&'static [&'static str]; 5] {
+    [UNIX, WEAK, PREFIX, WINDOWS, CMDLETS]
+}

@@ -1,0 +1,341 @@
+//! SQL injection: a tokenizer in the spirit of libinjection, written for this product.
+//!
+//! The value is tokenized as it stands and, when it holds a quote, once more as if it were
+//! the rest of a string literal the attacker breaks out of (`'`, `"`, `` ` ``). Comments
+//! (`/**/`, `--`, `#`) separate tokens and are otherwise invisible. Rules look at the last
+//! few tokens as each one arrives (a fixed window: no backtracking):
+//! - after a string break: `;`, a comment, `||`, or a boolean operator followed by an
+//!   operand (`' or 1=1`, `admin'--`, `' and 1`); after a backtick only `;` and comments;
+//! - tautologies: `or|and|xor A op B` with a number or string on one side;
+//! - `union [all|distinct] select`, `select` followed by a call, `*`, `null`, `@var`, `1,`;
+//! - statements where one starts (value start, after `;`): `insert into`, `drop table`,
+//!   `declare @`, `exec xp_..`, `create function`, ...; `waitfor delay` anywhere;
+//! - calls of database functions with SQL-shaped arguments (`sleep(5)`, `benchmark(`), a
+//!   value that is only a call being opened (`concat(`), MySQL versioned comments `/*!`,
+//!   PostgreSQL casts and JSON operators after a string (`'..'::jsonb @> '..'`), catalog
+//!   names (`information_schema`, `pg_catalog`, `xp_cmdshell`), `1.e(` number tricks.
+use super::lex::in_table;
+use super::sql_lex::{string_end, Lexer, Tok, K, NONE};
+#[cfg(test)]
+use super::sql_lex::{KW, LOGIC, STMT};
+use super::Meter;
+
+/// Functions hardly used outside SQL injection: flagged when called with SQL-shaped arguments.
+#[rustfmt::skip]
+const STRONG_FUNCS: &[&str] = &[
+    "ascii", "benchmark", "char", "chr", "concat", "concat_ws", "current_user", "database",
+    "db_name", "dbms_pipe", "elt", "extractvalue", "group_concat", "hex", "if", "iif",
+    "is_srvrolemember", "json_build_object", "json_extract", "jsonb_pretty", "load_file",
+    "make_set", "md5", "mid", "name_const", "ord", "pg_sleep", "randomblob", "sleep",
+    "sqlite_compileoption_get", "substr", "substring", "sys_context", "unhex", "unistr",
+    "updatexml", "user_name", "utl_http", "utl_inaddr", "version", "waitfor", "xmltype",
+    "xp_cmdshell",
+];
+/// Everyday SQL functions: flagged only as a whole value that opens a call (`trim(`).
+#[rustfmt::skip]
+const FUNCS: &[&str] = &[
+    "abs", "avg", "cast", "coalesce", "compress", "convert", "count", "decode", "encode", "floor",
+    "insert", "length", "lower", "ltrim", "max", "min", "now", "pow", "rand", "round", "rtrim",
+    "sin", "strcmp", "sum", "trim", "upper",
+];
+/// Catalog and system object names that only an attacker asks for.
+#[rustfmt::skip]
+const CATALOG: &[&str] = &[
+    "information_schema", "msdb", "pg_catalog", "pg_shadow", "sp_executesql", "sqlite_master",
+    "syscolumns", "sysobjects", "xp_cmdshell", "xp_dirtree",
+];
+
+pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    // Every rule needs at least one of these bytes or a space between words.
+    if !b.iter().any(|c| {
+        matches!(
+            c,
+            b' ' | b'\''
+                | b'"'
+                | b'`'
+                | b'('
+                | b';'
+                | b'='
+                | b'/'
+                | b'#'
+                | b'-'
+                | b'_'
+                | b':'
+                | b'\n'
+        )
+    }) {
+        return None;
+    }
+    for q in [0u8, b'\'', b'"', b'`'] {
+        if q != 0 && !b.contains(&q) {
+            continue;
+        }
+        meter.add(b.len());
+        if let Some(at) = scan(b, q) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+fn scan(s: &[u8], quote: u8) -> Option<usize> {
+    let mut lx = Lexer { s, i: 0 };
+    // In a break context, the value starts inside a string: it ends at the first quote.
+    let mut broken: Option<usize> = None;
+    if quote != 0 {
+        let end = string_end(s, 0, quote);
+        if end >= s.len() && s.last() != Some(&quote) {
+            return None;
+        }
+        lx.i = end;
+        broken = Some(end.saturating_sub(1));
+    }
+    let mut w = [NONE; 6];
+    let mut n = 0usize;
+    if let Some(b) = broken {
+        // The broken string is the first token: `'` + ` REGEXP`, `'x' != 'y`.
+        w[0] = Tok {
+            k: K::Str,
+            a: 0,
+            b: b + 1,
+        };
+        n = 1;
+    }
+    // After the broken string: `Some(true)` while looking for the first significant token,
+    // `Some(false)` after a boolean operator (wants an operand).
+    let mut after_break = broken.map(|_| true);
+    loop {
+        let (t, comment) = match lx.next() {
+            Some(x) => x,
+            None => (
+                Tok {
+                    k: K::End,
+                    a: s.len(),
+                    b: s.len(),
+                },
+                false,
+            ),
+        };
+        if comment {
+            if t.k == K::Var {
+                return Some(t.a); // `/*!50000select*/`, `/*+ hint */`
+            }
+            if after_break == Some(true) {
+                return broken;
+            }
+            continue;
+        }
+        w.rotate_right(1);
+        w[0] = t;
+        n += 1;
+        if let Some(first) = after_break {
+            match (first, t.k) {
+                (true, K::RParen) => {}
+                (true, K::Semi) => return broken,
+                // Backticks quote code in prose (`npm ci` or `npm i`): only `;` counts there.
+                (true, _) if quote == b'`' => after_break = None,
+                (true, K::Logic) if word(s, &t) == b"||" => return broken,
+                (true, K::Logic) => after_break = Some(false),
+                (false, K::Num | K::Str | K::Func | K::LParen | K::Logic | K::Select) => {
+                    return broken
+                }
+                (false, K::Kw) if is(s, &t, "true") || is(s, &t, "false") || is(s, &t, "null") => {
+                    return broken
+                }
+                _ => after_break = None,
+            }
+        }
+        if let Some(at) = rules(s, &w, n) {
+            return Some(at);
+        }
+        if t.k == K::End {
+            return None;
+        }
+    }
+}
+
+fn word<'s>(s: &'s [u8], t: &Tok) -> &'s [u8] {
+    s.get(t.a..t.b).unwrap_or(&[])
+}
+
+fn is(s: &[u8], t: &Tok, kw: &str) -> bool {
+    word(s, t).eq_ignore_ascii_case(kw.as_bytes())
+}
+
+fn operand(k: K) -> bool {
+    matches!(k, K::Num | K::Str)
+}
+
+/// Rules over the last tokens (`w[0]` is the newest); `n` tokens seen so far.
+fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
+    let k = |i: usize| w[i].k;
+    let at = |i: usize| Some(w[i].a);
+    // Statement start: first token or after `;`.
+    let starts = |i: usize| n == i + 1 || k(i + 1) == K::Semi;
+    // Tautology: `or 1=1`, `and 'a'='b'`, `or x=x` (a literal on both sides: prose says
+    // `and y = 1`, injections compare constants).
+    if n >= 4 && k(3) == K::Logic && matches!(k(1), K::Cmp | K::JsonOp) {
+        let same = k(2) == K::Word && word(s, &w[2]).eq_ignore_ascii_case(word(s, &w[0]));
+        if (operand(k(2)) && operand(k(0))) || same {
+            return at(3);
+        }
+    }
+    if n >= 2 && k(1) == K::Logic {
+        if k(0) == K::Func && in_table(word(s, &w[0]), STRONG_FUNCS) {
+            return at(1);
+        }
+        if n >= 3
+            && matches!(k(2), K::Num | K::Str)
+            && k(0) == K::Kw
+            && (is(s, &w[0], "true") || is(s, &w[0], "false"))
+        {
+            return at(1);
+        }
+    }
+    if n >= 2
+        && k(1) == K::Union
+        && (k(0) == K::Select
+            || (k(0) == K::Kw && (is(s, &w[0], "all") || is(s, &w[0], "distinct"))))
+    {
+        return at(1);
+    }
+    if n >= 2 && k(1) == K::Union && k(0) == K::LParen {
+        return at(1);
+    }
+    // `select` followed by what only a query puts there.
+    if n >= 2 && k(1) == K::Select {
+        match k(0) {
+            K::Func | K::Var => return at(1),
+            K::Kw if is(s, &w[0], "null") || is(s, &w[0], "distinct") || is(s, &w[0], "top") => {
+                return at(1)
+            }
+            K::Op if is(s, &w[0], "*") => return at(1),
+            _ => {}
+        }
+    }
+    if n >= 3 && k(2) == K::Select && k(1) == K::Num && k(0) == K::Comma {
+        return at(2);
+    }
+    // Statements.
+    if n >= 2 && k(1) == K::Stmt {
+        let first = word(s, &w[1]).to_ascii_lowercase();
+        let next = word(s, &w[0]).to_ascii_lowercase();
+        let nx = next.as_slice();
+        let shape = match first.as_slice() {
+            b"waitfor" => matches!(nx, b"delay" | b"time"),
+            b"insert" | b"replace" => nx == b"into" && starts(1),
+            b"delete" => nx == b"from" && starts(1),
+            b"drop" | b"create" | b"alter" | b"truncate" => {
+                starts(1)
+                    && matches!(
+                        nx,
+                        b"table"
+                            | b"database"
+                            | b"function"
+                            | b"procedure"
+                            | b"user"
+                            | b"view"
+                            | b"trigger"
+                            | b"index"
+                    )
+            }
+            b"declare" => k(0) == K::Var,
+            b"exec" | b"execute" => {
+                k(0) == K::Var
+                    || (k(0) == K::LParen && starts(1))
+                    || nx == b"immediate"
+                    || nx == b"master"
+                    || nx.starts_with(b"xp_")
+                    || nx.starts_with(b"sp_")
+            }
+            b"shutdown" => starts(1) && matches!(k(0), K::End | K::Semi),
+            _ => false,
+        };
+        if shape {
+            return at(1);
+        }
+    }
+    // `(..) values (`
+    if n >= 3 && k(2) == K::RParen && k(1) == K::Kw && is(s, &w[1], "values") && k(0) == K::LParen {
+        return at(1);
+    }
+    if n >= 2 && k(1) == K::Kw && is(s, &w[1], "procedure") && is(s, &w[0], "analyse") {
+        return at(1);
+    }
+    // Database function calls with SQL-shaped arguments.
+    if n >= 3
+        && k(2) == K::Func
+        && k(1) == K::LParen
+        && in_table(word(s, &w[2]), STRONG_FUNCS)
+        && matches!(k(0), K::Func | K::Select | K::RParen | K::Var | K::End)
+    {
+        return at(2);
+    }
+    if n >= 4
+        && k(3) == K::Func
+        && k(2) == K::LParen
+        && operand(k(1))
+        && in_table(word(s, &w[3]), STRONG_FUNCS)
+        && matches!(k(0), K::RParen | K::Comma | K::Op | K::Cmp | K::End)
+    {
+        return at(3);
+    }
+    // A value that only opens a call: `concat(`, `trim(`, `current_user(`.
+    if n == 3 && k(2) == K::Func && k(1) == K::LParen && k(0) == K::End {
+        let f = word(s, &w[2]);
+        if in_table(f, FUNCS) || in_table(f, STRONG_FUNCS) {
+            return at(2);
+        }
+    }
+    if n >= 2 && k(1) == K::Kw && is(s, &w[1], "having") && k(0) == K::Func {
+        return at(1);
+    }
+    // PostgreSQL: `)::text`, `'..'::jsonb`, `'..' @> '..'`, `'..' ? 'a'`.
+    if n >= 3 && matches!(k(2), K::RParen | K::Str) && k(1) == K::Cast && k(0) == K::Word {
+        return at(1);
+    }
+    if n >= 3 && k(2) == K::Str && k(1) == K::JsonOp && matches!(k(0), K::Str | K::Num | K::Word) {
+        return at(1);
+    }
+    if n >= 3 && k(2) == K::Str && k(1) == K::Cmp && k(0) == K::Str && !is(s, &w[1], "is") {
+        return at(1);
+    }
+    if n >= 2
+        && matches!(k(1), K::RParen | K::Str)
+        && k(0) == K::Cmp
+        && (is(s, &w[0], "like") || is(s, &w[0], "regexp") || is(s, &w[0], "rlike"))
+        && (k(1) == K::RParen || !is(s, &w[0], "like"))
+    {
+        return at(0);
+    }
+    if n >= 2
+        && k(1) == K::NumE
+        && matches!(k(0), K::LParen | K::Comma | K::Word | K::Func | K::Select)
+    {
+        return at(1);
+    }
+    if n >= 4 && operand(k(3)) && is(s, &w[2], "as") && k(1) == K::Str && k(0) == K::From {
+        return at(2);
+    }
+    if matches!(k(0), K::Word | K::Func | K::Stmt) && in_table(word(s, &w[0]), CATALOG) {
+        return at(0);
+    }
+    // `mysql.user`, `master..sysdatabases`
+    if n >= 3
+        && k(1) == K::Dot
+        && is(s, &w[2], "mysql")
+        && (is(s, &w[0], "user") || is(s, &w[0], "db"))
+    {
+        return at(2);
+    }
+    if n >= 3 && is(s, &w[2], "master") && k(1) == K::Dot && k(0) == K::Dot {
+        return at(2);
+    }
+    None
+}
+
+#[cfg(test)]
+pub(crate) fn tables() -> [&'static [&'static str]; 7] {
+    [LOGIC, STMT, KW, STRONG_FUNCS, FUNCS, CATALOG, &[]]
+}
