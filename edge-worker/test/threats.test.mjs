@@ -26,7 +26,7 @@ const attacks = [
       body: JSON.stringify({ post: 7, text: "nice <script>alert(document.cookie)</script>" }),
     },
   },
-  { ip: "198.51.100.3", id: "SSRF", path: "/ok/orders", init: { headers: { referer: "http://169.254.169.254/latest/meta-data/iam/" } } },
+  { ip: "198.51.100.3", id: "SSRF", path: "/ok/orders", init: { headers: { "x-callback-url": "http://169.254.169.254/latest/meta-data/iam/" } } },
   { ip: "198.51.100.4", id: "WeakAuthentication", path: "/ok/orders", init: { headers: { authorization: ALG_NONE } } },
 ];
 

@@ -475,6 +475,8 @@ impl EnvoySetup {
         json!({
             "name": "actorwatch",
             "root_id": root_id,
+            // Lets a blocking threat rule hold a request's headers while it reads the body.
+            "allow_on_headers_stop_iteration": true,
             "configuration": {
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
                 "value": self.config_json,

@@ -12,8 +12,12 @@ use serde_json::Value;
 const ALG_NONE: &str = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
 
 fn threat_config(action: &str) -> String {
+    threat_config_holding(action, true)
+}
+
+fn threat_config_holding(action: &str, hold_headers: bool) -> String {
     format!(
-        r#"{{"rules": [], "actor": {{"sources": ["xff", "peer"]}},
+        r#"{{"rules": [], "actor": {{"sources": ["xff", "peer"]}}, "envoy_hold_headers": {hold_headers},
             "threat_rules": [
               {{"id": "SQLInjection", "action": "{action}"}}, {{"id": "XSS", "action": "{action}"}},
               {{"id": "SSRF", "action": "{action}"}}, {{"id": "WeakAuthentication", "action": "{action}"}},
@@ -55,7 +59,10 @@ fn attacks() -> Vec<Attack> {
             id: "SSRF",
             method: "GET",
             path: "/api/orders",
-            headers: vec![("referer", "http://169.254.169.254/latest/meta-data/iam/")],
+            headers: vec![(
+                "x-callback-url",
+                "http://169.254.169.254/latest/meta-data/iam/",
+            )],
             body: b"",
         },
         Attack {
@@ -112,14 +119,19 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
     }
     // Object-ID enumeration: 5 distinct ids of one API (a repeat does not count).
     for id in [1, 2, 3, 3, 4, 5] {
-        assert_eq!(get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"), 200);
+        assert_eq!(
+            get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"),
+            200
+        );
     }
     assert_eq!(benign(&mut c), vec![200, 201, 200]);
     let expected = attacks.len() + 1;
     let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= expected))
         .unwrap_or_else(|| panic!("{expected} events, got {:?}", rx.events()));
-    wait_for(WAIT, || (envoy.metric("threat_suppressed") == 4).then_some(()))
-        .unwrap_or_else(|| panic!("suppressed: {}", envoy.metric("threat_suppressed")));
+    wait_for(WAIT, || {
+        (envoy.metric("threat_suppressed") == 4).then_some(())
+    })
+    .unwrap_or_else(|| panic!("suppressed: {}", envoy.metric("threat_suppressed")));
     assert_eq!(rx.events().len(), expected, "{:?}", rx.events());
     let mut by_id: Vec<(String, String, String)> = events
         .iter()
@@ -155,12 +167,18 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
             .collect();
         assert_eq!(ids.len(), 1);
     }
-    let sqli = events.iter().find(|e| e["filterId"] == "SQLInjection").unwrap();
+    let sqli = events
+        .iter()
+        .find(|e| e["filterId"] == "SQLInjection")
+        .unwrap();
     assert_eq!(sqli["url"], "/api/orders");
     assert_eq!(sqli["subCategory"], "SQL_INJECTION");
-    let orig: Value =
-        serde_json::from_str(sqli["maliciousPayloadsResponses"][0]["orig"].as_str().unwrap())
-            .unwrap();
+    let orig: Value = serde_json::from_str(
+        sqli["maliciousPayloadsResponses"][0]["orig"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(orig["threat"]["part"], "query");
     assert_eq!(orig["path"], "/api/orders?id=1%27%20OR%201%3D1--");
     let weak = events
@@ -169,9 +187,12 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
         .unwrap();
     assert!(!weak.to_string().contains("eyJhbGciOiJub25lIn0"));
     let xss = events.iter().find(|e| e["filterId"] == "XSS").unwrap();
-    let orig: Value =
-        serde_json::from_str(xss["maliciousPayloadsResponses"][0]["orig"].as_str().unwrap())
-            .unwrap();
+    let orig: Value = serde_json::from_str(
+        xss["maliciousPayloadsResponses"][0]["orig"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(orig["threat"]["part"], "body");
     assert_eq!(envoy.metric("threat_blocked"), 0);
 }
@@ -194,7 +215,10 @@ fn block_mode_answers_matching_requests_before_the_upstream() {
     assert_eq!(api.hits(), before + 3);
     // Enumeration blocks the actor (from its next request on, once the blocklist arrives).
     for id in 1..=5 {
-        assert_eq!(get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"), 200);
+        assert_eq!(
+            get_as(&mut c, &format!("/api/orders/{id}"), "198.51.100.5"),
+            200
+        );
     }
     wait_for(WAIT, || {
         (get_as(&mut c, "/api/orders/1", "198.51.100.5") == 429).then_some(())
@@ -204,4 +228,23 @@ fn block_mode_answers_matching_requests_before_the_upstream() {
     wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= expected))
         .unwrap_or_else(|| panic!("{expected} events, got {:?}", rx.events()));
     assert_eq!(envoy.metric("threat_blocked"), attacks().len() as u64);
+}
+
+#[test]
+fn without_held_headers_a_blocked_body_never_reaches_the_upstream_whole() {
+    // Istio's WasmPlugin cannot set allow_on_headers_stop_iteration: the headers go on, the
+    // body is held and the request is answered (and its upstream stream reset) before the body
+    // is forwarded.
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = threat_config_holding("block", false);
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let xss = attacks().into_iter().find(|a| a.id == "XSS").unwrap();
+    assert_eq!(send(&mut c, &xss), 403);
+    let before = api.hits();
+    assert_eq!(benign(&mut c), vec![200, 201, 200]);
+    assert_eq!(api.hits(), before + 3);
+    wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("the XSS event");
+    assert_eq!(envoy.metric("threat_blocked"), 1);
 }

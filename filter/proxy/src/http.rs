@@ -145,7 +145,15 @@ impl HttpContext for HttpFilter {
             return Action::Pause;
         }
         self.body_wait = BodyWait::Holding;
-        Action::Pause
+        // Pausing the headers holds them from the upstream only where the plugin config allows
+        // it (`allow_on_headers_stop_iteration`, Envoy 1.35+); elsewhere Envoy would stop
+        // delivering the body and the request would hang, so the headers go on and the body
+        // is held (a blocked request is reset before its body reaches the upstream).
+        if w.cfg.envoy_hold_headers {
+            Action::Pause
+        } else {
+            Action::Continue
+        }
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {

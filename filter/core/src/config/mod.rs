@@ -223,6 +223,9 @@ pub struct Config {
     pub threat_rules: Vec<ThreatRule>,
     /// Bytes of a request body the threat rules inspect.
     pub body_max_bytes: usize,
+    /// Envoy only: the filter's plugin config sets `allow_on_headers_stop_iteration`, so a
+    /// request can be held whole (headers too) while a blocking rule reads its body.
+    pub envoy_hold_headers: bool,
 }
 
 /// How a host looks up an environment variable by name: `None` when it is not set. The core

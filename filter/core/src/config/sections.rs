@@ -30,12 +30,14 @@ impl Validator<'_> {
             "webhook",
             "threat_rules",
             "body_max_bytes",
+            "envoy_hold_headers",
         ];
         let root = self.object("", value, KEYS)?;
         let actor = self.actor(root.get("actor"));
         let threat_rules = self.threat_rules(root.get("threat_rules"));
         let rules = self.rules(&root, !threat_rules.is_empty());
         let body_max_bytes = self.body_max_bytes(&root);
+        let envoy_hold_headers = self.envoy_hold_headers(&root);
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
         let max_memory_mb = self.uint(
             &root,
@@ -105,6 +107,7 @@ impl Validator<'_> {
             webhook: webhook?,
             threat_rules,
             body_max_bytes,
+            envoy_hold_headers,
         })
     }
 

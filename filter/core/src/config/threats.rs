@@ -82,6 +82,18 @@ impl Validator<'_> {
         ) as usize
     }
 
+    /// `envoy_hold_headers`: a boolean, `false` when absent.
+    pub(super) fn envoy_hold_headers(&mut self, root: &Obj) -> bool {
+        match root.get("envoy_hold_headers") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => {
+                self.err("envoy_hold_headers", "must be true or false", v);
+                false
+            }
+        }
+    }
+
     fn threat_rule(&mut self, path: &str, value: &Value) -> Option<ThreatRule> {
         let id_value = value.get("id");
         let id = match id_value.and_then(Value::as_str).and_then(ThreatId::parse) {
