@@ -34,10 +34,19 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     {
         return None;
     }
-    meter.add(b.len() * 2);
-    let (v, map) = view(b);
-    let back = |i: usize| map.get(i).copied().unwrap_or(0);
-    if let Some(i) = traversal(&v, &map, b, ctx.part == Part::Path) {
+    meter.add(b.len() * 3);
+    // The view differs from the text only with `\`, NUL or `0x..`: otherwise match the text
+    // itself (all comparisons ignore case) and allocate nothing.
+    let owned;
+    let (v, map): (&[u8], Option<&[usize]>) =
+        if b.iter().any(|c| *c == b'\\' || *c == 0) || super::lex::find(b, b"0x").is_some() {
+            owned = view(b);
+            (&owned.0, Some(&owned.1))
+        } else {
+            (b, None)
+        };
+    let back = |i: usize| map.map_or(i, |m| m.get(i).copied().unwrap_or(0));
+    if let Some(i) = traversal(v, map, b, ctx.part == Part::Path) {
         return Some(back(i));
     }
     for i in 0..v.len() {
@@ -72,7 +81,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         }
     }
     if ctx.part != Part::Path {
-        return remote(&v, ctx).map(back);
+        return remote(v, ctx).map(back);
     }
     None
 }
@@ -118,7 +127,7 @@ fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// in a value a single `../` in prose is a relative link (`[post](../2024/a.md)`), so there
 /// it takes a value that starts climbing, two steps in a row, a `\` or `;` separator, or an
 /// encoded dot or slash.
-fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize> {
+fn traversal(v: &[u8], map: Option<&[usize]>, raw: &[u8], in_path: bool) -> Option<usize> {
     let mut i = 0;
     while i < v.len() {
         if v[i] != b'.' {
@@ -138,7 +147,11 @@ fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize
         if !(matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash)) {
             continue;
         }
-        let raw_at = |k: usize| map.get(k).and_then(|m| raw.get(*m)).copied();
+        let raw_at = |k: usize| {
+            map.map_or(Some(k), |m| m.get(k).copied())
+                .and_then(|m| raw.get(m))
+                .copied()
+        };
         let odd_sep = matches!(raw_at(i), Some(b'\\' | b';' | b'0'));
         let odd_dot = raw_at(start) != Some(b'.') || raw_at(start + 1) != Some(b'.');
         let leading = v[..start].iter().all(|c| matches!(c, b'/' | b' '));

@@ -60,6 +60,27 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     if let Some(i) = tags_and_handlers(b) {
         return Some(i);
     }
+    // Every rule below needs one of these bytes, or a DOM object name before a `.`.
+    meter.add(b.len());
+    let code = b
+        .iter()
+        .any(|c| matches!(c, b':' | b'(' | b'`' | b'[' | b'@' | b'$' | b'<'));
+    if !code {
+        meter.add(b.len() * 5);
+        let dom = [
+            "document",
+            "window",
+            "location",
+            "innerhtml",
+            "outerhtml",
+            "-moz",
+        ]
+        .iter()
+        .any(|w| super::lex::find(b, w.as_bytes()).is_some());
+        if !dom {
+            return None;
+        }
+    }
     // Compact view: no whitespace/controls/comments, lowercase; `map` points back into `s`.
     meter.add(b.len() * 2);
     let (c, map) = compact(b);

@@ -132,7 +132,8 @@ fn word_char(c: u8) -> bool {
 /// The command word at `i`: (end, program name = last path segment, is a path).
 fn command_at(v: &[u8], i: usize) -> (usize, &[u8], bool) {
     let mut e = i;
-    while e < v.len() && word_char(v[e]) {
+    // Bounded: `bin/bin/bin/..` must not rescan the rest of the value at every `bin/`.
+    while e < v.len() && e < i + 64 && word_char(v[e]) {
         e += 1;
     }
     let w = &v[i..e];
@@ -385,9 +386,10 @@ pub(crate) fn detect_windows(s: &str, meter: &mut Meter) -> Option<usize> {
     let first = first_word(b, &mut buf);
     let special = b
         .iter()
-        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'-'));
+        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%'));
     if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
-        return None;
+        // Only a cmdlet (`Invoke-WebRequest`) is left to find.
+        return cmdlet(b);
     }
     meter.add(b.len());
     let (v, map) = view(b);
@@ -429,6 +431,23 @@ pub(crate) fn detect_windows(s: &str, meter: &mut Meter) -> Option<usize> {
         }
         cmd_pos = matches!(c, b';' | b'|' | b'&' | b'(' | b'\n');
         i += 1;
+    }
+    None
+}
+
+/// A PowerShell cmdlet anywhere in the text, as a hyphenated word.
+fn cmdlet(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) {
+            let e = super::lex::word_end(b, i, b"-");
+            if b[i..e].contains(&b'-') && in_table(&b[i..e], CMDLETS) {
+                return Some(i);
+            }
+            i = e.max(i + 1);
+        } else {
+            i += 1;
+        }
     }
     None
 }

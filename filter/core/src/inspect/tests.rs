@@ -216,6 +216,16 @@ fn work_is_linear() {
         unit("/*"),
         unit("{,"),
         unit("\\"),
+        unit("http:"),
+        unit("bin/"),
+        unit("`a"),
+        unit("${a"),
+        unit("< a "),
+        unit(" oa"),
+        unit("a:"),
+        unit("--"),
+        unit("<![CDATA["),
+        unit("<a b=\""),
     ];
     let mut worst = 0;
     for body in &cases {
