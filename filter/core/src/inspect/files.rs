@@ -60,21 +60,21 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             let f = f.as_bytes();
             // A directory entry (`proc/self/`) also matches as the value's last segment.
             let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
-            if at(&v, from, f) || dir.is_some_and(|d| at(&v, from, d)) {
+            if at(v, from, f) || dir.is_some_and(|d| at(v, from, d)) {
                 return Some(back(i));
             }
         }
         // `.env`, `.env.local` as a file name.
         if c == b'.'
             && (i == 0 || v[i - 1] == b'/')
-            && at(&v, i, b".env")
+            && at(v, i, b".env")
             && v.get(i + 4).is_none_or(|c| matches!(c, b'/' | b'.'))
         {
             return Some(back(i));
         }
         // An absolute `/etc/...` path as a word: `cat /etc/subuid`.
         if c == b'/'
-            && at(&v, i, b"/etc/")
+            && at(v, i, b"/etc/")
             && (i == 0 || matches!(v[i - 1], b' ' | b'=' | b'>' | b':' | b'('))
         {
             return Some(back(i));
