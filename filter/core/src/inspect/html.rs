@@ -7,7 +7,8 @@
 //!   `<vmlframe`, `<import`, ...; namespaced (`<x:script`), letter-spaced (`<f o r m`) and
 //!   UTF-7 (`+ADw-script`) spellings. Harmless tags (`<b>`, `<p>`, `<a href=..>`, `<img src=..>`)
 //!   are not flagged by themselves;
-//! - event handler attributes: `on` + letters + `=` after a space, quote, `/` or `;`;
+//! - event handler attributes: `on` + letters + `=` after a space, quote, `/` or `;`, and
+//!   `formaction=`, `srcdoc=`;
 //! - script URLs: `javascript:`, `vbscript:`, `livescript:`, `data:text/html`, `data:,`;
 //! - CSS code: `expression(`, `-moz-binding`, `behavior:`, `@import`;
 //! - XML that loads or runs things: `<!ENTITY`, `xi:include`, `xsi:schemaLocation`;
@@ -144,6 +145,18 @@ fn tags_and_handlers(b: &[u8]) -> Option<usize> {
                     return Some(i);
                 }
             }
+            // Other attributes that run or load script: `formaction=`, `srcdoc=`.
+            b'f' | b'F' | b's' | b'S'
+                if i > 0
+                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n')
+                    && (at(b, i, b"formaction") || at(b, i, b"srcdoc")) =>
+            {
+                let e = word_end(b, i, b"");
+                let j = super::lex::skip_spaces(b, e);
+                if (e - i == 10 || e - i == 6) && b.get(j) == Some(&b'=') {
+                    return Some(i);
+                }
+            }
             _ => {}
         }
         i += 1;
@@ -242,7 +255,7 @@ fn js(c: &[u8]) -> Option<usize> {
             {
                 return Some(i);
             }
-            if w == b"new" && at(c, e, b"function(") {
+            if (w == b"newfunction" && next == b'(') || (w == b"new" && at(c, e, b"function(")) {
                 return Some(i);
             }
             if dom(w) {

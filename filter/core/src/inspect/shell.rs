@@ -215,6 +215,10 @@ pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
             if let Some(at) = unix_command(&v, i, e, name, path, start, escaped) {
                 return Some(back(at));
             }
+            // Not a command, but maybe `bin/chef` or `/etc/[p]asswd` at the command position.
+            if let Some(at) = unix_expression(&v, i) {
+                return Some(back(at));
+            }
             cmd_pos = false;
             start = false;
             i = e.max(i + 1);
@@ -275,6 +279,10 @@ fn unix_command(
     if j > e && shellish_after(v, e) {
         return Some(i);
     }
+    // A tool (not an everyday word) with an option among its next arguments: `ansible all -m`.
+    if !weak && j > e && option_follows(v, j) {
+        return Some(i);
+    }
     if in_table(name, PREFIX) && j > e {
         let (_, next, _) = command_at(v, j);
         if in_table(next, UNIX) && !in_table(next, WEAK) {
@@ -329,9 +337,30 @@ fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
 
 /// `${PATH}`, `${SHELL}`, `${IFS}`: an environment variable (upper case in the original).
 fn upper_var(v: &[u8], i: usize) -> bool {
-    let e = super::lex::word_end(v, i, b"#");
-    let w = &v[i..e];
-    in_table(w, &["home", "ifs", "path", "pwd", "shell", "user"]) || w.first() == Some(&b'#')
+    let e = super::lex::word_end(v, i, b"");
+    in_table(&v[i..e], &["home", "ifs", "path", "pwd", "shell", "user"]) || v.get(i) == Some(&b'#')
+}
+
+/// Does one of the next few arguments (up to a separator) look like an option (`-m`, `--url`)?
+fn option_follows(v: &[u8], mut j: usize) -> bool {
+    for _ in 0..4 {
+        if v.get(j) == Some(&b'-')
+            && v.get(j + 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        {
+            return true;
+        }
+        let e = v[j.min(v.len())..]
+            .iter()
+            .take(64)
+            .position(|c| *c == b' ' || sep(*c))
+            .map_or(v.len(), |p| j + p);
+        if v.get(e).is_none_or(|c| sep(*c)) {
+            return false;
+        }
+        j = super::lex::skip_spaces(v, e);
+    }
+    false
 }
 
 /// `/etc/[p]asswd`, `/bi?/sh`, `/[e]tc/..`: a system path written with glob characters.
