@@ -245,7 +245,7 @@ fn check_value(
                 hits.push(Hit {
                     attack: *a,
                     part: v.part,
-                    name: decode::excerpt(v.name, 0, 120),
+                    name: decode::excerpt(&decode::normalize(v.name, v.plus, meter), 0, 120),
                     excerpt: decode::excerpt(&decoded, at, 120),
                 });
             }
