@@ -166,6 +166,24 @@ fn one_hit_per_class_and_excerpt_bounded() {
 }
 
 #[test]
+fn binary_bodies_are_skipped() {
+    let hits = run(
+        "POST",
+        "/upload",
+        &[("content-type", "image/png")],
+        "\u{89}PNG ' or 1=1-- <script>",
+    );
+    assert!(hits.is_empty(), "{hits:?}");
+    let hits = run(
+        "POST",
+        "/upload",
+        &[("content-type", "text/plain")],
+        "' or 1=1--",
+    );
+    assert!(!hits.is_empty());
+}
+
+#[test]
 fn truncated_and_invalid_bodies() {
     let body = b"{\"a\": \"<script>alert(1)</scr\xc3";
     let h: BTreeMap<String, String> = BTreeMap::new();
