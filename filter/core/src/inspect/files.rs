@@ -49,19 +49,47 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     if let Some(i) = traversal(v, map, b, ctx.part == Part::Path) {
         return Some(back(i));
     }
-    for i in 0..v.len() {
+    // Only path-like tokens (with `.`, `/` or `_`) can name a file: prose words are skipped.
+    let mut t = 0;
+    while t < v.len() {
+        let mut e = t;
+        let mut pathy = false;
+        while e < v.len() && (is_word(v[e]) || matches!(v[e], b'.' | b'/' | b'-' | b'~' | b'@')) {
+            pathy |= matches!(v[e], b'.' | b'/' | b'_');
+            e += 1;
+        }
+        if pathy {
+            if let Some(i) = sensitive(v, t, e, meter) {
+                return Some(back(i));
+            }
+        }
+        t = e.max(t + 1);
+    }
+    if ctx.part != Part::Path {
+        return remote(v, ctx).map(back);
+    }
+    None
+}
+
+/// A sensitive file name inside the token `v[t..e]`.
+fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
+    for i in t..e {
         let c = v[i];
         if !(c == b'/' || c == b'.' || i == 0 || !is_word(v[i - 1])) {
             continue;
         }
         let from = if c == b'/' { i + 1 } else { i };
-        for f in FILES.iter().filter(|f| f.as_bytes().first() == v.get(from)) {
+        let first = v.get(from).map(u8::to_ascii_lowercase);
+        for f in FILES
+            .iter()
+            .filter(|f| f.as_bytes().first() == first.as_ref())
+        {
             meter.add(f.len());
             let f = f.as_bytes();
             // A directory entry (`proc/self/`) also matches as the value's last segment.
             let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
             if at(v, from, f) || dir.is_some_and(|d| at(v, from, d)) {
-                return Some(back(i));
+                return Some(i);
             }
         }
         // `.env`, `.env.local` as a file name.
@@ -70,18 +98,15 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             && at(v, i, b".env")
             && v.get(i + 4).is_none_or(|c| matches!(c, b'/' | b'.'))
         {
-            return Some(back(i));
+            return Some(i);
         }
         // An absolute `/etc/...` path as a word: `cat /etc/subuid`.
         if c == b'/'
             && at(v, i, b"/etc/")
             && (i == 0 || matches!(v[i - 1], b' ' | b'=' | b'>' | b':' | b'('))
         {
-            return Some(back(i));
+            return Some(i);
         }
-    }
-    if ctx.part != Part::Path {
-        return remote(v, ctx).map(back);
     }
     None
 }

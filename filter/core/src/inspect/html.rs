@@ -67,18 +67,8 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
         .iter()
         .any(|c| matches!(c, b':' | b'(' | b'`' | b'[' | b'@' | b'$' | b'<'));
     if !code {
-        meter.add(b.len() * 5);
-        let dom = [
-            "document",
-            "window",
-            "location",
-            "innerhtml",
-            "outerhtml",
-            "-moz",
-        ]
-        .iter()
-        .any(|w| super::lex::find(b, w.as_bytes()).is_some());
-        if !dom {
+        meter.add(b.len());
+        if !names_dom_object(b) {
             return None;
         }
     }
@@ -210,6 +200,27 @@ fn dangerous_tag(b: &[u8], mut i: usize) -> bool {
             }
         }
         return n > 2 && in_table(&buf[..n], TAGS);
+    }
+    false
+}
+
+/// Does the text name a DOM object or `-moz-binding` (one pass over its words)?
+fn names_dom_object(b: &[u8]) -> bool {
+    const OBJECTS: &[&str] = &["document", "innerhtml", "location", "outerhtml", "window"];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphabetic() {
+            let e = word_end(b, i, b"");
+            if in_table(&b[i..e], OBJECTS) {
+                return true;
+            }
+            i = e;
+        } else {
+            if b[i] == b'-' && at(b, i, b"-moz") {
+                return true;
+            }
+            i += 1;
+        }
     }
     false
 }
