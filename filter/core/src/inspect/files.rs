@@ -16,7 +16,7 @@ use super::{Ctx, Meter, Part};
 
 /// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
 #[rustfmt::skip]
-const FILES: &[&str] = &[
+pub(crate) const FILES: &[&str] = &[
     ".aiignore", ".aws/", ".bash_history", ".git/", ".htaccess", ".htpasswd", ".sql.", ".ssh/",
     ".svn/", "access.log", "apache2.conf", "backup.sql", "boot.ini", "error.log", "etc/crontab",
     "etc/group", "etc/hosts", "etc/issue", "etc/master.passwd", "etc/passwd", "etc/shadow",
@@ -79,11 +79,12 @@ fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
             continue;
         }
         let from = if c == b'/' { i + 1 } else { i };
-        let first = v.get(from).map(u8::to_ascii_lowercase);
-        for f in FILES
-            .iter()
-            .filter(|f| f.as_bytes().first() == first.as_ref())
-        {
+        // FILES is sorted: the entries starting with this byte are one range.
+        let first = v.get(from).map_or(0, u8::to_ascii_lowercase);
+        let head = |f: &&str| f.as_bytes().first().copied().unwrap_or(0);
+        let lo = FILES.partition_point(|f| head(f) < first);
+        let hi = FILES.partition_point(|f| head(f) <= first);
+        for f in FILES.get(lo..hi).unwrap_or(&[]) {
             meter.add(f.len());
             let f = f.as_bytes();
             // A directory entry (`proc/self/`) also matches as the value's last segment.

@@ -292,5 +292,6 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(shell::tables());
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
+    t.push(files::FILES);
     t
 }
