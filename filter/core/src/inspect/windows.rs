@@ -31,12 +31,9 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     // the value can matter.
     let mut buf = [0u8; 32];
     let first = first_word(b, &mut buf);
-    let special = b.iter().any(|c| {
-        matches!(
-            c,
-            b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^' | b'"' | b'\''
-        )
-    });
+    let special = b
+        .iter()
+        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^'));
     if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
         // Only a cmdlet (`Invoke-WebRequest`) is left to find.
         return cmdlet(b);
