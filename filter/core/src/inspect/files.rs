@@ -16,7 +16,7 @@ use super::{Ctx, Meter, Part};
 
 /// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
 #[rustfmt::skip]
-const FILES: &[&str] = &[
+pub(crate) const FILES: &[&str] = &[
     ".aiignore", ".aws/", ".bash_history", ".git/", ".htaccess", ".htpasswd", ".sql.", ".ssh/",
     ".svn/", "access.log", "apache2.conf", "backup.sql", "boot.ini", "error.log", "etc/crontab",
     "etc/group", "etc/hosts", "etc/issue", "etc/master.passwd", "etc/passwd", "etc/shadow",
@@ -34,45 +34,80 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     {
         return None;
     }
-    meter.add(b.len() * 2);
-    let (v, map) = view(b);
-    let back = |i: usize| map.get(i).copied().unwrap_or(0);
-    if let Some(i) = traversal(&v, &map, b, ctx.part == Part::Path) {
+    meter.add(b.len() * 3);
+    // The view differs from the text only with `\`, NUL or `0x..`: otherwise match the text
+    // itself (all comparisons ignore case) and allocate nothing.
+    let owned;
+    let (v, map): (&[u8], Option<&[usize]>) =
+        if b.iter().any(|c| *c == b'\\' || *c == 0) || super::lex::find(b, b"0x").is_some() {
+            owned = view(b);
+            (&owned.0, Some(&owned.1))
+        } else {
+            (b, None)
+        };
+    let back = |i: usize| map.map_or(i, |m| m.get(i).copied().unwrap_or(0));
+    if let Some(i) = traversal(v, map, b, ctx.part == Part::Path) {
         return Some(back(i));
     }
-    for i in 0..v.len() {
+    // Only path-like tokens (with `.`, `/` or `_`) can name a file: prose words are skipped.
+    let mut t = 0;
+    while t < v.len() {
+        let mut e = t;
+        let mut pathy = false;
+        while e < v.len() && (is_word(v[e]) || matches!(v[e], b'.' | b'/' | b'-' | b'~' | b'@')) {
+            pathy |= matches!(v[e], b'.' | b'/' | b'_');
+            e += 1;
+        }
+        if pathy {
+            if let Some(i) = sensitive(v, t, e, meter) {
+                return Some(back(i));
+            }
+        }
+        t = e.max(t + 1);
+    }
+    if ctx.part != Part::Path {
+        return remote(v, ctx).map(back);
+    }
+    None
+}
+
+/// A sensitive file name inside the token `v[t..e]`.
+fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
+    for i in t..e {
         let c = v[i];
         if !(c == b'/' || c == b'.' || i == 0 || !is_word(v[i - 1])) {
             continue;
         }
         let from = if c == b'/' { i + 1 } else { i };
-        for f in FILES.iter().filter(|f| f.as_bytes().first() == v.get(from)) {
+        // FILES is sorted: the entries starting with this byte are one range.
+        let first = v.get(from).map_or(0, u8::to_ascii_lowercase);
+        let head = |f: &&str| f.as_bytes().first().copied().unwrap_or(0);
+        let lo = FILES.partition_point(|f| head(f) < first);
+        let hi = FILES.partition_point(|f| head(f) <= first);
+        for f in FILES.get(lo..hi).unwrap_or(&[]) {
             meter.add(f.len());
             let f = f.as_bytes();
             // A directory entry (`proc/self/`) also matches as the value's last segment.
             let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
-            if at(&v, from, f) || dir.is_some_and(|d| at(&v, from, d)) {
-                return Some(back(i));
+            if at(v, from, f) || dir.is_some_and(|d| at(v, from, d)) {
+                return Some(i);
             }
         }
         // `.env`, `.env.local` as a file name.
         if c == b'.'
             && (i == 0 || v[i - 1] == b'/')
-            && at(&v, i, b".env")
+            && at(v, i, b".env")
             && v.get(i + 4).is_none_or(|c| matches!(c, b'/' | b'.'))
         {
-            return Some(back(i));
+            return Some(i);
         }
         // An absolute `/etc/...` path as a word: `cat /etc/subuid`.
         if c == b'/'
-            && at(&v, i, b"/etc/")
+            && at(v, i, b"/etc/")
             && (i == 0 || matches!(v[i - 1], b' ' | b'=' | b'>' | b':' | b'('))
         {
-            return Some(back(i));
+            return Some(i);
         }
-    }
-    if ctx.part != Part::Path {
-        return remote(&v, ctx).map(back);
     }
     None
 }
@@ -118,7 +153,7 @@ fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// in a value a single `../` in prose is a relative link (`[post](../2024/a.md)`), so there
 /// it takes a value that starts climbing, two steps in a row, a `\` or `;` separator, or an
 /// encoded dot or slash.
-fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize> {
+fn traversal(v: &[u8], map: Option<&[usize]>, raw: &[u8], in_path: bool) -> Option<usize> {
     let mut i = 0;
     while i < v.len() {
         if v[i] != b'.' {
@@ -138,7 +173,11 @@ fn traversal(v: &[u8], map: &[usize], raw: &[u8], in_path: bool) -> Option<usize
         if !(matches!(next, Some(b'/' | b';')) || (next.is_none() && before_slash)) {
             continue;
         }
-        let raw_at = |k: usize| map.get(k).and_then(|m| raw.get(*m)).copied();
+        let raw_at = |k: usize| {
+            map.map_or(Some(k), |m| m.get(k).copied())
+                .and_then(|m| raw.get(m))
+                .copied()
+        };
         let odd_sep = matches!(raw_at(i), Some(b'\\' | b';' | b'0'));
         let odd_dot = raw_at(start) != Some(b'.') || raw_at(start + 1) != Some(b'.');
         let leading = v[..start].iter().all(|c| matches!(c, b'/' | b' '));

@@ -7,7 +7,8 @@
 //!   `<vmlframe`, `<import`, ...; namespaced (`<x:script`), letter-spaced (`<f o r m`) and
 //!   UTF-7 (`+ADw-script`) spellings. Harmless tags (`<b>`, `<p>`, `<a href=..>`, `<img src=..>`)
 //!   are not flagged by themselves;
-//! - event handler attributes: `on` + letters + `=` after a space, quote, `/` or `;`;
+//! - event handler attributes: `on` + letters + `=` after a space, quote, `/` or `;`, and
+//!   `formaction=`, `srcdoc=`;
 //! - script URLs: `javascript:`, `vbscript:`, `livescript:`, `data:text/html`, `data:,`;
 //! - CSS code: `expression(`, `-moz-binding`, `behavior:`, `@import`;
 //! - XML that loads or runs things: `<!ENTITY`, `xi:include`, `xsi:schemaLocation`;
@@ -59,6 +60,17 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     meter.add(b.len());
     if let Some(i) = tags_and_handlers(b) {
         return Some(i);
+    }
+    // Every rule below needs one of these bytes, or a DOM object name before a `.`.
+    meter.add(b.len());
+    let code = b
+        .iter()
+        .any(|c| matches!(c, b':' | b'(' | b'`' | b'[' | b'@' | b'$' | b'<'));
+    if !code {
+        meter.add(b.len());
+        if !names_dom_object(b) {
+            return None;
+        }
     }
     // Compact view: no whitespace/controls/comments, lowercase; `map` points back into `s`.
     meter.add(b.len() * 2);
@@ -123,6 +135,18 @@ fn tags_and_handlers(b: &[u8]) -> Option<usize> {
                     return Some(i);
                 }
             }
+            // Other attributes that run or load script: `formaction=`, `srcdoc=`.
+            b'f' | b'F' | b's' | b'S'
+                if i > 0
+                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n')
+                    && (at(b, i, b"formaction") || at(b, i, b"srcdoc")) =>
+            {
+                let e = word_end(b, i, b"");
+                let j = super::lex::skip_spaces(b, e);
+                if (e - i == 10 || e - i == 6) && b.get(j) == Some(&b'=') {
+                    return Some(i);
+                }
+            }
             _ => {}
         }
         i += 1;
@@ -180,6 +204,27 @@ fn dangerous_tag(b: &[u8], mut i: usize) -> bool {
     false
 }
 
+/// Does the text name a DOM object or `-moz-binding` (one pass over its words)?
+fn names_dom_object(b: &[u8]) -> bool {
+    const OBJECTS: &[&str] = &["document", "innerhtml", "location", "outerhtml", "window"];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphabetic() {
+            let e = word_end(b, i, b"");
+            if in_table(&b[i..e], OBJECTS) {
+                return true;
+            }
+            i = e;
+        } else {
+            if b[i] == b'-' && at(b, i, b"-moz") {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
+}
+
 fn compact(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut c = Vec::with_capacity(b.len());
     let mut map = Vec::with_capacity(b.len());
@@ -221,7 +266,7 @@ fn js(c: &[u8]) -> Option<usize> {
             {
                 return Some(i);
             }
-            if w == b"new" && at(c, e, b"function(") {
+            if (w == b"newfunction" && next == b'(') || (w == b"new" && at(c, e, b"function(")) {
                 return Some(i);
             }
             if dom(w) {

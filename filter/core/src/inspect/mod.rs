@@ -17,6 +17,7 @@ mod sql_lex;
 mod ssrf;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 use std::borrow::Cow;
 
@@ -163,7 +164,9 @@ pub struct Hit {
     pub excerpt: String,
 }
 
-/// Work done by the scanners, in bytes examined. Tests use it to prove the cost is linear.
+/// Work done by the scanners, in bytes examined: each pass over a value adds its length.
+/// Look-aheads inside a pass are bounded by constants (64 or 256 bytes) and not counted.
+/// Tests use it to prove the cost is linear.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Meter {
     pub bytes: u64,
@@ -245,7 +248,7 @@ fn check_value(
                 hits.push(Hit {
                     attack: *a,
                     part: v.part,
-                    name: decode::excerpt(v.name, 0, 120),
+                    name: decode::excerpt(&decode::normalize(v.name, v.plus, meter), 0, 120),
                     excerpt: decode::excerpt(&decoded, at, 120),
                 });
             }
@@ -277,7 +280,7 @@ fn detect(a: Attack, s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
         Attack::OsCommandInjection => shell::detect_unix(s, meter),
-        Attack::WindowsCommandInjection => shell::detect_windows(s, meter),
+        Attack::WindowsCommandInjection => windows::detect(s, meter),
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }
@@ -290,7 +293,9 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(sql::tables());
     t.extend(html::tables());
     t.extend(shell::tables());
+    t.extend(windows::tables());
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
+    t.push(files::FILES);
     t
 }

@@ -80,7 +80,7 @@ pub(crate) fn for_each_value(
                 let pair = pair.trim_start();
                 let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
                 if go && !(n.is_empty() && v.is_empty()) {
-                    go = f(value(Part::Cookies, n, v, true), meter);
+                    go = f(value(Part::Cookies, n, v, false), meter);
                 }
             }
         }
@@ -128,12 +128,34 @@ enum Kind {
     Xml,
     Multipart,
     Text,
+    /// Media, archives, protobuf: bytes no application parses as text.
+    Binary,
 }
 
+/// Content types whose bodies are not text (their bytes would only produce false positives).
+const BINARY_TYPES: [&str; 10] = [
+    "image/",
+    "audio/",
+    "video/",
+    "font/",
+    "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/grpc",
+    "application/x-protobuf",
+];
+
 fn body_kind(req: &Request, body: &str) -> Kind {
-    let ct = req.headers.get("content-type").unwrap_or("");
-    let has = |w: &str| ct.to_ascii_lowercase().contains(w);
-    if has("json") {
+    let ct = req
+        .headers
+        .get("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let has = |w: &str| ct.contains(w);
+    if BINARY_TYPES.iter().any(|t| ct.trim_start().starts_with(t)) {
+        Kind::Binary
+    } else if has("json") {
         Kind::Json
     } else if has("x-www-form-urlencoded") {
         Kind::Form
@@ -174,6 +196,7 @@ fn body_values(
         Kind::Text => {
             f(value(Part::Body, "", body, false), meter);
         }
+        Kind::Binary => {}
     }
 }
 

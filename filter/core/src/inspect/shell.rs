@@ -1,6 +1,6 @@
-//! Command injection, Unix and Windows.
+//! Unix command injection.
 //!
-//! Both work on a shell view of the decoded text: quotes and backslashes dropped and
+//! Both work on a shell view of the decoded text: quotes, backslashes and `^` dropped and
 //! `${VAR}` / `$VAR` glued inside a word removed (`c${x}url`, `'cu'rl`, `\ls` all read
 //! `curl`/`ls`), `$IFS` read as a space. A *command position* is the start of the value or
 //! the place after `;`, `|`, `&`, `` ` ``, `$(`, `(`, a newline or `<<<`; a program path
@@ -14,10 +14,7 @@
 //!   (`/etc/[p]asswd`), brace lists (`{,ip,a}`, `{l,-lh}s`), history (`!-1`), `~+`, `~-`,
 //!   `alias x=..`.
 //!
-//! Windows rules: `cmd /c`-style commands with a switch, path, variable or URL after them,
-//! PowerShell cmdlets (`Invoke-WebRequest`) and aliases (`iwr`, `iex`, `iwmi`), `%COMSPEC%`
-//! and friends, and batch control flow (`for /f .. in (..) do`, `if exist|defined|errorlevel`,
-//! `if a==b`, `if x equ y`).
+//! Windows commands are in `windows.rs`; both share the shell view below.
 use super::lex::{at, in_table, is_word};
 use super::Meter;
 
@@ -55,31 +52,15 @@ const PREFIX: &[&str] = &[
     "timeout", "watch", "xargs",
 ];
 
-#[rustfmt::skip]
-const WINDOWS: &[&str] = &[
-    "bcdboot", "bcdedit", "bitsadmin", "certutil", "cmd", "cmd.exe", "cscript", "del", "dir",
-    "diskpart", "icacls", "icm", "iex", "ipconfig", "iwmi", "iwr", "mshta", "net", "net1", "netsh",
-    "nltest", "powershell", "powershell.exe", "pwsh", "reg", "regedit", "regsvr32", "rundll32",
-    "sc", "schtasks", "systeminfo", "taskkill", "tasklist", "vssadmin", "wevtutil", "wmic",
-    "wscript", "xcopy",
-];
-
-/// PowerShell cmdlets that fetch or run code.
-#[rustfmt::skip]
-const CMDLETS: &[&str] = &[
-    "add-mppreference", "get-wmiobject", "invoke-command", "invoke-expression", "invoke-item",
-    "invoke-restmethod", "invoke-webrequest", "invoke-wmimethod", "new-object", "set-mppreference",
-    "start-bitstransfer", "start-process",
-];
-
 /// Shell view: (bytes, index in the decoded text of each byte).
-fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
+pub(super) fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut v = Vec::with_capacity(s.len());
     let mut map = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
-        if matches!(c, b'\'' | b'"' | b'\\') {
+        // Quotes, backslashes and cmd's `^` escape only hide a word: `c^u'r'l`.
+        if matches!(c, b'\'' | b'"' | b'\\' | b'^') {
             i += 1;
             continue;
         }
@@ -132,7 +113,8 @@ fn word_char(c: u8) -> bool {
 /// The command word at `i`: (end, program name = last path segment, is a path).
 fn command_at(v: &[u8], i: usize) -> (usize, &[u8], bool) {
     let mut e = i;
-    while e < v.len() && word_char(v[e]) {
+    // Bounded: `bin/bin/bin/..` must not rescan the rest of the value at every `bin/`.
+    while e < v.len() && e < i + 64 && word_char(v[e]) {
         e += 1;
     }
     let w = &v[i..e];
@@ -182,7 +164,7 @@ fn shell_meta(c: u8) -> bool {
 }
 
 /// The first word of a value, lowercased into `buf` (empty if too long).
-fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
+pub(super) fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
     let a = super::lex::skip_spaces(b, 0);
     let e = super::lex::word_end(b, a, b"-.");
     super::lex::lower(&b[a..e], buf).unwrap_or(&[])
@@ -212,6 +194,10 @@ pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
             let (e, name, path) = command_at(&v, i);
             let escaped = b.get(back(i).wrapping_sub(1)) == Some(&b'\\');
             if let Some(at) = unix_command(&v, i, e, name, path, start, escaped) {
+                return Some(back(at));
+            }
+            // Not a command, but maybe `bin/chef` or `/etc/[p]asswd` at the command position.
+            if let Some(at) = unix_expression(&v, i) {
                 return Some(back(at));
             }
             cmd_pos = false;
@@ -274,6 +260,10 @@ fn unix_command(
     if j > e && shellish_after(v, e) {
         return Some(i);
     }
+    // A tool (not an everyday word) with an option among its next arguments: `ansible all -m`.
+    if !weak && j > e && option_follows(v, j) {
+        return Some(i);
+    }
     if in_table(name, PREFIX) && j > e {
         let (_, next, _) = command_at(v, j);
         if in_table(next, UNIX) && !in_table(next, WEAK) {
@@ -328,9 +318,30 @@ fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
 
 /// `${PATH}`, `${SHELL}`, `${IFS}`: an environment variable (upper case in the original).
 fn upper_var(v: &[u8], i: usize) -> bool {
-    let e = super::lex::word_end(v, i, b"#");
-    let w = &v[i..e];
-    in_table(w, &["home", "ifs", "path", "pwd", "shell", "user"]) || w.first() == Some(&b'#')
+    let e = super::lex::word_end(v, i, b"");
+    in_table(&v[i..e], &["home", "ifs", "path", "pwd", "shell", "user"]) || v.get(i) == Some(&b'#')
+}
+
+/// Does one of the next few arguments (up to a separator) look like an option (`-m`, `--url`)?
+fn option_follows(v: &[u8], mut j: usize) -> bool {
+    for _ in 0..4 {
+        if v.get(j) == Some(&b'-')
+            && v.get(j + 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        {
+            return true;
+        }
+        let e = v[j.min(v.len())..]
+            .iter()
+            .take(64)
+            .position(|c| *c == b' ' || sep(*c))
+            .map_or(v.len(), |p| j + p);
+        if v.get(e).is_none_or(|c| sep(*c)) {
+            return false;
+        }
+        j = super::lex::skip_spaces(v, e);
+    }
+    false
 }
 
 /// `/etc/[p]asswd`, `/bi?/sh`, `/[e]tc/..`: a system path written with glob characters.
@@ -376,133 +387,7 @@ fn brace_list(v: &[u8], i: usize) -> bool {
     v.get(j) == Some(&b'}') && commas > 0 && (v.get(i + 1) == Some(&b',') || dash)
 }
 
-pub(crate) fn detect_windows(s: &str, meter: &mut Meter) -> Option<usize> {
-    let b = s.as_bytes();
-    meter.add(b.len());
-    // Fast path: without separators, variables or cmdlet hyphens, only a command starting
-    // the value can matter.
-    let mut buf = [0u8; 32];
-    let first = first_word(b, &mut buf);
-    let special = b
-        .iter()
-        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'-'));
-    if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
-        return None;
-    }
-    meter.add(b.len());
-    let (v, map) = view(b);
-    let back = |i: usize| map.get(i).copied().unwrap_or(0);
-    let mut i = 0;
-    let mut cmd_pos = true;
-    while i < v.len() {
-        let c = v[i];
-        if c == b' ' || c == b'@' {
-            i += 1;
-            continue;
-        }
-        if c == b'%' {
-            for var in [
-                &b"%comspec%"[..],
-                b"%systemroot%",
-                b"%windir%",
-                b"%programdata%",
-            ] {
-                if at(&v, i, var) {
-                    return Some(back(i));
-                }
-            }
-        }
-        if c.is_ascii_alphabetic() {
-            let e = super::lex::word_end(&v, i, b"-.");
-            let w = &v[i..e];
-            if (i == 0 || !is_word(v[i - 1])) && in_table(w, CMDLETS) {
-                return Some(back(i));
-            }
-            if cmd_pos {
-                if let Some(at) = windows_command(&v, i, e, w) {
-                    return Some(back(at));
-                }
-            }
-            cmd_pos = false;
-            i = e.max(i + 1);
-            continue;
-        }
-        cmd_pos = matches!(c, b';' | b'|' | b'&' | b'(' | b'\n');
-        i += 1;
-    }
-    None
-}
-
-fn windows_command(v: &[u8], i: usize, e: usize, w: &[u8]) -> Option<usize> {
-    if w == b"for" || w == b"if" {
-        return batch(v, e, w == b"for").then_some(i);
-    }
-    let name = w.strip_suffix(b".exe").unwrap_or(w);
-    if !in_table(name, WINDOWS) && !in_table(w, WINDOWS) {
-        return None;
-    }
-    let j = super::lex::skip_spaces(v, e);
-    let next = v.get(j).copied();
-    // Aliases that are not words: any argument will do.
-    if in_table(name, &["icm", "iex", "iwmi", "iwr"]) && (next.is_some() || i > 0) {
-        return Some(i);
-    }
-    let arg = match next {
-        None => i > 0,
-        Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
-        Some(_) => {
-            at(v, j, b"http") || (v.get(j + 1) == Some(&b':') && v.get(j + 2) == Some(&b'/'))
-        }
-    };
-    arg.then_some(i)
-}
-
-/// Batch control flow after `for` / `if`.
-fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
-    let rest = &v[e..v.len().min(e + 256)];
-    if is_for {
-        // `for %i in (..) do`, `for /f "..." %%a in (..) do`
-        let j = super::lex::skip_spaces(v, e);
-        let flag = v.get(j) == Some(&b'/') && v.get(j + 1).is_some_and(|c| b"fdlr".contains(c));
-        let var = v.get(j) == Some(&b'%');
-        let shape = super::lex::find(rest, b" in ")
-            .or_else(|| super::lex::find(rest, b" in("))
-            .is_some()
-            && super::lex::find(rest, b" do")
-                .or_else(|| super::lex::find(rest, b")do"))
-                .is_some();
-        return (flag || var) && shape;
-    }
-    let mut j = super::lex::skip_spaces(v, e);
-    // `if /i`, `if not`
-    for opt in [&b"/i"[..], b"not"] {
-        if at(v, j, opt) && v.get(j + opt.len()).is_none_or(|c| *c == b' ') {
-            j = super::lex::skip_spaces(v, j + opt.len());
-        }
-    }
-    for kw in [&b"exist "[..], b"defined ", b"errorlevel "] {
-        if at(v, j, kw) {
-            let k = super::lex::skip_spaces(v, j + kw.len());
-            let end = super::lex::word_end(v, k, b".:%-\\");
-            return end > k && v.get(end).is_none_or(|c| *c != b',');
-        }
-    }
-    // A comparison: `==` or ` equ|neq|lss|leq|gtr|geq `.
-    let stmt = &rest[..rest.len().min(96)];
-    stmt.windows(2).any(|w| w == b"==")
-        || [
-            &b" equ "[..],
-            b" neq ",
-            b" lss ",
-            b" leq ",
-            b" gtr ",
-            b" geq ",
-        ]
-        .iter()
-        .any(|op| super::lex::find(stmt, op).is_some())
-}
-
 #[cfg(test)]
-pub(crate) fn tables() -> [&'static [&'static str]; 5] {
-    [UNIX, WEAK, PREFIX, WINDOWS, CMDLETS]
+pub(crate) fn tables() -> [&'static [&'static str]; 3] {
+    [UNIX, WEAK, PREFIX]
 }

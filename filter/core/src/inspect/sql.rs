@@ -63,6 +63,7 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
                 | b'_'
                 | b':'
                 | b'\n'
+                | b'.'
         )
     }) {
         return None;

@@ -79,7 +79,8 @@ fn word_kind(w: &[u8], next_is_paren: bool) -> K {
         b"like" | b"regexp" | b"rlike" | b"is" => return K::Cmp,
         _ => {}
     }
-    if in_sorted(w, STMT) {
+    // `insert(`, `replace(` are functions; a statement never opens a paren (but `exec (@q)`).
+    if in_sorted(w, STMT) && !(next_is_paren && w != b"exec" && w != b"execute") {
         return K::Stmt;
     }
     if in_sorted(w, KW) {
@@ -176,9 +177,17 @@ impl Lexer<'_> {
         if is_word(c) || c == b'$' {
             let j = super::lex::word_end(s, a, b"$");
             self.i = j;
+            // Is a `(` next, past spaces and `/**/` comments (`JSON_EXTRACT/**/(`)?
             let mut p = j;
-            while p < s.len() && matches!(s[p], b' ' | b'\n' | b'\t') {
-                p += 1;
+            loop {
+                while p < s.len() && matches!(s[p], b' ' | b'\n' | b'\t') {
+                    p += 1;
+                }
+                if s.get(p) == Some(&b'/') && s.get(p + 1) == Some(&b'*') {
+                    p = find2(s, p + 2, b'*', b'/').map_or(s.len(), |e| e + 2);
+                } else {
+                    break;
+                }
             }
             return tok(word_kind(&s[a..j], s.get(p) == Some(&b'(')), j);
         }

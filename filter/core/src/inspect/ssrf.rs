@@ -88,7 +88,11 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             h += 1;
         }
         let mut end = h;
-        while end < v.len() && !matches!(v[end], b'/' | b'\\' | b'?' | b'#' | b' ' | b'"' | b'\'') {
+        // Bounded: a host name is at most 253 bytes (`http:http:http:..` must stay linear).
+        while end < v.len()
+            && end < h + 256
+            && !matches!(v[end], b'/' | b'\\' | b'?' | b'#' | b' ' | b'"' | b'\'')
+        {
             end += 1;
         }
         let mut authority = &v[h..end];

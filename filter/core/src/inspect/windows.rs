@@ -1,0 +1,174 @@
+//! Windows command injection: `cmd /c`-style commands with a switch, path, variable or URL
+//! after them, PowerShell cmdlets (`Invoke-WebRequest`) and aliases (`iwr`, `iex`, `iwmi`),
+//! `%COMSPEC%` and friends, and batch control flow (`for /f .. in (..) do`,
+//! `if exist|defined|errorlevel`, `if a==b`, `if x equ y`). Works on the shell view of
+//! `shell.rs` (quotes and carets of obfuscation dropped, lowercase).
+use super::lex::{at, in_table, is_word};
+use super::shell::{first_word, view};
+use super::Meter;
+
+#[rustfmt::skip]
+const WINDOWS: &[&str] = &[
+    "bcdboot", "bcdedit", "bitsadmin", "certutil", "cmd", "cmd.exe", "cscript", "del", "dir",
+    "diskpart", "icacls", "icm", "iex", "ipconfig", "iwmi", "iwr", "mshta", "net", "net1", "netsh",
+    "nltest", "powershell", "powershell.exe", "pwsh", "reg", "regedit", "regsvr32", "rundll32",
+    "sc", "schtasks", "systeminfo", "taskkill", "tasklist", "vssadmin", "wevtutil", "wmic",
+    "wscript", "xcopy",
+];
+
+/// PowerShell cmdlets that fetch or run code.
+#[rustfmt::skip]
+const CMDLETS: &[&str] = &[
+    "add-mppreference", "get-wmiobject", "invoke-command", "invoke-expression", "invoke-item",
+    "invoke-restmethod", "invoke-webrequest", "invoke-wmimethod", "new-object", "set-mppreference",
+    "start-bitstransfer", "start-process",
+];
+
+pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+    let b = s.as_bytes();
+    meter.add(b.len());
+    // Fast path: without separators, variables or cmdlet hyphens, only a command starting
+    // the value can matter.
+    let mut buf = [0u8; 32];
+    let first = first_word(b, &mut buf);
+    let special = b
+        .iter()
+        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^'));
+    if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
+        // Only a cmdlet (`Invoke-WebRequest`) is left to find.
+        return cmdlet(b);
+    }
+    meter.add(b.len());
+    let (v, map) = view(b);
+    let back = |i: usize| map.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    let mut cmd_pos = true;
+    while i < v.len() {
+        let c = v[i];
+        if c == b' ' || c == b'@' {
+            i += 1;
+            continue;
+        }
+        if c == b'%' {
+            for var in [
+                &b"%comspec%"[..],
+                b"%systemroot%",
+                b"%windir%",
+                b"%programdata%",
+            ] {
+                if at(&v, i, var) {
+                    return Some(back(i));
+                }
+            }
+        }
+        if c.is_ascii_alphabetic() {
+            let e = super::lex::word_end(&v, i, b"-.");
+            let w = &v[i..e];
+            if (i == 0 || !is_word(v[i - 1])) && in_table(w, CMDLETS) {
+                return Some(back(i));
+            }
+            if cmd_pos {
+                if let Some(at) = windows_command(&v, i, e, w) {
+                    return Some(back(at));
+                }
+            }
+            cmd_pos = false;
+            i = e.max(i + 1);
+            continue;
+        }
+        cmd_pos = matches!(c, b';' | b'|' | b'&' | b'(' | b'\n');
+        i += 1;
+    }
+    None
+}
+
+/// A PowerShell cmdlet anywhere in the text, as a hyphenated word.
+fn cmdlet(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) {
+            let e = super::lex::word_end(b, i, b"-");
+            if b[i..e].contains(&b'-') && in_table(&b[i..e], CMDLETS) {
+                return Some(i);
+            }
+            i = e.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+fn windows_command(v: &[u8], i: usize, e: usize, w: &[u8]) -> Option<usize> {
+    if w == b"for" || w == b"if" {
+        return batch(v, e, w == b"for").then_some(i);
+    }
+    let name = w.strip_suffix(b".exe").unwrap_or(w);
+    if !in_table(name, WINDOWS) && !in_table(w, WINDOWS) {
+        return None;
+    }
+    let j = super::lex::skip_spaces(v, e);
+    let next = v.get(j).copied();
+    // Aliases that are not words: any argument will do.
+    if in_table(name, &["icm", "iex", "iwmi", "iwr"]) && (next.is_some() || i > 0) {
+        return Some(i);
+    }
+    let arg = match next {
+        None => i > 0,
+        Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
+        Some(_) => {
+            at(v, j, b"http") || (v.get(j + 1) == Some(&b':') && v.get(j + 2) == Some(&b'/'))
+        }
+    };
+    arg.then_some(i)
+}
+
+/// Batch control flow after `for` / `if`.
+fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
+    let rest = &v[e..v.len().min(e + 256)];
+    if is_for {
+        // `for %i in (..) do`, `for /f "..." %%a in (..) do`
+        let j = super::lex::skip_spaces(v, e);
+        let flag = v.get(j) == Some(&b'/') && v.get(j + 1).is_some_and(|c| b"fdlr".contains(c));
+        let var = v.get(j) == Some(&b'%');
+        let shape = super::lex::find(rest, b" in ")
+            .or_else(|| super::lex::find(rest, b" in("))
+            .is_some()
+            && super::lex::find(rest, b" do")
+                .or_else(|| super::lex::find(rest, b")do"))
+                .is_some();
+        return (flag || var) && shape;
+    }
+    let mut j = super::lex::skip_spaces(v, e);
+    // `if /i`, `if not`
+    for opt in [&b"/i"[..], b"not"] {
+        if at(v, j, opt) && v.get(j + opt.len()).is_none_or(|c| *c == b' ') {
+            j = super::lex::skip_spaces(v, j + opt.len());
+        }
+    }
+    for kw in [&b"exist "[..], b"defined ", b"errorlevel "] {
+        if at(v, j, kw) {
+            let k = super::lex::skip_spaces(v, j + kw.len());
+            let end = super::lex::word_end(v, k, b".:%-\\");
+            return end > k && v.get(end).is_none_or(|c| *c != b',');
+        }
+    }
+    // A comparison: `==` or ` equ|neq|lss|leq|gtr|geq `.
+    let stmt = &rest[..rest.len().min(96)];
+    stmt.windows(2).any(|w| w == b"==")
+        || [
+            &b" equ "[..],
+            b" neq ",
+            b" lss ",
+            b" leq ",
+            b" gtr ",
+            b" geq ",
+        ]
+        .iter()
+        .any(|op| super::lex::find(stmt, op).is_some())
+}
+
+#[cfg(test)]
+pub(crate) fn tables() -> [&'static [&'static str]; 2] {
+    [WINDOWS, CMDLETS]
+}
