@@ -24,13 +24,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def actorwatch_config(hook_port, block):
+THREAT_RULES = [{"id": t} for t in ["SQLInjection", "XSS", "NoSQLInjection", "OSCommandInjection",
+                                      "WindowsCommandInjection", "LocalFileInclusionLFIRFI", "SSRF",
+                                      "WeakAuthentication"]]
+
+
+def actorwatch_config(hook_port, block, threats=False):
     rules = [{"id": "4XX_FILTER", "threshold": 10, "window_secs": 60, "cooldown_secs": 600}]
     if block:
         # Another actor is blocked (by 418s, which the measured traffic never gets), so every
         # measured request resolves its actor and looks it up in a non-empty blocklist.
         rules.append({"id": "TEAPOT", "statuses": [418], "threshold": 3, "action": "block", "block_secs": 86400})
+    extra = {"threat_rules": THREAT_RULES} if threats else {}
     return json.dumps({
+        **extra,
         "actor": {"sources": ["xff", "peer"]},
         "rules": rules,
         "webhook": {"url": f"http://127.0.0.1:{hook_port}/hook", "cluster": "hook", "mode": "instant"},
@@ -76,6 +83,8 @@ def variants(hook_port):
         "proxy-wasm reading :status": wasm_filter("status_only", EMPTY, "read_status"),
         "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
         "actorwatch block": wasm_filter("aw_block", ACTORWATCH, actorwatch_config(hook_port, True)),
+        # Every payload and weak-authentication rule on top of the 4XX rule (alert).
+        "actorwatch threat rules": wasm_filter("aw_threats", ACTORWATCH, actorwatch_config(hook_port, False, True)),
         "local_ratelimit": """
           - name: envoy.filters.http.local_ratelimit
             typed_config:

@@ -8,11 +8,11 @@ runs=${BENCH_RUNS:-3}
 work=target/bench-core
 rm -rf "$work" && mkdir -p "$work"
 
-cargo bench -p actorwatch-core --bench observe --no-run --locked >/dev/null 2>&1
+cargo bench -p actorwatch-core --bench observe --bench inspect --no-run --locked >/dev/null 2>&1
 for i in $(seq 1 "$runs"); do
   echo "core benchmarks: run $i of $runs" >&2
   rm -rf target/criterion
-  cargo bench -p actorwatch-core --bench observe --locked -- --warm-up-time 1 --measurement-time 2 --noplot >"$work/criterion-$i.txt" 2>&1
+  cargo bench -p actorwatch-core --bench observe --bench inspect --locked -- --warm-up-time 1 --measurement-time 2 --noplot >"$work/criterion-$i.txt" 2>&1
   python3 bench/criterion_medians.py target/criterion >"$work/run-$i.json"
 done
 echo "core memory: 1 M actors" >&2

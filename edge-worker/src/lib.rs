@@ -11,8 +11,8 @@ mod store;
 
 use actorwatch_core::config::ConfigCache;
 use actorwatch_core::inspect;
-use actorwatch_core::threat::{Inspection, Inspector};
 use actorwatch_core::template::request_url_parts;
+use actorwatch_core::threat::{Inspection, Inspector};
 use actorwatch_core::{Blocklist, Config, Observation, Recorder};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -333,13 +333,14 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             } else {
                 // Alert-only rules: the origin fetch is not delayed by reading the copy.
                 let origin = Fetch::Request(origin_request(&req, &env)?);
-                let (response, (body, truncated)) = futures_util::future::join(origin.send(), async {
-                    match copy {
-                        Some(copy) => read_prefix(copy, limit).await,
-                        None => (Vec::new(), false),
-                    }
-                })
-                .await;
+                let (response, (body, truncated)) =
+                    futures_util::future::join(origin.send(), async {
+                        match copy {
+                            Some(copy) => read_prefix(copy, limit).await,
+                            None => (Vec::new(), false),
+                        }
+                    })
+                    .await;
                 inspect_with(&body, truncated, &mut found);
                 inspection = Some(found);
                 response?

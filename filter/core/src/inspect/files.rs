@@ -191,6 +191,10 @@ fn traversal(v: &[u8], map: Option<&[usize]>, raw: &[u8], in_path: bool) -> Opti
 
 /// Remote file inclusion shapes.
 fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
+    // `referer` and `origin` hold the browser's own page, never an include target.
+    if ctx.part == Part::Headers && !super::parts::header_may_carry_fetch_url(ctx.name) {
+        return None;
+    }
     let scheme_end = ["http://", "https://", "ftp://", "ftps://", "file://"]
         .iter()
         .find(|p| at(v, 0, p.as_bytes()))
@@ -214,9 +218,18 @@ fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
     if dotted_ip {
         return Some(0);
     }
+    // A name that is, or ends in, an include-like word (`path`, `file_path`, `templateDir`),
+    // not one that merely ends in its letters (`credir`, `xpath`).
+    let raw = ctx.name.as_bytes();
     let name = ctx.name.to_ascii_lowercase();
-    let includeish = ["path", "dir", "include", "inc", "root"]
-        .iter()
-        .any(|s| name.ends_with(s));
+    let includeish = ["path", "dir", "include", "inc", "root"].iter().any(|s| {
+        let Some(k) = name.len().checked_sub(s.len()) else {
+            return false;
+        };
+        name.ends_with(s)
+            && (k == 0
+                || matches!(raw.get(k - 1), Some(b'_' | b'-' | b'.' | b'['))
+                || raw.get(k).is_some_and(u8::is_ascii_uppercase))
+    });
     (includeish && !ctx.is_name).then_some(0)
 }

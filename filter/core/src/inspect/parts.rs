@@ -28,7 +28,7 @@ const SKIPPED_HEADERS: &[&str] = &[
 
 /// Headers whose URL is the browser's own page, not a fetch target: never SSRF evidence
 /// (a developer's `referer: http://localhost:3000/` is normal).
-fn header_may_carry_fetch_url(name: &str) -> bool {
+pub(crate) fn header_may_carry_fetch_url(name: &str) -> bool {
     !(name.eq_ignore_ascii_case("referer")
         || name.eq_ignore_ascii_case("origin")
         || name.eq_ignore_ascii_case("user-agent"))

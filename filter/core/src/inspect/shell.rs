@@ -304,7 +304,13 @@ fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
         }
         b'/' => glob_path(v, i),
         b'{' => brace_list(v, i),
-        b'!' => n1 == b'-' && v.get(i + 2).is_some_and(|c| c.is_ascii_digit()),
+        // History expansion at a command position; glued to a word it is a separator of
+        // opaque ids (`id!-2117556153!node` in WebLogic session cookies).
+        b'!' => {
+            n1 == b'-'
+                && v.get(i + 2).is_some_and(|c| c.is_ascii_digit())
+                && (i == 0 || matches!(v[i - 1], b' ' | b';' | b'|' | b'&' | b'(' | b'\n'))
+        }
         b'~' => {
             (n1 == b'+' || n1 == b'-')
                 && (i == 0 || v[i - 1] == b' ')

@@ -46,7 +46,7 @@ pub(crate) struct Tracker {
 impl Tracker {
     pub fn new(hasher: SeededState, max_bytes: usize) -> Tracker {
         Tracker {
-            rules: HashMap::with_hasher(hasher.clone()),
+            rules: HashMap::with_hasher(hasher),
             values: HashMap::with_hasher(hasher),
             max_bytes,
             bytes: 0,
