@@ -129,10 +129,132 @@ metrics! {
     Counter threat_blocked,
     /// Threat-rule keys (actor and rule, actor and API) forgotten to stay within the budget.
     Counter threat_keys_evicted,
+    /// `SQLInjection`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_sql_injection_matches,
+    /// `SQLInjection`: events raised.
+    Counter threat_sql_injection_events,
+    /// `SQLInjection`: matches suppressed by the cooldown.
+    Counter threat_sql_injection_suppressed,
+    /// `XSS`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_xss_matches,
+    /// `XSS`: events raised.
+    Counter threat_xss_events,
+    /// `XSS`: matches suppressed by the cooldown.
+    Counter threat_xss_suppressed,
+    /// `NoSQLInjection`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_nosql_injection_matches,
+    /// `NoSQLInjection`: events raised.
+    Counter threat_nosql_injection_events,
+    /// `NoSQLInjection`: matches suppressed by the cooldown.
+    Counter threat_nosql_injection_suppressed,
+    /// `OSCommandInjection`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_os_command_injection_matches,
+    /// `OSCommandInjection`: events raised.
+    Counter threat_os_command_injection_events,
+    /// `OSCommandInjection`: matches suppressed by the cooldown.
+    Counter threat_os_command_injection_suppressed,
+    /// `WindowsCommandInjection`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_windows_command_injection_matches,
+    /// `WindowsCommandInjection`: events raised.
+    Counter threat_windows_command_injection_events,
+    /// `WindowsCommandInjection`: matches suppressed by the cooldown.
+    Counter threat_windows_command_injection_suppressed,
+    /// `LocalFileInclusionLFIRFI`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_file_inclusion_matches,
+    /// `LocalFileInclusionLFIRFI`: events raised.
+    Counter threat_file_inclusion_events,
+    /// `LocalFileInclusionLFIRFI`: matches suppressed by the cooldown.
+    Counter threat_file_inclusion_suppressed,
+    /// `SSRF`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_ssrf_matches,
+    /// `SSRF`: events raised.
+    Counter threat_ssrf_events,
+    /// `SSRF`: matches suppressed by the cooldown.
+    Counter threat_ssrf_suppressed,
+    /// `WeakAuthentication`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_weak_authentication_matches,
+    /// `WeakAuthentication`: events raised.
+    Counter threat_weak_authentication_events,
+    /// `WeakAuthentication`: matches suppressed by the cooldown.
+    Counter threat_weak_authentication_suppressed,
+    /// `ParamEnumeration`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_param_enumeration_matches,
+    /// `ParamEnumeration`: events raised.
+    Counter threat_param_enumeration_events,
+    /// `ParamEnumeration`: matches suppressed by the cooldown.
+    Counter threat_param_enumeration_suppressed,
     /// Worker only: counting-state snapshots the shards saved.
     Counter state_saves,
     /// Worker only: shards whose state changed since their last save.
     Gauge state_unsaved,
+}
+
+/// Which of a threat rule's own counters an outcome adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreatCount {
+    Matched,
+    Event,
+    Suppressed,
+}
+
+impl Metrics {
+    /// Adds one to a threat rule's own counter (matched, events, suppressed).
+    pub fn count_threat(&mut self, id: crate::threat::ThreatId, what: ThreatCount) {
+        use crate::threat::ThreatId;
+        let [matched, events, suppressed] = match id {
+            ThreatId::SqlInjection => [
+                &mut self.threat_sql_injection_matches,
+                &mut self.threat_sql_injection_events,
+                &mut self.threat_sql_injection_suppressed,
+            ],
+            ThreatId::Xss => [
+                &mut self.threat_xss_matches,
+                &mut self.threat_xss_events,
+                &mut self.threat_xss_suppressed,
+            ],
+            ThreatId::NoSqlInjection => [
+                &mut self.threat_nosql_injection_matches,
+                &mut self.threat_nosql_injection_events,
+                &mut self.threat_nosql_injection_suppressed,
+            ],
+            ThreatId::OsCommandInjection => [
+                &mut self.threat_os_command_injection_matches,
+                &mut self.threat_os_command_injection_events,
+                &mut self.threat_os_command_injection_suppressed,
+            ],
+            ThreatId::WindowsCommandInjection => [
+                &mut self.threat_windows_command_injection_matches,
+                &mut self.threat_windows_command_injection_events,
+                &mut self.threat_windows_command_injection_suppressed,
+            ],
+            ThreatId::FileInclusion => [
+                &mut self.threat_file_inclusion_matches,
+                &mut self.threat_file_inclusion_events,
+                &mut self.threat_file_inclusion_suppressed,
+            ],
+            ThreatId::Ssrf => [
+                &mut self.threat_ssrf_matches,
+                &mut self.threat_ssrf_events,
+                &mut self.threat_ssrf_suppressed,
+            ],
+            ThreatId::WeakAuthentication => [
+                &mut self.threat_weak_authentication_matches,
+                &mut self.threat_weak_authentication_events,
+                &mut self.threat_weak_authentication_suppressed,
+            ],
+            ThreatId::ParamEnumeration => [
+                &mut self.threat_param_enumeration_matches,
+                &mut self.threat_param_enumeration_events,
+                &mut self.threat_param_enumeration_suppressed,
+            ],
+        };
+        let counter = match what {
+            ThreatCount::Matched => matched,
+            ThreatCount::Event => events,
+            ThreatCount::Suppressed => suppressed,
+        };
+        *counter += 1;
+    }
 }
 
 #[cfg(test)]

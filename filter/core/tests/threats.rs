@@ -132,6 +132,15 @@ fn a_weak_token_raises_one_single_event_per_cooldown_with_its_count() {
         (m.threat_matches, m.threat_suppressed, m.threat_events),
         (12, 10, 2)
     );
+    assert_eq!(
+        (
+            m.threat_weak_authentication_matches,
+            m.threat_weak_authentication_suppressed,
+            m.threat_weak_authentication_events,
+            m.threat_sql_injection_matches
+        ),
+        (12, 10, 2, 0)
+    );
     // A strong request raises nothing.
     assert!(request(&mut engine, &inspector, T0, "203.0.113.6:1", "/a", &[], 200).is_empty());
 }

@@ -4,6 +4,7 @@
 
 use super::{Detection, Detector};
 use crate::config::Action;
+use crate::metrics::ThreatCount;
 use crate::payload::{MaliciousEvent, SamplePayload};
 use crate::record::Record;
 use crate::sample::block_sample;
@@ -29,6 +30,7 @@ impl Detector {
                             continue;
                         };
                         self.counts.threat_matches += 1;
+                        self.counts.count_threat(rule.id, ThreatCount::Matched);
                         match tracker.hit(hit.rule, rule, &rec.actor, rec.ts_ms) {
                             Outcome::Raise { count } => {
                                 let sample = self.threat_sample(
@@ -49,7 +51,10 @@ impl Detector {
                                     event,
                                 });
                             }
-                            Outcome::Suppressed => self.counts.threat_suppressed += 1,
+                            Outcome::Suppressed => {
+                                self.counts.threat_suppressed += 1;
+                                self.counts.count_threat(rule.id, ThreatCount::Suppressed);
+                            }
                             Outcome::Counted => {}
                             Outcome::Untracked => self.counts.untracked_responses += 1,
                         }
@@ -68,9 +73,11 @@ impl Detector {
                 let value_key = self.api_hasher.hash_one(value.as_str());
                 let outcome =
                     tracker.enumerate(index, rule, &rec.actor, api_key, value_key, rec.ts_ms);
-                if matches!(outcome, Outcome::Raise { .. } | Outcome::Suppressed)
-                    && rule.action == Action::Block
-                {
+                let flagged = matches!(outcome, Outcome::Raise { .. } | Outcome::Suppressed);
+                if flagged {
+                    self.counts.count_threat(rule.id, ThreatCount::Matched);
+                }
+                if flagged && rule.action == Action::Block {
                     self.blocks.insert(
                         &rec.actor,
                         rec.ts_ms
@@ -88,7 +95,10 @@ impl Detector {
                             event,
                         });
                     }
-                    Outcome::Suppressed => self.counts.threat_suppressed += 1,
+                    Outcome::Suppressed => {
+                        self.counts.threat_suppressed += 1;
+                        self.counts.count_threat(rule.id, ThreatCount::Suppressed);
+                    }
                     Outcome::Counted => {}
                     Outcome::Untracked => self.counts.untracked_responses += 1,
                 }
@@ -149,6 +159,7 @@ impl Detector {
     ) -> MaliciousEvent {
         self.counts.events_raised += 1;
         self.counts.threat_events += 1;
+        self.counts.count_threat(rule.id, ThreatCount::Event);
         self.event_seq += 1;
         MaliciousEvent {
             actor: self.cfg.actor.display(&rec.actor),
