@@ -80,6 +80,7 @@ fn main() {
     let config = format!(
         r#"{{"actor": {{"sources": ["xff", "peer"]}},
   "rules": [{{"id": "4XX_FILTER", "statuses": ["400-499"], "threshold": 10, "window_secs": 60, "cooldown_secs": 600}}],
+  "threat_rules": [{{"id": "SQLInjection"}}, {{"id": "XSS", "action": "block"}}, {{"id": "SSRF"}}],
   "samples_per_event": 3,
   "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": {{"env": "ACTORWATCH_HMAC_SECRET"}}}}}}"#,
         port = receiver.port
@@ -152,6 +153,21 @@ fn main() {
         .map(|_| send("POST", "/login", "203.0.113.99"))
         .collect();
     println!("   credential stuffer 203.0.113.99 tried 12 passwords: {stuffer:?}");
+    let injector = [
+        send(
+            "GET",
+            "/api/orders?id=7%27%20UNION%20SELECT%20password%20FROM%20users--",
+            "198.51.100.23",
+        ),
+        send(
+            "GET",
+            "/api/orders?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E",
+            "198.51.100.23",
+        ),
+    ];
+    println!(
+        "   injector 198.51.100.23 sent a SQL injection (alert) and an XSS (blocked): {injector:?}"
+    );
 
     let lines = wait_for(Duration::from_secs(15), || {
         let text = std::fs::read_to_string(&received).ok()?;
@@ -167,7 +183,7 @@ fn main() {
                     .map_or(0, Vec::len)
             })
             .sum();
-        (events >= 2).then_some(lines)
+        (events >= 4).then_some(lines)
     })
     .unwrap_or_default();
 
@@ -194,9 +210,10 @@ fn main() {
             .flatten()
         {
             println!(
-                "   {:<16} {}  {} responses in the window, last {} {}",
+                "   {:<16} {:<12} {:<10} count {}, last {} {}",
                 e["actor"].as_str().unwrap_or(""),
                 e["filterId"].as_str().unwrap_or(""),
+                e["eventType"].as_str().unwrap_or(""),
                 e["count"],
                 e["method"].as_str().unwrap_or(""),
                 e["url"].as_str().unwrap_or("")
