@@ -248,3 +248,40 @@ fn without_held_headers_a_blocked_body_never_reaches_the_upstream_whole() {
     wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("the XSS event");
     assert_eq!(envoy.metric("threat_blocked"), 1);
 }
+
+#[test]
+fn bodies_are_inspected_up_to_body_max_bytes_and_longer_ones_counted() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = format!(
+        r#"{{"rules": [], "actor": {{"sources": ["xff", "peer"]}}, "body_max_bytes": 64,
+            "threat_rules": [{{"id": "XSS"}}],
+            "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", "mode": "instant"}}}}"#
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let post = |c: &mut Client, actor: &str, body: &[u8]| {
+        let headers = [("x-forwarded-for", actor), ("content-type", "text/plain")];
+        c.request("POST", "/api/comments", &headers, body)
+            .map_or(0, |r| r.0)
+    };
+    let script = b"<script>alert(1)</script>";
+    // The attack ends exactly at the limit: inspected.
+    let mut within = vec![b'a'; 64 - script.len()];
+    within.extend_from_slice(script);
+    assert_eq!(post(&mut c, "198.51.100.31", &within), 201);
+    // The attack starts one byte after the limit: not inspected, and the body counted as cut.
+    let mut beyond = vec![b'a'; 65];
+    beyond.extend_from_slice(script);
+    assert_eq!(post(&mut c, "198.51.100.32", &beyond), 201);
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("an event");
+    wait_for(WAIT, || {
+        (envoy.metric("threat_inspected") == 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("inspected: {}", envoy.metric("threat_inspected")));
+    assert_eq!(envoy.metric("bodies_truncated"), 1);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor"], "198.51.100.31");
+    // Every inspected body byte arrived upstream untouched.
+    assert_eq!(api.hits(), 2);
+}

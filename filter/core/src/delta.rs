@@ -301,6 +301,11 @@ impl Recorder {
         self.counts.records_dropped += records;
     }
 
+    /// Counts a body found longer than `body_max_bytes` after it was inspected.
+    pub fn count_body_truncated(&mut self) {
+        self.counts.bodies_truncated += 1;
+    }
+
     /// Counts a request a blocking threat rule answered before the upstream.
     pub fn count_threat_blocked(&mut self) {
         self.counts.threat_blocked += 1;

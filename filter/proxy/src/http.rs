@@ -44,6 +44,8 @@ pub struct HttpFilter {
     body_wait: BodyWait,
     /// Body bytes copied so far (alert-only rules), at most `body_max_bytes`.
     body: Vec<u8>,
+    /// The body reached the limit exactly before its end: more bytes after it mean it was cut.
+    watch_overflow: bool,
 }
 
 impl HttpFilter {
@@ -54,6 +56,7 @@ impl HttpFilter {
             inspection: None,
             body_wait: BodyWait::No,
             body: Vec::new(),
+            watch_overflow: false,
         }
     }
 
@@ -158,6 +161,12 @@ impl HttpContext for HttpFilter {
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if self.body_wait == BodyWait::No {
+            if self.watch_overflow && body_size > 0 {
+                self.watch_overflow = false;
+                if let Ok(mut w) = self.worker.try_borrow_mut() {
+                    w.recorder.count_body_truncated();
+                }
+            }
             return Action::Continue;
         }
         let worker = Rc::clone(&self.worker);
@@ -174,7 +183,9 @@ impl HttpContext for HttpFilter {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            let truncated = body_size > limit || (!end_of_stream && body_size >= limit);
+            // Exactly at the limit before the end: cut only if more bytes follow.
+            self.watch_overflow = !end_of_stream && body_size == limit;
+            let truncated = body_size > limit;
             return if self.inspect(&mut w, &body, truncated) {
                 Action::Pause
             } else {
@@ -193,7 +204,10 @@ impl HttpContext for HttpFilter {
         let full = self.body.len() >= limit;
         if end_of_stream || full {
             let body = std::mem::take(&mut self.body);
-            let truncated = full && (body_size > room || !end_of_stream);
+            // Bytes of this chunk beyond the limit mean the body was cut; a body that filled
+            // the limit exactly is cut only if more bytes follow.
+            let truncated = body_size > room;
+            self.watch_overflow = full && !truncated && !end_of_stream;
             self.inspect(&mut w, &body, truncated);
         }
         Action::Continue
