@@ -191,12 +191,13 @@ pub fn inspect_metered(req: &Request, scope: &Scope, hits: &mut Vec<Hit>, meter:
         return;
     }
     let mut done = [false; 7];
+    let mut shell = shell::ShellView::default();
     parts::for_each_value(
         req,
         scope,
         meter,
         &mut |v: parts::Value, meter: &mut Meter| {
-            check_value(&v, scope, &mut done, hits, meter);
+            check_value(&v, scope, &mut done, hits, &mut shell, meter);
             // Stop splitting the request once every wanted class has a hit.
             Attack::ALL
                 .iter()
@@ -214,6 +215,7 @@ fn check_value(
     scope: &Scope,
     done: &mut [bool; 7],
     hits: &mut Vec<Hit>,
+    shell: &mut shell::ShellView,
     meter: &mut Meter,
 ) {
     let mut wanted = [None; 7];
@@ -234,6 +236,7 @@ fn check_value(
         if decode::cannot_attack(&decoded) {
             continue;
         }
+        shell.reset();
         for a in wanted.iter().flatten() {
             if done[a.index()] {
                 continue;
@@ -243,7 +246,7 @@ fn check_value(
                 name: v.name,
                 is_name,
             };
-            if let Some(at) = detect(*a, &decoded, &ctx, meter) {
+            if let Some(at) = detect(*a, &decoded, &ctx, shell, meter) {
                 done[a.index()] = true;
                 hits.push(Hit {
                     attack: *a,
@@ -274,13 +277,19 @@ pub(crate) struct Ctx<'a> {
     pub is_name: bool,
 }
 
-fn detect(a: Attack, s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+fn detect(
+    a: Attack,
+    s: &str,
+    ctx: &Ctx,
+    shell: &mut shell::ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     match a {
         Attack::SqlInjection => sql::detect(s, meter),
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
-        Attack::OsCommandInjection => shell::detect_unix(s, meter),
-        Attack::WindowsCommandInjection => windows::detect(s, meter),
+        Attack::OsCommandInjection => shell::detect_unix(s, shell, meter),
+        Attack::WindowsCommandInjection => windows::detect(s, shell, meter),
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }

@@ -4,7 +4,7 @@
 //! `if exist|defined|errorlevel`, `if a==b`, `if x equ y`). Works on the shell view of
 //! `shell.rs` (quotes and carets of obfuscation dropped, lowercase).
 use super::lex::{at, in_table, is_word};
-use super::shell::{first_word, view};
+use super::shell::{first_word, ShellView};
 use super::Meter;
 
 #[rustfmt::skip]
@@ -24,7 +24,7 @@ const CMDLETS: &[&str] = &[
     "start-bitstransfer", "start-process",
 ];
 
-pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+pub(crate) fn detect(s: &str, shell: &mut ShellView, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     meter.add(b.len());
     // Fast path: without separators, variables or cmdlet hyphens, only a command starting
@@ -39,7 +39,7 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
         return cmdlet(b);
     }
     meter.add(b.len());
-    let (v, map) = view(b);
+    let (v, map) = shell.of(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
     let mut cmd_pos = true;
@@ -56,19 +56,20 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
                 b"%windir%",
                 b"%programdata%",
             ] {
-                if at(&v, i, var) {
+                if at(v, i, var) {
                     return Some(back(i));
                 }
             }
         }
         if c.is_ascii_alphabetic() {
-            let e = super::lex::word_end(&v, i, b"-.");
+            let e = super::lex::word_end(v, i, b"-.");
             let w = &v[i..e];
-            if (i == 0 || !is_word(v[i - 1])) && in_table(w, CMDLETS) {
+            // Every cmdlet is hyphenated: plain words skip the lookup.
+            if (i == 0 || !is_word(v[i - 1])) && w.contains(&b'-') && in_table(w, CMDLETS) {
                 return Some(back(i));
             }
             if cmd_pos {
-                if let Some(at) = windows_command(&v, i, e, w) {
+                if let Some(at) = windows_command(v, i, e, w) {
                     return Some(back(at));
                 }
             }
