@@ -47,14 +47,17 @@ const DOM: [(&str, &str); 11] = [
     ("window", "name"),
 ];
 
+/// Every rule needs one of these bytes.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(
+        c,
+        b'<' | b'=' | b':' | b'(' | b'`' | b'[' | b'.' | b'+' | b'@'
+    )
+}
+
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
-    if !b.iter().any(|c| {
-        matches!(
-            c,
-            b'<' | b'=' | b':' | b'(' | b'`' | b'[' | b'.' | b'+' | b'@'
-        )
-    }) {
+    if !b.iter().any(|c| may_match(*c)) {
         return None;
     }
     meter.add(b.len());

@@ -5,6 +5,7 @@
 //! makes a bounded number of passes over it, so the work is at most k × the request's size
 //! (see [`Meter`]). No regexes: tokenizers, word lookups in sorted tables and hand-written
 //! scanners. The caller picks which parts each class looks at with a [`Scope`].
+mod classes;
 mod decode;
 mod files;
 mod html;
@@ -237,6 +238,7 @@ fn check_value(
             continue;
         }
         shell.reset();
+        let classes = classes::of(decoded.as_bytes());
         for a in wanted.iter().flatten() {
             if done[a.index()] {
                 continue;
@@ -246,7 +248,10 @@ fn check_value(
                 name: v.name,
                 is_name,
             };
-            if let Some(at) = detect(*a, &decoded, &ctx, shell, meter) {
+            if !classes::may_apply(*a, classes) {
+                continue;
+            }
+            if let Some(at) = detect(*a, &decoded, &ctx, classes, shell, meter) {
                 done[a.index()] = true;
                 hits.push(Hit {
                     attack: *a,
@@ -281,6 +286,7 @@ fn detect(
     a: Attack,
     s: &str,
     ctx: &Ctx,
+    classes: u8,
     shell: &mut shell::ShellView,
     meter: &mut Meter,
 ) -> Option<usize> {
@@ -288,8 +294,12 @@ fn detect(
         Attack::SqlInjection => sql::detect(s, meter),
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
-        Attack::OsCommandInjection => shell::detect_unix(s, shell, meter),
-        Attack::WindowsCommandInjection => windows::detect(s, shell, meter),
+        Attack::OsCommandInjection => {
+            shell::detect_unix(s, classes & classes::UNIX_META != 0, shell, meter)
+        }
+        Attack::WindowsCommandInjection => {
+            windows::detect(s, classes & classes::WIN_SPECIAL != 0, shell, meter)
+        }
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }

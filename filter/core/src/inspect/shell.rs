@@ -119,6 +119,21 @@ fn view_into(s: &[u8], v: &mut Vec<u8>, map: &mut Vec<usize>) {
     }
 }
 
+/// Bytes that, outside a command position, start no rule and leave the state as it is:
+/// not a separator, a backtick, a byte `unix_expression` starts at, nor `b` (`bin/`).
+static INERT: [bool; 256] = inert();
+
+const fn inert() -> [bool; 256] {
+    let mut t = [true; 256];
+    let special = b";|&(\n<>`$){!~/bB";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = false;
+        i += 1;
+    }
+    t
+}
+
 fn sep(c: u8) -> bool {
     matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'<' | b'>')
 }
@@ -162,7 +177,7 @@ fn shellish_after(v: &[u8], e: usize) -> bool {
 }
 
 /// Bytes that make shell syntax (separators, substitutions, quoting, paths, globs).
-fn shell_meta(c: u8) -> bool {
+pub(crate) fn shell_meta(c: u8) -> bool {
     matches!(
         c,
         b';' | b'|'
@@ -196,12 +211,19 @@ pub(super) fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
     super::lex::lower(&b[a..e], buf).unwrap_or(&[])
 }
 
-pub(crate) fn detect_unix(s: &str, shell: &mut ShellView, meter: &mut Meter) -> Option<usize> {
+/// `meta`: the text has a [`shell_meta`] byte (the caller knows it from its byte classes).
+pub(crate) fn detect_unix(
+    s: &str,
+    meta: bool,
+    shell: &mut ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     let b = s.as_bytes();
     meter.add(b.len());
     // Fast path: without shell syntax only a command starting the value can matter.
     let mut buf = [0u8; 32];
-    if !b.iter().any(|c| shell_meta(*c)) && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
+    debug_assert_eq!(meta, b.iter().any(|c| shell_meta(*c)));
+    if !meta && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
         return None;
     }
     meter.add(b.len());
@@ -211,6 +233,16 @@ pub(crate) fn detect_unix(s: &str, shell: &mut ShellView, meter: &mut Meter) -> 
     let mut cmd_pos = true;
     let mut start = true;
     while i < v.len() {
+        // Outside a command position, bytes no rule starts at change nothing: skip them.
+        if !cmd_pos {
+            while i < v.len() && INERT[usize::from(v[i])] {
+                i += 1;
+            }
+            if i >= v.len() {
+                break;
+            }
+            start = false;
+        }
         let c = v[i];
         if c == b' ' {
             i += 1;

@@ -45,27 +45,30 @@ const CATALOG: &[&str] = &[
     "syscolumns", "sysobjects", "xp_cmdshell", "xp_dirtree",
 ];
 
+/// Every rule needs at least one of these bytes or a space between words.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\''
+            | b'"'
+            | b'`'
+            | b'('
+            | b';'
+            | b'='
+            | b'/'
+            | b'#'
+            | b'-'
+            | b'_'
+            | b':'
+            | b'\n'
+            | b'.'
+    )
+}
+
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     // Every rule needs at least one of these bytes or a space between words.
-    if !b.iter().any(|c| {
-        matches!(
-            c,
-            b' ' | b'\''
-                | b'"'
-                | b'`'
-                | b'('
-                | b';'
-                | b'='
-                | b'/'
-                | b'#'
-                | b'-'
-                | b'_'
-                | b':'
-                | b'\n'
-                | b'.'
-        )
-    }) {
+    if !b.iter().any(|c| may_match(*c)) {
         return None;
     }
     for q in [0u8, b'\'', b'"', b'`'] {

@@ -24,16 +24,25 @@ const CMDLETS: &[&str] = &[
     "start-bitstransfer", "start-process",
 ];
 
-pub(crate) fn detect(s: &str, shell: &mut ShellView, meter: &mut Meter) -> Option<usize> {
+/// Separators, variables and carets: without them only a leading command or a cmdlet counts.
+pub(crate) fn special(c: u8) -> bool {
+    matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^')
+}
+
+/// `special`: the text has a [`special`] byte (the caller knows it from its byte classes).
+pub(crate) fn detect(
+    s: &str,
+    special: bool,
+    shell: &mut ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     let b = s.as_bytes();
     meter.add(b.len());
     // Fast path: without separators, variables or cmdlet hyphens, only a command starting
     // the value can matter.
     let mut buf = [0u8; 32];
     let first = first_word(b, &mut buf);
-    let special = b
-        .iter()
-        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^'));
+    debug_assert_eq!(special, b.iter().any(|c| self::special(*c)));
     if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
         // Only a cmdlet (`Invoke-WebRequest`) is left to find.
         return cmdlet(b);
