@@ -228,7 +228,11 @@ fn json(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> b
     let mut i = 0;
     while i < s.len() {
         if s[i] != b'"' {
-            i += 1;
+            // Straight to the next string.
+            i = s[i..]
+                .iter()
+                .position(|c| *c == b'"')
+                .map_or(s.len(), |p| i + p);
             continue;
         }
         let end = string_end(s, i + 1);

@@ -171,6 +171,14 @@ fn operand(k: K) -> bool {
     matches!(k, K::Num | K::Str)
 }
 
+/// Is `w` (any case) in [`CATALOG`]? Checks the length and first byte every entry has
+/// before the lookup: most words are not 4 to 18 bytes starting with `i m p s x`.
+fn catalog(w: &[u8]) -> bool {
+    (4..=18).contains(&w.len())
+        && matches!(w[0].to_ascii_lowercase(), b'i' | b'm' | b'p' | b's' | b'x')
+        && in_table(w, CATALOG)
+}
+
 /// Rules over the last tokens (`w[0]` is the newest); `n` tokens seen so far.
 fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     let k = |i: usize| w[i].k;
@@ -322,7 +330,7 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     if n >= 4 && operand(k(3)) && is(s, &w[2], "as") && k(1) == K::Str && k(0) == K::From {
         return at(2);
     }
-    if matches!(k(0), K::Word | K::Func | K::Stmt) && in_table(word(s, &w[0]), CATALOG) {
+    if matches!(k(0), K::Word | K::Func | K::Stmt) && catalog(word(s, &w[0])) {
         return at(0);
     }
     // `mysql.user`, `master..sysdatabases`
@@ -337,6 +345,17 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
         return at(2);
     }
     None
+}
+
+#[cfg(test)]
+#[test]
+fn catalog_gate_covers_the_table() {
+    for w in CATALOG {
+        assert!(
+            catalog(w.as_bytes()) && catalog(w.to_ascii_uppercase().as_bytes()),
+            "{w}"
+        );
+    }
 }
 
 #[cfg(test)]
