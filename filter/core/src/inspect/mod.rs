@@ -316,5 +316,6 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
     t.push(files::FILES);
+    t.push(parts::SKIPPED_HEADERS);
     t
 }
