@@ -35,9 +35,14 @@ pub(crate) fn normalize<'a>(raw: &'a str, plus: bool, meter: &mut Meter) -> Cow<
         }
     }
     meter.add(buf.len());
-    buf = overlong(&buf);
+    // Each step below leaves text without its trigger bytes as it is: skip the copy.
+    if buf.iter().any(|b| matches!(b, 0xc0 | 0xc1 | 0xe0)) {
+        buf = overlong(&buf);
+    }
     meter.add(buf.len());
-    buf = escapes(&buf);
+    if buf.contains(&b'\\') {
+        buf = escapes(&buf);
+    }
     for _ in 0..2 {
         meter.add(buf.len());
         match entities(&buf) {

@@ -26,12 +26,32 @@ pub(crate) const FILES: &[&str] = &[
     "web.config", "win.ini", "wp-config.php",
 ];
 
+/// Every rule needs one of these bytes.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(c, b'.' | b'/' | b'\\' | b':' | b'?')
+}
+
+/// For each first byte, the range of [`FILES`] entries starting with it (computed at
+/// compile time; the table is sorted, so they are contiguous).
+static RANGES: [(u8, u8); 256] = ranges();
+
+const fn ranges() -> [(u8, u8); 256] {
+    let mut t = [(0u8, 0u8); 256];
+    let mut k = 0;
+    while k < FILES.len() {
+        let f = FILES[k].as_bytes()[0] as usize;
+        if t[f].1 == 0 {
+            t[f].0 = k as u8;
+        }
+        t[f].1 = k as u8 + 1;
+        k += 1;
+    }
+    t
+}
+
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
-    if !b
-        .iter()
-        .any(|c| matches!(c, b'.' | b'/' | b'\\' | b':' | b'?'))
-    {
+    if !b.iter().any(|c| may_match(*c)) {
         return None;
     }
     meter.add(b.len() * 3);
@@ -81,10 +101,8 @@ fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
         let from = if c == b'/' { i + 1 } else { i };
         // FILES is sorted: the entries starting with this byte are one range.
         let first = v.get(from).map_or(0, u8::to_ascii_lowercase);
-        let head = |f: &&str| f.as_bytes().first().copied().unwrap_or(0);
-        let lo = FILES.partition_point(|f| head(f) < first);
-        let hi = FILES.partition_point(|f| head(f) <= first);
-        for f in FILES.get(lo..hi).unwrap_or(&[]) {
+        let (lo, hi) = RANGES[usize::from(first)];
+        for f in FILES.get(usize::from(lo)..usize::from(hi)).unwrap_or(&[]) {
             meter.add(f.len());
             let f = f.as_bytes();
             // A directory entry (`proc/self/`) also matches as the value's last segment.
@@ -232,4 +250,22 @@ fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
                 || raw.get(k).is_some_and(u8::is_ascii_uppercase))
     });
     (includeish && !ctx.is_name).then_some(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ranges_are_the_first_byte_ranges() {
+        for first in 0..=255u8 {
+            let head = |f: &&str| f.as_bytes().first().copied().unwrap_or(0);
+            let lo = super::FILES.partition_point(|f| head(f) < first);
+            let hi = super::FILES.partition_point(|f| head(f) <= first);
+            let (a, b) = super::RANGES[usize::from(first)];
+            assert_eq!(
+                super::FILES.get(usize::from(a)..usize::from(b)),
+                super::FILES.get(lo..hi),
+                "{first}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! makes a bounded number of passes over it, so the work is at most k × the request's size
 //! (see [`Meter`]). No regexes: tokenizers, word lookups in sorted tables and hand-written
 //! scanners. The caller picks which parts each class looks at with a [`Scope`].
+mod classes;
 mod decode;
 mod files;
 mod html;
@@ -191,12 +192,13 @@ pub fn inspect_metered(req: &Request, scope: &Scope, hits: &mut Vec<Hit>, meter:
         return;
     }
     let mut done = [false; 7];
+    let mut shell = shell::ShellView::default();
     parts::for_each_value(
         req,
         scope,
         meter,
         &mut |v: parts::Value, meter: &mut Meter| {
-            check_value(&v, scope, &mut done, hits, meter);
+            check_value(&v, scope, &mut done, hits, &mut shell, meter);
             // Stop splitting the request once every wanted class has a hit.
             Attack::ALL
                 .iter()
@@ -214,6 +216,7 @@ fn check_value(
     scope: &Scope,
     done: &mut [bool; 7],
     hits: &mut Vec<Hit>,
+    shell: &mut shell::ShellView,
     meter: &mut Meter,
 ) {
     let mut wanted = [None; 7];
@@ -234,6 +237,8 @@ fn check_value(
         if decode::cannot_attack(&decoded) {
             continue;
         }
+        shell.reset();
+        let classes = classes::of(decoded.as_bytes());
         for a in wanted.iter().flatten() {
             if done[a.index()] {
                 continue;
@@ -243,7 +248,10 @@ fn check_value(
                 name: v.name,
                 is_name,
             };
-            if let Some(at) = detect(*a, &decoded, &ctx, meter) {
+            if !classes::may_apply(*a, classes) {
+                continue;
+            }
+            if let Some(at) = detect(*a, &decoded, &ctx, classes, shell, meter) {
                 done[a.index()] = true;
                 hits.push(Hit {
                     attack: *a,
@@ -274,13 +282,24 @@ pub(crate) struct Ctx<'a> {
     pub is_name: bool,
 }
 
-fn detect(a: Attack, s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+fn detect(
+    a: Attack,
+    s: &str,
+    ctx: &Ctx,
+    classes: u8,
+    shell: &mut shell::ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     match a {
         Attack::SqlInjection => sql::detect(s, meter),
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
-        Attack::OsCommandInjection => shell::detect_unix(s, meter),
-        Attack::WindowsCommandInjection => windows::detect(s, meter),
+        Attack::OsCommandInjection => {
+            shell::detect_unix(s, classes & classes::UNIX_META != 0, shell, meter)
+        }
+        Attack::WindowsCommandInjection => {
+            windows::detect(s, classes & classes::WIN_SPECIAL != 0, shell, meter)
+        }
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }
@@ -297,5 +316,6 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
     t.push(files::FILES);
+    t.push(parts::SKIPPED_HEADERS);
     t
 }

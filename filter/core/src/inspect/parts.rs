@@ -17,8 +17,9 @@ pub(crate) struct Value<'a> {
 /// Headers a proxy or browser fills with structured values (content negotiation, caching,
 /// connection management, fetch metadata, tracing). They are parsed, not reflected or
 /// passed to a database or shell, and their syntax (`;q=0.9`, `*/*`) looks like attack text.
+/// Sorted (binary search).
 #[rustfmt::skip]
-const SKIPPED_HEADERS: &[&str] = &[
+pub(crate) const SKIPPED_HEADERS: &[&str] = &[
     "accept", "accept-charset", "accept-encoding", "accept-language",
     "access-control-request-headers", "access-control-request-method", "cache-control",
     "connection", "content-encoding", "content-length", "content-type", "host", "if-match",
@@ -38,7 +39,7 @@ fn header_inspected(name: &str) -> bool {
     !(name.starts_with(':')
         || is_credential_header(name)
         || name.len() > 64
-        || SKIPPED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || super::lex::in_table(name.as_bytes(), SKIPPED_HEADERS)
         || name
             .get(..4)
             .is_some_and(|p| p.eq_ignore_ascii_case("sec-")))
@@ -228,7 +229,11 @@ fn json(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> b
     let mut i = 0;
     while i < s.len() {
         if s[i] != b'"' {
-            i += 1;
+            // Straight to the next string.
+            i = s[i..]
+                .iter()
+                .position(|c| *c == b'"')
+                .map_or(s.len(), |p| i + p);
             continue;
         }
         let end = string_end(s, i + 1);

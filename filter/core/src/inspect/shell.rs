@@ -52,10 +52,37 @@ const PREFIX: &[&str] = &[
     "timeout", "watch", "xargs",
 ];
 
-/// Shell view: (bytes, index in the decoded text of each byte).
-pub(super) fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
-    let mut v = Vec::with_capacity(s.len());
-    let mut map = Vec::with_capacity(s.len());
+/// The shell view of the text being scanned, built once for both the Unix and the Windows
+/// scanner and only when one of them needs it; its buffers are reused across values.
+#[derive(Default)]
+pub(crate) struct ShellView {
+    v: Vec<u8>,
+    map: Vec<usize>,
+    built: bool,
+}
+
+impl ShellView {
+    /// Forget the view: the next text is a different one.
+    pub(crate) fn reset(&mut self) {
+        self.built = false;
+    }
+
+    /// The view of `s` (which must be the text since the last [`ShellView::reset`]).
+    pub(crate) fn of(&mut self, s: &[u8]) -> (&[u8], &[usize]) {
+        if !self.built {
+            view_into(s, &mut self.v, &mut self.map);
+            self.built = true;
+        }
+        (&self.v, &self.map)
+    }
+}
+
+/// Shell view into `v`, with `map` the index in the decoded text of each byte.
+fn view_into(s: &[u8], v: &mut Vec<u8>, map: &mut Vec<usize>) {
+    v.clear();
+    map.clear();
+    v.reserve(s.len());
+    map.reserve(s.len());
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
@@ -90,7 +117,21 @@ pub(super) fn view(s: &[u8]) -> (Vec<u8>, Vec<usize>) {
         map.push(i);
         i += 1;
     }
-    (v, map)
+}
+
+/// Bytes that, outside a command position, start no rule and leave the state as it is:
+/// not a separator, a backtick, a byte `unix_expression` starts at, nor `b` (`bin/`).
+static INERT: [bool; 256] = inert();
+
+const fn inert() -> [bool; 256] {
+    let mut t = [true; 256];
+    let special = b";|&(\n<>`$){!~/bB";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = false;
+        i += 1;
+    }
+    t
 }
 
 fn sep(c: u8) -> bool {
@@ -136,7 +177,7 @@ fn shellish_after(v: &[u8], e: usize) -> bool {
 }
 
 /// Bytes that make shell syntax (separators, substitutions, quoting, paths, globs).
-fn shell_meta(c: u8) -> bool {
+pub(crate) fn shell_meta(c: u8) -> bool {
     matches!(
         c,
         b';' | b'|'
@@ -170,34 +211,51 @@ pub(super) fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
     super::lex::lower(&b[a..e], buf).unwrap_or(&[])
 }
 
-pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
+/// `meta`: the text has a [`shell_meta`] byte (the caller knows it from its byte classes).
+pub(crate) fn detect_unix(
+    s: &str,
+    meta: bool,
+    shell: &mut ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     let b = s.as_bytes();
     meter.add(b.len());
     // Fast path: without shell syntax only a command starting the value can matter.
     let mut buf = [0u8; 32];
-    if !b.iter().any(|c| shell_meta(*c)) && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
+    debug_assert_eq!(meta, b.iter().any(|c| shell_meta(*c)));
+    if !meta && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
         return None;
     }
     meter.add(b.len());
-    let (v, map) = view(b);
+    let (v, map) = shell.of(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
     let mut cmd_pos = true;
     let mut start = true;
     while i < v.len() {
+        // Outside a command position, bytes no rule starts at change nothing: skip them.
+        if !cmd_pos {
+            while i < v.len() && INERT[usize::from(v[i])] {
+                i += 1;
+            }
+            if i >= v.len() {
+                break;
+            }
+            start = false;
+        }
         let c = v[i];
         if c == b' ' {
             i += 1;
             continue;
         }
         if cmd_pos && (c.is_ascii_alphanumeric() || c == b'/' || c == b'.') {
-            let (e, name, path) = command_at(&v, i);
+            let (e, name, path) = command_at(v, i);
             let escaped = b.get(back(i).wrapping_sub(1)) == Some(&b'\\');
-            if let Some(at) = unix_command(&v, i, e, name, path, start, escaped) {
+            if let Some(at) = unix_command(v, i, e, name, path, start, escaped) {
                 return Some(back(at));
             }
             // Not a command, but maybe `bin/chef` or `/etc/[p]asswd` at the command position.
-            if let Some(at) = unix_expression(&v, i) {
+            if let Some(at) = unix_expression(v, i) {
                 return Some(back(at));
             }
             cmd_pos = false;
@@ -205,15 +263,15 @@ pub(crate) fn detect_unix(s: &str, meter: &mut Meter) -> Option<usize> {
             i = e.max(i + 1);
             continue;
         }
-        if let Some(at) = unix_expression(&v, i) {
+        if let Some(at) = unix_expression(v, i) {
             return Some(back(at));
         }
         // `$u ` before a command is an (empty) expansion: stay at the command position.
         if c == b'$' && cmd_pos {
-            i = super::lex::word_end(&v, i + 1, b"");
+            i = super::lex::word_end(v, i + 1, b"");
             continue;
         }
-        cmd_pos = sep(c) || (c == b'`' && substitution(&v, i));
+        cmd_pos = sep(c) || (c == b'`' && substitution(v, i));
         start = false;
         i += 1;
     }

@@ -1,6 +1,6 @@
 //! The SQL tokenizer: strings, numbers, words classified by keyword tables, operators
 //! (including PostgreSQL casts and JSON operators), comments. One pass, no backtracking.
-use super::lex::{in_sorted, is_word};
+use super::lex::is_word;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum K {
@@ -43,16 +43,22 @@ pub(super) const NONE: Tok = Tok {
     b: 0,
 };
 
+/// The keyword table `is_logic` matches (kept for the tests).
+#[cfg(test)]
 #[rustfmt::skip]
 pub(super) const LOGIC: &[&str] = &[
     "and", "not", "or", "xor",
 ];
+/// The keyword table `is_stmt` matches (kept for the tests).
+#[cfg(test)]
 #[rustfmt::skip]
 pub(super) const STMT: &[&str] = &[
     "alter", "create", "declare", "delete", "drop", "exec", "execute", "insert", "replace",
     "shutdown", "truncate", "update", "waitfor",
 ];
 
+/// The keyword table `is_kw` matches (kept for the tests).
+#[cfg(test)]
 #[rustfmt::skip]
 pub(super) const KW: &[&str] = &[
     "all", "analyse", "as", "between", "by", "case", "delay", "distinct", "else", "end", "false",
@@ -61,15 +67,84 @@ pub(super) const KW: &[&str] = &[
     "trigger", "true", "values", "where",
 ];
 
+/// Keyword classes by literal match (the compiler dispatches on length, then bytes): no
+/// binary search per word. `word_classes_match_tables` checks them against the tables.
+fn is_logic(w: &[u8]) -> bool {
+    matches!(w, b"and" | b"not" | b"or" | b"xor")
+}
+
+fn is_stmt(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"alter"
+            | b"create"
+            | b"declare"
+            | b"delete"
+            | b"drop"
+            | b"exec"
+            | b"execute"
+            | b"insert"
+            | b"replace"
+            | b"shutdown"
+            | b"truncate"
+            | b"update"
+            | b"waitfor"
+    )
+}
+
+fn is_kw(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"all"
+            | b"analyse"
+            | b"as"
+            | b"between"
+            | b"by"
+            | b"case"
+            | b"delay"
+            | b"distinct"
+            | b"else"
+            | b"end"
+            | b"false"
+            | b"function"
+            | b"group"
+            | b"having"
+            | b"immediate"
+            | b"in"
+            | b"into"
+            | b"is"
+            | b"like"
+            | b"limit"
+            | b"master"
+            | b"null"
+            | b"order"
+            | b"procedure"
+            | b"regexp"
+            | b"rlike"
+            | b"set"
+            | b"table"
+            | b"then"
+            | b"time"
+            | b"top"
+            | b"trigger"
+            | b"true"
+            | b"values"
+            | b"where"
+    )
+}
+
 fn word_kind(w: &[u8], next_is_paren: bool) -> K {
     let plain = if next_is_paren { K::Func } else { K::Word };
-    // No keyword is longer than 9 bytes: longer words skip the lookups.
+    // No keyword is longer than 9 bytes (nor shorter than 2): other words skip the lookups.
+    if w.len() > 9 || w.len() < 2 {
+        return plain;
+    }
     let mut buf = [0u8; 32];
     let w = match super::lex::lower(w, &mut buf) {
-        Some(w) if w.len() <= 9 => w,
-        _ => return plain,
+        Some(w) => w,
+        None => return plain,
     };
-    if in_sorted(w, LOGIC) {
+    if is_logic(w) {
         return K::Logic;
     }
     match w {
@@ -80,10 +155,10 @@ fn word_kind(w: &[u8], next_is_paren: bool) -> K {
         _ => {}
     }
     // `insert(`, `replace(` are functions; a statement never opens a paren (but `exec (@q)`).
-    if in_sorted(w, STMT) && !(next_is_paren && w != b"exec" && w != b"execute") {
+    if is_stmt(w) && !(next_is_paren && w != b"exec" && w != b"execute") {
         return K::Stmt;
     }
-    if in_sorted(w, KW) {
+    if is_kw(w) {
         return K::Kw;
     }
     plain
@@ -247,4 +322,33 @@ pub(super) fn string_end(s: &[u8], mut i: usize, q: u8) -> usize {
         }
     }
     s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::lex::in_sorted;
+
+    #[test]
+    fn word_classes_match_tables() {
+        // Every table word, every prefix and extension of it, and words of other tables.
+        let mut words: Vec<Vec<u8>> = vec![b"".to_vec(), b"a".to_vec(), b"o".to_vec()];
+        for t in crate::inspect::tables() {
+            for w in t {
+                let w = w.as_bytes();
+                for n in 0..=w.len() {
+                    words.push(w[..n].to_vec());
+                }
+                let mut x = w.to_vec();
+                x.push(b's');
+                words.push(x);
+            }
+        }
+        for w in &words {
+            assert_eq!(is_logic(w), in_sorted(w, LOGIC), "{w:?}");
+            assert_eq!(is_stmt(w), in_sorted(w, STMT), "{w:?}");
+            assert_eq!(is_kw(w), in_sorted(w, KW), "{w:?}");
+        }
+        assert!(LOGIC.iter().chain(STMT).chain(KW).all(|w| w.len() >= 2));
+    }
 }

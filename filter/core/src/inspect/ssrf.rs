@@ -38,9 +38,14 @@ fn browser_target(name: &str) -> bool {
         .any(|w| n.contains(w))
 }
 
+/// Every rule needs one of these bytes.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(c, b':' | b'/')
+}
+
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let v = s.as_bytes();
-    if !v.iter().any(|c| matches!(c, b':' | b'/')) {
+    if !v.iter().any(|c| may_match(*c)) {
         return None;
     }
     meter.add(v.len() * 2);

@@ -4,7 +4,7 @@
 //! `if exist|defined|errorlevel`, `if a==b`, `if x equ y`). Works on the shell view of
 //! `shell.rs` (quotes and carets of obfuscation dropped, lowercase).
 use super::lex::{at, in_table, is_word};
-use super::shell::{first_word, view};
+use super::shell::{first_word, ShellView};
 use super::Meter;
 
 #[rustfmt::skip]
@@ -24,22 +24,31 @@ const CMDLETS: &[&str] = &[
     "start-bitstransfer", "start-process",
 ];
 
-pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+/// Separators, variables and carets: without them only a leading command or a cmdlet counts.
+pub(crate) fn special(c: u8) -> bool {
+    matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^')
+}
+
+/// `special`: the text has a [`special`] byte (the caller knows it from its byte classes).
+pub(crate) fn detect(
+    s: &str,
+    special: bool,
+    shell: &mut ShellView,
+    meter: &mut Meter,
+) -> Option<usize> {
     let b = s.as_bytes();
     meter.add(b.len());
     // Fast path: without separators, variables or cmdlet hyphens, only a command starting
     // the value can matter.
     let mut buf = [0u8; 32];
     let first = first_word(b, &mut buf);
-    let special = b
-        .iter()
-        .any(|c| matches!(c, b';' | b'|' | b'&' | b'(' | b'\n' | b'%' | b'^'));
+    debug_assert_eq!(special, b.iter().any(|c| self::special(*c)));
     if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
         // Only a cmdlet (`Invoke-WebRequest`) is left to find.
         return cmdlet(b);
     }
     meter.add(b.len());
-    let (v, map) = view(b);
+    let (v, map) = shell.of(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
     let mut cmd_pos = true;
@@ -56,19 +65,20 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
                 b"%windir%",
                 b"%programdata%",
             ] {
-                if at(&v, i, var) {
+                if at(v, i, var) {
                     return Some(back(i));
                 }
             }
         }
         if c.is_ascii_alphabetic() {
-            let e = super::lex::word_end(&v, i, b"-.");
+            let e = super::lex::word_end(v, i, b"-.");
             let w = &v[i..e];
-            if (i == 0 || !is_word(v[i - 1])) && in_table(w, CMDLETS) {
+            // Every cmdlet is hyphenated: plain words skip the lookup.
+            if (i == 0 || !is_word(v[i - 1])) && w.contains(&b'-') && in_table(w, CMDLETS) {
                 return Some(back(i));
             }
             if cmd_pos {
-                if let Some(at) = windows_command(&v, i, e, w) {
+                if let Some(at) = windows_command(v, i, e, w) {
                     return Some(back(at));
                 }
             }

@@ -1,0 +1,112 @@
+//! Which attack classes a text can hold, decided in one pass over its bytes with a
+//! 256-entry table (built at compile time). Each bit is exactly the byte set that one
+//! scanner's own early exit requires (`tests::table_matches_the_scanners` checks every byte
+//! against the scanners' predicates): a class whose bit is absent cannot match, so
+//! skipping it changes nothing.
+
+/// SQL: some byte of `sql::may_match` (or the scanner returns at once).
+pub(crate) const SQL: u8 = 1;
+/// XSS: some byte of `html::may_match`.
+pub(crate) const XSS: u8 = 1 << 1;
+/// NoSQL: a `$`.
+pub(crate) const NOSQL: u8 = 1 << 2;
+/// Unix shell syntax (`shell::shell_meta`); without it only a leading command matters.
+pub(crate) const UNIX_META: u8 = 1 << 3;
+/// Windows separators, variables and carets (`windows::special`); without them only a
+/// leading command or a cmdlet matters.
+pub(crate) const WIN_SPECIAL: u8 = 1 << 4;
+/// File inclusion: some byte of `files::may_match`.
+pub(crate) const FILES: u8 = 1 << 5;
+/// SSRF: a `:` or `/`.
+pub(crate) const SSRF: u8 = 1 << 6;
+
+/// Can class `a` match a text whose bytes have the class bits `m` ([`of`])? Unix and
+/// Windows commands can start a value of plain words, so they always may.
+#[inline]
+pub(crate) fn may_apply(a: super::Attack, m: u8) -> bool {
+    use super::Attack::*;
+    let need = match a {
+        SqlInjection => SQL,
+        Xss => XSS,
+        NoSqlInjection => NOSQL,
+        FileInclusion => FILES,
+        Ssrf => SSRF,
+        OsCommandInjection | WindowsCommandInjection => return true,
+    };
+    m & need != 0
+}
+
+const SQL_BYTES: &[u8] = b" '\"`(;=/#-_:\n.";
+const XSS_BYTES: &[u8] = b"<=:(`[.+@";
+const NOSQL_BYTES: &[u8] = b"$";
+const UNIX_BYTES: &[u8] = b";|&$`()<>{}!~\n/\\'\"[*?%";
+const WIN_BYTES: &[u8] = b";|&(\n%^";
+const FILES_BYTES: &[u8] = b"./\\:?";
+const SSRF_BYTES: &[u8] = b":/";
+
+const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] |= bit;
+        i += 1;
+    }
+    t
+}
+
+const fn table() -> [u8; 256] {
+    let t = [0u8; 256];
+    let t = mark(t, SQL_BYTES, SQL);
+    let t = mark(t, XSS_BYTES, XSS);
+    let t = mark(t, NOSQL_BYTES, NOSQL);
+    let t = mark(t, UNIX_BYTES, UNIX_META);
+    let t = mark(t, WIN_BYTES, WIN_SPECIAL);
+    let t = mark(t, FILES_BYTES, FILES);
+    mark(t, SSRF_BYTES, SSRF)
+}
+
+static TABLE: [u8; 256] = table();
+
+/// The union of the class bits of the bytes of `b`.
+#[inline]
+pub(crate) fn of(b: &[u8]) -> u8 {
+    let mut m = 0u8;
+    for c in b {
+        m |= TABLE[usize::from(*c)];
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_scanners() {
+        for c in 0..=255u8 {
+            let t = TABLE[usize::from(c)];
+            assert_eq!(t & SQL != 0, crate::inspect::sql::may_match(c), "sql {c}");
+            assert_eq!(t & XSS != 0, crate::inspect::html::may_match(c), "xss {c}");
+            assert_eq!(t & NOSQL != 0, c == b'$', "nosql {c}");
+            assert_eq!(
+                t & UNIX_META != 0,
+                crate::inspect::shell::shell_meta(c),
+                "unix {c}"
+            );
+            assert_eq!(
+                t & WIN_SPECIAL != 0,
+                crate::inspect::windows::special(c),
+                "windows {c}"
+            );
+            assert_eq!(
+                t & FILES != 0,
+                crate::inspect::files::may_match(c),
+                "files {c}"
+            );
+            assert_eq!(
+                t & SSRF != 0,
+                crate::inspect::ssrf::may_match(c),
+                "ssrf {c}"
+            );
+        }
+    }
+}
