@@ -4,7 +4,8 @@
 use crate::formats::{read, Entry, Format, Skipped};
 use crate::load_config;
 use actorwatch_core::inspect::Request;
-use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::inspector::Inspector;
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::{Engine, Observation};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};

@@ -109,7 +109,7 @@ fn validate_prints_every_error_with_its_path() {
         (
             r#"{"rules": []}"#,
             &[
-                "rules: must hold at least one rule, got []",
+                "rules: must hold at least one rule (or threat_rules), got []",
                 "webhook: is required (an object with at least \"url\"), got nothing",
             ],
         ),

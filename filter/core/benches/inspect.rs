@@ -3,7 +3,8 @@
 //! attack in it.
 
 use actorwatch_core::inspect::Request;
-use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::inspector::Inspector;
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::Config;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;

@@ -80,9 +80,9 @@ pub struct Observation<'a> {
     pub headers: &'a dyn Headers,
     /// ISO-3166 alpha-2 from the host (Cloudflare); otherwise `country_header` is read.
     pub country: Option<&'a str>,
-    /// What the threat rules found in the request ([`crate::threat::Inspector`]), if it was
+    /// What the threat rules found in the request ([`crate::inspector::Inspector`]), if it was
     /// inspected.
-    pub threats: Option<&'a crate::threat::Inspection>,
+    pub threats: Option<&'a crate::findings::Inspection>,
 }
 
 impl fmt::Debug for Observation<'_> {

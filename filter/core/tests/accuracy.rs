@@ -5,7 +5,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use actorwatch_core::inspect::{inspect, Attack, Request, Scope};
-use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::inspector::Inspector;
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::{Config, Engine, Observation};
 use serde_json::Value;
 use std::collections::BTreeMap;

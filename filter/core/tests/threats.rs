@@ -2,7 +2,8 @@
 //! `AGGREGATED` events in Akto's format, block decisions, object-ID enumeration at its
 //! boundary, findings through worker deltas, and configuration errors naming their key.
 
-use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::inspector::Inspector;
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::{Config, Detection, Engine, Observation, Recorder, WebhookPayload};
 use std::sync::Arc;
 #[cfg(target_arch = "wasm32")]

@@ -4,7 +4,8 @@
 
 use crate::host;
 use actorwatch_core::inspect::Request;
-use actorwatch_core::threat::{Inspection, Inspector};
+use actorwatch_core::inspector::Inspector;
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::Observation;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;

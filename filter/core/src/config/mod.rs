@@ -7,7 +7,7 @@ use crate::actor::ActorConfig;
 use crate::payload::{Overview, Remediation};
 use crate::status::StatusSet;
 use crate::texts;
-use crate::threat::ThreatRule;
+use crate::threat::rule::ThreatRule;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -87,49 +87,7 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// A closed set of values a key accepts, each with the name the document (and, for severity and
-/// type, the payload) uses for it: one list, read by the validator and by whoever prints it.
-macro_rules! choices {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [($name, &'static str)] = &[$(($name::$variant, $text)),+];
-
-            /// The name the configuration document uses.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-    };
-}
-
-choices!(
-    /// Which key a rule counts under: the actor, or the actor and the API.
-    Per { Actor = "actor", ActorApi = "actor_api" }
-);
-choices!(
-    /// What a flagged actor gets beside its event.
-    Action { Alert = "alert", Block = "block" }
-);
-choices!(
-    /// When queued events go out.
-    DeliveryMode { Periodic = "periodic", Instant = "instant" }
-);
-choices!(
-    /// An event's `severity`, as Akto names it.
-    Severity { Low = "LOW", Medium = "MEDIUM", High = "HIGH", Critical = "CRITICAL" }
-);
-choices!(
-    /// An event's `type`, as Akto names it.
-    RuleKind { RuleBased = "Rule-Based", Anomaly = "Anomaly" }
-);
+pub use crate::choices::{Action, DeliveryMode, Per, RuleKind, Severity};
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -306,7 +264,7 @@ impl Config {
     pub fn blocks_actors(&self) -> bool {
         self.rules.iter().any(|r| r.action == Action::Block)
             || self.threat_rules.iter().any(|r| {
-                r.id == crate::threat::ThreatId::ParamEnumeration && r.action == Action::Block
+                r.id == crate::threat::id::ThreatId::ParamEnumeration && r.action == Action::Block
             })
     }
 
@@ -314,7 +272,7 @@ impl Config {
     pub fn records_every_request(&self) -> bool {
         self.threat_rules
             .iter()
-            .any(|r| r.id == crate::threat::ThreatId::ParamEnumeration)
+            .any(|r| r.id == crate::threat::id::ThreatId::ParamEnumeration)
     }
 
     /// The statuses any rule counts: responses outside it cost nothing more than this lookup.

@@ -3,9 +3,10 @@
 
 use super::validate::{Obj, Validator};
 use super::{Action, Severity, MAX_DURATION_SECS, MAX_THRESHOLD};
-use crate::threat::{
-    Aggregation, AuthCheck, AuthChecks, PartSet, ThreatId, ThreatRule, DEFAULT_BODY_MAX_BYTES,
-    MAX_BODY_MAX_BYTES,
+use crate::threat::auth::{AuthCheck, AuthChecks};
+use crate::threat::id::ThreatId;
+use crate::threat::rule::{
+    Aggregation, PartSet, ThreatRule, DEFAULT_BODY_MAX_BYTES, MAX_BODY_MAX_BYTES,
 };
 use serde_json::Value;
 

@@ -176,24 +176,6 @@ impl Detector {
         self.matched.contains(status)
     }
 
-    /// Whether every request is recorded, whatever its status (object-ID enumeration).
-    #[inline]
-    pub fn records_every_request(&self) -> bool {
-        self.every_request
-    }
-
-    /// Counts one request the threat rules inspected: its bytes, and whether its body was cut.
-    pub fn count_inspected(&mut self, bytes: u64, body_truncated: bool) {
-        self.counts.threat_inspected += 1;
-        self.counts.threat_bytes_inspected += bytes;
-        self.counts.bodies_truncated += u64::from(body_truncated);
-    }
-
-    /// Counts a request a blocking threat rule answered before the upstream.
-    pub fn count_threat_blocked(&mut self) {
-        self.counts.threat_blocked += 1;
-    }
-
     /// Counts a response no rule counts (after [`Detector::counts_status`] said so).
     #[inline]
     pub fn count_unmatched(&mut self) {

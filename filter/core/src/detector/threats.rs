@@ -15,6 +15,24 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 impl Detector {
+    /// Whether every request is recorded, whatever its status (object-ID enumeration).
+    #[inline]
+    pub fn records_every_request(&self) -> bool {
+        self.every_request
+    }
+
+    /// Counts one request the threat rules inspected: its bytes, and whether its body was cut.
+    pub fn count_inspected(&mut self, bytes: u64, body_truncated: bool) {
+        self.counts.threat_inspected += 1;
+        self.counts.threat_bytes_inspected += bytes;
+        self.counts.bodies_truncated += u64::from(body_truncated);
+    }
+
+    /// Counts a request a blocking threat rule answered before the upstream.
+    pub fn count_threat_blocked(&mut self) {
+        self.counts.threat_blocked += 1;
+    }
+
     pub(super) fn apply_threats(&mut self, rec: &Record, out: &mut Vec<Detection>) {
         let Some(mut tracker) = self.threats.take() else {
             return;

@@ -1,212 +1,22 @@
 //! Payload threat rules: which rules exist (Akto's policy ids), what each is configured with,
-//! and what a host found in one request ([`Inspection`]), carried to the detector that raises
-//! their events.
+//! what a host found in one request ([`Inspection`]) and how those findings travel in records
+//! and deltas to the detector that raises their events.
 
-use crate::config::{Action, Severity};
-use crate::inspect::{Attack, Part};
-use crate::payload::{Overview, Remediation};
+use crate::template::truncate;
+use crate::wire::{put_str, put_varint, Reader};
 
 pub mod auth;
-mod inspector;
+pub mod id;
+pub mod rule;
 mod texts;
 pub(crate) mod tracker;
 
+pub use crate::findings::{Inspection, ThreatHit};
 pub use auth::{AuthCheck, AuthChecks};
-pub use inspector::Inspector;
-
-/// Requests bodies are inspected up to this many bytes unless `body_max_bytes` says otherwise
-/// (as AWS WAF's managed rules do).
-pub const DEFAULT_BODY_MAX_BYTES: usize = 8192;
-/// Largest `body_max_bytes` accepted.
-pub const MAX_BODY_MAX_BYTES: usize = 1 << 20;
-/// Bytes of the body a sample shows.
-pub const SAMPLE_BODY_BYTES: usize = 512;
-
-macro_rules! threat_ids {
-    ($($variant:ident = $id:literal, $sub:literal, $severity:ident;)+) => {
-        /// A built-in threat rule, named as Akto's threat policies are.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum ThreatId { $($variant),+ }
-
-        impl ThreatId {
-            pub const ALL: &'static [ThreatId] = &[$(ThreatId::$variant),+];
-
-            /// The rule's id: the event's `filterId`.
-            pub fn as_str(self) -> &'static str {
-                match self { $(ThreatId::$variant => $id),+ }
-            }
-
-            /// The event's `subCategory` (and `category`), as Akto names it.
-            pub fn sub_category(self) -> &'static str {
-                match self { $(ThreatId::$variant => $sub),+ }
-            }
-
-            pub fn default_severity(self) -> Severity {
-                match self { $(ThreatId::$variant => Severity::$severity),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<ThreatId> {
-                ThreatId::ALL.iter().copied().find(|t| t.as_str() == s)
-            }
-        }
-    };
-}
-
-threat_ids! {
-    SqlInjection = "SQLInjection", "SQL_INJECTION", Medium;
-    Xss = "XSS", "XSS", Medium;
-    NoSqlInjection = "NoSQLInjection", "NOSQL_INJECTION", Medium;
-    OsCommandInjection = "OSCommandInjection", "OS_COMMAND_INJECTION", High;
-    WindowsCommandInjection = "WindowsCommandInjection", "COMMAND_INJECTION", High;
-    FileInclusion = "LocalFileInclusionLFIRFI", "LFI_RFI", High;
-    Ssrf = "SSRF", "SSRF", High;
-    WeakAuthentication = "WeakAuthentication", "WEAK_AUTHENTICATION", Medium;
-    ParamEnumeration = "ParamEnumeration", "PARAM_ENUMERATION", Medium;
-}
-
-impl ThreatId {
-    /// The attack class a payload rule matches; `None` for the rules that are not payload
-    /// matchers (weak authentication, enumeration).
-    pub fn attack(self) -> Option<Attack> {
-        Some(match self {
-            ThreatId::SqlInjection => Attack::SqlInjection,
-            ThreatId::Xss => Attack::Xss,
-            ThreatId::NoSqlInjection => Attack::NoSqlInjection,
-            ThreatId::OsCommandInjection => Attack::OsCommandInjection,
-            ThreatId::WindowsCommandInjection => Attack::WindowsCommandInjection,
-            ThreatId::FileInclusion => Attack::FileInclusion,
-            ThreatId::Ssrf => Attack::Ssrf,
-            ThreatId::WeakAuthentication | ThreatId::ParamEnumeration => return None,
-        })
-    }
-
-    pub fn overview(self) -> Overview {
-        texts::overview(self)
-    }
-
-    pub fn remediation(self) -> Remediation {
-        texts::remediation(self)
-    }
-}
-
-/// Request parts a payload rule inspects, as a bit set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PartSet(u8);
-
-impl PartSet {
-    pub const NAMES: [(Part, &'static str); 5] = [
-        (Part::Path, "path"),
-        (Part::Query, "query"),
-        (Part::Headers, "headers"),
-        (Part::Cookies, "cookies"),
-        (Part::Body, "body"),
-    ];
-
-    pub fn of(parts: &[Part]) -> PartSet {
-        PartSet(parts.iter().fold(0, |acc, p| acc | (1 << (*p as u8))))
-    }
-    pub fn with(self, part: Part) -> PartSet {
-        PartSet(self.0 | (1 << (part as u8)))
-    }
-    pub fn contains(self, part: Part) -> bool {
-        self.0 & (1 << (part as u8)) != 0
-    }
-    pub fn iter(self) -> impl Iterator<Item = Part> {
-        PartSet::NAMES
-            .into_iter()
-            .map(|(p, _)| p)
-            .filter(move |p| self.contains(*p))
-    }
-}
-
-/// Aggregation of a payload rule: `threshold` matches of one actor within `window_secs` raise
-/// an `AGGREGATED` event (instead of one `SINGLE` event per cooldown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Aggregation {
-    pub threshold: u32,
-    pub window_secs: u64,
-}
-
-/// One configured threat rule.
-#[derive(Debug, Clone)]
-pub struct ThreatRule {
-    pub id: ThreatId,
-    pub action: Action,
-    pub block_status: u16,
-    pub severity: Severity,
-    pub cooldown_secs: u64,
-    /// Parts a payload rule inspects.
-    pub parts: PartSet,
-    pub aggregation: Option<Aggregation>,
-    /// ParamEnumeration: distinct values of a path parameter of one API...
-    pub distinct: u32,
-    /// ...within this window.
-    pub window_secs: u64,
-    /// ParamEnumeration with `action: block`: how long the actor stays blocked.
-    pub block_secs: u64,
-    /// WeakAuthentication: the checks applied.
-    pub checks: AuthChecks,
-    pub overview: Overview,
-    pub remediation: Remediation,
-}
-
-impl ThreatRule {
-    /// The rule with its built-in settings.
-    pub fn new(id: ThreatId) -> ThreatRule {
-        let parts = match id.attack() {
-            Some(a) => PartSet::of(crate::inspect::Scope::default_parts(a)),
-            None => PartSet::default(),
-        };
-        ThreatRule {
-            id,
-            action: Action::Alert,
-            block_status: if id == ThreatId::ParamEnumeration {
-                429
-            } else {
-                403
-            },
-            severity: id.default_severity(),
-            cooldown_secs: 60,
-            parts,
-            aggregation: None,
-            distinct: 50,
-            window_secs: 300,
-            block_secs: 600,
-            checks: AuthChecks::DEFAULT,
-            overview: id.overview(),
-            remediation: id.remediation(),
-        }
-    }
-
-    pub fn cooldown_ms(&self) -> u64 {
-        self.cooldown_secs.saturating_mul(1000)
-    }
-}
-
-/// One finding in one request: the rule (its index among `threat_rules`), the part and name
-/// where it matched, and an excerpt of the decoded text around the match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreatHit {
-    pub rule: usize,
-    pub part: &'static str,
-    pub name: String,
-    pub excerpt: String,
-}
-
-/// What a host found in one request: the hits, and the first bytes of its body for the sample.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inspection {
-    pub hits: Vec<ThreatHit>,
-    /// The request's query string (without `?`), for the sample.
-    pub query: String,
-    pub body_head: String,
-}
-
-impl Inspection {
-    pub fn is_empty(&self) -> bool {
-        self.hits.is_empty()
-    }
-}
+pub use id::ThreatId;
+pub use rule::{
+    Aggregation, PartSet, ThreatRule, DEFAULT_BODY_MAX_BYTES, MAX_BODY_MAX_BYTES, SAMPLE_BODY_BYTES,
+};
 
 const MAX_NAME_BYTES: usize = 128;
 const MAX_EXCERPT_BYTES: usize = 160;
@@ -215,8 +25,6 @@ const MAX_QUERY_BYTES: usize = 1024;
 /// The hits as a compact block for records and deltas: varint count, then per hit its rule,
 /// part and name and excerpt (varint-length strings), then the body head.
 pub fn encode(inspection: &Inspection) -> Vec<u8> {
-    use crate::template::truncate;
-    use crate::wire::{put_str, put_varint};
     let mut out = Vec::with_capacity(64 + inspection.body_head.len());
     put_varint(&mut out, inspection.hits.len() as u64);
     for hit in &inspection.hits {
@@ -249,7 +57,7 @@ pub struct Findings<'a> {
 
 /// Reads a block written by [`encode`], `None` if malformed.
 pub fn decode(block: &[u8]) -> Option<Findings<'_>> {
-    let mut r = crate::wire::Reader::new(block);
+    let mut r = Reader::new(block);
     let count = r.varint().ok()?;
     let mut hits = Vec::with_capacity(usize::try_from(count).ok()?.min(16));
     for _ in 0..count {

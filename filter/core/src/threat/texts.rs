@@ -1,6 +1,6 @@
 //! Built-in overview and remediation texts of the threat rules; a rule may override both.
 
-use super::ThreatId;
+use super::id::ThreatId;
 use crate::payload::{Overview, Remediation, RemediationStep};
 
 fn step(title: &str, text: &str) -> RemediationStep {

@@ -3,7 +3,7 @@
 //! template, the distinct path-parameter values requested within the enumeration window. Within
 //! its share of the memory budget: when full, an arbitrary key is forgotten (counted).
 
-use super::ThreatRule;
+use super::rule::ThreatRule;
 use crate::actor::ActorKey;
 use crate::hash::SeededState;
 use crate::memory::HeapSize;

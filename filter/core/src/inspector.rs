@@ -1,13 +1,15 @@
 //! The host-side half of the threat rules: one request in, its findings out, and whether a
 //! block rule answers it before the upstream.
 
-use super::auth::weak_authentication;
-use super::{Inspection, ThreatHit, ThreatId, SAMPLE_BODY_BYTES};
 use crate::config::{Action, Config};
 use crate::credentials::is_credential_header;
+use crate::findings::{Inspection, ThreatHit};
 use crate::inspect::{inspect, Attack, Request, Scope};
 use crate::observation::Headers;
 use crate::template::truncate;
+use crate::threat::auth::weak_authentication;
+use crate::threat::id::ThreatId;
+use crate::threat::rule::SAMPLE_BODY_BYTES;
 use std::sync::Arc;
 
 /// What a configuration's threat rules inspect, prepared once per configuration.

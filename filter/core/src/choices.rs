@@ -1,0 +1,46 @@
+//! The closed sets of values configuration keys accept (actions, severities, ...), each with
+//! the name the document and the payload use.
+
+/// A closed set of values a key accepts, each with the name the document (and, for severity and
+/// type, the payload) uses for it: one list, read by the validator and by whoever prints it.
+macro_rules! choices {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [($name, &'static str)] = &[$(($name::$variant, $text)),+];
+
+            /// The name the configuration document uses.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+    };
+}
+
+choices!(
+    /// Which key a rule counts under: the actor, or the actor and the API.
+    Per { Actor = "actor", ActorApi = "actor_api" }
+);
+choices!(
+    /// What a flagged actor gets beside its event.
+    Action { Alert = "alert", Block = "block" }
+);
+choices!(
+    /// When queued events go out.
+    DeliveryMode { Periodic = "periodic", Instant = "instant" }
+);
+choices!(
+    /// An event's `severity`, as Akto names it.
+    Severity { Low = "LOW", Medium = "MEDIUM", High = "HIGH", Critical = "CRITICAL" }
+);
+choices!(
+    /// An event's `type`, as Akto names it.
+    RuleKind { RuleBased = "Rule-Based", Anomaly = "Anomaly" }
+);
