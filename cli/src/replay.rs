@@ -155,11 +155,8 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 headers: &e.headers,
                 body: kept,
             };
-            inspector.inspect(e.ts_ms, &request, &mut inspection);
-            engine.count_inspected(
-                (e.path.len() + kept.len()) as u64,
-                inspector.wants_body() && body.len() > limit,
-            );
+            let bytes = inspector.inspect(e.ts_ms, &request, &mut inspection);
+            engine.count_inspected(bytes, inspector.wants_body() && body.len() > limit);
             // A blocking rule would have answered the request itself.
             if let Some(block) = inspector.block_status(&inspection) {
                 status = block;

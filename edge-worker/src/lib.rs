@@ -307,9 +307,9 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     headers: &*headers,
                     body,
                 };
-                inspector.inspect(now, &request, out);
+                let bytes = inspector.inspect(now, &request, out);
                 if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
-                    recorder.count_inspected((path.len() + body.len()) as u64, truncated);
+                    recorder.count_inspected(bytes, truncated);
                 }
             };
             let mut found = Inspection::default();

@@ -83,8 +83,9 @@ impl Inspector {
     }
 
     /// Inspects one request (`body` cut by the host at [`Inspector::body_max_bytes`]); its
-    /// findings go into `out` (cleared first).
-    pub fn inspect(&self, now_ms: u64, req: &Request, out: &mut Inspection) {
+    /// findings go into `out` (cleared first). Returns the bytes it read (path, header names and
+    /// values, body), as every host counts them in `threat_bytes_inspected`.
+    pub fn inspect(&self, now_ms: u64, req: &Request, out: &mut Inspection) -> u64 {
         out.hits.clear();
         out.query.clear();
         out.body_head.clear();
@@ -122,6 +123,10 @@ impl Inspector {
                 out.body_head = body_for_sample(req.headers, req.body);
             }
         }
+        let mut bytes = req.path.len() + req.body.len();
+        req.headers
+            .for_each(&mut |name, value| bytes += name.len() + value.len());
+        bytes as u64
     }
 
     /// The status a block rule answers this request with, before the upstream, if one matched.

@@ -165,6 +165,23 @@ pub fn borrow_pairs(bytes: &[u8]) -> Option<Vec<(&str, &str)>> {
     Some(out)
 }
 
+/// Calls `f` with the request's headers, read in one host call and borrowed from its buffer
+/// (decoded lossily if they are not UTF-8).
+pub fn with_request_headers<R>(f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+    let raw = raw_headers(MapType::HttpRequestHeaders).unwrap_or_default();
+    match borrow_pairs(&raw) {
+        Some(pairs) => f(&pairs),
+        None => {
+            let owned = decode_pairs(&raw);
+            let pairs: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            f(&pairs)
+        }
+    }
+}
+
 /// Decodes proxy-wasm's pair encoding (a map property such as `request.headers`): a u32
 /// count, then (key length, value length) u32 pairs, then each key and value followed by NUL.
 /// Malformed input gives no pairs.

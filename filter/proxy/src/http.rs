@@ -6,8 +6,8 @@ use crate::host;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::threat::Inspection;
-use actorwatch_core::Observation;
 use actorwatch_core::{Blocklist, Config, Recorder};
+use actorwatch_core::{Headers, Observation};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
@@ -65,30 +65,18 @@ impl HttpFilter {
     /// matched. Returns whether it was answered.
     fn inspect(&mut self, w: &mut Worker, body: &[u8], body_truncated: bool) -> bool {
         self.body_wait = BodyWait::No;
-        let raw = host::raw_headers(MapType::HttpRequestHeaders).unwrap_or_default();
-        let owned;
-        let headers: Vec<(&str, &str)> = match host::borrow_pairs(&raw) {
-            Some(pairs) => pairs,
-            None => {
-                owned = host::decode_pairs(&raw);
-                owned
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect()
-            }
-        };
-        let find = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        let request = Request {
-            method: find(":method").unwrap_or(""),
-            path: find(":path").unwrap_or(""),
-            headers: &headers,
-            body,
-        };
         let mut inspection = self.inspection.take().unwrap_or_default();
-        w.inspector
-            .inspect(host::now_ms(), &request, &mut inspection);
-        w.recorder
-            .count_inspected((raw.len() + body.len()) as u64, body_truncated);
+        let bytes = host::with_request_headers(|headers| {
+            let request = Request {
+                method: Headers::get(&headers, ":method").unwrap_or(""),
+                path: Headers::get(&headers, ":path").unwrap_or(""),
+                headers: &headers,
+                body,
+            };
+            w.inspector
+                .inspect(host::now_ms(), &request, &mut inspection)
+        });
+        w.recorder.count_inspected(bytes, body_truncated);
         let block = w.inspector.block_status(&inspection);
         self.inspection = Some(inspection);
         let Some(status) = block else {
@@ -238,31 +226,21 @@ impl HttpContext for HttpFilter {
             w.recorder.count_unmatched();
             return;
         }
-        let raw = host::raw_headers(MapType::HttpRequestHeaders).unwrap_or_default();
-        let owned;
-        let headers: Vec<(&str, &str)> = match host::borrow_pairs(&raw) {
-            Some(pairs) => pairs,
-            None => {
-                owned = host::decode_pairs(&raw);
-                owned
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect()
-            }
-        };
-        let find = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let peer = peer();
-        let obs = Observation {
-            method: find(":method").unwrap_or(""),
-            path: find(":path").unwrap_or(""),
-            status,
-            peer: peer.as_deref(),
-            host: find(":authority"),
-            headers: &headers,
-            country: None,
-            threats: self.inspection.as_ref(),
-        };
-        w.recorder.record(host::now_ms(), &obs);
+        let inspection = self.inspection.as_ref();
+        host::with_request_headers(|headers| {
+            let obs = Observation {
+                method: Headers::get(&headers, ":method").unwrap_or(""),
+                path: Headers::get(&headers, ":path").unwrap_or(""),
+                status,
+                peer: peer.as_deref(),
+                host: Headers::get(&headers, ":authority"),
+                headers: &headers,
+                country: None,
+                threats: inspection,
+            };
+            w.recorder.record(host::now_ms(), &obs);
+        });
     }
 }
 

@@ -121,8 +121,9 @@ pub struct Detector {
     results: Vec<(usize, RuleLayout, WindowResult)>,
     /// Cooldowns, aggregation and enumeration of the threat rules, if any are configured.
     threats: Option<crate::threat::tracker::Tracker>,
-    /// Every request is recorded (object-ID enumeration), not only counted statuses.
-    every_request: bool,
+    /// The `ParamEnumeration` rule's index among the threat rules: every request is recorded
+    /// then, not only counted statuses.
+    enumeration: Option<usize>,
     /// What this detector counts itself (the tables' tallies are added in [`Detector::metrics`]).
     counts: Metrics,
 }
@@ -150,7 +151,10 @@ impl Detector {
             threats: threat_rules.then(|| {
                 crate::threat::tracker::Tracker::new(SeededState::new(splitmix64(&mut s)), tables)
             }),
-            every_request: cfg.records_every_request(),
+            enumeration: cfg
+                .threat_rules
+                .iter()
+                .position(|r| r.id == crate::threat::ThreatId::ParamEnumeration),
             matched: cfg.matched_statuses(),
             cfg,
             api_hasher,
@@ -193,7 +197,7 @@ impl Detector {
         self.counts.responses += 1;
         let findings = obs.threats.is_some_and(|t| !t.is_empty());
         let counted = self.matched.contains(obs.status);
-        if !counted && !findings && !self.every_request {
+        if !counted && !findings && self.enumeration.is_none() {
             return Observed::NotMatched;
         }
         self.counts.matched += u64::from(counted);

@@ -10,7 +10,7 @@ use crate::record::Record;
 use crate::sample::block_sample;
 use crate::template::template;
 use crate::threat::tracker::Outcome;
-use crate::threat::{decode, HitRef, ThreatId, ThreatRule};
+use crate::threat::{decode, HitRef, ThreatRule};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ impl Detector {
     /// Whether every request is recorded, whatever its status (object-ID enumeration).
     #[inline]
     pub fn records_every_request(&self) -> bool {
-        self.every_request
+        self.enumeration.is_some()
     }
 
     /// Counts one request the threat rules inspected: its bytes, and whether its body was cut.
@@ -38,7 +38,6 @@ impl Detector {
             return;
         };
         let cfg = Arc::clone(&self.cfg);
-        let base = cfg.rules.len();
         if let Some(block) = rec.threats {
             match decode(block) {
                 None => self.counts.untracked_responses += 1,
@@ -49,43 +48,25 @@ impl Detector {
                         };
                         self.counts.threat_matches += 1;
                         self.counts.count_threat(rule.id, ThreatCount::Matched);
-                        match tracker.hit(hit.rule, rule, &rec.actor, rec.ts_ms) {
-                            Outcome::Raise { count } => {
-                                let sample = self.threat_sample(
-                                    rec,
-                                    Some(hit),
-                                    findings.query,
-                                    findings.body_head,
-                                );
-                                let event_type = match rule.aggregation {
-                                    Some(_) => "AGGREGATED",
-                                    None => "SINGLE",
-                                };
-                                let event = self
-                                    .threat_event(rule, rec, rec.path, event_type, sample, count);
-                                out.push(Detection {
-                                    rule: base + hit.rule,
-                                    at_ms: rec.ts_ms,
-                                    event,
-                                });
-                            }
-                            Outcome::Suppressed => {
-                                self.counts.threat_suppressed += 1;
-                                self.counts.count_threat(rule.id, ThreatCount::Suppressed);
-                            }
-                            Outcome::Counted => {}
-                            Outcome::Untracked => self.counts.untracked_responses += 1,
-                        }
+                        let outcome = tracker.hit(hit.rule, rule, &rec.actor, rec.ts_ms);
+                        let event_type = match rule.aggregation {
+                            Some(_) => "AGGREGATED",
+                            None => "SINGLE",
+                        };
+                        let sample = |d: &Detector| {
+                            d.threat_sample(rec, Some(hit), findings.query, findings.body_head)
+                        };
+                        self.settle(
+                            outcome, hit.rule, rule, rec, rec.path, event_type, sample, out,
+                        );
                     }
                 }
             }
         }
-        if let Some((index, rule)) = cfg
-            .threat_rules
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.id == ThreatId::ParamEnumeration)
-        {
+        let enumeration = self
+            .enumeration
+            .and_then(|i| cfg.threat_rules.get(i).map(|r| (i, r)));
+        if let Some((index, rule)) = enumeration {
             if let Some((api, value)) = parameter_values(rec.path) {
                 let api_key = self.api_hasher.hash_one((rec.method, api.as_str()));
                 let value_key = self.api_hasher.hash_one(value.as_str());
@@ -103,26 +84,44 @@ impl Detector {
                         rule.block_status,
                     );
                 }
-                match outcome {
-                    Outcome::Raise { count } => {
-                        let sample = self.threat_sample(rec, None, "", "");
-                        let event = self.threat_event(rule, rec, &api, "AGGREGATED", sample, count);
-                        out.push(Detection {
-                            rule: base + index,
-                            at_ms: rec.ts_ms,
-                            event,
-                        });
-                    }
-                    Outcome::Suppressed => {
-                        self.counts.threat_suppressed += 1;
-                        self.counts.count_threat(rule.id, ThreatCount::Suppressed);
-                    }
-                    Outcome::Counted => {}
-                    Outcome::Untracked => self.counts.untracked_responses += 1,
-                }
+                let sample = |d: &Detector| d.threat_sample(rec, None, "", "");
+                self.settle(outcome, index, rule, rec, &api, "AGGREGATED", sample, out);
             }
         }
         self.threats = Some(tracker);
+    }
+
+    /// What a threat rule's outcome for one record becomes: an event (with the sample
+    /// `sample` builds), a suppressed match, or a record the budget could not track.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        outcome: Outcome,
+        index: usize,
+        rule: &ThreatRule,
+        rec: &Record,
+        url: &str,
+        event_type: &str,
+        sample: impl FnOnce(&Detector) -> Option<SamplePayload>,
+        out: &mut Vec<Detection>,
+    ) {
+        match outcome {
+            Outcome::Raise { count } => {
+                let sample = sample(self);
+                let event = self.threat_event(rule, rec, url, event_type, sample, count);
+                out.push(Detection {
+                    rule: self.cfg.rules.len() + index,
+                    at_ms: rec.ts_ms,
+                    event,
+                });
+            }
+            Outcome::Suppressed => {
+                self.counts.threat_suppressed += 1;
+                self.counts.count_threat(rule.id, ThreatCount::Suppressed);
+            }
+            Outcome::Counted => {}
+            Outcome::Untracked => self.counts.untracked_responses += 1,
+        }
     }
 
     /// The sample of a threat event: the request as a counted response's sample shows it, with

@@ -86,6 +86,20 @@ impl Tracker {
         true
     }
 
+    /// Gives `(actor, rule index)` a state if it has none; `false` when the budget has no room.
+    fn track_rule(&mut self, key: &(ActorKey, usize)) -> bool {
+        if self.rules.contains_key(key) {
+            return true;
+        }
+        let need = state_bytes(&key.0, 0);
+        if !self.room(need) {
+            return false;
+        }
+        self.bytes += need;
+        self.rules.insert(key.clone(), RuleState::default());
+        true
+    }
+
     /// One match of `rule` (index `index`) by `actor` at `ts_ms`.
     pub fn hit(
         &mut self,
@@ -95,12 +109,8 @@ impl Tracker {
         ts_ms: u64,
     ) -> Outcome {
         let key = (actor.clone(), index);
-        if !self.rules.contains_key(&key) {
-            if !self.room(state_bytes(actor, 0)) {
-                return Outcome::Untracked;
-            }
-            self.bytes += state_bytes(actor, 0);
-            self.rules.insert(key.clone(), RuleState::default());
+        if !self.track_rule(&key) {
+            return Outcome::Untracked;
         }
         let Some(state) = self.rules.get_mut(&key) else {
             return Outcome::Untracked;
@@ -172,12 +182,8 @@ impl Tracker {
             return Outcome::Counted;
         }
         let key = (actor.clone(), index);
-        if !self.rules.contains_key(&key) {
-            if !self.room(state_bytes(actor, 0)) {
-                return Outcome::Untracked;
-            }
-            self.bytes += state_bytes(actor, 0);
-            self.rules.insert(key.clone(), RuleState::default());
+        if !self.track_rule(&key) {
+            return Outcome::Untracked;
         }
         let Some(state) = self.rules.get_mut(&key) else {
             return Outcome::Untracked;
