@@ -44,3 +44,7 @@ choices!(
     /// An event's `type`, as Akto names it.
     RuleKind { RuleBased = "Rule-Based", Anomaly = "Anomaly" }
 );
+choices!(
+    /// Where an Envoy fleet's counting-rule windows live: in each proxy, or in Redis for all.
+    FleetMode { Local = "local", Redis = "redis" }
+);

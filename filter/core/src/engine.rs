@@ -8,6 +8,7 @@ use crate::blocklist::Blocklist;
 use crate::config::Config;
 use crate::delta::merge_delta;
 use crate::detector::{Detection, Detector, Observed};
+use crate::fleet::{Fleet, FleetCall};
 use crate::memory::Shares;
 use crate::metrics::Metrics;
 use crate::observation::{Headers, Observation};
@@ -41,6 +42,9 @@ pub struct Engine {
     /// records lost with a predecessor.
     counts: Metrics,
     last_prune_ms: u64,
+    /// Fleet mode (Envoy aggregators with `fleet.mode: "redis"`): Redis decides the counting
+    /// rules for every proxy; see [`crate::fleet`].
+    fleet: Option<Fleet>,
 }
 
 impl Engine {
@@ -59,7 +63,39 @@ impl Engine {
             cfg,
             counts: Metrics::default(),
             last_prune_ms: 0,
+            fleet: None,
         }
+    }
+
+    /// Turns fleet mode on (the configuration says `fleet.mode: "redis"`; only Envoy's
+    /// aggregator does this). `instance` must be random per aggregator run.
+    pub fn enable_fleet(&mut self, instance: u64) {
+        if self.cfg.fleet.is_redis() {
+            self.fleet = Some(Fleet::new(Arc::clone(&self.cfg), instance));
+        }
+    }
+
+    /// The batch to POST to the fleet's front now, if one is due (fleet mode only).
+    pub fn poll_fleet(&mut self, now_ms: u64) -> Option<FleetCall> {
+        self.fleet.as_mut()?.poll(now_ms)
+    }
+
+    /// The front's answer to batch `seq` (`status` 0: none came). Events Redis chose this
+    /// proxy for are queued; blocks it reports are added to the blocklist.
+    pub fn fleet_answered(&mut self, now_ms: u64, seq: u64, status: u16, body: &[u8]) {
+        let Some(fleet) = self.fleet.as_mut() else {
+            return;
+        };
+        let answer = fleet.answered(now_ms, seq, status, body);
+        for (key, until_ms, status) in &answer.blocks {
+            self.detector.blocks.insert(key, *until_ms, *status);
+        }
+        self.queue(now_ms, &answer.detections);
+    }
+
+    /// Whether fleet mode is on and Redis did not answer the last batch.
+    pub fn fleet_in_fallback(&self) -> bool {
+        self.fleet.as_ref().is_some_and(Fleet::in_fallback)
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -152,12 +188,11 @@ impl Engine {
             self.detector.observe_clock(now_ms);
             let mut held = Vec::new();
             let result = merge_delta(delta, &mut self.counts, |r| held.push(OwnedRecord::of(&r)));
-            let detector = &mut self.detector;
+            let (detector, fleet) = (&mut self.detector, &mut self.fleet);
             let cfg = Arc::clone(&self.cfg);
             for record in held {
                 self.reorder.hold(record, &mut |r: OwnedRecord| {
-                    let r = r.as_record();
-                    detector.apply(&r, &mut || r.sample(&cfg), &mut detections);
+                    count_record(detector, fleet, &cfg, &r, &mut detections);
                 });
             }
             result
@@ -171,11 +206,10 @@ impl Engine {
     pub fn advance(&mut self, now_ms: u64) -> Vec<Detection> {
         self.detector.observe_clock(now_ms);
         let mut detections = Vec::new();
-        let detector = &mut self.detector;
+        let (detector, fleet) = (&mut self.detector, &mut self.fleet);
         let cfg = Arc::clone(&self.cfg);
         self.reorder.release(now_ms, &mut |r: OwnedRecord| {
-            let r = r.as_record();
-            detector.apply(&r, &mut || r.sample(&cfg), &mut detections);
+            count_record(detector, fleet, &cfg, &r, &mut detections);
         });
         self.queue(now_ms, &detections);
         detections
@@ -226,6 +260,9 @@ impl Engine {
         let mut m = self.detector.metrics();
         m.add(&self.outbox.metrics());
         m.add(&self.counts);
+        if let Some(fleet) = &self.fleet {
+            m.add(&fleet.metrics());
+        }
         m.memory_bytes += self.reorder.bytes() as u64;
         m.records_held = self.reorder.len() as u64;
         m
@@ -278,5 +315,23 @@ impl Engine {
     /// Delta records merged and not yet counted (held for reordering).
     pub fn records_held(&self) -> usize {
         self.reorder.len()
+    }
+}
+
+/// Counts one merged record: in the detector, and in fleet mode in the next batch too, where
+/// Redis decides what the detector's counting rules would have raised.
+fn count_record(
+    detector: &mut Detector,
+    fleet: &mut Option<Fleet>,
+    cfg: &Config,
+    owned: &OwnedRecord,
+    detections: &mut Vec<Detection>,
+) {
+    let r = owned.as_record();
+    let from = detections.len();
+    detector.apply(&r, &mut || r.sample(cfg), detections);
+    if let Some(fleet) = fleet {
+        fleet.record(&r);
+        fleet.settle_local(&r, detections, from);
     }
 }

@@ -23,6 +23,7 @@ pub mod delta;
 pub mod detector;
 pub mod engine;
 mod findings;
+pub mod fleet;
 pub mod handoff;
 mod hash;
 pub mod hex;

@@ -183,6 +183,27 @@ metrics! {
     Counter threat_param_enumeration_events,
     /// `ParamEnumeration`: matches suppressed by the cooldown.
     Counter threat_param_enumeration_suppressed,
+    /// Fleet mode: batches Redis answered (through the front).
+    Counter fleet_batches,
+    /// Fleet mode: batches not answered in time or not readable (retried).
+    Counter fleet_batch_failures,
+    /// Fleet mode: times this proxy fell back to counting and delivering on its own.
+    Counter fleet_fallbacks,
+    /// Fleet mode: 1 while this proxy counts and delivers on its own.
+    Gauge fleet_fallback,
+    /// Fleet mode: counted responses (one per counting rule) Redis took.
+    Counter fleet_responses_sent,
+    /// Fleet mode: counted responses Redis dropped as later than `fleet.grace_ms`.
+    Counter fleet_responses_late,
+    /// Fleet mode: counted responses given up unsent (Redis out of reach past the grace period).
+    Counter fleet_responses_dropped,
+    /// Fleet mode: events this proxy raised because Redis chose it (also in `events_raised`).
+    Counter fleet_events,
+    /// Fleet mode: the local detector's counting-rule events not sent because Redis decides
+    /// (or, in fallback, because the fleet's cooldown for them runs).
+    Counter fleet_local_events_held,
+    /// Fleet mode: blocks other proxies set, received from Redis.
+    Counter fleet_blocks_received,
     /// Worker only: counting-state snapshots the shards saved.
     Counter state_saves,
     /// Worker only: shards whose state changed since their last save.

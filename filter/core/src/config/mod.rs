@@ -87,7 +87,8 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-pub use crate::choices::{Action, DeliveryMode, Per, RuleKind, Severity};
+pub use crate::choices::{Action, DeliveryMode, FleetMode, Per, RuleKind, Severity};
+pub use fleet::{FleetConfig, FLEET_BUCKET_MS};
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -184,6 +185,8 @@ pub struct Config {
     /// Envoy only: the filter's plugin config sets `allow_on_headers_stop_iteration`, so a
     /// request can be held whole (headers too) while a blocking rule reads its body.
     pub envoy_hold_headers: bool,
+    /// Envoy only: where counting rules are decided for a fleet of proxies.
+    pub fleet: FleetConfig,
 }
 
 /// How a host looks up an environment variable by name: `None` when it is not set. The core
@@ -334,6 +337,7 @@ pub fn default_rule() -> Rule {
     }
 }
 
+mod fleet;
 mod sections;
 mod threats;
 mod validate;

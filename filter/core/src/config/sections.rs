@@ -31,6 +31,7 @@ impl Validator<'_> {
             "threat_rules",
             "body_max_bytes",
             "envoy_hold_headers",
+            "fleet",
         ];
         let root = self.object("", value, KEYS)?;
         let actor = self.actor(root.get("actor"));
@@ -38,6 +39,7 @@ impl Validator<'_> {
         let rules = self.rules(&root, !threat_rules.is_empty());
         let body_max_bytes = self.body_max_bytes(&root);
         let envoy_hold_headers = self.envoy_hold_headers(&root);
+        let fleet = self.fleet(root.get("fleet"));
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
         let max_memory_mb = self.uint(
             &root,
@@ -108,6 +110,7 @@ impl Validator<'_> {
             threat_rules,
             body_max_bytes,
             envoy_hold_headers,
+            fleet,
         })
     }
 

@@ -1,0 +1,621 @@
+//! Fleet mode (Envoy): an aggregator's counted records, merged per actor, rule and 100 ms
+//! bucket, go to Redis in batches (through the `actorwatch front`), and Redis decides for every
+//! proxy at once which actors crossed a threshold, which one proxy raises the event, and who is
+//! blocked. The local [`crate::Detector`] keeps counting beside it: while Redis answers, its
+//! counting-rule events are held back; when Redis does not, they go out (fallback), and the
+//! cooldowns they start are claimed in Redis once it answers again, so no event goes twice.
+//! Sans-I/O like the rest of the core: the host sends [`FleetCall`]s and reports the answers.
+
+use crate::actor::ActorKey;
+use crate::config::{Config, Per, Rule, FLEET_BUCKET_MS};
+use crate::detector::Detection;
+use crate::metrics::Metrics;
+use crate::payload::{MaliciousEvent, SamplePayload};
+use crate::record::{OwnedRecord, Record};
+use crate::template::template;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The batch format's version, checked by the front.
+pub const PROTOCOL: u32 = 1;
+/// Actors in one batch at most: a POST stays a few hundred KiB; the rest waits for the next.
+const MAX_ACTORS_PER_BATCH: usize = 5_000;
+/// Actors whose last record is older than every window and cooldown are forgotten this often.
+const PRUNE_EVERY_MS: u64 = 10_000;
+
+/// One batch: what an aggregator counted since its last one, per actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    pub v: u32,
+    /// Unique per aggregator run: with `seq`, what makes a retried batch a no-op.
+    pub instance: String,
+    pub seq: u64,
+    pub grace_ms: u64,
+    pub bucket_ms: u64,
+    /// Blocks set at or after this time (Redis's clock, from the previous answer) are wanted.
+    pub blocks_since_ms: u64,
+    pub rules: Vec<BatchRule>,
+    pub actors: Vec<BatchActor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRule {
+    pub id: String,
+    pub window_ms: u64,
+    pub threshold: u32,
+    pub cooldown_ms: u64,
+    pub block_ms: u64,
+    pub block_status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchActor {
+    /// The actor's key in the delta encoding, hex: the same for every proxy of one config.
+    pub key: String,
+    /// (rule index, API or "", bucket = time / `bucket_ms`, count).
+    pub entries: Vec<(u32, String, u64, u32)>,
+    /// (rule index, API or "", cooldown left in ms): events raised while Redis was out of reach.
+    #[serde(default)]
+    pub claims: Vec<(u32, String, u64)>,
+}
+
+/// The front's answer: one entry per batch actor, in order, and the blocks set since.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub seq: u64,
+    pub actors: Vec<ActorReply>,
+    /// (actor key hex, blocked until ms, status) set since `blocks_since_ms`.
+    #[serde(default)]
+    pub blocks: Vec<(String, u64, u16)>,
+    /// Redis's clock when the blocks were read: the next batch's `blocks_since_ms`.
+    #[serde(default)]
+    pub blocks_now_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorReply {
+    /// The batch had been applied already (a retry); flags repeat the first answer.
+    #[serde(default)]
+    pub dup: bool,
+    /// Counted responses that arrived later than the grace period, dropped.
+    #[serde(default)]
+    pub late: u64,
+    #[serde(default)]
+    pub block_until_ms: u64,
+    #[serde(default)]
+    pub block_status: u16,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+/// A window of the actor over its threshold, or in its cooldown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub rule: u32,
+    #[serde(default)]
+    pub api: String,
+    /// This proxy raises the event (Redis granted it the cooldown).
+    pub fired: bool,
+    pub count: u64,
+    pub at_ms: u64,
+    pub cooldown_left_ms: u64,
+}
+
+/// A batch to POST to the front (`fleet.cluster`, `fleet.path`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetCall {
+    pub seq: u64,
+    pub body: Vec<u8>,
+    pub timeout_ms: u64,
+}
+
+/// What an answer brought: events this proxy raises, and blocks for every actor named.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub detections: Vec<Detection>,
+    pub blocks: Vec<(ActorKey, u64, u16)>,
+}
+
+/// An actor's key as batches carry it.
+pub fn actor_hex(key: &ActorKey) -> String {
+    let mut bytes = Vec::with_capacity(20);
+    crate::wire::put_actor(&mut bytes, key);
+    crate::hex::encode(&bytes)
+}
+
+/// The actor of [`actor_hex`], if `hex` is one.
+pub fn actor_of_hex(hex: &str) -> Option<ActorKey> {
+    let bytes = crate::hex::decode(hex)?;
+    let mut reader = crate::wire::Reader::new(&bytes);
+    let key = reader.actor().ok()?;
+    reader.is_empty().then_some(key)
+}
+
+#[derive(Default)]
+struct Pending {
+    entries: Vec<(u32, Arc<str>, u64, u32)>,
+    claims: Vec<(u32, Arc<str>, u64)>,
+}
+
+/// What this proxy knows of an actor: what its events are built from, and the fleet's
+/// cooldowns (so that a proxy in fallback does not repeat an event Redis already raised).
+struct Known {
+    latest: OwnedRecord,
+    samples: VecDeque<(u64, u16, Arc<str>)>,
+    /// (rule, API, until ms on this proxy's clock).
+    cooldowns: Vec<(u32, Arc<str>, u64)>,
+}
+
+struct Inflight {
+    seq: u64,
+    body: Vec<u8>,
+    actors: Vec<ActorKey>,
+    counts: u64,
+    oldest_ms: u64,
+    /// Waiting for the answer (else: failed, to be retried).
+    sent: bool,
+}
+
+pub struct Fleet {
+    cfg: Arc<Config>,
+    instance: String,
+    next_seq: u64,
+    rules: Vec<BatchRule>,
+    pending: HashMap<ActorKey, Pending>,
+    /// Counted responses (one per rule that counts it) waiting for the next batch.
+    pending_counts: u64,
+    pending_oldest_ms: u64,
+    inflight: Option<Inflight>,
+    known: HashMap<ActorKey, Known>,
+    fallback: bool,
+    next_flush_ms: u64,
+    blocks_since_ms: u64,
+    last_prune_ms: u64,
+    counts: Metrics,
+}
+
+impl Fleet {
+    /// `instance` must differ between aggregators and between runs of one (a random value).
+    pub fn new(cfg: Arc<Config>, instance: u64) -> Self {
+        let rules = cfg
+            .rules
+            .iter()
+            .map(|r| BatchRule {
+                id: r.id.clone(),
+                window_ms: r.window_ms(),
+                threshold: r.threshold,
+                cooldown_ms: r.cooldown_ms(),
+                block_ms: if r.action == crate::config::Action::Block {
+                    r.block_ms()
+                } else {
+                    0
+                },
+                block_status: r.block_status,
+            })
+            .collect();
+        Fleet {
+            instance: format!("{instance:016x}"),
+            next_seq: 1,
+            rules,
+            pending: HashMap::new(),
+            pending_counts: 0,
+            pending_oldest_ms: u64::MAX,
+            inflight: None,
+            known: HashMap::new(),
+            fallback: false,
+            next_flush_ms: 0,
+            blocks_since_ms: 0,
+            last_prune_ms: 0,
+            counts: Metrics::default(),
+            cfg,
+        }
+    }
+
+    /// Whether this proxy counts and delivers on its own now (Redis did not answer).
+    pub fn in_fallback(&self) -> bool {
+        self.fallback
+    }
+
+    fn api_of(&self, rule: &Rule, rec: &Record) -> Arc<str> {
+        match rule.per {
+            Per::Actor => Arc::from(""),
+            Per::ActorApi => Arc::from(format!("{} {}", rec.method, template(rec.path))),
+        }
+    }
+
+    /// Adds one record the local detector counted to the next batch.
+    pub fn record(&mut self, rec: &Record) {
+        let cfg = Arc::clone(&self.cfg);
+        let bucket = rec.ts_ms / FLEET_BUCKET_MS;
+        let mut added = false;
+        for (index, rule) in cfg.rules.iter().enumerate() {
+            if !rule.statuses.contains(rec.status) {
+                continue;
+            }
+            let api = self.api_of(rule, rec);
+            let pending = self.pending.entry(rec.actor.clone()).or_default();
+            let index = index as u32;
+            // Records arrive in time order: a matching entry is among the latest few.
+            let found = pending
+                .entries
+                .iter_mut()
+                .rev()
+                .take(cfg.rules.len() * 2)
+                .find(|(r, a, b, _)| *r == index && *b == bucket && **a == *api);
+            match found {
+                Some(entry) => entry.3 = entry.3.saturating_add(1),
+                None => pending.entries.push((index, api, bucket, 1)),
+            }
+            self.pending_counts += 1;
+            added = true;
+        }
+        if !added {
+            return;
+        }
+        self.pending_oldest_ms = self.pending_oldest_ms.min(rec.ts_ms);
+        self.remember(rec);
+    }
+
+    /// Keeps what an event about this actor is built from: the latest record and, at most once
+    /// per bucket, a sample.
+    fn remember(&mut self, rec: &Record) {
+        let keep = self.cfg.samples_per_event;
+        if !self.known.contains_key(&rec.actor) && self.known.len() >= self.cfg.max_actors {
+            return;
+        }
+        let known = self
+            .known
+            .entry(rec.actor.clone())
+            .or_insert_with(|| Known {
+                latest: OwnedRecord::of(rec),
+                samples: VecDeque::new(),
+                cooldowns: Vec::new(),
+            });
+        known.latest = OwnedRecord::of(rec);
+        let fresh = known
+            .samples
+            .back()
+            .is_some_and(|(ts, _, _)| ts / FLEET_BUCKET_MS == rec.ts_ms / FLEET_BUCKET_MS);
+        if keep > 0 && !fresh {
+            if let Some(orig) = rec.sample(&self.cfg) {
+                if known.samples.len() >= keep {
+                    known.samples.pop_front();
+                }
+                known
+                    .samples
+                    .push_back((rec.ts_ms, rec.status, orig.into()));
+            }
+        }
+    }
+
+    /// Sorts the local detector's events for `rec` (from `from` on in `out`): while Redis
+    /// answers it decides, so counting-rule events are held back; in fallback they go, unless
+    /// the fleet's cooldown for them still runs, and their cooldowns are claimed later.
+    pub fn settle_local(&mut self, rec: &Record, out: &mut Vec<Detection>, from: usize) {
+        let counting = self.cfg.rules.len();
+        let mut i = from;
+        while i < out.len() {
+            let Some(d) = out.get(i) else { break };
+            let Some(rule) = self.cfg.rules.get(d.rule).filter(|_| d.rule < counting) else {
+                i += 1;
+                continue;
+            };
+            let api = self.api_of(rule, rec);
+            let index = d.rule as u32;
+            let cooling = self.known.get(&rec.actor).is_some_and(|k| {
+                k.cooldowns
+                    .iter()
+                    .any(|(r, a, until)| *r == index && **a == *api && *until > rec.ts_ms)
+            });
+            if !self.fallback || cooling {
+                out.remove(i);
+                self.counts.fleet_local_events_held += 1;
+                continue;
+            }
+            let cooldown_ms = rule.cooldown_ms();
+            if let Some(known) = self.known.get_mut(&rec.actor) {
+                known
+                    .cooldowns
+                    .push((index, Arc::clone(&api), rec.ts_ms + cooldown_ms));
+            }
+            if cooldown_ms > 0 {
+                let until = rec.ts_ms + cooldown_ms;
+                let pending = self.pending.entry(rec.actor.clone()).or_default();
+                pending.claims.push((index, api, until));
+            }
+            i += 1;
+        }
+    }
+
+    /// The batch to send now, if one is due: every `flush_ms`, one at a time; a batch that
+    /// failed goes again under its sequence number until its records are past the grace period.
+    pub fn poll(&mut self, now_ms: u64) -> Option<FleetCall> {
+        let cfg = Arc::clone(&self.cfg);
+        let fleet = &cfg.fleet;
+        if now_ms < self.next_flush_ms && now_ms + fleet.flush_ms >= self.next_flush_ms {
+            return None;
+        }
+        if self.inflight.as_ref().is_some_and(|f| f.sent) {
+            return None;
+        }
+        self.next_flush_ms = now_ms + fleet.flush_ms;
+        self.prune(now_ms);
+        let grace_floor = now_ms.saturating_sub(fleet.grace_ms + FLEET_BUCKET_MS);
+        if let Some(inflight) = &mut self.inflight {
+            if inflight.counts == 0 || inflight.oldest_ms >= grace_floor {
+                inflight.sent = true;
+                return Some(FleetCall {
+                    seq: inflight.seq,
+                    body: inflight.body.clone(),
+                    timeout_ms: fleet.timeout_ms,
+                });
+            }
+            // Too late for Redis to count: given up, counted.
+            self.counts.fleet_responses_dropped += inflight.counts;
+            self.inflight = None;
+        }
+        if self.pending_oldest_ms < grace_floor {
+            self.drop_late_pending(grace_floor);
+        }
+        let (batch, actors, counts, oldest_ms) = self.take_batch(now_ms);
+        let body = serde_json::to_vec(&batch).ok()?;
+        let seq = batch.seq;
+        self.inflight = Some(Inflight {
+            seq,
+            body: body.clone(),
+            actors,
+            counts,
+            oldest_ms,
+            sent: true,
+        });
+        Some(FleetCall {
+            seq,
+            body,
+            timeout_ms: fleet.timeout_ms,
+        })
+    }
+
+    fn drop_late_pending(&mut self, floor_ms: u64) {
+        let floor_bucket = floor_ms / FLEET_BUCKET_MS;
+        let mut dropped = 0u64;
+        let mut oldest = u64::MAX;
+        for pending in self.pending.values_mut() {
+            pending.entries.retain(|(_, _, bucket, count)| {
+                let keep = *bucket >= floor_bucket;
+                if keep {
+                    oldest = oldest.min(bucket * FLEET_BUCKET_MS);
+                } else {
+                    dropped += u64::from(*count);
+                }
+                keep
+            });
+        }
+        self.pending
+            .retain(|_, p| !p.entries.is_empty() || !p.claims.is_empty());
+        self.counts.fleet_responses_dropped += dropped;
+        self.pending_counts = self.pending_counts.saturating_sub(dropped);
+        self.pending_oldest_ms = oldest;
+    }
+
+    /// The next batch from what is pending: the batch, its actors' keys in order, the counts
+    /// it carries and its oldest record's time.
+    fn take_batch(&mut self, now_ms: u64) -> (Batch, Vec<ActorKey>, u64, u64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut actors = Vec::new();
+        let mut keys = Vec::new();
+        let taken: Vec<ActorKey> = self
+            .pending
+            .keys()
+            .take(MAX_ACTORS_PER_BATCH)
+            .cloned()
+            .collect();
+        let mut oldest = u64::MAX;
+        let mut counts = 0u64;
+        for key in taken {
+            let Some(p) = self.pending.remove(&key) else {
+                continue;
+            };
+            for (_, _, bucket, count) in &p.entries {
+                oldest = oldest.min(bucket * FLEET_BUCKET_MS);
+                counts += u64::from(*count);
+            }
+            actors.push(BatchActor {
+                key: actor_hex(&key),
+                entries: p
+                    .entries
+                    .into_iter()
+                    .map(|(r, a, b, c)| (r, a.to_string(), b, c))
+                    .collect(),
+                // Claims travel as the cooldown left: clocks of proxy and Redis may differ.
+                claims: p
+                    .claims
+                    .into_iter()
+                    .filter(|(_, _, until)| *until > now_ms)
+                    .map(|(r, a, until)| (r, a.to_string(), until - now_ms))
+                    .collect(),
+            });
+            keys.push(key);
+        }
+        self.pending_counts = self.pending_counts.saturating_sub(counts);
+        if self.pending.is_empty() {
+            self.pending_oldest_ms = u64::MAX;
+        }
+        let batch = Batch {
+            v: PROTOCOL,
+            instance: self.instance.clone(),
+            seq,
+            grace_ms: self.cfg.fleet.grace_ms,
+            bucket_ms: FLEET_BUCKET_MS,
+            blocks_since_ms: self.blocks_since_ms,
+            rules: self.rules.clone(),
+            actors,
+        };
+        (batch, keys, counts, oldest)
+    }
+
+    /// The front's answer to batch `seq`: `status` 0 when there was none (refused, timed out).
+    /// Anything but a readable 2xx answer puts the proxy in fallback; the batch is retried.
+    pub fn answered(&mut self, now_ms: u64, seq: u64, status: u16, body: &[u8]) -> Answer {
+        let mut answer = Answer::default();
+        let Some(inflight) = self.inflight.as_mut().filter(|f| f.seq == seq) else {
+            return answer;
+        };
+        inflight.sent = false;
+        let reply = (200..300)
+            .contains(&status)
+            .then(|| serde_json::from_slice::<Reply>(body).ok())
+            .flatten()
+            .filter(|r| r.seq == seq && r.actors.len() == inflight.actors.len());
+        let Some(reply) = reply else {
+            self.counts.fleet_batch_failures += 1;
+            if !self.fallback {
+                self.fallback = true;
+                self.counts.fleet_fallbacks += 1;
+            }
+            // Retry on the next flush, not at once.
+            self.next_flush_ms = now_ms + self.cfg.fleet.flush_ms;
+            return answer;
+        };
+        let Some(inflight) = self.inflight.take() else {
+            return answer;
+        };
+        self.fallback = false;
+        self.counts.fleet_batches += 1;
+        self.counts.fleet_responses_sent += inflight.counts;
+        self.blocks_since_ms = reply.blocks_now_ms.max(self.blocks_since_ms);
+        for (key, actor) in inflight.actors.iter().zip(&reply.actors) {
+            self.counts.fleet_responses_late += actor.late;
+            if actor.block_until_ms > 0 {
+                answer
+                    .blocks
+                    .push((key.clone(), actor.block_until_ms, actor.block_status));
+            }
+            for flag in &actor.flags {
+                self.apply_flag(now_ms, key, flag, &mut answer.detections);
+            }
+        }
+        for (hex, until_ms, status) in &reply.blocks {
+            if let Some(key) = actor_of_hex(hex) {
+                self.counts.fleet_blocks_received += 1;
+                answer.blocks.push((key, *until_ms, *status));
+            }
+        }
+        answer
+    }
+
+    fn apply_flag(&mut self, now_ms: u64, key: &ActorKey, flag: &Flag, out: &mut Vec<Detection>) {
+        let cfg = Arc::clone(&self.cfg);
+        let Some(rule) = cfg.rules.get(flag.rule as usize) else {
+            return;
+        };
+        let Some(known) = self.known.get_mut(key) else {
+            return;
+        };
+        let api: Arc<str> = Arc::from(flag.api.as_str());
+        known.cooldowns.retain(|(_, _, until)| *until > now_ms);
+        if flag.cooldown_left_ms > 0 {
+            let until = now_ms + flag.cooldown_left_ms;
+            match known
+                .cooldowns
+                .iter_mut()
+                .find(|(r, a, _)| *r == flag.rule && **a == *api)
+            {
+                Some(c) => c.2 = c.2.max(until),
+                None => known.cooldowns.push((flag.rule, api, until)),
+            }
+        }
+        if !flag.fired {
+            return;
+        }
+        let rec = known.latest.as_record();
+        let at_ms = rec.ts_ms;
+        let lower = at_ms.saturating_sub(rule.window_ms());
+        let samples = known
+            .samples
+            .iter()
+            .filter(|(ts, status, _)| rule.statuses.contains(*status) && *ts > lower)
+            .map(|(ts, _, orig)| SamplePayload {
+                orig: orig.to_string(),
+                ts: i64::try_from(ts / 1000).unwrap_or(i64::MAX),
+            })
+            .collect();
+        self.counts.events_raised += 1;
+        self.counts.fleet_events += 1;
+        let url = match rule.per {
+            Per::Actor => rec.path.to_string(),
+            Per::ActorApi => template(rec.path),
+        };
+        let event = MaliciousEvent {
+            actor: cfg.actor.display(&rec.actor),
+            api_collection_id: cfg.api_collection_id,
+            country: rec.country_str().to_string(),
+            event_type: "AGGREGATED".into(),
+            filter_id: rule.id.clone(),
+            ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            method: rec.method.to_string(),
+            sub_category: rule.sub_category.clone(),
+            timestamp: i64::try_from(at_ms / 1000).unwrap_or(i64::MAX),
+            kind: rule.kind.as_str().to_string(),
+            url,
+            malicious_payloads_responses: samples,
+            severity: Some(rule.severity.as_str().to_string()),
+            category: None,
+            host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
+            ref_id: Some(format!("{}-{}", self.instance, self.counts.fleet_events)),
+            count: Some(flag.count),
+        };
+        out.push(Detection {
+            rule: flag.rule as usize,
+            at_ms,
+            event,
+        });
+    }
+
+    /// Forgets actors with nothing in any window or cooldown any more.
+    fn prune(&mut self, now_ms: u64) {
+        if now_ms < self.last_prune_ms + PRUNE_EVERY_MS {
+            return;
+        }
+        self.last_prune_ms = now_ms;
+        let keep_ms =
+            self.rules.iter().map(|r| r.window_ms).max().unwrap_or(0) + self.cfg.fleet.grace_ms;
+        self.known.retain(|_, k| {
+            k.cooldowns.retain(|(_, _, until)| *until > now_ms);
+            !k.cooldowns.is_empty() || k.latest.ts_ms + keep_ms > now_ms
+        });
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.counts;
+        m.fleet_fallback = u64::from(self.fallback);
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_keys_travel_as_hex_and_back() {
+        let keys = [
+            ActorKey::V4([203, 0, 113, 9]),
+            ActorKey::V6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            ActorKey::Digest {
+                source: 1,
+                hash: [7; 16],
+            },
+            ActorKey::Text {
+                source: 0,
+                value: "tenant-{a}".into(),
+            },
+        ];
+        for key in keys {
+            assert_eq!(actor_of_hex(&actor_hex(&key)), Some(key));
+        }
+        assert_eq!(actor_of_hex("04cb007109ff"), None, "trailing bytes");
+        assert_eq!(actor_of_hex("x"), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! Fleet mode at the engine's edge: the batches an aggregator sends, what it makes of Redis's
+//! answers (events, blocks), and its fallback when none comes. The front and Redis themselves
+//! are tested in `cli/tests/front.rs` and `tests/tests/fleet.rs` (real Redis, real Envoys).
+
+use actorwatch_core::fleet::{actor_hex, ActorReply, Batch, Flag, Reply};
+use actorwatch_core::{Config, Engine, Observation, Recorder};
+use std::sync::Arc;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const T0: u64 = 1_747_162_000_000;
+const NO_HEADERS: [(&str, &str); 0] = [];
+
+fn config(action: &str) -> Arc<Config> {
+    let json = format!(
+        r#"{{"rules": [{{"id": "r4xx", "threshold": 3, "window_secs": 60, "cooldown_secs": 300,
+              "action": "{action}", "block_secs": 30}}],
+            "fleet": {{"mode": "redis", "url": "http://127.0.0.1:9/v1/batch", "grace_ms": 2000}},
+            "webhook": {{"url": "http://127.0.0.1:9/hook"}}}}"#
+    );
+    match Config::from_json_str(&json) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn obs(peer: &str, status: u16) -> Observation<'_> {
+    Observation {
+        method: "GET",
+        path: "/users/17",
+        status,
+        peer: Some(peer),
+        host: Some("api.example.com"),
+        headers: &NO_HEADERS,
+        country: None,
+        threats: None,
+    }
+}
+
+/// An aggregator in fleet mode, fed through a worker's delta like Envoy's.
+fn aggregator(cfg: &Arc<Config>) -> Engine {
+    let mut e = Engine::with_shared_config(Arc::clone(cfg), 7);
+    e.set_reorder_window_ms(300);
+    e.enable_fleet(0xfeed);
+    e
+}
+
+/// Records `n` responses of `peer`, `step_ms` apart from `start`, and counts them.
+fn feed(e: &mut Engine, cfg: &Arc<Config>, peer: &str, n: u64, start: u64, step_ms: u64) {
+    let mut rec = Recorder::new(Arc::clone(cfg));
+    for i in 0..n {
+        rec.record(start + i * step_ms, &obs(peer, 404));
+    }
+    if let Some(delta) = rec.take_delta() {
+        e.apply_delta(start, &delta).expect("delta");
+    }
+    e.advance(start + n * step_ms + 1_000);
+}
+
+fn batch_of(body: &[u8]) -> Batch {
+    serde_json::from_slice(body).expect("batch JSON")
+}
+
+fn reply(seq: u64, actors: Vec<ActorReply>) -> Vec<u8> {
+    serde_json::to_vec(&Reply {
+        seq,
+        actors,
+        ..Reply::default()
+    })
+    .expect("reply JSON")
+}
+
+#[test]
+fn a_batch_carries_each_actors_counts_per_bucket_once() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    // Five responses, 30 ms apart: buckets of 100 ms hold 4 and 1 (T0 is a bucket start).
+    feed(&mut e, &cfg, "203.0.113.9", 5, T0, 30);
+    let now = T0 + 2_000;
+    let call = e.poll_fleet(now).expect("a batch is due");
+    let batch = batch_of(&call.body);
+    assert_eq!(batch.seq, 1);
+    assert_eq!(batch.rules.len(), 1);
+    assert_eq!(batch.rules[0].threshold, 3);
+    assert_eq!(batch.actors.len(), 1);
+    let actor = &batch.actors[0];
+    let total: u32 = actor.entries.iter().map(|e| e.3).sum();
+    assert_eq!(total, 5);
+    assert_eq!(
+        actor.entries.iter().map(|e| (e.2, e.3)).collect::<Vec<_>>(),
+        vec![(T0 / 100, 4), (T0 / 100 + 1, 1)]
+    );
+    // One batch at a time: nothing more until this one is answered.
+    assert!(e.poll_fleet(now + 500).is_none());
+    // The local detector saw 5 >= 3 but Redis decides: nothing queued.
+    assert_eq!(e.metrics().events_queued, 0);
+    assert_eq!(e.metrics().fleet_local_events_held, 1);
+}
+
+#[test]
+fn a_fired_flag_raises_one_event_and_a_block_reaches_the_blocklist() {
+    let cfg = config("block");
+    let mut e = aggregator(&cfg);
+    let peer = "203.0.113.9";
+    feed(&mut e, &cfg, peer, 2, T0, 10);
+    let now = T0 + 2_000;
+    let call = e.poll_fleet(now).expect("batch");
+    let key = batch_of(&call.body).actors[0].key.clone();
+    let answer = ActorReply {
+        block_until_ms: now + 30_000,
+        block_status: 429,
+        flags: vec![Flag {
+            rule: 0,
+            api: String::new(),
+            fired: true,
+            count: 3,
+            at_ms: T0,
+            cooldown_left_ms: 300_000,
+        }],
+        ..ActorReply::default()
+    };
+    e.fleet_answered(now, call.seq, 200, &reply(call.seq, vec![answer]));
+    let m = e.metrics();
+    assert_eq!(m.fleet_events, 1);
+    assert_eq!(m.events_queued, 1);
+    assert_eq!(m.fleet_fallback, 0);
+    assert_eq!(m.fleet_responses_sent, 2);
+    assert_eq!(e.blocklist().len(), 1);
+    let (blocked, _) = e.blocklist().iter().next().expect("a block");
+    assert_eq!(actor_hex(blocked), key);
+    // The event's payload names the actor and the fleet's count.
+    e.flush();
+    let d = e.poll_delivery(now).expect("a POST");
+    let body = String::from_utf8(d.body).expect("utf-8");
+    assert!(body.contains("\"actor\":\"203.0.113.9\""), "{body}");
+    assert!(body.contains("\"count\":3"), "{body}");
+}
+
+#[test]
+fn a_block_set_elsewhere_is_taken_from_the_reply() {
+    let cfg = config("block");
+    let mut e = aggregator(&cfg);
+    let call = e
+        .poll_fleet(T0)
+        .expect("an empty batch still asks for blocks");
+    assert!(batch_of(&call.body).actors.is_empty());
+    let other = actor_hex(&actorwatch_core::ActorKey::V4([198, 51, 100, 7]));
+    let body = serde_json::to_vec(&Reply {
+        seq: call.seq,
+        actors: vec![],
+        blocks: vec![(other, T0 + 30_000, 429), ("zz".into(), T0 + 1, 429)],
+        blocks_now_ms: T0 + 5,
+    })
+    .expect("json");
+    e.fleet_answered(T0, call.seq, 200, &body);
+    assert_eq!(e.blocklist().len(), 1, "the unreadable key is skipped");
+    assert_eq!(e.metrics().fleet_blocks_received, 1);
+    let next = e.poll_fleet(T0 + 100).expect("next batch");
+    assert_eq!(batch_of(&next.body).blocks_since_ms, T0 + 5);
+}
+
+#[test]
+fn no_answer_means_fallback_the_same_batch_again_then_rejoin() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    feed(&mut e, &cfg, "203.0.113.9", 1, T0, 10);
+    let now = T0 + 1_500;
+    let first = e.poll_fleet(now).expect("batch");
+    e.fleet_answered(now, first.seq, 0, b"");
+    assert!(e.fleet_in_fallback());
+    assert_eq!(e.metrics().fleet_fallbacks, 1);
+    // Not before the next flush; then the very same batch.
+    assert!(e.poll_fleet(now + 50).is_none());
+    let again = e.poll_fleet(now + 100).expect("retry");
+    assert_eq!((again.seq, &again.body), (first.seq, &first.body));
+    // A 503 or an unreadable answer is no answer either; one fallback all along.
+    e.fleet_answered(now + 100, again.seq, 503, b"{}");
+    assert_eq!(e.metrics().fleet_fallbacks, 1);
+    assert_eq!(e.metrics().fleet_batch_failures, 2);
+    let third = e.poll_fleet(now + 200).expect("retry");
+    e.fleet_answered(
+        now + 200,
+        third.seq,
+        200,
+        &reply(third.seq, vec![ActorReply::default()]),
+    );
+    assert!(!e.fleet_in_fallback());
+    assert_eq!(e.metrics().fleet_responses_sent, 1);
+}
+
+#[test]
+fn a_batch_past_the_grace_period_is_given_up_and_counted() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    feed(&mut e, &cfg, "203.0.113.9", 2, T0, 10);
+    let first = e.poll_fleet(T0 + 1_000).expect("batch");
+    e.fleet_answered(T0 + 1_000, first.seq, 0, b"");
+    // Records at T0 are past 2000 ms of grace (plus a bucket) at T0 + 2_200.
+    let inside = e.poll_fleet(T0 + 2_050).expect("still retried");
+    assert_eq!(inside.seq, first.seq);
+    e.fleet_answered(T0 + 2_050, inside.seq, 0, b"");
+    let next = e.poll_fleet(T0 + 2_200).expect("a new batch");
+    assert_eq!(next.seq, first.seq + 1);
+    assert!(batch_of(&next.body).actors.is_empty());
+    assert_eq!(e.metrics().fleet_responses_dropped, 2);
+}
+
+#[test]
+fn in_fallback_local_events_go_and_their_cooldown_is_claimed_on_rejoin() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    let call = e.poll_fleet(T0).expect("batch");
+    e.fleet_answered(T0, call.seq, 0, b"");
+    assert!(e.fleet_in_fallback());
+    // Three responses locally reach the threshold: the event goes from here.
+    feed(&mut e, &cfg, "203.0.113.9", 3, T0 + 100, 10);
+    assert_eq!(e.metrics().events_queued, 1);
+    assert_eq!(e.metrics().fleet_local_events_held, 0);
+    // The retry is the old (empty) batch; the one after carries the claim.
+    let retry = e.poll_fleet(T0 + 1_400).expect("retry");
+    e.fleet_answered(T0 + 1_400, retry.seq, 200, &reply(retry.seq, vec![]));
+    let next = e.poll_fleet(T0 + 1_500).expect("batch with the claim");
+    let batch = batch_of(&next.body);
+    let claim = batch.actors[0].claims[0].clone();
+    assert_eq!((claim.0, claim.1.as_str()), (0, ""));
+    // The cooldown left: 300 s from the event's time (T0 + 120), as of T0 + 1_500.
+    assert_eq!(claim.2, 300_000 - (1_500 - 120));
+}
+
+#[test]
+fn in_fallback_the_fleets_cooldown_holds_local_events_back() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    let peer = "203.0.113.9";
+    feed(&mut e, &cfg, peer, 1, T0, 10);
+    let call = e.poll_fleet(T0 + 1_500).expect("batch");
+    let in_cooldown = ActorReply {
+        flags: vec![Flag {
+            rule: 0,
+            fired: false,
+            count: 9,
+            at_ms: T0,
+            cooldown_left_ms: 200_000,
+            ..Flag::default()
+        }],
+        ..ActorReply::default()
+    };
+    e.fleet_answered(
+        T0 + 1_500,
+        call.seq,
+        200,
+        &reply(call.seq, vec![in_cooldown]),
+    );
+    assert_eq!(e.metrics().events_queued, 0, "another proxy raised it");
+    let lost = e.poll_fleet(T0 + 1_600).expect("batch");
+    e.fleet_answered(T0 + 1_600, lost.seq, 0, b"");
+    feed(&mut e, &cfg, peer, 3, T0 + 2_000, 10);
+    assert_eq!(e.metrics().events_queued, 0);
+    assert_eq!(e.metrics().fleet_local_events_held, 1);
+}
+
+#[test]
+fn without_fleet_mode_nothing_changes() {
+    let json =
+        r#"{"rules": [{"id": "r", "threshold": 3}], "webhook": {"url": "http://127.0.0.1:9/h"}}"#;
+    let cfg = Arc::new(Config::from_json_str(json).expect("config"));
+    let mut e = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    e.set_reorder_window_ms(300);
+    e.enable_fleet(1);
+    assert!(e.poll_fleet(T0).is_none());
+    feed(&mut e, &cfg, "203.0.113.9", 3, T0, 10);
+    assert_eq!(e.metrics().events_queued, 1);
+}
