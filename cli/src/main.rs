@@ -2,6 +2,7 @@
 //! receive webhooks. Every decision is the core's: this tool only reads and prints.
 
 mod formats;
+mod front;
 mod receive;
 mod replay;
 
@@ -19,7 +20,8 @@ use std::process::ExitCode;
     after_help = "Examples:
   actorwatch validate envoy/actorwatch.json
   actorwatch replay --config envoy/actorwatch.json /var/log/nginx/access.log
-  actorwatch receive --listen 127.0.0.1:9000 --secret \"$SECRET\""
+  actorwatch receive --listen 127.0.0.1:9000 --secret \"$SECRET\"
+  actorwatch front --listen 127.0.0.1:8080 --redis redis://127.0.0.1:6379"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +46,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run a webhook receiver that checks and prints what it gets.
     Receive(receive::ReceiveArgs),
+    /// Serve Envoy aggregators in fleet mode: apply their batches to Redis (stateless).
+    Front(front::FrontArgs),
 }
 
 fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -103,5 +107,6 @@ fn main() -> ExitCode {
         Command::Validate { config } => validate(&config),
         Command::Replay(args) => replay::run(args),
         Command::Receive(args) => receive::run(args),
+        Command::Front(args) => front::run(args),
     }
 }
