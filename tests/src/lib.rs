@@ -427,6 +427,8 @@ pub struct EnvoySetup {
     /// Environment variables of the Envoy process, passed by name (`host_env_keys`) to the
     /// filter's and the singleton's VMs alike: how `{"env": "NAME"}` secrets reach the filter.
     pub env: Vec<(String, String)>,
+    /// Fleet mode: the port of the `actorwatch front` (cluster `actorwatch_fleet`).
+    pub fleet_port: Option<u16>,
 }
 
 impl EnvoySetup {
@@ -452,6 +454,7 @@ impl EnvoySetup {
             wasm: None,
             hang_port: None,
             env: Vec::new(),
+            fleet_port: None,
         }
     }
 
@@ -571,11 +574,15 @@ pub fn clusters(s: &EnvoySetup) -> Value {
             },
         })
     };
-    json!([
+    let mut clusters = json!([
         cluster("sample_api", s.upstream_port),
         cluster("actorwatch_webhook", s.webhook_port),
         cluster("hang", s.hang_port.unwrap_or(s.upstream_port)),
-    ])
+    ]);
+    if let (Some(port), Some(list)) = (s.fleet_port, clusters.as_array_mut()) {
+        list.push(cluster("actorwatch_fleet", port));
+    }
+    clusters
 }
 
 /// The API listener: the HTTP connection manager (with `s.hcm_extra` merged in), the filter,
@@ -994,5 +1001,167 @@ impl Client {
                 Err(format!("{method} {path}: {e}"))
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet mode: Redis and the actorwatch front
+
+/// The `actorwatch` command (`ACTORWATCH_BIN`, else the release build).
+pub fn actorwatch_bin() -> PathBuf {
+    std::env::var_os("ACTORWATCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/release/actorwatch"))
+}
+
+/// A `redis-server` of this test's own (Debian's package), on a loopback port, with its data in
+/// `dir` (append-only file: a restart on the same port and directory keeps the counts), stopped
+/// by its PID when dropped.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl RedisServer {
+    pub fn start(dir: &Path) -> RedisServer {
+        RedisServer::start_on(free_port(), dir)
+    }
+
+    pub fn start_on(port: u16, dir: &Path) -> RedisServer {
+        std::fs::create_dir_all(dir).expect("redis dir");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt-get install -y redis-server: `make setup-fleet`)");
+        let server = RedisServer {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        let up = wait_for(Duration::from_secs(10), || {
+            (server.cli(&["PING"]) == "PONG").then_some(())
+        });
+        assert!(up.is_some(), "redis-server did not answer on port {port}");
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One `redis-cli` command; its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Every counted response in Redis's windows: the sum over all `aw:{*}:wc:*` hashes.
+    pub fn counted(&self, actor_pattern: &str) -> u64 {
+        let keys = self.cli(&[
+            "--scan",
+            "--pattern",
+            &format!("aw:{{{actor_pattern}}}:wc:*"),
+        ]);
+        keys.lines()
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                self.cli(&["HVALS", k])
+                    .lines()
+                    .filter_map(|v| v.trim().parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// Pauses (`SIGSTOP`) or resumes (`SIGCONT`) the server: Redis slow rather than gone.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status();
+    }
+
+    /// Stops the server by its PID and waits for it (it writes its append-only file first).
+    pub fn stop(mut self) -> (u16, PathBuf) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.child.id().to_string()])
+                .status();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `actorwatch front` on a loopback ephemeral port, stopped by its PID when dropped.
+pub struct FrontProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl FrontProcess {
+    pub fn start(redis_url: &str) -> FrontProcess {
+        let mut child = Command::new(actorwatch_bin())
+            .args(["front", "--listen", "127.0.0.1:0", "--redis", redis_url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("actorwatch front (make build)");
+        let mut first = String::new();
+        if let Some(out) = child.stdout.as_mut() {
+            let _ = BufReader::new(out).read_line(&mut first);
+        }
+        let addr = first
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("actorwatch front said {first:?}"));
+        FrontProcess { child, addr }
+    }
+
+    /// The front's `/stats`.
+    pub fn stats(&self) -> Value {
+        http(self.addr, "GET", "/stats", &[], b"")
+            .ok()
+            .and_then(|(_, body)| serde_json::from_slice(&body).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for FrontProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

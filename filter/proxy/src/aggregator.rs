@@ -6,7 +6,7 @@ use crate::host;
 use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType, MetricType};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,10 @@ pub struct Aggregator {
     cluster: String,
     /// Callout token -> engine delivery token.
     calls: HashMap<u32, u64>,
+    /// Fleet mode: the callout of the batch in flight and its sequence number.
+    fleet_call: Option<(u32, u64)>,
+    /// Fleet mode: the last fallback state logged.
+    fleet_fallback_logged: bool,
     published_generation: Option<u64>,
     published: Metrics,
     metric_ids: Vec<Option<u32>>,
@@ -31,7 +35,10 @@ pub struct Aggregator {
 impl Aggregator {
     pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
         let cluster = cfg.webhook.cluster.clone();
+        let fleet = cfg.fleet.is_redis();
         let mut engine = Engine::with_shared_config(cfg, seed);
+        // A new instance id per aggregator run: Redis tells its batches from every other's.
+        engine.enable_fleet(seed.rotate_left(17) ^ 0x6a09_e667_f3bc_c908);
         // A worker hands over its records on its next tick: hold merged records that long (and
         // one tick more) so that records of all workers are counted in time order.
         engine.set_reorder_window_ms(3 * TICK.as_millis() as u64);
@@ -55,6 +62,8 @@ impl Aggregator {
             engine,
             cluster,
             calls: HashMap::new(),
+            fleet_call: None,
+            fleet_fallback_logged: false,
             published_generation: None,
             published: Metrics::default(),
             metric_ids,
@@ -62,9 +71,14 @@ impl Aggregator {
             written_held: None,
         };
         let taken = aggregator.take_over(host::now_ms());
+        let counting = if fleet {
+            "counting in Redis (fleet mode)"
+        } else {
+            "counting here"
+        };
         host::log(
             LogLevel::Info,
-            &format!("aggregating in {role}; took over {taken} events"),
+            &format!("aggregating in {role}, {counting}; took over {taken} events"),
         );
         aggregator
     }
@@ -127,6 +141,7 @@ impl Aggregator {
             }
         }
         self.engine.advance(now);
+        self.send_batch(now);
         self.send(now);
         self.persist();
         self.publish_blocklist(now);
@@ -166,7 +181,79 @@ impl Aggregator {
         }
     }
 
-    pub fn on_call_response(&mut self, callout: u32, now: u64) {
+    /// Fleet mode: the next batch to the front, when one is due and none is in flight.
+    fn send_batch(&mut self, now: u64) {
+        if self.fleet_call.is_some() {
+            return;
+        }
+        let Some(call) = self.engine.poll_fleet(now) else {
+            return;
+        };
+        let fleet = &self.engine.config().fleet;
+        let (cluster, path, authority) = (
+            fleet.cluster.clone(),
+            fleet.path.clone(),
+            fleet.authority.clone(),
+        );
+        let headers = vec![
+            (":method", "POST"),
+            (":path", path.as_str()),
+            (":authority", authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        match hostcalls::dispatch_http_call(
+            &cluster,
+            headers,
+            Some(&call.body),
+            vec![],
+            Duration::from_millis(call.timeout_ms),
+        ) {
+            Ok(callout) => self.fleet_call = Some((callout, call.seq)),
+            // Counted as a failed batch: the proxy falls back and retries on the next flush.
+            Err(_) => self.engine.fleet_answered(now, call.seq, 0, &[]),
+        }
+        self.log_fleet_state();
+    }
+
+    fn log_fleet_state(&mut self) {
+        let fallback = self.engine.fleet_in_fallback();
+        if fallback != self.fleet_fallback_logged {
+            self.fleet_fallback_logged = fallback;
+            let cluster = &self.engine.config().fleet.cluster;
+            if fallback {
+                host::log(
+                    LogLevel::Warn,
+                    &format!("fleet: no answer from cluster {cluster:?}; counting and delivering here until it answers"),
+                );
+            } else {
+                host::log(
+                    LogLevel::Info,
+                    &format!("fleet: cluster {cluster:?} answers; counting in Redis again"),
+                );
+            }
+        }
+    }
+
+    pub fn on_call_response(&mut self, callout: u32, now: u64, body_size: usize) {
+        if let Some((pending, seq)) = self.fleet_call {
+            if pending == callout {
+                self.fleet_call = None;
+                let status = host::header(MapType::HttpCallResponseHeaders, ":status")
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .unwrap_or(0);
+                let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                self.engine.fleet_answered(now, seq, status, &body);
+                self.log_fleet_state();
+                self.send(now);
+                self.persist();
+                self.publish_blocklist(now);
+                self.publish_metrics();
+                return;
+            }
+        }
         let Some(token) = self.calls.remove(&callout) else {
             return;
         };

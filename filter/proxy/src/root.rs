@@ -157,7 +157,7 @@ impl Context for Root {
         &mut self,
         token_id: u32,
         _num_headers: usize,
-        _body_size: usize,
+        body_size: usize,
         _num_trailers: usize,
     ) {
         // Only while this VM still holds the lease: a successor may have taken over its events.
@@ -167,7 +167,7 @@ impl Context for Root {
             host::log(LogLevel::Info, "another VM took over aggregation");
         }
         if let Some(aggregator) = &mut self.aggregator {
-            aggregator.on_call_response(token_id, now);
+            aggregator.on_call_response(token_id, now, body_size);
         }
     }
 }
