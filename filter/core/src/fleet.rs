@@ -257,8 +257,7 @@ impl Fleet {
         self.remember(rec);
     }
 
-    /// Keeps what an event about this actor is built from: the latest record and, at most once
-    /// per bucket, a sample.
+    /// Keeps what an event about this actor is built from: the latest record and samples.
     fn remember(&mut self, rec: &Record) {
         let keep = self.cfg.samples_per_event;
         if !self.known.contains_key(&rec.actor) && self.known.len() >= self.cfg.max_actors {
@@ -273,10 +272,13 @@ impl Fleet {
                 cooldowns: Vec::new(),
             });
         known.latest = OwnedRecord::of(rec);
-        let fresh = known
-            .samples
-            .back()
-            .is_some_and(|(ts, _, _)| ts / FLEET_BUCKET_MS == rec.ts_ms / FLEET_BUCKET_MS);
+        // A full ring takes at most one new sample per bucket: an attacker's flood costs one
+        // sample document per actor per 100 ms, not one per response.
+        let fresh = known.samples.len() >= keep
+            && known
+                .samples
+                .back()
+                .is_some_and(|(ts, _, _)| ts / FLEET_BUCKET_MS == rec.ts_ms / FLEET_BUCKET_MS);
         if keep > 0 && !fresh {
             if let Some(orig) = rec.sample(&self.cfg) {
                 if known.samples.len() >= keep {

@@ -62,6 +62,9 @@ fn main() {
     let actorwatch = std::env::var_os("ACTORWATCH_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/release/actorwatch"));
+    if std::env::args().any(|a| a == "--fleet") {
+        return fleet_demo(&actorwatch);
+    }
     let dir = scratch_dir("demo");
     let received = dir.join("received.jsonl");
 
@@ -241,6 +244,144 @@ fn main() {
         eprintln!("the receiver got nothing: see {}", dir.display());
         std::process::exit(1);
     }
+}
+
+/// Received POSTs in `path` (one JSON line each) once they hold at least `events` events.
+fn wait_for_events(path: &PathBuf, events: usize) -> Vec<Value> {
+    wait_for(Duration::from_secs(15), || {
+        let text = std::fs::read_to_string(path).ok()?;
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let n: usize = lines
+            .iter()
+            .map(|l| {
+                l["payload"]["maliciousEvents"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            })
+            .sum();
+        (n >= events).then_some(lines)
+    })
+    .unwrap_or_default()
+}
+
+/// `make demo-fleet`: three Envoys behind a round-robin "load balancer", one Redis, the
+/// `actorwatch front`; a scanner whose probes no single Envoy sees enough of is flagged once.
+fn fleet_demo(actorwatch: &PathBuf) {
+    let dir = scratch_dir("demo-fleet");
+    let received = dir.join("received.jsonl");
+    println!(
+        "== actorwatch fleet demo: 3 x Envoy {}, one Redis",
+        envoy_version()
+    );
+    let redis = RedisServer::start(&dir.join("redis"));
+    let front = FrontProcess::start(&redis.url());
+    let api = SampleApi::start();
+    let receiver = ReceiveProcess::start(actorwatch, &received);
+    println!(
+        "   redis-server on 127.0.0.1:{}, actorwatch front on {}, receiver on 127.0.0.1:{}",
+        redis.port, front.addr, receiver.port
+    );
+    let config = format!(
+        r#"{{"actor": {{"sources": ["xff", "peer"]}},
+  "rules": [{{"id": "4XX_FILTER", "statuses": ["400-499"], "threshold": 10, "window_secs": 60, "cooldown_secs": 600}}],
+  "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch", "flush_ms": 100, "timeout_ms": 250}},
+  "samples_per_event": 2,
+  "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": {{"env": "ACTORWATCH_HMAC_SECRET"}}}}}}"#,
+        port = receiver.port
+    );
+    println!("\n== configuration (the same on every Envoy):\n{config}");
+    let mut envoys = Vec::new();
+    for _ in 0..3 {
+        let mut setup = EnvoySetup::new(&config, api.port, receiver.port);
+        setup.concurrency = 2;
+        setup.fleet_port = Some(front.addr.port());
+        setup.env = vec![("ACTORWATCH_HMAC_SECRET".into(), SECRET.into())];
+        match Envoy::start(&setup) {
+            Ok(e) => envoys.push(e),
+            Err(e) => {
+                eprintln!("Envoy did not start:\n{}", e.log);
+                std::process::exit(1);
+            }
+        }
+    }
+    for (i, e) in envoys.iter().enumerate() {
+        println!(
+            "   Envoy {} listening on {} (pid {})",
+            i + 1,
+            e.listener,
+            e.pid()
+        );
+    }
+    println!("\n== a scanner walks 15 paths, round-robin over the 3 Envoys (threshold 10)");
+    let mut clients: Vec<Client> = envoys.iter().map(Envoy::client).collect();
+    for i in 0..15 {
+        let c = &mut clients[i % 3];
+        let path = format!("/probe/{i}");
+        let status = c
+            .request("GET", &path, &[("x-forwarded-for", "203.0.113.66")], b"")
+            .map(|(s, _)| s)
+            .unwrap_or(0);
+        println!("   GET {path:<10} via Envoy {} -> {status}", i % 3 + 1);
+    }
+    let lines = wait_for_events(&received, 1);
+    // Give the fleet time to show that no second event follows.
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = {
+        let text = std::fs::read_to_string(&received).unwrap_or_default();
+        let all: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if all.is_empty() {
+            lines
+        } else {
+            all
+        }
+    };
+    println!("\n== each Envoy saw a third; Redis saw them all");
+    for (i, e) in envoys.iter().enumerate() {
+        println!(
+            "   Envoy {}: downstream_rq_4xx {}, fleet_batches {}, fleet_events {}",
+            i + 1,
+            e.stat("http.api.downstream_rq_4xx"),
+            e.metric("fleet_batches"),
+            e.metric("fleet_events")
+        );
+    }
+    println!(
+        "   Redis: {} counted responses for 203.0.113.66",
+        redis.counted("04cb007142")
+    );
+    let events: Vec<&Value> = lines
+        .iter()
+        .flat_map(|l| {
+            l["payload"]["maliciousEvents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .collect();
+    println!(
+        "\n== what the webhook receiver got: {} event(s)",
+        events.len()
+    );
+    for e in &events {
+        println!("{}", serde_json::to_string_pretty(e).unwrap_or_default());
+    }
+    let ok = events.len() == 1;
+    drop(envoys);
+    drop(front);
+    drop(receiver);
+    drop(redis);
+    drop(api);
+    if !ok {
+        eprintln!("expected exactly one event: see {}", dir.display());
+        std::process::exit(1);
+    }
+    println!("\n== one event for the fleet, raised by one Envoy; all processes stopped");
 }
 
 fn envoy_version() -> String {
