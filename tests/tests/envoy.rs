@@ -415,17 +415,19 @@ fn a_bad_config_stops_envoy_with_the_key_path_in_its_log() {
 
 #[test]
 fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
-    let shipped = repo().join("envoy/envoy.yaml");
-    if let Err(log) = envoy_validate(&shipped, &ENV_SECRETS) {
-        panic!("envoy --mode validate {}:\n{log}", shipped.display());
-    }
-    // Without the variables the filter refuses the shipped configuration and names each one.
-    let log = envoy_validate(&shipped, &[]).expect_err("the secrets come from the environment");
-    for (name, _) in ENV_SECRETS {
-        assert!(
-            log.contains(&format!("environment variable {name} is not set")),
-            "{log}"
-        );
+    for file in ["envoy/envoy.yaml", "envoy/envoy-fleet.yaml"] {
+        let shipped = repo().join(file);
+        if let Err(log) = envoy_validate(&shipped, &ENV_SECRETS) {
+            panic!("envoy --mode validate {}:\n{log}", shipped.display());
+        }
+        // Without the variables the filter refuses the shipped configuration and names each one.
+        let log = envoy_validate(&shipped, &[]).expect_err("the secrets come from the environment");
+        for (name, _) in ENV_SECRETS {
+            assert!(
+                log.contains(&format!("environment variable {name} is not set")),
+                "{log}"
+            );
+        }
     }
     // Every actorwatch configuration embedded in the shipped YAML (Envoy and Istio) validates,
     // with its secrets read from the environment (an inline value would differ from it).
@@ -435,7 +437,12 @@ fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
     };
-    for file in ["envoy/envoy.yaml", "envoy/istio/wasmplugin.yaml"] {
+    for file in [
+        "envoy/envoy.yaml",
+        "envoy/envoy-fleet.yaml",
+        "envoy/istio/wasmplugin.yaml",
+        "envoy/istio/fleet.yaml",
+    ] {
         let text = std::fs::read_to_string(repo().join(file)).unwrap();
         let configs = embedded_configs(&text);
         assert!(!configs.is_empty(), "{file} embeds no actorwatch config");
@@ -456,6 +463,8 @@ fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
                     .contains(&("authorization".into(), ENV_SECRETS[1].1.into())),
                 "{file}"
             );
+            // The fleet examples count in Redis, the others in each proxy.
+            assert_eq!(config.fleet.is_redis(), file.contains("fleet"), "{file}");
         }
     }
 }

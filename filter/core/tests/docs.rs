@@ -36,6 +36,7 @@ fn readme_documents_every_key() {
         r#"{"threat_rules": [{"id": "XSS", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
         r#"{"threat_rules": [{"id": "WeakAuthentication", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
         r#"{"threat_rules": [{"id": "ParamEnumeration", "zz": 1}], "webhook": {"url": "http://h/"}}"#,
+        r#"{"fleet": {"zz": 1}, "webhook": {"url": "http://h/"}}"#,
     ];
     for probe in probes {
         let errors = Config::from_json_str(probe).unwrap_err().to_string();
