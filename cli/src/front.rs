@@ -4,6 +4,7 @@
 //! `FCALL` per actor in one pipeline. It keeps no state: run as many as wanted, side by side.
 
 use actorwatch_core::fleet::{ActorReply, Batch, Flag, Reply, PROTOCOL};
+use actorwatch_core::signature::{verify, SIGNATURE_HEADER};
 use clap::Args;
 use redis::Value;
 use serde_json::json;
@@ -29,7 +30,9 @@ It prints the address it listens on first (useful with port 0), loads the `actor
 function library into Redis (FUNCTION LOAD REPLACE) and answers:
   POST /v1/batch   an aggregator's batch (JSON), answered with flags and blocks; 503 if Redis fails
   GET  /healthz    200 when Redis answers, else 503
-  GET  /stats      {\"batches\", \"actors\", \"duplicates\", \"late\", \"fired\", \"errors\"}")]
+  GET  /stats      {\"batches\", \"actors\", \"duplicates\", \"late\", \"fired\", \"errors\", \"rejected\"}
+With --secret (or ACTORWATCH_FLEET_SECRET), only batches signed with it (fleet.hmac_secret) are
+applied; others get 401.")]
 pub struct FrontArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -43,6 +46,40 @@ pub struct FrontArgs {
     /// How long a Redis command may take before the batch is answered 503.
     #[arg(long, default_value_t = 1000)]
     redis_timeout_ms: u64,
+    /// Accept only batches signed with this secret (`fleet.hmac_secret` of the proxies'
+    /// configuration); others get 401.
+    #[arg(long, env = "ACTORWATCH_FLEET_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// How far a signature's time may be from this clock.
+    #[arg(long, default_value_t = 300)]
+    tolerance_secs: u64,
+}
+
+/// Who may post batches: holders of the secret, when one is set.
+struct Check {
+    secret: Option<String>,
+    tolerance_secs: u64,
+}
+
+impl Check {
+    fn refuses(&self, req: &Request, body: &[u8]) -> Option<String> {
+        let secret = self.secret.as_ref()?;
+        let header = req
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(SIGNATURE_HEADER))
+            .map(|h| h.value.as_str());
+        let Some(header) = header else {
+            return Some(format!("no {SIGNATURE_HEADER} header"));
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        verify(secret.as_bytes(), header, body, now, self.tolerance_secs)
+            .err()
+            .map(|e| e.to_string())
+    }
 }
 
 #[derive(Default)]
@@ -53,6 +90,7 @@ struct Stats {
     late: AtomicU64,
     fired: AtomicU64,
     errors: AtomicU64,
+    rejected: AtomicU64,
 }
 
 pub fn run(args: FrontArgs) -> std::process::ExitCode {
@@ -79,9 +117,18 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
     let _ = std::io::stdout().flush();
     let timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
     let stats = Arc::new(Stats::default());
+    let check = Arc::new(Check {
+        secret: args.secret.clone(),
+        tolerance_secs: args.tolerance_secs,
+    });
     let workers: Vec<_> = (0..args.threads.max(1))
         .map(|_| {
-            let (server, client, stats) = (Arc::clone(&server), client.clone(), Arc::clone(&stats));
+            let (server, client, stats, check) = (
+                Arc::clone(&server),
+                client.clone(),
+                Arc::clone(&stats),
+                Arc::clone(&check),
+            );
             std::thread::spawn(move || {
                 let mut redis = Redis {
                     client,
@@ -89,7 +136,7 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
                     timeout,
                 };
                 for req in server.incoming_requests() {
-                    handle(req, &mut redis, &stats);
+                    handle(req, &mut redis, &stats, &check);
                 }
             })
         })
@@ -173,7 +220,7 @@ fn respond(req: Request, status: u16, body: &str) {
     let _ = req.respond(response);
 }
 
-fn handle(mut req: Request, redis: &mut Redis, stats: &Stats) {
+fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
     match (req.method(), req.url()) {
         (Method::Get, "/healthz") => {
             let ok = redis
@@ -190,7 +237,8 @@ fn handle(mut req: Request, redis: &mut Redis, stats: &Stats) {
             let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
             let body = json!({"batches": n(&stats.batches), "actors": n(&stats.actors),
                 "duplicates": n(&stats.duplicates), "late": n(&stats.late),
-                "fired": n(&stats.fired), "errors": n(&stats.errors)});
+                "fired": n(&stats.fired), "errors": n(&stats.errors),
+                "rejected": n(&stats.rejected)});
             return respond(req, 200, &body.to_string());
         }
         (Method::Post, "/v1/batch") => {}
@@ -204,6 +252,10 @@ fn handle(mut req: Request, redis: &mut Redis, stats: &Stats) {
         .is_err()
     {
         return respond(req, 400, r#"{"error":"unreadable body"}"#);
+    }
+    if let Some(why) = check.refuses(&req, &body) {
+        stats.rejected.fetch_add(1, Ordering::Relaxed);
+        return respond(req, 401, &json!({ "error": why }).to_string());
     }
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,

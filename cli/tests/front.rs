@@ -69,6 +69,10 @@ struct Front {
 
 impl Front {
     fn start(redis_port: u16) -> Front {
+        Front::start_with(redis_port, &[])
+    }
+
+    fn start_with(redis_port: u16, extra: &[&str]) -> Front {
         let mut child = Command::new(env!("CARGO_BIN_EXE_actorwatch"))
             .args([
                 "front",
@@ -78,6 +82,8 @@ impl Front {
                 "500",
             ])
             .args(["--redis", &format!("redis://127.0.0.1:{redis_port}")])
+            .args(extra)
+            .env_remove("ACTORWATCH_FLEET_SECRET")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -97,11 +103,16 @@ impl Front {
     }
 
     fn request(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        self.request_with(method, path, "", body)
+    }
+
+    /// One request with extra header lines (`name: value\r\n` each).
+    fn request_with(&self, method: &str, path: &str, headers: &str, body: &str) -> (u16, Value) {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
             self.addr,
             body.len()
         );
@@ -236,4 +247,40 @@ fn without_redis_batches_get_503_and_a_restarted_redis_is_used_again() {
         &batch("p1", 4, 1, 0).replace("\"v\":1", "\"v\":2"),
     );
     assert_eq!(status, 400);
+}
+
+#[test]
+fn with_a_secret_only_batches_signed_with_it_count() {
+    use actorwatch_core::signature::sign;
+    let secret = "front-secret-0123456789";
+    let redis = RedisServer::start_on(free_port());
+    let front = Front::start_with(redis.port, &["--secret", secret]);
+    let body = batch("p1", 1, 1, 0);
+    let now = now_ms() / 1000;
+    let counted = || redis.cli(&["HVALS", &format!("aw:{{{ACTOR}}}:wc:r4xx:")]);
+    // Unsigned, signed with another secret, signed too long ago: refused, nothing counted.
+    let refused = [
+        String::new(),
+        format!(
+            "x-actorwatch-signature: {}\r\n",
+            sign(b"another-secret-987654321", now, body.as_bytes())
+        ),
+        format!(
+            "x-actorwatch-signature: {}\r\n",
+            sign(secret.as_bytes(), now - 3600, body.as_bytes())
+        ),
+    ];
+    for headers in &refused {
+        let (status, r) = front.request_with("POST", "/v1/batch", headers, &body);
+        assert_eq!(status, 401, "{headers:?}: {r}");
+    }
+    assert_eq!(counted(), "");
+    let good = format!(
+        "x-actorwatch-signature: {}\r\n",
+        sign(secret.as_bytes(), now, body.as_bytes())
+    );
+    let (status, r) = front.request_with("POST", "/v1/batch", &good, &body);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(counted(), "1");
+    assert_eq!(front.request("GET", "/stats", "").1["rejected"], 3);
 }

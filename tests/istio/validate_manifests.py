@@ -71,8 +71,9 @@ def secret_problems(kind, doc):
         return
     spec = doc.get("spec", {})
     webhook = spec.get("pluginConfig", {}).get("webhook", {})
+    fleet = spec.get("pluginConfig", {}).get("fleet", {})
     named = []
-    secrets = [("webhook.hmac_secret", webhook.get("hmac_secret"))]
+    secrets = [("webhook.hmac_secret", webhook.get("hmac_secret")), ("fleet.hmac_secret", fleet.get("hmac_secret"))]
     for name, value in (webhook.get("headers") or {}).items():
         if isinstance(value, dict) or any(p in name.lower() for p in CREDENTIAL_PARTS):
             secrets.append((f"webhook.headers.{name}", value))

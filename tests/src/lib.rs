@@ -1131,8 +1131,18 @@ pub struct FrontProcess {
 
 impl FrontProcess {
     pub fn start(redis_url: &str) -> FrontProcess {
-        let mut child = Command::new(actorwatch_bin())
-            .args(["front", "--listen", "127.0.0.1:0", "--redis", redis_url])
+        FrontProcess::start_signed(redis_url, None)
+    }
+
+    /// A front that applies only batches signed with `secret` (given through its environment).
+    pub fn start_signed(redis_url: &str, secret: Option<&str>) -> FrontProcess {
+        let mut cmd = Command::new(actorwatch_bin());
+        cmd.args(["front", "--listen", "127.0.0.1:0", "--redis", redis_url])
+            .env_remove("ACTORWATCH_FLEET_SECRET");
+        if let Some(secret) = secret {
+            cmd.env("ACTORWATCH_FLEET_SECRET", secret);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -10,6 +10,7 @@ use actorwatch_e2e::*;
 use common::*;
 
 const THRESHOLD: u64 = 6;
+const FLEET_SECRET: &str = "fleet-secret-0123456789";
 
 /// The actor's key as Redis names it: the delta encoding of an IPv4 actor, in hex.
 fn redis_actor(ip: [u8; 4]) -> String {
@@ -75,7 +76,8 @@ impl Fleet {
 fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     let scratch = scratch_dir("fleet");
     let redis = RedisServer::start(&scratch.join("redis"));
-    let front = FrontProcess::start(&redis.url());
+    // Batches are signed with a secret both sides take from their environment.
+    let front = FrontProcess::start_signed(&redis.url(), Some(FLEET_SECRET));
     let api = SampleApi::start();
     let receiver = Receiver::start(0);
     let cfg = config(
@@ -86,7 +88,8 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
         r#""mode": "instant""#,
         &format!(
             r#"{XFF_ACTORS} "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch",
-                "flush_ms": 100, "timeout_ms": 250, "grace_ms": 5000}},"#
+                "flush_ms": 100, "timeout_ms": 250, "grace_ms": 5000,
+                "hmac_secret": {{"env": "ACTORWATCH_FLEET_SECRET"}}}},"#
         ),
     );
     let mut envoys = Vec::new();
@@ -94,6 +97,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
         let mut setup = EnvoySetup::new(&cfg, api.port, receiver.port);
         setup.concurrency = 2;
         setup.fleet_port = Some(front.addr.port());
+        setup.env = vec![("ACTORWATCH_FLEET_SECRET".into(), FLEET_SECRET.into())];
         envoys.push(start(&setup));
     }
     let clients = envoys.iter().map(Envoy::client).collect();
@@ -187,9 +191,18 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
         "actors": [{"key": redis_actor(replayed),
                     "entries": [[0, "", now_ms() / 100, 2]]}]})
     .to_string();
+    let (unsigned, _) =
+        http(front.addr, "POST", "/v1/batch", &[], batch.as_bytes()).expect("front");
+    assert_eq!(unsigned, 401, "an unsigned batch is refused");
     for attempt in 0..2 {
+        let signature = actorwatch_core::signature::sign(
+            FLEET_SECRET.as_bytes(),
+            now_ms() / 1000,
+            batch.as_bytes(),
+        );
+        let headers = [("x-actorwatch-signature", signature.as_str())];
         let (status, body) =
-            http(front.addr, "POST", "/v1/batch", &[], batch.as_bytes()).expect("front");
+            http(front.addr, "POST", "/v1/batch", &headers, batch.as_bytes()).expect("front");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(reply["actors"][0]["dup"], attempt == 1);

@@ -108,6 +108,24 @@ pub struct FleetCall {
     pub seq: u64,
     pub body: Vec<u8>,
     pub timeout_ms: u64,
+    /// `x-actorwatch-signature` over the body, when `fleet.hmac_secret` is set.
+    pub signature: Option<String>,
+}
+
+impl FleetCall {
+    fn new(cfg: &Config, seq: u64, body: Vec<u8>, now_ms: u64) -> Self {
+        let signature = cfg
+            .fleet
+            .hmac_secret
+            .as_ref()
+            .map(|secret| crate::signature::sign(secret.as_bytes(), now_ms / 1000, &body));
+        FleetCall {
+            seq,
+            body,
+            timeout_ms: cfg.fleet.timeout_ms,
+            signature,
+        }
+    }
 }
 
 /// What an answer brought: events this proxy raises, and blocks for every actor named.
@@ -347,11 +365,8 @@ impl Fleet {
         if let Some(inflight) = &mut self.inflight {
             if inflight.counts == 0 || inflight.oldest_ms >= grace_floor {
                 inflight.sent = true;
-                return Some(FleetCall {
-                    seq: inflight.seq,
-                    body: inflight.body.clone(),
-                    timeout_ms: fleet.timeout_ms,
-                });
+                let (seq, body) = (inflight.seq, inflight.body.clone());
+                return Some(FleetCall::new(&cfg, seq, body, now_ms));
             }
             // Too late for Redis to count: given up, counted.
             self.counts.fleet_responses_dropped += inflight.counts;
@@ -371,11 +386,7 @@ impl Fleet {
             oldest_ms,
             sent: true,
         });
-        Some(FleetCall {
-            seq,
-            body,
-            timeout_ms: fleet.timeout_ms,
-        })
+        Some(FleetCall::new(&cfg, seq, body, now_ms))
     }
 
     fn drop_late_pending(&mut self, floor_ms: u64) {

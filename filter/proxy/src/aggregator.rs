@@ -4,6 +4,7 @@
 
 use crate::host;
 use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
+use actorwatch_core::signature::SIGNATURE_HEADER;
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
@@ -195,12 +196,15 @@ impl Aggregator {
             fleet.path.clone(),
             fleet.authority.clone(),
         );
-        let headers = vec![
+        let mut headers = vec![
             (":method", "POST"),
             (":path", path.as_str()),
             (":authority", authority.as_str()),
             ("content-type", "application/json"),
         ];
+        if let Some(signature) = &call.signature {
+            headers.push((SIGNATURE_HEADER, signature.as_str()));
+        }
         match hostcalls::dispatch_http_call(
             &cluster,
             headers,

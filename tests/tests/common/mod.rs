@@ -7,12 +7,14 @@ use std::time::Duration;
 pub const SECRET: &str = "e2e-secret-0123456789";
 
 /// The variables the shipped configurations name, with values only the environment holds.
-pub const ENV_SECRETS: [(&str, &str); 2] = [
+pub const ENV_SECRETS: [(&str, &str); 3] = [
     ("ACTORWATCH_HMAC_SECRET", "env-hmac-s3cret-7c1d9e2f40"),
     (
         "ACTORWATCH_WEBHOOK_AUTHORIZATION",
         "Bearer env-siem-t0ken-4b8a",
     ),
+    // Signs fleet-mode batches (the fleet examples only).
+    ("ACTORWATCH_FLEET_SECRET", "env-fleet-s3cret-51a0c9d2e7"),
 ];
 
 /// [`ENV_SECRETS`] as an Envoy process environment.

@@ -10,7 +10,7 @@ use serde_json::Value;
 /// Least and default time between two batches: the resolution windows are counted at in Redis.
 pub const FLEET_BUCKET_MS: u64 = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FleetConfig {
     pub mode: FleetMode,
     /// The front's batch endpoint, e.g. `http://127.0.0.1:8080/v1/batch`.
@@ -25,6 +25,23 @@ pub struct FleetConfig {
     pub timeout_ms: u64,
     /// Records that reach Redis later than this after their time are counted and dropped.
     pub grace_ms: u64,
+    /// Signs every batch (`x-actorwatch-signature`, as webhooks are); the front checks it.
+    pub hmac_secret: Option<String>,
+}
+
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is never printed.
+        f.debug_struct("FleetConfig")
+            .field("mode", &self.mode)
+            .field("url", &self.url)
+            .field("cluster", &self.cluster)
+            .field("flush_ms", &self.flush_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("grace_ms", &self.grace_ms)
+            .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 impl Default for FleetConfig {
@@ -38,6 +55,7 @@ impl Default for FleetConfig {
             flush_ms: FLEET_BUCKET_MS,
             timeout_ms: 250,
             grace_ms: 2000,
+            hmac_secret: None,
         }
     }
 }
@@ -57,6 +75,7 @@ impl Validator<'_> {
             "flush_ms",
             "timeout_ms",
             "grace_ms",
+            "hmac_secret",
         ];
         let defaults = FleetConfig::default();
         let Some(value) = value else {
@@ -90,6 +109,23 @@ impl Validator<'_> {
         let flush_ms = self.uint(&obj, "flush_ms", defaults.flush_ms, FLEET_BUCKET_MS, 10_000);
         let timeout_ms = self.uint(&obj, "timeout_ms", defaults.timeout_ms, 10, 10_000);
         let grace_ms = self.uint(&obj, "grace_ms", defaults.grace_ms, 0, 60_000);
+        let hmac_secret = obj.get("hmac_secret").and_then(|v| {
+            let path = "fleet.hmac_secret";
+            let s = self.secret(path, v, "a string, {\"env\": \"NAME\"} or null")?;
+            if s.value.len() >= 16 {
+                return Some(s.value);
+            }
+            // The value itself is never echoed: it is a secret.
+            self.errors.push(super::ConfigError {
+                path: path.into(),
+                message: format!(
+                    "must be at least 16 characters, got {} characters{}",
+                    s.value.len(),
+                    s.source()
+                ),
+            });
+            None
+        });
         FleetConfig {
             mode,
             url,
@@ -99,6 +135,7 @@ impl Validator<'_> {
             flush_ms,
             timeout_ms,
             grace_ms,
+            hmac_secret,
         }
     }
 }

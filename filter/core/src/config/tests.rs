@@ -377,3 +377,62 @@ fn the_cache_parses_again_only_when_the_text_changes() {
     assert!(!fresh, "an error is kept too, so that it is logged once");
     assert_eq!(parses, 2);
 }
+
+#[test]
+fn fleet_section_defaults_bounds_and_errors_name_their_keys() {
+    let c = Config::from_json_str(MINIMAL).unwrap();
+    assert_eq!(c.fleet.mode, FleetMode::Local);
+    let with = |fleet: &str| {
+        errors_of(&format!(
+            r#"{{"fleet": {fleet}, "webhook": {{"url": "https://siem.example.com/akto"}}}}"#
+        ))
+    };
+    assert_eq!(
+        with(r#"{"mode": "redis"}"#),
+        vec![r#"fleet.url: is required when fleet.mode is "redis", got null"#]
+    );
+    assert_eq!(
+        with(r#"{"mode": "cluster", "url": "http://front:8080/v1/batch"}"#),
+        vec![r#"fleet.mode: must be one of "local", "redis", got "cluster""#]
+    );
+    // flush_ms: a batch per 100 ms bucket at most.
+    assert!(with(r#"{"mode": "redis", "url": "http://f/v1/batch", "flush_ms": 100}"#).is_empty());
+    assert_eq!(
+        with(r#"{"mode": "redis", "url": "http://f/v1/batch", "flush_ms": 99}"#),
+        vec!["fleet.flush_ms: must be >= 100, got 99"]
+    );
+    assert_eq!(
+        with(r#"{"mode": "redis", "url": "ftp://f/v1/batch", "grace_ms": 60001}"#),
+        vec![
+            r#"fleet.url: must be an http:// URL of the actorwatch front's /v1/batch, got "ftp://f/...""#,
+            "fleet.grace_ms: must be <= 60000, got 60001"
+        ]
+    );
+    let short = with(r#"{"mode": "redis", "url": "http://f/v1/batch", "hmac_secret": "s3cr3t"}"#);
+    assert_eq!(
+        short,
+        vec!["fleet.hmac_secret: must be at least 16 characters, got 6 characters"]
+    );
+    let c = Config::from_json_str(
+        r#"{"fleet": {"mode": "redis", "url": "http://front:8080/v1/batch", "hmac_secret": "fleet-s3cret-0123456789"},
+            "webhook": {"url": "https://siem.example.com/akto"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (c.fleet.authority.as_str(), c.fleet.path.as_str()),
+        ("front:8080", "/v1/batch")
+    );
+    assert_eq!(
+        (
+            c.fleet.cluster.as_str(),
+            c.fleet.flush_ms,
+            c.fleet.timeout_ms,
+            c.fleet.grace_ms
+        ),
+        ("actorwatch_fleet", 100, 250, 2000)
+    );
+    assert!(
+        !format!("{:?}", c.fleet).contains("s3cret"),
+        "the secret is never printed"
+    );
+}
