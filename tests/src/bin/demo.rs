@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const SECRET: &str = "demo-secret-change-me-0123456789";
+const FLEET_SECRET: &str = "demo-fleet-secret-change-me-42";
 
 /// `actorwatch receive`, stopped by its PID when dropped.
 struct ReceiveProcess {
@@ -277,7 +278,8 @@ fn fleet_demo(actorwatch: &PathBuf) {
         envoy_version()
     );
     let redis = RedisServer::start(&dir.join("redis"));
-    let front = FrontProcess::start(&redis.url());
+    // Batches are signed with a secret the front and every Envoy take from their environment.
+    let front = FrontProcess::start_signed(&redis.url(), Some(FLEET_SECRET));
     let api = SampleApi::start();
     let receiver = ReceiveProcess::start(actorwatch, &received);
     println!(
@@ -287,7 +289,8 @@ fn fleet_demo(actorwatch: &PathBuf) {
     let config = format!(
         r#"{{"actor": {{"sources": ["xff", "peer"]}},
   "rules": [{{"id": "4XX_FILTER", "statuses": ["400-499"], "threshold": 10, "window_secs": 60, "cooldown_secs": 600}}],
-  "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch", "flush_ms": 100, "timeout_ms": 250}},
+  "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch", "flush_ms": 100, "timeout_ms": 250,
+            "hmac_secret": {{"env": "ACTORWATCH_FLEET_SECRET"}}}},
   "samples_per_event": 2,
   "webhook": {{"url": "http://127.0.0.1:{port}/akto", "mode": "instant", "hmac_secret": {{"env": "ACTORWATCH_HMAC_SECRET"}}}}}}"#,
         port = receiver.port
@@ -298,7 +301,10 @@ fn fleet_demo(actorwatch: &PathBuf) {
         let mut setup = EnvoySetup::new(&config, api.port, receiver.port);
         setup.concurrency = 2;
         setup.fleet_port = Some(front.addr.port());
-        setup.env = vec![("ACTORWATCH_HMAC_SECRET".into(), SECRET.into())];
+        setup.env = vec![
+            ("ACTORWATCH_HMAC_SECRET".into(), SECRET.into()),
+            ("ACTORWATCH_FLEET_SECRET".into(), FLEET_SECRET.into()),
+        ];
         match Envoy::start(&setup) {
             Ok(e) => envoys.push(e),
             Err(e) => {
