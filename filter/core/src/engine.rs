@@ -262,6 +262,7 @@ impl Engine {
         m.add(&self.counts);
         if let Some(fleet) = &self.fleet {
             m.add(&fleet.metrics());
+            m.memory_bytes += fleet.bytes() as u64;
         }
         m.memory_bytes += self.reorder.bytes() as u64;
         m.records_held = self.reorder.len() as u64;
@@ -274,9 +275,12 @@ impl Engine {
     }
 
     /// Bytes the engine holds by its own accounting: tables, samples, blocklist, outbox and
-    /// reorder buffer; at most `max_memory_mb`.
+    /// reorder buffer, at most `max_memory_mb`; in fleet mode up to an eighth more (`Fleet`).
     pub fn memory_bytes(&self) -> usize {
-        self.detector.bytes() + self.outbox.bytes() + self.reorder.bytes()
+        self.detector.bytes()
+            + self.outbox.bytes()
+            + self.reorder.bytes()
+            + self.fleet.as_ref().map_or(0, Fleet::bytes)
     }
 
     /// The counting state (windows, cooldowns, blocks; not samples), for a host whose engine

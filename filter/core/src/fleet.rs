@@ -23,6 +23,9 @@ pub const PROTOCOL: u32 = 1;
 const MAX_ACTORS_PER_BATCH: usize = 5_000;
 /// Actors whose last record is older than every window and cooldown are forgotten this often.
 const PRUNE_EVERY_MS: u64 = 10_000;
+/// What one known actor and one pending entry take beside their strings, for the budget.
+const KNOWN_BYTES: usize = 160;
+const ENTRY_BYTES: usize = 48;
 
 /// One batch: what an aggregator counted since its last one, per actor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +194,12 @@ pub struct Fleet {
     blocks_since_ms: u64,
     last_prune_ms: u64,
     counts: Metrics,
+    /// Fleet mode's own memory, one eighth of `max_memory_mb` on top of the engine's: a half
+    /// for samples, a quarter for pending counts, the rest for the actors' latest records.
+    budget_bytes: usize,
+    known_bytes: usize,
+    sample_bytes: usize,
+    pending_bytes: usize,
 }
 
 impl Fleet {
@@ -226,8 +235,20 @@ impl Fleet {
             blocks_since_ms: 0,
             last_prune_ms: 0,
             counts: Metrics::default(),
+            budget_bytes: cfg.max_memory_bytes() / 8,
+            known_bytes: 0,
+            sample_bytes: 0,
+            pending_bytes: 0,
             cfg,
         }
+    }
+
+    /// Bytes fleet mode holds: known actors, samples, pending counts, the batch in flight.
+    pub fn bytes(&self) -> usize {
+        self.known_bytes
+            + self.sample_bytes
+            + self.pending_bytes
+            + self.inflight.as_ref().map_or(0, |f| f.body.len())
     }
 
     /// Whether this proxy counts and delivers on its own now (Redis did not answer).
@@ -252,6 +273,11 @@ impl Fleet {
                 continue;
             }
             let api = self.api_of(rule, rec);
+            if self.pending_bytes > self.budget_bytes / 4 {
+                // Redis out of reach for long under a flood: counted, never unbounded.
+                self.counts.fleet_responses_dropped += 1;
+                continue;
+            }
             let pending = self.pending.entry(rec.actor.clone()).or_default();
             let index = index as u32;
             // Records arrive in time order: a matching entry is among the latest few.
@@ -263,7 +289,10 @@ impl Fleet {
                 .find(|(r, a, b, _)| *r == index && *b == bucket && **a == *api);
             match found {
                 Some(entry) => entry.3 = entry.3.saturating_add(1),
-                None => pending.entries.push((index, api, bucket, 1)),
+                None => {
+                    self.pending_bytes += ENTRY_BYTES + api.len();
+                    pending.entries.push((index, api, bucket, 1));
+                }
             }
             self.pending_counts += 1;
             added = true;
@@ -275,21 +304,38 @@ impl Fleet {
         self.remember(rec);
     }
 
-    /// Keeps what an event about this actor is built from: the latest record and samples.
+    /// Keeps what an event about this actor is built from: the latest record (without its
+    /// headers) and samples, within the budget.
     fn remember(&mut self, rec: &Record) {
         let keep = self.cfg.samples_per_event;
-        if !self.known.contains_key(&rec.actor) && self.known.len() >= self.cfg.max_actors {
-            return;
+        let mut latest = OwnedRecord::of(rec);
+        latest.sample_headers = None;
+        latest.threats = None;
+        let latest_bytes = KNOWN_BYTES + crate::memory::HeapSize::heap_bytes(&latest);
+        if !self.known.contains_key(&rec.actor) {
+            let full = self.known.len() >= self.cfg.max_actors
+                || self.known_bytes + latest_bytes > self.budget_bytes / 4;
+            if full {
+                // An event for an actor not kept here is built from its key alone.
+                return;
+            }
+            self.known_bytes += latest_bytes;
+            self.known.insert(
+                rec.actor.clone(),
+                Known {
+                    latest,
+                    samples: VecDeque::new(),
+                    cooldowns: Vec::new(),
+                },
+            );
+        } else if let Some(known) = self.known.get_mut(&rec.actor) {
+            let old = KNOWN_BYTES + crate::memory::HeapSize::heap_bytes(&known.latest);
+            self.known_bytes = (self.known_bytes + latest_bytes).saturating_sub(old);
+            known.latest = latest;
         }
-        let known = self
-            .known
-            .entry(rec.actor.clone())
-            .or_insert_with(|| Known {
-                latest: OwnedRecord::of(rec),
-                samples: VecDeque::new(),
-                cooldowns: Vec::new(),
-            });
-        known.latest = OwnedRecord::of(rec);
+        let Some(known) = self.known.get_mut(&rec.actor) else {
+            return;
+        };
         // A full ring takes at most one new sample per bucket: an attacker's flood costs one
         // sample document per actor per 100 ms, not one per response.
         let fresh = known.samples.len() >= keep
@@ -297,16 +343,25 @@ impl Fleet {
                 .samples
                 .back()
                 .is_some_and(|(ts, _, _)| ts / FLEET_BUCKET_MS == rec.ts_ms / FLEET_BUCKET_MS);
-        if keep > 0 && !fresh {
-            if let Some(orig) = rec.sample(&self.cfg) {
-                if known.samples.len() >= keep {
-                    known.samples.pop_front();
-                }
-                known
-                    .samples
-                    .push_back((rec.ts_ms, rec.status, orig.into()));
+        if keep == 0 || fresh {
+            return;
+        }
+        let Some(orig) = rec.sample(&self.cfg) else {
+            return;
+        };
+        if self.sample_bytes + orig.len() > self.budget_bytes / 2 {
+            self.counts.samples_skipped += 1;
+            return;
+        }
+        if known.samples.len() >= keep {
+            if let Some((_, _, old)) = known.samples.pop_front() {
+                self.sample_bytes = self.sample_bytes.saturating_sub(old.len());
             }
         }
+        self.sample_bytes += orig.len();
+        known
+            .samples
+            .push_back((rec.ts_ms, rec.status, orig.into()));
     }
 
     /// Sorts the local detector's events for `rec` (from `from` on in `out`): while Redis
@@ -406,6 +461,12 @@ impl Fleet {
         }
         self.pending
             .retain(|_, p| !p.entries.is_empty() || !p.claims.is_empty());
+        self.pending_bytes = self
+            .pending
+            .values()
+            .flat_map(|p| p.entries.iter())
+            .map(|e| ENTRY_BYTES + e.1.len())
+            .sum();
         self.counts.fleet_responses_dropped += dropped;
         self.pending_counts = self.pending_counts.saturating_sub(dropped);
         self.pending_oldest_ms = oldest;
@@ -430,9 +491,10 @@ impl Fleet {
             let Some(p) = self.pending.remove(&key) else {
                 continue;
             };
-            for (_, _, bucket, count) in &p.entries {
+            for (_, api, bucket, count) in &p.entries {
                 oldest = oldest.min(bucket * FLEET_BUCKET_MS);
                 counts += u64::from(*count);
+                self.pending_bytes = self.pending_bytes.saturating_sub(ENTRY_BYTES + api.len());
             }
             actors.push(BatchActor {
                 key: actor_hex(&key),
@@ -524,6 +586,10 @@ impl Fleet {
             return;
         };
         let Some(known) = self.known.get_mut(key) else {
+            if flag.fired {
+                let event = self.event_of_key(&cfg, rule, key, flag);
+                out.push(event);
+            }
             return;
         };
         let api: Arc<str> = Arc::from(flag.api.as_str());
@@ -586,6 +652,53 @@ impl Fleet {
         });
     }
 
+    /// The event for an actor this proxy did not keep (its budget was full): what the key and
+    /// the flag say, no request details.
+    fn event_of_key(
+        &mut self,
+        cfg: &Config,
+        rule: &Rule,
+        key: &ActorKey,
+        flag: &Flag,
+    ) -> Detection {
+        self.counts.events_raised += 1;
+        self.counts.fleet_events += 1;
+        let ip = match key {
+            ActorKey::V4(o) => std::net::Ipv4Addr::from(*o).to_string(),
+            ActorKey::V6(o) => std::net::Ipv6Addr::from(*o).to_string(),
+            _ => String::new(),
+        };
+        let url = flag
+            .api
+            .split_once(' ')
+            .map_or("", |(_, api)| api)
+            .to_string();
+        let method = flag.api.split_once(' ').map_or("", |(m, _)| m).to_string();
+        Detection {
+            rule: flag.rule as usize,
+            at_ms: flag.at_ms,
+            event: MaliciousEvent {
+                actor: cfg.actor.display(key),
+                api_collection_id: cfg.api_collection_id,
+                country: String::new(),
+                event_type: "AGGREGATED".into(),
+                filter_id: rule.id.clone(),
+                ip,
+                method,
+                sub_category: rule.sub_category.clone(),
+                timestamp: i64::try_from(flag.at_ms / 1000).unwrap_or(i64::MAX),
+                kind: rule.kind.as_str().to_string(),
+                url,
+                malicious_payloads_responses: Vec::new(),
+                severity: Some(rule.severity.as_str().to_string()),
+                category: None,
+                host: None,
+                ref_id: Some(format!("{}-{}", self.instance, self.counts.fleet_events)),
+                count: Some(flag.count),
+            },
+        }
+    }
+
     /// Forgets actors with nothing in any window or cooldown any more.
     fn prune(&mut self, now_ms: u64) {
         if now_ms < self.last_prune_ms + PRUNE_EVERY_MS {
@@ -598,6 +711,17 @@ impl Fleet {
             k.cooldowns.retain(|(_, _, until)| *until > now_ms);
             !k.cooldowns.is_empty() || k.latest.ts_ms + keep_ms > now_ms
         });
+        self.known_bytes = self
+            .known
+            .values()
+            .map(|k| KNOWN_BYTES + crate::memory::HeapSize::heap_bytes(&k.latest))
+            .sum();
+        self.sample_bytes = self
+            .known
+            .values()
+            .flat_map(|k| k.samples.iter())
+            .map(|(_, _, orig)| orig.len())
+            .sum();
     }
 
     pub fn metrics(&self) -> Metrics {

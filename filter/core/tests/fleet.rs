@@ -271,3 +271,43 @@ fn without_fleet_mode_nothing_changes() {
     feed(&mut e, &cfg, "203.0.113.9", 3, T0, 10);
     assert_eq!(e.metrics().events_queued, 1);
 }
+
+#[test]
+fn an_actor_the_budget_could_not_keep_is_still_counted_and_its_event_raised() {
+    // max_actors 1: the second actor's latest record and samples are not kept here.
+    let json = r#"{"rules": [{"id": "r4xx", "threshold": 3}], "max_actors": 1,
+        "fleet": {"mode": "redis", "url": "http://127.0.0.1:9/v1/batch"},
+        "webhook": {"url": "http://127.0.0.1:9/hook"}}"#;
+    let cfg = Arc::new(Config::from_json_str(json).expect("config"));
+    let mut e = aggregator(&cfg);
+    feed(&mut e, &cfg, "203.0.113.9", 1, T0, 10);
+    feed(&mut e, &cfg, "198.51.100.7", 2, T0 + 10, 10);
+    let call = e.poll_fleet(T0 + 1_500).expect("batch");
+    let batch = batch_of(&call.body);
+    let second = actor_hex(&actorwatch_core::ActorKey::V4([198, 51, 100, 7]));
+    let index = batch
+        .actors
+        .iter()
+        .position(|a| a.key == second)
+        .expect("its counts go to Redis");
+    assert_eq!(
+        batch.actors[index].entries.iter().map(|e| e.3).sum::<u32>(),
+        2
+    );
+    let mut answers = vec![ActorReply::default(); batch.actors.len()];
+    answers[index].flags = vec![Flag {
+        rule: 0,
+        fired: true,
+        count: 3,
+        at_ms: T0 + 20,
+        cooldown_left_ms: 600_000,
+        ..Flag::default()
+    }];
+    e.fleet_answered(T0 + 1_500, call.seq, 200, &reply(call.seq, answers));
+    e.flush();
+    let d = e.poll_delivery(T0 + 1_500).expect("a POST");
+    let body = String::from_utf8(d.body).expect("utf-8");
+    assert!(body.contains("\"actor\":\"198.51.100.7\""), "{body}");
+    assert!(body.contains("\"count\":3"), "{body}");
+    assert!(e.memory_bytes() > 0);
+}
