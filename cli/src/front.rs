@@ -37,9 +37,13 @@ pub struct FrontArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Redis to count in (redis://[:password@]host:port[/db]).
+    /// Redis to count in (redis://[:password@]host:port[/db]); with --redis-cluster, the
+    /// cluster's nodes, comma-separated (any few will do: the rest are discovered).
     #[arg(long, env = "ACTORWATCH_REDIS_URL", hide_env_values = true)]
     redis: String,
+    /// --redis names Redis Cluster nodes: each actor's calls go to its slot's primary.
+    #[arg(long)]
+    redis_cluster: bool,
     /// Requests served at once, each with its own Redis connection.
     #[arg(long, default_value_t = 4)]
     threads: usize,
@@ -94,9 +98,20 @@ struct Stats {
 }
 
 pub fn run(args: FrontArgs) -> std::process::ExitCode {
-    let client = match redis::Client::open(args.redis.as_str()) {
+    let timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
+    let target = if args.redis_cluster {
+        redis::cluster::ClusterClient::builder(args.redis.split(',').map(str::trim))
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .build()
+            .map(Target::Cluster)
+    } else {
+        redis::Client::open(args.redis.as_str()).map(Target::Single)
+    };
+    let client = match target {
         Ok(c) => c,
         Err(e) => {
+            // The error never carries the URL (it may hold a password).
             eprintln!("actorwatch front: --redis: {e}");
             return std::process::ExitCode::from(2);
         }
@@ -115,7 +130,6 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
         .unwrap_or_else(|| args.listen.clone());
     println!("actorwatch front: listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    let timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
     let stats = Arc::new(Stats::default());
     let check = Arc::new(Check {
         secret: args.secret.clone(),
@@ -131,7 +145,7 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
             );
             std::thread::spawn(move || {
                 let mut redis = Redis {
-                    client,
+                    target: client,
                     conn: None,
                     timeout,
                 };
@@ -147,20 +161,72 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// Where the counts live: one Redis (or a primary behind a proxy), or a Redis Cluster.
+#[derive(Clone)]
+enum Target {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+enum Conn {
+    Single(redis::Connection),
+    Cluster(redis::cluster::ClusterConnection),
+}
+
+impl Conn {
+    fn query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        match self {
+            Conn::Single(c) => cmd.query(c),
+            Conn::Cluster(c) => cmd.query(c),
+        }
+    }
+
+    /// One round trip (per node, on a cluster) for all of `cmds`; the answers in order.
+    fn pipeline(&mut self, cmds: &[redis::Cmd]) -> redis::RedisResult<Vec<Value>> {
+        match self {
+            Conn::Single(c) => {
+                let mut pipe = redis::pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
+            Conn::Cluster(c) => {
+                let mut pipe = redis::cluster::cluster_pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
+        }
+    }
+}
+
 /// One worker's Redis connection, opened on first use and again after any failure.
 struct Redis {
-    client: redis::Client,
-    conn: Option<redis::Connection>,
+    target: Target,
+    conn: Option<Conn>,
     timeout: Duration,
 }
 
 impl Redis {
-    fn conn(&mut self) -> redis::RedisResult<&mut redis::Connection> {
+    fn conn(&mut self) -> redis::RedisResult<&mut Conn> {
         if self.conn.is_none() {
-            let mut conn = self.client.get_connection_with_timeout(self.timeout)?;
-            conn.set_read_timeout(Some(self.timeout))?;
-            conn.set_write_timeout(Some(self.timeout))?;
-            ensure_library(&mut conn)?;
+            let mut conn = match &self.target {
+                Target::Single(client) => {
+                    let conn = client.get_connection_with_timeout(self.timeout)?;
+                    conn.set_read_timeout(Some(self.timeout))?;
+                    conn.set_write_timeout(Some(self.timeout))?;
+                    Conn::Single(conn)
+                }
+                Target::Cluster(client) => {
+                    let conn = client.get_connection()?;
+                    conn.set_read_timeout(Some(self.timeout))?;
+                    conn.set_write_timeout(Some(self.timeout))?;
+                    Conn::Cluster(conn)
+                }
+            };
+            ensure_library(&mut conn, false)?;
             self.conn = Some(conn);
         }
         match self.conn.as_mut() {
@@ -174,14 +240,15 @@ impl Redis {
 
     /// Runs `f` on the connection. A connection that failed is dropped and `f` runs once more
     /// on a new one (a connection left over from before a Redis restart fails once; batches are
-    /// idempotent); when Redis lost the library (a restart without persistence), it is loaded.
+    /// idempotent); when a Redis lost the library (a restart without persistence, a new
+    /// cluster node), it is loaded on every primary.
     fn with<T>(
         &mut self,
-        mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+        mut f: impl FnMut(&mut Conn) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
         match f(self.conn()?) {
             Err(e) if e.to_string().contains("Function not found") => {
-                ensure_library(self.conn()?)?;
+                ensure_library(self.conn()?, true)?;
                 f(self.conn()?)
             }
             Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
@@ -197,19 +264,23 @@ impl Redis {
     }
 }
 
-/// Loads the library unless Redis has this version already.
-fn ensure_library(conn: &mut redis::Connection) -> redis::RedisResult<()> {
-    let version: redis::RedisResult<String> =
-        redis::cmd("FCALL_RO").arg("aw_version").arg(0).query(conn);
-    if version.as_deref().ok() == Some(LIBRARY_VERSION) {
-        return Ok(());
+/// Loads the library (on every primary of a cluster) unless Redis has this version already
+/// or `force`.
+fn ensure_library(conn: &mut Conn, force: bool) -> redis::RedisResult<()> {
+    if !force {
+        let version: redis::RedisResult<String> =
+            conn.query(redis::cmd("FCALL_RO").arg("aw_version").arg(0));
+        if version.as_deref().ok() == Some(LIBRARY_VERSION) {
+            return Ok(());
+        }
     }
-    redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg("REPLACE")
-        .arg(LIBRARY)
-        .query::<String>(conn)
-        .map(|_| ())
+    conn.query::<Value>(
+        redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(LIBRARY),
+    )
+    .map(|_| ())
 }
 
 fn respond(req: Request, status: u16, body: &str) {
@@ -224,7 +295,7 @@ fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
     match (req.method(), req.url()) {
         (Method::Get, "/healthz") => {
             let ok = redis
-                .with(|c| redis::cmd("PING").query::<String>(c))
+                .with(|c| c.query::<Value>(&redis::cmd("PING")))
                 .is_ok();
             let (status, body) = if ok {
                 (200, r#"{"redis":"ok"}"#)
@@ -310,9 +381,10 @@ pub fn actor_key(actor_hex: &str) -> String {
 /// `aw_block_log` per block this batch set, for the other proxies.
 fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<Reply> {
     let max_block_ms = batch.rules.iter().map(|r| r.block_ms).max().unwrap_or(0);
-    let mut pipe = redis::pipe();
+    let mut cmds = Vec::with_capacity(batch.actors.len() + 1);
     for actor in &batch.actors {
-        let cmd = pipe.cmd("FCALL").arg("aw_apply").arg(1);
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg("aw_apply").arg(1);
         cmd.arg(actor_key(&actor.key))
             .arg(&batch.instance)
             .arg(batch.seq)
@@ -336,13 +408,16 @@ fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<Reply> {
         for (rule, api, left_ms) in &actor.claims {
             cmd.arg(rule + 1).arg(api).arg(left_ms);
         }
+        cmds.push(cmd);
     }
-    pipe.cmd("FCALL")
+    let mut blocks = redis::cmd("FCALL");
+    blocks
         .arg("aw_blocks")
         .arg(1)
         .arg(BLOCKS_KEY)
         .arg(batch.blocks_since_ms);
-    let values: Vec<Value> = redis.with(|c| pipe.query(c))?;
+    cmds.push(blocks);
+    let values = redis.with(|c| c.pipeline(&cmds))?;
     let mut reply = Reply {
         seq: batch.seq,
         ..Reply::default()
@@ -395,17 +470,15 @@ fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<Reply> {
         }
     }
     for (key, until, status) in logs {
-        redis.with(|c| {
-            redis::cmd("FCALL")
-                .arg("aw_block_log")
-                .arg(1)
-                .arg(BLOCKS_KEY)
-                .arg(&key)
-                .arg(until)
-                .arg(status)
-                .arg(max_block_ms.max(1))
-                .query::<Value>(c)
-        })?;
+        let mut log = redis::cmd("FCALL");
+        log.arg("aw_block_log")
+            .arg(1)
+            .arg(BLOCKS_KEY)
+            .arg(&key)
+            .arg(until)
+            .arg(status)
+            .arg(max_block_ms.max(1));
+        redis.with(|c| c.query::<Value>(&log))?;
     }
     Ok(reply)
 }

@@ -15,6 +15,10 @@ struct RedisServer {
 
 impl RedisServer {
     fn start_on(port: u16) -> RedisServer {
+        RedisServer::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> RedisServer {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args([
@@ -25,6 +29,7 @@ impl RedisServer {
                 "--dir",
                 &std::env::temp_dir().to_string_lossy(),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -73,6 +78,10 @@ impl Front {
     }
 
     fn start_with(redis_port: u16, extra: &[&str]) -> Front {
+        Front::start_with_target(&format!("redis://127.0.0.1:{redis_port}"), extra)
+    }
+
+    fn start_with_target(redis: &str, extra: &[&str]) -> Front {
         let mut child = Command::new(env!("CARGO_BIN_EXE_actorwatch"))
             .args([
                 "front",
@@ -81,7 +90,7 @@ impl Front {
                 "--redis-timeout-ms",
                 "500",
             ])
-            .args(["--redis", &format!("redis://127.0.0.1:{redis_port}")])
+            .args(["--redis", redis])
             .args(extra)
             .env_remove("ACTORWATCH_FLEET_SECRET")
             .stdout(Stdio::piped())
@@ -283,4 +292,116 @@ fn with_a_secret_only_batches_signed_with_it_count() {
     assert_eq!(status, 200, "{r}");
     assert_eq!(counted(), "1");
     assert_eq!(front.request("GET", "/stats", "").1["rejected"], 3);
+}
+
+/// Three `redis-server`s made into one Redis Cluster (3 primaries, no replicas).
+struct Cluster {
+    nodes: Vec<RedisServer>,
+    _dir: std::path::PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = std::env::temp_dir().join(format!(
+            "actorwatch-cluster-{}-{}",
+            std::process::id(),
+            now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                let port = free_port();
+                RedisServer::start_with(
+                    port,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        &format!("nodes-{port}.conf"),
+                        "--dir",
+                        &dir.to_string_lossy(),
+                    ],
+                )
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nodes
+            .iter()
+            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(Instant::now() < deadline, "the cluster did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Cluster { nodes, _dir: dir }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+#[test]
+fn on_redis_cluster_each_actor_counts_in_its_slot_and_blocks_reach_everyone() {
+    let cluster = Cluster::start();
+    let seeds: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| format!("redis://127.0.0.1:{}", n.port))
+        .collect();
+    let front = Front::start_with_target(&seeds.join(","), &["--redis-cluster"]);
+    // 30 actors, each at threshold 3 over three proxies: 30 events, each raised once.
+    let actors: Vec<String> = (1..=30).map(|i| format!("04cb0071{i:02x}")).collect();
+    let batch = |instance: &str| {
+        let entries: Vec<Value> = actors
+            .iter()
+            .map(|key| json!({"key": key, "entries": [[0, "", now_ms() / 100, 1]]}))
+            .collect();
+        json!({"v": 1, "instance": instance, "seq": 1, "grace_ms": 2000, "bucket_ms": 100,
+            "blocks_since_ms": 0,
+            "rules": [{"id": "r4xx", "window_ms": 60000, "threshold": 3, "cooldown_ms": 300000,
+                       "block_ms": 30000, "block_status": 429}],
+            "actors": entries})
+        .to_string()
+    };
+    let mut fired = 0;
+    for instance in ["p1", "p2", "p3"] {
+        let (status, r) = front.request("POST", "/v1/batch", &batch(instance));
+        assert_eq!(status, 200, "{r}");
+        for a in r["actors"].as_array().cloned().unwrap_or_default() {
+            fired += a["flags"]
+                .as_array()
+                .map_or(0, |f| f.iter().filter(|f| f["fired"] == true).count());
+        }
+    }
+    assert_eq!(fired, actors.len());
+    // Every primary holds some actors' keys, and every actor's keys sit in one slot.
+    for node in &cluster.nodes {
+        assert!(
+            node.cli(&["DBSIZE"]).parse::<u64>().unwrap_or(0) > 0,
+            "a primary holds nothing"
+        );
+    }
+    let (_, r) = front.request("POST", "/v1/batch", &batch("p4"));
+    assert_eq!(
+        r["blocks"].as_array().map_or(0, Vec::len),
+        actors.len(),
+        "{r}"
+    );
 }
