@@ -390,12 +390,14 @@ impl Fleet {
             }
             let cooldown_ms = rule.cooldown_ms();
             if let Some(known) = self.known.get_mut(&rec.actor) {
-                known
-                    .cooldowns
-                    .push((index, Arc::clone(&api), rec.ts_ms + cooldown_ms));
+                known.cooldowns.push((
+                    index,
+                    Arc::clone(&api),
+                    rec.ts_ms.saturating_add(cooldown_ms),
+                ));
             }
             if cooldown_ms > 0 {
-                let until = rec.ts_ms + cooldown_ms;
+                let until = rec.ts_ms.saturating_add(cooldown_ms);
                 let pending = self.pending.entry(rec.actor.clone()).or_default();
                 pending.claims.push((index, api, until));
             }
@@ -408,13 +410,15 @@ impl Fleet {
     pub fn poll(&mut self, now_ms: u64) -> Option<FleetCall> {
         let cfg = Arc::clone(&self.cfg);
         let fleet = &cfg.fleet;
-        if now_ms < self.next_flush_ms && now_ms + fleet.flush_ms >= self.next_flush_ms {
+        if now_ms < self.next_flush_ms
+            && now_ms.saturating_add(fleet.flush_ms) >= self.next_flush_ms
+        {
             return None;
         }
         if self.inflight.as_ref().is_some_and(|f| f.sent) {
             return None;
         }
-        self.next_flush_ms = now_ms + fleet.flush_ms;
+        self.next_flush_ms = now_ms.saturating_add(fleet.flush_ms);
         self.prune(now_ms);
         let grace_floor = now_ms.saturating_sub(fleet.grace_ms + FLEET_BUCKET_MS);
         if let Some(inflight) = &mut self.inflight {
@@ -550,7 +554,7 @@ impl Fleet {
                 self.counts.fleet_fallbacks += 1;
             }
             // Retry on the next flush, not at once.
-            self.next_flush_ms = now_ms + self.cfg.fleet.flush_ms;
+            self.next_flush_ms = now_ms.saturating_add(self.cfg.fleet.flush_ms);
             return answer;
         };
         let Some(inflight) = self.inflight.take() else {
@@ -595,7 +599,7 @@ impl Fleet {
         let api: Arc<str> = Arc::from(flag.api.as_str());
         known.cooldowns.retain(|(_, _, until)| *until > now_ms);
         if flag.cooldown_left_ms > 0 {
-            let until = now_ms + flag.cooldown_left_ms;
+            let until = now_ms.saturating_add(flag.cooldown_left_ms);
             match known
                 .cooldowns
                 .iter_mut()
@@ -701,7 +705,7 @@ impl Fleet {
 
     /// Forgets actors with nothing in any window or cooldown any more.
     fn prune(&mut self, now_ms: u64) {
-        if now_ms < self.last_prune_ms + PRUNE_EVERY_MS {
+        if now_ms < self.last_prune_ms.saturating_add(PRUNE_EVERY_MS) {
             return;
         }
         self.last_prune_ms = now_ms;
@@ -709,7 +713,7 @@ impl Fleet {
             self.rules.iter().map(|r| r.window_ms).max().unwrap_or(0) + self.cfg.fleet.grace_ms;
         self.known.retain(|_, k| {
             k.cooldowns.retain(|(_, _, until)| *until > now_ms);
-            !k.cooldowns.is_empty() || k.latest.ts_ms + keep_ms > now_ms
+            !k.cooldowns.is_empty() || k.latest.ts_ms.saturating_add(keep_ms) > now_ms
         });
         self.known_bytes = self
             .known
