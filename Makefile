@@ -17,7 +17,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench lint ci demo clean-tools corpus accuracy
+.PHONY: all setup setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
 
 all: test
 
@@ -151,9 +151,14 @@ lint: setup
 	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 
-## bench: the core (criterion, bytes per actor, replay), Envoy overhead and attack, sizes -> bench/README.md
-bench: setup setup-envoy setup-worker build
+## bench: the core (criterion, bytes per actor, replay), Envoy overhead and attack, sizes, fleet mode's
+## Redis -> bench/README.md
+bench: setup setup-envoy setup-worker setup-fleet build
 	bash bench/run.sh
+
+## bench-fleet: fleet mode only: one Redis under 10 simulated proxies' batches -> bench/README.md
+bench-fleet: setup-fleet build
+	python3 bench/fleet.py --readme bench/README.md
 
 ci: lint test
 

@@ -79,16 +79,23 @@ Path(sys.argv[1]).write_text(f"Measured {date.today().isoformat()} by `make benc
     "| artifact | raw bytes | gzip -9 bytes |\n|---|---:|---:|\n" + "\n".join(rows) + "\n")
 PY
 
+# Fleet mode: one Redis under 10 simulated proxies' batches (redis-server: make setup-fleet).
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server is needed: make setup-fleet" >&2; exit 1; }
+cargo build --release --locked -p actorwatch-e2e -p actorwatch-cli 2>/dev/null
+echo "fleet: Redis under 10 proxies (about 4 minutes)" >&2
+python3 bench/fleet.py --out target/bench/fleet.md >/dev/null
+cp target/bench/fleet.md "$work/fleet.md"
+
 python3 - "$work" <<'PY'
 import re, sys
 from pathlib import Path
 work = Path(sys.argv[1])
 path = Path("bench/README.md")
 text = path.read_text()
-for name, file in [("core", "core.md"), ("memory", "memory.md"), ("envoy", "envoy.md"), ("worker", "worker.md"), ("sizes", "sizes.md")]:
+for name, file in [("core", "core.md"), ("memory", "memory.md"), ("envoy", "envoy.md"), ("worker", "worker.md"), ("sizes", "sizes.md"), ("fleet", "fleet.md")]:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     section = (work / file).read_text()
     text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + section.rstrip() + "\n" + end, text, flags=re.S)
 path.write_text(text)
 PY
-cat "$work/core.md" "$work/memory.md" "$work/envoy.md" "$work/worker.md" "$work/sizes.md"
+cat "$work/core.md" "$work/memory.md" "$work/envoy.md" "$work/worker.md" "$work/sizes.md" "$work/fleet.md"

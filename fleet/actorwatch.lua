@@ -11,27 +11,47 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- HMGET and HDEL over lists longer than Lua's stack takes at once.
+-- HDEL over lists longer than Lua's stack takes at once.
 local CHUNK = 1000
-local function hmget_all(key, fields)
-  local out = {}
-  for s = 1, #fields, CHUNK do
-    local part = redis.call('HMGET', key, unpack(fields, s, math.min(s + CHUNK - 1, #fields)))
-    for k = 1, #part do out[#out + 1] = part[k] end
-  end
-  return out
-end
 local function hdel_all(key, fields)
   for s = 1, #fields, CHUNK do
     redis.call('HDEL', key, unpack(fields, s, math.min(s + CHUNK - 1, #fields)))
   end
 end
 
--- Counts of one (rule, api) window: a ZSET of bucket numbers (score = bucket) beside a HASH of
--- their counts, trimmed as the window slides.
+-- Counts of one (rule, api) window: a ZSET of bucket numbers (score = bucket), a HASH of their
+-- counts, and a HASH of running totals (each bucket's total counts up to and including it, and
+-- 'base': the total of the buckets trimmed away), so that a window's count is two lookups
+-- whatever the window's length.
 local function window_keys(base, rule_id, api)
   local suffix = rule_id .. ':' .. api
-  return base .. ':wz:' .. suffix, base .. ':wc:' .. suffix, base .. ':cd:' .. suffix
+  return base .. ':wz:' .. suffix, base .. ':wc:' .. suffix, base .. ':cd:' .. suffix,
+    base .. ':ws:' .. suffix
+end
+
+-- The running total up to and including the latest bucket at or before `b`.
+local function total_at(zkey, skey, b)
+  local r = redis.call('ZREVRANGEBYSCORE', zkey, b, '-inf', 'LIMIT', 0, 1)
+  if #r == 0 then
+    return tonumber(redis.call('HGET', skey, 'base') or '0')
+  end
+  return tonumber(redis.call('HGET', skey, r[1]) or '0')
+end
+
+-- Adds `count` to `bucket`: its count, its running total and those of the buckets after it
+-- (a few at most: only a batch from a proxy behind the others lands before the newest).
+local function add_count(zkey, ckey, skey, bucket, count)
+  if tonumber(redis.call('HINCRBY', ckey, bucket, count)) == count then
+    local before = total_at(zkey, skey, bucket - 1)
+    redis.call('ZADD', zkey, bucket, bucket)
+    redis.call('HSET', skey, bucket, before + count)
+  else
+    redis.call('HINCRBY', skey, bucket, count)
+  end
+  local later = redis.call('ZRANGEBYSCORE', zkey, '(' .. bucket, '+inf')
+  for _, b in ipairs(later) do
+    redis.call('HINCRBY', skey, b, count)
+  end
 end
 
 -- aw_apply KEYS[1] = aw:{<actor>}
@@ -93,9 +113,8 @@ local function apply(keys, args)
       if (bucket + 1) * bucket_ms + grace_ms < now then
         late = late + count
       else
-        local zkey, ckey = window_keys(base, rule.id, api)
-        redis.call('ZADD', zkey, bucket, bucket)
-        redis.call('HINCRBY', ckey, bucket, count)
+        local zkey, ckey, _, skey = window_keys(base, rule.id, api)
+        add_count(zkey, ckey, skey, bucket, count)
         local id = ri .. '\0' .. api
         local t = touched[id]
         if not t then
@@ -133,37 +152,37 @@ local function apply(keys, args)
   for _, id in ipairs(order) do
     local t = touched[id]
     local rule = rules[t.ri]
-    local zkey, ckey, cdkey = window_keys(base, rule.id, t.api)
+    local zkey, ckey, cdkey, skey = window_keys(base, rule.id, t.api)
     local wb = math.max(1, math.floor(rule.window_ms / bucket_ms))
     local fired, count, at_ms = 0, 0, 0
     if t.lo then
-      -- Trim what left every window, then find the first window (ending at a bucket from the
-      -- earliest touched one on) whose count reaches the threshold.
+      -- Trim what left every window (its total becomes the base), then find the first window
+      -- ending at a bucket from the earliest touched one on whose count reaches the threshold:
+      -- a window's count is the running total at its end minus the one before its start.
       local floor = math.floor((now - rule.window_ms - grace_ms) / bucket_ms) - 1
       local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', '(' .. floor)
       if #old > 0 then
+        local base_total = redis.call('HGET', skey, old[#old])
+        if base_total then
+          redis.call('HSET', skey, 'base', base_total)
+        end
         redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. floor)
         hdel_all(ckey, old)
+        hdel_all(skey, old)
       end
-      local buckets = redis.call('ZRANGEBYSCORE', zkey, t.lo - wb + 1, t.hi + wb - 1)
-      if #buckets > 0 then
-        local counts = hmget_all(ckey, buckets)
-        local sum, first = 0, 1
-        for j = 1, #buckets do
-          local b = tonumber(buckets[j])
-          sum = sum + tonumber(counts[j] or '0')
-          while tonumber(buckets[first]) <= b - wb do
-            sum = sum - tonumber(counts[first] or '0')
-            first = first + 1
-          end
-          if b >= t.lo and sum >= rule.threshold and at_ms == 0 then
-            count = sum
-            at_ms = b * bucket_ms
-          end
+      local ends = redis.call('ZRANGEBYSCORE', zkey, t.lo, t.hi + wb - 1)
+      for j = 1, #ends do
+        local e = tonumber(ends[j])
+        local sum = tonumber(redis.call('HGET', skey, ends[j]) or '0') - total_at(zkey, skey, e - wb)
+        if sum >= rule.threshold then
+          count = sum
+          at_ms = e * bucket_ms
+          break
         end
       end
       redis.call('PEXPIRE', zkey, max_keep_ms)
       redis.call('PEXPIRE', ckey, max_keep_ms)
+      redis.call('PEXPIRE', skey, max_keep_ms)
       if at_ms > 0 then
         if rule.cooldown_ms <= 0 then
           fired = 1

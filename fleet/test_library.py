@@ -307,7 +307,7 @@ class Lib(unittest.TestCase):
         self.apply('acme-1', 'p2', 1, rules, claims=[(1, '/y', 1000)])
         keys = sorted(self.r.call('KEYS', '*'))
         kinds = {k.split(':')[2] for k in keys}
-        self.assertEqual(kinds, {'seq', 'reply', 'wz', 'wc', 'cd', 'block'}, keys)
+        self.assertEqual(kinds, {'seq', 'reply', 'wz', 'wc', 'ws', 'cd', 'block'}, keys)
         for k in keys:
             tag = k[k.index('{') + 1:k.index('}')]  # Redis Cluster hashes the first {...}
             self.assertEqual(tag, 'acme-1', k)

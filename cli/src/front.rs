@@ -170,14 +170,15 @@ enum Target {
 
 enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    // Boxed: a cluster connection holds its node map.
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
     fn query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
         match self {
             Conn::Single(c) => cmd.query(c),
-            Conn::Cluster(c) => cmd.query(c),
+            Conn::Cluster(c) => cmd.query(c.as_mut()),
         }
     }
 
@@ -196,7 +197,7 @@ impl Conn {
                 for cmd in cmds {
                     pipe.add_command(cmd.clone());
                 }
-                pipe.query(c)
+                pipe.query(c.as_mut())
             }
         }
     }
@@ -223,7 +224,7 @@ impl Redis {
                     let conn = client.get_connection()?;
                     conn.set_read_timeout(Some(self.timeout))?;
                     conn.set_write_timeout(Some(self.timeout))?;
-                    Conn::Cluster(conn)
+                    Conn::Cluster(Box::new(conn))
                 }
             };
             ensure_library(&mut conn, false)?;

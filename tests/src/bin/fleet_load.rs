@@ -5,15 +5,19 @@
 //! --secs; prints one JSON object (batches, round trips, achieved rate, flags, errors).
 //!
 //! Usage: actorwatch-fleet-load --front ADDR [--proxies 10] [--actors 1000] [--rate 1000]
-//!        [--secs 10] [--hot ACTORS:SHARE]   (e.g. --hot 100:0.9: 90% of responses from 100)
+//!        [--secs 10] [--warm 0] [--hot ACTORS:SHARE]
+//! --warm 62: figures count from 62 s on (windows full); --hot 100:0.9: 90% from 100 actors.
+//! Batches are signed as proxies sign them when ACTORWATCH_FLEET_SECRET is set (as for the front).
 
 use actorwatch_core::fleet::{actor_hex, Batch, BatchActor, BatchRule, Reply, PROTOCOL};
+use actorwatch_core::signature::{sign, SIGNATURE_HEADER};
 use actorwatch_core::ActorKey;
 use actorwatch_e2e::Client;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 // The aggregator's defaults (fleet config and `filter/core/src/fleet.rs`).
 const FLUSH_MS: u64 = 100;
@@ -27,34 +31,36 @@ struct Opts {
     actors: u32,
     rate: f64,
     secs: f64,
+    warm: f64,
     hot: Option<(u32, f64)>,
+    secret: Option<Vec<u8>>,
 }
 
+/// One proxy's figures (responses are counted responses; late: counted too late by Redis).
 #[derive(Default)]
 struct Tally {
     sent: u64,
-    answered: u64,
-    errors: u64,
-    error_samples: Vec<String>,
+    /// The first failed batch's error (failed: sent but not answered).
+    error: Option<String>,
     rtt_us: Vec<u64>,
-    /// Time from the start of the bucket where a fired flag's count crossed, to its answer.
+    /// Per fired flag: from the start of the bucket where the count crossed, to the answer.
     flag_age_ms: Vec<u64>,
     offered: u64,
-    answered_responses: u64,
+    answered: u64,
     late: u64,
     dropped: u64,
-    unsent: u64,
-    fired: u64,
     batch_actors: u64,
-    body_bytes: u64,
-    touched: Vec<u64>,
+}
+
+/// A batch actor's entries: (rule 0, API "", bucket, count).
+type Entries = Vec<(u32, String, u64, u32)>;
+
+fn total(entries: &Entries) -> u64 {
+    entries.iter().map(|e| u64::from(e.3)).sum()
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    UNIX_EPOCH.elapsed().map_or(0, |d| d.as_millis() as u64)
 }
 
 /// splitmix64: enough randomness for picking actors, without a dependency.
@@ -76,11 +82,13 @@ fn pick(o: &Opts, rng: &mut u64) -> u32 {
     }
 }
 
-fn proxy(o: &Opts, index: u32, end: Instant) -> Tally {
-    let mut t = Tally {
-        touched: vec![0; o.actors as usize / 64 + 1],
-        ..Tally::default()
-    };
+fn proxy(o: &Opts, index: u32, touched: &[AtomicU64], from: Instant, end: Instant) -> Tally {
+    // Proxies' flush timers are not aligned: spread them over the interval. (Connections that
+    // tiny_http accepts at the same instant can also wait for another one to close: see
+    // bench/README.md.)
+    let phase_ms = FLUSH_MS * u64::from(index) / u64::from(o.proxies);
+    std::thread::sleep(Duration::from_millis(phase_ms));
+    let (mut t, mut warm) = (Tally::default(), Some(from));
     // A unique instance per aggregator run, as the filter draws one.
     let mut rng = (now_ms() << 20) ^ (u64::from(index) << 8) ^ u64::from(std::process::id());
     let instance = format!("{:016x}", next(&mut rng));
@@ -92,13 +100,15 @@ fn proxy(o: &Opts, index: u32, end: Instant) -> Tally {
         block_ms: 0,
         block_status: 0,
     }];
-    let per_ms = o.rate / f64::from(o.proxies) / 1000.0;
-    let mut carry = 0.0;
-    // actor -> (bucket, count), merged as the aggregator merges its records.
-    let mut pending: HashMap<u32, Vec<(u64, u32)>> = HashMap::new();
+    let (per_ms, mut carry) = (o.rate / f64::from(o.proxies) / 1000.0, 0.0);
+    // Per actor, counts per bucket, merged as the aggregator merges its records.
+    let mut pending: HashMap<u32, Entries> = HashMap::new();
     let mut client = Client::new(o.front);
     let (mut seq, mut blocks_since_ms, mut gen_ms) = (0u64, 0u64, now_ms());
     loop {
+        if warm.take_if(|from| Instant::now() >= *from).is_some() {
+            t = Tally::default();
+        }
         // The responses this proxy counted since the last flush, bucket by bucket.
         let now = now_ms();
         while gen_ms < now {
@@ -111,38 +121,39 @@ fn proxy(o: &Opts, index: u32, end: Instant) -> Tally {
                 let actor = pick(o, &mut rng);
                 let entries = pending.entry(actor).or_default();
                 match entries.last_mut() {
-                    Some(e) if e.0 == bucket => e.1 += 1,
-                    _ => entries.push((bucket, 1)),
+                    Some(e) if e.2 == bucket => e.3 += 1,
+                    _ => entries.push((0, String::new(), bucket, 1)),
                 }
             }
             t.offered += n;
             gen_ms = seg_end;
         }
         if Instant::now() >= end {
-            t.unsent += pending.values().flatten().map(|e| u64::from(e.1)).sum::<u64>();
             return t;
         }
         // What is past the grace period is dropped before it is sent, as the aggregator does.
         let floor = now.saturating_sub(GRACE_MS + BUCKET_MS) / BUCKET_MS;
         for entries in pending.values_mut() {
             entries.retain(|e| {
-                let keep = e.0 >= floor;
-                t.dropped += if keep { 0 } else { u64::from(e.1) };
+                let keep = e.2 >= floor;
+                t.dropped += if keep { 0 } else { u64::from(e.3) };
                 keep
             });
         }
         pending.retain(|_, e| !e.is_empty());
         let taken: Vec<u32> = pending.keys().take(MAX_ACTORS_PER_BATCH).copied().collect();
-        let mut counts = 0u64;
-        let mut actors = Vec::with_capacity(taken.len());
+        let (mut counts, mut actors) = (0u64, Vec::with_capacity(taken.len()));
         for a in taken {
             let entries = pending.remove(&a).unwrap_or_default();
-            counts += entries.iter().map(|e| u64::from(e.1)).sum::<u64>();
-            t.touched[a as usize / 64] |= 1 << (a % 64);
+            counts += total(&entries);
+            touched[a as usize / 64].fetch_or(1 << (a % 64), Ordering::Relaxed);
+            // Actors are IPv4 addresses from 10.0.0.0 on, keyed as the filter keys them.
+            let key = actor_hex(&ActorKey::V4((0x0a00_0000 + a).to_be_bytes()));
+            let claims = Vec::new();
             actors.push(BatchActor {
-                key: actor_hex(&ActorKey::V4((0x0a00_0000 + a).to_be_bytes())),
-                entries: entries.iter().map(|e| (0, String::new(), e.0, e.1)).collect(),
-                claims: Vec::new(),
+                key,
+                entries,
+                claims,
             });
         }
         seq += 1;
@@ -159,53 +170,37 @@ fn proxy(o: &Opts, index: u32, end: Instant) -> Tally {
         let body = serde_json::to_vec(&batch).unwrap_or_default();
         t.sent += 1;
         t.batch_actors += batch.actors.len() as u64;
-        t.body_bytes += body.len() as u64;
+        let sig = o.secret.as_ref().map(|k| sign(k, now / 1000, &body));
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(sig.as_deref().map(|v| (SIGNATURE_HEADER, v)));
         let started = Instant::now();
-        let answer = client.request(
-            "POST",
-            "/v1/batch",
-            &[("content-type", "application/json")],
-            &body,
-        );
+        let answer = client.request("POST", "/v1/batch", &headers, &body);
         let rtt = started.elapsed();
         let reply = match answer {
-            Ok((200, text)) => serde_json::from_slice::<Reply>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    let ok = r.seq == seq && r.actors.len() == batch.actors.len();
-                    ok.then_some(r).ok_or_else(|| "answer does not match".into())
-                }),
+            Ok((200, text)) => serde_json::from_slice::<Reply>(&text).map_err(|e| e.to_string()),
             Ok((status, text)) => Err(format!("{status}: {}", String::from_utf8_lossy(&text))),
             Err(e) => Err(e),
         };
-        match reply {
+        let fits = |r: &Reply| r.seq == seq && r.actors.len() == batch.actors.len();
+        match reply.and_then(|r| fits(&r).then_some(r).ok_or("answer does not match".into())) {
             Ok(r) => {
                 let at = now_ms();
-                t.answered += 1;
                 t.rtt_us.push(rtt.as_micros() as u64);
                 blocks_since_ms = r.blocks_now_ms.max(blocks_since_ms);
                 let late: u64 = r.actors.iter().map(|a| a.late).sum();
                 t.late += late;
-                t.answered_responses += counts.saturating_sub(late);
-                for f in r.actors.iter().filter(|a| !a.dup).flat_map(|a| &a.flags) {
-                    if f.fired {
-                        t.fired += 1;
-                        t.flag_age_ms.push(at.saturating_sub(f.at_ms));
-                    }
+                t.answered += counts.saturating_sub(late);
+                let flags = r.actors.iter().filter(|a| !a.dup).flat_map(|a| &a.flags);
+                for f in flags.filter(|f| f.fired) {
+                    t.flag_age_ms.push(at.saturating_sub(f.at_ms));
                 }
             }
             // Not retried: the responses it carried are lost and the error is reported.
-            Err(e) => {
-                t.errors += 1;
-                if t.error_samples.len() < 3 {
-                    t.error_samples.push(e);
-                }
-            }
+            Err(e) => t.error = t.error.take().or(Some(e)),
         }
         // The aggregator's timer: the next flush one interval after this one started.
-        let due = started + Duration::from_millis(FLUSH_MS);
-        let wait = due.saturating_duration_since(Instant::now());
-        std::thread::sleep(wait.min(end.saturating_duration_since(Instant::now())));
+        let due = (started + Duration::from_millis(FLUSH_MS)).min(end);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -215,7 +210,7 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
 }
 
 fn value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{flag} {text}: not understood"))
+    text.parse().map_err(|_| format!("bad {flag} {text}"))
 }
 
 fn parse() -> Result<Opts, String> {
@@ -226,7 +221,11 @@ fn parse() -> Result<Opts, String> {
         actors: 1000,
         rate: 1000.0,
         secs: 10.0,
+        warm: 0.0,
         hot: None,
+        secret: std::env::var("ACTORWATCH_FLEET_SECRET")
+            .ok()
+            .map(String::into_bytes),
     };
     for pair in args.chunks(2) {
         let [flag, v] = pair else {
@@ -238,71 +237,61 @@ fn parse() -> Result<Opts, String> {
             "--actors" => o.actors = value(flag, v)?,
             "--rate" => o.rate = value(flag, v)?,
             "--secs" => o.secs = value(flag, v)?,
+            "--warm" => o.warm = value(flag, v)?,
             "--hot" => {
-                let (n, share) = v.split_once(':').ok_or(format!("--hot {v}: ACTORS:SHARE"))?;
+                let (n, share) = v
+                    .split_once(':')
+                    .ok_or(format!("--hot {v}: ACTORS:SHARE"))?;
                 o.hot = Some((value(flag, n)?, value(flag, share)?));
             }
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
-    let ok = o.proxies > 0 && o.actors > 0 && o.rate >= 0.0 && (0.0..=3600.0).contains(&o.secs);
+    let ok = o.proxies > 0 && o.actors > 0 && o.rate >= 0.0 && o.secs + o.warm <= 3600.0;
     ok.then_some(o).ok_or_else(|| "out of range".into())
 }
 
 fn main() {
     let o = parse().unwrap_or_else(|e| {
-        eprintln!("actorwatch-fleet-load: {e}\nusage: actorwatch-fleet-load --front ADDR [--proxies P] [--actors N] [--rate R] [--secs S] [--hot ACTORS:SHARE]");
+        eprintln!("actorwatch-fleet-load: {e}\nusage: actorwatch-fleet-load --front ADDR [--proxies P] [--actors N] [--rate R] [--secs S] [--warm S] [--hot ACTORS:SHARE]");
         std::process::exit(2);
     });
-    let started = Instant::now();
+    let touched: Vec<AtomicU64> = (0..o.actors / 64 + 1).map(|_| AtomicU64::new(0)).collect();
+    let started = Instant::now() + Duration::from_secs_f64(o.warm);
     let end = started + Duration::from_secs_f64(o.secs);
     let tallies: Vec<Tally> = std::thread::scope(|s| {
-        let o = &o;
+        let (o, touched) = (&o, &touched);
         let handles: Vec<_> = (0..o.proxies)
-            .map(|i| s.spawn(move || proxy(o, i, end)))
+            .map(|i| s.spawn(move || proxy(o, i, touched, started, end)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let secs = started.elapsed().as_secs_f64();
-    let mut all = Tally::default();
-    let mut touched = vec![0u64; o.actors as usize / 64 + 1];
-    for t in tallies {
-        all.sent += t.sent;
-        all.answered += t.answered;
-        all.errors += t.errors;
-        all.error_samples.extend(t.error_samples);
-        all.rtt_us.extend(t.rtt_us);
-        all.flag_age_ms.extend(t.flag_age_ms);
-        all.offered += t.offered;
-        all.answered_responses += t.answered_responses;
-        all.late += t.late;
-        all.dropped += t.dropped;
-        all.unsent += t.unsent;
-        all.fired += t.fired;
-        all.batch_actors += t.batch_actors;
-        all.body_bytes += t.body_bytes;
-        touched.iter_mut().zip(&t.touched).for_each(|(a, b)| *a |= b);
-    }
-    all.rtt_us.sort_unstable();
-    all.flag_age_ms.sort_unstable();
+    let sum = |f: fn(&Tally) -> u64| tallies.iter().map(f).sum::<u64>();
+    let sorted = |f: fn(&Tally) -> &Vec<u64>| {
+        let mut all: Vec<u64> = tallies.iter().flat_map(f).copied().collect();
+        all.sort_unstable();
+        all
+    };
+    let (rtt_us, flag_age_ms) = (sorted(|t| &t.rtt_us), sorted(|t| &t.flag_age_ms));
+    let bits = |w: &AtomicU64| u64::from(w.load(Ordering::Relaxed).count_ones());
     let ms = |us: u64| us as f64 / 1000.0;
     let out = json!({
-        "proxies": o.proxies, "actors": o.actors, "offered_rate": o.rate, "secs": secs,
+        "proxies": o.proxies, "actors": o.actors, "offered_rate": o.rate, "secs": secs, "warm": o.warm,
         "hot": o.hot.map(|(n, s)| json!({"actors": n, "share": s})),
-        "batches_sent": all.sent, "batches_answered": all.answered, "errors": all.errors,
-        "error_samples": all.error_samples,
-        "rtt_ms": {"p50": ms(quantile(&all.rtt_us, 0.5)), "p99": ms(quantile(&all.rtt_us, 0.99)),
-                   "max": ms(all.rtt_us.last().copied().unwrap_or(0))},
-        "responses_offered": all.offered, "responses_answered": all.answered_responses,
-        "responses_late": all.late, "responses_dropped": all.dropped,
-        "responses_unsent": all.unsent,
-        "achieved_rate": all.answered_responses as f64 / secs.max(1e-9),
-        "actors_per_batch": all.batch_actors as f64 / (all.sent.max(1)) as f64,
-        "actors_touched": touched.iter().map(|w| u64::from(w.count_ones())).sum::<u64>(),
-        "body_bytes": all.body_bytes,
-        "fired": all.fired,
-        "fired_flag_age_ms": {"p50": quantile(&all.flag_age_ms, 0.5),
-                              "p99": quantile(&all.flag_age_ms, 0.99)},
+        "batches_sent": sum(|t| t.sent), "batches_answered": rtt_us.len(),
+        "errors": sum(|t| t.sent) - rtt_us.len() as u64,
+        "error_samples": tallies.iter().filter_map(|t| t.error.clone()).take(3).collect::<Vec<_>>(),
+        "rtt_ms": {"p50": ms(quantile(&rtt_us, 0.5)), "p99": ms(quantile(&rtt_us, 0.99)),
+                   "max": ms(rtt_us.last().copied().unwrap_or(0))},
+        "responses_offered": sum(|t| t.offered), "responses_answered": sum(|t| t.answered),
+        "responses_late": sum(|t| t.late), "responses_dropped": sum(|t| t.dropped),
+        "achieved_rate": sum(|t| t.answered) as f64 / secs.max(1e-9),
+        "actors_per_batch": sum(|t| t.batch_actors) as f64 / sum(|t| t.sent).max(1) as f64,
+        "actors_touched": touched.iter().map(bits).sum::<u64>(),
+        "fired": flag_age_ms.len(),
+        "fired_flag_age_ms": {"p50": quantile(&flag_age_ms, 0.5),
+                              "p99": quantile(&flag_age_ms, 0.99)},
     });
     println!("{out}");
 }
