@@ -498,8 +498,8 @@ fn a_vm_without_the_variables_refuses_its_configuration_and_names_them() {
     let mut setup = EnvoySetup::new(FROM_ENV, api.port, 9);
     setup.env = env_secrets();
     let mut bootstrap = bootstrap(&setup);
-    let keys =
-        json!({"host_env_keys": ["ACTORWATCH_HMAC_SECRET", "ACTORWATCH_WEBHOOK_AUTHORIZATION"]});
+    let names: Vec<&str> = ENV_SECRETS.iter().map(|(name, _)| *name).collect();
+    let keys = json!({ "host_env_keys": names });
     let filter_vm = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/typed_config/config/vm_config";
     let singleton_vm = "/bootstrap_extensions/0/typed_config/config/vm_config";
     for vm in [filter_vm, singleton_vm] {
