@@ -36,6 +36,7 @@ pub enum Emit {
   actorwatch replay --config threats.json --emit matches requests.jsonl | jq -r .excerpt
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
   actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
+  actorwatch replay --config actorwatch.json --reorder-secs 600 envoy-access.json
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
 pub struct ReplayArgs {
     /// The configuration (JSON), as the hosts read it.

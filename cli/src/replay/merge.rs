@@ -2,9 +2,9 @@
 //! within a reorder window, and the files are merged record by record, so that memory holds
 //! what the window spans rather than the whole input.
 //!
-//! A record is released once the newest record read from its file is more than the window past
-//! it (or its file has ended), and once every other file has a record so released (or has
-//! ended): the oldest of those goes first. Records of one millisecond go in file order, then
+//! A record is due once the newest record read from its file is more than the window past it
+//! (or its file has ended); once every file has a record due (or has ended), the oldest of
+//! those goes first. Records of one millisecond go in file order, then
 //! line order, as a stable sort of the whole input would put them. A record at most the window
 //! older than the newest one read before it in its file is therefore always replayed in order;
 //! one further behind is replayed in order if nothing newer has been replayed yet, and is late
@@ -209,9 +209,10 @@ impl<S: Source> Merge<S> {
         }
     }
 
-    /// The records of file `i` that came after newer ones had been replayed (more than the
-    /// window behind the newest record read before them): not replayed, since the engine would
-    /// take a time that far back for its clock stepping back and start every window afresh.
+    /// The records of file `i` that came after newer ones had been replayed (so more than the
+    /// window behind the newest record read before them): not replayed, since out of order they
+    /// would count differently than at their place in time, and the engine takes a time more
+    /// than 5 s back for its clock stepping back, which starts every window afresh.
     pub fn late(&self, i: usize) -> Option<Late> {
         let input = self.inputs.get(i)?;
         Some(Late {
