@@ -24,19 +24,27 @@ for name in names:
 lines += ["", "Bytes per tracked actor (counting allocator, samples off, one rule with threshold 10):", ""]
 for line in open(os.path.join(work, "memory.txt")):
     lines.append(f"- {line.strip()}")
-times = []
-for p in sorted(glob.glob(os.path.join(work, "replay-time-*.txt"))):
-    secs, kb = open(p).read().split()[-2:]
-    times.append((float(secs), int(kb)))
-if times:
-    secs = [t for t, _ in times]
-    med = statistics.median(secs)
+replay = []
+for label, size, n in [("1m", "1,000,000", 1_000_000), ("10m", "10,000,000", 10_000_000)]:
+    times = []
+    for p in sorted(glob.glob(os.path.join(work, f"replay-time-{label}-*.txt"))):
+        secs, kb = open(p).read().split()[-2:]
+        times.append((float(secs), int(kb)))
+    if times:
+        secs = [t for t, _ in times]
+        mib = [k / 1024 for _, k in times]
+        med = statistics.median(secs)
+        replay.append(
+            f"- {size} records: median {med:.2f} s ({med / n * 1e9:.0f} ns/record, {n / med / 1e6:.2f} M records/s), "
+            f"spread {min(secs):.2f}-{max(secs):.2f} s over {len(secs)} runs; peak RSS median "
+            f"{statistics.median(mib):.0f} MiB, spread {min(mib):.0f}-{max(mib):.0f} MiB"
+        )
+if replay:
     lines += [
         "",
-        "`actorwatch replay` of 1,000,000 JSON-lines records (a third of them 404s from 50,000 actors; "
-        "`examples/alert.json`; release build; wall time including parsing and sorting):",
+        "`actorwatch replay` of JSON-lines records (`bench/replay_input.py`: a third of them 404s from 50,000 "
+        "actors, 2 ms apart; `examples/alert.json`; release build; wall time including reading and parsing; "
+        "peak RSS of the process, `bench/timed.py`):",
         "",
-        f"- median {med:.2f} s ({1e6 / med / 1e6:.2f} M records/s), spread {min(secs):.2f}-{max(secs):.2f} s "
-        f"over {len(secs)} runs; peak memory {max(k for _, k in times) / 1024:.0f} MiB",
-    ]
+    ] + replay
 print("\n".join(lines))

@@ -21,8 +21,8 @@ attacker hidden among them, `max_actors` 50,000,000 (so that only the byte budge
 which the counting-allocator test `filter/core/tests/memory.rs` checks against every byte
 allocated.
 
-`actorwatch replay` (release build; the peak includes the input, which replay holds in memory to
-sort it):
+`actorwatch replay` (release build; the peak includes the records of the reorder window, the 60 s
+default, which replay holds while it reads its input):
 
 | rule | peak RSS (MiB) | engine memory (MiB) | actors tracked at the end | attacker flagged | seconds |
 |---|---:|---:|---:|:---:|---:|

@@ -1,7 +1,9 @@
 //! `actorwatch replay`: recorded traffic through the engine, in timestamp order, with each
-//! record's own time as the clock.
+//! record's own time as the clock. Inputs are read as they are replayed (see [`merge`]).
 
-use crate::formats::{read, Entry, Format, Skipped};
+mod merge;
+
+use crate::formats::{Format, Passed, Records};
 use crate::load_config;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
@@ -10,7 +12,7 @@ use actorwatch_core::{Engine, Observation};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -34,6 +36,7 @@ pub enum Emit {
   actorwatch replay --config threats.json --emit matches requests.jsonl | jq -r .excerpt
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
   actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
+  actorwatch replay --config actorwatch.json --reorder-secs 600 envoy-access.json
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
 pub struct ReplayArgs {
     /// The configuration (JSON), as the hosts read it.
@@ -42,6 +45,12 @@ pub struct ReplayArgs {
     /// Files to replay (`-` for standard input). Records of all files are merged by time.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Reorder window (seconds): a record at most this much older than the newest record
+    /// before it in its file is still replayed in time order (records are held until one more
+    /// than this past them is read). A record further behind, once newer ones were replayed,
+    /// is counted as late and not replayed. Memory holds the records of this span.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    reorder_secs: u64,
     /// Input format (of the lines inside a CRI or Docker node-log wrapper, which is always
     /// detected); detected from each file's first line when not given.
     #[arg(long, value_enum)]
@@ -60,16 +69,115 @@ pub struct ReplayArgs {
     seed: u64,
 }
 
-fn read_input(path: &PathBuf) -> std::io::Result<String> {
-    let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut bytes)?;
-    } else {
-        std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+/// Input read per system call.
+const READ_BUFFER: usize = 256 << 10;
+
+/// Opens every file (so that a missing one stops the replay before it starts) and reads as much
+/// of each as telling its format takes.
+fn open_inputs(args: &ReplayArgs) -> Result<Vec<Records>, ExitCode> {
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        let input: std::io::Result<Box<dyn BufRead>> = if path.as_os_str() == "-" {
+            Ok(Box::new(BufReader::with_capacity(
+                READ_BUFFER,
+                std::io::stdin(),
+            )))
+        } else {
+            std::fs::File::open(path)
+                .map(|f| Box::new(BufReader::with_capacity(READ_BUFFER, f)) as Box<dyn BufRead>)
+        };
+        match input.and_then(|input| Records::open(args.format, input)) {
+            Ok(records) => inputs.push(records),
+            Err(e) => {
+                eprintln!("actorwatch replay: {}: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        }
     }
-    // Logs may hold bytes that are not UTF-8; keep the line rather than refuse the file.
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(inputs)
+}
+
+/// The inputs' total size when every one is a file, else `None` (standard input).
+fn total_bytes(files: &[PathBuf]) -> Option<u64> {
+    files
+        .iter()
+        .map(|p| {
+            (p.as_os_str() != "-")
+                .then(|| std::fs::metadata(p).ok())
+                .flatten()
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+        })
+        .sum()
+}
+
+/// Progress on standard error, when it is a terminal and the input is long: by bytes when the
+/// inputs are files, else by records once there are many.
+struct Progress {
+    bar: Option<ProgressBar>,
+    by_bytes: bool,
+    terminal: bool,
+    started: Instant,
+}
+
+/// Inputs shorter than this (about 100,000 records) get no progress bar.
+const PROGRESS_MIN_BYTES: u64 = 16 << 20;
+const PROGRESS_MIN_RECORDS: u64 = 100_000;
+
+impl Progress {
+    fn new(files: &[PathBuf]) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let total = total_bytes(files);
+        let bar = total
+            .filter(|t| terminal && *t >= PROGRESS_MIN_BYTES)
+            .map(|t| {
+                let bar = ProgressBar::new(t);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} eta {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            });
+        Progress {
+            by_bytes: bar.is_some(),
+            bar,
+            terminal: terminal && total.is_none(),
+            started: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, records: u64, bytes: u64) {
+        if self.bar.is_none() && self.terminal && records >= PROGRESS_MIN_RECORDS {
+            let bar = ProgressBar::new_spinner().with_elapsed(self.started.elapsed());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {human_pos} records in {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            self.bar = Some(bar);
+        }
+        match &self.bar {
+            Some(bar) if self.by_bytes => {
+                bar.set_position(bytes);
+                bar.set_message(format!("{records} records"));
+            }
+            Some(bar) => bar.set_position(records),
+            None => {}
+        }
+    }
+
+    /// Prints a line on standard error without tearing the bar.
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -84,31 +192,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Err(code) => return code,
     };
     let started = Instant::now();
-    let mut entries: Vec<Entry> = Vec::new();
-    let (mut malformed_total, mut not_http, mut not_access_log) = (0usize, 0usize, 0usize);
-    for path in &args.files {
-        let text = match read_input(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("actorwatch replay: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        };
-        let skipped = read(args.format, &text, &mut entries);
-        if let Err(code) = report_skipped(path, &skipped, args.strict) {
-            return code;
-        }
-        malformed_total += skipped.malformed.len();
-        not_http += skipped.not_http;
-        not_access_log += skipped.not_access_log;
-    }
-    if let Some(peer) = &args.peer {
-        for e in entries.iter_mut().filter(|e| e.peer.is_none()) {
-            e.peer = Some(peer.clone());
-        }
-    }
-    // Stable: records of one millisecond keep their file order.
-    entries.sort_by_key(|e| e.ts_ms);
+    let inputs = match open_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(code) => return code,
+    };
+    let mut merge = merge::Merge::new(inputs, args.reorder_secs.saturating_mul(1000));
+    let mut malformed = vec![0usize; args.files.len()];
 
     let rule_ids: Vec<String> = (0..cfg.filter_count())
         .filter_map(|i| cfg.filter(i).map(|(id, _, _)| id.to_string()))
@@ -125,20 +214,44 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let mut engine = Engine::with_shared_config(std::sync::Arc::clone(&cfg), args.seed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let progress = (std::io::stderr().is_terminal() && entries.len() >= 100_000).then(|| {
-        let bar = ProgressBar::new(entries.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} records {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let mut progress = Progress::new(&args.files);
     let mut per_rule: BTreeMap<usize, RuleSummary> = BTreeMap::new();
     let mut blocked_requests = 0u64;
     let mut posts = 0u64;
     let mut write_failed = false;
     let mut last_ms = 0u64;
-    for (i, e) in entries.iter().enumerate() {
+    let mut replayed = 0u64;
+    loop {
+        let next = merge.next();
+        for (file, m) in merge.malformed.drain(..) {
+            malformed[file] += 1;
+            let path = args.files[file].display();
+            if args.strict {
+                progress.finish();
+                let _ = out.flush();
+                eprintln!("actorwatch replay: {path}:{}: {}", m.line, m.reason);
+                return ExitCode::from(1);
+            }
+            if malformed[file] <= MALFORMED_SHOWN {
+                progress.say(&format!(
+                    "actorwatch replay: {path}:{}: skipped: {}",
+                    m.line, m.reason
+                ));
+            }
+        }
+        let mut e = match next {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err((file, err)) => {
+                progress.finish();
+                let _ = out.flush();
+                eprintln!("actorwatch replay: {}: {err}", args.files[file].display());
+                return ExitCode::from(2);
+            }
+        };
+        if e.peer.is_none() {
+            e.peer.clone_from(&args.peer);
+        }
         last_ms = e.ts_ms;
         let mut status = e.status;
         if inspector.is_active() {
@@ -217,19 +330,16 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             &mut out,
             &mut write_failed,
         );
-        if let Some(bar) = &progress {
-            if i % 4096 == 0 {
-                bar.set_position(i as u64);
-            }
+        replayed += 1;
+        if replayed % 4096 == 0 {
+            progress.update(replayed, merge.sources().map(Records::bytes_read).sum());
         }
         if write_failed {
             // A closed pipe (`| head`): nothing more to say.
             return ExitCode::SUCCESS;
         }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     // End of input: whatever is queued goes out now, so periodic mode loses nothing.
     engine.flush();
     posts += deliver(
@@ -240,18 +350,34 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         &mut write_failed,
     );
 
+    let mut passed = Passed::default();
+    let mut late = 0usize;
+    for (i, records) in merge.sources().enumerate() {
+        let p = records.passed();
+        passed.not_http += p.not_http;
+        passed.not_access_log += p.not_access_log;
+        late += merge.late(i).map_or(0, |l| l.records);
+    }
+    let malformed_total: usize = malformed.iter().sum();
+    let read = replayed + late as u64;
+
     if args.emit == Emit::Summary {
         let m = engine.metrics();
+        let late = if late > 0 {
+            format!("   late, not replayed: {late}")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}   not HTTP: {}   not access log: {}",
-            entries.len(),
+            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}   not HTTP: {}   not access log: {}{late}",
+            read,
             malformed_total,
             m.matched,
             m.unattributed,
             blocked_requests,
-            not_http,
-            not_access_log
+            passed.not_http,
+            passed.not_access_log
         );
         let _ = writeln!(
             out,
@@ -282,50 +408,55 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         );
     }
     let _ = out.flush();
+    for (i, path) in args.files.iter().enumerate() {
+        let passed = merge
+            .sources()
+            .nth(i)
+            .map(Records::passed)
+            .unwrap_or_default();
+        report_passed(path, malformed[i], passed, merge.late(i), args.reorder_secs);
+    }
     eprintln!(
         "actorwatch replay: {} records in {:.2} s",
-        entries.len(),
+        read,
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS
 }
 
-/// Reports a file's skipped lines on stderr (the first 20 malformed ones with their line
-/// numbers); with `strict`, the first malformed line ends the run (exit 1).
-fn report_skipped(path: &Path, skipped: &Skipped, strict: bool) -> Result<(), ExitCode> {
-    let bad = &skipped.malformed;
-    if let (true, Some(m)) = (strict, bad.first()) {
-        eprintln!(
-            "actorwatch replay: {}:{}: {}",
-            path.display(),
-            m.line,
-            m.reason
-        );
-        return Err(ExitCode::from(1));
-    }
-    for m in bad.iter().take(20) {
-        eprintln!(
-            "actorwatch replay: {}:{}: skipped: {}",
-            path.display(),
-            m.line,
-            m.reason
-        );
-    }
-    if bad.len() > 20 {
+/// Malformed lines shown per file (with their line numbers), as they are read.
+const MALFORMED_SHOWN: usize = 20;
+
+/// Reports what of a file was not replayed, beyond the malformed lines shown as they were read.
+fn report_passed(
+    path: &Path,
+    malformed: usize,
+    passed: Passed,
+    late: Option<merge::Late>,
+    reorder_secs: u64,
+) {
+    if malformed > MALFORMED_SHOWN {
         eprintln!(
             "actorwatch replay: {}: {} more malformed lines skipped",
             path.display(),
-            bad.len() - 20
+            malformed - MALFORMED_SHOWN
         );
     }
-    if skipped.not_access_log > 0 {
+    if passed.not_access_log > 0 {
         eprintln!(
             "actorwatch replay: {}: {} lines are not access-log lines (application output), passed over",
             path.display(),
-            skipped.not_access_log
+            passed.not_access_log
         );
     }
-    Ok(())
+    if let Some(late) = late {
+        eprintln!(
+            "actorwatch replay: {}: {} records later than the {reorder_secs} s reorder window (the first on line {}), not replayed (--reorder-secs widens it)",
+            path.display(),
+            late.records,
+            late.first_line
+        );
+    }
 }
 
 /// Sends every due POST, as if each was answered 2xx at once; returns how many.

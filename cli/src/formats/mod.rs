@@ -13,6 +13,8 @@ use chrono::DateTime;
 use clap::ValueEnum;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::{BufRead, Cursor, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -55,30 +57,43 @@ pub struct Malformed {
 
 /// Guesses the format of a plain (unwrapped) file from its first non-empty line.
 pub fn detect(text: &str) -> Format {
-    let first = text
-        .lines()
+    detect_first(first_line(text)).unwrap_or(if text.contains(HAR_MARK) {
+        Format::Har
+    } else {
+        Format::Jsonl
+    })
+}
+
+/// What HAR documents hold at their top (`{"log": {...}}`).
+const HAR_MARK: &str = "\"log\"";
+
+/// The first non-empty line of `text`, trimmed.
+fn first_line(text: &str) -> &str {
+    text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+/// The format a plain file's first non-empty line says, or `None` for a JSON object of no line
+/// format, or no whole object: HAR (a document spread over lines) if the file mentions `"log"`,
+/// else JSON lines.
+fn detect_first(first: &str) -> Option<Format> {
     if first.starts_with('{') {
         if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(first) {
             if map.contains_key("start_time") {
-                return Format::EnvoyJson;
+                return Some(Format::EnvoyJson);
             }
             if map.contains_key("ts_ms") || map.contains_key("ts") {
-                return Format::Jsonl;
+                return Some(Format::Jsonl);
             }
         }
-        // A multi-line JSON document: HAR.
-        if text.trim_start().starts_with('{') && text.contains("\"log\"") {
-            return Format::Har;
-        }
-        return Format::Jsonl;
+        return None;
     }
     if first.starts_with('[') {
-        return Format::Envoy;
+        return Some(Format::Envoy);
     }
-    Format::Combined
+    Some(Format::Combined)
 }
 
 /// What an access-log line holds.
@@ -91,10 +106,18 @@ enum Line {
     NotHttp,
 }
 
-/// The lines of a file that are not replayed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Skipped {
-    pub malformed: Vec<Malformed>,
+/// What a file yields, in the order it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A request and its response, with the line it starts on (a HAR entry's number).
+    Record { line: usize, entry: Entry },
+    /// A line (or HAR entry) that could not be read.
+    Malformed(Malformed),
+}
+
+/// Lines a file holds that are not replayed and not malformed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Passed {
     /// Lines with no HTTP response (see [`Line::NotHttp`]).
     pub not_http: usize,
     /// Lines of a node log (CRI or Docker) that are not access-log lines: the application's
@@ -102,38 +125,308 @@ pub struct Skipped {
     pub not_access_log: usize,
 }
 
-/// Reads one file: HAR, or lines of `forced` (else the detected) format, plain or inside a CRI
-/// or Docker wrapper (always detected). Appends what it reads to `out`.
-pub fn read(forced: Option<Format>, text: &str, out: &mut Vec<Entry>) -> Skipped {
-    let mut skipped = Skipped::default();
-    if forced != Some(Format::Har) {
-        if let Some(wrapper) = wrappers::detect(text) {
-            let lines = wrappers::unwrap(wrapper, text, &mut skipped.malformed);
-            let format = forced.unwrap_or_else(|| detect_lines(&lines));
-            let lines = lines.iter().map(|(n, l)| (*n, l.as_ref()));
-            parse_lines(format, lines, true, out, &mut skipped);
-            // Records that are no records were found first: report in line order.
-            skipped.malformed.sort_by_key(|m| m.line);
-            return skipped;
-        }
-    }
-    match forced.unwrap_or_else(|| detect(text)) {
-        Format::Har => har::parse(text, out, &mut skipped.malformed),
-        format => {
-            let lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
-            parse_lines(format, lines, false, out, &mut skipped);
-        }
-    }
-    skipped
+/// How much of a plain file is read ahead, at most, to tell HAR from JSON lines whose first
+/// line is not a record.
+const HEAD_LIMIT: usize = 1 << 20;
+/// How much of a node log's lines are held, at most, while none looks like an access-log line
+/// yet (its format is not known): past it, the oldest are passed over as not access log.
+const WAITING_LIMIT: usize = 8 << 20;
+
+/// One file's records, read as they come: HAR, or lines of `forced` (else the detected) format,
+/// plain or inside a CRI or Docker wrapper (always detected). A HAR document is read whole and
+/// its entries handed out in time order; every other format is read a line at a time.
+pub struct Records {
+    kind: Kind,
+    passed: Passed,
 }
 
-/// The format of the first line that looks like an access-log line (a container's own output
-/// often comes first), else combined.
-fn detect_lines(lines: &[(usize, Cow<str>)]) -> Format {
-    lines
-        .iter()
-        .find_map(|(_, l)| sniff(l))
-        .unwrap_or(Format::Combined)
+enum Kind {
+    Plain {
+        lines: RawLines,
+        format: Format,
+    },
+    Wrapped {
+        lines: RawLines,
+        node: NodeLog,
+    },
+    /// Everything already read (HAR), `bytes` long.
+    Read {
+        items: VecDeque<Item>,
+        bytes: u64,
+    },
+}
+
+impl Records {
+    /// Reads as much of `input` as telling its format takes (the first non-empty line, a HAR
+    /// document whole).
+    pub fn open(forced: Option<Format>, mut input: Box<dyn BufRead>) -> std::io::Result<Records> {
+        // The first non-empty line tells, but for a JSON object of no line format: HAR (a
+        // document spread over lines) if the file mentions "log" early on, else JSON lines.
+        let mut head = Vec::new();
+        let mut open = false;
+        loop {
+            let start = head.len();
+            if input.read_until(b'\n', &mut head)? == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&head[start..]);
+            let line = line.trim();
+            if open {
+                if line.contains(HAR_MARK) || head.len() >= HEAD_LIMIT {
+                    break;
+                }
+            } else if !line.is_empty() {
+                open = forced.is_none()
+                    && wrappers::detect(line).is_none()
+                    && detect_first(line).is_none()
+                    && !line.contains(HAR_MARK);
+                if !open {
+                    break;
+                }
+            }
+        }
+        let head_text = String::from_utf8_lossy(&head);
+        let wrapper = match forced {
+            Some(Format::Har) => None,
+            _ => wrappers::detect(&head_text),
+        };
+        let kind = match wrapper {
+            Some(wrapper) => Kind::Wrapped {
+                lines: RawLines::new(Box::new(Cursor::new(head).chain(input))),
+                node: NodeLog {
+                    unwrapper: wrappers::Unwrapper::new(wrapper),
+                    format: forced,
+                    waiting: VecDeque::new(),
+                    waiting_bytes: 0,
+                    ready: VecDeque::new(),
+                    done: false,
+                },
+            },
+            None => match forced.unwrap_or_else(|| detect(&head_text)) {
+                Format::Har => {
+                    input.read_to_end(&mut head)?;
+                    Kind::Read {
+                        items: har_items(&String::from_utf8_lossy(&head)),
+                        bytes: head.len() as u64,
+                    }
+                }
+                format => Kind::Plain {
+                    lines: RawLines::new(Box::new(Cursor::new(head).chain(input))),
+                    format,
+                },
+            },
+        };
+        Ok(Records {
+            kind,
+            passed: Passed::default(),
+        })
+    }
+
+    /// The next record or malformed line; `None` at the end of the file.
+    pub fn next_item(&mut self) -> std::io::Result<Option<Item>> {
+        let passed = &mut self.passed;
+        match &mut self.kind {
+            Kind::Read { items, .. } => Ok(items.pop_front()),
+            Kind::Plain { lines, format } => {
+                while let Some((number, line)) = lines.next_line()? {
+                    if let Some(item) = classify(*format, number, &line, false, passed) {
+                        return Ok(Some(item));
+                    }
+                }
+                Ok(None)
+            }
+            Kind::Wrapped { lines, node } => loop {
+                if let Some(item) = node.ready.pop_front() {
+                    return Ok(Some(item));
+                }
+                if node.done {
+                    return Ok(None);
+                }
+                match lines.next_line()? {
+                    Some((number, raw)) => match node.unwrapper.push(number, &raw) {
+                        Ok(Some((start, line))) => node.take(start, line, passed),
+                        Ok(None) => {}
+                        Err(m) => return Ok(Some(Item::Malformed(m))),
+                    },
+                    None => node.finish(passed),
+                }
+            },
+        }
+    }
+
+    /// The lines passed over so far.
+    pub fn passed(&self) -> Passed {
+        self.passed
+    }
+
+    /// Bytes of the file read so far (all of it for HAR).
+    pub fn bytes_read(&self) -> u64 {
+        match &self.kind {
+            Kind::Plain { lines, .. } | Kind::Wrapped { lines, .. } => lines.bytes,
+            Kind::Read { bytes, .. } => *bytes,
+        }
+    }
+}
+
+/// A HAR document's malformed entries, then its records in time order (stable: entries of one
+/// millisecond keep their order).
+fn har_items(text: &str) -> VecDeque<Item> {
+    let (mut entries, mut bad) = (Vec::new(), Vec::new());
+    har::parse(text, &mut entries, &mut bad);
+    let mut records: Vec<(usize, Entry)> = entries.into_iter().enumerate().collect();
+    records.sort_by_key(|(_, e)| e.ts_ms);
+    bad.into_iter()
+        .map(Item::Malformed)
+        .chain(
+            records
+                .into_iter()
+                .map(|(i, entry)| Item::Record { line: i + 1, entry }),
+        )
+        .collect()
+}
+
+/// A file's lines as they are read, numbered from 1, without their line endings; bytes that
+/// are not UTF-8 are replaced rather than the line refused.
+struct RawLines {
+    input: Box<dyn BufRead>,
+    buf: Vec<u8>,
+    number: usize,
+    bytes: u64,
+}
+
+impl RawLines {
+    fn new(input: Box<dyn BufRead>) -> Self {
+        RawLines {
+            input,
+            buf: Vec::new(),
+            number: 0,
+            bytes: 0,
+        }
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<(usize, Cow<'_, str>)>> {
+        self.buf.clear();
+        let n = self.input.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.bytes += n as u64;
+        self.number += 1;
+        // As `str::lines`: `\n` or `\r\n`.
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        }
+        // `from_utf8_lossy` checks byte by byte: the common case first.
+        let line = match std::str::from_utf8(&self.buf) {
+            Ok(line) => Cow::Borrowed(line),
+            Err(_) => String::from_utf8_lossy(&self.buf),
+        };
+        Ok(Some((self.number, line)))
+    }
+}
+
+/// The lines inside a node log's wrapper, on their way to being parsed.
+struct NodeLog {
+    unwrapper: wrappers::Unwrapper,
+    /// Given, or detected from the first line that looks like an access-log line (a
+    /// container's own output often comes first).
+    format: Option<Format>,
+    /// Lines before the format is known.
+    waiting: VecDeque<(usize, String)>,
+    waiting_bytes: usize,
+    ready: VecDeque<Item>,
+    done: bool,
+}
+
+impl NodeLog {
+    /// A line inside the wrapper, starting on record `number`.
+    fn take(&mut self, number: usize, line: Cow<str>, passed: &mut Passed) {
+        if self.format.is_none() {
+            match sniff(&line) {
+                Some(format) => {
+                    self.format = Some(format);
+                    while let Some((n, waiting)) = self.waiting.pop_front() {
+                        self.parse(format, n, &waiting, passed);
+                    }
+                }
+                None => {
+                    self.waiting_bytes += line.len();
+                    self.waiting.push_back((number, line.into_owned()));
+                    while self.waiting_bytes > WAITING_LIMIT {
+                        let Some((n, oldest)) = self.waiting.pop_front() else {
+                            break;
+                        };
+                        self.waiting_bytes -= oldest.len();
+                        // It looked like no access-log line: parsed as combined (the format when
+                        // none is found), it is passed over as not access log.
+                        self.parse(Format::Combined, n, &oldest, passed);
+                    }
+                    return;
+                }
+            }
+        }
+        let format = self.format.unwrap_or(Format::Combined);
+        self.parse(format, number, &line, passed);
+    }
+
+    fn parse(&mut self, format: Format, number: usize, line: &str, passed: &mut Passed) {
+        if let Some(item) = classify(format, number, line, true, passed) {
+            self.ready.push_back(item);
+        }
+    }
+
+    /// The end of the log: parts never completed, and lines still waiting for a format (none
+    /// looked like an access-log line: combined, whose parse says why not).
+    fn finish(&mut self, passed: &mut Passed) {
+        self.done = true;
+        for (n, line) in self.unwrapper.finish() {
+            self.take(n, Cow::Owned(line), passed);
+        }
+        let format = self.format.unwrap_or(Format::Combined);
+        while let Some((n, line)) = self.waiting.pop_front() {
+            self.parse(format, n, &line, passed);
+        }
+        self.waiting_bytes = 0;
+    }
+}
+
+/// Reads one whole file as [`Records`] does, appending its records to `out` in line order.
+#[cfg(test)]
+pub fn read(forced: Option<Format>, text: &str, out: &mut Vec<Entry>) -> Skipped {
+    let input: Box<dyn BufRead> = Box::new(Cursor::new(text.as_bytes().to_vec()));
+    let mut records = Records::open(forced, input).expect("reading memory");
+    let (mut read, mut malformed) = (Vec::new(), Vec::new());
+    while let Some(item) = records.next_item().expect("reading memory") {
+        match item {
+            Item::Record { line, entry } => read.push((line, entry)),
+            Item::Malformed(m) => malformed.push(m),
+        }
+    }
+    // A joined line goes where it started.
+    read.sort_by_key(|(n, _)| *n);
+    malformed.sort_by_key(|m| m.line);
+    out.extend(read.into_iter().map(|(_, e)| e));
+    let Passed {
+        not_http,
+        not_access_log,
+    } = records.passed();
+    Skipped {
+        malformed,
+        not_http,
+        not_access_log,
+    }
+}
+
+/// The lines of a file that are not replayed.
+#[cfg(test)]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub malformed: Vec<Malformed>,
+    pub not_http: usize,
+    pub not_access_log: usize,
 }
 
 /// The line-based format a line looks like, if any: enough to tell access-log lines from
@@ -158,29 +451,37 @@ fn sniff(line: &str) -> Option<Format> {
     combined::looks_like(line).then_some(Format::Combined)
 }
 
-/// Parses numbered lines of one format. In a node log (`wrapped`), a line that does not even
-/// look like the format is the application's output, not a malformed access-log line.
-fn parse_lines<'a>(
+/// Parses line `number` of one format: a record, a malformed line, or nothing (blank lines,
+/// comments, lines passed over). In a node log (`wrapped`), a line that does not even look like
+/// the format is the application's output, not a malformed access-log line.
+fn classify(
     format: Format,
-    lines: impl Iterator<Item = (usize, &'a str)>,
+    number: usize,
+    line: &str,
     wrapped: bool,
-    out: &mut Vec<Entry>,
-    skipped: &mut Skipped,
-) {
-    for (number, line) in lines {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
+    passed: &mut Passed,
+) -> Option<Item> {
+    let line = line.trim_end_matches('\r');
+    if line.trim().is_empty() || line.starts_with('#') {
+        return None;
+    }
+    match parse_line(format, line) {
+        Ok(Line::Http(entry)) => Some(Item::Record {
+            line: number,
+            entry,
+        }),
+        Ok(Line::NotHttp) => {
+            passed.not_http += 1;
+            None
         }
-        match parse_line(format, line) {
-            Ok(Line::Http(entry)) => out.push(entry),
-            Ok(Line::NotHttp) => skipped.not_http += 1,
-            Err(_) if wrapped && sniff(line) != Some(format) => skipped.not_access_log += 1,
-            Err(reason) => skipped.malformed.push(Malformed {
-                line: number,
-                reason,
-            }),
+        Err(_) if wrapped && sniff(line) != Some(format) => {
+            passed.not_access_log += 1;
+            None
         }
+        Err(reason) => Some(Item::Malformed(Malformed {
+            line: number,
+            reason,
+        })),
     }
 }
 

@@ -91,65 +91,82 @@ fn docker(line: &str) -> Option<Record<'static>> {
     })
 }
 
-/// The lines inside the wrapper, each with the number of the record it starts on; parts of a
-/// long line are joined. A record that is not of the wrapper's shape is malformed.
-pub(super) fn unwrap<'a>(
+/// The lines inside a wrapper, record by record: parts of a long line are joined, and each line
+/// keeps the number of the record it starts on.
+pub(super) struct Unwrapper {
     wrapper: Wrapper,
-    text: &'a str,
-    malformed: &mut Vec<Malformed>,
-) -> Vec<(usize, Cow<'a, str>)> {
-    let mut lines = Vec::new();
-    // A part waiting for the rest of its line, per stream (stdout, stderr).
-    let mut pending: [Option<(usize, String)>; 2] = [None, None];
-    for (i, raw) in text.lines().enumerate() {
+    /// A part waiting for the rest of its line, per stream (stdout, stderr).
+    pending: [Option<(usize, String)>; 2],
+}
+
+impl Unwrapper {
+    pub(super) fn new(wrapper: Wrapper) -> Self {
+        Unwrapper {
+            wrapper,
+            pending: [None, None],
+        }
+    }
+
+    /// Takes record `number` (`raw`, without its line ending): the line it completes, if any. A
+    /// record that is not of the wrapper's shape is malformed.
+    pub(super) fn push<'a>(
+        &mut self,
+        number: usize,
+        raw: &'a str,
+    ) -> Result<Option<(usize, Cow<'a, str>)>, Malformed> {
         let raw = raw.trim_end_matches('\r');
         if raw.trim().is_empty() {
-            continue;
+            return Ok(None);
         }
-        let Some(rec) = record(wrapper, raw) else {
-            malformed.push(Malformed {
-                line: i + 1,
-                reason: format!("not a {} log record", wrapper.name()),
+        let Some(rec) = record(self.wrapper, raw) else {
+            return Err(Malformed {
+                line: number,
+                reason: format!("not a {} log record", self.wrapper.name()),
             });
-            continue;
         };
-        let slot = &mut pending[usize::from(rec.stderr)];
+        let slot = &mut self.pending[usize::from(rec.stderr)];
         let (number, content) = match slot.take() {
             Some((number, mut head)) => {
                 head.push_str(&rec.content);
                 (number, Cow::Owned(head))
             }
-            None => (i + 1, rec.content),
+            None => (number, rec.content),
         };
         if rec.partial {
             *slot = Some((number, content.into_owned()));
-        } else {
-            lines.push((number, content));
+            return Ok(None);
         }
+        Ok(Some((number, content)))
     }
-    // Parts never completed (the log was cut): the line as far as it goes.
-    lines.extend(
-        pending
-            .into_iter()
-            .flatten()
-            .map(|(n, s)| (n, Cow::Owned(s))),
-    );
-    // A joined line goes where it started.
-    lines.sort_by_key(|(n, _)| *n);
-    lines
+
+    /// At the end of the log: parts never completed (the log was cut), each line as far as it
+    /// goes, in the order they started.
+    pub(super) fn finish(&mut self) -> Vec<(usize, String)> {
+        let mut rest: Vec<(usize, String)> =
+            self.pending.iter_mut().filter_map(Option::take).collect();
+        rest.sort_by_key(|(n, _)| *n);
+        rest
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The lines of a whole log, in the order they start, and its malformed records.
     fn unwrapped(text: &str) -> (Vec<(usize, String)>, Vec<Malformed>) {
         let mut bad = Vec::new();
-        let wrapper = detect(text).expect("a wrapper");
-        let lines = unwrap(wrapper, text, &mut bad)
-            .into_iter()
-            .map(|(n, l)| (n, l.into_owned()))
-            .collect();
+        let mut unwrapper = Unwrapper::new(detect(text).expect("a wrapper"));
+        let mut lines = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            match unwrapper.push(i + 1, raw) {
+                Ok(Some((n, line))) => lines.push((n, line.into_owned())),
+                Ok(None) => {}
+                Err(m) => bad.push(m),
+            }
+        }
+        lines.extend(unwrapper.finish());
+        lines.sort_by_key(|(n, _)| *n);
         (lines, bad)
     }
 
