@@ -161,6 +161,8 @@ def main():
     path = sys.argv[1]
     data = open(path, "rb").read()
     sections, bodies, names, imported = parse(data)
+    if not names:
+        sys.exit(f"{path}: no name section (build with CARGO_PROFILE_RELEASE_STRIP=false)")
     stripped = sum(s for label, s in sections if not label.startswith("custom"))
     print(f"`{path.split('/')[-1]}`: {len(data):,} bytes with custom sections; {stripped:,} bytes without "
           f"(gzip -9 {len(gzip.compress(data, 9)):,} with them).\n")
