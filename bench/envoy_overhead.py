@@ -332,6 +332,7 @@ def attack(out):
 
 
 def main():
+    global ACTORWATCH, EMPTY
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["callgrind", "timing", "attack"], required=True)
     ap.add_argument("--requests", type=int, default=4000)
@@ -339,7 +340,10 @@ def main():
     ap.add_argument("--routes", default=",".join(ROUTES), help="comma-separated subset of: " + ", ".join(ROUTES))
     ap.add_argument("--warmup", type=int, default=1500, help="requests per listener and route before measuring")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--wasm", type=Path, default=ACTORWATCH, help="the actorwatch filter to measure (default: the release build)")
+    ap.add_argument("--empty-wasm", type=Path, default=EMPTY, help="the empty proxy-wasm filter (default: the release build)")
     args = ap.parse_args()
+    ACTORWATCH, EMPTY = args.wasm.resolve(), args.empty_wasm.resolve()
     routes = {r: ROUTES[r] for r in args.routes.split(",")}
     if args.mode == "attack":
         return attack(args.out)
