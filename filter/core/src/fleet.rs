@@ -8,9 +8,9 @@
 
 use crate::actor::ActorKey;
 use crate::config::{Config, Per, Rule, FLEET_BUCKET_MS};
-use crate::detector::Detection;
+use crate::detector::{counting_event, Detection};
 use crate::metrics::Metrics;
-use crate::payload::{MaliciousEvent, SamplePayload};
+use crate::payload::SamplePayload;
 use crate::record::{OwnedRecord, Record};
 use crate::template::template;
 use serde::{Deserialize, Serialize};
@@ -626,29 +626,17 @@ impl Fleet {
             .collect();
         self.counts.events_raised += 1;
         self.counts.fleet_events += 1;
-        let url = match rule.per {
-            Per::Actor => rec.path.to_string(),
-            Per::ActorApi => template(rec.path),
-        };
-        let event = MaliciousEvent {
-            actor: cfg.actor.display(&rec.actor),
-            api_collection_id: cfg.api_collection_id,
-            country: rec.country_str().to_string(),
-            event_type: "AGGREGATED".into(),
-            filter_id: rule.id.clone(),
-            ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            method: rec.method.to_string(),
-            sub_category: rule.sub_category.clone(),
-            timestamp: i64::try_from(at_ms / 1000).unwrap_or(i64::MAX),
-            kind: rule.kind.as_str().to_string(),
-            url,
-            malicious_payloads_responses: samples,
-            severity: Some(rule.severity.as_str().to_string()),
-            category: None,
-            host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
-            ref_id: Some(format!("{}-{}", self.instance, self.counts.fleet_events)),
-            count: Some(flag.count),
-        };
+        let api = (rule.per == Per::ActorApi).then(|| template(rec.path));
+        let ref_id = format!("{}-{}", self.instance, self.counts.fleet_events);
+        let event = counting_event(
+            &cfg,
+            rule,
+            &rec,
+            api.as_deref(),
+            samples,
+            flag.count,
+            ref_id,
+        );
         out.push(Detection {
             rule: flag.rule as usize,
             at_ms,
@@ -668,38 +656,29 @@ impl Fleet {
         self.counts.events_raised += 1;
         self.counts.fleet_events += 1;
         let ip = match key {
-            ActorKey::V4(o) => std::net::Ipv4Addr::from(*o).to_string(),
-            ActorKey::V6(o) => std::net::Ipv6Addr::from(*o).to_string(),
-            _ => String::new(),
+            ActorKey::V4(o) => Some(std::net::IpAddr::from(*o)),
+            ActorKey::V6(o) => Some(std::net::IpAddr::from(*o)),
+            _ => None,
         };
-        let url = flag
-            .api
-            .split_once(' ')
-            .map_or("", |(_, api)| api)
-            .to_string();
-        let method = flag.api.split_once(' ').map_or("", |(m, _)| m).to_string();
+        let (method, url) = flag.api.split_once(' ').unwrap_or(("", ""));
+        // What the key and the flag say stand in for the request the proxy did not keep.
+        let rec = Record {
+            ts_ms: flag.at_ms,
+            status: 0,
+            actor: key.clone(),
+            ip,
+            method,
+            path: url,
+            host: "",
+            country: None,
+            sample_headers: None,
+            threats: None,
+        };
+        let ref_id = format!("{}-{}", self.instance, self.counts.fleet_events);
         Detection {
             rule: flag.rule as usize,
             at_ms: flag.at_ms,
-            event: MaliciousEvent {
-                actor: cfg.actor.display(key),
-                api_collection_id: cfg.api_collection_id,
-                country: String::new(),
-                event_type: "AGGREGATED".into(),
-                filter_id: rule.id.clone(),
-                ip,
-                method,
-                sub_category: rule.sub_category.clone(),
-                timestamp: i64::try_from(flag.at_ms / 1000).unwrap_or(i64::MAX),
-                kind: rule.kind.as_str().to_string(),
-                url,
-                malicious_payloads_responses: Vec::new(),
-                severity: Some(rule.severity.as_str().to_string()),
-                category: None,
-                host: None,
-                ref_id: Some(format!("{}-{}", self.instance, self.counts.fleet_events)),
-                count: Some(flag.count),
-            },
+            event: counting_event(cfg, rule, &rec, None, Vec::new(), flag.count, ref_id),
         }
     }
 

@@ -109,23 +109,7 @@ impl Validator<'_> {
         let flush_ms = self.uint(&obj, "flush_ms", defaults.flush_ms, FLEET_BUCKET_MS, 10_000);
         let timeout_ms = self.uint(&obj, "timeout_ms", defaults.timeout_ms, 10, 10_000);
         let grace_ms = self.uint(&obj, "grace_ms", defaults.grace_ms, 0, 60_000);
-        let hmac_secret = obj.get("hmac_secret").and_then(|v| {
-            let path = "fleet.hmac_secret";
-            let s = self.secret(path, v, "a string, {\"env\": \"NAME\"} or null")?;
-            if s.value.len() >= 16 {
-                return Some(s.value);
-            }
-            // The value itself is never echoed: it is a secret.
-            self.errors.push(super::ConfigError {
-                path: path.into(),
-                message: format!(
-                    "must be at least 16 characters, got {} characters{}",
-                    s.value.len(),
-                    s.source()
-                ),
-            });
-            None
-        });
+        let hmac_secret = self.hmac_secret(&obj);
         FleetConfig {
             mode,
             url,

@@ -424,23 +424,7 @@ impl Validator<'_> {
         let max_retries = self.uint(&obj, "max_retries", 8, 0, 100) as u32;
         let queue_capacity = self.uint(&obj, "queue_capacity", 10_000, 1, 1_000_000) as usize;
         let max_in_flight = self.uint(&obj, "max_in_flight", 4, 1, 64) as usize;
-        let hmac_secret = obj.get("hmac_secret").and_then(|v| {
-            let path = "webhook.hmac_secret";
-            let s = self.secret(path, v, "a string, {\"env\": \"NAME\"} or null")?;
-            if s.value.len() >= 16 {
-                return Some(s.value);
-            }
-            // The value itself is never echoed: it is a secret.
-            self.errors.push(ConfigError {
-                path: path.into(),
-                message: format!(
-                    "must be at least 16 characters, got {} characters{}",
-                    s.value.len(),
-                    s.source()
-                ),
-            });
-            None
-        });
+        let hmac_secret = self.hmac_secret(&obj);
         Some(WebhookConfig {
             url,
             authority,
@@ -456,6 +440,28 @@ impl Validator<'_> {
             max_in_flight,
             hmac_secret,
         })
+    }
+}
+
+impl Validator<'_> {
+    /// `hmac_secret` of `obj`: a string of 16+ characters, `{"env": "NAME"}` or null. The value
+    /// itself is never echoed: it is a secret.
+    pub(super) fn hmac_secret(&mut self, obj: &Obj) -> Option<String> {
+        let v = obj.get("hmac_secret")?;
+        let path = obj.path("hmac_secret");
+        let s = self.secret(&path, v, "a string, {\"env\": \"NAME\"} or null")?;
+        if s.value.len() >= 16 {
+            return Some(s.value);
+        }
+        self.errors.push(ConfigError {
+            path,
+            message: format!(
+                "must be at least 16 characters, got {} characters{}",
+                s.value.len(),
+                s.source()
+            ),
+        });
+        None
     }
 }
 

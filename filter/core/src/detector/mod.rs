@@ -483,25 +483,40 @@ impl Detector {
     ) -> MaliciousEvent {
         self.counts.events_raised += 1;
         self.event_seq += 1;
-        MaliciousEvent {
-            actor: self.cfg.actor.display(&rec.actor),
-            api_collection_id: self.cfg.api_collection_id,
-            country: rec.country_str().to_string(),
-            event_type: "AGGREGATED".into(),
-            filter_id: rule.id.clone(),
-            ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            method: rec.method.to_string(),
-            sub_category: rule.sub_category.clone(),
-            timestamp: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
-            kind: rule.kind.as_str().to_string(),
-            url: api.unwrap_or(rec.path).to_string(),
-            malicious_payloads_responses: samples,
-            severity: Some(rule.severity.as_str().to_string()),
-            category: None,
-            host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
-            ref_id: Some(format!("{:016x}-{}", self.instance, self.event_seq)),
-            count: Some(u64::from(count)),
-        }
+        let ref_id = format!("{:016x}-{}", self.instance, self.event_seq);
+        counting_event(&self.cfg, rule, rec, api, samples, u64::from(count), ref_id)
+    }
+}
+
+/// A counting rule's event about the actor of `rec` (its latest counted request), under `api`
+/// for per-API rules: the same payload wherever the threshold was found crossed.
+pub(crate) fn counting_event(
+    cfg: &Config,
+    rule: &Rule,
+    rec: &Record,
+    api: Option<&str>,
+    samples: Vec<SamplePayload>,
+    count: u64,
+    ref_id: String,
+) -> MaliciousEvent {
+    MaliciousEvent {
+        actor: cfg.actor.display(&rec.actor),
+        api_collection_id: cfg.api_collection_id,
+        country: rec.country_str().to_string(),
+        event_type: "AGGREGATED".into(),
+        filter_id: rule.id.clone(),
+        ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        method: rec.method.to_string(),
+        sub_category: rule.sub_category.clone(),
+        timestamp: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
+        kind: rule.kind.as_str().to_string(),
+        url: api.unwrap_or(rec.path).to_string(),
+        malicious_payloads_responses: samples,
+        severity: Some(rule.severity.as_str().to_string()),
+        category: None,
+        host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
+        ref_id: Some(ref_id),
+        count: Some(count),
     }
 }
 
