@@ -3,16 +3,17 @@
 //! its batch here and this service applies it with the `actorwatch` function library, one
 //! `FCALL` per actor in one pipeline. It keeps no state: run as many as wanted, side by side.
 
+use crate::receive::{header, now_secs, read_body, respond};
 use actorwatch_core::fleet::{ActorReply, Batch, Flag, Reply, PROTOCOL};
 use actorwatch_core::signature::{verify, SIGNATURE_HEADER};
 use clap::Args;
 use redis::Value;
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Method, Request, Server};
 
 /// The function library this front loads into Redis (and the version it expects there).
 pub const LIBRARY: &str = include_str!("../../fleet/actorwatch.lua");
@@ -68,21 +69,18 @@ struct Check {
 impl Check {
     fn refuses(&self, req: &Request, body: &[u8]) -> Option<String> {
         let secret = self.secret.as_ref()?;
-        let header = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv(SIGNATURE_HEADER))
-            .map(|h| h.value.as_str());
-        let Some(header) = header else {
+        let Some(header) = header(req, SIGNATURE_HEADER) else {
             return Some(format!("no {SIGNATURE_HEADER} header"));
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        verify(secret.as_bytes(), header, body, now, self.tolerance_secs)
-            .err()
-            .map(|e| e.to_string())
+        verify(
+            secret.as_bytes(),
+            header,
+            body,
+            now_secs(),
+            self.tolerance_secs,
+        )
+        .err()
+        .map(|e| e.to_string())
     }
 }
 
@@ -284,14 +282,6 @@ fn ensure_library(conn: &mut Conn, force: bool) -> redis::RedisResult<()> {
     .map(|_| ())
 }
 
-fn respond(req: Request, status: u16, body: &str) {
-    let mut response = Response::from_string(body).with_status_code(status);
-    if let Ok(h) = Header::from_bytes("content-type", "application/json") {
-        response = response.with_header(h);
-    }
-    let _ = req.respond(response);
-}
-
 fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
     match (req.method(), req.url()) {
         (Method::Get, "/healthz") => {
@@ -316,15 +306,9 @@ fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
         (Method::Post, "/v1/batch") => {}
         _ => return respond(req, 404, r#"{"error":"POST /v1/batch"}"#),
     }
-    let mut body = Vec::new();
-    if req
-        .as_reader()
-        .take(MAX_BODY_BYTES)
-        .read_to_end(&mut body)
-        .is_err()
-    {
+    let Some(body) = read_body(&mut req, MAX_BODY_BYTES) else {
         return respond(req, 400, r#"{"error":"unreadable body"}"#);
-    }
+    };
     if let Some(why) = check.refuses(&req, &body) {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
         return respond(req, 401, &json!({ "error": why }).to_string());

@@ -61,27 +61,38 @@ struct State {
     seen: HashSet<String>,
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
         .iter()
         .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
         .map(|h| h.value.as_str())
 }
 
-fn respond(req: Request, status: u16, body: &str) {
+/// Answers with a JSON body.
+pub(crate) fn respond(req: Request, status: u16, body: &str) {
     let content_type = Header::from_bytes("content-type", "application/json").ok();
     let mut response = Response::from_string(body).with_status_code(status);
     if let Some(h) = content_type {
         response = response.with_header(h);
     }
     let _ = req.respond(response);
+}
+
+/// The request's body, up to `max_bytes`; `None` if it cannot be read.
+pub(crate) fn read_body(req: &mut Request, max_bytes: u64) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(max_bytes)
+        .read_to_end(&mut body)
+        .ok()
+        .map(|_| body)
 }
 
 pub fn run(args: ReceiveArgs) -> ExitCode {
@@ -141,15 +152,9 @@ fn handle(
     if *req.method() != Method::Post {
         return respond(req, 405, r#"{"error":"POST webhooks here"}"#);
     }
-    let mut body = Vec::new();
-    if req
-        .as_reader()
-        .take(MAX_BODY_BYTES)
-        .read_to_end(&mut body)
-        .is_err()
-    {
+    let Some(body) = read_body(&mut req, MAX_BODY_BYTES) else {
         return respond(req, 400, r#"{"error":"unreadable body"}"#);
-    }
+    };
     let number = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.posts += 1;
