@@ -53,6 +53,15 @@ impl Fleet {
             })
             .collect()
     }
+    /// Waits until every proxy's `fleet_fallback` gauge is `value` (1: counting on its own).
+    fn until_fallback_is(&self, value: u64) -> Option<()> {
+        wait_for(WAIT, || {
+            self.each("fleet_fallback")
+                .iter()
+                .all(|&f| f == value)
+                .then_some(())
+        })
+    }
     /// Waits until every proxy has had `more` batches answered beyond what it had now: what
     /// it counted by now has been through Redis and back.
     fn settle(&self, more: u64) {
@@ -155,26 +164,14 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     let slow = [198, 51, 100, 20];
     redis.signal("-STOP");
     assert!(fleet.scan(slow, 3, 0).iter().all(|&s| s == 404));
-    let fell_back = wait_for(WAIT, || {
-        fleet
-            .each("fleet_fallback")
-            .iter()
-            .all(|&f| f == 1)
-            .then_some(())
-    });
+    let fell_back = fleet.until_fallback_is(1);
     redis.signal("-CONT");
     assert!(
         fell_back.is_some(),
         "fallback: {:?}",
         fleet.each("fleet_fallback")
     );
-    let rejoined = wait_for(WAIT, || {
-        fleet
-            .each("fleet_fallback")
-            .iter()
-            .all(|&f| f == 0)
-            .then_some(())
-    });
+    let rejoined = fleet.until_fallback_is(0);
     assert!(rejoined.is_some());
     fleet.settle(2);
     assert_eq!(redis.counted(&redis_actor(slow)), 3);
@@ -213,13 +210,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     // itself; once Redis is back, its cooldown is claimed there and the fleet raises no second.
     let local = [198, 51, 100, 30];
     let (port, dir) = redis.stop();
-    let fell_back = wait_for(WAIT, || {
-        fleet
-            .each("fleet_fallback")
-            .iter()
-            .all(|&f| f == 1)
-            .then_some(())
-    });
+    let fell_back = fleet.until_fallback_is(1);
     assert!(fell_back.is_some());
     for i in 0..THRESHOLD {
         assert_eq!(
@@ -235,13 +226,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     });
     assert!(local_event.is_some(), "no event in fallback");
     let redis = RedisServer::start_on(port, &dir);
-    let rejoined = wait_for(WAIT, || {
-        fleet
-            .each("fleet_fallback")
-            .iter()
-            .all(|&f| f == 0)
-            .then_some(())
-    });
+    let rejoined = fleet.until_fallback_is(0);
     assert!(rejoined.is_some());
     let claimed = wait_for(WAIT, || {
         let cd = format!("aw:{{{}}}:cd:scanner:", redis_actor(local));
