@@ -173,23 +173,7 @@ fn main() {
         "   injector 198.51.100.23 sent a SQL injection (alert) and an XSS (blocked): {injector:?}"
     );
 
-    let lines = wait_for(Duration::from_secs(15), || {
-        let text = std::fs::read_to_string(&received).ok()?;
-        let lines: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let events: usize = lines
-            .iter()
-            .map(|l| {
-                l["payload"]["maliciousEvents"]
-                    .as_array()
-                    .map_or(0, Vec::len)
-            })
-            .sum();
-        (events >= 4).then_some(lines)
-    })
-    .unwrap_or_default();
+    let lines = wait_for_events(&received, 4);
 
     println!(
         "\n== what the webhook receiver got ({} POSTs, signatures checked)",
