@@ -197,6 +197,8 @@ pub struct Fleet {
     /// Fleet mode's own memory, one eighth of `max_memory_mb` on top of the engine's: a half
     /// for samples, a quarter for pending counts, the rest for the actors' latest records.
     budget_bytes: usize,
+    /// The API of per-actor rules' entries, shared rather than allocated per record.
+    no_api: Arc<str>,
     known_bytes: usize,
     sample_bytes: usize,
     pending_bytes: usize,
@@ -236,6 +238,7 @@ impl Fleet {
             last_prune_ms: 0,
             counts: Metrics::default(),
             budget_bytes: cfg.max_memory_bytes() / 8,
+            no_api: Arc::from(""),
             known_bytes: 0,
             sample_bytes: 0,
             pending_bytes: 0,
@@ -258,7 +261,7 @@ impl Fleet {
 
     fn api_of(&self, rule: &Rule, rec: &Record) -> Arc<str> {
         match rule.per {
-            Per::Actor => Arc::from(""),
+            Per::Actor => Arc::clone(&self.no_api),
             Per::ActorApi => Arc::from(format!("{} {}", rec.method, template(rec.path))),
         }
     }
@@ -308,9 +311,19 @@ impl Fleet {
     /// headers) and samples, within the budget.
     fn remember(&mut self, rec: &Record) {
         let keep = self.cfg.samples_per_event;
-        let mut latest = OwnedRecord::of(rec);
-        latest.sample_headers = None;
-        latest.threats = None;
+        // What an event shows of the request, without the header and findings blocks.
+        let latest = OwnedRecord {
+            ts_ms: rec.ts_ms,
+            status: rec.status,
+            actor: rec.actor.clone(),
+            ip: rec.ip,
+            method: rec.method.into(),
+            path: rec.path.into(),
+            host: rec.host.into(),
+            country: rec.country,
+            sample_headers: None,
+            threats: None,
+        };
         let latest_bytes = KNOWN_BYTES + crate::memory::HeapSize::heap_bytes(&latest);
         if !self.known.contains_key(&rec.actor) {
             let full = self.known.len() >= self.cfg.max_actors
