@@ -11,13 +11,16 @@ ENVOY_VERSION := 1.40.0
 ENVOY := $(TOOLS)/envoy/envoy
 VENV := $(TOOLS)/venv
 FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
+FAULT_WASM := target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm
+# The filter's post-link step (drop unused callbacks, binaryen -O3), with binaryen from npm.
+POSTLINK := node filter/postlink/postlink.mjs
 WORKER_BUILD_VERSION := 0.8.7
 WORKER_NODE := edge-worker/node_modules/.bin/node
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
+.PHONY: all setup setup-postlink setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
 
 all: test
 
@@ -57,10 +60,17 @@ setup-fleet:
 	}
 	@redis-server --version
 
+## setup-postlink: binaryen from npm (lock file) for the filter's post-link step
+setup-postlink:
+	@cd filter/postlink && if [ ! -d node_modules/binaryen ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
 ## build: the filter (.wasm for Envoy and Istio) and the actorwatch command
-build:
+build: setup-postlink
 	rustup target add wasm32-wasip1 >/dev/null
 	cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter
+	$(POSTLINK) $(FILTER_WASM)
 	cargo build --release --locked -p actorwatch-cli -p actorwatch-e2e
 	@ls -l $(FILTER_WASM)
 
@@ -126,8 +136,9 @@ accuracy: corpus
 
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
 # The fault-injection build of the filter lets one test trap a VM on purpose.
-test-e2e:
+test-e2e: setup-postlink
 	cargo build --profile fault-injection --locked --target wasm32-wasip1 -p actorwatch-filter --features fault-injection
+	$(POSTLINK) $(FAULT_WASM)
 	cargo test --locked -p actorwatch-e2e -- --test-threads 1 --skip three_envoys_count_in_redis
 
 test-istio:
