@@ -429,6 +429,9 @@ pub struct EnvoySetup {
     pub env: Vec<(String, String)>,
     /// Fleet mode: the port of the `actorwatch front` (cluster `actorwatch_fleet`).
     pub fleet_port: Option<u16>,
+    /// Run the filter as a Wasm access logger instead of an HTTP filter, behind this
+    /// access-log filter (`Value::Null`: none).
+    pub access_logger: Option<Value>,
 }
 
 impl EnvoySetup {
@@ -455,6 +458,7 @@ impl EnvoySetup {
             hang_port: None,
             env: Vec::new(),
             fleet_port: None,
+            access_logger: None,
         }
     }
 
@@ -612,8 +616,25 @@ pub fn listener(s: &EnvoySetup) -> Value {
                 {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
     });
+    let mut access_logs = Vec::new();
+    if let Some(log_filter) = &s.access_logger {
+        // Same plugin config; Envoy calls the root context once per logged stream.
+        let mut logger = json!({
+            "name": "envoy.access_loggers.wasm",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.wasm.v3.WasmAccessLog",
+                "config": s.plugin_config("actorwatch"),
+            },
+        });
+        if !log_filter.is_null() {
+            logger["filter"] = log_filter.clone();
+        }
+        hcm["http_filters"] = json!([{"name": "envoy.filters.http.router", "typed_config":
+            {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]);
+        access_logs.push(logger);
+    }
     if let Some(path) = &s.access_log {
-        hcm["access_log"] = json!([{
+        access_logs.push(json!({
             "name": "envoy.access_loggers.file",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
@@ -629,7 +650,10 @@ pub fn listener(s: &EnvoySetup) -> Value {
                     "user_agent": "%REQ(USER-AGENT)%",
                 }},
             },
-        }]);
+        }));
+    }
+    if !access_logs.is_empty() {
+        hcm["access_log"] = Value::Array(access_logs);
     }
     merge(&mut hcm, &s.hcm_extra);
     json!({

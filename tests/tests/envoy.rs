@@ -100,6 +100,49 @@ fn threshold_boundary_cooldown_and_the_payload() {
     assert_eq!(rx.events().len(), 1);
 }
 
+/// The same module as a Wasm access logger behind Envoy's own status filter: responses the
+/// filter leaves out never reach the VM, and the threshold boundary holds as with the HTTP filter.
+#[test]
+fn access_logger_counts_what_envoy_lets_through() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 5, "window_secs": 60, "cooldown_secs": 600}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    let status = |op: &str, value: u32, key: &str| {
+        serde_json::json!({"status_code_filter": {"comparison": {"op": op,
+            "value": {"default_value": value, "runtime_key": key}}}})
+    };
+    setup.access_logger = Some(serde_json::json!({"and_filter": {"filters": [
+        status("GE", 400, "aw.min"), status("LE", 499, "aw.max")]}}));
+    let envoy = start(&setup);
+    let mut c = envoy.client();
+    for _ in 0..3 {
+        assert_eq!(c.get("/api/orders"), 200);
+    }
+    for i in 0..4 {
+        assert_eq!(c.get(&format!("/scan/{i}")), 404);
+    }
+    // Threshold - 1: every 404 is merged, none of the 200s entered the VM, nothing is raised.
+    wait_for(WAIT, || (envoy.metric("matched") == 4).then_some(())).expect("the 404s are counted");
+    assert_eq!(envoy.metric("responses"), 4);
+    assert_eq!(envoy.metric("events_raised"), 0);
+    assert_eq!(c.get("/scan/4"), 404);
+    let events =
+        wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("an event arrives");
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(
+        (e["actor"].as_str(), e["count"].as_u64(), e["url"].as_str()),
+        (Some("127.0.0.1"), Some(5), Some("/scan/4"))
+    );
+    assert_eq!(envoy.metric("responses"), 5);
+    assert!(api.hits() >= 8, "every request reached the API");
+}
+
 /// 20 actors send exactly `threshold` 404s and 20 send `threshold - 1`, spread over four
 /// connections so that Envoy's four workers each see only part of every actor's traffic.
 fn exact_counts_across_workers(singleton: bool) {
@@ -415,7 +458,11 @@ fn a_bad_config_stops_envoy_with_the_key_path_in_its_log() {
 
 #[test]
 fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
-    for file in ["envoy/envoy.yaml", "envoy/envoy-fleet.yaml"] {
+    for file in [
+        "envoy/envoy.yaml",
+        "envoy/envoy-fleet.yaml",
+        "envoy/envoy-access-log.yaml",
+    ] {
         let shipped = repo().join(file);
         if let Err(log) = envoy_validate(&shipped, &ENV_SECRETS) {
             panic!("envoy --mode validate {}:\n{log}", shipped.display());
@@ -441,6 +488,7 @@ fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
     for file in [
         "envoy/envoy.yaml",
         "envoy/envoy-fleet.yaml",
+        "envoy/envoy-access-log.yaml",
         "envoy/istio/wasmplugin.yaml",
         "envoy/istio/fleet.yaml",
     ] {

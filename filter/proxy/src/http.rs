@@ -66,17 +66,7 @@ impl HttpFilter {
     fn inspect(&mut self, w: &mut Worker, body: &[u8], body_truncated: bool) -> bool {
         self.body_wait = BodyWait::No;
         let mut inspection = self.inspection.take().unwrap_or_default();
-        let bytes = host::with_request_headers(|headers| {
-            let request = Request {
-                method: Headers::get(&headers, ":method").unwrap_or(""),
-                path: Headers::get(&headers, ":path").unwrap_or(""),
-                headers: &headers,
-                body,
-            };
-            w.inspector
-                .inspect(host::now_ms(), &request, &mut inspection)
-        });
-        w.recorder.count_inspected(bytes, body_truncated);
+        inspect_request(w, body, body_truncated, &mut inspection);
         let block = w.inspector.block_status(&inspection);
         self.inspection = Some(inspection);
         let Some(status) = block else {
@@ -218,30 +208,53 @@ impl HttpContext for HttpFilter {
             let body = std::mem::take(&mut self.body);
             self.inspect(&mut w, &body, false);
         }
-        let status = host::header(MapType::HttpResponseHeaders, ":status")
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(0);
-        let findings = self.inspection.as_ref().is_some_and(|i| !i.is_empty());
-        if !w.recorder.wants(status, findings) {
-            w.recorder.count_unmatched();
-            return;
-        }
-        let peer = peer();
-        let inspection = self.inspection.as_ref();
-        host::with_request_headers(|headers| {
-            let obs = Observation {
-                method: Headers::get(&headers, ":method").unwrap_or(""),
-                path: Headers::get(&headers, ":path").unwrap_or(""),
-                status,
-                peer: peer.as_deref(),
-                host: Headers::get(&headers, ":authority"),
-                headers: &headers,
-                country: None,
-                threats: inspection,
-            };
-            w.recorder.record(host::now_ms(), &obs);
-        });
+        record_response(&mut w, self.inspection.as_ref());
     }
+}
+
+/// Runs the threat rules over the request (its headers from the host, `body` as given).
+pub fn inspect_request(
+    w: &mut Worker,
+    body: &[u8],
+    body_truncated: bool,
+    inspection: &mut Inspection,
+) {
+    let bytes = host::with_request_headers(|headers| {
+        let request = Request {
+            method: Headers::get(&headers, ":method").unwrap_or(""),
+            path: Headers::get(&headers, ":path").unwrap_or(""),
+            headers: &headers,
+            body,
+        };
+        w.inspector.inspect(host::now_ms(), &request, inspection)
+    });
+    w.recorder.count_inspected(bytes, body_truncated);
+}
+
+/// Records the response whose stream is ending (or being logged) if a rule wants it.
+pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
+    let status = host::header(MapType::HttpResponseHeaders, ":status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let findings = inspection.is_some_and(|i| !i.is_empty());
+    if !w.recorder.wants(status, findings) {
+        w.recorder.count_unmatched();
+        return;
+    }
+    let peer = peer();
+    host::with_request_headers(|headers| {
+        let obs = Observation {
+            method: Headers::get(&headers, ":method").unwrap_or(""),
+            path: Headers::get(&headers, ":path").unwrap_or(""),
+            status,
+            peer: peer.as_deref(),
+            host: Headers::get(&headers, ":authority"),
+            headers: &headers,
+            country: None,
+            threats: inspection,
+        };
+        w.recorder.record(host::now_ms(), &obs);
+    });
 }
 
 impl HttpFilter {

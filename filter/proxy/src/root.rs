@@ -3,10 +3,11 @@
 
 use crate::aggregator::Aggregator;
 use crate::host;
-use crate::http::{HttpFilter, Worker};
+use crate::http::{inspect_request, record_response, HttpFilter, Worker};
 use crate::shared::{BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, TICK};
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::lease::{self, Lease};
+use actorwatch_core::threat::Inspection;
 use actorwatch_core::DeltaReader;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
@@ -34,6 +35,8 @@ pub struct Root {
     pending: VecDeque<Vec<u8>>,
     blocklist_cas: Option<u32>,
     aggregator: Option<Aggregator>,
+    /// This root was called as an access logger (`envoy.access_loggers.wasm`).
+    access_logging: bool,
 }
 
 impl Root {
@@ -47,6 +50,7 @@ impl Root {
             pending: VecDeque::new(),
             blocklist_cas: None,
             aggregator: None,
+            access_logging: false,
         }
     }
 
@@ -173,6 +177,36 @@ impl Context for Root {
 }
 
 impl RootContext for Root {
+    /// As an access logger, Envoy calls the root once per logged stream, after its own access-log
+    /// filters (`status_code_filter`) chose it: responses they leave out never enter the VM.
+    /// Threat rules see the request's headers (the body is gone by then); nothing can be blocked.
+    fn on_log(&mut self) {
+        let Some(worker) = self.worker.clone() else {
+            return;
+        };
+        let Ok(mut w) = worker.try_borrow_mut() else {
+            return;
+        };
+        if !self.access_logging {
+            self.access_logging = true;
+            if w.cfg.blocks_actors() || w.inspector.blocks() {
+                host::log(
+                    LogLevel::Warn,
+                    "running as an access logger: responses are counted and alerted on, but \
+                     blocking needs the HTTP filter (envoy.filters.http.wasm)",
+                );
+            }
+        }
+        if w.first_traffic_ms == 0 {
+            w.first_traffic_ms = host::now_ms();
+        }
+        let mut inspection = Inspection::default();
+        if w.inspector.is_active() {
+            inspect_request(&mut w, b"", false, &mut inspection);
+        }
+        record_response(&mut w, Some(&inspection));
+    }
+
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         self.configure()
     }
