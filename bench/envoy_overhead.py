@@ -71,6 +71,23 @@ def wasm_filter(name, path, config, root_id="actorwatch"):
                 vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""
 
 
+def wasm_access_logger(name, path, config):
+    """The filter as an access logger: Envoy's status_code_filter lets only 400-499 into the VM."""
+    value = json.dumps(config)
+    status = "{{status_code_filter: {{comparison: {{op: {op}, value: {{default_value: {v}, runtime_key: aw_{op}}}}}}}}}"
+    return {"filters": "", "access_log": f"""
+          access_log:
+          - name: envoy.access_loggers.wasm
+            filter: {{and_filter: {{filters: [{status.format(op="GE", v=400)}, {status.format(op="LE", v=499)}]}}}}
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.wasm.v3.WasmAccessLog
+              config:
+                name: {name}
+                root_id: actorwatch
+                configuration: {{"@type": type.googleapis.com/google.protobuf.StringValue, value: {value}}}
+                vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""}
+
+
 # Other builds of the filter for A/B runs: "label=path,label=path".
 COMPARE = [c.split("=", 1) for c in os.environ.get("ACTORWATCH_COMPARE_WASM", "").split(",") if c]
 ONLY = [v for v in os.environ.get("ACTORWATCH_BENCH_ONLY", "").split(",") if v]
@@ -83,6 +100,7 @@ def variants(hook_port):
         "proxy-wasm reading :status": wasm_filter("status_only", EMPTY, "read_status"),
         "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
         "actorwatch block": wasm_filter("aw_block", ACTORWATCH, actorwatch_config(hook_port, True)),
+        "actorwatch access logger": wasm_access_logger("aw_log", ACTORWATCH, actorwatch_config(hook_port, False)),
         # Every payload and weak-authentication rule on top of the 4XX rule (alert).
         "actorwatch threat rules": wasm_filter("aw_threats", ACTORWATCH, actorwatch_config(hook_port, False, True)),
         "local_ratelimit": """
@@ -112,6 +130,9 @@ def variants(hook_port):
 def render(ports, upstream_port, hook_port):
     listeners = []
     for i, (name, filt) in enumerate(variants(hook_port).items()):
+        log = ""
+        if isinstance(filt, dict):
+            filt, log = filt["filters"], filt["access_log"]
         rl = "rate_limits: [{actions: [{remote_address: {}}]}]" if name == "local_ratelimit" else ""
         listeners.append(f"""
   - name: v{i}
@@ -121,7 +142,7 @@ def render(ports, upstream_port, hook_port):
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: v{i}
+          stat_prefix: v{i}{log}
           route_config:
             virtual_hosts:
             - name: all

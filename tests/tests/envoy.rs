@@ -100,6 +100,49 @@ fn threshold_boundary_cooldown_and_the_payload() {
     assert_eq!(rx.events().len(), 1);
 }
 
+/// The module `make build` ships went through the post-link step: it exports only the callbacks
+/// the filter implements (Envoy enters the VM for no other), and binaryen optimized it.
+#[test]
+fn the_built_filter_exports_only_the_callbacks_it_implements() {
+    let bytes = std::fs::read(filter_wasm()).unwrap();
+    let mut exports = HashSet::new();
+    let mut custom = HashSet::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.unwrap() {
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    exports.insert(export.unwrap().name.to_string());
+                }
+            }
+            wasmparser::Payload::CustomSection(section) => {
+                custom.insert(section.name().to_string());
+            }
+            _ => {}
+        }
+    }
+    assert!(custom.contains("actorwatch-postlink"), "{custom:?}");
+    let implemented = [
+        "proxy_on_vm_start",
+        "proxy_on_configure",
+        "proxy_on_tick",
+        "proxy_on_http_call_response",
+        "proxy_on_context_create",
+        "proxy_on_request_headers",
+        "proxy_on_request_body",
+        "proxy_on_log",
+        "proxy_on_delete",
+        "proxy_on_memory_allocate",
+    ];
+    for name in implemented {
+        assert!(exports.contains(name), "{name} missing from {exports:?}");
+    }
+    let callbacks: Vec<&String> = exports
+        .iter()
+        .filter(|e| e.starts_with("proxy_on_"))
+        .collect();
+    assert_eq!(callbacks.len(), implemented.len(), "{callbacks:?}");
+}
+
 /// The same module as a Wasm access logger behind Envoy's own status filter: responses the
 /// filter leaves out never reach the VM, and the threshold boundary holds as with the HTTP filter.
 #[test]
