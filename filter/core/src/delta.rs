@@ -2,6 +2,7 @@
 //! (no hashing, no shared state per request) and read back record by record by the engine that
 //! aggregates them.
 
+use crate::actor::Resolved;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::observation::Observation;
@@ -268,6 +269,31 @@ impl Recorder {
         put_record(&mut self.buf, &record_of(now_ms, obs, &prepared));
         self.counts.records += 1;
         true
+    }
+
+    /// Records a counted response of an actor on the aggregator's quiet list (deep in every
+    /// rule's cooldown): its time, status and actor are all the detector will read, so the
+    /// host need not gather the request's method, path and headers.
+    pub fn record_quiet(&mut self, now_ms: u64, status: u16, actor: &Resolved) {
+        self.counts.responses += 1;
+        if self.buf.len() >= self.max_buffer_bytes {
+            self.counts.records_dropped += 1;
+            return;
+        }
+        let record = Record {
+            ts_ms: now_ms,
+            status,
+            actor: actor.key.clone(),
+            ip: actor.ip,
+            method: "",
+            path: "",
+            host: "",
+            country: None,
+            sample_headers: None,
+            threats: None,
+        };
+        put_record(&mut self.buf, &record);
+        self.counts.records += 1;
     }
 
     /// Whether any rule counts `status`: hosts skip gathering a response's details otherwise.

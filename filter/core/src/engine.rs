@@ -118,6 +118,12 @@ impl Engine {
         &self.detector.blocks
     }
 
+    /// Actors whose responses workers may record with their time, status and actor alone
+    /// ([`crate::Recorder::record_quiet`]), until each entry's end; published like the blocklist.
+    pub fn quiet_list(&self) -> &Blocklist {
+        &self.detector.quiet
+    }
+
     /// Counts one request the threat rules inspected (hosts without a [`crate::Recorder`]).
     pub fn count_inspected(&mut self, bytes: u64, body_truncated: bool) {
         self.detector.count_inspected(bytes, body_truncated);
@@ -221,6 +227,7 @@ impl Engine {
             || now_ms < self.last_prune_ms
         {
             self.detector.blocks.prune(now_ms);
+            self.detector.quiet.prune(now_ms);
             self.last_prune_ms = now_ms;
         }
         self.outbox.poll(now_ms)

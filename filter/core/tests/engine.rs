@@ -986,3 +986,70 @@ fn snapshots_of_other_rules_or_cut_short_are_refused() {
     let mut fresh = Engine::new(other, 3);
     assert_eq!(fresh.import_state(&snapshot), Err(WireError::OtherConfig));
 }
+
+/// After an event the actor is quiet until its last event + cooldown - window: a response then
+/// can neither raise an event nor be one of the next event's samples. Responses workers record
+/// with time, status and actor alone (`record_quiet`) count exactly as full ones, and the next
+/// event takes its URL and samples from full records.
+#[test]
+fn quiet_actors_are_listed_until_cooldown_minus_window() {
+    let rule = r#"{"id": "4XX_FILTER", "threshold": 3, "window_secs": 10, "cooldown_secs": 60}"#;
+    let cfg = Arc::new(config(rule, INSTANT, r#""samples_per_event": 3,"#));
+    let mut e = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let mut worker = Recorder::new(Arc::clone(&cfg));
+    let mut deliver = |e: &mut Engine, worker: &mut Recorder, now: u64| {
+        e.apply_delta(now, &worker.take_delta().unwrap()).unwrap();
+        e.advance(now + 60_000);
+    };
+    for i in 0..3 {
+        worker.record(T0 + i, &obs("10.0.0.1", "/first", 404));
+    }
+    worker.record(T0 + 3, &obs("10.0.0.2", "/other", 404));
+    deliver(&mut e, &mut worker, T0 + 3);
+    assert_eq!(e.drain_detections().len(), 1);
+    let actor = e.resolve_actor(Some("10.0.0.1"), &NO_HEADERS).unwrap();
+    let other = e.resolve_actor(Some("10.0.0.2"), &NO_HEADERS).unwrap();
+    let until = T0 + 2 + 60_000 - 10_000;
+    assert!(e.quiet_list().get(until - 1, &actor.key).is_some());
+    assert!(e.quiet_list().get(until, &actor.key).is_none());
+    assert!(e.quiet_list().get(T0 + 3, &other.key).is_none());
+
+    // Five quiet records up to the end: counted (the 3rd to 5th flagged and suppressed), no event.
+    for t in until - 5..until {
+        worker.record_quiet(t, 404, &actor);
+    }
+    deliver(&mut e, &mut worker, until);
+    assert!(e.drain_detections().is_empty());
+    let m = e.metrics();
+    assert_eq!((m.matched, m.events_suppressed), (9, 3));
+
+    // Past the cooldown the quiet records have left the window: three full ones raise the next
+    // event, with their URL and only their samples.
+    let next = T0 + 2 + 60_000;
+    for i in 0..3 {
+        worker.record(next + i, &obs("10.0.0.1", "/second", 404));
+    }
+    deliver(&mut e, &mut worker, next + 3);
+    let events = e.drain_detections();
+    assert_eq!(events.len(), 1);
+    let event = &events[0].event;
+    assert_eq!((event.url.as_str(), event.count), ("/second", Some(3)));
+    let samples = &event.malicious_payloads_responses;
+    assert_eq!(samples.len(), 3);
+    assert!(
+        samples.iter().all(|s| s.orig.contains("/second")),
+        "{samples:?}"
+    );
+}
+
+/// Rules that need every response's path (per-API counting) keep the quiet list empty.
+#[test]
+fn per_api_rules_keep_every_record_whole() {
+    let rule = r#"{"id": "A", "threshold": 2, "window_secs": 10, "cooldown_secs": 60, "per": "actor_api"}"#;
+    let mut e = engine(rule, INSTANT);
+    assert_eq!(hit(&mut e, "10.0.0.1", 404, 2, T0, 1), 1);
+    assert!(e.quiet_list().is_empty());
+    let mut e = engine(RULE_10_60, INSTANT);
+    assert_eq!(hit(&mut e, "10.0.0.1", 404, 10, T0, 1), 1);
+    assert_eq!(e.quiet_list().len(), 1);
+}

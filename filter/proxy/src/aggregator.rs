@@ -3,7 +3,7 @@
 //! `vm_id` and survives a VM reload).
 
 use crate::host;
-use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, TICK};
+use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
 use actorwatch_core::signature::SIGNATURE_HEADER;
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
@@ -25,6 +25,7 @@ pub struct Aggregator {
     /// Fleet mode: the last fallback state logged.
     fleet_fallback_logged: bool,
     published_generation: Option<u64>,
+    published_quiet_generation: Option<u64>,
     published: Metrics,
     metric_ids: Vec<Option<u32>>,
     /// The outbox version last written to shared data.
@@ -66,6 +67,7 @@ impl Aggregator {
             fleet_call: None,
             fleet_fallback_logged: false,
             published_generation: None,
+            published_quiet_generation: None,
             published: Metrics::default(),
             metric_ids,
             written_version: None,
@@ -271,14 +273,29 @@ impl Aggregator {
         self.publish_metrics();
     }
 
+    /// Publishes the blocklist and the quiet list, each only when it changed.
     fn publish_blocklist(&mut self, now: u64) {
-        let generation = self.engine.blocklist().generation();
-        if self.published_generation == Some(generation) {
-            return;
-        }
-        let snapshot = self.engine.blocklist().encode(now);
-        if hostcalls::set_shared_data(BLOCKLIST_KEY, Some(&snapshot), None).is_ok() {
-            self.published_generation = Some(generation);
+        let lists = [
+            (
+                self.engine.blocklist(),
+                BLOCKLIST_KEY,
+                &mut self.published_generation,
+            ),
+            (
+                self.engine.quiet_list(),
+                QUIET_KEY,
+                &mut self.published_quiet_generation,
+            ),
+        ];
+        for (list, key, published) in lists {
+            let generation = list.generation();
+            if *published == Some(generation) {
+                continue;
+            }
+            let snapshot = list.encode(now);
+            if hostcalls::set_shared_data(key, Some(&snapshot), None).is_ok() {
+                *published = Some(generation);
+            }
         }
     }
 

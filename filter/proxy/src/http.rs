@@ -3,6 +3,7 @@
 //! and findings when the stream ends.
 
 use crate::host;
+use actorwatch_core::actor::Resolved;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::threat::Inspection;
@@ -20,6 +21,8 @@ pub struct Worker {
     pub cfg: Arc<Config>,
     pub recorder: Recorder,
     pub blocklist: Blocklist,
+    /// Actors whose counted responses are recorded with time, status and actor alone.
+    pub quiet: Blocklist,
     pub inspector: Inspector,
     /// When this VM first saw a request (0: never).
     pub first_traffic_ms: u64,
@@ -82,6 +85,17 @@ impl HttpFilter {
         }
         sent
     }
+}
+
+/// The request's actor, from the headers its sources read (only those) and `peer`.
+fn resolve_from_sources(w: &Worker, peer: Option<&str>) -> Option<Resolved> {
+    let wanted: Vec<(&str, String)> = w
+        .cfg
+        .actor
+        .header_names()
+        .filter_map(|name| Some((name, host::header(MapType::HttpRequestHeaders, name)?)))
+        .collect();
+    w.cfg.actor.resolve(peer, &wanted)
 }
 
 fn peer() -> Option<String> {
@@ -242,6 +256,16 @@ pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
         return;
     }
     let peer = peer();
+    if !w.quiet.is_empty() && !findings && w.recorder.counts_status(status) {
+        // Deep in its cooldown, an actor's response only counts: read its source alone.
+        let now = host::now_ms();
+        if let Some(actor) = resolve_from_sources(w, peer.as_deref()) {
+            if w.quiet.get(now, &actor.key).is_some() {
+                w.recorder.record_quiet(now, status, &actor);
+                return;
+            }
+        }
+    }
     host::with_request_headers(|headers| {
         let obs = Observation {
             method: Headers::get(&headers, ":method").unwrap_or(""),
@@ -260,16 +284,9 @@ pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
 impl HttpFilter {
     /// Answers the request from the blocklist if its actor is blocked; returns whether it did.
     fn answer_blocked(&mut self, w: &mut Worker) -> bool {
-        // Only the headers the actor sources read.
-        let wanted: Vec<(&str, String)> = w
-            .cfg
-            .actor
-            .header_names()
-            .filter_map(|name| Some((name, host::header(MapType::HttpRequestHeaders, name)?)))
-            .collect();
         let peer = peer();
         let now = host::now_ms();
-        let Some(actor) = w.cfg.actor.resolve(peer.as_deref(), &wanted) else {
+        let Some(actor) = resolve_from_sources(w, peer.as_deref()) else {
             return false;
         };
         let Some(block) = w.blocklist.get(now, &actor.key) else {

@@ -4,7 +4,9 @@
 use crate::aggregator::Aggregator;
 use crate::host;
 use crate::http::{inspect_request, record_response, HttpFilter, Worker};
-use crate::shared::{BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, TICK};
+use crate::shared::{
+    BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, QUIET_KEY, TICK,
+};
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::lease::{self, Lease};
 use actorwatch_core::threat::Inspection;
@@ -34,6 +36,7 @@ pub struct Root {
     queue_id: Option<u32>,
     pending: VecDeque<Vec<u8>>,
     blocklist_cas: Option<u32>,
+    quiet_cas: Option<u32>,
     aggregator: Option<Aggregator>,
     /// This root was called as an access logger (`envoy.access_loggers.wasm`).
     access_logging: bool,
@@ -49,6 +52,7 @@ impl Root {
             queue_id: None,
             pending: VecDeque::new(),
             blocklist_cas: None,
+            quiet_cas: None,
             aggregator: None,
             access_logging: false,
         }
@@ -74,7 +78,13 @@ impl Root {
             host::property(&["plugin_root_id"]).is_some_and(|id| id == SINGLETON_ROOT_ID);
         self.queue_id = hostcalls::register_shared_queue(QUEUE_NAME).ok();
         // Create the shared keys so that later writes can use compare-and-swap.
-        for key in [LEASE_KEY, BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY] {
+        for key in [
+            LEASE_KEY,
+            BLOCKLIST_KEY,
+            QUIET_KEY,
+            OUTBOX_KEY,
+            PROGRESS_KEY,
+        ] {
             if let Ok((None, _)) = hostcalls::get_shared_data(key) {
                 let _ = hostcalls::set_shared_data(key, Some(b""), None);
             }
@@ -84,6 +94,7 @@ impl Root {
             recorder: Recorder::new(Arc::clone(&cfg)),
             // Replaced by the aggregator's snapshots, which its budget bounds.
             blocklist: Blocklist::new(seed, cfg.max_actors, usize::MAX),
+            quiet: Blocklist::new(seed, cfg.max_actors, usize::MAX),
             inspector: Inspector::new(Arc::clone(&cfg)),
             cfg,
             first_traffic_ms: 0,
@@ -117,20 +128,13 @@ impl Root {
         }
     }
 
-    fn refresh_blocklist(&mut self, worker: &mut Worker) {
-        let Ok((Some(bytes), cas)) = hostcalls::get_shared_data(BLOCKLIST_KEY) else {
-            return;
-        };
-        if cas == self.blocklist_cas || bytes.is_empty() {
-            return;
+    /// Picks up the aggregator's newest blocklist and quiet list snapshots.
+    fn refresh_lists(&mut self, worker: &mut Worker) {
+        if let Some(list) = snapshot(BLOCKLIST_KEY, &mut self.blocklist_cas, self.id) {
+            worker.blocklist = list;
         }
-        self.blocklist_cas = cas;
-        match Blocklist::decode(&bytes, self.id) {
-            Ok(list) => worker.blocklist = list,
-            Err(e) => host::log(
-                LogLevel::Warn,
-                &format!("unreadable blocklist snapshot: {e}"),
-            ),
+        if let Some(list) = snapshot(QUIET_KEY, &mut self.quiet_cas, self.id) {
+            worker.quiet = list;
         }
     }
 
@@ -153,6 +157,24 @@ impl Root {
             return false;
         };
         hostcalls::set_shared_data(LEASE_KEY, Some(lease.encode().as_bytes()), cas).is_ok()
+    }
+}
+
+/// The list published under `key` if it changed since `cas`.
+fn snapshot(key: &str, cas: &mut Option<u32>, seed: u64) -> Option<Blocklist> {
+    let Ok((Some(bytes), new_cas)) = hostcalls::get_shared_data(key) else {
+        return None;
+    };
+    if new_cas == *cas || bytes.is_empty() {
+        return None;
+    }
+    *cas = new_cas;
+    match Blocklist::decode(&bytes, seed) {
+        Ok(list) => Some(list),
+        Err(e) => {
+            host::log(LogLevel::Warn, &format!("unreadable {key} snapshot: {e}"));
+            None
+        }
     }
 }
 
@@ -221,7 +243,7 @@ impl RootContext for Root {
                 return;
             };
             self.hand_over(&mut w);
-            self.refresh_blocklist(&mut w);
+            self.refresh_lists(&mut w);
             self.singleton
                 || (w.first_traffic_ms != 0 && now >= w.first_traffic_ms + WORKER_LEAD_AFTER_MS)
         };

@@ -10,6 +10,8 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const LEASE_KEY: &str = "actorwatch.lease";
 /// The aggregator's blocklist snapshot, for every worker.
 pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
+/// The aggregator's quiet list snapshot (actors deep in their cooldowns), for every worker.
+pub const QUIET_KEY: &str = "actorwatch.quiet";
 /// The aggregator's events waiting for delivery, for a successor.
 pub const OUTBOX_KEY: &str = "actorwatch.outbox";
 /// How many merged worker records the aggregator holds uncounted (lost if it goes away).

@@ -17,7 +17,7 @@ use crate::record::{prepare, record_of};
 use crate::sample::sample_json;
 use crate::sample_store::{Sample, SampleStore};
 use crate::status::StatusSet;
-use crate::table::{layout, Now, Protection, RuleLayout, Table};
+use crate::table::{layout, Now, Protection, RuleLayout, Slot, Table};
 use crate::template::template;
 use crate::window::WindowResult;
 use crate::wire::WireError;
@@ -113,6 +113,13 @@ pub struct Detector {
     per_actor: Option<Group<ActorKey>>,
     per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
+    /// Actors deep enough into every counting rule's cooldown that their next responses can
+    /// neither raise an event nor be one of its samples: until then, hosts may record those
+    /// responses with their time, status and actor alone (see [`Detector::quiet`]).
+    pub quiet: Blocklist,
+    /// Whether responses may be recorded that way: only actor-wide counting rules, no rule that
+    /// reads every request's path, counts kept here rather than in Redis.
+    quiet_eligible: bool,
     clock: Clock,
     window_base: Base,
     cooldown_base: Base,
@@ -144,17 +151,35 @@ impl Detector {
             shares.tables / groups.max(1),
             shares.samples / groups.max(1),
         );
+        let enumeration = cfg
+            .threat_rules
+            .iter()
+            .position(|r| r.id == crate::threat::ThreatId::ParamEnumeration);
+        let quiet_eligible = per_actor_rules
+            && !per_api_rules
+            && enumeration.is_none()
+            && !cfg.records_every_request()
+            && !cfg.fleet.is_redis();
+        // The quiet list takes a quarter of the blocklist's share when it can be used.
+        let quiet_bytes = if quiet_eligible {
+            shares.blocklist / 4
+        } else {
+            0
+        };
         Detector {
             per_actor: Group::new(&cfg, Per::Actor, actor_hasher, tables, samples),
             per_api: Group::new(&cfg, Per::ActorApi, actor_hasher, tables, samples),
-            blocks: Blocklist::new(splitmix64(&mut s), cfg.max_actors, shares.blocklist),
+            blocks: Blocklist::new(
+                splitmix64(&mut s),
+                cfg.max_actors,
+                shares.blocklist - quiet_bytes,
+            ),
+            quiet: Blocklist::new(splitmix64(&mut s), cfg.max_actors, quiet_bytes),
+            quiet_eligible,
             threats: threat_rules.then(|| {
                 crate::threat::tracker::Tracker::new(SeededState::new(splitmix64(&mut s)), tables)
             }),
-            enumeration: cfg
-                .threat_rules
-                .iter()
-                .position(|r| r.id == crate::threat::ThreatId::ParamEnumeration),
+            enumeration,
             matched: cfg.matched_statuses(),
             cfg,
             api_hasher,
@@ -278,6 +303,7 @@ impl Detector {
             + self.per_actor.as_ref().map_or(0, |g| g.samples.bytes())
             + self.per_api.as_ref().map_or(0, |g| g.samples.bytes())
             + self.blocks.bytes()
+            + self.quiet.bytes()
             + self.threats.as_ref().map_or(0, |t| t.bytes())
     }
 
@@ -437,6 +463,7 @@ impl Detector {
                 );
             }
         }
+        let mut raised = false;
         for &(rule_index, lay, result) in &results {
             let Some(rule) = cfg.rules.get(rule_index) else {
                 continue;
@@ -459,6 +486,7 @@ impl Detector {
                 continue;
             }
             g.table.set_last_event(slot, lay, now.cooldown);
+            raised = true;
             let samples = match g.samples.of(slot) {
                 Some(ring) => samples_for(rule, ring, rec.ts_ms),
                 None => Vec::new(),
@@ -471,6 +499,11 @@ impl Detector {
             });
         }
         self.results = results;
+        if raised && self.quiet_eligible {
+            if let Some(until_ms) = quiet_until(cfg, g, slot, now, rec.ts_ms) {
+                self.quiet.insert(&rec.actor, until_ms, 0);
+            }
+        }
     }
 
     fn event(
@@ -518,6 +551,32 @@ pub(crate) fn counting_event(
         ref_id: Some(ref_id),
         count: Some(count),
     }
+}
+
+/// Until when (exclusive) the actor in `slot` is quiet: a response at `t` can be neither among
+/// an event's samples nor raise one while, for every rule of the group, `t + window` is at most
+/// that rule's last event plus its cooldown (the sample test of `apply_group`; an event needs
+/// the cooldown to have passed). `None` if a rule has no event yet or a cooldown shorter than
+/// its window.
+fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
+    cfg: &Config,
+    g: &mut Group<K>,
+    slot: Slot,
+    now: Now,
+    ts_ms: u64,
+) -> Option<u64> {
+    let mut until = u64::MAX;
+    for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
+        let rule = cfg.rules.get(rule_index)?;
+        let last = u64::from(g.table.last_event(slot, lay));
+        if last == 0 {
+            return None;
+        }
+        let last_ms = ts_ms.checked_sub(u64::from(now.cooldown).checked_sub(last)?)?;
+        let quiet_ms = rule.cooldown_ms().checked_sub(rule.window_ms())?;
+        until = until.min(last_ms.saturating_add(quiet_ms));
+    }
+    (until != u64::MAX && until > ts_ms).then_some(until)
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
