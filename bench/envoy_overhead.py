@@ -405,7 +405,9 @@ def main():
         for key, values in results.items():
             name, route = key.split("|")
             floor = statistics.median(results[f"no filter|{route}"])
-            if name not in ("no filter", "local_ratelimit") and statistics.median(values) < floor + 2000:
+            # The access logger is meant to cost nothing on responses its status filter leaves out.
+            uncounted = name == "actorwatch access logger" and "200" in route
+            if name not in ("no filter", "local_ratelimit") and not uncounted and statistics.median(values) < floor + 2000:
                 sys.exit(f"{key}: {statistics.median(values):,.0f} instructions/request, no more than without a filter: its filter did not run")
     Path(args.out).write_text(json.dumps({"mode": args.mode, "requests": args.requests, "repeats": args.repeats, "results": results}, indent=1))
 
