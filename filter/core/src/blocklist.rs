@@ -128,11 +128,14 @@ impl Blocklist {
             .filter(|b| now_ms < b.until_ms)
     }
 
-    /// Blocks `key` until `until_ms`, extending an existing block. When full (`capacity`, or
-    /// the budget), the block that ends soonest makes room: O(log n).
+    /// Blocks `key` until `until_ms`, extending an existing block (or changing its status when
+    /// it ends at the same time). When full (`capacity`, or the budget), the block that ends
+    /// soonest makes room: O(log n).
     pub fn insert(&mut self, key: &ActorKey, until_ms: u64, status: u16) {
         if let Some(e) = self.map.get_mut(key) {
-            if until_ms > e.block.until_ms {
+            let changed = until_ms > e.block.until_ms
+                || (until_ms == e.block.until_ms && status != e.block.status);
+            if changed {
                 self.by_end.remove(&(e.block.until_ms, e.seq));
                 self.seq += 1;
                 *e = Entry {

@@ -55,7 +55,7 @@ pub use address::parse_ip;
 pub use blocklist::Blocklist;
 pub use config::{Config, ConfigError, ConfigErrors};
 pub use delta::{DeltaReader, Recorder};
-pub use detector::{Detection, Detector, Observed};
+pub use detector::{quiet_covers, Detection, Detector, Observed};
 pub use engine::{Engine, Verdict};
 pub use metrics::{Field, MetricKind, Metrics};
 pub use observation::{Headers, Observation};

@@ -3,8 +3,8 @@
 
 use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
 use actorwatch_core::{
-    retry_delay_ms, Config, Delivery, Detection, Detector, Observation, Outbox, Recorder, Verdict,
-    WebhookPayload, WireError,
+    quiet_covers, retry_delay_ms, Config, Delivery, Detection, Detector, Observation, Outbox,
+    Recorder, Verdict, WebhookPayload, WireError,
 };
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -1010,7 +1010,8 @@ fn quiet_actors_are_listed_until_cooldown_minus_window() {
     let actor = e.resolve_actor(Some("10.0.0.1"), &NO_HEADERS).unwrap();
     let other = e.resolve_actor(Some("10.0.0.2"), &NO_HEADERS).unwrap();
     let until = T0 + 2 + 60_000 - 10_000;
-    assert!(e.quiet_list().get(until - 1, &actor.key).is_some());
+    let entry = e.quiet_list().get(until - 1, &actor.key).expect("quiet");
+    assert!(quiet_covers(&cfg, entry.status, 404));
     assert!(e.quiet_list().get(until, &actor.key).is_none());
     assert!(e.quiet_list().get(T0 + 3, &other.key).is_none());
 
@@ -1040,6 +1041,38 @@ fn quiet_actors_are_listed_until_cooldown_minus_window() {
         samples.iter().all(|s| s.orig.contains("/second")),
         "{samples:?}"
     );
+}
+
+/// A quiet entry covers only the rules that raised: a status another rule counts is recorded
+/// whole until that rule has raised too.
+#[test]
+fn quiet_entries_cover_the_rules_that_raised() {
+    let rules = r#"{"id": "NOT_FOUND", "statuses": [404], "threshold": 2, "window_secs": 10, "cooldown_secs": 60},
+                   {"id": "AUTH", "statuses": [401, 404], "threshold": 3, "window_secs": 10, "cooldown_secs": 60}"#;
+    let cfg = config(rules, INSTANT, "");
+    let mut e = Engine::with_shared_config(Arc::new(cfg.clone()), 3);
+    let actor = e.resolve_actor(Some("10.0.0.1"), &NO_HEADERS).unwrap();
+    // Two 404s: NOT_FOUND raises; AUTH holds 2 of its 3.
+    assert_eq!(hit(&mut e, "10.0.0.1", 404, 2, T0, 1), 1);
+    let mask = e
+        .quiet_list()
+        .get(T0 + 3, &actor.key)
+        .expect("quiet")
+        .status;
+    assert!(
+        !quiet_covers(&cfg, mask, 404),
+        "AUTH counts 404s and has not raised"
+    );
+    assert!(!quiet_covers(&cfg, mask, 401));
+    assert!(quiet_covers(&cfg, mask, 418), "no rule counts 418");
+    // AUTH raises on a 401 (three responses in its window): both rules are now quiet.
+    assert_eq!(hit(&mut e, "10.0.0.1", 401, 1, T0 + 3, 1), 1);
+    let mask = e
+        .quiet_list()
+        .get(T0 + 4, &actor.key)
+        .expect("quiet")
+        .status;
+    assert!(quiet_covers(&cfg, mask, 404) && quiet_covers(&cfg, mask, 401));
 }
 
 /// Rules that need every response's path (per-API counting) keep the quiet list empty.

@@ -7,7 +7,7 @@ use actorwatch_core::actor::Resolved;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::threat::Inspection;
-use actorwatch_core::{Blocklist, Config, Recorder};
+use actorwatch_core::{quiet_covers, Blocklist, Config, Recorder};
 use actorwatch_core::{Headers, Observation};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -256,11 +256,12 @@ pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
         return;
     }
     let peer = peer();
-    if !w.quiet.is_empty() && !findings && w.recorder.counts_status(status) {
+    if !w.quiet.is_empty() && !findings {
         // Deep in its cooldown, an actor's response only counts: read its source alone.
         let now = host::now_ms();
         if let Some(actor) = resolve_from_sources(w, peer.as_deref()) {
-            if w.quiet.get(now, &actor.key).is_some() {
+            let quiet = w.quiet.get(now, &actor.key);
+            if quiet.is_some_and(|q| quiet_covers(&w.cfg, q.status, status)) {
                 w.recorder.record_quiet(now, status, &actor);
                 return;
             }

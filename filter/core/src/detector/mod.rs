@@ -113,9 +113,10 @@ pub struct Detector {
     per_actor: Option<Group<ActorKey>>,
     per_api: Option<Group<(ActorKey, u64)>>,
     pub blocks: Blocklist,
-    /// Actors deep enough into every counting rule's cooldown that their next responses can
-    /// neither raise an event nor be one of its samples: until then, hosts may record those
-    /// responses with their time, status and actor alone (see [`Detector::quiet`]).
+    /// Actors deep enough into rules' cooldowns that their next responses those rules count can
+    /// neither raise an event nor be one of its samples: until then, hosts may record such
+    /// responses with their time, status and actor alone. Each entry's `status` is the mask of
+    /// those rules (bit = rule index, see [`quiet_covers`]).
     pub quiet: Blocklist,
     /// Whether responses may be recorded that way: only actor-wide counting rules, no rule that
     /// reads every request's path, counts kept here rather than in Redis.
@@ -500,8 +501,8 @@ impl Detector {
         }
         self.results = results;
         if raised && self.quiet_eligible {
-            if let Some(until_ms) = quiet_until(cfg, g, slot, now, rec.ts_ms) {
-                self.quiet.insert(&rec.actor, until_ms, 0);
+            if let Some((until_ms, rules)) = quiet_until(cfg, g, slot, now, rec.ts_ms) {
+                self.quiet.insert(&rec.actor, until_ms, rules);
             }
         }
     }
@@ -553,30 +554,53 @@ pub(crate) fn counting_event(
     }
 }
 
-/// Until when (exclusive) the actor in `slot` is quiet: a response at `t` can be neither among
-/// an event's samples nor raise one while, for every rule of the group, `t + window` is at most
-/// that rule's last event plus its cooldown (the sample test of `apply_group`; an event needs
-/// the cooldown to have passed). `None` if a rule has no event yet or a cooldown shorter than
-/// its window.
+/// Until when (exclusive) the actor in `slot` is quiet, and for which rules (a mask of rule
+/// indexes): a response at `t` can be neither among a rule's event samples nor raise its event
+/// while `t + window` is at most the rule's last event plus its cooldown (the sample test of
+/// `apply_group`; an event needs the cooldown to have passed). Rules without an event yet, with
+/// a cooldown shorter than their window, or past the mask's 16 bits are left out.
 fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
     cfg: &Config,
     g: &mut Group<K>,
     slot: Slot,
     now: Now,
     ts_ms: u64,
-) -> Option<u64> {
+) -> Option<(u64, u16)> {
     let mut until = u64::MAX;
+    let mut rules = 0u16;
     for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
-        let rule = cfg.rules.get(rule_index)?;
+        let (Some(rule), Some(bit)) = (
+            cfg.rules.get(rule_index),
+            1u16.checked_shl(rule_index as u32),
+        ) else {
+            continue;
+        };
         let last = u64::from(g.table.last_event(slot, lay));
         if last == 0 {
-            return None;
+            continue;
         }
-        let last_ms = ts_ms.checked_sub(u64::from(now.cooldown).checked_sub(last)?)?;
-        let quiet_ms = rule.cooldown_ms().checked_sub(rule.window_ms())?;
-        until = until.min(last_ms.saturating_add(quiet_ms));
+        let end = u64::from(now.cooldown)
+            .checked_sub(last)
+            .and_then(|since| ts_ms.checked_sub(since))
+            .zip(rule.cooldown_ms().checked_sub(rule.window_ms()))
+            .map(|(last_ms, quiet_ms)| last_ms.saturating_add(quiet_ms));
+        if let Some(end) = end.filter(|&end| end > ts_ms) {
+            until = until.min(end);
+            rules |= bit;
+        }
     }
-    (until != u64::MAX && until > ts_ms).then_some(until)
+    (rules != 0).then_some((until, rules))
+}
+
+/// Whether a quiet entry's rule mask covers every rule that counts `status`: then a response
+/// with that status, recorded with time, status and actor alone, is counted exactly.
+pub fn quiet_covers(cfg: &Config, rules: u16, status: u16) -> bool {
+    cfg.rules.iter().enumerate().all(|(i, rule)| {
+        !rule.statuses.contains(status)
+            || 1u16
+                .checked_shl(i as u32)
+                .is_some_and(|bit| rules & bit != 0)
+    })
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
