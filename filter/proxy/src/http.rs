@@ -50,6 +50,14 @@ pub struct HttpFilter {
     body: Vec<u8>,
     /// The body reached the limit exactly before its end: more bytes after it mean it was cut.
     watch_overflow: bool,
+    /// The request's source, once read for the blocklist: not read again when it is counted.
+    source: Option<Source>,
+}
+
+/// What a request's actor was resolved from.
+pub struct Source {
+    pub peer: Option<String>,
+    pub actor: Option<Resolved>,
 }
 
 impl HttpFilter {
@@ -61,6 +69,7 @@ impl HttpFilter {
             body_wait: BodyWait::No,
             body: Vec::new(),
             watch_overflow: false,
+            source: None,
         }
     }
 
@@ -222,7 +231,7 @@ impl HttpContext for HttpFilter {
             let body = std::mem::take(&mut self.body);
             self.inspect(&mut w, &body, false);
         }
-        record_response(&mut w, self.inspection.as_ref());
+        record_response(&mut w, self.inspection.as_ref(), self.source.take());
     }
 }
 
@@ -246,7 +255,8 @@ pub fn inspect_request(
 }
 
 /// Records the response whose stream is ending (or being logged) if a rule wants it.
-pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
+/// `source`: the request's, if already read.
+pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>, source: Option<Source>) {
     let status = host::header(MapType::HttpResponseHeaders, ":status")
         .and_then(|s| s.parse::<u16>().ok())
         .unwrap_or(0);
@@ -255,11 +265,14 @@ pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>) {
         w.recorder.count_unmatched();
         return;
     }
-    let peer = peer();
+    let (peer, actor) = match source {
+        Some(Source { peer, actor }) => (peer, Some(actor)),
+        None => (peer(), None),
+    };
     if !w.quiet.is_empty() && !findings {
         // Deep in its cooldown, an actor's response only counts: read its source alone.
         let now = host::now_ms();
-        if let Some(actor) = resolve_from_sources(w, peer.as_deref()) {
+        if let Some(actor) = actor.unwrap_or_else(|| resolve_from_sources(w, peer.as_deref())) {
             let quiet = w.quiet.get(now, &actor.key);
             if quiet.is_some_and(|q| quiet_covers(&w.cfg, q.status, status)) {
                 w.recorder.record_quiet(now, status, &actor);
@@ -287,10 +300,10 @@ impl HttpFilter {
     fn answer_blocked(&mut self, w: &mut Worker) -> bool {
         let peer = peer();
         let now = host::now_ms();
-        let Some(actor) = resolve_from_sources(w, peer.as_deref()) else {
-            return false;
-        };
-        let Some(block) = w.blocklist.get(now, &actor.key) else {
+        let actor = resolve_from_sources(w, peer.as_deref());
+        let block = actor.as_ref().and_then(|a| w.blocklist.get(now, &a.key));
+        self.source = Some(Source { peer, actor });
+        let Some(block) = block else {
             return false;
         };
         w.recorder.count_blocked();

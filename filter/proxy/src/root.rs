@@ -226,7 +226,7 @@ impl RootContext for Root {
         if w.inspector.is_active() {
             inspect_request(&mut w, b"", false, &mut inspection);
         }
-        record_response(&mut w, Some(&inspection));
+        record_response(&mut w, Some(&inspection), None);
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
