@@ -78,8 +78,13 @@ def attack_table(a):
 
 
 parts = [f"Measured {date.today().isoformat()} by `make bench`."]
-cg, timing, attack = (load(p) for p in sys.argv[1:4])
-if cg:
+# Callgrind results may come from several Envoy processes ("a.json,b.json"), each with its own
+# no-filter and empty-filter baselines.
+cgs = [load(p) for p in sys.argv[1].split(",")]
+timing, attack = (load(p) for p in sys.argv[2:4])
+for i, cg in enumerate(c for c in cgs if c):
+    if i:
+        parts.append("The same measured in a second Envoy process (V8 under valgrind holds only a few Wasm VMs):")
     parts.append(callgrind_table(cg))
 if timing:
     parts.append(timing_table(timing))
