@@ -997,7 +997,7 @@ fn quiet_actors_are_listed_until_cooldown_minus_window() {
     let cfg = Arc::new(config(rule, INSTANT, r#""samples_per_event": 3,"#));
     let mut e = Engine::with_shared_config(Arc::clone(&cfg), 7);
     let mut worker = Recorder::new(Arc::clone(&cfg));
-    let mut deliver = |e: &mut Engine, worker: &mut Recorder, now: u64| {
+    let deliver = |e: &mut Engine, worker: &mut Recorder, now: u64| {
         e.apply_delta(now, &worker.take_delta().unwrap()).unwrap();
         e.advance(now + 60_000);
     };
