@@ -1,7 +1,10 @@
 //! `actorwatch replay`: recorded traffic through the engine, in timestamp order, with each
 //! record's own time as the clock. Inputs are read as they are replayed (see [`merge`]).
 
+mod lane;
 mod merge;
+mod report;
+mod sweep;
 
 use crate::formats::{Format, Passed, Records};
 use crate::load_config;
@@ -11,7 +14,8 @@ use actorwatch_core::threat::Inspection;
 use actorwatch_core::{Engine, Observation};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::{BTreeMap, BTreeSet};
+use lane::Lane;
+
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +41,8 @@ pub enum Emit {
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
   actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
   actorwatch replay --config actorwatch.json --reorder-secs 600 envoy-access.json
+  actorwatch replay --config actorwatch.json --sweep \"threshold=5,10,20,50;window_secs=60,300\" access.log
+  actorwatch replay --config actorwatch.json --report report.html access.log
   zcat access.log.gz | actorwatch replay --config actorwatch.json --format combined -")]
 pub struct ReplayArgs {
     /// The configuration (JSON), as the hosts read it.
@@ -67,6 +73,15 @@ pub struct ReplayArgs {
     /// Seed for the engine (hash keys, jitter, ids): the same seed gives the same output.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also replay every combination of these values, each set on every counting rule and run
+    /// in an engine of its own: `key=v1,v2,...`, `;` between keys (any numeric rule key). Prints
+    /// a table: actors flagged, events, events per day, and the share of actors that never
+    /// reached half a threshold. The input is read once.
+    #[arg(long, value_name = "SPEC")]
+    sweep: Option<String>,
+    /// Write a self-contained HTML report (SVG charts, no network) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Input read per system call.
@@ -180,12 +195,6 @@ impl Progress {
     }
 }
 
-#[derive(Default)]
-struct RuleSummary {
-    actors: BTreeSet<String>,
-    events: u64,
-}
-
 pub fn run(args: ReplayArgs) -> ExitCode {
     let cfg = match load_config(&args.config) {
         Ok(c) => c,
@@ -209,16 +218,22 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         .chain(cfg.threat_rules.iter().map(|r| r.action.as_str()))
         .collect();
     let cfg = std::sync::Arc::new(cfg);
+    let mut sweep_lanes = match sweep_lanes(&args) {
+        Ok(lanes) => lanes,
+        Err(e) => {
+            eprintln!("actorwatch replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let inspector = Inspector::new(std::sync::Arc::clone(&cfg));
     let mut inspection = Inspection::default();
-    let mut engine = Engine::with_shared_config(std::sync::Arc::clone(&cfg), args.seed);
+    let mut main = Lane::new(std::sync::Arc::clone(&cfg), args.seed, false);
+    let mut report = args.report.as_ref().map(|_| report::Collector::new(&cfg));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut progress = Progress::new(&args.files);
-    let mut per_rule: BTreeMap<usize, RuleSummary> = BTreeMap::new();
-    let mut blocked_requests = 0u64;
-    let mut posts = 0u64;
     let mut write_failed = false;
+    let mut first_ms = None;
     let mut last_ms = 0u64;
     let mut replayed = 0u64;
     loop {
@@ -269,11 +284,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 body: kept,
             };
             let bytes = inspector.inspect(e.ts_ms, &request, &mut inspection);
-            engine.count_inspected(bytes, inspector.wants_body() && body.len() > limit);
+            main.engine
+                .count_inspected(bytes, inspector.wants_body() && body.len() > limit);
             // A blocking rule would have answered the request itself.
             if let Some(block) = inspector.block_status(&inspection) {
                 status = block;
-                engine.count_threat_blocked();
+                main.engine.count_threat_blocked();
             }
             if args.emit == Emit::Matches {
                 for hit in &inspection.hits {
@@ -302,34 +318,32 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             country: e.country.as_deref(),
             threats: inspector.is_active().then_some(&inspection),
         };
-        // A blocked actor's request would have been answered by the proxy, never reaching
-        // the API: it is not a response to count.
-        let blocked = engine
+        first_ms.get_or_insert(e.ts_ms);
+        let actor = main
+            .engine
             .resolve_actor(obs.peer, obs.headers)
-            .and_then(|a| engine.check_blocked(e.ts_ms, &a.key))
-            .is_some();
-        let mut detections = Vec::new();
-        if blocked {
-            blocked_requests += 1;
-        } else {
-            engine.observe(e.ts_ms, &obs, &mut detections);
+            .map(|a| a.key);
+        let step = main.observe(e.ts_ms, &obs, actor.as_ref());
+        if let Some(report) = &mut report {
+            report.record(&main, e.ts_ms, actor.as_ref(), &step, &inspection);
         }
-        for d in detections {
-            let s = per_rule.entry(d.rule).or_default();
-            s.actors.insert(d.event.actor.clone());
-            s.events += 1;
-            if args.emit == Emit::Events {
+        if args.emit == Emit::Events {
+            for d in &step.detections {
                 write_failed |=
                     serde_json::to_writer(&mut out, &d.event).is_err() || writeln!(out).is_err();
             }
         }
-        posts += deliver(
-            &mut engine,
+        main.posts += deliver(
+            &mut main.engine,
             e.ts_ms,
             args.emit == Emit::Payloads,
             &mut out,
             &mut write_failed,
         );
+        for (_, lane) in &mut sweep_lanes {
+            lane.observe(e.ts_ms, &obs, actor.as_ref());
+            lane.posts += deliver(&mut lane.engine, e.ts_ms, false, &mut out, &mut false);
+        }
         replayed += 1;
         if replayed % 4096 == 0 {
             progress.update(replayed, merge.sources().map(Records::bytes_read).sum());
@@ -341,14 +355,23 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     }
     progress.finish();
     // End of input: whatever is queued goes out now, so periodic mode loses nothing.
-    engine.flush();
-    posts += deliver(
-        &mut engine,
+    main.engine.flush();
+    main.posts += deliver(
+        &mut main.engine,
         last_ms,
         args.emit == Emit::Payloads,
         &mut out,
         &mut write_failed,
     );
+    for (_, lane) in &mut sweep_lanes {
+        lane.engine.flush();
+        lane.posts += deliver(&mut lane.engine, last_ms, false, &mut out, &mut false);
+    }
+    let span_ms = last_ms.saturating_sub(first_ms.unwrap_or(last_ms));
+    let sweep_rows: Vec<sweep::Row> = sweep_lanes
+        .iter()
+        .map(|(c, lane)| sweep::Row::of(c, lane, span_ms))
+        .collect();
 
     let mut passed = Passed::default();
     let mut late = 0usize;
@@ -361,8 +384,11 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let malformed_total: usize = malformed.iter().sum();
     let read = replayed + late as u64;
 
-    if args.emit == Emit::Summary {
-        let m = engine.metrics();
+    let mut summary_text = String::new();
+    let m = main.engine.metrics();
+    {
+        use std::fmt::Write as _;
+        let out = &mut summary_text;
         let late = if late > 0 {
             format!("   late, not replayed: {late}")
         } else {
@@ -375,7 +401,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             malformed_total,
             m.matched,
             m.unattributed,
-            blocked_requests,
+            main.blocked_requests,
             passed.not_http,
             passed.not_access_log
         );
@@ -385,7 +411,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             "rule", "action", "actors flagged", "events"
         );
         for (i, id) in rule_ids.iter().enumerate() {
-            let s = per_rule.remove(&i).unwrap_or_default();
+            let s = main.per_rule.remove(&i).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "{:<24} {:<6} {:>15} {:>8}",
@@ -400,14 +426,30 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         }
         let _ = writeln!(
             out,
-            "webhook POSTs: {posts} ({} events)   actors tracked at the end: {}   evicted: {}   engine memory: {:.1} MiB",
+            "webhook POSTs: {} ({} events)   actors tracked at the end: {}   evicted: {}   engine memory: {:.1} MiB",
+            main.posts,
             m.events_delivered,
             m.actors_tracked,
             m.actors_evicted,
             m.memory_bytes as f64 / f64::from(1 << 20)
         );
     }
+    let sweep_text = sweep::table(&sweep_rows);
+    if args.emit == Emit::Summary {
+        let _ = out.write_all(summary_text.as_bytes());
+        if !sweep_rows.is_empty() {
+            let _ = writeln!(out);
+            let _ = out.write_all(sweep_text.as_bytes());
+        }
+    }
     let _ = out.flush();
+    if let (Some(path), Some(report)) = (&args.report, report) {
+        let html = report.finish(&main, &summary_text, &sweep_rows, span_ms);
+        if let Err(e) = std::fs::write(path, html) {
+            eprintln!("actorwatch replay: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     for (i, path) in args.files.iter().enumerate() {
         let passed = merge
             .sources()
@@ -422,6 +464,26 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS
+}
+
+/// A lane per `--sweep` combination (none without it).
+fn sweep_lanes(args: &ReplayArgs) -> Result<Vec<(sweep::Combination, Lane)>, String> {
+    let Some(spec) = &args.sweep else {
+        return Ok(Vec::new());
+    };
+    let combinations = sweep::parse(spec)?;
+    let text =
+        std::fs::read(&args.config).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let base: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    combinations
+        .into_iter()
+        .map(|c| {
+            let cfg = sweep::configure(&base, &c)?;
+            let lane = Lane::new(std::sync::Arc::new(cfg), args.seed, true);
+            Ok((c, lane))
+        })
+        .collect()
 }
 
 /// Malformed lines shown per file (with their line numbers), as they are read.

@@ -1,0 +1,522 @@
+//! `--report report.html`: one self-contained page (inline SVG and CSS, no script, nothing
+//! fetched) of what a replay saw: counted responses over time, the top actors' window counts
+//! against their threshold with the moments they were flagged, how far above everyone else
+//! they were, threat matches over time, and the summary and sweep tables.
+
+use super::lane::{Lane, Step};
+use super::sweep::Row;
+use actorwatch_core::threat::Inspection;
+use actorwatch_core::{ActorKey, Config};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+/// Points per time chart at most: longer inputs are drawn in coarser buckets.
+const MAX_POINTS: u64 = 720;
+/// Actors drawn per counting rule.
+const TOP_ACTORS: usize = 5;
+const MINUTE_MS: u64 = 60_000;
+
+/// An actor's highest window count per minute, for one counting rule.
+type Series = Vec<(u64, u32)>;
+
+pub struct Collector {
+    first_minute: Option<u64>,
+    last_minute: u64,
+    /// Responses a counting rule counted, per minute.
+    counted: BTreeMap<u64, u64>,
+    /// Per counting rule and actor, from the actor's second counted response in a window on
+    /// (a one-off actor costs no series).
+    series: Vec<HashMap<ActorKey, Series>>,
+    /// Per counting rule: (actor, time) of each event.
+    flags: Vec<Vec<(ActorKey, u64)>>,
+    /// Threat-rule matches per (threat rule, minute).
+    threats: BTreeMap<(usize, u64), u64>,
+}
+
+impl Collector {
+    pub fn new(cfg: &Config) -> Self {
+        Collector {
+            first_minute: None,
+            last_minute: 0,
+            counted: BTreeMap::new(),
+            series: cfg.rules.iter().map(|_| HashMap::new()).collect(),
+            flags: cfg.rules.iter().map(|_| Vec::new()).collect(),
+            threats: BTreeMap::new(),
+        }
+    }
+
+    /// Takes in one replayed response and what the main lane made of it.
+    pub fn record(
+        &mut self,
+        lane: &Lane,
+        ts_ms: u64,
+        actor: Option<&ActorKey>,
+        step: &Step,
+        inspection: &Inspection,
+    ) {
+        let minute = ts_ms / MINUTE_MS;
+        self.first_minute.get_or_insert(minute);
+        self.last_minute = self.last_minute.max(minute);
+        for hit in &inspection.hits {
+            *self.threats.entry((hit.rule, minute)).or_default() += 1;
+        }
+        if step.counts.iter().any(|&c| c > 0) {
+            *self.counted.entry(minute).or_default() += 1;
+        }
+        let Some(actor) = actor else {
+            return;
+        };
+        for (rule, &count) in step.counts.iter().enumerate() {
+            if count < 2 {
+                continue;
+            }
+            let Some(series) = self.series.get_mut(rule) else {
+                continue;
+            };
+            let points = match series.get_mut(actor) {
+                Some(points) => points,
+                None => series.entry(actor.clone()).or_default(),
+            };
+            match points.last_mut() {
+                Some((m, max)) if *m == minute => *max = (*max).max(count),
+                _ => points.push((minute, count)),
+            }
+        }
+        let counting = lane.cfg.rules.len();
+        for d in step.detections.iter().filter(|d| d.rule < counting) {
+            if let Some(flags) = self.flags.get_mut(d.rule) {
+                flags.push((actor.clone(), d.at_ms));
+            }
+        }
+    }
+
+    /// The page.
+    pub fn finish(self, lane: &Lane, summary: &str, sweep: &[Row], span_ms: u64) -> String {
+        let first = self.first_minute.unwrap_or(0);
+        let minutes = self.last_minute.saturating_sub(first) + 1;
+        let step = minutes.div_ceil(MAX_POINTS).max(1);
+        let buckets = usize::try_from(minutes.div_ceil(step)).unwrap_or(usize::MAX);
+        let bucket_of = |minute: u64| usize::try_from((minute - first) / step).unwrap_or(0);
+        let unit = if step == 1 {
+            "minute".to_string()
+        } else {
+            format!("{step} minutes")
+        };
+        let axis = Axis {
+            first_ms: first * MINUTE_MS,
+            bucket_ms: step * MINUTE_MS,
+            buckets,
+        };
+
+        let mut body = String::new();
+        let _ = write!(
+            body,
+            "<h1>actorwatch replay</h1><p>{} of input, {} matched responses.",
+            duration(span_ms),
+            self.counted.values().sum::<u64>()
+        );
+        if step > 1 {
+            let _ = write!(
+                body,
+                " Time charts are drawn per {unit} (the input spans {minutes} minutes; at most \
+                 {MAX_POINTS} points per chart): counts are summed, window counts are the \
+                 highest in each bucket.",
+            );
+        }
+        body.push_str("</p>");
+
+        let mut counted = vec![0.0; buckets];
+        for (&minute, &n) in &self.counted {
+            if let Some(v) = counted.get_mut(bucket_of(minute)) {
+                *v += n as f64;
+            }
+        }
+        let _ = write!(
+            body,
+            "<h2>Responses a counting rule counted, per {unit}</h2>{}",
+            time_chart(
+                "counted",
+                &axis,
+                &[("counted", &counted, "#1f77b4")],
+                None,
+                &[],
+                ""
+            )
+        );
+
+        for (rule_index, rule) in lane.cfg.rules.iter().enumerate() {
+            let (Some(peaks), Some(series), Some(flags)) = (
+                lane.peaks.get(rule_index),
+                self.series.get(rule_index),
+                self.flags.get(rule_index),
+            ) else {
+                continue;
+            };
+            let threshold = f64::from(rule.threshold);
+            let _ = write!(
+                body,
+                "<h2>{}: the top actors' counts within {} against the threshold of {}</h2>\
+                 <p>Each chart is one actor's count of responses {} counts within its window, \
+                 the highest per {unit}; red marks are the events raised.</p>",
+                escape(&rule.id),
+                duration(rule.window_ms()),
+                rule.threshold,
+                escape(&rule.id),
+            );
+            let mut top: Vec<(&ActorKey, u32)> =
+                peaks.actors.iter().map(|(k, w)| (k, w.peak)).collect();
+            top.sort_by(|a, b| {
+                b.1.cmp(&a.1).then_with(|| {
+                    lane.cfg
+                        .actor
+                        .display(a.0)
+                        .cmp(&lane.cfg.actor.display(b.0))
+                })
+            });
+            for (actor, peak) in top.into_iter().take(TOP_ACTORS) {
+                let name = lane.cfg.actor.display(actor);
+                let mut values = vec![0.0; buckets];
+                for &(minute, max) in series.get(actor).map(Vec::as_slice).unwrap_or(&[]) {
+                    if let Some(v) = values.get_mut(bucket_of(minute)) {
+                        *v = f64::max(*v, f64::from(max));
+                    }
+                }
+                let marks: Vec<u64> = flags
+                    .iter()
+                    .filter(|(a, _)| a == actor)
+                    .map(|&(_, t)| t)
+                    .collect();
+                let attrs = format!(
+                    " data-rule=\"{}\" data-actor=\"{}\" data-peak=\"{peak}\" data-events=\"{}\"",
+                    escape(&rule.id),
+                    escape(&name),
+                    marks.len()
+                );
+                let _ = write!(
+                    body,
+                    "<h3>{} (peak {peak}, {} events)</h3>{}",
+                    escape(&name),
+                    marks.len(),
+                    time_chart(
+                        "actor",
+                        &axis,
+                        &[("count", &values, "#444")],
+                        Some(threshold),
+                        &marks,
+                        &attrs
+                    )
+                );
+            }
+            let peaks_of: Vec<u32> = peaks.actors.values().map(|w| w.peak).collect();
+            let _ = write!(
+                body,
+                "<h2>{}: actors by their peak count within the window (log scales)</h2>\
+                 <p>Ordinary clients sit on the left; the threshold is the red line.</p>{}",
+                escape(&rule.id),
+                histogram(&rule.id, &peaks_of, rule.threshold)
+            );
+        }
+
+        if !self.threats.is_empty() {
+            let palette = [
+                "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+            ];
+            let mut lines: Vec<(String, Vec<f64>)> = Vec::new();
+            for (&(rule, minute), &n) in &self.threats {
+                let id = lane
+                    .cfg
+                    .threat_rules
+                    .get(rule)
+                    .map_or("?".to_string(), |r| r.id.as_str().to_string());
+                let at = match lines.iter().position(|(l, _)| *l == id) {
+                    Some(at) => at,
+                    None => {
+                        lines.push((id, vec![0.0; buckets]));
+                        lines.len() - 1
+                    }
+                };
+                if let Some(v) = lines
+                    .get_mut(at)
+                    .and_then(|(_, v)| v.get_mut(bucket_of(minute)))
+                {
+                    *v += n as f64;
+                }
+            }
+            let series: Vec<(&str, &[f64], &str)> = lines
+                .iter()
+                .zip(palette.iter().cycle())
+                .map(|((id, v), c)| (id.as_str(), v.as_slice(), *c))
+                .collect();
+            let _ = write!(
+                body,
+                "<h2>Threat rules: matches per {unit}</h2>{}",
+                time_chart("threats", &axis, &series, None, &[], "")
+            );
+        }
+
+        if !sweep.is_empty() {
+            body.push_str(
+                "<h2>Sweep</h2><table class=\"sweep\"><tr><th>combination</th>\
+                 <th>actors flagged</th><th>events</th><th>events per day</th>\
+                 <th>never close (%)</th></tr>",
+            );
+            for r in sweep {
+                let _ = write!(
+                    body,
+                    "<tr data-combination=\"{0}\"><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+                    escape(&r.label),
+                    r.actors_flagged,
+                    r.events,
+                    r.events_per_day.map_or("-".into(), |d| format!("{d:.1}")),
+                    r.never_close.map_or("-".into(), |n| format!("{:.1}", n * 100.0)),
+                );
+            }
+            body.push_str(
+                "</table><p>Never close: actors whose count never reached half of a threshold.</p>",
+            );
+        }
+        let _ = write!(
+            body,
+            "<h2>Summary</h2><pre class=\"summary\">{}</pre>",
+            escape(summary)
+        );
+        format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+             <title>actorwatch replay</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
+        )
+    }
+}
+
+const STYLE: &str =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:960px;color:#222}\
+h2{margin-top:2em;font-size:1.15em}h3{font-size:1em;margin:1em 0 .2em}\
+svg{display:block;background:#fafafa;border:1px solid #ddd}\
+svg text{font:11px sans-serif;fill:#555}table{border-collapse:collapse}\
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}\
+pre{background:#f4f4f4;padding:1em;overflow-x:auto}";
+
+struct Axis {
+    first_ms: u64,
+    bucket_ms: u64,
+    buckets: usize,
+}
+
+const W: f64 = 900.0;
+const H: f64 = 180.0;
+const LEFT: f64 = 50.0;
+const RIGHT: f64 = 10.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 25.0;
+
+/// Lines over time (one point per bucket), an optional threshold line and event marks.
+fn time_chart(
+    class: &str,
+    axis: &Axis,
+    series: &[(&str, &[f64], &str)],
+    threshold: Option<f64>,
+    marks: &[u64],
+    attrs: &str,
+) -> String {
+    let top_value = series
+        .iter()
+        .flat_map(|(_, v, _)| v.iter().copied())
+        .chain(threshold)
+        .fold(1.0, f64::max)
+        * 1.1;
+    let n = axis.buckets.max(2) as f64 - 1.0;
+    let x = |i: f64| LEFT + (W - LEFT - RIGHT) * i / n;
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v / top_value);
+    let mut svg = format!(
+        "<svg class=\"{class}\"{attrs} xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">"
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\"/>\
+         <text x=\"{2}\" y=\"{3}\" text-anchor=\"end\">{4}</text><text x=\"{2}\" y=\"{5}\" text-anchor=\"end\">0</text>",
+        H - BOTTOM,
+        W - RIGHT,
+        LEFT - 4.0,
+        TOP + 10.0,
+        number(top_value / 1.1),
+        H - BOTTOM,
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{LEFT}\" y=\"{0}\">{1}</text><text x=\"{2}\" y=\"{0}\" text-anchor=\"end\">{3}</text>",
+        H - 8.0,
+        clock(axis.first_ms),
+        W - RIGHT,
+        clock(axis.first_ms + axis.bucket_ms * axis.buckets as u64),
+    );
+    if let Some(t) = threshold {
+        let _ = write!(
+            svg,
+            "<line class=\"threshold\" data-value=\"{t}\" x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>",
+            y(t),
+            W - RIGHT
+        );
+    }
+    for (label, values, color) in series {
+        let points: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| format!("{:.1},{:.1}", x(i as f64), y(v)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"series\" data-label=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            escape(label),
+            points.join(" ")
+        );
+    }
+    if series.len() > 1 {
+        for (i, (label, _, color)) in series.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<text x=\"{0}\" y=\"{1}\" fill=\"{color}\" style=\"fill:{color}\">{2}</text>",
+                LEFT + 10.0 + 150.0 * i as f64,
+                TOP + 12.0,
+                escape(label)
+            );
+        }
+    }
+    for &t in marks {
+        let i = (t.saturating_sub(axis.first_ms)) as f64 / axis.bucket_ms as f64;
+        let value = threshold.unwrap_or(0.0);
+        let _ = write!(
+            svg,
+            "<circle class=\"event\" data-ts-ms=\"{t}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#d62728\"/>",
+            x(i.min(n)),
+            y(value)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Actors per peak count, in powers-of-two bins, both axes logarithmic.
+fn histogram(rule: &str, peaks: &[u32], threshold: u32) -> String {
+    let max_peak = peaks
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(threshold)
+        .max(1);
+    let bins = (32 - max_peak.leading_zeros()) as usize;
+    let mut counts = vec![0u64; bins];
+    for &p in peaks.iter().filter(|&&p| p > 0) {
+        if let Some(c) = counts.get_mut((31 - p.leading_zeros()) as usize) {
+            *c += 1;
+        }
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let log_top = (top + 1.0).log10();
+    let width = (W - LEFT - RIGHT) / bins as f64;
+    let mut svg = format!(
+        "<svg class=\"peaks\" data-rule=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">",
+        escape(rule)
+    );
+    for (i, &c) in counts.iter().enumerate() {
+        let lo = 1u64 << i;
+        let hi = (1u64 << (i + 1)) - 1;
+        let h = (H - TOP - BOTTOM) * ((c as f64 + 1.0).log10() / log_top);
+        let x = LEFT + width * i as f64;
+        let _ = write!(
+            svg,
+            "<rect class=\"bin\" data-lo=\"{lo}\" data-hi=\"{hi}\" data-actors=\"{c}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f77b4\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{c}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x + 1.0,
+            H - BOTTOM - h,
+            width - 2.0,
+            x + width / 2.0,
+            (H - BOTTOM - h - 3.0).max(TOP + 8.0),
+            x + width / 2.0,
+            H - 8.0,
+            if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") },
+        );
+    }
+    // The threshold's place on the log axis, within its bin.
+    let t = f64::from(threshold.max(1));
+    let tx = LEFT + width * t.log2();
+    let _ = write!(
+        svg,
+        "<line class=\"threshold\" data-value=\"{threshold}\" x1=\"{tx:.1}\" y1=\"{TOP}\" x2=\"{tx:.1}\" y2=\"{0}\" stroke=\"#d62728\" stroke-width=\"2\"/>\
+         <text x=\"{1:.1}\" y=\"{2}\" style=\"fill:#d62728\">threshold {threshold}</text>",
+        H - BOTTOM,
+        tx + 4.0,
+        TOP + 10.0
+    );
+    svg.push_str("</svg>");
+    svg
+}
+
+fn number(v: f64) -> String {
+    if v >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// `2026-12-02 13:05 UTC`.
+fn clock(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+fn duration(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{:.1} h", secs as f64 / 3600.0),
+        _ => format!("{:.1} days", secs as f64 / 86_400.0),
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bins_are_powers_of_two() {
+        let svg = histogram("R", &[1, 1, 2, 3, 4, 9, 40], 10);
+        for (lo, hi, n) in [
+            (1, 1, 2),
+            (2, 3, 2),
+            (4, 7, 1),
+            (8, 15, 1),
+            (16, 31, 0),
+            (32, 63, 1),
+        ] {
+            let bin = format!("data-lo=\"{lo}\" data-hi=\"{hi}\" data-actors=\"{n}\"");
+            assert!(svg.contains(&bin), "{bin} in {svg}");
+        }
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

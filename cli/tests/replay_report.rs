@@ -1,0 +1,283 @@
+//! `actorwatch replay --sweep` and `--report`: the sweep's rows against separate replays of each
+//! combination, and the report's charts against counts worked out here from the trace.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const T0: u64 = 1_764_600_000_000;
+
+/// A directory of its own for a test's files, removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("actorwatch-report-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+fn replay(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_actorwatch"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("actorwatch runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn config(dir: &Path, name: &str, threshold: u32, window_secs: u32, cooldown_secs: u32) -> String {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"rules": [{{"id": "4XX_FILTER", "threshold": {threshold}, "window_secs": {window_secs}, "cooldown_secs": {cooldown_secs}}}],
+                "webhook": {{"url": "http://127.0.0.1:9/hook", "mode": "instant"}}}}"#
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// (time, peer, status) as JSON lines, in time order.
+fn write_trace(dir: &Path, trace: &[(u64, String, u16)]) -> String {
+    let path = dir.join("trace.jsonl");
+    let lines: Vec<String> = trace
+        .iter()
+        .map(|(ts, peer, status)| {
+            format!(
+                r#"{{"ts_ms": {ts}, "method": "GET", "path": "/p/{ts}", "status": {status}, "peer": "{peer}"}}"#
+            )
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+/// A scanner (`203.0.113.7`, a 404 every 2 s for 80 s), a slow prober (`203.0.113.9`, a 404
+/// every 9 s), and 20 ordinary clients with a 200 and one or two 404s each.
+fn trace() -> Vec<(u64, String, u16)> {
+    let mut t = Vec::new();
+    for i in 0..40 {
+        t.push((T0 + i * 2_000, "203.0.113.7".to_string(), 404));
+    }
+    for i in 0..20 {
+        t.push((T0 + 500 + i * 9_000, "203.0.113.9".to_string(), 404));
+    }
+    for c in 1..=20u64 {
+        let peer = format!("198.51.100.{c}");
+        t.push((T0 + c * 3_001, peer.clone(), 200));
+        t.push((T0 + c * 3_001 + 7, peer.clone(), 404));
+        if c % 2 == 0 {
+            t.push((T0 + c * 3_001 + 20_000, peer, 404));
+        }
+    }
+    t.sort();
+    t
+}
+
+/// What the engine should make of `trace` for one rule, worked out directly: each actor's peak
+/// count of 404s in `(t - window, t]`, and the events (flagged, and the cooldown passed since the
+/// actor's last event).
+fn reference(
+    trace: &[(u64, String, u16)],
+    threshold: usize,
+    window_ms: u64,
+    cooldown_ms: u64,
+) -> (
+    std::collections::BTreeMap<String, usize>,
+    std::collections::BTreeMap<String, usize>,
+) {
+    let mut peaks = std::collections::BTreeMap::new();
+    let mut events = std::collections::BTreeMap::new();
+    let mut last_event: std::collections::HashMap<String, u64> = Default::default();
+    for (i, (t, peer, status)) in trace.iter().enumerate() {
+        if *status != 404 {
+            continue;
+        }
+        let count = trace[..=i]
+            .iter()
+            .filter(|(u, p, s)| p == peer && *s == 404 && *u + window_ms > *t)
+            .count();
+        let peak = peaks.entry(peer.clone()).or_insert(0);
+        *peak = (*peak).max(count);
+        let cooled = last_event.get(peer).is_none_or(|l| t - l >= cooldown_ms);
+        if count >= threshold && cooled {
+            last_event.insert(peer.clone(), *t);
+            *events.entry(peer.clone()).or_insert(0) += 1;
+        }
+    }
+    (peaks, events)
+}
+
+/// The value of `name="..."` in `tag`.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// Every element `<svg ...>...</svg>` of `class`.
+fn svgs<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
+    let open = format!("<svg class=\"{class}\"");
+    html.match_indices(&open)
+        .map(|(at, _)| {
+            let end = html[at..].find("</svg>").expect("closed") + at;
+            &html[at..end]
+        })
+        .collect()
+}
+
+#[test]
+fn the_report_holds_the_flagged_actors_and_their_counts() {
+    let dir = tempdir();
+    let trace = trace();
+    let input = write_trace(&dir, &trace);
+    let cfg = config(&dir, "c.json", 10, 60, 30);
+    let out = dir.join("report.html");
+    replay(&["--config", &cfg, "--report", out.to_str().unwrap(), &input]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    let (peaks, events) = reference(&trace, 10, 60_000, 30_000);
+    assert_eq!(events.keys().collect::<Vec<_>>(), ["203.0.113.7"]);
+
+    // The top actors' charts: peaks and events as worked out, the threshold drawn.
+    let charts = svgs(&html, "actor");
+    assert_eq!(charts.len(), 5, "five top actors");
+    let mut by_actor = std::collections::BTreeMap::new();
+    for chart in &charts {
+        let actor = attr(chart, "data-actor").unwrap();
+        let peak: usize = attr(chart, "data-peak").unwrap().parse().unwrap();
+        assert_eq!(peaks.get(actor), Some(&peak), "{actor}");
+        let marks = chart.matches("<circle class=\"event\"").count();
+        assert_eq!(attr(chart, "data-events"), Some(marks.to_string().as_str()));
+        assert_eq!(marks, events.get(actor).copied().unwrap_or(0), "{actor}");
+        assert!(chart.contains("class=\"threshold\" data-value=\"10\""));
+        by_actor.insert(actor.to_string(), peak);
+    }
+    // The two probers lead, biggest first.
+    assert_eq!(attr(charts[0], "data-actor"), Some("203.0.113.7"));
+    assert_eq!(attr(charts[1], "data-actor"), Some("203.0.113.9"));
+
+    // The distribution of peaks: every actor in its power-of-two bin.
+    let hist = svgs(&html, "peaks");
+    assert_eq!(hist.len(), 1);
+    let mut expected = std::collections::BTreeMap::<u64, usize>::new();
+    for &p in peaks.values() {
+        *expected
+            .entry(1 << (63 - (p as u64).leading_zeros()))
+            .or_default() += 1;
+    }
+    for bin in hist[0].split("<rect class=\"bin\"").skip(1) {
+        let lo: u64 = attr(bin, "data-lo").unwrap().parse().unwrap();
+        let actors: usize = attr(bin, "data-actors").unwrap().parse().unwrap();
+        assert_eq!(actors, expected.get(&lo).copied().unwrap_or(0), "bin {lo}");
+    }
+
+    // The text summary is on the page; nothing on it reaches out.
+    assert!(html.contains("4XX_FILTER") && html.contains("    203.0.113.7"));
+    let without_xmlns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for outward in [
+        "http:", "https:", "<script", "<link", "src=", "url(", "@import",
+    ] {
+        assert!(!without_xmlns.contains(outward), "{outward}");
+    }
+}
+
+/// Parses the sweep table: combination -> (actors flagged, events).
+fn sweep_rows(out: &str) -> std::collections::BTreeMap<String, (usize, u64, String)> {
+    let table = out.split_once("combination").expect("a sweep table").1;
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("threshold="))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let label = format!("{} {}", cols[0], cols[1]);
+            (
+                label,
+                (
+                    cols[2].parse().unwrap(),
+                    cols[3].parse().unwrap(),
+                    cols[4].to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The summary's 4XX_FILTER row: (actors flagged, events).
+fn summary_row(out: &str) -> (usize, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("4XX_FILTER"))
+        .expect("the rule's row");
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    (cols[2].parse().unwrap(), cols[3].parse().unwrap())
+}
+
+#[test]
+fn sweep_rows_equal_separate_replays() {
+    let dir = tempdir();
+    let trace = trace();
+    let input = write_trace(&dir, &trace);
+    let base = config(&dir, "base.json", 5, 30, 20);
+    let out = replay(&[
+        "--config",
+        &base,
+        "--sweep",
+        "threshold=3,6,12;window_secs=10,60",
+        &input,
+    ]);
+    let rows = sweep_rows(&out);
+    assert_eq!(rows.len(), 6, "{out}");
+    let span_ms = trace.last().unwrap().0 - trace[0].0;
+    for threshold in [3u32, 6, 12] {
+        for window in [10u32, 60] {
+            let label = format!("threshold={threshold} window_secs={window}");
+            let single = config(
+                &dir,
+                &format!("{threshold}-{window}.json"),
+                threshold,
+                window,
+                20,
+            );
+            let alone = summary_row(&replay(&["--config", &single, &input]));
+            let (actors, events, per_day) = rows[&label].clone();
+            assert_eq!((actors, events), alone, "{label}");
+            let (_, reference_events) =
+                reference(&trace, threshold as usize, u64::from(window) * 1000, 20_000);
+            assert_eq!(
+                events,
+                reference_events.values().sum::<usize>() as u64,
+                "{label}"
+            );
+            let expected = events as f64 * 86_400_000.0 / span_ms as f64;
+            assert_eq!(per_day, format!("{expected:.1}"), "{label}");
+        }
+    }
+    // Nobody flagged at 12 within 10 s: the scanner holds at most 5 there.
+    assert_eq!(rows["threshold=12 window_secs=10"].0, 0);
+}
