@@ -20,7 +20,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
+.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
 
 all: test
 
@@ -66,6 +66,19 @@ setup-postlink:
 		npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
+## setup-report: Debian's chromium, which opens replay's HTML report in the tests
+setup-report:
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium from Debian's packages (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	}
+
+## screenshot: docs/report.png, the README's picture of replay's report of the demo's traffic
+screenshot: setup-report
+	ACTORWATCH_UPDATE_SCREENSHOT=1 cargo test --locked -p actorwatch-cli --test replay_report -- chromium
+
 ## build: the filter (.wasm for Envoy and Istio) and the actorwatch command
 build: setup-postlink
 	rustup target add wasm32-wasip1 >/dev/null
@@ -98,7 +111,7 @@ test-worker: worker
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
-test: setup setup-envoy setup-python setup-fleet corpus build test-native test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
+test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
 
 ## test-fleet: fleet mode: the Redis function library, the front, and 3 Envoys on one Redis
 test-fleet: setup-fleet setup-envoy build
@@ -122,7 +135,7 @@ test-fuzz: setup-fuzz
 fuzz: setup-fuzz
 	bash fuzz/run.sh $(FUZZ_SECS) --grow
 
-test-native: setup-fleet
+test-native: setup-fleet setup-report
 	cargo test --workspace --locked --exclude actorwatch-e2e
 
 ## corpus: the benign request corpus (corpus/benign/generated.jsonl), written once by its generator
