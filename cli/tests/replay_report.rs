@@ -175,6 +175,14 @@ fn the_report_holds_the_flagged_actors_and_their_counts() {
         assert_eq!(attr(chart, "data-events"), Some(marks.to_string().as_str()));
         assert_eq!(marks, events.get(actor).copied().unwrap_or(0), "{actor}");
         assert!(chart.contains("class=\"threshold\" data-value=\"10\""));
+        // Responses on 100 ms ticks: the line reaches the peak exactly, and never exceeds it.
+        let line = chart.split("<polyline").nth(1).unwrap();
+        let values: Vec<usize> = attr(line, "data-values")
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(values.iter().max(), Some(&peak), "{actor}");
         by_actor.insert(actor.to_string(), peak);
     }
     // The two probers lead, biggest first.
@@ -280,4 +288,214 @@ fn sweep_rows_equal_separate_replays() {
     }
     // Nobody flagged at 12 within 10 s: the scanner holds at most 5 there.
     assert_eq!(rows["threshold=12 window_secs=10"].0, 0);
+}
+
+/// Chromium: Debian's `chromium` (`make setup-report`), or `ACTORWATCH_CHROMIUM`.
+fn chromium() -> String {
+    let bin = std::env::var("ACTORWATCH_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let found = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{bin} not found: `make setup-report` installs Debian's chromium"
+    );
+    bin
+}
+
+/// A loopback HTTP proxy that answers 502 to everything and keeps each request's first line:
+/// Chromium's only way out.
+struct Proxy {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, stopped) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                        let mut line = String::new();
+                        let _ = std::io::BufReader::new(&conn).read_line(&mut line);
+                        seen.lock().unwrap().push(line.trim().to_string());
+                        let _ = conn
+                            .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        Proxy {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Requests other than the browser's own background calls to Google's services.
+    fn page_requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                let host = r.split_whitespace().nth(1).unwrap_or("");
+                let host = host.trim_start_matches("http://").split([':', '/']).next();
+                !host.is_some_and(|h| h == "google.com" || h.ends_with(".google.com"))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+const WINDOW: (u32, u32) = (1000, 1600);
+
+/// Opens `page` in headless Chromium through `proxy`, screenshots it to `png`; returns stderr.
+fn screenshot(page: &Path, png: &Path, proxy: &Proxy, profile: &Path) -> String {
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--proxy-server=http://127.0.0.1:{}", proxy.port))
+        .arg(format!("--window-size={},{}", WINDOW.0, WINDOW.1))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium runs");
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 90 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let text = reader.join().unwrap();
+    assert!(status.success(), "chromium: {status}\n{text}");
+    text
+}
+
+/// Width and height from a PNG's header.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// The report of the demo's traffic (its Envoy access log, `tests/fixtures/demo-access.jsonl`)
+/// in headless Chromium: it renders, logs no console message (a fetch the page's
+/// Content-Security-Policy blocks would log one), and asks the network for nothing. Chromium's
+/// only way out is a loopback proxy that keeps what it is asked; a control page with one remote
+/// image shows that the proxy would see a fetch. The screenshot is the README's picture
+/// (`docs/report.png`: `make screenshot` refreshes it from this run).
+#[test]
+fn the_report_renders_in_headless_chromium_and_fetches_nothing() {
+    let dir = tempdir();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let page = dir.join("report.html");
+    let out = replay(&[
+        "--config",
+        fixtures.join("demo-config.json").to_str().unwrap(),
+        "--format",
+        "envoy-json",
+        "--sweep",
+        "threshold=5,10,20",
+        "--report",
+        page.to_str().unwrap(),
+        fixtures.join("demo-access.jsonl").to_str().unwrap(),
+    ]);
+    assert!(out.contains("203.0.113.66"), "{out}");
+
+    let proxy = Proxy::start();
+    let png = dir.join("report.png");
+    let log = screenshot(&page, &png, &proxy, &dir.join("profile"));
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "{console:#?}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(png_size(&bytes), WINDOW);
+
+    // Control: a blank page, and a page that loads a remote image, in the same browser setup.
+    let blank = dir.join("blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    let blank_png = dir.join("blank.png");
+    screenshot(&blank, &blank_png, &proxy, &dir.join("profile-blank"));
+    let blank_bytes = std::fs::metadata(&blank_png).unwrap().len();
+    assert!(
+        bytes.len() as u64 > 4 * blank_bytes,
+        "the report's screenshot ({} bytes) holds more than a blank page's ({blank_bytes})",
+        bytes.len()
+    );
+    assert_eq!(proxy.page_requests(), Vec::<String>::new());
+    let remote = dir.join("remote.html");
+    std::fs::write(
+        &remote,
+        "<!DOCTYPE html><html><body><img src=\"http://actorwatch-control.invalid/x.png\"></body></html>",
+    )
+    .unwrap();
+    screenshot(
+        &remote,
+        &dir.join("remote.png"),
+        &proxy,
+        &dir.join("profile-remote"),
+    );
+    let seen = proxy.page_requests();
+    assert!(
+        seen.iter()
+            .any(|r| r.contains("actorwatch-control.invalid")),
+        "{seen:?}"
+    );
+
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/report.png");
+    let _ = std::fs::copy(&png, &target);
+    if std::env::var_os("ACTORWATCH_UPDATE_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.png");
+        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
+        std::fs::copy(&png, docs).unwrap();
+    }
 }

@@ -723,6 +723,8 @@ impl Envoy {
             .arg("--admin-address-path")
             .arg(&admin_path)
             .args(["-l", "info", "--component-log-level", "wasm:debug"])
+            // File access logs reach the disk within 100 ms (replay reads them).
+            .args(["--file-flush-interval-msec", "100"])
             .current_dir(repo())
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

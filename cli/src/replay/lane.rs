@@ -18,6 +18,13 @@ pub struct Window {
     pub peak: u32,
 }
 
+impl Window {
+    /// The times of the responses now in the window (all of them when uncapped).
+    pub fn times(&self) -> impl Iterator<Item = u64> + '_ {
+        self.times.iter().copied()
+    }
+}
+
 /// Exact sliding-window counts per actor for one counting rule.
 pub struct Peaks {
     window_ms: u64,

@@ -12,32 +12,40 @@ use std::fmt::Write;
 
 /// Points per time chart at most: longer inputs are drawn in coarser buckets.
 const MAX_POINTS: u64 = 720;
+/// The finest bucket: 100 ms (a demo's seconds of traffic still draw as lines).
+const TICK_MS: u64 = 100;
 /// Actors drawn per counting rule.
 const TOP_ACTORS: usize = 5;
-const MINUTE_MS: u64 = 60_000;
 
-/// An actor's highest window count per minute, for one counting rule.
+/// An actor's counted responses per 100 ms tick, for one counting rule, in tick order.
 type Series = Vec<(u64, u32)>;
 
+fn add(points: &mut Series, tick: u64) {
+    match points.last_mut() {
+        Some((t, n)) if *t == tick => *n += 1,
+        _ => points.push((tick, 1)),
+    }
+}
+
 pub struct Collector {
-    first_minute: Option<u64>,
-    last_minute: u64,
-    /// Responses a counting rule counted, per minute.
+    first_tick: Option<u64>,
+    last_tick: u64,
+    /// Responses a counting rule counted, per tick.
     counted: BTreeMap<u64, u64>,
     /// Per counting rule and actor, from the actor's second counted response in a window on
     /// (a one-off actor costs no series).
     series: Vec<HashMap<ActorKey, Series>>,
     /// Per counting rule: (actor, time) of each event.
     flags: Vec<Vec<(ActorKey, u64)>>,
-    /// Threat-rule matches per (threat rule, minute).
+    /// Threat-rule matches per (threat rule, tick).
     threats: BTreeMap<(usize, u64), u64>,
 }
 
 impl Collector {
     pub fn new(cfg: &Config) -> Self {
         Collector {
-            first_minute: None,
-            last_minute: 0,
+            first_tick: None,
+            last_tick: 0,
             counted: BTreeMap::new(),
             series: cfg.rules.iter().map(|_| HashMap::new()).collect(),
             flags: cfg.rules.iter().map(|_| Vec::new()).collect(),
@@ -54,32 +62,33 @@ impl Collector {
         step: &Step,
         inspection: &Inspection,
     ) {
-        let minute = ts_ms / MINUTE_MS;
-        self.first_minute.get_or_insert(minute);
-        self.last_minute = self.last_minute.max(minute);
+        let tick = ts_ms / TICK_MS;
+        self.first_tick.get_or_insert(tick);
+        self.last_tick = self.last_tick.max(tick);
         for hit in &inspection.hits {
-            *self.threats.entry((hit.rule, minute)).or_default() += 1;
+            *self.threats.entry((hit.rule, tick)).or_default() += 1;
         }
         if step.counts.iter().any(|&c| c > 0) {
-            *self.counted.entry(minute).or_default() += 1;
+            *self.counted.entry(tick).or_default() += 1;
         }
         let Some(actor) = actor else {
             return;
         };
         for (rule, &count) in step.counts.iter().enumerate() {
-            if count < 2 {
-                continue;
-            }
             let Some(series) = self.series.get_mut(rule) else {
                 continue;
             };
-            let points = match series.get_mut(actor) {
-                Some(points) => points,
-                None => series.entry(actor.clone()).or_default(),
-            };
-            match points.last_mut() {
-                Some((m, max)) if *m == minute => *max = (*max).max(count),
-                _ => points.push((minute, count)),
+            if let Some(points) = series.get_mut(actor) {
+                add(points, tick);
+            } else if count >= 2 {
+                // An actor's series starts with the responses in its window at its second one:
+                // a one-off actor costs none.
+                let mut points = Series::new();
+                let window = lane.peaks.get(rule).and_then(|p| p.actors.get(actor));
+                for t in window.into_iter().flat_map(|w| w.times()) {
+                    add(&mut points, t / TICK_MS);
+                }
+                series.insert(actor.clone(), points);
             }
         }
         let counting = lane.cfg.rules.len();
@@ -92,19 +101,15 @@ impl Collector {
 
     /// The page.
     pub fn finish(self, lane: &Lane, summary: &str, sweep: &[Row], span_ms: u64) -> String {
-        let first = self.first_minute.unwrap_or(0);
-        let minutes = self.last_minute.saturating_sub(first) + 1;
-        let step = minutes.div_ceil(MAX_POINTS).max(1);
-        let buckets = usize::try_from(minutes.div_ceil(step)).unwrap_or(usize::MAX);
-        let bucket_of = |minute: u64| usize::try_from((minute - first) / step).unwrap_or(0);
-        let unit = if step == 1 {
-            "minute".to_string()
-        } else {
-            format!("{step} minutes")
-        };
+        let first = self.first_tick.unwrap_or(0);
+        let ticks = self.last_tick.saturating_sub(first) + 1;
+        let step = nice_step(ticks.div_ceil(MAX_POINTS).max(1) * TICK_MS) / TICK_MS;
+        let buckets = usize::try_from(ticks.div_ceil(step)).unwrap_or(usize::MAX);
+        let bucket_of = |tick: u64| usize::try_from((tick - first) / step).unwrap_or(0);
+        let unit = duration(step * TICK_MS);
         let axis = Axis {
-            first_ms: first * MINUTE_MS,
-            bucket_ms: step * MINUTE_MS,
+            first_ms: first * TICK_MS,
+            bucket_ms: step * TICK_MS,
             buckets,
         };
 
@@ -118,16 +123,15 @@ impl Collector {
         if step > 1 {
             let _ = write!(
                 body,
-                " Time charts are drawn per {unit} (the input spans {minutes} minutes; at most \
-                 {MAX_POINTS} points per chart): counts are summed, window counts are the \
-                 highest in each bucket.",
+                " Time charts are drawn per {unit} (at most {MAX_POINTS} points per chart): \
+                 counts are summed, window counts are the highest in each bucket.",
             );
         }
         body.push_str("</p>");
 
         let mut counted = vec![0.0; buckets];
-        for (&minute, &n) in &self.counted {
-            if let Some(v) = counted.get_mut(bucket_of(minute)) {
+        for (&tick, &n) in &self.counted {
+            if let Some(v) = counted.get_mut(bucket_of(tick)) {
                 *v += n as f64;
             }
         }
@@ -175,12 +179,9 @@ impl Collector {
             });
             for (actor, peak) in top.into_iter().take(TOP_ACTORS) {
                 let name = lane.cfg.actor.display(actor);
-                let mut values = vec![0.0; buckets];
-                for &(minute, max) in series.get(actor).map(Vec::as_slice).unwrap_or(&[]) {
-                    if let Some(v) = values.get_mut(bucket_of(minute)) {
-                        *v = f64::max(*v, f64::from(max));
-                    }
-                }
+                let points = series.get(actor).map(Vec::as_slice).unwrap_or(&[]);
+                let window_ticks = rule.window_ms() / TICK_MS;
+                let values = window_counts(points, window_ticks, first, step, buckets);
                 let marks: Vec<u64> = flags
                     .iter()
                     .filter(|(a, _)| a == actor)
@@ -194,9 +195,10 @@ impl Collector {
                 );
                 let _ = write!(
                     body,
-                    "<h3>{} (peak {peak}, {} events)</h3>{}",
+                    "<h3>{} (peak {peak}, {} event{})</h3>{}",
                     escape(&name),
                     marks.len(),
+                    if marks.len() == 1 { "" } else { "s" },
                     time_chart(
                         "actor",
                         &axis,
@@ -222,7 +224,7 @@ impl Collector {
                 "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
             ];
             let mut lines: Vec<(String, Vec<f64>)> = Vec::new();
-            for (&(rule, minute), &n) in &self.threats {
+            for (&(rule, tick), &n) in &self.threats {
                 let id = lane
                     .cfg
                     .threat_rules
@@ -237,7 +239,7 @@ impl Collector {
                 };
                 if let Some(v) = lines
                     .get_mut(at)
-                    .and_then(|(_, v)| v.get_mut(bucket_of(minute)))
+                    .and_then(|(_, v)| v.get_mut(bucket_of(tick)))
                 {
                     *v += n as f64;
                 }
@@ -309,6 +311,41 @@ const RIGHT: f64 = 10.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 25.0;
 
+/// An actor's count within its window per bucket, from its responses per tick: the highest
+/// of the counts just after each of its responses in the bucket and the count at the bucket's
+/// end (responses leaving the window), all to the tick.
+fn window_counts(
+    points: &[(u64, u32)],
+    window_ticks: u64,
+    first: u64,
+    step: u64,
+    buckets: usize,
+) -> Vec<f64> {
+    // prefix[i]: responses in points[..i].
+    let mut prefix = Vec::with_capacity(points.len() + 1);
+    prefix.push(0u64);
+    for &(_, n) in points {
+        prefix.push(prefix.last().copied().unwrap_or(0) + u64::from(n));
+    }
+    // Responses in ticks (end - window, end].
+    let in_window = |end: u64| {
+        let upto = |tick: u64| prefix[points.partition_point(|&(t, _)| t <= tick)];
+        upto(end) - end.checked_sub(window_ticks).map_or(0, upto)
+    };
+    let mut values = vec![0.0; buckets];
+    for &(tick, _) in points {
+        let bucket = usize::try_from((tick - first) / step).unwrap_or(0);
+        if let Some(v) = values.get_mut(bucket) {
+            *v = f64::max(*v, in_window(tick) as f64);
+        }
+    }
+    for (b, v) in values.iter_mut().enumerate() {
+        let end = first + (b as u64 + 1) * step - 1;
+        *v = f64::max(*v, in_window(end) as f64);
+    }
+    values
+}
+
 /// Lines over time (one point per bucket), an optional threshold line and event marks.
 fn time_chart(
     class: &str,
@@ -365,10 +402,22 @@ fn time_chart(
             .collect();
         let _ = write!(
             svg,
-            "<polyline class=\"series\" data-label=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            "<polyline class=\"series\" data-label=\"{}\" data-values=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
             escape(label),
+            values.iter().map(|v| number(*v)).collect::<Vec<_>>().join(" "),
             points.join(" ")
         );
+        // Few points: each drawn, so that a short input still shows its values.
+        if values.len() <= 60 {
+            for p in &points {
+                if let Some((cx, cy)) = p.split_once(',') {
+                    let _ = write!(
+                        svg,
+                        "<circle cx=\"{cx}\" cy=\"{cy}\" r=\"2\" fill=\"{color}\"/>"
+                    );
+                }
+            }
+        }
     }
     if series.len() > 1 {
         for (i, (label, _, color)) in series.iter().enumerate() {
@@ -453,23 +502,38 @@ fn histogram(rule: &str, peaks: &[u32], threshold: u32) -> String {
     svg
 }
 
+/// The bucket (ms) at least `min_ms`, rounded up to a length a reader recognises.
+fn nice_step(min_ms: u64) -> u64 {
+    const STEPS_MS: [u64; 17] = [
+        100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000,
+        600_000, 900_000, 1_800_000, 3_600_000, 7_200_000,
+    ];
+    STEPS_MS
+        .iter()
+        .copied()
+        .find(|&s| s >= min_ms)
+        .unwrap_or_else(|| min_ms.div_ceil(3_600_000) * 3_600_000)
+}
+
 fn number(v: f64) -> String {
-    if v >= 100.0 || v.fract() == 0.0 {
+    if v >= 100.0 || (v - v.round()).abs() < 1e-6 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }
 }
 
-/// `2026-12-02 13:05 UTC`.
+/// `2026-12-02 13:05:07 UTC`.
 fn clock(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
 fn duration(ms: u64) -> String {
     let secs = ms / 1000;
     match secs {
+        _ if ms < 1_000 => format!("{ms} ms"),
+        1..=119 if ms % 1_000 != 0 => format!("{:.1} s", ms as f64 / 1000.0),
         0..=119 => format!("{secs} s"),
         120..=7199 => format!("{} min", secs / 60),
         7200..=172_799 => format!("{:.1} h", secs as f64 / 3600.0),

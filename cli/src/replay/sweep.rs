@@ -93,7 +93,10 @@ pub fn configure(base: &Value, combination: &Combination) -> Result<Config, Stri
         }
     }
     let text = doc.to_string();
-    Config::from_json_str(&text).map_err(|e| format!("--sweep {}: {e}", combination.label()))
+    // `{"env": "NAME"}` values are read as `load_config` reads them.
+    let env = |name: &str| std::env::var(name).ok();
+    Config::from_json_with_env(text.as_bytes(), &env)
+        .map_err(|e| format!("--sweep {}: {e}", combination.label()))
 }
 
 /// What one combination flagged over the whole input.

@@ -4,7 +4,7 @@
 use actorwatch_e2e::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -93,6 +93,9 @@ fn main() {
     println!("   the HMAC secret is in Envoy's environment, passed to both VMs by name");
     let mut setup = EnvoySetup::new(&config, api.port, receiver.port);
     setup.concurrency = 2;
+    // Envoy's JSON access log, for `actorwatch replay --report` at the end.
+    let access_log = dir.join("access.jsonl");
+    setup.access_log = Some(access_log.clone());
     setup.env = vec![("ACTORWATCH_HMAC_SECRET".into(), SECRET.into())];
     let envoy = match Envoy::start(&setup) {
         Ok(e) => e,
@@ -108,7 +111,11 @@ fn main() {
 
     println!("\n== traffic (clients behind a load balancer that sets X-Forwarded-For)");
     let mut c = envoy.client();
+    let sent = std::cell::Cell::new(0usize);
+    // Paced like clients rather than a loop, so that the replay report has a timeline to draw.
+    let pace = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
     let mut send = |method: &str, path: &str, client: &str| -> u16 {
+        sent.set(sent.get() + 1);
         c.request(
             method,
             path,
@@ -123,6 +130,7 @@ fn main() {
         let mut statuses = Vec::new();
         for n in 1..=6 {
             statuses.push(send("GET", &format!("/api/orders/{}", n * 7 + i), &client));
+            pace(40);
         }
         statuses.push(send("GET", "/api/orders/999", &client));
         statuses.push(send("GET", "/api/order", &client));
@@ -147,14 +155,20 @@ fn main() {
     ];
     let scanner: Vec<u16> = probes
         .iter()
-        .map(|p| send("GET", p, "203.0.113.66"))
+        .map(|p| {
+            pace(80);
+            send("GET", p, "203.0.113.66")
+        })
         .collect();
     println!(
         "   scanner 203.0.113.66 walked {} paths: {scanner:?}",
         probes.len()
     );
     let stuffer: Vec<u16> = (0..12)
-        .map(|_| send("POST", "/login", "203.0.113.99"))
+        .map(|_| {
+            pace(120);
+            send("POST", "/login", "203.0.113.99")
+        })
         .collect();
     println!("   credential stuffer 203.0.113.99 tried 12 passwords: {stuffer:?}");
     let injector = [
@@ -222,12 +236,44 @@ fn main() {
     }
     let ok = !lines.is_empty();
     println!("\n== stopping Envoy, the sample API and the receiver");
+    let logged = wait_for(Duration::from_secs(15), || {
+        let lines = std::fs::read_to_string(&access_log).ok()?.lines().count();
+        (lines >= sent.get()).then_some(())
+    });
+    if logged.is_none() {
+        eprintln!("Envoy's access log holds fewer lines than requests sent");
+    }
     drop(envoy);
     drop(receiver);
     drop(api);
     if !ok {
         eprintln!("the receiver got nothing: see {}", dir.display());
         std::process::exit(1);
+    }
+    report(&actorwatch, &dir, &config, &access_log);
+}
+
+/// Replays Envoy's access log of the demo into an HTML report, with a threshold sweep.
+fn report(actorwatch: &PathBuf, dir: &Path, config: &str, access_log: &Path) {
+    let config_path = dir.join("config.json");
+    let report = dir.join("report.html");
+    if std::fs::write(&config_path, config).is_err() {
+        return;
+    }
+    println!("\n== actorwatch replay of Envoy's access log, with a sweep and an HTML report");
+    let status = Command::new(actorwatch)
+        .env("ACTORWATCH_HMAC_SECRET", SECRET)
+        .arg("replay")
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--format", "envoy-json", "--sweep", "threshold=5,10,20"])
+        .arg("--report")
+        .arg(&report)
+        .arg(access_log)
+        .status();
+    match status {
+        Ok(s) if s.success() => println!("   report: {}", report.display()),
+        _ => eprintln!("   actorwatch replay failed on {}", access_log.display()),
     }
 }
 
