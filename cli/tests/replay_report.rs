@@ -236,6 +236,22 @@ fn sweep_rows(out: &str) -> std::collections::BTreeMap<String, (usize, u64, Stri
         .collect()
 }
 
+/// The sweep table's rows of a one-key sweep: combination -> (actors flagged, events).
+fn sweep_rows_by_label(out: &str) -> std::collections::BTreeMap<String, (usize, u64)> {
+    let table = out.split_once("combination").expect("a sweep table").1;
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                cols.first()?.to_string(),
+                (cols.get(1)?.parse().ok()?, cols.get(2)?.parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
 /// The summary's 4XX_FILTER row: (actors flagged, events).
 fn summary_row(out: &str) -> (usize, u64) {
     let line = out
@@ -451,6 +467,38 @@ fn the_report_renders_in_headless_chromium_and_fetches_nothing() {
         fixtures.join("demo-access.jsonl").to_str().unwrap(),
     ]);
     assert!(out.contains("203.0.113.66"), "{out}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // The injector's SQL injection and XSS, one match each, in the threat rules' chart.
+    let threats = svgs(&html, "threats");
+    assert_eq!(threats.len(), 1);
+    for rule in ["SQLInjection", "XSS"] {
+        let line = threats[0]
+            .split("<polyline")
+            .find(|l| attr(l, "data-label") == Some(rule))
+            .unwrap_or_else(|| panic!("{rule} drawn"));
+        let total: f64 = attr(line, "data-values")
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum();
+        assert_eq!(total, 1.0, "{rule}");
+    }
+    // The sweep's rows on the page are the ones printed.
+    let printed = sweep_rows_by_label(&out);
+    for (label, (actors, events)) in &printed {
+        let row = html
+            .split(&format!("<tr data-combination=\"{label}\">"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{label} on the page"));
+        let cells: Vec<&str> = row
+            .split("<td>")
+            .skip(2)
+            .take(2)
+            .map(|c| c.split('<').next().unwrap())
+            .collect();
+        assert_eq!(cells, [actors.to_string(), events.to_string()], "{label}");
+    }
+    assert_eq!(printed.len(), 3);
 
     let proxy = Proxy::start();
     let png = dir.join("report.png");

@@ -526,7 +526,9 @@ fn number(v: f64) -> String {
 /// `2026-12-02 13:05:07 UTC`.
 fn clock(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .map_or_else(String::new, |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
 }
 
 fn duration(ms: u64) -> String {
