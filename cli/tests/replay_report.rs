@@ -1,38 +1,13 @@
 //! `actorwatch replay --sweep` and `--report`: the sweep's rows against separate replays of each
 //! combination, and the report's charts against counts worked out here from the trace.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::tempdir;
+use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const T0: u64 = 1_764_600_000_000;
-
-/// A directory of its own for a test's files, removed when dropped.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> TempDir {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("actorwatch-report-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
 
 fn replay(args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_actorwatch"))
@@ -153,7 +128,7 @@ fn svgs<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_report_holds_the_flagged_actors_and_their_counts() {
-    let dir = tempdir();
+    let dir = tempdir("report");
     let trace = trace();
     let input = write_trace(&dir, &trace);
     let cfg = config(&dir, "c.json", 10, 60, 30);
@@ -264,7 +239,7 @@ fn summary_row(out: &str) -> (usize, u64) {
 
 #[test]
 fn sweep_rows_equal_separate_replays() {
-    let dir = tempdir();
+    let dir = tempdir("report");
     let trace = trace();
     let input = write_trace(&dir, &trace);
     let base = config(&dir, "base.json", 5, 30, 20);
@@ -452,7 +427,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 /// (`docs/report.png`: `make screenshot` refreshes it from this run).
 #[test]
 fn the_report_renders_in_headless_chromium_and_fetches_nothing() {
-    let dir = tempdir();
+    let dir = tempdir("report");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let page = dir.join("report.html");
     let out = replay(&[

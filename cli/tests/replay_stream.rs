@@ -1,10 +1,12 @@
 //! `actorwatch replay` reading its inputs as a stream: merged by time across files, reordered
 //! within `--reorder-secs`, from files and from standard input.
 
+mod common;
+
+use common::tempdir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,33 +48,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A directory of its own for a test's files, removed when dropped.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> TempDir {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("actorwatch-stream-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
 fn write(dir: &Path, name: &str, lines: &[String]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
@@ -112,7 +87,7 @@ fn line(ts_ms: u64, path: &str, peer: &str) -> String {
 
 #[test]
 fn records_out_of_order_within_the_window_give_the_events_of_sorted_input() {
-    let dir = tempdir();
+    let dir = tempdir("stream");
     // Reversed: the last record 7 s ahead of the first, well within the default 60 s.
     let mut reversed = traffic();
     reversed.reverse();
@@ -149,7 +124,7 @@ fn records_out_of_order_within_the_window_give_the_events_of_sorted_input() {
 
 #[test]
 fn a_record_later_than_the_window_is_counted_and_reported() {
-    let dir = tempdir();
+    let dir = tempdir("stream");
     let t = 1_747_162_300_000u64;
     // The scanner's 5 404s in 4 s, then a record 20 s later, then one from 10 s before the
     // first: more than the 15 s window behind, after newer records were replayed.
@@ -184,7 +159,7 @@ fn a_record_later_than_the_window_is_counted_and_reported() {
 
 #[test]
 fn a_record_exactly_the_window_behind_the_newest_is_replayed_in_order() {
-    let dir = tempdir();
+    let dir = tempdir("stream");
     let t = 1_747_162_300_000u64;
     let scanner = "203.0.113.7:1";
     let lines = vec![
@@ -222,7 +197,7 @@ fn a_record_exactly_the_window_behind_the_newest_is_replayed_in_order() {
 
 #[test]
 fn two_files_interleaved_by_time_merge_into_the_events_of_one() {
-    let dir = tempdir();
+    let dir = tempdir("stream");
     // The scanner's lines in one file, everyone else's in another: each in time order, the
     // two spanning the same 7 s.
     let (scanner, others): (Vec<String>, Vec<String>) = traffic()
@@ -268,7 +243,7 @@ fn standard_input_streams_alone_and_merged_with_files() {
     let o = replay(&["--emit", "events", "-"], &text);
     assert_eq!(stdout(&o), sorted_events());
     // Half on standard input, half in a file.
-    let dir = tempdir();
+    let dir = tempdir("stream");
     let (scanner, others): (Vec<String>, Vec<String>) = traffic()
         .into_iter()
         .partition(|l| l.contains("203.0.113.7"));
