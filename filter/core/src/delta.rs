@@ -3,7 +3,9 @@
 //! aggregates them.
 
 use crate::actor::Resolved;
+use crate::blocklist::Blocklist;
 use crate::config::Config;
+use crate::detector::quiet_covers;
 use crate::metrics::Metrics;
 use crate::observation::Observation;
 use crate::record::{normalize_country, prepare, record_of, Record};
@@ -269,6 +271,25 @@ impl Recorder {
         put_record(&mut self.buf, &record_of(now_ms, obs, &prepared));
         self.counts.records += 1;
         true
+    }
+
+    /// Records a counted response of `actor` from its time, status and actor alone if `quiet`
+    /// (the aggregator's quiet list) covers every rule counting `status`; returns whether it did.
+    /// Otherwise the host records the response whole.
+    pub fn record_if_quiet(
+        &mut self,
+        now_ms: u64,
+        status: u16,
+        actor: &Resolved,
+        quiet: &Blocklist,
+    ) -> bool {
+        let covered = quiet
+            .get(now_ms, &actor.key)
+            .is_some_and(|q| quiet_covers(&self.cfg, q.status, status));
+        if covered {
+            self.record_quiet(now_ms, status, actor);
+        }
+        covered
     }
 
     /// Records a counted response of an actor on the aggregator's quiet list (deep in every

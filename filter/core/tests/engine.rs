@@ -1017,8 +1017,10 @@ fn quiet_actors_are_listed_until_cooldown_minus_window() {
 
     // Five quiet records up to the end: counted (the 3rd to 5th flagged and suppressed), no event.
     for t in until - 5..until {
-        worker.record_quiet(t, 404, &actor);
+        assert!(worker.record_if_quiet(t, 404, &actor, e.quiet_list()));
     }
+    // At its end the entry no longer covers the actor: the host records the response whole.
+    assert!(!worker.record_if_quiet(until, 404, &actor, e.quiet_list()));
     deliver(&mut e, &mut worker, until);
     assert!(e.drain_detections().is_empty());
     let m = e.metrics();

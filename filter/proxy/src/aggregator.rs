@@ -147,7 +147,7 @@ impl Aggregator {
         self.send_batch(now);
         self.send(now);
         self.persist();
-        self.publish_blocklist(now);
+        self.publish_lists(now);
         self.publish_metrics();
     }
 
@@ -255,7 +255,7 @@ impl Aggregator {
                 self.log_fleet_state();
                 self.send(now);
                 self.persist();
-                self.publish_blocklist(now);
+                self.publish_lists(now);
                 self.publish_metrics();
                 return;
             }
@@ -274,7 +274,7 @@ impl Aggregator {
     }
 
     /// Publishes the blocklist and the quiet list, each only when it changed.
-    fn publish_blocklist(&mut self, now: u64) {
+    fn publish_lists(&mut self, now: u64) {
         let lists = [
             (
                 self.engine.blocklist(),

@@ -7,7 +7,7 @@ use actorwatch_core::actor::Resolved;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::threat::Inspection;
-use actorwatch_core::{quiet_covers, Blocklist, Config, Recorder};
+use actorwatch_core::{Blocklist, Config, Recorder};
 use actorwatch_core::{Headers, Observation};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -273,9 +273,7 @@ pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>, source: 
         // Deep in its cooldown, an actor's response only counts: read its source alone.
         let now = host::now_ms();
         if let Some(actor) = actor.unwrap_or_else(|| resolve_from_sources(w, peer.as_deref())) {
-            let quiet = w.quiet.get(now, &actor.key);
-            if quiet.is_some_and(|q| quiet_covers(&w.cfg, q.status, status)) {
-                w.recorder.record_quiet(now, status, &actor);
+            if w.recorder.record_if_quiet(now, status, &actor, &w.quiet) {
                 return;
             }
         }
