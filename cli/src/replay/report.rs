@@ -269,8 +269,8 @@ impl Collector {
                     escape(&r.label),
                     r.actors_flagged,
                     r.events,
-                    r.events_per_day.map_or("-".into(), |d| format!("{d:.1}")),
-                    r.never_close.map_or("-".into(), |n| format!("{:.1}", n * 100.0)),
+                    r.events_per_day_text(),
+                    r.never_close_text(),
                 );
             }
             body.push_str(

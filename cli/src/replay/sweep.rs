@@ -127,6 +127,20 @@ impl Row {
     }
 }
 
+impl Row {
+    /// Events per day with one decimal, `-` for an input spanning no time.
+    pub fn events_per_day_text(&self) -> String {
+        self.events_per_day
+            .map_or("-".into(), |d| format!("{d:.1}"))
+    }
+
+    /// The never-close share in percent with one decimal, `-` without counted responses.
+    pub fn never_close_text(&self) -> String {
+        self.never_close
+            .map_or("-".into(), |n| format!("{:.1}", n * 100.0))
+    }
+}
+
 /// The sweep as a text table.
 pub fn table(rows: &[Row]) -> String {
     let width = rows
@@ -140,13 +154,13 @@ pub fn table(rows: &[Row]) -> String {
         "combination", "actors flagged", "events", "events per day", "never close (%)"
     );
     for r in rows {
-        let per_day = r.events_per_day.map_or("-".into(), |d| format!("{d:.1}"));
-        let never = r
-            .never_close
-            .map_or("-".into(), |n| format!("{:.1}", n * 100.0));
         out.push_str(&format!(
             "{:<width$} {:>14} {:>8} {:>14} {:>15}\n",
-            r.label, r.actors_flagged, r.events, per_day, never
+            r.label,
+            r.actors_flagged,
+            r.events,
+            r.events_per_day_text(),
+            r.never_close_text()
         ));
     }
     out
