@@ -189,40 +189,25 @@ fn the_report_holds_the_flagged_actors_and_their_counts() {
     }
 }
 
-/// Parses the sweep table: combination -> (actors flagged, events).
+/// Parses the sweep table: combination (its `key=value` columns) -> (actors flagged, events,
+/// events per day as printed).
 fn sweep_rows(out: &str) -> std::collections::BTreeMap<String, (usize, u64, String)> {
     let table = out.split_once("combination").expect("a sweep table").1;
     table
         .lines()
         .skip(1)
-        .filter(|l| l.starts_with("threshold="))
+        .filter(|l| l.contains('='))
         .map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            let label = format!("{} {}", cols[0], cols[1]);
+            let keys = cols.iter().take_while(|c| c.contains('=')).count();
             (
-                label,
+                cols[..keys].join(" "),
                 (
-                    cols[2].parse().unwrap(),
-                    cols[3].parse().unwrap(),
-                    cols[4].to_string(),
+                    cols[keys].parse().unwrap(),
+                    cols[keys + 1].parse().unwrap(),
+                    cols[keys + 2].to_string(),
                 ),
             )
-        })
-        .collect()
-}
-
-/// The sweep table's rows of a one-key sweep: combination -> (actors flagged, events).
-fn sweep_rows_by_label(out: &str) -> std::collections::BTreeMap<String, (usize, u64)> {
-    let table = out.split_once("combination").expect("a sweep table").1;
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            Some((
-                cols.first()?.to_string(),
-                (cols.get(1)?.parse().ok()?, cols.get(2)?.parse().ok()?),
-            ))
         })
         .collect()
 }
@@ -459,8 +444,8 @@ fn the_report_renders_in_headless_chromium_and_fetches_nothing() {
         assert_eq!(total, 1.0, "{rule}");
     }
     // The sweep's rows on the page are the ones printed.
-    let printed = sweep_rows_by_label(&out);
-    for (label, (actors, events)) in &printed {
+    let printed = sweep_rows(&out);
+    for (label, (actors, events, _)) in &printed {
         let row = html
             .split(&format!("<tr data-combination=\"{label}\">"))
             .nth(1)
