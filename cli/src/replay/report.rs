@@ -395,10 +395,14 @@ fn time_chart(
         );
     }
     for (label, values, color) in series {
-        let points: Vec<String> = values
+        let xy: Vec<(f64, f64)> = values
             .iter()
             .enumerate()
-            .map(|(i, &v)| format!("{:.1},{:.1}", x(i as f64), y(v)))
+            .map(|(i, &v)| (x(i as f64), y(v)))
+            .collect();
+        let points: Vec<String> = xy
+            .iter()
+            .map(|(px, py)| format!("{px:.1},{py:.1}"))
             .collect();
         let _ = write!(
             svg,
@@ -409,13 +413,11 @@ fn time_chart(
         );
         // Few points: each drawn, so that a short input still shows its values.
         if values.len() <= 60 {
-            for p in &points {
-                if let Some((cx, cy)) = p.split_once(',') {
-                    let _ = write!(
-                        svg,
-                        "<circle cx=\"{cx}\" cy=\"{cy}\" r=\"2\" fill=\"{color}\"/>"
-                    );
-                }
+            for (cx, cy) in &xy {
+                let _ = write!(
+                    svg,
+                    "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"2\" fill=\"{color}\"/>"
+                );
             }
         }
     }
