@@ -61,22 +61,27 @@ fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// `{"env": "NAME"}` in a configuration: this process's environment variable.
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Reads and validates a configuration, printing every error; the exit code on failure.
-pub(crate) fn load_config(path: &Path) -> Result<Config, ExitCode> {
+/// Reads and validates a configuration, printing every error; the exit code on failure. The
+/// document comes back too, for a caller that derives other configurations from it: the file,
+/// or standard input, is read once.
+pub(crate) fn load_config(path: &Path) -> Result<(Config, Vec<u8>), ExitCode> {
     let bytes = read_config(path).map_err(|e| {
         eprintln!("actorwatch: {}: {e}", path.display());
         ExitCode::from(2)
     })?;
-    Config::from_json_with_env(&bytes, &env_var).map_err(|errors| {
-        for e in &errors.0 {
-            eprintln!("{}: {e}", path.display());
+    match Config::from_json_with_env(&bytes, &env_var) {
+        Ok(cfg) => Ok((cfg, bytes)),
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{}: {e}", path.display());
+            }
+            Err(ExitCode::from(1))
         }
-        ExitCode::from(1)
-    })
+    }
 }
 
 fn validate(path: &Path) -> ExitCode {

@@ -196,7 +196,7 @@ impl Progress {
 }
 
 pub fn run(args: ReplayArgs) -> ExitCode {
-    let cfg = match load_config(&args.config) {
+    let (cfg, config_text) = match load_config(&args.config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -218,7 +218,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         .chain(cfg.threat_rules.iter().map(|r| r.action.as_str()))
         .collect();
     let cfg = std::sync::Arc::new(cfg);
-    let mut sweep_lanes = match sweep_lanes(&args) {
+    let mut sweep_lanes = match sweep_lanes(&args, &config_text) {
         Ok(lanes) => lanes,
         Err(e) => {
             eprintln!("actorwatch replay: {e}");
@@ -467,15 +467,17 @@ pub fn run(args: ReplayArgs) -> ExitCode {
 }
 
 /// A lane per `--sweep` combination (none without it).
-fn sweep_lanes(args: &ReplayArgs) -> Result<Vec<(sweep::Combination, Lane)>, String> {
+/// `config_text`: the configuration document as `load_config` read it.
+fn sweep_lanes(
+    args: &ReplayArgs,
+    config_text: &[u8],
+) -> Result<Vec<(sweep::Combination, Lane)>, String> {
     let Some(spec) = &args.sweep else {
         return Ok(Vec::new());
     };
     let combinations = sweep::parse(spec)?;
-    let text =
-        std::fs::read(&args.config).map_err(|e| format!("{}: {e}", args.config.display()))?;
-    let base: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let base: serde_json::Value = serde_json::from_slice(config_text)
+        .map_err(|e| format!("{}: {e}", args.config.display()))?;
     combinations
         .into_iter()
         .map(|c| {

@@ -94,8 +94,7 @@ pub fn configure(base: &Value, combination: &Combination) -> Result<Config, Stri
     }
     let text = doc.to_string();
     // `{"env": "NAME"}` values are read as `load_config` reads them.
-    let env = |name: &str| std::env::var(name).ok();
-    Config::from_json_with_env(text.as_bytes(), &env)
+    Config::from_json_with_env(text.as_bytes(), &crate::env_var)
         .map_err(|e| format!("--sweep {}: {e}", combination.label()))
 }
 
