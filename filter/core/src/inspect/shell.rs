@@ -251,8 +251,13 @@ pub(crate) fn detect_unix(
         if cmd_pos && (c.is_ascii_alphanumeric() || c == b'/' || c == b'.') {
             let (e, name, path) = command_at(v, i);
             let escaped = b.get(back(i).wrapping_sub(1)) == Some(&b'\\');
-            if let Some(at) = unix_command(v, i, e, name, path, start, escaped) {
-                return Some(back(at));
+            // Unix commands are case-sensitive: `Touch` (in `ARM; Touch;` of a User-Agent)
+            // runs nothing. The view is lower case, so look at the text itself.
+            let cased = (i..e).any(|k| b.get(back(k)).is_some_and(u8::is_ascii_uppercase));
+            if !cased {
+                if let Some(at) = unix_command(v, i, e, name, path, start, escaped) {
+                    return Some(back(at));
+                }
             }
             // Not a command, but maybe `bin/chef` or `/etc/[p]asswd` at the command position.
             if let Some(at) = unix_expression(v, i) {

@@ -23,13 +23,20 @@ use super::Meter;
 /// Functions hardly used outside SQL injection: flagged when called with SQL-shaped arguments.
 #[rustfmt::skip]
 const STRONG_FUNCS: &[&str] = &[
-    "ascii", "benchmark", "char", "chr", "concat", "concat_ws", "current_user", "database",
-    "db_name", "dbms_pipe", "elt", "extractvalue", "group_concat", "hex", "if", "iif",
-    "is_srvrolemember", "json_build_object", "json_extract", "jsonb_pretty", "load_file",
-    "make_set", "md5", "mid", "name_const", "ord", "pg_sleep", "randomblob", "sleep",
-    "sqlite_compileoption_get", "substr", "substring", "sys_context", "unhex", "unistr",
-    "updatexml", "user_name", "utl_http", "utl_inaddr", "version", "waitfor", "xmltype",
-    "xp_cmdshell",
+    "array_agg", "ascii", "benchmark", "char", "char_length", "chr", "concat", "concat_ws",
+    "connection_id", "convert_from", "ctxsys", "current_setting", "current_user", "database",
+    "db_name", "dbms_pipe", "dbms_xmlgen", "elt", "extractvalue", "find_in_set",
+    "geometrycollection", "group_concat", "gtid_subset", "hex", "if", "ifnull", "iif", "instr",
+    "is_srvrolemember", "isnull", "json_build_object", "json_extract", "json_keys", "jsonb_pretty",
+    "last_insert_id", "linestring", "lo_export", "lo_from_bytea", "lo_get", "lo_import",
+    "load_extension", "load_file", "make_set", "md5", "mid", "multilinestring", "multipoint",
+    "multipolygon", "name_const", "nullif", "ord", "pg_backend_pid", "pg_ls_dir",
+    "pg_read_binary_file", "pg_read_file", "pg_sleep", "polygon", "query_to_xml", "quote_ident",
+    "quote_literal", "randomblob", "regexp_substr", "row_count", "schema", "session_user", "sleep",
+    "sqlite_compileoption_get", "sqlite_version", "string_agg", "substr", "substring",
+    "sys_context", "sysdate", "system_user", "unhex", "unistr", "updatexml", "user_name",
+    "utl_file", "utl_http", "utl_inaddr", "version", "waitfor", "xmlagg", "xmltype", "xp_cmdshell",
+    "zeroblob",
 ];
 /// Everyday SQL functions: flagged only as a whole value that opens a call (`trim(`).
 #[rustfmt::skip]
@@ -41,8 +48,14 @@ const FUNCS: &[&str] = &[
 /// Catalog and system object names that only an attacker asks for.
 #[rustfmt::skip]
 const CATALOG: &[&str] = &[
-    "information_schema", "msdb", "pg_catalog", "pg_shadow", "sp_executesql", "sqlite_master",
-    "syscolumns", "sysobjects", "xp_cmdshell", "xp_dirtree",
+    "all_tab_columns", "all_tables", "all_users", "dba_tables", "dba_users", "information_schema",
+    "msdb", "msysaccessobjects", "msysobjects", "opendatasource", "openrowset", "pg_authid",
+    "pg_catalog", "pg_database", "pg_proc", "pg_roles", "pg_shadow", "pg_tables", "pg_user",
+    "sp_addlogin", "sp_configure", "sp_executesql", "sp_makewebtask", "sp_oacreate", "sp_password",
+    "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sys_objects", "syscat", "syscolumns",
+    "sysdatabases", "sysibm", "syslogins", "sysmaster", "sysobjects", "systables", "sysusers",
+    "user_tables", "xp_availablemedia", "xp_cmdshell", "xp_dirtree", "xp_regread",
+    "xp_servicecontrol",
 ];
 
 /// Every rule needs at least one of these bytes or a space between words.
@@ -125,7 +138,10 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
             if t.k == K::Var {
                 return Some(t.a); // `/*!50000select*/`, `/*+ hint */`
             }
-            if after_break == Some(true) {
+            // `admin'--`, `' #`, `'/*`: the rest of the statement is cut off. People write
+            // `--` in prose too (`"..." -- Author`), so a line comment counts only when
+            // nothing but punctuation follows it (`-- -`, `--+`), as libinjection judges.
+            if after_break == Some(true) && (s.get(t.a) == Some(&b'/') || bare_comment(s, &t)) {
                 return broken;
             }
             continue;
@@ -159,6 +175,23 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
     }
 }
 
+/// A line comment with no letter or digit after its marker (`--`, `-- -`, `#`, `--+`).
+fn bare_comment(s: &[u8], t: &Tok) -> bool {
+    let body = s.get(t.a..t.b).unwrap_or(&[]);
+    !body.iter().any(u8::is_ascii_alphanumeric)
+}
+
+/// PostgreSQL's built-in type names (the PostgreSQL manual, "Data Types", table 8.1, and
+/// the object identifier types), the only words a cast in an injection names.
+#[rustfmt::skip]
+const PG_TYPES: &[&str] = &[
+    "bigint", "bit", "bool", "boolean", "bytea", "char", "character", "cidr", "date", "decimal",
+    "double", "float", "float4", "float8", "inet", "int", "int2", "int4", "int8", "integer", "interval",
+    "json", "jsonb", "macaddr", "money", "name", "numeric", "oid", "real", "regclass", "regproc",
+    "regtype", "smallint", "text", "time", "timestamp", "timestamptz", "tsquery", "tsvector",
+    "uuid", "varbit", "varchar", "xml",
+];
+
 fn word<'s>(s: &'s [u8], t: &Tok) -> &'s [u8] {
     s.get(t.a..t.b).unwrap_or(&[])
 }
@@ -172,10 +205,13 @@ fn operand(k: K) -> bool {
 }
 
 /// Is `w` (any case) in [`CATALOG`]? Checks the length and first byte every entry has
-/// before the lookup: most words are not 4 to 18 bytes starting with `i m p s x`.
+/// before the lookup: most words are not 4 to 18 bytes starting with `a d i m o p s u x`.
 fn catalog(w: &[u8]) -> bool {
     (4..=18).contains(&w.len())
-        && matches!(w[0].to_ascii_lowercase(), b'i' | b'm' | b'p' | b's' | b'x')
+        && matches!(
+            w[0].to_ascii_lowercase(),
+            b'a' | b'd' | b'i' | b'm' | b'o' | b'p' | b's' | b'u' | b'x'
+        )
         && in_table(w, CATALOG)
 }
 
@@ -303,26 +339,82 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     if n >= 2 && k(1) == K::Kw && is(s, &w[1], "having") && k(0) == K::Func {
         return at(1);
     }
-    // PostgreSQL: `)::text`, `'..'::jsonb`, `'..' @> '..'`, `'..' ? 'a'`.
-    if n >= 3 && matches!(k(2), K::RParen | K::Str) && k(1) == K::Cast && k(0) == K::Word {
+    // Column-count probes: `1 order by 3`, `' group by 2--`, a value that is only `order by 5`.
+    if n >= 3
+        && k(2) == K::Kw
+        && (is(s, &w[2], "order") || is(s, &w[2], "group"))
+        && is(s, &w[1], "by")
+        && k(0) == K::Num
+        && (n == 3 || matches!(k(3), K::Num | K::Str | K::RParen))
+    {
+        return at(2);
+    }
+    if n >= 3 && k(2) == K::Kw && is(s, &w[2], "having") && operand(k(1)) && k(0) == K::Cmp {
+        return at(2);
+    }
+    // `(case when 1=1 then ..`, `' and case when`: a conditional where an expression goes.
+    if n >= 3
+        && is(s, &w[2], "case")
+        && is(s, &w[1], "when")
+        && matches!(
+            k(0),
+            K::Num | K::Str | K::LParen | K::Func | K::Var | K::Select
+        )
+        && (n == 3
+            || matches!(
+                k(3),
+                K::LParen | K::Logic | K::Cmp | K::Select | K::Comma | K::Str | K::Num | K::Op
+            ))
+    {
+        return at(2);
+    }
+    // `into outfile '/var/www/x.php'`, `into dumpfile`.
+    if n >= 2 && is(s, &w[1], "into") && (is(s, &w[0], "outfile") || is(s, &w[0], "dumpfile")) {
         return at(1);
     }
-    if n >= 3 && k(2) == K::Str && k(1) == K::JsonOp && matches!(k(0), K::Str | K::Num | K::Word) {
+    // PostgreSQL: `)::text`, `'..'::jsonb`, `'..' @> '..'`, `'..' ? 'a'`.
+    if n >= 3
+        && matches!(k(2), K::RParen | K::Str)
+        && k(1) == K::Cast
+        && matches!(k(0), K::Word | K::Kw)
+        && in_table(word(s, &w[0]), PG_TYPES)
+    {
+        return at(1);
+    }
+    // `'{"a":1}'::jsonb @> '{}'`, `'..' ? 'a'`: prose asks `"this"? Maybe` with words.
+    if n >= 3
+        && k(2) == K::Str
+        && k(1) == K::JsonOp
+        && (matches!(k(0), K::Str | K::Num) || is(s, &w[0], "array"))
+    {
         return at(1);
     }
     if n >= 3 && k(2) == K::Str && k(1) == K::Cmp && k(0) == K::Str && !is(s, &w[1], "is") {
         return at(1);
     }
+    // `' regexp`, `` ` rlike``: a pattern match right after a closed string.
     if n >= 2
         && matches!(k(1), K::RParen | K::Str)
         && k(0) == K::Cmp
-        && (is(s, &w[0], "like") || is(s, &w[0], "regexp") || is(s, &w[0], "rlike"))
-        && (k(1) == K::RParen || !is(s, &w[0], "like"))
+        && (is(s, &w[0], "regexp") || is(s, &w[0], "rlike"))
     {
         return at(0);
     }
+    // `') like '%`: prose and User-Agents close groups before words (`rv:11.0) like
+    // Gecko`), so after `like` the pattern must be a literal, a group or a call.
+    if n >= 3
+        && matches!(k(2), K::RParen | K::Str)
+        && k(1) == K::Cmp
+        && (is(s, &w[1], "like") || is(s, &w[1], "regexp") || is(s, &w[1], "rlike"))
+        && (k(2) == K::RParen || !is(s, &w[1], "like"))
+        && matches!(k(0), K::Str | K::Num | K::LParen | K::Func | K::Var)
+    {
+        return at(1);
+    }
+    // `1.e(`, `1.e,`: glued, as the trick needs (`Hyperlink/2.5e (Commodore 64)` is not).
     if n >= 2
         && k(1) == K::NumE
+        && w[0].a == w[1].b
         && matches!(k(0), K::LParen | K::Comma | K::Word | K::Func | K::Select)
     {
         return at(1);
@@ -360,5 +452,5 @@ fn catalog_gate_covers_the_table() {
 
 #[cfg(test)]
 pub(crate) fn tables() -> [&'static [&'static str]; 7] {
-    [LOGIC, STMT, KW, STRONG_FUNCS, FUNCS, CATALOG, &[]]
+    [LOGIC, STMT, KW, STRONG_FUNCS, FUNCS, CATALOG, PG_TYPES]
 }

@@ -9,11 +9,23 @@ use super::Meter;
 
 #[rustfmt::skip]
 const WINDOWS: &[&str] = &[
-    "bcdboot", "bcdedit", "bitsadmin", "certutil", "cmd", "cmd.exe", "cscript", "del", "dir",
-    "diskpart", "icacls", "icm", "iex", "ipconfig", "iwmi", "iwr", "mshta", "net", "net1", "netsh",
-    "nltest", "powershell", "powershell.exe", "pwsh", "reg", "regedit", "regsvr32", "rundll32",
-    "sc", "schtasks", "systeminfo", "taskkill", "tasklist", "vssadmin", "wevtutil", "wmic",
-    "wscript", "xcopy",
+    "arp", "attrib", "auditpol", "bcdboot", "bcdedit", "bitsadmin", "cacls", "certutil", "cipher",
+    "cmd", "cmd.exe", "cmdkey", "compact", "copy", "cscript", "del", "dir", "diskpart",
+    "driverquery", "dsquery", "echo", "esentutl", "expand", "find", "findstr", "forfiles",
+    "fsutil", "ftp", "getmac", "gpresult", "gpupdate", "hostname", "icacls", "icm", "iex",
+    "ipconfig", "iwmi", "iwr", "klist", "logoff", "makecab", "more", "mountvol", "move", "mshta",
+    "msiexec", "nbtstat", "net", "net1", "netsh", "nltest", "nslookup", "ntdsutil", "pathping",
+    "ping", "powershell", "powershell.exe", "pwsh", "query", "quser", "qwinsta", "reg", "regedit",
+    "regsvr32", "route", "runas", "rundll32", "sc", "schtasks", "sdelete", "secedit", "shutdown",
+    "start", "systeminfo", "takeown", "taskkill", "tasklist", "telnet", "tftp", "tracert", "type",
+    "ver", "vssadmin", "wbadmin", "wevtutil", "whoami", "wmic", "wscript", "wusa", "xcopy",
+];
+
+/// cmd.exe commands that are also English words: they need a switch, path, variable or URL.
+#[rustfmt::skip]
+const WEAK: &[&str] = &[
+    "attrib", "cipher", "compact", "copy", "echo", "expand", "find", "findstr", "more", "move",
+    "query", "route", "start", "type",
 ];
 
 /// PowerShell cmdlets that fetch or run code.
@@ -78,7 +90,25 @@ pub(crate) fn detect(
                 return Some(back(i));
             }
             if cmd_pos {
-                if let Some(at) = windows_command(v, i, e, w) {
+                // The view drops backslashes: a program named by its Windows path
+                // (`C:\Windows\System32\net.exe user`) is looked up by its last segment
+                // of the text itself.
+                let a = back(i);
+                let mut pe = a;
+                while pe < b.len()
+                    && pe < a + 260
+                    && (b[pe].is_ascii_alphanumeric() || b"_.-:\\/".contains(&b[pe]))
+                {
+                    pe += 1;
+                }
+                let program = windows_program(b, a, pe);
+                let mut end = e;
+                if program.is_some() {
+                    while end < v.len() && back(end) < pe {
+                        end += 1;
+                    }
+                }
+                if let Some(at) = windows_command(v, i, end, w, program) {
                     return Some(back(at));
                 }
             }
@@ -109,10 +139,76 @@ fn cmdlet(b: &[u8]) -> Option<usize> {
     None
 }
 
-fn windows_command(v: &[u8], i: usize, e: usize, w: &[u8]) -> Option<usize> {
+/// The last segment of a program path in the text `b[a..e]` (after `\\` or `/`), if the
+/// word is a path.
+fn windows_program(b: &[u8], a: usize, e: usize) -> Option<&[u8]> {
+    let w = b.get(a..e)?;
+    let p = w.iter().rposition(|c| matches!(c, b'\\' | b'/'))?;
+    let name = &w[p + 1..];
+    (!name.is_empty()).then_some(name)
+}
+
+/// Subcommands that make a Windows tool's next word an attack: `net user x /add`,
+/// `reg add HKLM\..`, `netsh advfirewall ..`, `sc create ..`.
+fn subcommand(name: &[u8], next: &[u8]) -> bool {
+    match name {
+        b"net" | b"net1" => in_table(
+            next,
+            &[
+                "accounts",
+                "group",
+                "localgroup",
+                "session",
+                "share",
+                "start",
+                "stop",
+                "use",
+                "user",
+                "view",
+            ],
+        ),
+        b"netsh" => in_table(
+            next,
+            &[
+                "advfirewall",
+                "firewall",
+                "interface",
+                "portproxy",
+                "wlan",
+                "winhttp",
+                "winsock",
+            ],
+        ),
+        b"reg" => in_table(
+            next,
+            &[
+                "add", "copy", "delete", "export", "import", "load", "query", "save",
+            ],
+        ),
+        b"sc" => in_table(
+            next,
+            &["config", "create", "delete", "qc", "query", "start", "stop"],
+        ),
+        b"wmic" | b"vssadmin" | b"bcdedit" | b"wevtutil" | b"certutil" | b"bitsadmin" => true,
+        _ => false,
+    }
+}
+
+fn windows_command(
+    v: &[u8],
+    i: usize,
+    e: usize,
+    w: &[u8],
+    path_name: Option<&[u8]>,
+) -> Option<usize> {
     if w == b"for" || w == b"if" {
         return batch(v, e, w == b"for").then_some(i);
     }
+    let mut lower = [0u8; 32];
+    let w = match path_name.and_then(|p| super::lex::lower(p, &mut lower)) {
+        Some(p) if in_table(p.strip_suffix(b".exe").unwrap_or(p), WINDOWS) => p,
+        _ => w,
+    };
     let name = w.strip_suffix(b".exe").unwrap_or(w);
     if !in_table(name, WINDOWS) && !in_table(w, WINDOWS) {
         return None;
@@ -123,11 +219,16 @@ fn windows_command(v: &[u8], i: usize, e: usize, w: &[u8]) -> Option<usize> {
     if in_table(name, &["icm", "iex", "iwmi", "iwr"]) && (next.is_some() || i > 0) {
         return Some(i);
     }
+    let next_word = &v[j.min(v.len())..super::lex::word_end(v, j, b"")];
     let arg = match next {
-        None => i > 0,
+        // A bare command after a separator, unless it is also an English word (`& more`).
+        None => i > 0 && !in_table(name, WEAK),
         Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
-        Some(_) => {
-            at(v, j, b"http") || (v.get(j + 1) == Some(&b':') && v.get(j + 2) == Some(&b'/'))
+        // A drive path (`c:\windows`, which the view shows as `c:windows`) or a URL.
+        Some(c) => {
+            at(v, j, b"http")
+                || (c.is_ascii_alphabetic() && v.get(j + 1) == Some(&b':'))
+                || subcommand(name, next_word)
         }
     };
     arg.then_some(i)
@@ -179,6 +280,6 @@ fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) fn tables() -> [&'static [&'static str]; 2] {
-    [WINDOWS, CMDLETS]
+pub(crate) fn tables() -> [&'static [&'static str]; 3] {
+    [WINDOWS, WEAK, CMDLETS]
 }

