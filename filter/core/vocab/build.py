@@ -360,13 +360,15 @@ def alternatives_links(postinst, files):
             pattern += re.escape(target[pos:])
             rx = re.compile(pattern)
             bound = [m.groupdict() for f in files if (m := rx.fullmatch(f))]
+        resolved = False
         for values in bound:
             path = VAR_RE.sub(lambda m: values.get(m.group(1), "$"), link)
             if "$" in path:
-                skipped += 1
                 continue
+            resolved = True
             if "." + os.path.dirname(path) in BIN_DIRS:
                 names.add(os.path.basename(path))
+        skipped += not resolved
     return names, skipped
 
 
@@ -481,7 +483,7 @@ def cmd_unix(args):
             names |= found
             skipped += skip
     if skipped:
-        print(f"note: {skipped} update-alternatives links built from shell variables skipped",
+        print(f"note: {skipped} update-alternatives links left unresolved (shell variables)",
               file=sys.stderr)
 
     bash_version = run(["bash", "-c", "echo $BASH_VERSION"]).strip()
@@ -691,8 +693,8 @@ GENERIC_NAMES = {
 # Credential and configuration files of cloud and container CLIs, and Windows/IIS files, from
 # the tools' own documentation. (path, documentation page). "~/" is the user's home directory.
 CLOUD_PATHS = [
-    ("~/.aws/credentials", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"),
-    ("~/.aws/config", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"),
+    ("~/.aws/credentials", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html; default of credentials_file in awscli/botocore/configprovider.py (Debian awscli 2.9.19)"),
+    ("~/.aws/config", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html; default of config_file in awscli/botocore/configprovider.py (Debian awscli 2.9.19)"),
     ("~/.aws/sso/cache/", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html"),
     ("~/.aws/cli/cache/", "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-role.html"),
     ("~/.kube/config", "https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/"),
@@ -705,10 +707,10 @@ CLOUD_PATHS = [
     ("~/.config/gcloud/credentials.db", "https://cloud.google.com/sdk/docs/authorizing"),
     ("~/.config/gcloud/access_tokens.db", "https://cloud.google.com/sdk/docs/authorizing"),
     ("~/.config/gcloud/legacy_credentials/", "https://cloud.google.com/sdk/docs/authorizing"),
-    ("~/.azure/msal_token_cache.json", "https://learn.microsoft.com/cli/azure/msal-based-azure-cli"),
-    ("~/.azure/accesstokens.json", "https://learn.microsoft.com/cli/azure/msal-based-azure-cli"),
-    ("~/.azure/azureprofile.json", "https://learn.microsoft.com/cli/azure/azure-cli-configuration"),
-    ("~/.azure/service_principal_entries.json", "https://learn.microsoft.com/cli/azure/msal-based-azure-cli"),
+    ("~/.azure/msal_token_cache", "azure/cli/core/auth/identity.py (Debian python3-azure-cli-core 2.45): token cache, .json or .bin appended; https://learn.microsoft.com/cli/azure/msal-based-azure-cli"),
+    ("~/.azure/accesstokens.json", "token file of Azure CLI before 2.30 (ADAL), replaced by msal_token_cache: https://learn.microsoft.com/cli/azure/msal-based-azure-cli"),
+    ("~/.azure/azureprofile.json", "azure/cli/core/_profile.py (Debian python3-azure-cli-core 2.45)"),
+    ("~/.azure/service_principal_entries", "azure/cli/core/auth/identity.py (Debian python3-azure-cli-core 2.45): service principal secrets, .json or .bin appended"),
     ("~/.oci/config", "https://docs.oracle.com/iaas/Content/API/Concepts/sdkconfig.htm"),
     ("~/.aliyun/config.json", "https://www.alibabacloud.com/help/en/cli/configure-credentials"),
     ("~/.config/doctl/config.yaml", "https://docs.digitalocean.com/reference/doctl/reference/"),
@@ -788,7 +790,7 @@ CLOUD_INIT_NOT_NETWORK = {"lxd"}
 # Addresses and names cloud-init does not carry, each with the page or source file naming it.
 # A name starting with "." is a suffix: every name under it.
 SSRF_CURATED = [
-    ("169.254.170.2", "AWS ECS/Fargate task metadata and credentials endpoint: botocore/utils.py ContainerMetadataFetcher.IP_ADDRESS (boto/botocore); https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint.html"),
+    ("169.254.170.2", "AWS ECS/Fargate task metadata and credentials endpoint: ContainerMetadataFetcher.IP_ADDRESS in awscli/botocore/utils.py (Debian awscli 2.9.19) and boto/botocore botocore/utils.py"),
     ("169.254.170.23", "AWS EKS Pod Identity agent: botocore/utils.py ContainerMetadataFetcher._ALLOWED_HOSTS (boto/botocore)"),
     ("fd00:ec2::23", "AWS EKS Pod Identity agent (IPv6): botocore/utils.py ContainerMetadataFetcher._ALLOWED_HOSTS (boto/botocore)"),
     ("fd20:ce::254", "GCP metadata server over IPv6: https://cloud.google.com/compute/docs/metadata/querying-metadata"),
@@ -944,7 +946,8 @@ def cmd_schemes(args):
     m = re.search(r"^Protocols: (.*)$", out, re.M)
     for s in m.group(1).split():
         schemes.setdefault(s.lower(), []).append("curl")
-    used.append(f"curl {ver} (curl --version Protocols)")
+    rd = re.search(r"^Release-Date: (.*)$", out, re.M)
+    used.append(f"curl {ver} (curl --version Protocols; Release-Date {rd.group(1) if rd else '?'})")
     if have("php"):
         out = run(["php", "-r", 'echo PHP_VERSION, "\\n", implode("\\n", stream_get_wrappers()), "\\n";'])
         lines = out.split()
@@ -988,6 +991,37 @@ def cmd_schemes(args):
 
 # ---------------------------------------------------------------------------------------------
 # sources, check
+
+
+def read_vocab(out_dir, fname):
+    with open(os.path.join(out_dir, fname), encoding="utf-8") as f:
+        return [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+
+
+def cmd_words(args):
+    """Commands that are also English words: the detectors ask for shell-shaped context around
+    them (`; more stuff` is prose, `; more /etc/passwd` is not)."""
+    dictionary = "/usr/share/dict/web2"
+    if not os.path.isfile(dictionary):
+        sys.exit(f"build.py: {dictionary} is missing (apt-get install miscfiles)")
+    with open(dictionary, encoding="utf-8", errors="replace") as f:
+        english = {w.strip().lower() for w in f if w.strip()}
+    commands = set()
+    for fname in ("unix_commands.txt", "windows_commands.txt", "powershell_aliases.txt"):
+        commands.update(read_vocab(args.out, fname))
+    version = run(["dpkg-query", "-W", "-f=${Version}", "miscfiles"]).strip()
+    write_vocab(
+        args.out,
+        "command_words.txt",
+        "command names that are also English words (they need shell-shaped context)",
+        [
+            f"source: unix_commands.txt, windows_commands.txt and powershell_aliases.txt beside this file, "
+            f"each entry kept when {dictionary} (Webster's Second International, Debian miscfiles {version}) lists it",
+            "rule: lower-case comparison; the dictionary's own entries are not copied otherwise",
+            "rebuild: python3 filter/core/vocab/build.py words (after unix, windows and powershell)",
+        ],
+        sorted(c for c in commands if c in english),
+    )
 
 
 def cmd_sources(_args):
@@ -1063,11 +1097,12 @@ def main():
     p = sub.add_parser("oob")
     p.add_argument("--interactsh", help="projectdiscovery/interactsh checkout or git dir")
     sub.add_parser("schemes")
+    sub.add_parser("words")
     sub.add_parser("sources")
     sub.add_parser("check")
     args = ap.parse_args()
     fn = {"unix": cmd_unix, "windows": cmd_windows, "powershell": cmd_powershell,
-          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes,
+          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes, "words": cmd_words,
           "sources": cmd_sources, "check": cmd_check}[args.cmd]
     sys.exit(fn(args) or 0)
 

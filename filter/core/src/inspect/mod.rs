@@ -5,6 +5,7 @@
 //! makes a bounded number of passes over it, so the work is at most k × the request's size
 //! (see [`Meter`]). No regexes: tokenizers, word lookups in sorted tables and hand-written
 //! scanners. The caller picks which parts each class looks at with a [`Scope`].
+mod agent;
 mod classes;
 mod decode;
 mod files;
@@ -18,6 +19,7 @@ mod sql_lex;
 mod ssrf;
 #[cfg(test)]
 mod tests;
+mod vocab;
 mod windows;
 
 use std::borrow::Cow;
@@ -295,7 +297,10 @@ fn detect(
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
         Attack::OsCommandInjection => {
-            shell::detect_unix(s, classes & classes::UNIX_META != 0, shell, meter)
+            let agent = ctx.part == Part::Headers
+                && ctx.name.eq_ignore_ascii_case("user-agent")
+                && agent::well_formed(s.as_bytes());
+            shell::detect_unix(s, classes & classes::UNIX_META != 0, agent, shell, meter)
         }
         Attack::WindowsCommandInjection => {
             windows::detect(s, classes & classes::WIN_SPECIAL != 0, shell, meter)

@@ -16,7 +16,36 @@
 //!
 //! Windows commands are in `windows.rs`; both share the shell view below.
 use super::lex::{at, in_table, is_word};
-use super::Meter;
+use super::{vocab, Meter};
+
+/// A Unix program: the hand list above, every program Debian installs (`vocab::unix_commands`),
+/// or an interpreter with its version glued on (`python3.10`, `php8.1`, `perl5.36`).
+fn known(name: &[u8]) -> bool {
+    in_table(name, UNIX) || in_table(name, vocab::unix_commands()) || versioned(name)
+}
+
+/// A command that is also a word: the hand list, or a Debian program that is an English word
+/// and not on the hand list of programs (`trap`, `look`, `which`).
+fn weak(name: &[u8]) -> bool {
+    in_table(name, WEAK) || (!in_table(name, UNIX) && in_table(name, vocab::command_words()))
+}
+
+fn versioned(name: &[u8]) -> bool {
+    let stem = name
+        .iter()
+        .position(|c| c.is_ascii_digit())
+        .map_or(name, |p| &name[..p]);
+    stem.len() < name.len()
+        && name[stem.len()..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b'.')
+        && in_table(
+            stem,
+            &[
+                "lua", "node", "perl", "php", "pip", "python", "ruby", "tclsh",
+            ],
+        )
+}
 
 /// Unix programs an attacker runs. Sorted.
 #[rustfmt::skip]
@@ -212,9 +241,15 @@ pub(super) fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
 }
 
 /// `meta`: the text has a [`shell_meta`] byte (the caller knows it from its byte classes).
+///
+/// `agent`: the text is a well-formed User-Agent (`agent::well_formed`): its `;` and
+/// parentheses separate comment items (`(Linux; U; id; gzip)`), not commands, so only shell
+/// syntax that no User-Agent grammar has (`$(..)`, backticks, `|`, `&&`, `/dev/tcp/`, ...)
+/// counts.
 pub(crate) fn detect_unix(
     s: &str,
     meta: bool,
+    agent: bool,
     shell: &mut ShellView,
     meter: &mut Meter,
 ) -> Option<usize> {
@@ -223,15 +258,18 @@ pub(crate) fn detect_unix(
     // Fast path: without shell syntax only a command starting the value can matter.
     let mut buf = [0u8; 32];
     debug_assert_eq!(meta, b.iter().any(|c| shell_meta(*c)));
-    if !meta && !super::lex::in_sorted(first_word(b, &mut buf), UNIX) {
+    if !meta && !known(first_word(b, &mut buf)) {
         return None;
     }
     meter.add(b.len());
     let (v, map) = shell.of(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
-    let mut cmd_pos = true;
-    let mut start = true;
+    // A User-Agent starts with a product name, not a command.
+    let mut cmd_pos = !agent;
+    let mut start = !agent;
+    // Backticks pair up: the second of a pair closes (`` `git pull` then ``), it never opens.
+    let mut backticks = 0usize;
     while i < v.len() {
         // Outside a command position, bytes no rule starts at change nothing: skip them.
         if !cmd_pos {
@@ -260,7 +298,7 @@ pub(crate) fn detect_unix(
                 }
             }
             // Not a command, but maybe `bin/chef` or `/etc/[p]asswd` at the command position.
-            if let Some(at) = unix_expression(v, i) {
+            if let Some(at) = unix_expression(v, i, false) {
                 return Some(back(at));
             }
             cmd_pos = false;
@@ -268,7 +306,9 @@ pub(crate) fn detect_unix(
             i = e.max(i + 1);
             continue;
         }
-        if let Some(at) = unix_expression(v, i) {
+        let opens = c == b'`' && backticks % 2 == 0 && substitution(v, i);
+        backticks += usize::from(c == b'`');
+        if let Some(at) = unix_expression(v, i, opens) {
             return Some(back(at));
         }
         // `$u ` before a command is an (empty) expansion: stay at the command position.
@@ -276,7 +316,9 @@ pub(crate) fn detect_unix(
             i = super::lex::word_end(v, i + 1, b"");
             continue;
         }
-        cmd_pos = sep(c) || (c == b'`' && substitution(v, i));
+        // After `<` or `>` comes a file name, not a command (`<apt> hi` in a chat log).
+        cmd_pos =
+            (sep(c) && !matches!(c, b'<' | b'>') && !(agent && matches!(c, b';' | b'('))) || opens;
         start = false;
         i += 1;
     }
@@ -300,23 +342,36 @@ fn unix_command(
             b' ' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b')' | b'`'
         )
     });
-    if !ends_word || !in_table(name, UNIX) {
+    if !ends_word || !known(name) {
         return None;
     }
-    let weak = in_table(name, WEAK);
+    let weak = weak(name);
     if name == b"alias" {
         let j = super::lex::skip_spaces(v, e);
         let next = super::lex::word_end(v, j, b".+-");
         let opt = matches!(v.get(j), Some(b'-' | b'+'));
         return (opt || (next > j && v.get(next) == Some(&b'='))).then_some(i);
     }
+    // The hand list is the programs attacks run; the rest of Debian's programs need a shell
+    // shape around them: an English word (`; host`, `& wait`) an argument a shell reads
+    // (`-x`, `/path`, `$v`, a redirection), another (`; lastlog`) the end, a separator or
+    // such an argument (`npm install` in a pasted code block is not an injection).
+    let listed = in_table(name, UNIX) || versioned(name);
+    if !start && !listed {
+        let shaped = if weak {
+            shell_argument(v, e)
+        } else {
+            shellish_after(v, e)
+        };
+        return (shaped || escaped).then_some(i);
+    }
     if !start {
-        return (!weak || shellish_after(v, e) || escaped).then_some(i);
+        return (!weak || shellish_after(v, e) || escaped || timed(v, name, e)).then_some(i);
     }
     if escaped || (path && v.get(i) == Some(&b'/')) {
         return Some(i);
     }
-    if name.contains(&b'-') {
+    if name.contains(&b'-') && listed {
         return Some(i);
     }
     let j = super::lex::skip_spaces(v, e);
@@ -329,15 +384,42 @@ fn unix_command(
     }
     if in_table(name, PREFIX) && j > e {
         let (_, next, _) = command_at(v, j);
-        if in_table(next, UNIX) && !in_table(next, WEAK) {
+        if known(next) && !self::weak(next) {
             return Some(i);
         }
     }
     None
 }
 
+/// After a space, an argument only a shell reads: an option, a path, a variable, a redirection.
+fn shell_argument(v: &[u8], e: usize) -> bool {
+    let j = super::lex::skip_spaces(v, e);
+    j > e
+        && match v.get(j) {
+            Some(b'-') => v
+                .get(j + 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-'),
+            Some(c) => matches!(c, b'/' | b'$' | b'~' | b'<' | b'>' | b'*'),
+            None => false,
+        }
+}
+
+/// `sleep 5`, `sleep 60;`: the time-based probe, a number and then the end or a separator.
+fn timed(v: &[u8], name: &[u8], e: usize) -> bool {
+    if name != b"sleep" {
+        return false;
+    }
+    let j = super::lex::skip_spaces(v, e);
+    let mut k = j;
+    while k < v.len() && v[k].is_ascii_digit() {
+        k += 1;
+    }
+    k > j && shellish_after(v, k)
+}
+
 /// Shell syntax that is not a plain command: substitutions, expansions, Shellshock, ...
-fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
+/// `opens`: `v[i]` is a backtick that opens a substitution.
+fn unix_expression(v: &[u8], i: usize, opens: bool) -> Option<usize> {
     let c = v[i];
     let n1 = v.get(i + 1).copied().unwrap_or(0);
     let hit = match c {
@@ -356,14 +438,14 @@ fn unix_expression(v: &[u8], i: usize) -> Option<usize> {
         }
         // Shellshock: a function definition opening the value, not `main() {` in code.
         b'(' => (at(v, i, b"() {") || at(v, i, b"(){")) && v[..i].iter().all(|c| *c == b' '),
-        b'`' if substitution(v, i) => {
+        b'`' if opens => {
             let j = super::lex::skip_spaces(v, i + 1);
             let (_, name, _) = command_at(v, j);
-            in_table(name, UNIX)
+            known(name)
         }
         b'b' if at(v, i, b"bin/") && (i == 0 || !is_word(v[i - 1])) => {
             let (_, name, _) = command_at(v, i + 4);
-            in_table(name, UNIX) || in_table(name, &["chef", "visudo"])
+            known(name) || in_table(name, &["chef", "visudo"])
         }
         b'/' => glob_path(v, i),
         b'{' => brace_list(v, i),

@@ -38,6 +38,13 @@ const STRONG_FUNCS: &[&str] = &[
     "utl_file", "utl_http", "utl_inaddr", "version", "waitfor", "xmlagg", "xmltype", "xp_cmdshell",
     "zeroblob",
 ];
+/// Functions that take no argument and reveal the server: an empty call is a probe.
+#[rustfmt::skip]
+const INFO_FUNCS: &[&str] = &[
+    "connection_id", "current_user", "database", "db_name", "last_insert_id", "pg_backend_pid",
+    "row_count", "schema", "session_user", "sqlite_version", "sysdate", "system_user", "user_name",
+    "version",
+];
 /// Everyday SQL functions: flagged only as a whole value that opens a call (`trim(`).
 #[rustfmt::skip]
 const FUNCS: &[&str] = &[
@@ -175,6 +182,14 @@ fn scan(s: &[u8], quote: u8) -> Option<usize> {
     }
 }
 
+/// A string token whose text is a JSON document (`'{"a":1}'`, `'[1]'`).
+fn json_literal(s: &[u8], t: &Tok) -> bool {
+    let body = s.get(t.a..t.b).unwrap_or(&[]);
+    body.iter()
+        .find(|c| !matches!(c, b'\'' | b'"' | b'`' | b' '))
+        .is_some_and(|c| matches!(c, b'{' | b'['))
+}
+
 /// A line comment with no letter or digit after its marker (`--`, `-- -`, `#`, `--+`).
 fn bare_comment(s: &[u8], t: &Tok) -> bool {
     let body = s.get(t.a..t.b).unwrap_or(&[]);
@@ -224,7 +239,10 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     // Tautology: `or 1=1`, `and 'a'='b'`, `or x=x` (a literal on both sides: prose says
     // `and y = 1`, injections compare constants).
     if n >= 4 && k(3) == K::Logic && matches!(k(1), K::Cmp | K::JsonOp) {
-        let same = k(2) == K::Word && word(s, &w[2]).eq_ignore_ascii_case(word(s, &w[0]));
+        // `x is x` is not SQL (`is` takes null, true, false): `business is business` is prose.
+        let same = k(2) == K::Word
+            && !is(s, &w[1], "is")
+            && word(s, &w[2]).eq_ignore_ascii_case(word(s, &w[0]));
         if (operand(k(2)) && operand(k(0))) || same {
             return at(3);
         }
@@ -251,8 +269,17 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     if n >= 2 && k(1) == K::Union && k(0) == K::LParen {
         return at(1);
     }
-    // `select` followed by what only a query puts there.
-    if n >= 2 && k(1) == K::Select {
+    // `select` followed by what only a query puts there, where a query can start: the value's
+    // start, after `union`, `;`, `(`, an operator or a comma (`"SELECT count(*) FROM t"`
+    // quoted in prose follows a word or a string).
+    let query_starts = |i: usize| {
+        n == i + 1
+            || matches!(
+                k(i + 1),
+                K::Union | K::Semi | K::LParen | K::Logic | K::Cmp | K::Comma | K::Op
+            )
+    };
+    if n >= 2 && k(1) == K::Select && query_starts(1) {
         match k(0) {
             K::Func | K::Var => return at(1),
             K::Kw if is(s, &w[0], "null") || is(s, &w[0], "distinct") || is(s, &w[0], "top") => {
@@ -262,7 +289,7 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
             _ => {}
         }
     }
-    if n >= 3 && k(2) == K::Select && k(1) == K::Num && k(0) == K::Comma {
+    if n >= 3 && k(2) == K::Select && k(1) == K::Num && k(0) == K::Comma && query_starts(2) {
         return at(2);
     }
     // Statements.
@@ -316,7 +343,18 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
         && k(2) == K::Func
         && k(1) == K::LParen
         && in_table(word(s, &w[2]), STRONG_FUNCS)
-        && matches!(k(0), K::Func | K::Select | K::RParen | K::Var | K::End)
+        && matches!(k(0), K::Func | K::Select | K::Var | K::End)
+    {
+        return at(2);
+    }
+    // `version()`, `database()`: an empty call reveals something only for functions that take
+    // no argument, and prose names functions that way (`the char() function`).
+    if n >= 3
+        && k(2) == K::Func
+        && k(1) == K::LParen
+        && k(0) == K::RParen
+        && in_table(word(s, &w[2]), INFO_FUNCS)
+        && (n == 3 || !matches!(k(3), K::Word | K::Kw))
     {
         return at(2);
     }
@@ -381,9 +419,11 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     {
         return at(1);
     }
-    // `'{"a":1}'::jsonb @> '{}'`, `'..' ? 'a'`: prose asks `"this"? Maybe` with words.
+    // `'{"a":1}'::jsonb @> '{}'`, `'{..}' ? 'a'`: JSON operators on a JSON literal (prose
+    // asks `"this"? "or that"`).
     if n >= 3
         && k(2) == K::Str
+        && json_literal(s, &w[2])
         && k(1) == K::JsonOp
         && (matches!(k(0), K::Str | K::Num) || is(s, &w[0], "array"))
     {
@@ -422,8 +462,24 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     if n >= 4 && operand(k(3)) && is(s, &w[2], "as") && k(1) == K::Str && k(0) == K::From {
         return at(2);
     }
-    if matches!(k(0), K::Word | K::Func | K::Stmt) && catalog(word(s, &w[0])) {
+    // Catalog names where a query names a table (`from`, `,`, `(`, a qualified `x.y`), or
+    // alone: prose mentions them (`the sqlite_master table`, `an SQLITE_SCHEMA error`).
+    if matches!(k(0), K::Word | K::Func | K::Stmt)
+        && catalog(word(s, &w[0]))
+        && (n == 1
+            || matches!(
+                k(1),
+                K::From | K::Dot | K::Comma | K::LParen | K::Select | K::Semi | K::Stmt | K::Union
+            ))
+    {
         return at(0);
+    }
+    if n >= 2
+        && k(0) == K::Dot
+        && matches!(k(1), K::Word | K::Func | K::Stmt)
+        && catalog(word(s, &w[1]))
+    {
+        return at(1);
     }
     // `mysql.user`, `master..sysdatabases`
     if n >= 3
@@ -451,6 +507,15 @@ fn catalog_gate_covers_the_table() {
 }
 
 #[cfg(test)]
-pub(crate) fn tables() -> [&'static [&'static str]; 7] {
-    [LOGIC, STMT, KW, STRONG_FUNCS, FUNCS, CATALOG, PG_TYPES]
+pub(crate) fn tables() -> [&'static [&'static str]; 8] {
+    [
+        LOGIC,
+        STMT,
+        KW,
+        STRONG_FUNCS,
+        FUNCS,
+        CATALOG,
+        PG_TYPES,
+        INFO_FUNCS,
+    ]
 }

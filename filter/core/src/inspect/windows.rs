@@ -5,7 +5,31 @@
 //! `shell.rs` (quotes and carets of obfuscation dropped, lowercase).
 use super::lex::{at, in_table, is_word};
 use super::shell::{first_word, ShellView};
-use super::Meter;
+use super::{vocab, Meter};
+
+/// A Windows program: the hand list, a program Wine reimplements or a cmd.exe builtin
+/// (`vocab::windows_commands`), or a PowerShell alias of three letters or more (`gci`, `saps`).
+fn known(name: &[u8]) -> bool {
+    in_table(name, WINDOWS)
+        || in_table(name, vocab::windows_commands())
+        || (name.len() >= 3 && in_table(name, vocab::powershell_aliases()))
+}
+
+/// A command that is also an English word needs a switch, path, variable or URL after it.
+fn weak(name: &[u8]) -> bool {
+    in_table(name, WEAK) || (!in_table(name, WINDOWS) && in_table(name, vocab::command_words()))
+}
+
+/// `Get-ChildItem`, `Invoke-WebRequest`: an approved PowerShell verb, a hyphen and a noun.
+fn cmdlet_shape(w: &[u8]) -> bool {
+    let Some(h) = w.iter().position(|c| *c == b'-') else {
+        return false;
+    };
+    let noun = &w[h + 1..];
+    noun.len() >= 2
+        && noun.iter().all(u8::is_ascii_alphanumeric)
+        && in_table(&w[..h], vocab::powershell_verbs())
+}
 
 #[rustfmt::skip]
 const WINDOWS: &[&str] = &[
@@ -55,7 +79,7 @@ pub(crate) fn detect(
     let mut buf = [0u8; 32];
     let first = first_word(b, &mut buf);
     debug_assert_eq!(special, b.iter().any(|c| self::special(*c)));
-    if !special && !super::lex::in_sorted(first, WINDOWS) && first != b"for" && first != b"if" {
+    if !special && !known(first) && first != b"for" && first != b"if" {
         // Only a cmdlet (`Invoke-WebRequest`) is left to find.
         return cmdlet(b);
     }
@@ -88,6 +112,19 @@ pub(crate) fn detect(
             // Every cmdlet is hyphenated: plain words skip the lookup.
             if (i == 0 || !is_word(v[i - 1])) && w.contains(&b'-') && in_table(w, CMDLETS) {
                 return Some(back(i));
+            }
+            // A cmdlet run where a command goes (`; Get-Process`), or with a parameter
+            // (`Get-ChildItem -Path c:\`); `Get-Started` in a sentence is neither.
+            if cmd_pos && cmdlet_shape(w) {
+                let j = super::lex::skip_spaces(v, e);
+                let param =
+                    v.get(j) == Some(&b'-') && v.get(j + 1).is_some_and(u8::is_ascii_alphabetic);
+                let ends = v
+                    .get(j)
+                    .is_none_or(|c| matches!(c, b';' | b'|' | b'&' | b'$' | b')'));
+                if param || (i > 0 && ends) {
+                    return Some(back(i));
+                }
             }
             if cmd_pos {
                 // The view drops backslashes: a program named by its Windows path
@@ -206,11 +243,11 @@ fn windows_command(
     }
     let mut lower = [0u8; 32];
     let w = match path_name.and_then(|p| super::lex::lower(p, &mut lower)) {
-        Some(p) if in_table(p.strip_suffix(b".exe").unwrap_or(p), WINDOWS) => p,
+        Some(p) if known(p.strip_suffix(b".exe").unwrap_or(p)) => p,
         _ => w,
     };
     let name = w.strip_suffix(b".exe").unwrap_or(w);
-    if !in_table(name, WINDOWS) && !in_table(w, WINDOWS) {
+    if !known(name) && !known(w) {
         return None;
     }
     let j = super::lex::skip_spaces(v, e);
@@ -222,7 +259,7 @@ fn windows_command(
     let next_word = &v[j.min(v.len())..super::lex::word_end(v, j, b"")];
     let arg = match next {
         // A bare command after a separator, unless it is also an English word (`& more`).
-        None => i > 0 && !in_table(name, WEAK),
+        None => i > 0 && !weak(name),
         Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
         // A drive path (`c:\windows`, which the view shows as `c:windows`) or a URL.
         Some(c) => {
@@ -251,6 +288,18 @@ fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
         return (flag || var) && shape;
     }
     let mut j = super::lex::skip_spaces(v, e);
+    // `if (1) equ (1)`: a batch comparison follows the group. In C (`if (argc > 1 && x == 0)
+    // {`) the comparison is inside it.
+    if v.get(j) == Some(&b'(') {
+        let Some(close) = v[j..v.len().min(j + 96)].iter().position(|c| *c == b')') else {
+            return false;
+        };
+        let k = super::lex::skip_spaces(v, j + close + 1);
+        return at(v, k, b"==")
+            || [&b"equ "[..], b"neq ", b"lss ", b"leq ", b"gtr ", b"geq "]
+                .iter()
+                .any(|op| at(v, k, op));
+    }
     // `if /i`, `if not`
     for opt in [&b"/i"[..], b"not"] {
         if at(v, j, opt) && v.get(j + opt.len()).is_none_or(|c| *c == b' ') {
