@@ -20,7 +20,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus test-tools setup-tools
+.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus test-scorecard test-tools setup-tools
 
 all: test
 
@@ -111,13 +111,34 @@ test-worker: worker
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
-test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native scorecard test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
+test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-scorecard test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
 
 ## test-fleet: fleet mode: the Redis function library, the front, and 3 Envoys on one Redis
 test-fleet: setup-fleet setup-envoy build
 	python3 fleet/test_library.py
 	cargo test --locked -p actorwatch-cli --test front
 	cargo test --locked -p actorwatch-e2e --test fleet
+
+ATTACK_TOOLS := sqlmap wfuzz ffuf gobuster hydra wapiti dirb
+
+## setup-tools: sqlmap, wfuzz, ffuf, gobuster, hydra, wapiti and dirb (its word lists) from Debian's packages
+setup-tools:
+	@for t in sqlmap wfuzz ffuf gobuster hydra wapiti; do command -v $$t >/dev/null || missing=1; done; \
+	[ -f /usr/share/dirb/wordlists/common.txt ] || missing=1; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(ATTACK_TOOLS) from Debian's packages (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(ATTACK_TOOLS) >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q $(ATTACK_TOOLS) >/dev/null; }; \
+	fi
+
+## test-tools: real attack tools against a shop behind Envoy with the filter, all on loopback; what
+## each tool sent -> target/scorecard/tools/<tool>.jsonl
+test-tools: setup-tools setup-envoy setup-postlink
+	rustup target add wasm32-wasip1 >/dev/null
+	cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter
+	$(POSTLINK) $(FILTER_WASM)
+	cargo test --locked -p actorwatch-e2e --test tools -- --nocapture
 
 ## setup-fuzz: cargo-fuzz (pinned) into .tools; the fuzz targets build with the nightly toolchain
 setup-fuzz:
@@ -156,12 +177,16 @@ scorecard-corpus: corpus
 scorecard: scorecard-corpus
 	cargo test --release --locked -p actorwatch-core --test scorecard scorecard -- --nocapture
 
+# In `make test` the tools run first and the scorecard requires their requests.
+test-scorecard: test-tools scorecard-corpus
+	SCORECARD_REQUIRE_TOOLS=1 cargo test --release --locked -p actorwatch-core --test scorecard scorecard -- --nocapture
+
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
 # The fault-injection build of the filter lets one test trap a VM on purpose.
 test-e2e: setup-postlink
 	cargo build --profile fault-injection --locked --target wasm32-wasip1 -p actorwatch-filter --features fault-injection
 	$(POSTLINK) $(FAULT_WASM)
-	cargo test --locked -p actorwatch-e2e -- --test-threads 1 --skip three_envoys_count_in_redis
+	cargo test --locked -p actorwatch-e2e -- --test-threads 1 --skip three_envoys_count_in_redis --skip attack_tools_are_flagged
 
 test-istio:
 	$(VENV)/bin/python tests/istio/validate_manifests.py

@@ -1,6 +1,8 @@
 //! Harness for end-to-end runs: a real Envoy with the actorwatch `.wasm`, a sample API and a
 //! webhook receiver, all on loopback ephemeral ports, every process stopped by its PID.
 
+pub mod shop;
+
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

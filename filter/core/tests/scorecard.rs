@@ -610,6 +610,7 @@ fn scorecard() {
     // ---- Tools' requests against the demo stack (written by `make test-tools`)
     let tools_dir = root.join("target/scorecard/tools");
     let mut by_tool: BTreeMap<(String, Attack), Halves> = BTreeMap::new();
+    let mut by_tool_syntax: BTreeMap<(String, Attack), Halves> = BTreeMap::new();
     for f in jsonl_files(&tools_dir) {
         for v in read_jsonl(&f) {
             if v.get("payload").and_then(Value::as_bool) != Some(true) {
@@ -625,6 +626,12 @@ fn scorecard() {
             let hit = detect(&r).iter().any(|x| x.attack == class);
             if !hit && h == Half::Tuning {
                 report.miss(&format!("MISS tool {tool} {class:?} {key:?}"));
+            }
+            if carries_syntax(&r) {
+                by_tool_syntax
+                    .entry((tool.clone(), class))
+                    .or_default()
+                    .add(h, hit);
             }
             by_tool.entry((tool, class)).or_default().add(h, hit);
         }
@@ -784,20 +791,42 @@ fn scorecard() {
 
     if !by_tool.is_empty() {
         report.line("\n### Real tools against the demo stack (payload requests)\n");
-        report.line("| tool | class | tuning half | held-out half | gap (points) |");
-        report.line("|---|---|---:|---:|---:|");
+        report.line(
+            "Every request that differs from the tool's baseline request to the same endpoint \
+             (`tests/tests/tools.rs`), and those of them whose changed value has a byte other \
+             than letters, digits, spaces and `._-` (a bare word such as wfuzz's `delete` or a \
+             random token cannot be told from a value by any payload rule; the goal is on these).\n",
+        );
+        report.line("| tool | class | all: tuning half | all: held-out half | with syntax: tuning half | with syntax: held-out half | gap (points) |");
+        report.line("|---|---|---:|---:|---:|---:|---:|");
         for ((tool, class), hv) in &by_tool {
-            report.line(&format!("| {tool} | `{}` {}", category(*class), hv.row()));
-            let all = Tally {
-                n: hv.tuning.n + hv.held_out.n,
-                hit: hv.tuning.hit + hv.held_out.hit,
+            let syntax = by_tool_syntax.get(&(tool.clone(), *class));
+            let (st, sh, gap) = match syntax {
+                Some(x) => (
+                    x.tuning.cell(),
+                    x.held_out.cell(),
+                    if x.tuning.n > 0 && x.held_out.n > 0 {
+                        format!("{:+.1}", x.gap())
+                    } else {
+                        "-".into()
+                    },
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
             };
-            if all.pct() < 95.0 {
-                report.short_of_goals.push(format!(
-                    "tool {tool} {}: {:.1}% < 95%",
-                    category(*class),
-                    all.pct()
-                ));
+            report.line(&format!(
+                "| {tool} | `{}` | {} | {} | {st} | {sh} | {gap} |",
+                category(*class),
+                hv.tuning.cell(),
+                hv.held_out.cell()
+            ));
+            if let Some(x) = syntax {
+                if x.held_out.n > 0 && x.held_out.pct() < 95.0 {
+                    report.short_of_goals.push(format!(
+                        "tool {tool} {}: held-out {:.1}% < 95% (requests with syntax)",
+                        category(*class),
+                        x.held_out.pct()
+                    ));
+                }
             }
         }
     }
@@ -881,6 +910,71 @@ fn scorecard() {
         "scorecard below its floors:\n{}",
         report.below_floor.join("\n")
     );
+}
+
+/// Does a tool's request carry syntax: a byte other than letters, digits, spaces and `._-` in
+/// one of its query or form values once percent-decoded (`+` as a space), or in one of the
+/// string or number values of its JSON body?
+fn carries_syntax(r: &Req) -> bool {
+    let syntax = |v: &str| {
+        v.bytes()
+            .any(|c| !(c.is_ascii_alphanumeric() || b" ._-".contains(&c)))
+    };
+    let query = r.path.split_once('?').map_or("", |(_, q)| q);
+    let form = |text: &str| {
+        text.split('&')
+            .flat_map(|kv| kv.split_once('=').map(|(_, v)| v))
+            .any(|v| syntax(&percent_decoded(v)))
+    };
+    if form(query) {
+        return true;
+    }
+    match serde_json::from_str::<Value>(&r.body) {
+        Ok(json) => {
+            let mut leaves = Vec::new();
+            json_leaves(&json, &mut leaves);
+            leaves.iter().any(|v| syntax(v))
+        }
+        Err(_) => form(&r.body),
+    }
+}
+
+fn json_leaves(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| json_leaves(x, out)),
+        Value::Object(o) => o.values().for_each(|x| json_leaves(x, out)),
+        _ => {}
+    }
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 const REAL_TRAFFIC: &str = "all: real User-Agents and prose";

@@ -893,6 +893,8 @@ INTERACTSH_DEFAULT = ["oast.pro", "oast.live", "oast.site", "oast.online", "oast
 
 # Out-of-band interaction services, each with the tool source or documentation naming it.
 OOB_CURATED = [
+    # Request bins (webhook.site, pipedream.net, requestbin.net) are left out: developers point
+    # webhook settings at them, so a URL to one is no sign of an attack.
     ("interact.sh", "projectdiscovery/interactsh README.md ('interactsh-server -domain interact.sh', the project's own server)"),
     ("oastify.com", "Burp Suite Collaborator public server (PortSwigger): https://portswigger.net/burp/documentation/collaborator"),
     ("burpcollaborator.net", "Burp Suite Collaborator public server, earlier domain (PortSwigger): https://portswigger.net/burp/documentation/collaborator"),
@@ -901,9 +903,6 @@ OOB_CURATED = [
     ("ceye.io", "knownsec/pocsuite3 pocsuite3/modules/ceye/__init__.py (api.ceye.io, <id>.ceye.io)"),
     ("dnslog.cn", "dnslog.cn's API (http://www.dnslog.cn/getdomain.php) as called by public PoC scanners"),
     ("canarytokens.com", "Thinkst Canarytokens public service: https://docs.canarytokens.org/ (thinkst/canarytokens)"),
-    ("requestbin.net", "RequestBin public service: https://requestbin.net/"),
-    ("pipedream.net", "Pipedream RequestBin endpoints (<id>.m.pipedream.net): https://pipedream.com/requestbin"),
-    ("webhook.site", "Webhook.site: https://docs.webhook.site/"),
     ("bxss.me", "Acunetix/Invicti AcuMonitor out-of-band payload domain (seen in Acunetix scans)"),
     ("xss.ht", "XSS Hunter (legacy public instance) payload domain: https://github.com/mandatoryprogrammer/xsshunter"),
 ]

@@ -12,7 +12,7 @@
 //!   address, a URL value ending in `?` (which cuts off the suffix the include appends), a
 //!   URL in a parameter named like an include path (`..._path`, `..._dir`, `include`).
 use super::lex::{at, is_word};
-use super::{Ctx, Meter, Part};
+use super::{vocab, Ctx, Meter, Part};
 
 /// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
 #[rustfmt::skip]
@@ -70,6 +70,17 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         return Some(back(i));
     }
     // Only path-like tokens (with `.`, `/` or `_`) can name a file: prose words are skipped.
+    let lead = v
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'"' | b'\''))
+        .unwrap_or(v.len());
+    // `c:/windows/..`: after a drive letter the path is the lead.
+    let drive = v.get(lead).is_some_and(u8::is_ascii_alphabetic)
+        && v.get(lead + 1) == Some(&b':')
+        && v.get(lead + 2) == Some(&b'/');
+    if let Some(i) = system_path(v, lead, drive) {
+        return Some(back(i));
+    }
     let mut t = 0;
     while t < v.len() {
         let mut e = t;
@@ -79,7 +90,8 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             e += 1;
         }
         if pathy {
-            if let Some(i) = sensitive(v, t, e, meter) {
+            let leads = t == lead || (drive && t == lead + 2);
+            if let Some(i) = sensitive(v, t, e, leads, meter) {
                 return Some(back(i));
             }
         }
@@ -91,8 +103,8 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     None
 }
 
-/// A sensitive file name inside the token `v[t..e]`.
-fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
+/// A sensitive file name inside the token `v[t..e]`; `leads`: the token starts the value.
+fn sensitive(v: &[u8], t: usize, e: usize, leads: bool, meter: &mut Meter) -> Option<usize> {
     for i in t..e {
         let c = v[i];
         if !(c == b'/' || c == b'.' || i == 0 || !is_word(v[i - 1])) {
@@ -109,6 +121,13 @@ fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
             let dir = f.strip_suffix(b"/").filter(|d| from + d.len() == v.len());
             if at(v, from, f) || dir.is_some_and(|d| at(v, from, d)) {
                 return Some(i);
+            }
+        }
+        // The long list only where the value is the path (`file=/var/log/..`): prose and
+        // pasted commands mention such files (`I ran cat ~/.npmrc`).
+        if leads {
+            if let Some(at) = listed(v, i, e, meter) {
+                return Some(at);
             }
         }
         // `.env`, `.env.local` as a file name.
@@ -128,6 +147,59 @@ fn sensitive(v: &[u8], t: usize, e: usize, meter: &mut Meter) -> Option<usize> {
         }
     }
     None
+}
+
+/// A path of `vocab::sensitive_paths` (CRS's OS and restricted files, cloud and container
+/// credentials) starting at `v[i]` (or just after it, for `/`) and ending where a path segment
+/// or name ends, inside the token ending at `e`: `/var/log/nginx/..` (`var/log`),
+/// `..\windows\win.ini` (`windows/win.ini`), `/home/u/.aws/credentials` (`.aws/`).
+fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
+    let table = vocab::sensitive_paths();
+    let starts: &[usize] = if v[i] == b'/' { &[i, i + 1] } else { &[i] };
+    for &from in starts {
+        let last = e.min(from + 96);
+        meter.add(last.saturating_sub(from));
+        for k in from + 1..=last {
+            // Entries end at a name's end or just after a `/` or `_` (`.aws/`, `.bash_`).
+            let ends = k == e
+                || matches!(v[k], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
+                || matches!(v[k - 1], b'/' | b'_');
+            if ends && super::lex::in_sorted_any_case(&v[from..k], table) {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+/// A value that is an absolute path to a log file (`/opt/lamp/log/access_log`,
+/// `c:\\logs\\error.log`) or into Windows' system folders (`c:\\windows\\..`).
+fn system_path(v: &[u8], lead: usize, drive: bool) -> Option<usize> {
+    let start = if drive { lead + 2 } else { lead };
+    if v.get(start) != Some(&b'/') {
+        return None;
+    }
+    let end = v[start..]
+        .iter()
+        .position(|c| matches!(c, b' ' | b'?' | b'#' | b'&' | b'"' | b'\''))
+        .map_or(v.len(), |p| start + p);
+    let path = &v[start..end];
+    let name = path.rsplit(|c| *c == b'/').next().unwrap_or(&[]);
+    let log = name.len() > 4
+        && (name.ends_with(b".log") || name.ends_with(b"_log"))
+        && name.iter().all(|c| is_word(*c) || matches!(c, b'.' | b'-'));
+    let windows = drive
+        && [
+            "/windows/",
+            "/winnt/",
+            "/inetpub/",
+            "/boot.ini",
+            "/sysprep",
+            "/unattend",
+        ]
+        .iter()
+        .any(|d| at(path, 0, d.as_bytes()));
+    (log && path.iter().filter(|c| **c == b'/').count() >= 2 || windows).then_some(lead)
 }
 
 fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
@@ -233,13 +305,16 @@ fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
     let host = &v[e..host_end];
     let dotted_ip = host.split(|c| *c == b'.').count() == 4
         && host.iter().all(|c| c.is_ascii_digit() || *c == b'.');
-    if dotted_ip {
+    // An address literal, IPv4 or IPv6 (`http://[2001:db8::1]/shell.txt`), names no site.
+    if dotted_ip || host.first() == Some(&b'[') {
         return Some(0);
     }
     // A name that is, or ends in, an include-like word (`path`, `file_path`, `templateDir`),
     // not one that merely ends in its letters (`credir`, `xpath`).
-    let raw = ctx.name.as_bytes();
-    let name = ctx.name.to_ascii_lowercase();
+    // `file[]`, `page[0]`: array-style names are the name before the brackets.
+    let base = ctx.name.split('[').next().unwrap_or(ctx.name);
+    let raw = base.as_bytes();
+    let name = base.to_ascii_lowercase();
     let includeish = ["path", "dir", "include", "inc", "root"].iter().any(|s| {
         let Some(k) = name.len().checked_sub(s.len()) else {
             return false;

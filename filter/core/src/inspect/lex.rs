@@ -17,8 +17,25 @@ pub(crate) fn in_table(word: &[u8], table: &[&str]) -> bool {
     let mut buf = [0u8; 32];
     match lower(word, &mut buf) {
         Some(w) => in_sorted(w, table),
-        None => false,
+        None => in_sorted_any_case(word, table),
     }
+}
+
+/// Binary search of a lower-case sorted table for `w` in any case, of any length
+/// (vocabulary entries such as paths and host names outgrow [`lower`]'s buffer).
+pub(crate) fn in_sorted_any_case(w: &[u8], table: &[&str]) -> bool {
+    table
+        .binary_search_by(|t| {
+            let t = t.as_bytes();
+            for (a, b) in t.iter().zip(w) {
+                let b = b.to_ascii_lowercase();
+                if *a != b {
+                    return a.cmp(&b);
+                }
+            }
+            t.len().cmp(&w.len())
+        })
+        .is_ok()
 }
 
 /// Is the lowercase `w` in `table`? Keywords are short: a byte loop beats a `memcmp` call.

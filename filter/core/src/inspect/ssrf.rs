@@ -13,7 +13,10 @@
 //! Public hosts (`http://example.com/a.png`) are never flagged, nor loopback URLs in
 //! parameters that name a browser redirect (`redirect_uri=http://localhost:3000/cb`).
 use super::lex::{at, in_table};
-use super::{Ctx, Meter};
+use super::{vocab, Ctx, Meter};
+
+/// Schemes a browser follows too, or that values carry as data: they need an internal host.
+const WEB_SCHEMES: &[&str] = &["data", "ftp", "ftps", "http", "https", "mailto"];
 
 /// Names that resolve to loopback or to the platform's own services.
 #[rustfmt::skip]
@@ -56,7 +59,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         .unwrap_or(v.len());
     if host_end < v.len() || v.len() < 64 {
         let host = &v[..host_end];
-        if in_table(host, NAMES)
+        if (in_table(host, NAMES) || in_table(host, vocab::ssrf_hosts()) || out_of_band(host))
             && v.get(host_end).is_none_or(|c| matches!(c, b'/' | b':'))
             && host_end > 0
         {
@@ -82,6 +85,15 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             }
         }
         let scheme = &v[a..i];
+        // Any other scheme a server-side fetcher follows (curl, PHP, Java, Python:
+        // `vocab::url_schemes`), written as `scheme://`: `sftp://`, `smb://`, `phar://`.
+        if at(v, i, b"://")
+            && in_table(scheme, vocab::url_schemes())
+            && !in_table(scheme, WEB_SCHEMES)
+            && (a == 0 || !v[a - 1].is_ascii_alphanumeric())
+        {
+            return Some(a);
+        }
         let web = ["http", "https", "ftp", "ftps", "ws", "wss"]
             .iter()
             .any(|w| scheme.eq_ignore_ascii_case(w.as_bytes()));
@@ -96,7 +108,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         // Bounded: a host name is at most 253 bytes (`http:http:http:..` must stay linear).
         while end < v.len()
             && end < h + 256
-            && !matches!(v[end], b'/' | b'\\' | b'?' | b'#' | b' ' | b'"' | b'\'')
+            && !matches!(v[end], b'/' | b'\\' | b'?' | b'#' | b' ' | b'"' | b'\'' | 0)
         {
             end += 1;
         }
@@ -105,8 +117,13 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         if let Some(p) = authority.iter().rposition(|c| *c == b'@') {
             authority = &authority[p + 1..];
         }
-        let host = strip_port(authority);
+        let folded = fold_host(authority);
+        let host = strip_port(folded.as_deref().unwrap_or(authority));
         if internal_host(host) && !(browser_target(ctx.name) && loopback(host)) {
+            return Some(a);
+        }
+        // Blind SSRF: a URL to a scanner's out-of-band interaction host.
+        if out_of_band(host) {
             return Some(a);
         }
     }
@@ -126,15 +143,75 @@ fn strip_port(a: &[u8]) -> &[u8] {
     }
 }
 
+/// A host under one of the out-of-band interaction domains scanners use
+/// (`vocab::oob_domains`: `x.oast.pro`, `abc.burpcollaborator.net`).
+fn out_of_band(h: &[u8]) -> bool {
+    let h = h.strip_suffix(b".").unwrap_or(h);
+    let mut from = 0;
+    // The domain itself or any suffix after a dot; a host has at most 127 labels.
+    for _ in 0..128 {
+        if in_table(&h[from..], vocab::oob_domains()) {
+            return true;
+        }
+        match h[from..].iter().position(|c| *c == b'.') {
+            Some(p) => from += p + 1,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// A host with non-ASCII characters read as URL parsers read them (UTS #46 mapping): fullwidth
+/// digits and letters, circled ones (`①②⑦.⓪.⓪.①`) and the ideographic full stop become
+/// ASCII. `None` when the host is ASCII already (or has other characters).
+fn fold_host(h: &[u8]) -> Option<Vec<u8>> {
+    if h.is_ascii() {
+        return None;
+    }
+    let text = std::str::from_utf8(h).ok()?;
+    let mut out = Vec::with_capacity(h.len());
+    for c in text.chars() {
+        let u = u32::from(c);
+        let mapped = match u {
+            0..=0x7f => u,
+            0xff10..=0xff19 => u - 0xff10 + u32::from(b'0'),
+            0xff21..=0xff3a => u - 0xff21 + u32::from(b'a'),
+            0xff41..=0xff5a => u - 0xff41 + u32::from(b'a'),
+            0x2460..=0x2468 => u - 0x2460 + u32::from(b'1'),
+            0x24ea => u32::from(b'0'),
+            0x24b6..=0x24cf => u - 0x24b6 + u32::from(b'a'),
+            0x24d0..=0x24e9 => u - 0x24d0 + u32::from(b'a'),
+            0x3002 | 0xff0e | 0xff61 => u32::from(b'.'),
+            _ => return None,
+        };
+        out.push(u8::try_from(mapped).ok()?);
+    }
+    Some(out)
+}
+
 pub(crate) fn internal_host(h: &[u8]) -> bool {
     let h = h.strip_suffix(b".").unwrap_or(h);
     if h.is_empty() {
         return false;
     }
-    if in_table(h, NAMES) {
+    if in_table(h, NAMES) || in_table(h, vocab::ssrf_hosts()) {
         return true;
     }
     let lower = h.to_ascii_lowercase();
+    // Cluster-internal and wildcard-DNS suffixes of the vocabulary (`.svc.cluster.local`,
+    // `.nip.io`): its entries that start with a dot.
+    if let Some(dot) = lower.iter().position(|c| *c == b'.') {
+        let mut from = dot;
+        for _ in 0..128 {
+            if in_table(&lower[from..], vocab::ssrf_hosts()) {
+                return true;
+            }
+            match lower[from + 1..].iter().position(|c| *c == b'.') {
+                Some(p) => from += p + 1,
+                None => break,
+            }
+        }
+    }
     for suffix in [
         &b".localhost"[..],
         b".internal",
