@@ -114,6 +114,27 @@ fn pct(s: &str, plus: bool) -> String {
     out
 }
 
+/// Does the text hold a `%XX` escape?
+fn pre_encoded(s: &str) -> bool {
+    s.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
+/// Percent-encodes only the bytes a request target cannot carry (controls, space, `#`, `&`,
+/// quotes, angle brackets, non-ASCII), as a tool that sends list entries as they are does.
+fn pct_unsafe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b <= b' ' || b >= 0x7f || matches!(b, b'#' | b'&' | b'"' | b'<' | b'>') {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
 fn json_string(s: &str, all_escaped: bool) -> String {
     if !all_escaped {
         return serde_json::to_string(s).unwrap_or_default();
@@ -238,7 +259,16 @@ impl Variant {
             headers: base_headers(),
             body: String::new(),
         };
-        let query = |v: &str| format!("/search?{param}={}&page=1", pct(v, true));
+        // A list entry that is already percent-encoded (`..%2f`, `+|+dir`) goes into the query as
+        // the tools send it: only what a URL cannot hold is encoded.
+        let query = |v: &str| {
+            let value = if pre_encoded(v) {
+                pct_unsafe(v)
+            } else {
+                pct(v, true)
+            };
+            format!("/search?{param}={value}&page=1")
+        };
         let post = |r: &mut Req, ct: &str, body: String| {
             r.method = "POST".into();
             r.path = "/api/items".into();

@@ -5,7 +5,8 @@
 //! 1. percent-decoding (`%HH`, `%uHHHH`), repeated while it changes, at most 3 times;
 //!    `+` is a space in query strings and forms (first pass only);
 //! 2. overlong UTF-8 (`%c0%ae` → `.`) folded to ASCII;
-//! 3. backslash escapes: `\uXXXX`, `\u{H..}`, `\xHH`, JSON/JS single-character escapes;
+//! 3. backslash escapes: `\uXXXX`, `\u{H..}`, `\xHH`, JSON/JS single-character escapes (not in
+//!    a Windows path: `..\\boot.ini`, `c:\\temp`);
 //! 4. HTML entities: common named ones, `&#NN;`, `&#xHH;` (the `;` may be missing), twice;
 //! 5. bytes that are not UTF-8 read with their top bit cleared (old 7-bit parsers do that);
 //!    fullwidth forms (`＜`) folded to ASCII; whitespace variants (tab, `\x0b`, NBSP, ...)
@@ -143,8 +144,12 @@ fn overlong(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `\uXXXX`, `\u{..}`, `\xHH` and JSON/JS single-character escapes.
+/// `\uXXXX`, `\u{..}`, `\xHH` and JSON/JS single-character escapes (not in a Windows path).
 fn escapes(s: &[u8]) -> Vec<u8> {
+    let windows_path = s
+        .windows(2)
+        .enumerate()
+        .any(|(k, w)| w[1] == b'\\' && (w[0] == b':' || w[0] == b'.' || (k == 0 && w[0] == b'\\')));
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -185,17 +190,24 @@ fn escapes(s: &[u8]) -> Vec<u8> {
                     continue;
                 }
             }
-            Some(c @ (b'"' | b'\'' | b'/' | b'\\')) => {
+            Some(c @ (b'"' | b'\'' | b'/')) => {
                 out.push(c);
                 i += 2;
                 continue;
             }
-            Some(b'n') => {
+            // In a Windows path (`..\\boot.ini`, `c:\\temp`, `\\\\host`) a backslash
+            // separates names: `\\b`, `\\t`, `\\n` are not escapes there.
+            Some(b'\\') if !windows_path => {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+            Some(b'n') if !windows_path => {
                 out.push(b'\n');
                 i += 2;
                 continue;
             }
-            Some(b't' | b'r' | b'f' | b'b') => {
+            Some(b't' | b'r' | b'f' | b'b') if !windows_path => {
                 out.push(b' ');
                 i += 2;
                 continue;

@@ -134,8 +134,16 @@ fn view_into(s: &[u8], v: &mut Vec<u8>, map: &mut Vec<usize>) {
                     i = end;
                     continue;
                 }
-                // Glued inside a word, an expansion is usually empty: `c${x}url`.
-                let glued = i > 0 && is_word(s[i - 1]) && s.get(end).is_some_and(|b| is_word(*b));
+                // Glued to a word, an expansion is usually empty: `c${x}url`, `cat$a `,
+                // `$a/etc$a/passwd` (a variable name starts with a letter or `_`).
+                let named = name
+                    .first()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+                let after = s.get(end).copied();
+                let glued = (i > 0 && is_word(s[i - 1]) && after.is_some_and(is_word))
+                    || (named
+                        && ((i > 0 && is_word(s[i - 1]) && after.is_none_or(|b| b == b' '))
+                            || after == Some(b'/')));
                 if glued {
                     i = end;
                     continue;
@@ -200,7 +208,7 @@ fn shellish_after(v: &[u8], e: usize) -> bool {
     let j = super::lex::skip_spaces(v, e);
     match v.get(j) {
         None => true,
-        Some(c) if sep(*c) || matches!(c, b'-' | b'/' | b'$' | b'~' | b'.' | b'*') => true,
+        Some(c) if sep(*c) || matches!(c, b'-' | b'/' | b'$' | b'~' | b'.' | b'*' | b'#') => true,
         _ => false,
     }
 }
@@ -313,7 +321,16 @@ pub(crate) fn detect_unix(
         }
         // `$u ` before a command is an (empty) expansion: stay at the command position.
         if c == b'$' && cmd_pos {
-            i = super::lex::word_end(v, i + 1, b"");
+            let e = super::lex::word_end(v, i + 1, b"");
+            // `;$CMD` where a command goes, and nothing after it: the variable is the command
+            // (`CMD=$'id';$CMD`).
+            let named = v
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+            if !start && named && v.get(e).is_none_or(|c| sep(*c)) {
+                return Some(back(i));
+            }
+            i = e;
             continue;
         }
         // After `<` or `>` comes a file name, not a command (`<apt> hi` in a chat log).
@@ -391,6 +408,38 @@ fn unix_command(
     None
 }
 
+/// Is `v[..i]` (`i` at a `(`) the name of a call that hands its argument to a shell: PHP's
+/// `system`, `exec`, `passthru`, `shell_exec`, `popen`, `proc_open`, Python's `os.system`,
+/// `os.popen`, `subprocess.*`, Perl's and Ruby's `system`/`exec`?
+fn runs_shell(v: &[u8], i: usize) -> bool {
+    let a = v[..i]
+        .iter()
+        .rposition(|c| !(is_word(*c) || *c == b'.'))
+        .map_or(0, |p| p + 1);
+    let name = &v[a..i];
+    let last = name.rsplit(|c| *c == b'.').next().unwrap_or(name);
+    if name.len() == last.len() {
+        return in_table(last, SHELL_CALLS);
+    }
+    (at(name, 0, b"os.") || at(name, 0, b"subprocess.") || at(name, 0, b"child_process."))
+        && in_table(last, SHELL_METHODS)
+}
+
+/// Functions that run their string argument in a shell: PHP, Perl, Ruby.
+const SHELL_CALLS: &[&str] = &[
+    "exec",
+    "passthru",
+    "popen",
+    "proc_open",
+    "shell_exec",
+    "system",
+];
+/// Methods of Python's `os` and `subprocess` and Node's `child_process` that do.
+#[rustfmt::skip]
+const SHELL_METHODS: &[&str] = &[
+    "call", "check_call", "check_output", "exec", "execsync", "popen", "run", "spawn", "system",
+];
+
 /// After a space, an argument only a shell reads: an option, a path, a variable, a redirection.
 fn shell_argument(v: &[u8], e: usize) -> bool {
     let j = super::lex::skip_spaces(v, e);
@@ -435,6 +484,15 @@ fn unix_expression(v: &[u8], i: usize, opens: bool) -> Option<usize> {
             (n1 == b'(' && v.get(i + 2).is_some_and(u8::is_ascii_alphabetic))
                 || at(v, i, b"<<<")
                 || at(v, i + 1, b"/dev/tcp/")
+                // A server-side include that runs a command: `<!--#exec cmd="id"-->`.
+                || at(v, i, b"<!--#exec")
+        }
+        // `system('id')`, `shell_exec("ls -la")`: a language's call that runs its string as a
+        // shell command, given a command (the view has dropped the quotes).
+        b'(' if runs_shell(v, i) => {
+            let j = super::lex::skip_spaces(v, i + 1);
+            let (_, name, _) = command_at(v, j);
+            known(name)
         }
         // Shellshock: a function definition opening the value, not `main() {` in code.
         b'(' => (at(v, i, b"() {") || at(v, i, b"(){")) && v[..i].iter().all(|c| *c == b' '),
@@ -539,6 +597,6 @@ fn brace_list(v: &[u8], i: usize) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) fn tables() -> [&'static [&'static str]; 3] {
-    [UNIX, WEAK, PREFIX]
+pub(crate) fn tables() -> [&'static [&'static str]; 5] {
+    [UNIX, WEAK, PREFIX, SHELL_CALLS, SHELL_METHODS]
 }
