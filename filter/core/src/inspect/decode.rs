@@ -43,6 +43,14 @@ pub(crate) fn normalize<'a>(raw: &'a str, plus: bool, meter: &mut Meter) -> Cow<
     meter.add(buf.len());
     if buf.contains(&b'\\') {
         buf = escapes(&buf);
+        // A JSON string escapes what the application then URL-decodes (`\u0025 2f` is `%2f`):
+        // percent-decode once more after the escapes.
+        if buf.contains(&b'%') {
+            meter.add(buf.len());
+            if let Some(next) = percent(&buf, false) {
+                buf = next;
+            }
+        }
     }
     for _ in 0..2 {
         meter.add(buf.len());

@@ -247,6 +247,38 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
             return at(3);
         }
     }
+    // `' or username like '%`, `' or user = 'a`: a comparison after a string break.
+    if n >= 5
+        && k(4) == K::Str
+        && w[4].a == 0
+        && k(3) == K::Logic
+        && k(2) == K::Word
+        && k(1) == K::Cmp
+        && operand(k(0))
+    {
+        return at(3);
+    }
+    // A value that opens with a boolean comparison: ` OR x=y`, `and 1=2`.
+    if n == 4
+        && k(3) == K::Logic
+        && matches!(k(2), K::Word | K::Num)
+        && k(1) == K::Cmp
+        && matches!(k(0), K::Word | K::Num)
+        && word(s, &w[1]) == b"="
+    {
+        return at(3);
+    }
+    // `(4940=4940)`: a constant comparison in a group, as boolean-blind probes send it.
+    if n >= 5
+        && k(4) == K::LParen
+        && k(3) == K::Num
+        && word(s, &w[2]) == b"="
+        && k(1) == K::Num
+        && k(0) == K::RParen
+        && word(s, &w[3]) == word(s, &w[1])
+    {
+        return at(4);
+    }
     if n >= 2 && k(1) == K::Logic {
         if k(0) == K::Func && in_table(word(s, &w[0]), STRONG_FUNCS) {
             return at(1);
