@@ -151,14 +151,19 @@ fn tags_and_handlers(b: &[u8]) -> Option<usize> {
             {
                 return Some(i);
             }
+            // HTML separates attributes with tab, LF, FF, CR, space or `/`, and allows the same
+            // whitespace around `=` (`<a%0aonmouseover%0a=%0a..>`).
             b'o' | b'O'
                 if i > 0
-                    && matches!(b[i - 1], b' ' | b'"' | b'\'' | b'/' | b';' | b'\n' | b'`')
+                    && matches!(
+                        b[i - 1],
+                        b' ' | b'"' | b'\'' | b'/' | b';' | b'\n' | b'`' | b'\t' | b'\r' | 0x0c
+                    )
                     && at(b, i, b"on") =>
             {
                 let e = word_end(b, i + 2, b"");
                 let mut j = e;
-                while j < b.len() && b[j] == b' ' {
+                while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\n' | b'\r' | 0x0c) {
                     j += 1;
                 }
                 if e >= i + 5
@@ -298,6 +303,19 @@ fn js(c: &[u8]) -> Option<usize> {
                 && (in_table(w, SINKS) || w.ends_with(b".fromcharcode"))
             {
                 return Some(i);
+            }
+            // A sink used as a value: called through a group (`(confirm)()`), handed to a
+            // method (`[8].find(confirm)`) or assigned (`a=prompt,a()`).
+            if in_table(w, SINKS) && i > 0 {
+                let before = c[i - 1];
+                let grouped = before == b'('
+                    && next == b')'
+                    && (matches!(c.get(e + 1), Some(b'(' | b'`'))
+                        || c[..i - 1].last().is_some_and(|p| is_word(*p)));
+                let assigned = before == b'=' && matches!(next, b',' | b';');
+                if grouped || assigned {
+                    return Some(i);
+                }
             }
             if (w == b"newfunction" && next == b'(') || (w == b"new" && at(c, e, b"function(")) {
                 return Some(i);
