@@ -497,7 +497,8 @@ def cmd_unix(args):
         man_page(debs["zsh-common"], "usr/share/man/man1/zshmisc.1.gz"),
     )
     names |= set(shell)
-    kept = [n for n in names if NAME_RE.fullmatch(n) and not TRIPLET_RE.match(n)]
+    kept = [n for n in names
+            if NAME_RE.fullmatch(n) and not TRIPLET_RE.match(n) and n not in SETARCH_ALIASES]
     write_vocab(
         args.out, "unix_commands.txt", "command names a Unix shell injection would run",
         [
@@ -510,7 +511,9 @@ def cmd_unix(args):
             f" zshbuiltins(1)/zshmisc(1)",
             f"snapshot: {snap}",
             "rule: names of 2+ characters of [a-z0-9._+-] starting with a letter or digit; GNU"
-            " triplet-prefixed toolchain aliases (x86_64-linux-gnu-gcc) dropped (README.md)",
+            " triplet-prefixed toolchain aliases (x86_64-linux-gnu-gcc) and setarch's"
+            " architecture links (x86_64, i386, linux32, linux64, uname26: they read as"
+            " architecture names in text) dropped (README.md)",
             f"rebuild: {SCRIPT} unix",
         ],
         kept,
@@ -519,6 +522,9 @@ def cmd_unix(args):
 
 # ---------------------------------------------------------------------------------------------
 # windows_commands.txt
+
+SETARCH_ALIASES = {"i386", "linux32", "linux64", "uname26", "x86_64"}
+
 
 WINE_EXE_RE = re.compile(r"\./usr/lib/[^/]+/wine/[^/]+-windows/([^/]+)\.exe$")
 INBUILT_RE = re.compile(r"inbuilt\s*\[\s*\]\s*\[\s*\w+\s*\]\s*=\s*\{(.*?)\};", re.S)

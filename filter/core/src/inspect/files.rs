@@ -125,7 +125,9 @@ fn sensitive(v: &[u8], t: usize, e: usize, leads: bool, meter: &mut Meter) -> Op
         }
         // The long list only where the value is the path (`file=/var/log/..`): prose and
         // pasted commands mention such files (`I ran cat ~/.npmrc`).
-        if leads {
+        // ... and where a path segment or a dotted name starts, not after a `-`
+        // (`libwww-perl/6.05` names no `perl/` folder).
+        if leads && (i == t || matches!(c, b'/' | b'.')) {
             if let Some(at) = listed(v, i, e, meter) {
                 return Some(at);
             }

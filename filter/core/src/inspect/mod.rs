@@ -297,17 +297,23 @@ fn detect(
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
         Attack::OsCommandInjection => {
-            let agent = ctx.part == Part::Headers
-                && ctx.name.eq_ignore_ascii_case("user-agent")
-                && agent::well_formed(s.as_bytes());
+            let agent = user_agent(s, ctx);
             shell::detect_unix(s, classes & classes::UNIX_META != 0, agent, shell, meter)
         }
         Attack::WindowsCommandInjection => {
-            windows::detect(s, classes & classes::WIN_SPECIAL != 0, shell, meter)
+            let agent = user_agent(s, ctx);
+            windows::detect(s, classes & classes::WIN_SPECIAL != 0, agent, shell, meter)
         }
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }
+}
+
+/// Is the text a `User-Agent` header that follows the User-Agent grammar?
+fn user_agent(s: &str, ctx: &Ctx) -> bool {
+    ctx.part == Part::Headers
+        && ctx.name.eq_ignore_ascii_case("user-agent")
+        && agent::well_formed(s.as_bytes())
 }
 
 /// Every keyword table, for the test that they are sorted (lookups are binary searches).

@@ -482,7 +482,10 @@ fn unix_expression(v: &[u8], i: usize, opens: bool) -> Option<usize> {
         }
         b'<' | b'>' => {
             (n1 == b'(' && v.get(i + 2).is_some_and(u8::is_ascii_alphabetic))
-                || at(v, i, b"<<<")
+                // A here-string is exactly three (`<<<<` and longer runs are ASCII art).
+                || (at(v, i, b"<<<")
+                    && v.get(i + 3) != Some(&b'<')
+                    && (i == 0 || v[i - 1] != b'<'))
                 || at(v, i + 1, b"/dev/tcp/")
                 // A server-side include that runs a command: `<!--#exec cmd="id"-->`.
                 || at(v, i, b"<!--#exec")

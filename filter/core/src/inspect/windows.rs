@@ -66,9 +66,13 @@ pub(crate) fn special(c: u8) -> bool {
 }
 
 /// `special`: the text has a [`special`] byte (the caller knows it from its byte classes).
+///
+/// `agent`: the text is a well-formed User-Agent, whose `;` and parentheses separate comment
+/// items (`(Windows NT 5.1; RD&E v.6.0)`), not commands.
 pub(crate) fn detect(
     s: &str,
     special: bool,
+    agent: bool,
     shell: &mut ShellView,
     meter: &mut Meter,
 ) -> Option<usize> {
@@ -87,7 +91,8 @@ pub(crate) fn detect(
     let (v, map) = shell.of(b);
     let back = |i: usize| map.get(i).copied().unwrap_or(0);
     let mut i = 0;
-    let mut cmd_pos = true;
+    // A User-Agent starts with a product name, not a command.
+    let mut cmd_pos = !agent;
     while i < v.len() {
         let c = v[i];
         if c == b' ' || c == b'@' {
@@ -153,7 +158,7 @@ pub(crate) fn detect(
             i = e.max(i + 1);
             continue;
         }
-        cmd_pos = matches!(c, b';' | b'|' | b'&' | b'(' | b'\n');
+        cmd_pos = matches!(c, b'|' | b'&' | b'\n') || (!agent && matches!(c, b';' | b'('));
         i += 1;
     }
     None
@@ -260,7 +265,12 @@ fn windows_command(
     let arg = match next {
         // A bare command after a separator, unless it is also an English word (`& more`).
         None => i > 0 && !weak(name),
-        Some(b'/' | b'-' | b'%' | b'<' | b'>' | b'|' | b'&') => true,
+        // A switch is a letter or `?` after `/` or `-` (`/add`, `-nop`; `Explorer /5.02` and
+        // `Sleep -- the ..` are not).
+        Some(b'/' | b'-') => v
+            .get(j + 1)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'?'),
+        Some(b'%' | b'<' | b'>' | b'|' | b'&') => true,
         // A drive path (`c:\windows`, which the view shows as `c:windows`) or a URL.
         Some(c) => {
             at(v, j, b"http")
