@@ -308,10 +308,17 @@ fn js(c: &[u8]) -> Option<usize> {
             // method (`[8].find(confirm)`) or assigned (`a=prompt,a()`).
             if in_table(w, SINKS) && i > 0 {
                 let before = c[i - 1];
+                // A method's callback: `(` right after `.name` (`[1].find(alert)`).
+                let method = || {
+                    let a = c[..i - 1]
+                        .iter()
+                        .rposition(|p| !is_word(*p))
+                        .map_or(0, |p| p + 1);
+                    a + 1 < i && a > 0 && c[a - 1] == b'.'
+                };
                 let grouped = before == b'('
                     && next == b')'
-                    && (matches!(c.get(e + 1), Some(b'(' | b'`'))
-                        || c[..i - 1].last().is_some_and(|p| is_word(*p)));
+                    && (matches!(c.get(e + 1), Some(b'(' | b'`')) || method());
                 let assigned = before == b'=' && matches!(next, b',' | b';');
                 if grouped || assigned {
                     return Some(i);

@@ -385,6 +385,16 @@ fn unix_command(
     if !start {
         return (!weak || shellish_after(v, e) || escaped || timed(v, name, e)).then_some(i);
     }
+    // At the value's start the same: `if (argc > 1)` is C, `if -f` is not.
+    if !listed {
+        let j = super::lex::skip_spaces(v, e);
+        let shaped = if weak {
+            shell_argument(v, e)
+        } else {
+            j > e && shellish_after(v, e)
+        };
+        return (shaped || escaped).then_some(i);
+    }
     if escaped || (path && v.get(i) == Some(&b'/')) {
         return Some(i);
     }

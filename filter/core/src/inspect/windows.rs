@@ -301,7 +301,16 @@ fn batch(v: &[u8], e: usize, is_for: bool) -> bool {
     // `if (1) equ (1)`: a batch comparison follows the group. In C (`if (argc > 1 && x == 0)
     // {`) the comparison is inside it.
     if v.get(j) == Some(&b'(') {
-        let Some(close) = v[j..v.len().min(j + 96)].iter().position(|c| *c == b')') else {
+        // The group's own `)`: nested calls (`strcmp(a, b)`) close first.
+        let mut depth = 0usize;
+        let Some(close) = v[j..v.len().min(j + 96)].iter().position(|c| {
+            match c {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        }) else {
             return false;
         };
         let k = super::lex::skip_spaces(v, j + close + 1);
