@@ -441,6 +441,25 @@ impl Tally {
 }
 
 #[derive(Default)]
+struct SideBySide {
+    ours: Halves,
+    theirs: Halves,
+    either: Halves,
+}
+
+fn libinjection_says(class: Attack, text: &str) -> bool {
+    match class {
+        Attack::SqlInjection => libinjectionrs::detect_sqli(text.as_bytes()).is_injection(),
+        Attack::Xss => libinjectionrs::detect_xss(text.as_bytes()).is_injection(),
+        _ => false,
+    }
+}
+
+fn libinjection_any(text: &str) -> bool {
+    libinjection_says(Attack::SqlInjection, text) || libinjection_says(Attack::Xss, text)
+}
+
+#[derive(Default)]
 struct Halves {
     tuning: Tally,
     held_out: Tally,
@@ -606,6 +625,8 @@ fn scorecard() {
         attacks_path.display()
     );
     let mut by_variant: BTreeMap<(Attack, Variant), Halves> = BTreeMap::new();
+    let mut side_by_side: BTreeMap<Attack, SideBySide> = BTreeMap::new();
+    let mut benign_libinjection = Tally::default();
     for v in read_jsonl(&attacks_path) {
         let Some(class) = class_of(&text(&v, "class")) else {
             continue;
@@ -625,6 +646,18 @@ fn scorecard() {
             };
             let hit = detect(&r).iter().any(|x| x.attack == class);
             if variant == Variant::Query {
+                if matches!(class, Attack::SqlInjection | Attack::Xss) {
+                    let text = if pre_encoded(&payload) {
+                        percent_decoded(&payload)
+                    } else {
+                        payload.clone()
+                    };
+                    let theirs = libinjection_says(class, &text);
+                    let side = side_by_side.entry(class).or_default();
+                    side.ours.add(h, hit);
+                    side.theirs.add(h, theirs);
+                    side.either.add(h, hit || theirs);
+                }
                 by_source
                     .entry((source.clone(), class))
                     .or_default()
@@ -705,6 +738,7 @@ fn scorecard() {
         let t = text(&v, "text");
         match kind.as_str() {
             "user-agent" => {
+                benign_libinjection.add(libinjection_any(&t));
                 let mut r = Variant::Query
                     .request(Attack::SqlInjection, "q", "running shoes")
                     .expect("query request");
@@ -719,6 +753,9 @@ fn scorecard() {
                 note_benign(&format!("{source} (Referer)"), &t, &r, &report);
             }
             _ => {
+                if benign_group(&source) == REAL_TRAFFIC {
+                    benign_libinjection.add(libinjection_any(&t));
+                }
                 for variant in [
                     Variant::Query,
                     Variant::Form,
@@ -818,6 +855,32 @@ fn scorecard() {
         }
         report.line(&row);
     }
+
+    report
+        .line("\n### libinjection beside the SQL and XSS rules (payload lists, query placement)\n");
+    report.line(
+        "libinjection 0.1.1 (`libinjectionrs`, the detector inside ModSecurity and Coraza) on each \
+         payload as the application receives it; `either` is what using it as a second signal \
+         would catch.\n",
+    );
+    report.line("| class | actorwatch held-out | libinjection held-out | either held-out | actorwatch tuning | libinjection tuning |");
+    report.line("|---|---:|---:|---:|---:|---:|");
+    for (class, side) in &side_by_side {
+        report.line(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |",
+            category(*class),
+            side.ours.held_out.cell(),
+            side.theirs.held_out.cell(),
+            side.either.held_out.cell(),
+            side.ours.tuning.cell(),
+            side.theirs.tuning.cell()
+        ));
+    }
+    report.line(&format!(
+        "\nOn the real User-Agents and prose (each text once), libinjection flags {} as SQL \
+         injection or XSS.",
+        fp_cell(benign_libinjection)
+    ));
 
     if !by_tool.is_empty() {
         report.line("\n### Real tools against the demo stack (payload requests)\n");
