@@ -88,8 +88,11 @@ def wasm_access_logger(name, path, config):
                 vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""}
 
 
-# Other builds of the filter for A/B runs: "label=path,label=path".
+# Other builds of the filter for A/B runs: "label=path,label=path" ("compared LABEL", alert with the
+# 4XX rule); with ACTORWATCH_COMPARE_THREATS=1 each also as "compared LABEL threat rules" (the
+# "actorwatch threat rules" configuration).
 COMPARE = [c.split("=", 1) for c in os.environ.get("ACTORWATCH_COMPARE_WASM", "").split(",") if c]
+COMPARE_THREATS = os.environ.get("ACTORWATCH_COMPARE_THREATS", "") == "1"
 ONLY = [v for v in os.environ.get("ACTORWATCH_BENCH_ONLY", "").split(",") if v]
 
 
@@ -122,6 +125,9 @@ def variants(hook_port):
     }
     for i, (label, path) in enumerate(COMPARE):
         all_variants[f"compared {label}"] = wasm_filter(f"aw_compare{i}", path, actorwatch_config(hook_port, False))
+        if COMPARE_THREATS:
+            all_variants[f"compared {label} threat rules"] = wasm_filter(
+                f"aw_compare{i}_threats", path, actorwatch_config(hook_port, False, True))
     if ONLY:
         all_variants = {k: v for k, v in all_variants.items() if any(o in k for o in ONLY)}
     return all_variants

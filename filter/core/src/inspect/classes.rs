@@ -41,7 +41,7 @@ const XSS_BYTES: &[u8] = b"<=:(`[.+@";
 const NOSQL_BYTES: &[u8] = b"$";
 const UNIX_BYTES: &[u8] = b";|&$`()<>{}!~\n/\\'\"[*?%";
 const WIN_BYTES: &[u8] = b";|&(\n%^";
-const FILES_BYTES: &[u8] = b"./\\:?";
+const FILES_BYTES: &[u8] = b"./\\:?\0";
 const SSRF_BYTES: &[u8] = b":/";
 
 const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {

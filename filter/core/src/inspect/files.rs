@@ -28,7 +28,7 @@ pub(crate) const FILES: &[&str] = &[
 
 /// Every rule needs one of these bytes.
 pub(crate) fn may_match(c: u8) -> bool {
-    matches!(c, b'.' | b'/' | b'\\' | b':' | b'?')
+    matches!(c, b'.' | b'/' | b'\\' | b':' | b'?' | 0)
 }
 
 /// For each first byte, the range of [`FILES`] entries starting with it (computed at
@@ -68,6 +68,15 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let back = |i: usize| map.map_or(i, |m| m.get(i).copied().unwrap_or(0));
     if let Some(i) = traversal(v, map, b, ctx.part == Part::Path) {
         return Some(back(i));
+    }
+    // `index.php::$DATA`: the NTFS data stream that makes IIS send a script's source.
+    if let Some(i) = super::lex::find(v, b"::$data") {
+        return Some(back(i));
+    }
+    // A NUL byte cuts the name an application appends an extension to (`../x%00.png`); a
+    // body may carry binary uploads, so only the URL, cookies and headers count.
+    if ctx.part != Part::Body && b.contains(&0) {
+        return b.iter().position(|c| *c == 0);
     }
     // Only path-like tokens (with `.`, `/` or `_`) can name a file: prose words are skipped.
     let lead = v

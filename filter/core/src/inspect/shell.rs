@@ -395,7 +395,10 @@ fn unix_command(
         };
         return (shaped || escaped).then_some(i);
     }
-    if escaped || (path && v.get(i) == Some(&b'/')) {
+    // A program named by its path (`/bin/sh`, `../../usr/bin/env|`, which Perl's `open` runs).
+    if escaped
+        || (path && (v.get(i) == Some(&b'/') || super::lex::find(&v[i..e], b"bin/").is_some()))
+    {
         return Some(i);
     }
     if name.contains(&b'-') && listed {
