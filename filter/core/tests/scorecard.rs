@@ -114,11 +114,13 @@ fn pct(s: &str, plus: bool) -> String {
     out
 }
 
-/// Does the text hold a `%XX` escape?
+/// Is the list entry written for a URL already: a `%XX` escape, or `+` for spaces and no raw
+/// space (`+|+dir+c:\`)?
 fn pre_encoded(s: &str) -> bool {
     s.as_bytes()
         .windows(3)
         .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+        || (s.contains('+') && !s.contains(' '))
 }
 
 /// Percent-encodes only the bytes a request target cannot carry (controls, space, `#`, `&`,

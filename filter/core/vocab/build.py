@@ -800,6 +800,7 @@ SSRF_CURATED = [
     ("169.254.170.23", "AWS EKS Pod Identity agent: botocore/utils.py ContainerMetadataFetcher._ALLOWED_HOSTS (boto/botocore)"),
     ("fd00:ec2::23", "AWS EKS Pod Identity agent (IPv6): botocore/utils.py ContainerMetadataFetcher._ALLOWED_HOSTS (boto/botocore)"),
     ("fd20:ce::254", "GCP metadata server over IPv6: https://cloud.google.com/compute/docs/metadata/querying-metadata"),
+    ("metadata", "GCP metadata server by its short name (resolved through the instance's search domain): https://cloud.google.com/compute/docs/metadata/querying-metadata"),
     ("metadata.tencentyun.com", "Tencent Cloud CVM instance metadata: https://www.tencentcloud.com/document/product/213/4934"),
     ("192.0.0.192", "Oracle Cloud Infrastructure Classic instance metadata: https://docs.oracle.com/en/cloud/iaas-classic/compute-iaas-cloud/stcsg/retrieving-instance-metadata.html"),
     ("kubernetes.default", "Kubernetes API from a pod: https://kubernetes.io/docs/tasks/run-application/access-api-from-pod/"),
@@ -826,6 +827,14 @@ SSRF_CURATED = [
     ("localtest.me", "public name resolving to 127.0.0.1: https://readme.localtest.me/"),
     ("lvh.me", "public name resolving to 127.0.0.1 (\"local virtual host\"), used in SSRF filter bypasses"),
     (".nip.io", "wildcard DNS mapping any embedded IP (10.0.0.1.nip.io): https://nip.io/"),
+    (".xip.io", "wildcard DNS mapping any embedded IP, the service nip.io replaced: http://xip.io/"),
+    ("localh.st", "resolves to 127.0.0.1 with every subdomain: https://localh.st/"),
+    (".localh.st", "resolves to 127.0.0.1 with every subdomain: https://localh.st/"),
+    ("vcap.me", "resolves to 127.0.0.1 with every subdomain (Cloud Foundry's local domain): https://docs.cloudfoundry.org/"),
+    (".vcap.me", "resolves to 127.0.0.1 with every subdomain (Cloud Foundry's local domain): https://docs.cloudfoundry.org/"),
+    (".traefik.me", "wildcard DNS mapping any embedded IP: https://traefik.me/"),
+    (".1u.ms", "DNS rebinding service (make-<ip>-rr.1u.ms answers with the embedded address): https://github.com/neex/1u.ms"),
+    ("rancher-metadata", "Rancher's metadata service by name: https://rancher.com/docs/rancher/v1.6/en/rancher-services/metadata-service/"),
     (".sslip.io", "wildcard DNS mapping any embedded IP: https://sslip.io/"),
 ]
 

@@ -130,6 +130,8 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     None
 }
 
+/// The host of an authority: inside `[..]` for IPv6, else before the first `:` (a host name
+/// has none, so `127.1.1.1:80:\\@..` is `127.1.1.1` as URL parsers split it).
 fn strip_port(a: &[u8]) -> &[u8] {
     if a.first() == Some(&b'[') {
         return match a.iter().position(|c| *c == b']') {
@@ -137,9 +139,9 @@ fn strip_port(a: &[u8]) -> &[u8] {
             None => &a[1..],
         };
     }
-    match a.iter().rposition(|c| *c == b':') {
-        Some(p) if a[p + 1..].iter().all(u8::is_ascii_digit) => &a[..p],
-        _ => a,
+    match a.iter().position(|c| *c == b':') {
+        Some(p) => &a[..p],
+        None => a,
     }
 }
 
@@ -251,6 +253,24 @@ fn internal_v4(ip: u32) -> bool {
 }
 
 fn internal_v6(h: &[u8]) -> bool {
+    // Every spelling of an address (`0:0:0:0:0:ffff:a9fe:a9fe`, `::ffff:169.254.169.254`),
+    // parsed as the URL standard parses it.
+    // A zone id (`fe80::1%eth0`) names an interface, not a different address.
+    let addr = h.split(|c| *c == b'%').next().unwrap_or(h);
+    if let Some(ip) = std::str::from_utf8(addr)
+        .ok()
+        .and_then(|t| t.parse::<std::net::Ipv6Addr>().ok())
+    {
+        let seg = ip.segments();
+        return ip.is_loopback()
+            || ip.is_unspecified()
+            || (seg[0] & 0xfe00) == 0xfc00
+            || (seg[0] & 0xffc0) == 0xfe80
+            || ip
+                .to_ipv4_mapped()
+                .is_some_and(|v4| internal_v4(u32::from(v4)))
+            || (seg[..6] == [0; 6] && internal_v4(u32::from(seg[6]) << 16 | u32::from(seg[7])));
+    }
     if h == b"::1"
         || h == b"::"
         || h.starts_with(b"fe80:")
@@ -271,6 +291,16 @@ fn internal_v6(h: &[u8]) -> bool {
 /// IPv4 in every form `inet_aton` accepts: 1 to 4 parts, each decimal, octal (`0..`) or
 /// hex (`0x..`); the last part fills the remaining bytes.
 pub(crate) fn parse_v4(h: &[u8]) -> Option<u32> {
+    // One hex number wider than 32 bits: parsers that keep the low 32 bits read
+    // `0x41414141A9FEA9FE` as 169.254.169.254.
+    if h.len() > 10 && at(h, 0, b"0x") && h[2..].iter().all(u8::is_ascii_hexdigit) {
+        let low = &h[h.len() - 8..];
+        let mut v = 0u32;
+        for d in low {
+            v = v * 16 + u32::from(super::decode::hex_val(*d)?);
+        }
+        return Some(v);
+    }
     let mut parts = [0u64; 4];
     let mut n = 0;
     for p in h.split(|c| *c == b'.') {
