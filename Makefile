@@ -20,7 +20,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus test-scorecard test-tools setup-tools
+.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus scorecard-readme test-scorecard test-tools setup-tools
 
 all: test
 
@@ -176,6 +176,10 @@ scorecard-corpus: corpus
 ## -> target/scorecard/scorecard.md (SCORECARD_MISSES=1 lists the tuning halves' misses)
 scorecard: scorecard-corpus
 	cargo test --release --locked -p actorwatch-core --test scorecard scorecard -- --nocapture
+
+## scorecard-readme: the scorecard's last tables into bench/README.md
+scorecard-readme:
+	python3 bench/scorecard_readme.py
 
 # In `make test` the tools run first and the scorecard requires their requests.
 test-scorecard: test-tools scorecard-corpus

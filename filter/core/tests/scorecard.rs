@@ -927,6 +927,15 @@ fn scorecard() {
         );
     }
 
+    report.line("\n### Per class, every payload list pooled (query placement)\n");
+    report.line("| class | tuning half | held-out half | gap (points) |");
+    report.line("|---|---:|---:|---:|");
+    for class in CLASSES {
+        if let Some(hv) = by_variant.get(&(class, Variant::Query)) {
+            report.line(&format!("| `{}` {}", category(class), hv.row()));
+        }
+    }
+
     report.line("\n### Payload lists under encodings and placements (held-out halves)\n");
     let mut head = "| class |".to_string();
     let mut rule = "|---|".to_string();
