@@ -87,8 +87,11 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let drive = v.get(lead).is_some_and(u8::is_ascii_alphabetic)
         && v.get(lead + 1) == Some(&b':')
         && v.get(lead + 2) == Some(&b'/');
-    if let Some(i) = system_path(v, lead, drive) {
-        return Some(back(i));
+    // In the URL path a log file is often just a download (`/jobs/12/build.log`).
+    if ctx.part != Part::Path {
+        if let Some(i) = system_path(v, lead, drive) {
+            return Some(back(i));
+        }
     }
     let mut t = 0;
     while t < v.len() {
