@@ -30,6 +30,10 @@ rm -rf "$work" && mkdir -p "$work/bin" "$work/criterion" "$work/driver"
 base_sha=$(git rev-parse --verify "$base_commit^{commit}")
 head_sha=$(git rev-parse HEAD)
 dirty=$(git status --porcelain --untracked-files=no | wc -l)
+# HEAD and its uncommitted edits: compared after head's builds (the tree may be edited meanwhile).
+tree_state() { echo "$(git rev-parse HEAD) $(git diff HEAD | sha1sum)"; }
+state_before=$(tree_state)
+mkdir -p "$work/vocab-head" && cp filter/core/vocab/*.txt "$work/vocab-head/" 2>/dev/null || true
 
 # The base worktree (created, or moved to BASE_COMMIT; its target dir is kept between runs).
 if [ ! -e "$base_dir/.git" ]; then
@@ -170,9 +174,10 @@ EOF
   node "$src/filter/postlink/postlink.mjs" "$work/$side.wasm" >&2
 }
 build head "$root" "$root/target"
+changed=no
+[ "$(tree_state)" = "$state_before" ] || { changed=yes; log "WARNING: the working tree changed during head's builds"; }
+mkdir -p "$work/vocab-base" && cp "$base_dir"/filter/core/vocab/*.txt "$work/vocab-base/" 2>/dev/null || true
 build base "$base_dir" "$base_dir/target"
-# Sanity: what the head binaries were built from.
-dirty_after=$(git status --porcelain --untracked-files=no | wc -l)
 
 # 1. Criterion, interleaved.
 for i in $(seq 1 "$runs"); do
@@ -217,12 +222,12 @@ ACTORWATCH_BENCH_ONLY="no filter,actorwatch alert,actorwatch threat rules,compar
 
 # 4 and the report.
 log "report"
-python3 - "$work" "$base_sha" "$head_sha" "$dirty" "$dirty_after" "$runs" "$iters" "$(rustc --version)" \
+python3 - "$work" "$base_sha" "$head_sha" "$dirty" "$changed" "$runs" "$iters" "$(rustc --version)" \
   "$(( $(date +%s) - start ))" "$root" <<'PY' | tee "$work/ab.md"
 import gzip, json, statistics, sys
 from datetime import date
 from pathlib import Path
-work, base_sha, head_sha, dirty, dirty_after, runs, iters, rustc, secs, root = sys.argv[1:]
+work, base_sha, head_sha, dirty, changed, runs, iters, rustc, secs, root = sys.argv[1:]
 work, root, runs = Path(work), Path(root), int(runs)
 med = statistics.median
 
@@ -231,8 +236,8 @@ def load(side):
 
 crit = {s: load(s) for s in ("base", "head")}
 state = "" if dirty == "0" else f" plus {dirty} uncommitted file(s)"
-if dirty != dirty_after:
-    state += f" (changed to {dirty_after} during the builds)"
+if changed == "yes":
+    state += " (WARNING: the working tree changed while head was built: its builds may not match)"
 print(f"### Threat rules: base `{base_sha[:7]}` against head `{head_sha[:7]}`{state}\n")
 print(f"Measured {date.today().isoformat()} by `bash bench/threat_ab.sh {base_sha[:7]}` ({rustc}; "
       f"2 cores, shared machine; {int(secs) // 60} min {int(secs) % 60} s before this report).\n")
@@ -292,17 +297,25 @@ for s in ("base", "head"):
 dr, dg = sz["head"][0] - sz["base"][0], sz["head"][1] - sz["base"][1]
 print(f"| head - base | {dr:+,} ({dr / 1024:+.1f} KiB) | {dg:+,} ({dg / 1024:+.1f} KiB) |")
 print(f"\nGoal: at most +100 KB raw: {'met' if dr <= 100 * 1024 else 'NOT met'} ({dr / 1024:+.1f} KiB of 100 KiB).\n")
-vocab = sorted((root / "filter/core/vocab").glob("*.txt"))
-if vocab:
-    print("The detectors' vocabularies (head, `filter/core/vocab/*.txt`, embedded whole with `include_str!`):\n")
-    print("| file | entries | entry bytes (with newlines) | file bytes (embedded) |\n|---|---:|---:|---:|")
-    te = tb = tf = 0
-    for f in vocab:
-        data = f.read_bytes()
-        entries = [l for l in data.split(b"\n") if l and not l.startswith(b"#")]
-        e, b = len(entries), sum(len(l) + 1 for l in entries)
-        te, tb, tf = te + e, tb + b, tf + len(data)
-        print(f"| `{f.name}` | {e:,} | {b:,} | {len(data):,} |")
-    print(f"| total | {te:,} | {tb:,} | {tf:,} |")
+vocab = {s: sorted((work / f"vocab-{s}").glob("*.txt")) for s in ("base", "head")}
+print("The detectors' vocabularies (`filter/core/vocab/*.txt` as each side was built, embedded whole with "
+      "`include_str!`; entries are the lines that are not `#` headers):\n")
+print("| file | base entries | base file bytes | head entries | head entry bytes (with newlines) | head file bytes (embedded) |")
+print("|---|---:|---:|---:|---:|---:|")
+def vstat(f):
+    data = f.read_bytes()
+    entries = [l for l in data.split(b"\n") if l and not l.startswith(b"#")]
+    return len(entries), sum(len(l) + 1 for l in entries), len(data)
+tot = [0] * 5
+for name in sorted({f.name for fs in vocab.values() for f in fs}):
+    b = vstat(work / "vocab-base" / name) if (work / "vocab-base" / name).exists() else None
+    h = vstat(work / "vocab-head" / name) if (work / "vocab-head" / name).exists() else None
+    vals = [b[0] if b else 0, b[2] if b else 0, h[0] if h else 0, h[1] if h else 0, h[2] if h else 0]
+    tot = [x + y for x, y in zip(tot, vals)]
+    show = [f"{v:,}" for v in vals]
+    if not b:
+        show[0:2] = ["-", "-"]
+    print(f"| `{name}` | " + " | ".join(show) + " |")
+print("| total | " + " | ".join(f"{v:,}" for v in tot) + " |")
 PY
 log "done: $work/ab.md"
