@@ -171,14 +171,25 @@ fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
     let table = vocab::sensitive_paths();
     let starts: &[usize] = if v[i] == b'/' { &[i, i + 1] } else { &[i] };
     for &from in starts {
-        let last = e.min(from + 96);
-        meter.add(last.saturating_sub(from));
-        for k in from + 1..=last {
+        // The entries in `lo..hi` start with `v[from..k]`: narrowed one byte at a time, so
+        // the walk stops as soon as no entry shares the text's prefix (most often at once).
+        let (mut lo, mut hi) = (0, table.len());
+        for k in from..e.min(from + 96) {
+            let c = v[k].to_ascii_lowercase();
+            let d = k - from;
+            let byte = |t: &&str| t.as_bytes().get(d).copied();
+            lo += table[lo..hi].partition_point(|t| byte(t).is_none_or(|b| b < c));
+            hi = lo + table[lo..hi].partition_point(|t| byte(t) == Some(c));
+            meter.add(1);
+            if lo >= hi {
+                break;
+            }
             // Entries end at a name's end or just after a `/` or `_` (`.aws/`, `.bash_`).
-            let ends = k == e
-                || matches!(v[k], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
-                || matches!(v[k - 1], b'/' | b'_');
-            if ends && super::lex::in_sorted_any_case(&v[from..k], table) {
+            let end = k + 1;
+            let ends = end == e
+                || matches!(v[end], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
+                || matches!(v[k], b'/' | b'_');
+            if ends && table[lo].len() == d + 1 {
                 return Some(i);
             }
         }

@@ -241,6 +241,11 @@ fn check_value(
         }
         shell.reset();
         let classes = classes::of(decoded.as_bytes());
+        // Read once per value: both command scanners ask.
+        let agent = !is_name
+            && v.part == Part::Headers
+            && v.name.eq_ignore_ascii_case("user-agent")
+            && agent::well_formed(decoded.as_bytes());
         for a in wanted.iter().flatten() {
             if done[a.index()] {
                 continue;
@@ -249,6 +254,7 @@ fn check_value(
                 part: v.part,
                 name: v.name,
                 is_name,
+                agent,
             };
             if !classes::may_apply(*a, classes) {
                 continue;
@@ -282,6 +288,8 @@ pub(crate) struct Ctx<'a> {
     pub name: &'a str,
     /// The text is the name itself.
     pub is_name: bool,
+    /// The text is a `User-Agent` that follows the User-Agent grammar (`agent::well_formed`).
+    pub agent: bool,
 }
 
 fn detect(
@@ -296,24 +304,23 @@ fn detect(
         Attack::SqlInjection => sql::detect(s, meter),
         Attack::Xss => html::detect(s, meter),
         Attack::NoSqlInjection => nosql::detect(s, ctx, meter),
-        Attack::OsCommandInjection => {
-            let agent = user_agent(s, ctx);
-            shell::detect_unix(s, classes & classes::UNIX_META != 0, agent, shell, meter)
-        }
-        Attack::WindowsCommandInjection => {
-            let agent = user_agent(s, ctx);
-            windows::detect(s, classes & classes::WIN_SPECIAL != 0, agent, shell, meter)
-        }
+        Attack::OsCommandInjection => shell::detect_unix(
+            s,
+            classes & classes::UNIX_META != 0,
+            ctx.agent,
+            shell,
+            meter,
+        ),
+        Attack::WindowsCommandInjection => windows::detect(
+            s,
+            classes & classes::WIN_SPECIAL != 0,
+            ctx.agent,
+            shell,
+            meter,
+        ),
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
     }
-}
-
-/// Is the text a `User-Agent` header that follows the User-Agent grammar?
-fn user_agent(s: &str, ctx: &Ctx) -> bool {
-    ctx.part == Part::Headers
-        && ctx.name.eq_ignore_ascii_case("user-agent")
-        && agent::well_formed(s.as_bytes())
 }
 
 /// Every keyword table, for the test that they are sorted (lookups are binary searches).

@@ -21,7 +21,9 @@ use super::{vocab, Meter};
 /// A Unix program: the hand list above, every program Debian installs (`vocab::unix_commands`),
 /// or an interpreter with its version glued on (`python3.10`, `php8.1`, `perl5.36`).
 fn known(name: &[u8]) -> bool {
-    in_table(name, UNIX) || in_table(name, vocab::unix_commands()) || versioned(name)
+    static ALL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| vocab::merged(UNIX.iter().chain(vocab::unix_commands()).copied()));
+    in_table(name, all) || versioned(name)
 }
 
 /// A command that is also a word: the hand list, or a Debian program that is an English word

@@ -66,6 +66,15 @@ vocabulary!(
     "url_schemes.txt"
 );
 
+/// Entries of several tables as one sorted, unique table: one lookup where a scanner would
+/// make several.
+pub(crate) fn merged(entries: impl IntoIterator<Item = &'static str>) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = entries.into_iter().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// Every vocabulary, for the test that they are sorted, unique and lower case.
 #[cfg(test)]
 pub(crate) fn all() -> Vec<(&'static str, &'static [&'static str])> {

@@ -10,9 +10,18 @@ use super::{vocab, Meter};
 /// A Windows program: the hand list, a program Wine reimplements or a cmd.exe builtin
 /// (`vocab::windows_commands`), or a PowerShell alias of three letters or more (`gci`, `saps`).
 fn known(name: &[u8]) -> bool {
-    in_table(name, WINDOWS)
-        || in_table(name, vocab::windows_commands())
-        || (name.len() >= 3 && in_table(name, vocab::powershell_aliases()))
+    static ALL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let aliases = vocab::powershell_aliases().iter().filter(|a| a.len() >= 3);
+        vocab::merged(
+            WINDOWS
+                .iter()
+                .chain(vocab::windows_commands())
+                .chain(aliases)
+                .copied(),
+        )
+    });
+    in_table(name, all)
 }
 
 /// A command that is also an English word needs a switch, path, variable or URL after it.
