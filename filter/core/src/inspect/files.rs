@@ -70,7 +70,11 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         return Some(back(i));
     }
     // `index.php::$DATA`: the NTFS data stream that makes IIS send a script's source.
-    if let Some(i) = super::lex::find(v, b"::$data") {
+    if let Some(i) = b
+        .contains(&b'$')
+        .then(|| super::lex::find(v, b"::$data"))
+        .flatten()
+    {
         return Some(back(i));
     }
     // A NUL byte cuts the name an application appends an extension to (`../x%00.png`); a

@@ -306,8 +306,10 @@ fn js(c: &[u8]) -> Option<usize> {
             }
             // A sink used as a value: called through a group (`(confirm)()`), handed to a
             // method (`[8].find(confirm)`) or assigned (`a=prompt,a()`).
-            if in_table(w, SINKS) && i > 0 {
-                let before = c[i - 1];
+            let before = if i > 0 { c[i - 1] } else { 0 };
+            if ((before == b'(' && next == b')') || (before == b'=' && matches!(next, b',' | b';')))
+                && in_table(w, SINKS)
+            {
                 // A method's callback: `(` right after `.name` (`[1].find(alert)`).
                 let method = || {
                     let a = c[..i - 1]

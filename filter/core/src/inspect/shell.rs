@@ -507,7 +507,7 @@ fn unix_expression(v: &[u8], i: usize, opens: bool) -> Option<usize> {
         }
         // `system('id')`, `shell_exec("ls -la")`: a language's call that runs its string as a
         // shell command, given a command (the view has dropped the quotes).
-        b'(' if runs_shell(v, i) => {
+        b'(' if i > 0 && is_word(v[i - 1]) && runs_shell(v, i) => {
             let j = super::lex::skip_spaces(v, i + 1);
             let (_, name, _) = command_at(v, j);
             known(name)

@@ -424,6 +424,8 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     }
     // `(case when 1=1 then ..`, `' and case when`: a conditional where an expression goes.
     if n >= 3
+        && k(2) == K::Kw
+        && matches!(k(1), K::Word | K::Func)
         && is(s, &w[2], "case")
         && is(s, &w[1], "when")
         && matches!(
@@ -439,7 +441,12 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
         return at(2);
     }
     // `into outfile '/var/www/x.php'`, `into dumpfile`.
-    if n >= 2 && is(s, &w[1], "into") && (is(s, &w[0], "outfile") || is(s, &w[0], "dumpfile")) {
+    if n >= 2
+        && k(1) == K::Kw
+        && k(0) == K::Word
+        && is(s, &w[1], "into")
+        && (is(s, &w[0], "outfile") || is(s, &w[0], "dumpfile"))
+    {
         return at(1);
     }
     // PostgreSQL: `)::text`, `'..'::jsonb`, `'..' @> '..'`, `'..' ? 'a'`.
