@@ -174,10 +174,31 @@ fn sensitive(v: &[u8], t: usize, e: usize, leads: bool, meter: &mut Meter) -> Op
 fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
     let table = vocab::sensitive_paths();
     let starts: &[usize] = if v[i] == b'/' { &[i, i + 1] } else { &[i] };
+    // The entries starting with each byte, found once per process.
+    static FIRST: std::sync::OnceLock<Vec<(usize, usize)>> = std::sync::OnceLock::new();
+    let first = FIRST.get_or_init(|| {
+        let head = |t: &&str| t.as_bytes().first().copied().unwrap_or(0);
+        (0..=255u8)
+            .map(|b| {
+                let lo = table.partition_point(|t| head(t) < b);
+                let hi = table.partition_point(|t| head(t) <= b);
+                (lo, hi)
+            })
+            .collect()
+    });
     for &from in starts {
         // The entries in `lo..hi` start with `v[from..k]`: narrowed one byte at a time, so
         // the walk stops as soon as no entry shares the text's prefix (most often at once).
-        let (mut lo, mut hi) = (0, table.len());
+        let Some(b0) = v.get(from) else {
+            continue;
+        };
+        let (mut lo, mut hi) = first
+            .get(usize::from(b0.to_ascii_lowercase()))
+            .copied()
+            .unwrap_or((0, 0));
+        if lo >= hi {
+            continue;
+        }
         for k in from..e.min(from + 96) {
             let c = v[k].to_ascii_lowercase();
             let d = k - from;
