@@ -91,6 +91,9 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let drive = v.get(lead).is_some_and(u8::is_ascii_alphabetic)
         && v.get(lead + 1) == Some(&b':')
         && v.get(lead + 2) == Some(&b'/');
+    if let Some(i) = wrapper(v, lead) {
+        return Some(back(i));
+    }
     // In the URL path a log file is often just a download (`/jobs/12/build.log`).
     if ctx.part != Part::Path {
         if let Some(i) = system_path(v, lead, drive) {
@@ -220,6 +223,39 @@ fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
         }
     }
     None
+}
+
+/// PHP's stream wrappers that read local files or run code (`stream_get_wrappers()` and the
+/// PHP manual's "Supported Protocols and Wrappers", less the network ones): an include of
+/// `php://filter/..`, `phar://`, `expect://id` is file inclusion, not a fetch.
+pub(crate) const FILE_WRAPPERS: &[&str] = &[
+    "compress.bzip2",
+    "compress.zlib",
+    "data",
+    "expect",
+    "glob",
+    "phar",
+    "php",
+    "zip",
+];
+
+/// A value that starts with one of [`FILE_WRAPPERS`] (`php://filter/...`), or a `data:` URI of
+/// text or base64 that is not an image (`data:text/plain;base64,PD9waHA..`).
+fn wrapper(v: &[u8], lead: usize) -> Option<usize> {
+    let rest = v.get(lead..)?;
+    let end = rest
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-')))
+        .unwrap_or(rest.len());
+    let scheme = &rest[..end];
+    if at(rest, end, b"://") && super::lex::in_table(scheme, FILE_WRAPPERS) {
+        return Some(lead);
+    }
+    let data = scheme.eq_ignore_ascii_case(b"data") && rest.get(end) == Some(&b':');
+    let after = end + 1;
+    (data
+        && (at(rest, after, b"text/plain") || at(rest, after, b";base64") || at(rest, after, b",")))
+    .then_some(lead)
 }
 
 /// A value that is an absolute path to a log file (`/opt/lamp/log/access_log`,

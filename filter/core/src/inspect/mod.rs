@@ -334,6 +334,7 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
     t.push(files::FILES);
+    t.push(files::FILE_WRAPPERS);
     t.push(parts::SKIPPED_HEADERS);
     t
 }

@@ -90,6 +90,8 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         if at(v, i, b"://")
             && in_table(scheme, vocab::url_schemes())
             && !in_table(scheme, WEB_SCHEMES)
+            // PHP's local wrappers (`php://filter`) are file inclusion (`files.rs`).
+            && !in_table(scheme, super::files::FILE_WRAPPERS)
             && (a == 0 || !v[a - 1].is_ascii_alphanumeric())
         {
             return Some(a);
