@@ -322,7 +322,10 @@ impl Proxy {
         }
     }
 
-    /// Requests other than the browser's own background calls to Google's services.
+    /// Requests other than the browser's own background calls to Google's services: its
+    /// `*.google.com` services and its component updater (`update.googleapis.com`, downloads
+    /// from `*.gvt1.com`), which it calls even with `--disable-component-update`. A page's
+    /// fetch of another Google host (`fonts.googleapis.com`) still counts.
     fn page_requests(&self) -> Vec<String> {
         self.requests
             .lock()
@@ -331,7 +334,12 @@ impl Proxy {
             .filter(|r| {
                 let host = r.split_whitespace().nth(1).unwrap_or("");
                 let host = host.trim_start_matches("http://").split([':', '/']).next();
-                !host.is_some_and(|h| h == "google.com" || h.ends_with(".google.com"))
+                !host.is_some_and(|h| {
+                    h == "google.com"
+                        || h.ends_with(".google.com")
+                        || h == "update.googleapis.com"
+                        || h.ends_with(".gvt1.com")
+                })
             })
             .cloned()
             .collect()
