@@ -375,27 +375,20 @@ fn unix_command(
     // shape around them: an English word (`; host`, `& wait`) an argument a shell reads
     // (`-x`, `/path`, `$v`, a redirection), another (`; lastlog`) the end, a separator or
     // such an argument (`npm install` in a pasted code block is not an injection).
+    // At the value's start a non-word program needs a space before that shape too (`if (argc
+    // > 1)` is C, `if -f` is not).
     let listed = in_table(name, UNIX) || versioned(name);
-    if !start && !listed {
+    if !listed {
+        let spaced = !start || super::lex::skip_spaces(v, e) > e;
         let shaped = if weak {
             shell_argument(v, e)
         } else {
-            shellish_after(v, e)
+            spaced && shellish_after(v, e)
         };
         return (shaped || escaped).then_some(i);
     }
     if !start {
         return (!weak || shellish_after(v, e) || escaped || timed(v, name, e)).then_some(i);
-    }
-    // At the value's start the same: `if (argc > 1)` is C, `if -f` is not.
-    if !listed {
-        let j = super::lex::skip_spaces(v, e);
-        let shaped = if weak {
-            shell_argument(v, e)
-        } else {
-            j > e && shellish_after(v, e)
-        };
-        return (shaped || escaped).then_some(i);
     }
     // A program named by its path (`/bin/sh`, `../../usr/bin/env|`, which Perl's `open` runs).
     if escaped

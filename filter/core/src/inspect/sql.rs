@@ -482,10 +482,9 @@ fn rules(s: &[u8], w: &[Tok; 6], n: usize) -> Option<usize> {
     // `') like '%`: prose and User-Agents close groups before words (`rv:11.0) like
     // Gecko`), so after `like` the pattern must be a literal, a group or a call.
     if n >= 3
-        && matches!(k(2), K::RParen | K::Str)
+        && k(2) == K::RParen
         && k(1) == K::Cmp
-        && (is(s, &w[1], "like") || is(s, &w[1], "regexp") || is(s, &w[1], "rlike"))
-        && (k(2) == K::RParen || !is(s, &w[1], "like"))
+        && is(s, &w[1], "like")
         && matches!(k(0), K::Str | K::Num | K::LParen | K::Func | K::Var)
     {
         return at(1);
