@@ -151,18 +151,17 @@ fn strip_port(a: &[u8]) -> &[u8] {
 /// (`vocab::oob_domains`: `x.oast.pro`, `abc.burpcollaborator.net`).
 fn out_of_band(h: &[u8]) -> bool {
     let h = h.strip_suffix(b".").unwrap_or(h);
-    let mut from = 0;
-    // The domain itself or any suffix after a dot; a host has at most 127 labels.
-    for _ in 0..128 {
-        if in_table(&h[from..], vocab::oob_domains()) {
-            return true;
-        }
-        match h[from..].iter().position(|c| *c == b'.') {
-            Some(p) => from += p + 1,
-            None => return false,
-        }
-    }
-    false
+    in_table(h, vocab::oob_domains()) || suffix_in(h, vocab::oob_domains(), false)
+}
+
+/// Is a part of `h` after one of its dots in `table`, written with that dot
+/// (`.svc.cluster.local`) or without it (`oast.pro`)? Linear in `h`: a lookup compares at most
+/// an entry's length.
+fn suffix_in(h: &[u8], table: &[&str], with_dot: bool) -> bool {
+    h.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'.')
+        .any(|(p, _)| in_table(&h[if with_dot { p } else { p + 1 }..], table))
 }
 
 /// A host with non-ASCII characters read as URL parsers read them (UTS #46 mapping): fullwidth
@@ -204,17 +203,8 @@ pub(crate) fn internal_host(h: &[u8]) -> bool {
     let lower = h.to_ascii_lowercase();
     // Cluster-internal and wildcard-DNS suffixes of the vocabulary (`.svc.cluster.local`,
     // `.nip.io`): its entries that start with a dot.
-    if let Some(dot) = lower.iter().position(|c| *c == b'.') {
-        let mut from = dot;
-        for _ in 0..128 {
-            if in_table(&lower[from..], vocab::ssrf_hosts()) {
-                return true;
-            }
-            match lower[from + 1..].iter().position(|c| *c == b'.') {
-                Some(p) => from += p + 1,
-                None => break,
-            }
-        }
+    if suffix_in(&lower, vocab::ssrf_hosts(), true) {
+        return true;
     }
     for suffix in [
         &b".localhost"[..],
