@@ -105,6 +105,27 @@ enum Count {
     AtLeast(usize),
 }
 
+/// The closing lines hydra 9.4 can print after a run that tried every pair, when a worker
+/// thread is still finishing as the run ends (thc-hydra issue 1102: the error count reuses the
+/// active-worker count); it then exits with 255 although nothing failed.
+const HYDRA_SPURIOUS_LINES: [&str; 2] = [
+    "[ERROR] 1 target did not resolve or could not be connected",
+    "[ERROR] 0 target did not complete",
+];
+
+/// Whether a hydra run's only errors are [`HYDRA_SPURIOUS_LINES`] after it reported the target
+/// completed. Such a run is judged by the shop's count of its attempts (every pair must arrive),
+/// which a real connection failure would fall short of.
+fn spurious_hydra_report(program: &str, log: &str) -> bool {
+    program == "hydra"
+        && log.contains("1 of 1 target completed")
+        && log.contains(HYDRA_SPURIOUS_LINES[0])
+        && log
+            .lines()
+            .filter(|line| line.contains("[ERROR]"))
+            .all(|line| HYDRA_SPURIOUS_LINES.contains(&line.trim()))
+}
+
 /// Lines of a tool's output that mean it failed, or tried to reach beyond the test, whatever
 /// its exit status says.
 fn failure_markers(program: &str) -> &'static [&'static str] {
@@ -682,15 +703,30 @@ fn run(step: &Step, work: &Path) -> f64 {
             tail()
         );
     };
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let spurious = spurious_hydra_report(step.program, &text);
     assert!(
-        status.success(),
+        status.success() || spurious,
         "{} ({} {}) exited with {status}; its log ends:\n{}",
         step.actor,
         step.program,
         step.label,
         tail()
     );
-    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if spurious {
+        println!(
+            "{}: hydra's spurious closing error (exit {status}); judged by its count",
+            step.actor
+        );
+    }
+    let text = if spurious {
+        text.lines()
+            .filter(|line| !HYDRA_SPURIOUS_LINES.contains(&line.trim()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        text
+    };
     for marker in failure_markers(step.program) {
         assert!(
             !text.contains(marker),
