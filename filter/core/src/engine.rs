@@ -93,6 +93,26 @@ impl Engine {
         self.queue(now_ms, &answer.detections);
     }
 
+    /// Fleet mode: the claims and cooldowns a successor aggregator takes over
+    /// ([`Engine::import_fleet`]); `None` without fleet mode.
+    pub fn export_fleet(&self) -> Option<Vec<u8>> {
+        self.fleet.as_ref().map(Fleet::export)
+    }
+
+    /// Fleet mode: takes over a predecessor's claims and cooldowns ([`Engine::export_fleet`]);
+    /// returns the claims taken (0 without fleet mode).
+    pub fn import_fleet(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
+        match self.fleet.as_mut() {
+            Some(fleet) => fleet.import(now_ms, bytes),
+            None => Ok(0),
+        }
+    }
+
+    /// Changes whenever what [`Engine::export_fleet`] writes changes.
+    pub fn fleet_handover_version(&self) -> Option<u64> {
+        self.fleet.as_ref().map(Fleet::handover_version)
+    }
+
     /// Whether fleet mode is on and Redis did not answer the last batch.
     pub fn fleet_in_fallback(&self) -> bool {
         self.fleet.as_ref().is_some_and(Fleet::in_fallback)

@@ -4,6 +4,8 @@
 //! blocked. The local [`crate::Detector`] keeps counting beside it: while Redis answers, its
 //! counting-rule events are held back; when Redis does not, they go out (fallback), and the
 //! cooldowns they start are claimed in Redis once it answers again, so no event goes twice.
+//! A claim stays queued until a batch carrying it is answered, whatever happens to the batches
+//! around it, and goes to a successor aggregator with [`Fleet::export`] / [`Fleet::import`].
 //! Sans-I/O like the rest of the core: the host sends [`FleetCall`]s and reports the answers.
 
 use crate::actor::ActorKey;
@@ -26,6 +28,9 @@ const PRUNE_EVERY_MS: u64 = 10_000;
 /// What one known actor and one pending entry take beside their strings, for the budget.
 const KNOWN_BYTES: usize = 160;
 const ENTRY_BYTES: usize = 48;
+/// Claims queued at most: one per event raised in fallback; beyond, the oldest is dropped and
+/// counted (`fleet_claims_dropped`).
+const MAX_CLAIMS: usize = MAX_ACTORS_PER_BATCH;
 
 /// One batch: what an aggregator counted since its last one, per actor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +143,28 @@ pub struct Answer {
     pub blocks: Vec<(ActorKey, u64, u16)>,
 }
 
+/// A record that names only an actor: what an event shows of an actor whose requests this
+/// proxy did not keep.
+fn key_only_record(key: &ActorKey, ts_ms: u64) -> OwnedRecord {
+    let ip = match key {
+        ActorKey::V4(o) => Some(std::net::IpAddr::from(*o)),
+        ActorKey::V6(o) => Some(std::net::IpAddr::from(*o)),
+        _ => None,
+    };
+    OwnedRecord {
+        ts_ms,
+        status: 0,
+        actor: key.clone(),
+        ip,
+        method: String::new().into(),
+        path: String::new().into(),
+        host: String::new().into(),
+        country: None,
+        sample_headers: None,
+        threats: None,
+    }
+}
+
 /// An actor's key as batches carry it.
 pub fn actor_hex(key: &ActorKey) -> String {
     let mut bytes = Vec::with_capacity(20);
@@ -156,7 +183,33 @@ pub fn actor_of_hex(hex: &str) -> Option<ActorKey> {
 #[derive(Default)]
 struct Pending {
     entries: Vec<(u32, Arc<str>, u64, u32)>,
-    claims: Vec<(u32, Arc<str>, u64)>,
+}
+
+/// The cooldown of an event this proxy raised in fallback, to be set in Redis: queued until a
+/// batch carrying it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Claim {
+    actor: ActorKey,
+    rule: u32,
+    api: Arc<str>,
+    /// On this proxy's clock (which a successor in the same process shares).
+    until_ms: u64,
+}
+
+/// What a successor aggregator takes over: queued claims and the fleet's cooldowns this proxy
+/// knows of. JSON; actors in hex, rules by id, times on the proxy's clock.
+#[derive(Default, Serialize, Deserialize)]
+struct Handover {
+    claims: Vec<HandedCooldown>,
+    cooldowns: Vec<HandedCooldown>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HandedCooldown {
+    actor: String,
+    rule: String,
+    api: String,
+    until_ms: u64,
 }
 
 /// What this proxy knows of an actor: what its events are built from, and the fleet's
@@ -174,6 +227,8 @@ struct Inflight {
     actors: Vec<ActorKey>,
     counts: u64,
     oldest_ms: u64,
+    /// The claims it carries: acknowledged when it is answered.
+    claims: Vec<Claim>,
     /// Waiting for the answer (else: failed, to be retried).
     sent: bool,
 }
@@ -188,6 +243,10 @@ pub struct Fleet {
     pending_counts: u64,
     pending_oldest_ms: u64,
     inflight: Option<Inflight>,
+    /// Claims not yet acknowledged by an answered batch, oldest first.
+    claims: VecDeque<Claim>,
+    /// Changes when what [`Fleet::export`] writes changes (a claim, a new cooldown).
+    handover_version: u64,
     known: HashMap<ActorKey, Known>,
     fallback: bool,
     next_flush_ms: u64,
@@ -231,6 +290,8 @@ impl Fleet {
             pending_counts: 0,
             pending_oldest_ms: u64::MAX,
             inflight: None,
+            claims: VecDeque::new(),
+            handover_version: 0,
             known: HashMap::new(),
             fallback: false,
             next_flush_ms: 0,
@@ -410,16 +471,30 @@ impl Fleet {
                 ));
             }
             if cooldown_ms > 0 {
-                let until = rec.ts_ms.saturating_add(cooldown_ms);
-                let pending = self.pending.entry(rec.actor.clone()).or_default();
-                pending.claims.push((index, api, until));
+                self.queue_claim(Claim {
+                    actor: rec.actor.clone(),
+                    rule: index,
+                    api,
+                    until_ms: rec.ts_ms.saturating_add(cooldown_ms),
+                });
             }
             i += 1;
         }
     }
 
+    fn queue_claim(&mut self, claim: Claim) {
+        if self.claims.len() >= MAX_CLAIMS {
+            self.claims.pop_front();
+            self.counts.fleet_claims_dropped += 1;
+        }
+        self.claims.push_back(claim);
+        self.handover_version += 1;
+    }
+
     /// The batch to send now, if one is due: every `flush_ms`, one at a time; a batch that
     /// failed goes again under its sequence number until its records are past the grace period.
+    /// A failed batch without counts is rebuilt instead: its claims go with their cooldown
+    /// left as of now, and nothing can be counted twice.
     pub fn poll(&mut self, now_ms: u64) -> Option<FleetCall> {
         let cfg = Arc::clone(&self.cfg);
         let fleet = &cfg.fleet;
@@ -435,19 +510,19 @@ impl Fleet {
         self.prune(now_ms);
         let grace_floor = now_ms.saturating_sub(fleet.grace_ms + FLEET_BUCKET_MS);
         if let Some(inflight) = &mut self.inflight {
-            if inflight.counts == 0 || inflight.oldest_ms >= grace_floor {
+            if inflight.counts > 0 && inflight.oldest_ms >= grace_floor {
                 inflight.sent = true;
                 let (seq, body) = (inflight.seq, inflight.body.clone());
                 return Some(FleetCall::new(&cfg, seq, body, now_ms));
             }
-            // Too late for Redis to count: given up, counted.
+            // Too late for Redis to count: given up, counted. Its claims stay queued.
             self.counts.fleet_responses_dropped += inflight.counts;
             self.inflight = None;
         }
         if self.pending_oldest_ms < grace_floor {
             self.drop_late_pending(grace_floor);
         }
-        let (batch, actors, counts, oldest_ms) = self.take_batch(now_ms);
+        let (batch, actors, claims, counts, oldest_ms) = self.take_batch(now_ms);
         let body = serde_json::to_vec(&batch).ok()?;
         let seq = batch.seq;
         self.inflight = Some(Inflight {
@@ -456,6 +531,7 @@ impl Fleet {
             actors,
             counts,
             oldest_ms,
+            claims,
             sent: true,
         });
         Some(FleetCall::new(&cfg, seq, body, now_ms))
@@ -476,8 +552,7 @@ impl Fleet {
                 keep
             });
         }
-        self.pending
-            .retain(|_, p| !p.entries.is_empty() || !p.claims.is_empty());
+        self.pending.retain(|_, p| !p.entries.is_empty());
         self.pending_bytes = self
             .pending
             .values()
@@ -489,9 +564,9 @@ impl Fleet {
         self.pending_oldest_ms = oldest;
     }
 
-    /// The next batch from what is pending: the batch, its actors' keys in order, the counts
-    /// it carries and its oldest record's time.
-    fn take_batch(&mut self, now_ms: u64) -> (Batch, Vec<ActorKey>, u64, u64) {
+    /// The next batch from what is pending and the claims queued: the batch, its actors' keys
+    /// in order, the claims it carries, the counts it carries and its oldest record's time.
+    fn take_batch(&mut self, now_ms: u64) -> (Batch, Vec<ActorKey>, Vec<Claim>, u64, u64) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut actors = Vec::new();
@@ -520,15 +595,38 @@ impl Fleet {
                     .into_iter()
                     .map(|(r, a, b, c)| (r, a.to_string(), b, c))
                     .collect(),
-                // Claims travel as the cooldown left: clocks of proxy and Redis may differ.
-                claims: p
-                    .claims
-                    .into_iter()
-                    .filter(|(_, _, until)| *until > now_ms)
-                    .map(|(r, a, until)| (r, a.to_string(), until - now_ms))
-                    .collect(),
+                claims: Vec::new(),
             });
             keys.push(key);
+        }
+        let before = self.claims.len();
+        self.claims.retain(|c| c.until_ms > now_ms);
+        if self.claims.len() != before {
+            self.handover_version += 1;
+        }
+        let mut carried = Vec::new();
+        for claim in &self.claims {
+            let slot = match keys.iter().rposition(|k| *k == claim.actor) {
+                Some(slot) => slot,
+                None if actors.len() < MAX_ACTORS_PER_BATCH => {
+                    actors.push(BatchActor {
+                        key: actor_hex(&claim.actor),
+                        entries: Vec::new(),
+                        claims: Vec::new(),
+                    });
+                    keys.push(claim.actor.clone());
+                    actors.len() - 1
+                }
+                // The next batch takes it.
+                None => continue,
+            };
+            if let Some(actor) = actors.get_mut(slot) {
+                // Claims travel as the cooldown left: clocks of proxy and Redis may differ.
+                actor
+                    .claims
+                    .push((claim.rule, claim.api.to_string(), claim.until_ms - now_ms));
+                carried.push(claim.clone());
+            }
         }
         self.pending_counts = self.pending_counts.saturating_sub(counts);
         if self.pending.is_empty() {
@@ -544,7 +642,7 @@ impl Fleet {
             rules: self.rules.clone(),
             actors,
         };
-        (batch, keys, counts, oldest)
+        (batch, keys, carried, counts, oldest)
     }
 
     /// The front's answer to batch `seq`: `status` 0 when there was none (refused, timed out).
@@ -574,6 +672,11 @@ impl Fleet {
             return answer;
         };
         self.fallback = false;
+        if !inflight.claims.is_empty() {
+            self.claims.retain(|c| !inflight.claims.contains(c));
+            self.counts.fleet_claims_sent += inflight.claims.len() as u64;
+            self.handover_version += 1;
+        }
         self.counts.fleet_batches += 1;
         self.counts.fleet_responses_sent += inflight.counts;
         self.blocks_since_ms = reply.blocks_now_ms.max(self.blocks_since_ms);
@@ -619,7 +722,10 @@ impl Fleet {
                 .find(|(r, a, _)| *r == flag.rule && **a == *api)
             {
                 Some(c) => c.2 = c.2.max(until),
-                None => known.cooldowns.push((flag.rule, api, until)),
+                None => {
+                    known.cooldowns.push((flag.rule, api, until));
+                    self.handover_version += 1;
+                }
             }
         }
         if !flag.fired {
@@ -718,6 +824,99 @@ impl Fleet {
             .flat_map(|k| k.samples.iter())
             .map(|(_, _, orig)| orig.len())
             .sum();
+    }
+
+    /// Changes whenever what [`Fleet::export`] writes changes.
+    pub fn handover_version(&self) -> u64 {
+        self.handover_version
+    }
+
+    /// What a successor aggregator needs so that no event goes twice: the claims not yet
+    /// acknowledged and the fleet's cooldowns this proxy knows of.
+    pub fn export(&self) -> Vec<u8> {
+        let rule_id = |rule: u32| self.cfg.rules.get(rule as usize).map(|r| r.id.clone());
+        let claims = self
+            .claims
+            .iter()
+            .filter_map(|c| {
+                Some(HandedCooldown {
+                    actor: actor_hex(&c.actor),
+                    rule: rule_id(c.rule)?,
+                    api: c.api.to_string(),
+                    until_ms: c.until_ms,
+                })
+            })
+            .collect();
+        let mut cooldowns: Vec<HandedCooldown> = self
+            .known
+            .iter()
+            .flat_map(|(key, known)| {
+                known
+                    .cooldowns
+                    .iter()
+                    .filter_map(move |(rule, api, until)| {
+                        Some(HandedCooldown {
+                            actor: actor_hex(key),
+                            rule: rule_id(*rule)?,
+                            api: api.to_string(),
+                            until_ms: *until,
+                        })
+                    })
+            })
+            .collect();
+        cooldowns.sort_by(|a, b| (&a.actor, &a.rule, &a.api).cmp(&(&b.actor, &b.rule, &b.api)));
+        serde_json::to_vec(&Handover { claims, cooldowns }).unwrap_or_default()
+    }
+
+    /// Takes over what a predecessor exported: its claims queue here (sent with the next
+    /// batch), its cooldowns hold this proxy's fallback events back. Entries of rules this
+    /// configuration no longer has, or already over, are left out. Returns the claims taken.
+    pub fn import(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
+        let doc: Handover = serde_json::from_slice(bytes)?;
+        let cfg = Arc::clone(&self.cfg);
+        let resolve = |c: &HandedCooldown| {
+            let rule = cfg.rules.iter().position(|r| r.id == c.rule)?;
+            let actor = actor_of_hex(&c.actor)?;
+            (c.until_ms > now_ms).then_some((actor, rule as u32, Arc::<str>::from(c.api.as_str())))
+        };
+        let mut taken = 0;
+        for c in &doc.claims {
+            if let Some((actor, rule, api)) = resolve(c) {
+                self.queue_claim(Claim {
+                    actor,
+                    rule,
+                    api,
+                    until_ms: c.until_ms,
+                });
+                taken += 1;
+            }
+        }
+        for c in &doc.cooldowns {
+            let Some((actor, rule, api)) = resolve(c) else {
+                continue;
+            };
+            if !self.known.contains_key(&actor) {
+                if self.known.len() >= cfg.max_actors {
+                    continue;
+                }
+                // Until the actor's next record, its event is built from the key alone.
+                let latest = key_only_record(&actor, now_ms);
+                self.known_bytes += KNOWN_BYTES + crate::memory::HeapSize::heap_bytes(&latest);
+                self.known.insert(
+                    actor.clone(),
+                    Known {
+                        latest,
+                        samples: VecDeque::new(),
+                        cooldowns: Vec::new(),
+                    },
+                );
+            }
+            if let Some(known) = self.known.get_mut(&actor) {
+                known.cooldowns.push((rule, api, c.until_ms));
+            }
+        }
+        self.handover_version += 1;
+        Ok(taken)
     }
 
     pub fn metrics(&self) -> Metrics {

@@ -204,6 +204,10 @@ metrics! {
     Counter fleet_local_events_held,
     /// Fleet mode: blocks other proxies set, received from Redis.
     Counter fleet_blocks_received,
+    /// Fleet mode: cooldowns of events raised in fallback that Redis took (claims acknowledged).
+    Counter fleet_claims_sent,
+    /// Fleet mode: claims given up unsent (more events in fallback than a batch can carry).
+    Counter fleet_claims_dropped,
     /// Worker only: counting-state snapshots the shards saved.
     Counter state_saves,
     /// Worker only: shards whose state changed since their last save.

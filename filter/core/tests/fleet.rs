@@ -216,15 +216,156 @@ fn in_fallback_local_events_go_and_their_cooldown_is_claimed_on_rejoin() {
     feed(&mut e, &cfg, "203.0.113.9", 3, T0 + 100, 10);
     assert_eq!(e.metrics().events_queued, 1);
     assert_eq!(e.metrics().fleet_local_events_held, 0);
-    // The retry is the old (empty) batch; the one after carries the claim.
-    let retry = e.poll_fleet(T0 + 1_400).expect("retry");
-    e.fleet_answered(T0 + 1_400, retry.seq, 200, &reply(retry.seq, vec![]));
+    // The failed batch had no counts: rebuilt rather than repeated, it carries the claim
+    // (the responses go in the same batch).
     let next = e.poll_fleet(T0 + 1_500).expect("batch with the claim");
+    assert_eq!(next.seq, call.seq + 1);
     let batch = batch_of(&next.body);
     let claim = batch.actors[0].claims[0].clone();
     assert_eq!((claim.0, claim.1.as_str()), (0, ""));
     // The cooldown left: 300 s from the event's time (T0 + 120), as of T0 + 1_500.
     assert_eq!(claim.2, 300_000 - (1_500 - 120));
+    e.fleet_answered(
+        T0 + 1_500,
+        next.seq,
+        200,
+        &reply(next.seq, vec![ActorReply::default()]),
+    );
+    assert_eq!(e.metrics().fleet_claims_sent, 1);
+    // Acknowledged: no later batch carries it again.
+    let after = e.poll_fleet(T0 + 1_600).expect("batch");
+    assert!(batch_of(&after.body).actors.is_empty());
+}
+
+/// The claims of the batch `call`, as (actor hex, rule, cooldown left).
+fn claims_of(call: &actorwatch_core::fleet::FleetCall) -> Vec<(String, u32, u64)> {
+    batch_of(&call.body)
+        .actors
+        .iter()
+        .flat_map(|a| a.claims.iter().map(|c| (a.key.clone(), c.0, c.2)))
+        .collect()
+}
+
+/// Falls back (an empty batch unanswered), then raises the local event for `peer` at T0 + 100.
+fn event_in_fallback(e: &mut Engine, cfg: &Arc<Config>, peer: &str) {
+    let call = e.poll_fleet(T0).expect("batch");
+    e.fleet_answered(T0, call.seq, 0, b"");
+    assert!(e.fleet_in_fallback());
+    feed(e, cfg, peer, 3, T0 + 100, 10);
+    assert_eq!(e.metrics().events_queued, 1);
+}
+
+#[test]
+fn a_claim_outlives_batches_given_up_past_the_grace_period() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    let peer = "203.0.113.9";
+    let key = actor_hex(&actorwatch_core::ActorKey::V4([203, 0, 113, 9]));
+    event_in_fallback(&mut e, &cfg, peer);
+    // Other traffic keeps coming while Redis is out of reach: every batch has counts, fails,
+    // is retried until past the grace period (2 s) and given up; a new one takes its place.
+    let mut now = T0 + 1_500;
+    let mut seqs = Vec::new();
+    while now < T0 + 9_000 {
+        // A new client each time: none of them reaches the threshold.
+        let other = format!("198.51.{}.{}", now / 25_600 % 256, now / 100 % 256);
+        feed(&mut e, &cfg, &other, 1, now - 1_000, 10);
+        if let Some(call) = e.poll_fleet(now) {
+            if !seqs.contains(&call.seq) {
+                seqs.push(call.seq);
+                assert_eq!(
+                    claims_of(&call).iter().map(|c| &c.0).collect::<Vec<_>>(),
+                    vec![&key],
+                    "every new batch carries the claim"
+                );
+            }
+            e.fleet_answered(now, call.seq, 0, b"");
+        }
+        now += 100;
+    }
+    assert!(seqs.len() >= 3, "batches given up: {seqs:?}");
+    assert!(e.metrics().fleet_responses_dropped > 0);
+    assert_eq!(e.metrics().fleet_claims_sent, 0);
+    // Redis answers again: the claim goes with the cooldown left as of when its batch was
+    // built (a retry repeats its body: at most the grace period and a bucket earlier), once.
+    let call = e.poll_fleet(now).expect("batch");
+    let claims = claims_of(&call);
+    assert_eq!(claims.len(), 1);
+    let left_now = 300_000 - (now - (T0 + 120));
+    assert!(
+        (left_now..=left_now + 2_100).contains(&claims[0].2),
+        "{} left, {left_now} as of now",
+        claims[0].2
+    );
+    let answers = vec![ActorReply::default(); batch_of(&call.body).actors.len()];
+    e.fleet_answered(now, call.seq, 200, &reply(call.seq, answers));
+    assert_eq!(e.metrics().fleet_claims_sent, 1);
+    let next = e.poll_fleet(now + 100).expect("batch");
+    assert!(claims_of(&next).is_empty());
+}
+
+#[test]
+fn a_claim_an_unreadable_answer_left_unacknowledged_goes_again() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    event_in_fallback(&mut e, &cfg, "203.0.113.9");
+    let first = e.poll_fleet(T0 + 1_500).expect("batch");
+    assert_eq!(claims_of(&first).len(), 1);
+    // A 200 whose body is not the answer to this batch acknowledges nothing.
+    e.fleet_answered(T0 + 1_500, first.seq, 200, b"{\"seq\": 1}");
+    assert_eq!(e.metrics().fleet_claims_sent, 0);
+    let again = e.poll_fleet(T0 + 1_600).expect("batch");
+    assert_eq!(claims_of(&again).len(), 1);
+}
+
+#[test]
+fn a_successor_aggregator_takes_over_claims_and_the_fleets_cooldowns() {
+    let cfg = config("alert");
+    let mut old = aggregator(&cfg);
+    // One actor in the fleet's cooldown (another proxy raised it), one claim of this one.
+    let cooled = "198.51.100.7";
+    feed(&mut old, &cfg, cooled, 1, T0 - 1_000, 10);
+    let call = old.poll_fleet(T0 - 500).expect("batch");
+    let in_cooldown = ActorReply {
+        flags: vec![Flag {
+            rule: 0,
+            fired: false,
+            count: 9,
+            at_ms: T0 - 1_000,
+            cooldown_left_ms: 200_000,
+            ..Flag::default()
+        }],
+        ..ActorReply::default()
+    };
+    old.fleet_answered(T0 - 500, call.seq, 200, &reply(call.seq, vec![in_cooldown]));
+    let version = old.fleet_handover_version();
+    event_in_fallback(&mut old, &cfg, "203.0.113.9");
+    assert_ne!(old.fleet_handover_version(), version, "a claim changes it");
+    let handed = old.export_fleet().expect("fleet mode");
+
+    let mut new = Engine::with_shared_config(Arc::clone(&cfg), 8);
+    new.set_reorder_window_ms(300);
+    new.enable_fleet(0xbeef);
+    assert_eq!(new.import_fleet(T0 + 1_000, &handed).expect("readable"), 1);
+    // Still in fallback: the fleet's cooldown holds the cooled actor's local event back.
+    let call = new.poll_fleet(T0 + 1_000).expect("batch");
+    let key = actor_hex(&actorwatch_core::ActorKey::V4([203, 0, 113, 9]));
+    assert_eq!(
+        claims_of(&call).iter().map(|c| &c.0).collect::<Vec<_>>(),
+        vec![&key]
+    );
+    new.fleet_answered(T0 + 1_000, call.seq, 0, b"");
+    feed(&mut new, &cfg, cooled, 3, T0 + 1_100, 10);
+    assert_eq!(new.metrics().events_queued, 0);
+    assert_eq!(new.metrics().fleet_local_events_held, 1);
+    // Past its end a claim is not taken over.
+    let mut late = Engine::with_shared_config(Arc::clone(&cfg), 9);
+    late.enable_fleet(0xcafe);
+    assert_eq!(
+        late.import_fleet(T0 + 400_000, &handed).expect("readable"),
+        0
+    );
+    assert!(late.import_fleet(T0, b"not json").is_err());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `vm_id` and survives a VM reload).
 
 use crate::host;
-use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
+use crate::shared::{BLOCKLIST_KEY, FLEET_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
 use actorwatch_core::signature::SIGNATURE_HEADER;
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
@@ -30,6 +30,8 @@ pub struct Aggregator {
     metric_ids: Vec<Option<u32>>,
     /// The outbox version last written to shared data.
     written_version: Option<u64>,
+    /// Fleet mode: the claims' version last written to shared data.
+    written_fleet_version: Option<u64>,
     /// The held-records count last written to shared data.
     written_held: Option<usize>,
 }
@@ -71,6 +73,7 @@ impl Aggregator {
             published: Metrics::default(),
             metric_ids,
             written_version: None,
+            written_fleet_version: None,
             written_held: None,
         };
         let taken = aggregator.take_over(host::now_ms());
@@ -87,7 +90,8 @@ impl Aggregator {
     }
 
     /// Resumes what a predecessor left in shared data: its events (batches under their delivery
-    /// ids), and the count of merged records it held uncounted, which are lost.
+    /// ids), in fleet mode its unacknowledged claims and known cooldowns, and the count of
+    /// merged records it held uncounted, which are lost.
     fn take_over(&mut self, now: u64) -> usize {
         let mut taken = 0;
         if let Ok((Some(bytes), _)) = hostcalls::get_shared_data(OUTBOX_KEY) {
@@ -98,6 +102,16 @@ impl Aggregator {
                         LogLevel::Warn,
                         &format!("unreadable events left by the previous aggregator: {e}"),
                     ),
+                }
+            }
+        }
+        if let Ok((Some(bytes), _)) = hostcalls::get_shared_data(FLEET_KEY) {
+            if !bytes.is_empty() {
+                if let Err(e) = self.engine.import_fleet(now, &bytes) {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!("unreadable fleet claims left by the previous aggregator: {e}"),
+                    );
                 }
             }
         }
@@ -121,6 +135,13 @@ impl Aggregator {
             let bytes = self.engine.export_outbox();
             if hostcalls::set_shared_data(OUTBOX_KEY, Some(&bytes), None).is_ok() {
                 self.written_version = Some(version);
+            }
+        }
+        let fleet_version = self.engine.fleet_handover_version();
+        if fleet_version.is_some() && self.written_fleet_version != fleet_version {
+            let bytes = self.engine.export_fleet().unwrap_or_default();
+            if hostcalls::set_shared_data(FLEET_KEY, Some(&bytes), None).is_ok() {
+                self.written_fleet_version = fleet_version;
             }
         }
         let held = self.engine.records_held();

@@ -14,6 +14,9 @@ pub const BLOCKLIST_KEY: &str = "actorwatch.blocklist";
 pub const QUIET_KEY: &str = "actorwatch.quiet";
 /// The aggregator's events waiting for delivery, for a successor.
 pub const OUTBOX_KEY: &str = "actorwatch.outbox";
+/// Fleet mode: the aggregator's unacknowledged cooldown claims and the fleet's cooldowns it
+/// knows of, for a successor.
+pub const FLEET_KEY: &str = "actorwatch.fleet";
 /// How many merged worker records the aggregator holds uncounted (lost if it goes away).
 pub const PROGRESS_KEY: &str = "actorwatch.progress";
 /// The queue that carries worker deltas to the aggregator.
