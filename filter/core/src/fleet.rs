@@ -706,7 +706,12 @@ impl Fleet {
             return;
         };
         let Some(known) = self.known.get_mut(key) else {
-            if flag.fired {
+            let claimed = self.claims.iter().any(|c| {
+                c.actor == *key && c.rule == flag.rule && *c.api == *flag.api && c.until_ms > now_ms
+            });
+            if flag.fired && claimed {
+                self.counts.fleet_events_suppressed += 1;
+            } else if flag.fired {
                 let event = self.event_of_key(&cfg, rule, key, flag);
                 out.push(event);
             }
@@ -714,6 +719,13 @@ impl Fleet {
         };
         let api: Arc<str> = Arc::from(flag.api.as_str());
         known.cooldowns.retain(|(_, _, until)| *until > now_ms);
+        // This proxy raised the event already (in fallback) or knows the fleet did: an answer
+        // that fires it again (a batch Redis applied whose answer came too late, repeated to
+        // the retry; a Redis restarted empty) raises nothing within that cooldown.
+        let cooling = known
+            .cooldowns
+            .iter()
+            .any(|(r, a, _)| *r == flag.rule && **a == *api);
         if flag.cooldown_left_ms > 0 {
             let until = now_ms.saturating_add(flag.cooldown_left_ms);
             match known
@@ -729,6 +741,10 @@ impl Fleet {
             }
         }
         if !flag.fired {
+            return;
+        }
+        if cooling {
+            self.counts.fleet_events_suppressed += 1;
             return;
         }
         let rec = known.latest.as_record();

@@ -204,6 +204,9 @@ metrics! {
     Counter fleet_local_events_held,
     /// Fleet mode: blocks other proxies set, received from Redis.
     Counter fleet_blocks_received,
+    /// Fleet mode: events Redis chose this proxy for within a cooldown it knew of already (its
+    /// own event raised in fallback, an answer repeated to a retry), not raised again.
+    Counter fleet_events_suppressed,
     /// Fleet mode: cooldowns of events raised in fallback that Redis took (claims acknowledged).
     Counter fleet_claims_sent,
     /// Fleet mode: claims given up unsent (more events in fallback than a batch can carry).

@@ -452,3 +452,33 @@ fn an_actor_the_budget_could_not_keep_is_still_counted_and_its_event_raised() {
     assert!(body.contains("\"count\":3"), "{body}");
     assert!(e.memory_bytes() > 0);
 }
+
+#[test]
+fn a_flag_fired_for_an_event_raised_in_fallback_raises_nothing_more() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    // In fallback, three responses raise the event here.
+    event_in_fallback(&mut e, &cfg, "203.0.113.9");
+    // The batch carrying them reaches Redis, which fires for this proxy, but the answer comes
+    // too late; the retry is answered with the first answer's flag.
+    let call = e.poll_fleet(T0 + 1_500).expect("batch");
+    e.fleet_answered(T0 + 1_500, call.seq, 0, b"");
+    let again = e.poll_fleet(T0 + 1_600).expect("the same batch again");
+    assert_eq!(again.seq, call.seq);
+    let fired = ActorReply {
+        dup: true,
+        flags: vec![Flag {
+            rule: 0,
+            fired: true,
+            count: 3,
+            at_ms: T0 + 120,
+            cooldown_left_ms: 298_000,
+            ..Flag::default()
+        }],
+        ..ActorReply::default()
+    };
+    e.fleet_answered(T0 + 1_600, again.seq, 200, &reply(again.seq, vec![fired]));
+    assert_eq!(e.metrics().events_queued, 1, "one event for one cooldown");
+    assert_eq!(e.metrics().fleet_events_suppressed, 1);
+    assert!(!e.fleet_in_fallback());
+}
