@@ -113,11 +113,13 @@ test-worker: worker
 ## and every fuzz target briefly
 test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-scorecard test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
 
-## test-fleet: fleet mode: the Redis function library, the front, and 3 Envoys on one Redis
+## test-fleet: fleet mode: the Redis function library, the front, 3 Envoys on one Redis, and the
+## fault matrix (Redis killed, restarted, paused, slow; the front restarted; a slow network)
 test-fleet: setup-fleet setup-envoy build
 	python3 fleet/test_library.py
 	cargo test --locked -p actorwatch-cli --test front
 	cargo test --locked -p actorwatch-e2e --test fleet
+	cargo test --locked -p actorwatch-e2e --test fleet_faults -- --nocapture
 
 ATTACK_TOOLS := sqlmap wfuzz ffuf gobuster hydra wapiti dirb
 

@@ -4,7 +4,7 @@
 -- does it at start). Every key of one call shares the actor's hash tag, so it runs on Redis
 -- Cluster; the block log is its own key, written and read in calls of its own.
 
-local VERSION = '1'
+local VERSION = '2'
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -215,8 +215,9 @@ local function apply(keys, args)
   local reply = { 'ok', late, block_until, block_status, flags }
   redis.call('HSET', seen_key, instance, seq)
   redis.call('PEXPIRE', seen_key, math.max(max_keep_ms, 60000))
-  -- A proxy retries a batch within its grace period: keep the answers worth repeating that long.
-  if #flags > 0 or block_until > 0 then
+  -- A proxy retries a batch within its grace period: keep the answers worth repeating that long
+  -- (a late count too: the retry's answer must say it was not counted).
+  if #flags > 0 or block_until > 0 or late > 0 then
     redis.call('SET', reply_key, cjson.encode(reply), 'PX', math.max(grace_ms * 2, 60000))
   else
     -- An older batch's answer must not be repeated for this one's retry.

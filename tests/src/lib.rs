@@ -1,6 +1,7 @@
 //! Harness for end-to-end runs: a real Envoy with the actorwatch `.wasm`, a sample API and a
 //! webhook receiver, all on loopback ephemeral ports, every process stopped by its PID.
 
+pub mod relay;
 pub mod shop;
 
 use serde_json::{json, Value};
@@ -1127,6 +1128,15 @@ impl RedisServer {
         let _ = Command::new("kill")
             .args([signal, &self.pid().to_string()])
             .status();
+    }
+
+    /// Kills the server by its PID (`SIGKILL`: no chance to write anything more) and waits.
+    pub fn kill(mut self) -> (u16, PathBuf) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        (self.port, self.dir.clone())
     }
 
     /// Stops the server by its PID and waits for it (it writes its append-only file first).
