@@ -370,15 +370,13 @@ fn every_fault_loses_no_count_silently_and_sends_no_event_twice() {
             (stack.redis().cli(&["EXISTS", &cooldown]) == "1").then_some(())
         });
         assert!(claimed.is_some(), "{fault:?}: the cooldown is not in Redis");
-        if std::env::var_os("FAULTS_DEBUG").is_some() {
-            eprintln!(
-                "{fault:?}: cd={} pttl={} dropped={:?} failures={:?}",
-                stack.redis().cli(&["GET", &cooldown]),
-                stack.redis().cli(&["PTTL", &cooldown]),
-                stack.each("fleet_responses_dropped"),
-                stack.each("fleet_batch_failures")
-            );
-        }
+        println!(
+            "{fault:?}: cooldown set by {} with {} ms left; dropped {:?}, failed batches {:?}",
+            stack.redis().cli(&["GET", &cooldown]),
+            stack.redis().cli(&["PTTL", &cooldown]),
+            stack.each("fleet_responses_dropped"),
+            stack.each("fleet_batch_failures")
+        );
         // Over the threshold again, round-robin: within the cooldown, nothing more.
         for i in 0..2 * THRESHOLD {
             let c = &mut stack.clients[i as usize % 3];
