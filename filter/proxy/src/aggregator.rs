@@ -126,8 +126,9 @@ impl Aggregator {
         taken
     }
 
-    /// Writes the events held and the count of records held uncounted to shared data, when
-    /// they changed: a successor takes over from there. Called at the end of every callback
+    /// Writes the events held, in fleet mode the claims and known cooldowns, and the count of
+    /// records held uncounted to shared data, when they changed: a successor takes over from
+    /// there. Called at the end of every callback
     /// that can change them, before any POST it started can be answered.
     fn persist(&mut self) {
         let version = self.engine.outbox_version();
