@@ -452,3 +452,120 @@ fn redis_actor(dotted: &str) -> String {
     }
     hex
 }
+
+/// The aggregating VM is replaced (it traps) while Redis is down and an event it raised in
+/// fallback has not had its cooldown claimed yet. Its successor takes the claim over from
+/// shared data, and once Redis is back (empty) sends it: the attacker crossing again raises
+/// nothing within the cooldown.
+#[test]
+fn an_aggregator_replaced_in_fallback_hands_its_claims_to_its_successor() {
+    // ACTORWATCH_FAULT_WASM: another build of it (to check that this test fails without
+    // the handover).
+    let wasm = std::env::var_os("ACTORWATCH_FAULT_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            repo().join("target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm")
+        });
+    assert!(
+        wasm.exists(),
+        "{} is built by make test-fleet",
+        wasm.display()
+    );
+    let scratch = scratch_dir("fleet-handover");
+    let redis = RedisServer::start(&scratch.join("redis"));
+    let redis_relay = Relay::start(redis.port);
+    let front = FrontProcess::start(&format!("redis://127.0.0.1:{}", redis_relay.port));
+    let api = SampleApi::start();
+    let receiver = Receiver::start(0);
+    let cfg = config(
+        &format!(
+            r#"{{"id": "scanner", "statuses": [404], "threshold": {THRESHOLD}, "window_secs": 60,
+                "cooldown_secs": 600}}"#
+        ),
+        r#""mode": "instant""#,
+        &format!(
+            r#"{XFF_ACTORS} "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch",
+                "flush_ms": 100, "timeout_ms": {TIMEOUT_MS}, "grace_ms": {GRACE_MS}}},"#
+        ),
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, receiver.port);
+    setup.wasm = Some(wasm);
+    setup.singleton = false;
+    setup.concurrency = 1;
+    setup.fleet_port = Some(front.addr.port());
+    let envoy = start(&setup);
+    let addr = envoy.listener;
+    let aggregators = || envoy.log().matches("aggregating in a worker VM").count();
+    // The only worker VM aggregates once it has seen traffic for 2 s.
+    let mut c = envoy.client();
+    let first = wait_for(WAIT, || {
+        let _ = c.get("/api/orders");
+        (aggregators() == 1 && envoy.metric("fleet_batches") > 0).then_some(())
+    });
+    assert!(first.is_some(), "a worker VM aggregates in fleet mode");
+
+    let _ = redis.kill();
+    let fell_back = wait_for(WAIT, || (envoy.metric("fleet_fallback") == 1).then_some(()));
+    assert!(fell_back.is_some(), "no fallback without Redis");
+    let attacker = "198.51.100.77";
+    for i in 0..THRESHOLD {
+        assert_eq!(get_as(&mut c, &format!("/scan/{i}"), attacker), 404);
+    }
+    let raised = wait_for(WAIT, || {
+        (receiver
+            .events()
+            .iter()
+            .filter(|e| e["actor"] == attacker)
+            .count()
+            == 1)
+            .then_some(())
+    });
+    assert!(raised.is_some(), "no event in fallback");
+    // The trap: the aggregating VM dies holding the unclaimed cooldown.
+    let trapped = http(
+        addr,
+        "GET",
+        "/api/orders",
+        &[("x-actorwatch-test-trap", "1")],
+        b"",
+    );
+    assert_eq!(trapped.map_or(0, |(s, _)| s), 503);
+    let second = wait_for(Duration::from_secs(60), || {
+        let _ = http(addr, "GET", "/api/orders", &[], b"");
+        (aggregators() >= 2).then_some(())
+    });
+    assert!(second.is_some(), "a new aggregator; {}", envoy.log());
+
+    // Redis back, empty: the claim is the only way its cooldown gets there.
+    let redis = RedisServer::start(&scratch.join("redis-empty"));
+    redis_relay.set_target(redis.port);
+    let rejoined = wait_for(WAIT, || (envoy.metric("fleet_fallback") == 0).then_some(()));
+    assert!(rejoined.is_some(), "no rejoin");
+    let cooldown = format!("aw:{{{}}}:cd:scanner:", redis_actor(attacker));
+    let claimed = wait_for(WAIT, || {
+        (redis.cli(&["EXISTS", &cooldown]) == "1").then_some(())
+    });
+    assert!(
+        claimed.is_some(),
+        "the successor did not claim the cooldown; {}",
+        envoy.log()
+    );
+    assert!(envoy.metric("fleet_claims_sent") >= 1);
+    for i in 0..THRESHOLD {
+        assert_eq!(get_as(&mut c, &format!("/again/{i}"), attacker), 404);
+    }
+    let batches = envoy.metric("fleet_batches");
+    let settled = wait_for(WAIT, || {
+        (envoy.metric("fleet_batches") >= batches + 3).then_some(())
+    });
+    assert!(settled.is_some());
+    assert_eq!(
+        receiver
+            .events()
+            .iter()
+            .filter(|e| e["actor"] == attacker)
+            .count(),
+        1,
+        "one event for one cooldown across the aggregator's replacement"
+    );
+}
