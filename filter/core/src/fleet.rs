@@ -605,9 +605,13 @@ impl Fleet {
             self.handover_version += 1;
         }
         let mut carried = Vec::new();
+        let mut slots: HashMap<ActorKey, usize> = HashMap::new();
+        if !self.claims.is_empty() {
+            slots.extend(keys.iter().cloned().zip(0..));
+        }
         for claim in &self.claims {
-            let slot = match keys.iter().rposition(|k| *k == claim.actor) {
-                Some(slot) => slot,
+            let slot = match slots.get(&claim.actor) {
+                Some(slot) => *slot,
                 None if actors.len() < MAX_ACTORS_PER_BATCH => {
                     actors.push(BatchActor {
                         key: actor_hex(&claim.actor),
@@ -615,6 +619,7 @@ impl Fleet {
                         claims: Vec::new(),
                     });
                     keys.push(claim.actor.clone());
+                    slots.insert(claim.actor.clone(), actors.len() - 1);
                     actors.len() - 1
                 }
                 // The next batch takes it.
