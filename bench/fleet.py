@@ -7,10 +7,21 @@ would. Redis's INFO before and after gives commands, bytes, CPU, FCALL time and 
 generator gives round trips and the rate it achieved. Writes a markdown report (--out) and the
 raw figures beside it (.json); with --readme, rewrites that file's fleet section too.
 
+A second part (issue 22), "a fleet arriving at once": --burst-proxies (50) simulated proxies,
+asyncio tasks in this script, all connecting at the same instant to a fresh front on a healthy
+Redis, each on its own keep-alive connection, each sending a signed batch every 100 ms (the
+aggregator's flush) and giving up on an answer after 250 ms (`fleet.timeout_ms`'s default), as
+Envoy does: the connection is closed and the next batch opens a new one. Counts timed-out
+batches (the goal is none), answered batches/s and round-trip percentiles; then the same fleet
+flat out (each proxy's next batch as soon as the last is answered), for requests/s.
+--burst-only runs just that part; --front-bin measures another build of the front (an older
+one, to compare).
+
 Usage: python3 bench/fleet.py [--secs 5] [--runs 3] [--proxies 10] [--out target/bench/fleet.md]
-       [--readme bench/README.md] [--quick]
+       [--readme bench/README.md] [--quick] [--burst-only] [--burst-proxies 50] [--burst-secs 10]
+       [--front-bin target/release/actorwatch]
 """
-import argparse, json, os, re, resource, secrets, select, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, asyncio, hashlib, hmac, json, os, random, re, resource, secrets, select, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -179,7 +190,7 @@ def run_case(actors, rate, hot, warm, proxies, secs):
     env = dict(os.environ, ACTORWATCH_FLEET_SECRET=secrets.token_hex(16))
     try:
         redis, port = start_redis(tmp)
-        front = subprocess.Popen([str(FRONT), "front", "--listen", "127.0.0.1:0", "--redis",
+        front = subprocess.Popen([str(args_front()), "front", "--listen", "127.0.0.1:0", "--redis",
                                   f"redis://127.0.0.1:{port}"],
                                  stdout=subprocess.PIPE, stderr=open(Path(tmp) / "front.log", "wb"), env=env)
         addr = read_first_line(front, 10).strip().rsplit("http://", 1)[1]
@@ -298,7 +309,7 @@ def report(results, depth, args):
         "| case | Redis CPU ms per batch | Redis CPU share | µs per FCALL (in Lua) | Redis CPU µs per FCALL "
         "| front CPU share | generator CPU share | others' CPU share | round trip p50 ms | p99 ms | flags fired | fired flag age p50 ms "
         "| failed batches | late or dropped |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, runs in results.items():
         pct = "{:.0%}"
@@ -331,6 +342,210 @@ def report(results, depth, args):
     return "\n".join(out) + "\n"
 
 
+# A fleet arriving at once (issue 22).
+FLUSH_S = 0.1          # the aggregator's flush interval (fleet.flush_ms)
+PROXY_TIMEOUT_S = 0.25  # how long a proxy waits for an answer (fleet.timeout_ms's default)
+BURST_ACTORS = 10_000  # actors drawn from, 10 per batch: 100 counted responses/s per proxy
+BURST_PER_BATCH = 10
+FRONT_BIN = [FRONT]
+BURST_MODES = (("paced (every 100 ms)", True), ("flat out", False))
+
+
+def args_front():
+    return FRONT_BIN[0]
+
+
+async def read_answer(reader):
+    """One HTTP/1.1 answer: (status, close)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    length, close = 0, False
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "content-length":
+            length = int(value)
+        elif key == "connection":
+            close = "close" in value.lower()
+    await reader.readexactly(length)
+    return status, close
+
+
+async def burst_proxy(host, port, index, t0, end, secret, paced, tally, sock):
+    """One proxy: a signed batch per flush (or, flat out, as soon as the last is answered) on a
+    keep-alive connection; a batch unanswered after PROXY_TIMEOUT_S is given up and its
+    connection closed, as Envoy does."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(index)
+    instance = f"{rng.getrandbits(64):016x}"
+    reader, writer = await asyncio.open_connection(sock=sock)
+    rule = {"id": "BENCH_4XX", "window_ms": 60_000, "threshold": 50, "cooldown_ms": 600_000,
+            "block_ms": 0, "block_status": 0}
+
+    def build(seq):
+        bucket = int(time.time() * 10)
+        # Actors are IPv4 addresses from 10.0.0.0 on, keyed as the filter keys them.
+        actors = [{"key": f"04{0x0a000000 + rng.randrange(BURST_ACTORS):08x}", "entries": [[0, "", bucket, 1]]}
+                  for _ in range(BURST_PER_BATCH)]
+        body = json.dumps({"v": 1, "instance": instance, "seq": seq, "grace_ms": 2000, "bucket_ms": 100,
+                           "blocks_since_ms": 0, "rules": [rule], "actors": actors},
+                          separators=(",", ":")).encode()
+        t_secs = int(time.time())
+        mac = hmac.new(secret, f"{t_secs}.".encode() + body, hashlib.sha256).hexdigest()
+        return (f"POST /v1/batch HTTP/1.1\r\nhost: actorwatch_fleet\r\ncontent-type: application/json\r\n"
+                f"x-actorwatch-signature: t={t_secs},v1={mac}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body
+
+    seq, due = 0, t0
+    while True:
+        # The next batch is built before its flush, so that building 50 of them at the same
+        # instant does not count in the round trips.
+        seq += 1
+        request = build(seq)
+        now = loop.time()
+        if paced and due > now:
+            await asyncio.sleep(due - now)
+        flush_at = loop.time()
+        if flush_at >= end:
+            break
+        due = flush_at + FLUSH_S
+        tally["sent"] += 1
+        started = loop.time()
+        try:
+            async def exchange():
+                nonlocal reader, writer
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                    tally["connections"] += 1
+                    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                writer.write(request)
+                return await read_answer(reader)
+            # The proxy's timeout runs from the flush, connecting included.
+            status, close = await asyncio.wait_for(exchange(), PROXY_TIMEOUT_S)
+            rtt = loop.time() - started
+            if status == 200:
+                tally["rtt"].append(rtt)
+            else:
+                tally["failed"] += 1
+            if close:
+                writer.close()
+                reader = writer = None
+        except asyncio.TimeoutError:
+            tally["timed_out"] += 1
+            tally["timed_out_at"].append(flush_at - t0)
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            tally["failed"] += 1
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def burst_fleet(addr, proxies, secs, secret, paced):
+    host, port = addr.rsplit(":", 1)
+    loop = asyncio.get_running_loop()
+    tally = {"sent": 0, "failed": 0, "timed_out": 0, "timed_out_at": [], "rtt": [], "connections": proxies}
+    # Every proxy connects at the same instant (one tight loop), then sends its first batch.
+    socks = []
+    try:
+        for _ in range(proxies):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.setblocking(False)
+            socks.append(s)
+    except OSError:
+        for s in socks:
+            s.close()
+        raise
+    t0 = loop.time()
+    end = t0 + secs
+    await asyncio.gather(*(burst_proxy(host, int(port), i, t0, end, secret, paced, tally, s)
+                           for i, s in enumerate(socks)))
+    return tally
+
+
+def quantile(values, q):
+    values = sorted(values)
+    return values[round((len(values) - 1) * q)] if values else 0.0
+
+
+def run_burst(front_bin, proxies, secs, paced):
+    tmp = tempfile.mkdtemp(prefix="actorwatch-fleet-bench-")
+    redis = front = None
+    secret = secrets.token_hex(16)
+    env = dict(os.environ, ACTORWATCH_FLEET_SECRET=secret)
+    try:
+        redis, port = start_redis(tmp)
+        front = subprocess.Popen([str(front_bin), "front", "--listen", "127.0.0.1:0", "--redis",
+                                  f"redis://127.0.0.1:{port}"],
+                                 stdout=subprocess.PIPE, stderr=open(Path(tmp) / "front.log", "wb"), env=env)
+        addr = read_first_line(front, 10).strip().rsplit("http://", 1)[1]
+        poll(10, "actorwatch front /healthz", lambda: healthy(addr))
+        own = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        cpu0, redis0, own0, machine0 = proc_cpu(front.pid), proc_cpu(redis.pid), own(), machine_cpu()
+        started = time.monotonic()
+        tally = asyncio.run(burst_fleet(addr, proxies, secs, secret.encode(), paced))
+        wall = time.monotonic() - started
+        front_cpu, redis_cpu, own_cpu = proc_cpu(front.pid) - cpu0, proc_cpu(redis.pid) - redis0, own() - own0
+        others = max(0.0, machine_cpu() - machine0 - front_cpu - redis_cpu - own_cpu)
+    finally:
+        stop(front)
+        stop(redis)
+        shutil.rmtree(tmp, ignore_errors=True)
+    rtt = tally["rtt"]
+    return {"proxies": proxies, "secs": secs, "paced": paced, "sent": tally["sent"],
+            "answered": len(rtt), "timed_out": tally["timed_out"], "failed": tally["failed"],
+            "timed_out_first_s": sum(1 for t in tally["timed_out_at"] if t < 1.0),
+            "connections": tally["connections"], "answered_per_s": len(rtt) / secs,
+            "rtt_p50_ms": quantile(rtt, 0.5) * 1000, "rtt_p99_ms": quantile(rtt, 0.99) * 1000,
+            "rtt_max_ms": max(rtt, default=0.0) * 1000, "front_cpu_share": front_cpu / wall,
+            "redis_cpu_share": redis_cpu / wall, "load_cpu_share": own_cpu / wall, "others_cpu_share": others / wall}
+
+
+def burst_report(results, args):
+    """results: {(build label, mode): [runs]}."""
+    out = [
+        f"Measured {date.today().isoformat()} by `bench/fleet.py` (`make bench-fleet`; `--burst-only` for this part alone): "
+        f"{args.burst_proxies} simulated proxies (asyncio tasks of the script) connect to a fresh `actorwatch front` "
+        f"(defaults: 4 Redis connections) on a fresh Redis at the same instant, each on its own keep-alive connection, "
+        f"and send a signed batch of {BURST_PER_BATCH} actors each; a batch unanswered after {PROXY_TIMEOUT_S * 1000:.0f} ms "
+        "(`fleet.timeout_ms`'s default) is given up and its connection closed, as Envoy does. Paced: one batch per "
+        f"proxy every {FLUSH_S * 1000:.0f} ms, all proxies' flushes aligned. Flat out: each proxy's next batch as soon as "
+        f"the last is answered. {args.runs} run(s) of {args.burst_secs:g} s each"
+        + (", the two builds alternating" if args.baseline else "")
+        + f", median [range]; same {os.cpu_count()} shared cores as above.",
+        "",
+        "| build | fleet | batches sent | answered/s | timed out (> 250 ms) | of them in the first second | other failures "
+        "| connections opened | round trip p50 ms | p99 ms | max ms | front CPU share | Redis CPU share "
+        "| generator CPU share | others' CPU share |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (label, name), runs in results.items():
+        if not runs:
+            continue
+        out.append(f"| {label} | {args.burst_proxies} proxies, {name} | {med(runs, 'sent')} | {med(runs, 'answered_per_s')} "
+                   f"| {sum(r['timed_out'] for r in runs)} in {len(runs)} runs ({med(runs, 'timed_out')}) "
+                   f"| {sum(r['timed_out_first_s'] for r in runs)} | {sum(r['failed'] for r in runs)} "
+                   f"| {med(runs, 'connections')} | {med(runs, 'rtt_p50_ms', '{:,.2f}')} "
+                   f"| {med(runs, 'rtt_p99_ms', '{:,.2f}')} | {med(runs, 'rtt_max_ms', '{:,.1f}')} "
+                   f"| {med(runs, 'front_cpu_share', '{:.0%}')} | {med(runs, 'redis_cpu_share', '{:.0%}')} "
+                   f"| {med(runs, 'load_cpu_share', '{:.0%}')} | {med(runs, 'others_cpu_share', '{:.0%}')} |")
+    return "\n".join(out) + "\n"
+
+
+def write_block(path, name, text):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    content = path.read_text()
+    if begin not in content:
+        sys.exit(f"{path} has no {begin} ... {end} block")
+    path.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end),
+                           lambda _: begin + "\n" + text.rstrip() + "\n" + end, content, flags=re.S))
+
+
 def main():
     # A SIGTERM unwinds like Ctrl-C, so that every process this script started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -341,13 +556,25 @@ def main():
     p.add_argument("--out", default=str(ROOT / "target/bench/fleet.md"))
     p.add_argument("--readme")
     p.add_argument("--quick", action="store_true", help="one round of the 1k-actor cases")
+    p.add_argument("--burst-only", action="store_true", help="only the fleet arriving at once")
+    p.add_argument("--burst-proxies", type=int, default=50)
+    p.add_argument("--burst-secs", type=float, default=10)
+    p.add_argument("--front-bin", default=str(FRONT), help="the actorwatch build to measure")
+    p.add_argument("--label", default="this build", help="its name in the fleet-at-once table")
+    p.add_argument("--baseline", help="another actorwatch build, measured in the same rounds (fleet at once only)")
+    p.add_argument("--baseline-label", default="baseline")
     args = p.parse_args()
-    for binary in (FRONT, LOAD):
+    FRONT_BIN[0] = Path(args.front_bin)
+    builds = [(args.label, FRONT_BIN[0])] + ([(args.baseline_label, Path(args.baseline))] if args.baseline else [])
+    for binary in [b for _, b in builds] + ([] if args.burst_only else [LOAD]):
         if not binary.exists():
             sys.exit(f"{binary} is missing: make build")
-    cases = CASES[:4] if args.quick else CASES
+    if not 1 <= args.burst_proxies <= 500 or not 0 < args.burst_secs <= 600:
+        sys.exit("--burst-proxies 1-500, --burst-secs up to 600")
+    cases = [] if args.burst_only else CASES[:4] if args.quick else CASES
     args.runs = 1 if args.quick else args.runs
     results = {c: [] for c in cases}
+    bursts = {(label, name): [] for label, _ in builds for name, _ in BURST_MODES}
     started = time.monotonic()
     # Rounds alternate the cases, so that a busy moment of the machine spreads over all of them.
     for i in range(args.runs):
@@ -358,21 +585,39 @@ def main():
             if r["errors"]:
                 print(f"  {r['errors']} failed batches, e.g. {r['error_samples'][:1]}", file=sys.stderr)
             results[c].append(r)
-    print("fleet: per-actor work (window depth)", file=sys.stderr)
-    depth = window_depth()
+        for name, paced in BURST_MODES:
+            # Builds alternate too, in an order that changes every round.
+            for label, binary in builds[::-1] if i % 2 else builds:
+                print(f"fleet: round {i + 1} of {args.runs}: {label}, {args.burst_proxies} proxies at once, {name}",
+                      file=sys.stderr)
+                r = run_burst(binary, args.burst_proxies, args.burst_secs, paced)
+                print(f"  {r['answered_per_s']:,.0f} answered/s, {r['timed_out']} timed out, "
+                      f"p99 {r['rtt_p99_ms']:.2f} ms", file=sys.stderr)
+                bursts[(label, name)].append(r)
+    depth = []
+    if cases:
+        print("fleet: per-actor work (window depth)", file=sys.stderr)
+        depth = window_depth()
     print(f"fleet: {time.monotonic() - started:.0f} s", file=sys.stderr)
-    text = report(results, depth, args)
+    text = report(results, depth, args) if cases else ""
+    burst_text = burst_report(bursts, args)
     out = Path(args.out)
+    if args.burst_only and args.out == p.get_default("out"):
+        out = out.with_name("fleet-burst.md")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"runs": [r for runs in results.values() for r in runs],
-                                                    "window_depth": depth}, indent=1))
+    out.write_text(text + ("\n" if text else "") + burst_text)
+    out.with_suffix(".json").write_text(json.dumps({"front": str(FRONT_BIN[0]),
+                                                    "runs": [r for runs in results.values() for r in runs],
+                                                    "window_depth": depth,
+                                                    "bursts": [dict(r, build=label, mode=name)
+                                                               for (label, name), runs in bursts.items()
+                                                               for r in runs]}, indent=1))
     if args.readme:
         path = Path(args.readme)
-        begin, end = "<!-- fleet:begin -->", "<!-- fleet:end -->"
-        path.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end),
-                               lambda _: begin + "\n" + text.rstrip() + "\n" + end, path.read_text(), flags=re.S))
-    print(text)
+        if cases:
+            write_block(path, "fleet", text)
+        write_block(path, "fleet-burst", burst_text)
+    print(text + ("\n" if text else "") + burst_text)
 
 
 if __name__ == "__main__":

@@ -3,24 +3,28 @@
 //! its batch here and this service applies it with the `actorwatch` function library, one
 //! `FCALL` per actor in one pipeline. It keeps no state: run as many as wanted, side by side.
 
-use crate::receive::{header, now_secs, read_body, respond};
-use actorwatch_core::fleet::{ActorReply, Batch, Flag, Reply, PROTOCOL};
+use crate::http::{self, json, read_body, Limits, Reply};
+use crate::receive::now_secs;
+use actorwatch_core::fleet::{ActorReply, Batch, Flag, Reply as BatchReply, PROTOCOL};
 use actorwatch_core::signature::{verify, SIGNATURE_HEADER};
 use clap::Args;
+use hyper::body::Incoming;
+use hyper::header::HeaderMap;
+use hyper::{Method, Request};
 use redis::Value;
 use serde_json::json;
+use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-use tiny_http::{Method, Request, Server};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The function library this front loads into Redis (and the version it expects there).
 pub const LIBRARY: &str = include_str!("../../fleet/actorwatch.lua");
-const LIBRARY_VERSION: &str = "1";
+const LIBRARY_VERSION: &str = "2";
 /// The key of the block log every proxy reads.
 const BLOCKS_KEY: &str = "aw:blocks";
-const MAX_BODY_BYTES: u64 = 16 << 20;
+const MAX_BODY_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -30,10 +34,12 @@ const MAX_BODY_BYTES: u64 = 16 << 20;
 It prints the address it listens on first (useful with port 0), loads the `actorwatch`
 function library into Redis (FUNCTION LOAD REPLACE) and answers:
   POST /v1/batch   an aggregator's batch (JSON), answered with flags and blocks; 503 if Redis fails
+                   or no Redis connection frees up within --queue-timeout-ms
   GET  /healthz    200 when Redis answers, else 503
   GET  /stats      {\"batches\", \"actors\", \"duplicates\", \"late\", \"fired\", \"errors\", \"rejected\"}
 With --secret (or ACTORWATCH_FLEET_SECRET), only batches signed with it (fleet.hmac_secret) are
-applied; others get 401.")]
+applied; others get 401. Every connection is served at once, keep-alive included; only the Redis
+work is bounded (--threads).")]
 pub struct FrontArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -45,12 +51,25 @@ pub struct FrontArgs {
     /// --redis names Redis Cluster nodes: each actor's calls go to its slot's primary.
     #[arg(long)]
     redis_cluster: bool,
-    /// Requests served at once, each with its own Redis connection.
-    #[arg(long, default_value_t = 4)]
+    /// Requests applied in Redis at once, each on its own Redis connection; more wait for one
+    /// (up to --queue-timeout-ms).
+    #[arg(long, visible_alias = "max-concurrent", default_value_t = 4)]
     threads: usize,
-    /// How long a Redis command may take before the batch is answered 503.
+    /// How long a request's Redis work may take (each command, and all of a batch's commands
+    /// together) before it is answered 503.
     #[arg(long, default_value_t = 1000)]
     redis_timeout_ms: u64,
+    /// How long a request may wait for one of the --threads Redis connections before it is
+    /// answered 503.
+    #[arg(long, default_value_t = 1000)]
+    queue_timeout_ms: u64,
+    /// How long a client may take to send a request's header, and then as long for its body;
+    /// slower clients are cut off. A keep-alive connection idle this long is closed.
+    #[arg(long, default_value_t = 10_000)]
+    read_timeout_ms: u64,
+    /// Connections open at once; past this a new connection is closed at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Accept only batches signed with this secret (`fleet.hmac_secret` of the proxies'
     /// configuration); others get 401.
     #[arg(long, env = "ACTORWATCH_FLEET_SECRET", hide_env_values = true)]
@@ -67,9 +86,9 @@ struct Check {
 }
 
 impl Check {
-    fn refuses(&self, req: &Request, body: &[u8]) -> Option<String> {
+    fn refuses(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
         let secret = self.secret.as_ref()?;
-        let Some(header) = header(req, SIGNATURE_HEADER) else {
+        let Some(header) = http::header(headers, SIGNATURE_HEADER) else {
             return Some(format!("no {SIGNATURE_HEADER} header"));
         };
         verify(
@@ -95,6 +114,14 @@ struct Stats {
     rejected: AtomicU64,
 }
 
+/// What every request shares.
+struct Front {
+    stats: Stats,
+    check: Check,
+    redis: Arc<Pool>,
+    read_timeout: Duration,
+}
+
 pub fn run(args: FrontArgs) -> std::process::ExitCode {
     let timeout = Duration::from_millis(args.redis_timeout_ms.max(1));
     let target = if args.redis_cluster {
@@ -114,49 +141,270 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let server = match Server::http(&args.listen) {
-        Ok(s) => Arc::new(s),
+    let listener = match http::bind(&args.listen) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("actorwatch front: cannot listen on {}: {e}", args.listen);
             return std::process::ExitCode::from(2);
         }
     };
-    let addr = server
-        .server_addr()
-        .to_ip()
+    let threads = args.threads.max(1);
+    let queue_timeout = Duration::from_millis(args.queue_timeout_ms.max(1));
+    // The Redis work runs on the pool's own threads, not the runtime's blocking ones.
+    let (runtime, redis) = match http::runtime(1)
+        .and_then(|r| Ok((r, Pool::start(&client, threads, timeout, queue_timeout)?)))
+    {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("actorwatch front: cannot start: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let addr = listener
+        .local_addr()
         .map(|a| a.to_string())
-        .unwrap_or_else(|| args.listen.clone());
+        .unwrap_or_else(|_| args.listen.clone());
     println!("actorwatch front: listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    let stats = Arc::new(Stats::default());
-    let check = Arc::new(Check {
-        secret: args.secret.clone(),
-        tolerance_secs: args.tolerance_secs,
+    let front = Arc::new(Front {
+        stats: Stats::default(),
+        check: Check {
+            secret: args.secret.clone(),
+            tolerance_secs: args.tolerance_secs,
+        },
+        redis,
+        read_timeout: Duration::from_millis(args.read_timeout_ms.max(1)),
     });
-    let workers: Vec<_> = (0..args.threads.max(1))
-        .map(|_| {
-            let (server, client, stats, check) = (
-                Arc::clone(&server),
-                client.clone(),
-                Arc::clone(&stats),
-                Arc::clone(&check),
-            );
-            std::thread::spawn(move || {
-                let mut redis = Redis {
-                    target: client,
-                    conn: None,
-                    timeout,
-                };
-                for req in server.incoming_requests() {
-                    handle(req, &mut redis, &stats, &check);
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
+    let limits = Limits {
+        read_timeout: front.read_timeout,
+        max_connections: args.max_connections,
+    };
+    let served = runtime.block_on(http::serve(
+        listener,
+        limits,
+        "actorwatch front",
+        move |req| handle(Arc::clone(&front), req),
+    ));
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("actorwatch front: {e}");
+            std::process::ExitCode::from(1)
+        }
     }
-    std::process::ExitCode::SUCCESS
+}
+
+/// The Redis connections: `threads` worker threads, each with its own connection, take the
+/// requests' Redis work in arrival order from one queue. A worker that finishes takes the next
+/// piece at once; nothing waits for a thread to wake while work is queued. A request waits at
+/// most `queue_timeout` for a worker to start its work and at most `timeout` from that start
+/// for the result; either way it is answered then.
+struct Pool {
+    queue: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+    threads: usize,
+    timeout: Duration,
+    queue_timeout: Duration,
+}
+
+/// One request's Redis work, waiting for a worker.
+struct Job {
+    ticket: Arc<Ticket>,
+    queued: Instant,
+    work: Box<dyn FnOnce(&mut Redis) + Send>,
+}
+
+/// Where a job stands, shared by the request and the worker.
+#[derive(Default)]
+struct Ticket {
+    state: AtomicU8,
+    started: OnceLock<Instant>,
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+impl Ticket {
+    /// When a worker started the job, if one did.
+    fn started(&self) -> Option<Instant> {
+        (self.state.load(Ordering::Acquire) == STARTED)
+            .then(|| self.started.get().copied())
+            .flatten()
+    }
+
+    /// Gives the job up unless a worker started it; true if it will never run.
+    fn cancel(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Withdraws its job when dropped, unless a worker started it.
+struct Withdraw<'a>(&'a Pool, Arc<Ticket>);
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.0.withdraw(&self.1);
+    }
+}
+
+/// Why a request's Redis work gave no answer (503).
+enum Failure {
+    /// No worker started it within `queue_timeout`.
+    Busy,
+    /// The work took longer than `timeout` (it finishes on its own; batches are idempotent).
+    TimedOut,
+    Redis(redis::RedisError),
+    /// The work ended without an answer (a bug).
+    Lost,
+}
+
+impl Pool {
+    /// Starts the workers, each opening its Redis connection on first use.
+    fn start(
+        target: &Target,
+        threads: usize,
+        timeout: Duration,
+        queue_timeout: Duration,
+    ) -> std::io::Result<Arc<Pool>> {
+        let pool = Arc::new(Pool {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            threads,
+            timeout,
+            queue_timeout,
+        });
+        for i in 0..threads {
+            let (pool, target) = (Arc::clone(&pool), target.clone());
+            std::thread::Builder::new()
+                .name(format!("redis-{i}"))
+                .spawn(move || pool.work(target))?;
+        }
+        Ok(pool)
+    }
+
+    /// A worker: the next job, for as long as the process runs.
+    fn work(&self, target: Target) {
+        let mut redis = Redis {
+            target,
+            conn: None,
+            timeout: self.timeout,
+        };
+        loop {
+            let job = {
+                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    match queue.pop_front() {
+                        Some(job) => break job,
+                        None => queue = self.ready.wait(queue).unwrap_or_else(|p| p.into_inner()),
+                    }
+                }
+            };
+            // A job that waited too long is given up here too, even before its request's
+            // timer says so: its request is answered 503 busy.
+            if job.queued.elapsed() > self.queue_timeout {
+                job.ticket.cancel();
+                continue;
+            }
+            let _ = job.ticket.started.set(Instant::now());
+            if job
+                .ticket
+                .state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            let work = job.work;
+            // A panic (a bug) costs this job and the connection, not the worker.
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut redis)));
+            if done.is_err() {
+                redis.conn = None;
+            }
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Redis) -> redis::RedisResult<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let ticket = Arc::new(Ticket::default());
+        let queued = Instant::now();
+        let job = Job {
+            ticket: Arc::clone(&ticket),
+            queued,
+            work: Box::new(move |redis: &mut Redis| {
+                let _ = tx.send(f(redis));
+            }),
+        };
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(job);
+        self.ready.notify_one();
+        // A request that goes away (its client closed the connection) takes its job along.
+        let _withdraw = Withdraw(self, Arc::clone(&ticket));
+        loop {
+            // Until a worker starts the job, the next look is at the queue deadline or one
+            // Redis timeout from now, whichever comes first: a job that starts meanwhile still
+            // gets its whole `timeout`, and no more.
+            let deadline = match ticket.started() {
+                Some(started) => started + self.timeout,
+                None => (queued + self.queue_timeout).min(Instant::now() + self.timeout),
+            };
+            match tokio::time::timeout_at(deadline.into(), &mut rx).await {
+                Ok(Ok(result)) => return result.map_err(Failure::Redis),
+                Ok(Err(_)) if ticket.state.load(Ordering::Acquire) == CANCELLED => {
+                    return Err(Failure::Busy)
+                }
+                Ok(Err(_)) => return Err(Failure::Lost),
+                Err(_) => {}
+            }
+            match ticket.started() {
+                Some(started) if started.elapsed() >= self.timeout => {
+                    return Err(Failure::TimedOut)
+                }
+                Some(_) => {}
+                None if queued.elapsed() >= self.queue_timeout && self.withdraw(&ticket) => {
+                    return Err(Failure::Busy)
+                }
+                // Cancelled by a worker that found it stale.
+                None if ticket.state.load(Ordering::Acquire) == CANCELLED => {
+                    return Err(Failure::Busy)
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Takes a job no worker started out of the queue, freeing what it holds (the batch) now;
+    /// false if a worker started it.
+    fn withdraw(&self, ticket: &Arc<Ticket>) -> bool {
+        if !ticket.cancel() {
+            return false;
+        }
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|job| !Arc::ptr_eq(&job.ticket, ticket));
+        true
+    }
+
+    fn describe(&self, failure: &Failure) -> String {
+        match failure {
+            Failure::Busy => format!(
+                "busy: none of the {} Redis connections (--threads) was free within {} ms",
+                self.threads,
+                self.queue_timeout.as_millis()
+            ),
+            Failure::TimedOut => format!("redis: no answer within {} ms", self.timeout.as_millis()),
+            Failure::Redis(e) => format!("redis: {e}"),
+            Failure::Lost => "redis: the request's work ended without an answer".into(),
+        }
+    }
 }
 
 /// Where the counts live: one Redis (or a primary behind a proxy), or a Redis Cluster.
@@ -282,50 +530,78 @@ fn ensure_library(conn: &mut Conn, force: bool) -> redis::RedisResult<()> {
     .map(|_| ())
 }
 
-fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
-    match (req.method(), req.url()) {
-        (Method::Get, "/healthz") => {
-            let ok = redis
-                .with(|c| c.query::<Value>(&redis::cmd("PING")))
-                .is_ok();
-            let (status, body) = if ok {
-                (200, r#"{"redis":"ok"}"#)
-            } else {
-                (503, r#"{"redis":"unreachable"}"#)
-            };
-            return respond(req, status, body);
+/// What a request asks for.
+enum Route {
+    Health,
+    Stats,
+    Batch,
+    Unknown,
+}
+
+async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Reply {
+    // The whole request target, as it was written: `/stats?x` is not `/stats`.
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    let route = match (req.method(), target) {
+        (&Method::GET, "/healthz") => Route::Health,
+        (&Method::GET, "/stats") => Route::Stats,
+        (&Method::POST, "/v1/batch") => Route::Batch,
+        _ => Route::Unknown,
+    };
+    match route {
+        Route::Health => {
+            let ping = front
+                .redis
+                .run(|redis: &mut Redis| redis.with(|c| c.query::<Value>(&redis::cmd("PING"))))
+                .await;
+            match ping {
+                Ok(_) => json(200, r#"{"redis":"ok"}"#),
+                Err(Failure::Busy) => json(503, r#"{"redis":"busy"}"#),
+                Err(_) => json(503, r#"{"redis":"unreachable"}"#),
+            }
         }
-        (Method::Get, "/stats") => {
+        Route::Stats => {
+            let stats = &front.stats;
             let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
             let body = json!({"batches": n(&stats.batches), "actors": n(&stats.actors),
                 "duplicates": n(&stats.duplicates), "late": n(&stats.late),
                 "fired": n(&stats.fired), "errors": n(&stats.errors),
                 "rejected": n(&stats.rejected)});
-            return respond(req, 200, &body.to_string());
+            json(200, body.to_string())
         }
-        (Method::Post, "/v1/batch") => {}
-        _ => return respond(req, 404, r#"{"error":"POST /v1/batch"}"#),
+        Route::Batch => batch(&front, req).await,
+        Route::Unknown => json(404, r#"{"error":"POST /v1/batch"}"#),
     }
-    let Some(body) = read_body(&mut req, MAX_BODY_BYTES) else {
-        return respond(req, 400, r#"{"error":"unreadable body"}"#);
+}
+
+async fn batch(front: &Front, req: Request<Incoming>) -> Reply {
+    let stats = &front.stats;
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, MAX_BODY_BYTES, front.read_timeout).await {
+        Ok(body) => body,
+        Err(e) => return e.reply(),
     };
-    if let Some(why) = check.refuses(&req, &body) {
+    if let Some(why) = front.check.refuses(&parts.headers, &body) {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
-        return respond(req, 401, &json!({ "error": why }).to_string());
+        return json(401, json!({ "error": why }).to_string());
     }
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
             let msg = json!({"error": format!("not a batch: {e}")});
-            return respond(req, 400, &msg.to_string());
+            return json(400, msg.to_string());
         }
     };
     if batch.v != PROTOCOL {
         let msg =
             json!({"error": format!("batch version {} (this front speaks {PROTOCOL})", batch.v)});
-        return respond(req, 400, &msg.to_string());
+        return json(400, msg.to_string());
     }
-    match apply(redis, &batch) {
+    let (seq, instance) = (batch.seq, batch.instance.clone());
+    match front
+        .redis
+        .run(move |redis: &mut Redis| apply(redis, &batch))
+        .await
+    {
         Ok(reply) => {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats
@@ -341,18 +617,15 @@ fn handle(mut req: Request, redis: &mut Redis, stats: &Stats, check: &Check) {
                 stats.fired.fetch_add(fired, Ordering::Relaxed);
             }
             match serde_json::to_string(&reply) {
-                Ok(text) => respond(req, 200, &text),
-                Err(_) => respond(req, 500, r#"{"error":"cannot encode the answer"}"#),
+                Ok(text) => json(200, text),
+                Err(_) => json(500, r#"{"error":"cannot encode the answer"}"#),
             }
         }
-        Err(e) => {
+        Err(failure) => {
             stats.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!(
-                "actorwatch front: batch {} of {}: {e}",
-                batch.seq, batch.instance
-            );
-            let msg = json!({"error": format!("redis: {e}")});
-            respond(req, 503, &msg.to_string())
+            let why = front.redis.describe(&failure);
+            eprintln!("actorwatch front: batch {seq} of {instance}: {why}");
+            json(503, json!({ "error": why }).to_string())
         }
     }
 }
@@ -364,7 +637,7 @@ pub fn actor_key(actor_hex: &str) -> String {
 
 /// Applies a batch: one `aw_apply` per actor and one `aw_blocks` read, pipelined; then one
 /// `aw_block_log` per block this batch set, for the other proxies.
-fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<Reply> {
+fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<BatchReply> {
     let max_block_ms = batch.rules.iter().map(|r| r.block_ms).max().unwrap_or(0);
     let mut cmds = Vec::with_capacity(batch.actors.len() + 1);
     for actor in &batch.actors {
@@ -403,9 +676,9 @@ fn apply(redis: &mut Redis, batch: &Batch) -> redis::RedisResult<Reply> {
         .arg(batch.blocks_since_ms);
     cmds.push(blocks);
     let values = redis.with(|c| c.pipeline(&cmds))?;
-    let mut reply = Reply {
+    let mut reply = BatchReply {
         seq: batch.seq,
-        ..Reply::default()
+        ..BatchReply::default()
     };
     let mut values = values.into_iter();
     let mut logs = Vec::new();

@@ -3,6 +3,7 @@
 
 mod formats;
 mod front;
+mod http;
 mod receive;
 mod replay;
 

@@ -1,20 +1,24 @@
 //! `actorwatch receive`: a webhook receiver for integration and tests. Checks Akto's format,
 //! signatures and duplicate deliveries, and can misbehave on purpose.
 
+use crate::http::{self, json, read_body, Limits, Reply};
 use actorwatch_core::payload::shape_errors;
 use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
 use clap::Args;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderMap;
+use hyper::{Method, Request};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tiny_http::{Header, Method, Request, Response, Server};
+use tokio::sync::Semaphore;
 
 /// Largest body accepted.
-const MAX_BODY_BYTES: u64 = 32 << 20;
+const MAX_BODY_BYTES: usize = 32 << 20;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -44,11 +48,21 @@ pub struct ReceiveArgs {
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
     /// Answer every accepted POST with this status instead of 200.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=999))]
     status: Option<u16>,
     /// Print one line per POST instead of the payload.
     #[arg(long)]
     quiet: bool,
+    /// POSTs handled at once (read, checked, --delay-ms, printed); more wait their turn.
+    #[arg(long, default_value_t = 64)]
+    max_concurrent: usize,
+    /// How long a client may take to send a request's header, and then as long for its body;
+    /// slower clients are cut off. A keep-alive connection idle this long is closed.
+    #[arg(long, default_value_t = 10_000)]
+    read_timeout_ms: u64,
+    /// Connections open at once; past this a new connection is closed at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 #[derive(Default)]
@@ -68,46 +82,37 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-/// Answers with a JSON body.
-pub(crate) fn respond(req: Request, status: u16, body: &str) {
-    let content_type = Header::from_bytes("content-type", "application/json").ok();
-    let mut response = Response::from_string(body).with_status_code(status);
-    if let Some(h) = content_type {
-        response = response.with_header(h);
-    }
-    let _ = req.respond(response);
-}
-
-/// The request's body, up to `max_bytes`; `None` if it cannot be read.
-pub(crate) fn read_body(req: &mut Request, max_bytes: u64) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(max_bytes)
-        .read_to_end(&mut body)
-        .ok()
-        .map(|_| body)
+/// What every request shares.
+struct Receiver {
+    args: ReceiveArgs,
+    state: Mutex<State>,
+    out: Option<Mutex<std::fs::File>>,
+    slots: Semaphore,
+    read_timeout: Duration,
 }
 
 pub fn run(args: ReceiveArgs) -> ExitCode {
-    let server = match Server::http(&args.listen) {
-        Ok(s) => s,
+    let listener = match http::bind(&args.listen) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("actorwatch receive: cannot listen on {}: {e}", args.listen);
             return ExitCode::from(2);
         }
     };
-    let addr = server
-        .server_addr()
-        .to_ip()
+    let slots = args.max_concurrent.max(1);
+    // POSTs print and write on blocking threads: a stdout nobody reads holds those, not the
+    // server (GET /stats still answers).
+    let runtime = match http::runtime(slots + 1) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("actorwatch receive: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = listener
+        .local_addr()
         .map(|a| a.to_string())
-        .unwrap_or_else(|| args.listen.clone());
+        .unwrap_or_else(|_| args.listen.clone());
     println!("actorwatch receive: listening on http://{addr}");
     let _ = std::io::stdout().flush();
     let out = match &args.out {
@@ -117,71 +122,98 @@ pub fn run(args: ReceiveArgs) -> ExitCode {
             .append(true)
             .open(path)
         {
-            Ok(f) => Some(Arc::new(Mutex::new(f))),
+            Ok(f) => Some(Mutex::new(f)),
             Err(e) => {
                 eprintln!("actorwatch receive: {}: {e}", path.display());
                 return ExitCode::from(2);
             }
         },
     };
-    let args = Arc::new(args);
-    let state = Arc::new(Mutex::new(State::default()));
-    for req in server.incoming_requests() {
-        let (args, state, out) = (Arc::clone(&args), Arc::clone(&state), out.clone());
-        // One thread per request: a delayed answer does not hold up the others.
-        std::thread::spawn(move || handle(req, &args, &state, out.as_deref()));
+    let limits = Limits {
+        read_timeout: Duration::from_millis(args.read_timeout_ms.max(1)),
+        max_connections: args.max_connections,
+    };
+    let receiver = Arc::new(Receiver {
+        read_timeout: limits.read_timeout,
+        args,
+        state: Mutex::new(State::default()),
+        out,
+        slots: Semaphore::new(slots),
+    });
+    let served = runtime.block_on(http::serve(
+        listener,
+        limits,
+        "actorwatch receive",
+        move |req| handle(Arc::clone(&receiver), req),
+    ));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("actorwatch receive: {e}");
+            ExitCode::from(1)
+        }
     }
-    ExitCode::SUCCESS
 }
 
-fn handle(
-    mut req: Request,
-    args: &ReceiveArgs,
-    state: &Mutex<State>,
-    out: Option<&Mutex<std::fs::File>>,
-) {
-    if *req.method() == Method::Get {
-        let s = match state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
+async fn handle(receiver: Arc<Receiver>, req: Request<Incoming>) -> Reply {
+    if req.method() == Method::GET {
+        let s = receiver.state.lock().unwrap_or_else(|p| p.into_inner());
         let body = json!({"posts": s.posts, "accepted": s.accepted, "events": s.events, "duplicates": s.duplicates, "rejected": s.rejected});
         drop(s);
-        return respond(req, 200, &body.to_string());
+        return json(200, body.to_string());
     }
-    if *req.method() != Method::Post {
-        return respond(req, 405, r#"{"error":"POST webhooks here"}"#);
+    if req.method() != Method::POST {
+        return json(405, r#"{"error":"POST webhooks here"}"#);
     }
-    let Some(body) = read_body(&mut req, MAX_BODY_BYTES) else {
-        return respond(req, 400, r#"{"error":"unreadable body"}"#);
+    // The semaphore is never closed.
+    let Ok(_slot) = receiver.slots.acquire().await else {
+        return json(503, r#"{"error":"shutting down"}"#);
+    };
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, MAX_BODY_BYTES, receiver.read_timeout).await {
+        Ok(body) => body,
+        Err(e) => return e.reply(),
     };
     let number = {
-        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = receiver.state.lock().unwrap_or_else(|p| p.into_inner());
         s.posts += 1;
         s.posts
     };
-    if args.delay_ms > 0 {
-        std::thread::sleep(Duration::from_millis(args.delay_ms));
+    if receiver.args.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(receiver.args.delay_ms)).await;
     }
-    let delivery = header(&req, DELIVERY_HEADER).unwrap_or("").to_string();
+    let r = Arc::clone(&receiver);
+    let checked = tokio::task::spawn_blocking(move || check(&r, &parts.headers, &body, number));
+    match checked.await {
+        Ok((status, body)) => json(status, body),
+        Err(_) => json(500, r#"{"error":"the POST's handling failed"}"#),
+    }
+}
+
+/// Checks, counts and prints POST `number` (on a blocking thread): the status and body to answer.
+fn check(receiver: &Receiver, headers: &HeaderMap, body: &Bytes, number: u64) -> (u16, String) {
+    let (args, state, out) = (&receiver.args, &receiver.state, receiver.out.as_ref());
+    let delivery = http::header(headers, DELIVERY_HEADER)
+        .unwrap_or("")
+        .to_string();
     if number <= args.fail_first {
         println!(
             "POST #{number} delivery={delivery}: answering 500 on purpose (--fail-first {})",
             args.fail_first
         );
         let _ = std::io::stdout().flush();
-        return respond(req, 500, r#"{"error":"failing on purpose"}"#);
+        return (500, r#"{"error":"failing on purpose"}"#.into());
     }
-    let signature = match (&args.secret, header(&req, SIGNATURE_HEADER)) {
+    let signature = match (&args.secret, http::header(headers, SIGNATURE_HEADER)) {
         (None, _) => "unchecked",
         (Some(_), None) => "missing",
         (Some(secret), Some(h)) => {
-            match verify(secret.as_bytes(), h, &body, now_secs(), args.tolerance_secs) {
+            match verify(secret.as_bytes(), h, body, now_secs(), args.tolerance_secs) {
                 Ok(()) => "ok",
                 Err(e) => {
                     println!("POST #{number} delivery={delivery}: 401, {e}");
                     state.lock().unwrap_or_else(|p| p.into_inner()).rejected += 1;
-                    return respond(req, 401, &json!({"error": e.to_string()}).to_string());
+                    return (401, json!({"error": e.to_string()}).to_string());
                 }
             }
         }
@@ -189,18 +221,14 @@ fn handle(
     if signature == "missing" {
         println!("POST #{number} delivery={delivery}: 401, no {SIGNATURE_HEADER} header");
         state.lock().unwrap_or_else(|p| p.into_inner()).rejected += 1;
-        return respond(req, 401, r#"{"error":"signature missing"}"#);
+        return (401, r#"{"error":"signature missing"}"#.into());
     }
-    let payload: Value = match serde_json::from_slice(&body) {
+    let payload: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             println!("POST #{number} delivery={delivery}: 400, body is not JSON: {e}");
             state.lock().unwrap_or_else(|p| p.into_inner()).rejected += 1;
-            return respond(
-                req,
-                400,
-                &json!({"error": format!("not JSON: {e}")}).to_string(),
-            );
+            return (400, json!({"error": format!("not JSON: {e}")}).to_string());
         }
     };
     let problems = shape_errors(&payload);
@@ -210,10 +238,9 @@ fn handle(
             problems.join("; ")
         );
         state.lock().unwrap_or_else(|p| p.into_inner()).rejected += 1;
-        return respond(
-            req,
+        return (
             400,
-            &json!({"error": "not Akto's webhook format", "problems": problems}).to_string(),
+            json!({"error": "not Akto's webhook format", "problems": problems}).to_string(),
         );
     }
     let events = payload["maliciousEvents"].as_array().map_or(0, Vec::len) as u64;
@@ -260,5 +287,5 @@ fn handle(
         None => {}
     }
     let _ = std::io::stdout().flush();
-    respond(req, args.status.unwrap_or(200), r#"{"ok":true}"#);
+    (args.status.unwrap_or(200), r#"{"ok":true}"#.into())
 }
