@@ -83,9 +83,8 @@ fn pick(o: &Opts, rng: &mut u64) -> u32 {
 }
 
 fn proxy(o: &Opts, index: u32, touched: &[AtomicU64], from: Instant, end: Instant) -> Tally {
-    // Proxies' flush timers are not aligned: spread them over the interval. (Connections that
-    // tiny_http accepts at the same instant can also wait for another one to close: see
-    // bench/README.md.)
+    // Proxies' flush timers are not aligned: spread them over the interval. (bench/fleet.py
+    // measures proxies that all start at the same instant.)
     let phase_ms = FLUSH_MS * u64::from(index) / u64::from(o.proxies);
     std::thread::sleep(Duration::from_millis(phase_ms));
     let (mut t, mut warm) = (Tally::default(), Some(from));
