@@ -1,24 +1,33 @@
 //! `actorwatch replay`: recorded traffic through the engine, in timestamp order, with each
-//! record's own time as the clock. Inputs are read as they are replayed (see [`merge`]).
+//! record's own time as the clock. Inputs are read as they are replayed and put in order
+//! within the reorder window (see [`merge`]); input further out of order is sorted whole in
+//! temporary files first (see [`spill`]), with the same result.
 
+mod held;
+mod input;
 mod lane;
 mod merge;
 mod report;
+mod spill;
 mod sweep;
 
-use crate::formats::{Format, Passed, Records};
+use crate::formats::{Entry, Format, Item, Passed, Records};
 use crate::load_config;
 use actorwatch_core::inspect::Request;
 use actorwatch_core::inspector::Inspector;
 use actorwatch_core::threat::Inspection;
-use actorwatch_core::{Engine, Observation};
+use actorwatch_core::{Config, Engine, Observation};
 use clap::{Args, ValueEnum};
+use held::{CopyError, HeldOutput};
 use indicatif::{ProgressBar, ProgressStyle};
+use input::{open_input, Again};
 use lane::Lane;
+use merge::{Merge, Next, OutOfOrder};
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,12 +60,18 @@ pub struct ReplayArgs {
     /// Files to replay (`-` for standard input). Records of all files are merged by time.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Reorder window (seconds): a record at most this much older than the newest record
-    /// before it in its file is still replayed in time order (records are held until one more
-    /// than this past them is read). A record further behind, once newer ones were replayed,
-    /// is counted as late and not replayed. Memory holds the records of this span.
+    /// Reorder window (seconds): how much disorder is put back in order in memory as records
+    /// stream through. A record at most this much older than the newest record before it in
+    /// its file is replayed at its place as it comes (records are held until one more than
+    /// this past them is read; memory holds the records of this span, at most 64 MiB of them).
+    /// Input further out of order is read again and sorted whole (in sorted runs in temporary
+    /// files when it does not fit in memory), then replayed: the same output, more slowly.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     reorder_secs: u64,
+    /// Memory for records held to put them in order, in bytes: the reorder window's; or, when
+    /// sorting, two runs of half of it (one filled while the other is written).
+    #[arg(long, value_name = "BYTES", default_value_t = RECORDS_MEMORY_BYTES, hide = true)]
+    sort_run_bytes: usize,
     /// Input format (of the lines inside a CRI or Docker node-log wrapper, which is always
     /// detected); detected from each file's first line when not given.
     #[arg(long, value_enum)]
@@ -84,25 +99,25 @@ pub struct ReplayArgs {
     report: Option<PathBuf>,
 }
 
-/// Input read per system call.
-const READ_BUFFER: usize = 256 << 10;
+/// Memory for records held to put them in order (`--sort-run-bytes`).
+const RECORDS_MEMORY_BYTES: usize = 64 << 20;
+
+/// One input opened for its first reading, and how to read it again from its start.
+struct Opened {
+    records: Records,
+    again: Again,
+}
 
 /// Opens every file (so that a missing one stops the replay before it starts) and reads as much
 /// of each as telling its format takes.
-fn open_inputs(args: &ReplayArgs) -> Result<Vec<Records>, ExitCode> {
+fn open_inputs(args: &ReplayArgs) -> Result<Vec<Opened>, ExitCode> {
     let mut inputs = Vec::new();
     for path in &args.files {
-        let input: std::io::Result<Box<dyn BufRead>> = if path.as_os_str() == "-" {
-            Ok(Box::new(BufReader::with_capacity(
-                READ_BUFFER,
-                std::io::stdin(),
-            )))
-        } else {
-            std::fs::File::open(path)
-                .map(|f| Box::new(BufReader::with_capacity(READ_BUFFER, f)) as Box<dyn BufRead>)
-        };
-        match input.and_then(|input| Records::open(args.format, input)) {
-            Ok(records) => inputs.push(records),
+        let opened = open_input(path).and_then(|(input, again)| {
+            Records::open(args.format, input).map(|records| Opened { records, again })
+        });
+        match opened {
+            Ok(opened) => inputs.push(opened),
             Err(e) => {
                 eprintln!("actorwatch replay: {}: {e}", path.display());
                 return Err(ExitCode::from(2));
@@ -161,11 +176,33 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, records: u64, bytes: u64) {
+    /// A bar over `total` records known beforehand (the sorted input replayed).
+    fn records(total: u64) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (terminal && total >= PROGRESS_MIN_RECORDS).then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {human_pos}/{human_len} sorted records replayed eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            by_bytes: false,
+            terminal: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// `note`: what the records are for (`records`, `records sorted, 3 runs on disk`).
+    fn update(&mut self, records: u64, bytes: u64, note: &str) {
         if self.bar.is_none() && self.terminal && records >= PROGRESS_MIN_RECORDS {
             let bar = ProgressBar::new_spinner().with_elapsed(self.started.elapsed());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {human_pos} records in {elapsed}")
+                ProgressStyle::with_template("{spinner} {human_pos} {msg} in {elapsed}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             self.bar = Some(bar);
@@ -173,9 +210,12 @@ impl Progress {
         match &self.bar {
             Some(bar) if self.by_bytes => {
                 bar.set_position(bytes);
-                bar.set_message(format!("{records} records"));
+                bar.set_message(format!("{records} {note}"));
             }
-            Some(bar) => bar.set_position(records),
+            Some(bar) => {
+                bar.set_position(records);
+                bar.set_message(note.to_string());
+            }
             None => {}
         }
     }
@@ -195,80 +235,128 @@ impl Progress {
     }
 }
 
-pub fn run(args: ReplayArgs) -> ExitCode {
-    let (cfg, config_text) = match load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let started = Instant::now();
-    let inputs = match open_inputs(&args) {
-        Ok(inputs) => inputs,
-        Err(code) => return code,
-    };
-    let mut merge = merge::Merge::new(inputs, args.reorder_secs.saturating_mul(1000));
-    let mut malformed = vec![0usize; args.files.len()];
+/// Malformed lines per file: counted, and the first few shown as they are read (once, though
+/// an input sorted whole is read a second time).
+struct MalformedLines {
+    counts: Vec<usize>,
+    shown: Vec<usize>,
+}
 
-    let rule_ids: Vec<String> = (0..cfg.filter_count())
-        .filter_map(|i| cfg.filter(i).map(|(id, _, _)| id.to_string()))
-        .collect();
-    let rule_actions: Vec<&'static str> = cfg
-        .rules
-        .iter()
-        .map(|r| r.action.as_str())
-        .chain(cfg.threat_rules.iter().map(|r| r.action.as_str()))
-        .collect();
-    let cfg = std::sync::Arc::new(cfg);
-    let mut sweep_lanes = match sweep_lanes(&args, &config_text) {
-        Ok(lanes) => lanes,
-        Err(e) => {
-            eprintln!("actorwatch replay: {e}");
-            return ExitCode::from(2);
+/// Malformed lines shown per file (with their line numbers), as they are read.
+const MALFORMED_SHOWN: usize = 20;
+
+impl MalformedLines {
+    fn new(files: usize) -> Self {
+        MalformedLines {
+            counts: vec![0; files],
+            shown: vec![0; files],
         }
-    };
-    let inspector = Inspector::new(std::sync::Arc::clone(&cfg));
-    let mut inspection = Inspection::default();
-    let mut main = Lane::new(std::sync::Arc::clone(&cfg), args.seed, false);
-    let mut report = args.report.as_ref().map(|_| report::Collector::new(&cfg));
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut progress = Progress::new(&args.files);
-    let mut write_failed = false;
-    let mut first_ms = None;
-    let mut last_ms = 0u64;
-    let mut replayed = 0u64;
-    loop {
-        let next = merge.next();
-        for (file, m) in merge.malformed.drain(..) {
-            malformed[file] += 1;
-            let path = args.files[file].display();
-            if args.strict {
-                progress.finish();
-                let _ = out.flush();
-                eprintln!("actorwatch replay: {path}:{}: {}", m.line, m.reason);
-                return ExitCode::from(1);
-            }
-            if malformed[file] <= MALFORMED_SHOWN {
-                progress.say(&format!(
-                    "actorwatch replay: {path}:{}: skipped: {}",
-                    m.line, m.reason
-                ));
-            }
-        }
-        let mut e = match next {
-            Ok(Some(entry)) => entry,
-            Ok(None) => break,
-            Err((file, err)) => {
-                progress.finish();
-                let _ = out.flush();
-                eprintln!("actorwatch replay: {}: {err}", args.files[file].display());
-                return ExitCode::from(2);
-            }
+    }
+
+    /// Counts afresh for a second reading of the inputs.
+    fn read_again(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+    }
+
+    /// Counts a malformed line of `file`; whether to show it now.
+    fn count(&mut self, file: usize) -> bool {
+        let (Some(count), Some(shown)) = (self.counts.get_mut(file), self.shown.get_mut(file))
+        else {
+            return false;
         };
-        if e.peer.is_none() {
-            e.peer.clone_from(&args.peer);
+        *count += 1;
+        let show = *count <= MALFORMED_SHOWN && *count > *shown;
+        if show {
+            *shown = *count;
         }
-        last_ms = e.ts_ms;
+        show
+    }
+
+    fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+}
+
+/// Why a replay stops before the end of its input.
+enum Stop {
+    /// `--strict` met a malformed line (exit 1): `file:line: reason`.
+    Strict(String),
+    /// An input could not be read, or the records could not be sorted (exit 2).
+    Failed(String),
+    /// Standard output was closed (`| head`): nothing more to say (exit 0).
+    Closed,
+}
+
+/// Counts and reports the malformed lines the last read met; stops at the first with
+/// `--strict`.
+fn take_malformed(
+    args: &ReplayArgs,
+    found: impl Iterator<Item = (usize, crate::formats::Malformed)>,
+    malformed: &mut MalformedLines,
+    progress: &Progress,
+) -> Result<(), Stop> {
+    for (file, m) in found {
+        let path = args
+            .files
+            .get(file)
+            .map_or_else(|| "?".to_string(), |p| p.display().to_string());
+        if args.strict {
+            return Err(Stop::Strict(format!("{path}:{}: {}", m.line, m.reason)));
+        }
+        if malformed.count(file) {
+            progress.say(&format!(
+                "actorwatch replay: {path}:{}: skipped: {}",
+                m.line, m.reason
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Everything replaying builds up: the engines, what they flagged, the report.
+struct Replayer {
+    cfg: Arc<Config>,
+    emit: Emit,
+    peer: Option<String>,
+    inspector: Inspector,
+    inspection: Inspection,
+    main: Lane,
+    sweep_lanes: Vec<(sweep::Combination, Lane)>,
+    report: Option<report::Collector>,
+    first_ms: Option<u64>,
+    last_ms: u64,
+    replayed: u64,
+    /// Writing to the output failed.
+    write_failed: bool,
+}
+
+impl Replayer {
+    fn new(args: &ReplayArgs, cfg: &Arc<Config>, config_text: &[u8]) -> Result<Self, String> {
+        Ok(Replayer {
+            cfg: Arc::clone(cfg),
+            emit: args.emit,
+            peer: args.peer.clone(),
+            inspector: Inspector::new(Arc::clone(cfg)),
+            inspection: Inspection::default(),
+            main: Lane::new(Arc::clone(cfg), args.seed, false),
+            sweep_lanes: sweep_lanes(args, config_text)?,
+            report: args.report.as_ref().map(|_| report::Collector::new(cfg)),
+            first_ms: None,
+            last_ms: 0,
+            replayed: 0,
+            write_failed: false,
+        })
+    }
+
+    /// Replays one record, in time order, printing what `--emit` asks for to `out`.
+    fn replay(&mut self, e: &mut Entry, out: &mut impl Write) {
+        if e.peer.is_none() {
+            e.peer.clone_from(&self.peer);
+        }
+        self.last_ms = e.ts_ms;
         let mut status = e.status;
+        let inspector = &self.inspector;
+        let inspection = &mut self.inspection;
         if inspector.is_active() {
             let body = e.body.as_deref().unwrap_or("").as_bytes();
             let limit = inspector.body_max_bytes();
@@ -283,19 +371,20 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 headers: &e.headers,
                 body: kept,
             };
-            let bytes = inspector.inspect(e.ts_ms, &request, &mut inspection);
-            main.engine
+            let bytes = inspector.inspect(e.ts_ms, &request, inspection);
+            self.main
+                .engine
                 .count_inspected(bytes, inspector.wants_body() && body.len() > limit);
             // A blocking rule would have answered the request itself.
-            if let Some(block) = inspector.block_status(&inspection) {
+            if let Some(block) = inspector.block_status(inspection) {
                 status = block;
-                main.engine.count_threat_blocked();
+                self.main.engine.count_threat_blocked();
             }
-            if args.emit == Emit::Matches {
+            if self.emit == Emit::Matches {
                 for hit in &inspection.hits {
                     let line = serde_json::json!({
                         "ts_ms": e.ts_ms,
-                        "rule": cfg.threat_rules.get(hit.rule).map(|r| r.id.as_str()),
+                        "rule": self.cfg.threat_rules.get(hit.rule).map(|r| r.id.as_str()),
                         "part": hit.part,
                         "name": hit.name,
                         "excerpt": hit.excerpt,
@@ -303,11 +392,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                         "path": e.path,
                         "peer": e.peer,
                     });
-                    write_failed |=
-                        serde_json::to_writer(&mut out, &line).is_err() || writeln!(out).is_err();
+                    self.write_failed |=
+                        serde_json::to_writer(&mut *out, &line).is_err() || writeln!(out).is_err();
                 }
             }
         }
+        let inspection = &self.inspection;
         let obs = Observation {
             method: &e.method,
             path: &e.path,
@@ -316,94 +406,391 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             host: e.host.as_deref(),
             headers: &e.headers,
             country: e.country.as_deref(),
-            threats: inspector.is_active().then_some(&inspection),
+            threats: inspector.is_active().then_some(inspection),
         };
-        first_ms.get_or_insert(e.ts_ms);
-        let actor = main
+        self.first_ms.get_or_insert(e.ts_ms);
+        let actor = self
+            .main
             .engine
             .resolve_actor(obs.peer, obs.headers)
             .map(|a| a.key);
-        let step = main.observe(e.ts_ms, &obs, actor.as_ref());
-        if let Some(report) = &mut report {
-            report.record(&main, e.ts_ms, actor.as_ref(), &step, &inspection);
+        let step = self.main.observe(e.ts_ms, &obs, actor.as_ref());
+        if let Some(report) = &mut self.report {
+            report.record(&self.main, e.ts_ms, actor.as_ref(), &step, inspection);
         }
-        if args.emit == Emit::Events {
+        if self.emit == Emit::Events {
             for d in &step.detections {
-                write_failed |=
-                    serde_json::to_writer(&mut out, &d.event).is_err() || writeln!(out).is_err();
+                self.write_failed |=
+                    serde_json::to_writer(&mut *out, &d.event).is_err() || writeln!(out).is_err();
             }
         }
-        main.posts += deliver(
-            &mut main.engine,
+        self.main.posts += deliver(
+            &mut self.main.engine,
             e.ts_ms,
-            args.emit == Emit::Payloads,
-            &mut out,
-            &mut write_failed,
+            self.emit == Emit::Payloads,
+            out,
+            &mut self.write_failed,
         );
-        for (_, lane) in &mut sweep_lanes {
+        for (_, lane) in &mut self.sweep_lanes {
             lane.observe(e.ts_ms, &obs, actor.as_ref());
-            lane.posts += deliver(&mut lane.engine, e.ts_ms, false, &mut out, &mut false);
+            lane.posts += deliver(&mut lane.engine, e.ts_ms, false, out, &mut false);
         }
-        replayed += 1;
-        if replayed % 4096 == 0 {
-            progress.update(replayed, merge.sources().map(Records::bytes_read).sum());
-        }
-        if write_failed {
-            // A closed pipe (`| head`): nothing more to say.
-            return ExitCode::SUCCESS;
+        self.replayed += 1;
+    }
+
+    /// The end of the input: whatever is queued goes out now, so periodic mode loses nothing.
+    fn end(&mut self, out: &mut impl Write) {
+        self.main.engine.flush();
+        self.main.posts += deliver(
+            &mut self.main.engine,
+            self.last_ms,
+            self.emit == Emit::Payloads,
+            out,
+            &mut self.write_failed,
+        );
+        for (_, lane) in &mut self.sweep_lanes {
+            lane.engine.flush();
+            lane.posts += deliver(&mut lane.engine, self.last_ms, false, out, &mut false);
         }
     }
+}
+
+const HELD_FAILED: &str = "holding the output back in a temporary file failed";
+
+/// How a first, streaming reading of the inputs ended.
+enum Streamed {
+    /// Every record was replayed in order.
+    Done,
+    /// A record came further out of order than the reorder window holds.
+    OutOfOrder(OutOfOrder),
+}
+
+/// Replays the inputs as they are read, merged and put in order within the reorder window,
+/// into `out` (held back: a record out of order may yet change everything).
+fn stream(
+    args: &ReplayArgs,
+    replayer: &mut Replayer,
+    merge: &mut Merge<Records>,
+    out: &mut HeldOutput,
+    malformed: &mut MalformedLines,
+    progress: &mut Progress,
+) -> Result<Streamed, Stop> {
+    loop {
+        let next = merge.next();
+        take_malformed(args, merge.malformed.drain(..), malformed, progress)?;
+        let mut e = match next {
+            Ok(Next::Record(entry)) => entry,
+            Ok(Next::End) => return Ok(Streamed::Done),
+            Ok(Next::OutOfOrder(o)) => return Ok(Streamed::OutOfOrder(o)),
+            Err((file, e)) => return Err(Stop::Failed(read_error(args, file, &e))),
+        };
+        replayer.replay(&mut e, out);
+        if replayer.write_failed {
+            return Err(Stop::Failed(HELD_FAILED.into()));
+        }
+        if replayer.replayed % 4096 == 0 {
+            let bytes = merge.sources().map(Records::bytes_read).sum();
+            progress.update(replayer.replayed, bytes, "records");
+        }
+    }
+}
+
+fn read_error(args: &ReplayArgs, file: usize, e: &std::io::Error) -> String {
+    let path = args
+        .files
+        .get(file)
+        .map_or_else(|| "?".to_string(), |p| p.display().to_string());
+    format!("{path}: {e}")
+}
+
+/// Reads every input whole, from its start, into sorted runs; the records merged back in
+/// order, and what sorting took.
+fn sort_inputs(
+    args: &ReplayArgs,
+    inputs: &mut [Records],
+    malformed: &mut MalformedLines,
+    progress: &mut Progress,
+) -> Result<(spill::Merger, spill::Stats), Stop> {
+    let failed = |e: std::io::Error| Stop::Failed(format!("sorting in temporary files: {e}"));
+    let mut sorter = spill::Sorter::new(args.sort_run_bytes);
+    let mut bytes_before = 0;
+    for (file, records) in inputs.iter_mut().enumerate() {
+        loop {
+            let item = records
+                .next_item()
+                .map_err(|e| Stop::Failed(read_error(args, file, &e)))?;
+            match item {
+                Some(Item::Record { line, entry }) => {
+                    sorter
+                        .push((entry.ts_ms, file, line), &entry)
+                        .map_err(failed)?;
+                    let stats = sorter.stats();
+                    if stats.records % 4096 == 0 {
+                        let note = format!("records sorted, {} runs on disk", stats.runs);
+                        progress.update(stats.records, bytes_before + records.bytes_read(), &note);
+                    }
+                }
+                Some(Item::Malformed(m)) => {
+                    take_malformed(args, std::iter::once((file, m)), malformed, progress)?;
+                }
+                None => break,
+            }
+        }
+        bytes_before += records.bytes_read();
+    }
+    sorter.finish().map_err(failed)
+}
+
+/// Records decoded per batch handed from the merging thread to the replaying one.
+const BATCH_RECORDS: usize = 1024;
+
+/// Replays the sorted records into `out`. The runs are merged and decoded on a thread of their
+/// own, a batch ahead of the engine; batches go back and forth, so that their entries' strings
+/// are reused rather than allocated for every record.
+fn replay_sorted(
+    replayer: &mut Replayer,
+    sorted: spill::Merger,
+    total: u64,
+    out: &mut impl Write,
+) -> Result<(), Stop> {
+    type Batch = (Vec<Entry>, usize);
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(2);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Entry>>();
+    let mut progress = Progress::records(total);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut sorted = sorted;
+            loop {
+                let mut batch = empty_rx.try_recv().unwrap_or_default();
+                let mut filled = 0;
+                let more = loop {
+                    if filled == batch.len() {
+                        batch.push(spill::empty_entry());
+                    }
+                    match sorted.next_into(&mut batch[filled]) {
+                        Ok(true) => filled += 1,
+                        Ok(false) => break Ok(false),
+                        Err(e) => break Err(e),
+                    }
+                    if filled == BATCH_RECORDS {
+                        break Ok(true);
+                    }
+                };
+                // Done at the end, on an error, or once the replay takes no more batches.
+                let done = match more {
+                    Ok(more) => {
+                        let taken = filled == 0 || full_tx.send(Ok((batch, filled))).is_ok();
+                        !more || !taken
+                    }
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        true
+                    }
+                };
+                if done {
+                    return;
+                }
+            }
+        });
+        for batch in full_rx {
+            let (mut batch, filled) =
+                batch.map_err(|e| Stop::Failed(format!("sorting in temporary files: {e}")))?;
+            for e in batch.iter_mut().take(filled) {
+                replayer.replay(e, out);
+                if replayer.write_failed {
+                    return Err(Stop::Closed);
+                }
+                if replayer.replayed % 4096 == 0 {
+                    progress.update(replayer.replayed, 0, "");
+                }
+            }
+            let _ = empty_tx.send(batch);
+        }
+        Ok(())
+    });
     progress.finish();
-    // End of input: whatever is queued goes out now, so periodic mode loses nothing.
-    main.engine.flush();
-    main.posts += deliver(
-        &mut main.engine,
-        last_ms,
-        args.emit == Emit::Payloads,
-        &mut out,
-        &mut write_failed,
-    );
-    for (_, lane) in &mut sweep_lanes {
-        lane.engine.flush();
-        lane.posts += deliver(&mut lane.engine, last_ms, false, &mut out, &mut false);
+    result
+}
+
+/// Ends a replay stopped before the end of its input.
+fn stopped(stop: Stop, out: &mut impl Write) -> ExitCode {
+    let _ = out.flush();
+    match stop {
+        Stop::Strict(line) => {
+            eprintln!("actorwatch replay: {line}");
+            ExitCode::from(1)
+        }
+        Stop::Failed(why) => {
+            eprintln!("actorwatch replay: {why}");
+            ExitCode::from(2)
+        }
+        Stop::Closed => ExitCode::SUCCESS,
     }
-    let span_ms = last_ms.saturating_sub(first_ms.unwrap_or(last_ms));
-    let sweep_rows: Vec<sweep::Row> = sweep_lanes
+}
+
+pub fn run(args: ReplayArgs) -> ExitCode {
+    let (cfg, config_text) = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let started = Instant::now();
+    let cfg = Arc::new(cfg);
+    let mut replayer = match Replayer::new(&args, &cfg, &config_text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("actorwatch replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (inputs, again): (Vec<Records>, Vec<Again>) = match open_inputs(&args) {
+        Ok(opened) => opened.into_iter().map(|o| (o.records, o.again)).unzip(),
+        Err(code) => return code,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut malformed = MalformedLines::new(args.files.len());
+
+    // First, as the records come, put in order within the reorder window.
+    let mut merge = Merge::new(
+        inputs,
+        args.reorder_secs.saturating_mul(1000),
+        args.sort_run_bytes,
+    );
+    let mut held = HeldOutput::default();
+    let mut progress = Progress::new(&args.files);
+    let streamed = stream(
+        &args,
+        &mut replayer,
+        &mut merge,
+        &mut held,
+        &mut malformed,
+        &mut progress,
+    );
+    progress.finish();
+    let mut sorted = None;
+    let passed: Vec<Passed> = match streamed {
+        Ok(Streamed::Done) => {
+            replayer.end(&mut held);
+            if replayer.write_failed {
+                return stopped(Stop::Failed(HELD_FAILED.into()), &mut out);
+            }
+            match held.copy_to(&mut out) {
+                Ok(()) => {}
+                Err(CopyError::Out) => return ExitCode::SUCCESS,
+                Err(CopyError::Held(e)) => {
+                    return stopped(
+                        Stop::Failed(format!("reading back the output: {e}")),
+                        &mut out,
+                    )
+                }
+            }
+            merge.sources().map(Records::passed).collect()
+        }
+        Err(Stop::Strict(line)) => {
+            // What was replayed until then, as it would have been printed.
+            let _ = held.copy_to(&mut out);
+            return stopped(Stop::Strict(line), &mut out);
+        }
+        Err(stop) => return stopped(stop, &mut out),
+        Ok(Streamed::OutOfOrder(first)) => {
+            // Too far out of order: everything replayed is void. The whole input is read again
+            // from its start and sorted, then replayed.
+            drop(merge);
+            drop(held);
+            replayer = match Replayer::new(&args, &cfg, &config_text) {
+                Ok(r) => r,
+                Err(e) => return stopped(Stop::Failed(e), &mut out),
+            };
+            let mut inputs = Vec::new();
+            for (i, again) in again.into_iter().enumerate() {
+                let reopened = again
+                    .reopen()
+                    .and_then(|input| Records::open(args.format, input));
+                match reopened {
+                    Ok(records) => inputs.push(records),
+                    Err(e) => return stopped(Stop::Failed(read_error(&args, i, &e)), &mut out),
+                }
+            }
+            malformed.read_again();
+            let mut progress = Progress::new(&args.files);
+            let read = sort_inputs(&args, &mut inputs, &mut malformed, &mut progress);
+            progress.finish();
+            let (merger, stats) = match read {
+                Ok(read) => read,
+                Err(stop) => return stopped(stop, &mut out),
+            };
+            if let Err(stop) = replay_sorted(&mut replayer, merger, stats.records, &mut out) {
+                return stopped(stop, &mut out);
+            }
+            replayer.end(&mut out);
+            sorted = Some((first, stats));
+            inputs.iter().map(Records::passed).collect()
+        }
+    };
+    if replayer.write_failed {
+        return ExitCode::SUCCESS;
+    }
+    let code = finish(&args, &mut replayer, &passed, &malformed, &mut out);
+    for (i, path) in args.files.iter().enumerate() {
+        let passed = passed.get(i).copied().unwrap_or_default();
+        report_passed(path, malformed.counts.get(i).copied().unwrap_or(0), passed);
+    }
+    if let Some((first, stats)) = sorted {
+        report_sorted(&args, first, stats);
+    }
+    eprintln!(
+        "actorwatch replay: {} records in {:.2} s",
+        replayer.replayed,
+        started.elapsed().as_secs_f64()
+    );
+    code
+}
+
+/// Prints the summary (and sweep) and writes the report.
+fn finish(
+    args: &ReplayArgs,
+    replayer: &mut Replayer,
+    passed: &[Passed],
+    malformed: &MalformedLines,
+    out: &mut impl Write,
+) -> ExitCode {
+    let cfg = &replayer.cfg;
+    let rule_ids: Vec<String> = (0..cfg.filter_count())
+        .filter_map(|i| cfg.filter(i).map(|(id, _, _)| id.to_string()))
+        .collect();
+    let rule_actions: Vec<&'static str> = cfg
+        .rules
+        .iter()
+        .map(|r| r.action.as_str())
+        .chain(cfg.threat_rules.iter().map(|r| r.action.as_str()))
+        .collect();
+    let span_ms = replayer
+        .last_ms
+        .saturating_sub(replayer.first_ms.unwrap_or(replayer.last_ms));
+    let sweep_rows: Vec<sweep::Row> = replayer
+        .sweep_lanes
         .iter()
         .map(|(c, lane)| sweep::Row::of(c, lane, span_ms))
         .collect();
+    let not_http: usize = passed.iter().map(|p| p.not_http).sum();
+    let not_access_log: usize = passed.iter().map(|p| p.not_access_log).sum();
 
-    let mut passed = Passed::default();
-    let mut late = 0usize;
-    for (i, records) in merge.sources().enumerate() {
-        let p = records.passed();
-        passed.not_http += p.not_http;
-        passed.not_access_log += p.not_access_log;
-        late += merge.late(i).map_or(0, |l| l.records);
-    }
-    let malformed_total: usize = malformed.iter().sum();
-    let read = replayed + late as u64;
-
+    let main = &mut replayer.main;
     let mut summary_text = String::new();
     let m = main.engine.metrics();
     {
         use std::fmt::Write as _;
         let out = &mut summary_text;
-        let late = if late > 0 {
-            format!("   late, not replayed: {late}")
-        } else {
-            String::new()
-        };
         let _ = writeln!(
             out,
-            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}   not HTTP: {}   not access log: {}{late}",
-            read,
-            malformed_total,
+            "records: {} ({} malformed, skipped)   matched: {}   unattributed: {}   blocked requests: {}   not HTTP: {}   not access log: {}",
+            replayer.replayed,
+            malformed.total(),
             m.matched,
             m.unattributed,
             main.blocked_requests,
-            passed.not_http,
-            passed.not_access_log
+            not_http,
+            not_access_log
         );
         let _ = writeln!(
             out,
@@ -416,7 +803,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 out,
                 "{:<24} {:<6} {:>15} {:>8}",
                 id,
-                rule_actions[i],
+                rule_actions.get(i).copied().unwrap_or(""),
                 s.actors.len(),
                 s.events
             );
@@ -443,26 +830,13 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         }
     }
     let _ = out.flush();
-    if let (Some(path), Some(report)) = (&args.report, report) {
-        let html = report.finish(&main, &summary_text, &sweep_rows, span_ms);
+    if let (Some(path), Some(report)) = (&args.report, replayer.report.take()) {
+        let html = report.finish(&replayer.main, &summary_text, &sweep_rows, span_ms);
         if let Err(e) = std::fs::write(path, html) {
             eprintln!("actorwatch replay: {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
-    for (i, path) in args.files.iter().enumerate() {
-        let passed = merge
-            .sources()
-            .nth(i)
-            .map(Records::passed)
-            .unwrap_or_default();
-        report_passed(path, malformed[i], passed, merge.late(i), args.reorder_secs);
-    }
-    eprintln!(
-        "actorwatch replay: {} records in {:.2} s",
-        read,
-        started.elapsed().as_secs_f64()
-    );
     ExitCode::SUCCESS
 }
 
@@ -488,17 +862,8 @@ fn sweep_lanes(
         .collect()
 }
 
-/// Malformed lines shown per file (with their line numbers), as they are read.
-const MALFORMED_SHOWN: usize = 20;
-
 /// Reports what of a file was not replayed, beyond the malformed lines shown as they were read.
-fn report_passed(
-    path: &Path,
-    malformed: usize,
-    passed: Passed,
-    late: Option<merge::Late>,
-    reorder_secs: u64,
-) {
+fn report_passed(path: &Path, malformed: usize, passed: Passed) {
     if malformed > MALFORMED_SHOWN {
         eprintln!(
             "actorwatch replay: {}: {} more malformed lines skipped",
@@ -513,14 +878,29 @@ fn report_passed(
             passed.not_access_log
         );
     }
-    if let Some(late) = late {
-        eprintln!(
-            "actorwatch replay: {}: {} records later than the {reorder_secs} s reorder window (the first on line {}), not replayed (--reorder-secs widens it)",
-            path.display(),
-            late.records,
-            late.first_line
-        );
-    }
+}
+
+/// Says that the input was sorted whole, why, and what it took.
+fn report_sorted(args: &ReplayArgs, first: OutOfOrder, stats: spill::Stats) {
+    let path = args
+        .files
+        .get(first.file)
+        .map_or_else(|| "?".to_string(), |p| p.display().to_string());
+    let how = if stats.runs == 0 {
+        "in memory".to_string()
+    } else {
+        format!(
+            "on disk ({} of them, {:.0} MB, in {} sorted run{})",
+            stats.spilled_records,
+            stats.spilled_bytes as f64 / 1e6,
+            stats.runs,
+            if stats.runs == 1 { "" } else { "s" }
+        )
+    };
+    eprintln!(
+        "actorwatch replay: {path}: line {} is further out of order than the {} s reorder window holds: {} records sorted {how}",
+        first.line, args.reorder_secs, stats.records
+    );
 }
 
 /// Sends every due POST, as if each was answered 2xx at once; returns how many.

@@ -1,6 +1,6 @@
 //! nginx/Apache "combined" access logs, and the common log format (no referer, no agent).
 
-use super::tokens::{tokenize, Token};
+use super::tokens::{push_escaped, tokenize, Token};
 use super::{present, request_line, status_of, Entry};
 use chrono::DateTime;
 
@@ -61,7 +61,7 @@ fn from_the_left(line: &str) -> Result<Entry, String> {
         .ok_or("no [time]")?;
     let ts_ms = apache_time(&time)?;
     let (method, path) = match it.next() {
-        Some(Token::Quoted(r)) => request_line(r)?,
+        Some(Token::Quoted(r)) => request_line(r),
         _ => return Err("no \"request line\"".into()),
     };
     let status = match it.next() {
@@ -115,7 +115,7 @@ fn from_the_right(line: &str) -> Result<Entry, String> {
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
         .ok_or("no \"request line\"")?;
-    let (method, path) = request_line(&unescape(request))?;
+    let (method, path) = request_line(&unescape(request));
     Ok(Entry {
         ts_ms,
         method,
@@ -167,7 +167,7 @@ fn unescape(s: &str) -> String {
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => out.push(chars.next().unwrap_or('\\')),
+            '\\' => push_escaped(&mut out, chars.next().unwrap_or('\\')),
             c => out.push(c),
         }
     }
@@ -251,7 +251,49 @@ mod tests {
         // Broken on both sides (no size): still malformed, with the left reading's reason.
         let broken =
             r#"192.0.2.44 - - [13/May/2025:18:52:13 +0000] "GET" /x HTTP/1.0" 404 "-" "Nikto""#;
-        assert_eq!(parse(broken), Err("bad request line \"GET\"".to_string()));
+        assert_eq!(parse(broken), Err("bad status \"/x\"".to_string()));
+    }
+
+    #[test]
+    fn request_lines_that_are_no_http_count_with_method_and_path_dash() {
+        // TLS ClientHellos and a SOCKS5 greeting sent to the HTTP port, as Apache logs them
+        // (bytes escaped) and answers them; nginx writes hex in capitals, a quote as \x22. And
+        // an SSH client's banner, a single word.
+        for line in [
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" 400 226 "-" "-""#,
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x05\x01\x00" 400 226 "-" "-""#,
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03 \x22\xB1" 400 157 "-" "-""#,
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "SSH-2.0-Go" 400 226 "-" "-""#,
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x16\x03\x01\x00\xa5" 400 226"#,
+        ] {
+            let e = parse(line).unwrap();
+            assert_eq!(shape(&e), ("-", "-", 400, Some("45.148.10.81")), "{line}");
+            assert_eq!((e.ts_ms, e.headers), (1_747_106_047_000, vec![]), "{line}");
+        }
+        // Escaped bytes elsewhere stay as the server wrote them, never control characters;
+        // only an escaped quote or backslash stands for itself.
+        let line = r#"192.0.2.7 - - [13/May/2025:03:14:07 +0000] "GET /\x00x HTTP/1.1" 404 0 "-" "zgrab\x01\n\"x\"\\""#;
+        let e = parse(line).unwrap();
+        assert_eq!((e.method.as_str(), e.path.as_str()), ("GET", r"/\x00x"));
+        assert_eq!(
+            e.headers,
+            vec![("user-agent".to_string(), r#"zgrab\x01\n"x"\"#.to_string())]
+        );
+        // Read from the right (a stray quote), the same.
+        let stray =
+            r#"192.0.2.7 - - [13/May/2025:03:14:07 +0000] "\x16\x03"\x01" 400 0 "-" "a\x02""#;
+        let e = parse(stray).unwrap();
+        assert_eq!(shape(&e), ("-", "-", 400, Some("192.0.2.7")));
+        assert_eq!(e.headers[0].1, r"a\x02");
+        // A line whose structure is broken is malformed, binary or not: no status, a quote
+        // never closed, no time.
+        for broken in [
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x16\x03\x01""#,
+            r#"45.148.10.81 - - [13/May/2025:03:14:07 +0000] "\x16\x03\x01 400 226"#,
+            r#"45.148.10.81 - - "\x16\x03\x01" 400 226 "-" "-""#,
+        ] {
+            assert!(parse(broken).is_err(), "{broken}");
+        }
     }
 
     #[test]

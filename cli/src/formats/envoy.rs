@@ -41,7 +41,7 @@ pub(super) fn parse_text(line: &str) -> Result<Line, String> {
     if request.split(' ').all(|part| part == "-") {
         return Ok(Line::NotHttp);
     }
-    let (method, path) = request_line(request)?;
+    let (method, path) = request_line(request);
     let (headers, host, peer) = text_fields(&tokens)?;
     Ok(Line::Http(Entry {
         ts_ms,

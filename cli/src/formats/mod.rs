@@ -520,16 +520,21 @@ fn present(s: &str) -> Option<String> {
 }
 
 /// `METHOD TARGET [PROTOCOL]`. A client that never sent a request line (Apache's `"-" 408`
-/// for a connection left idle) is counted with method and path `-`.
-fn request_line(s: &str) -> Result<(String, String), String> {
-    if s.is_empty() || s == "-" {
-        return Ok(("-".to_string(), "-".to_string()));
-    }
+/// for a connection left idle), or sent one that is no HTTP (a TLS or SOCKS handshake to the
+/// HTTP port, logged as escaped bytes, `"\x16\x03\x01..."`, and answered 400; a word such as
+/// `SSH-2.0-Go`) got a response all the same: it is counted with method and path `-`.
+fn request_line(s: &str) -> (String, String) {
     let mut parts = s.split(' ');
     match (parts.next(), parts.next()) {
-        (Some(m), Some(p)) if !m.is_empty() && !p.is_empty() => Ok((m.to_string(), p.to_string())),
-        _ => Err(format!("bad request line {s:?}")),
+        (Some(m), Some(p)) if is_method(m) && !p.is_empty() => (m.to_string(), p.to_string()),
+        _ => ("-".to_string(), "-".to_string()),
     }
+}
+
+/// Whether `m` can be a request's method: printable ASCII (a stray quote, read from the right,
+/// included) with no escaped bytes (`\x16`).
+fn is_method(m: &str) -> bool {
+    !m.is_empty() && m.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 fn status_of(s: &str) -> Result<u16, String> {
@@ -655,6 +660,24 @@ mod tests {
                 line: 6,
                 reason: "bad status \"4O4\"".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_handshake_to_the_http_port_inside_a_wrapper_is_counted_not_passed_over() {
+        // nginx in a container: a TLS ClientHello on port 80 (hex in capitals), answered 400.
+        let text = r#"{"log":"/docker-entrypoint.sh: Configuration complete; ready for start up\n","stream":"stdout","time":"2025-05-13T18:51:40.118244379Z"}
+{"log":"45.148.10.81 - - [13/May/2025:18:51:50 +0000] \"\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00\\xA1\\x03\\x03\" 400 157 \"-\" \"-\"\n","stream":"stdout","time":"2025-05-13T18:51:50.000123000Z"}"#;
+        let mut entries = Vec::new();
+        let skipped = read(None, text, &mut entries);
+        assert_eq!(
+            facts(&entries),
+            vec![(1_747_162_310_000, "-", 400, Some("45.148.10.81"))]
+        );
+        assert_eq!(entries[0].method, "-");
+        assert_eq!(
+            (skipped.malformed, skipped.not_http, skipped.not_access_log),
+            (vec![], 0, 1)
         );
     }
 

@@ -19,6 +19,16 @@ fn read_bare(chars: &mut std::iter::Peekable<std::str::Chars>, out: &mut String)
     }
 }
 
+/// Appends what `\c` in a quoted field stands for: `\"` and `\\` are a quote and a backslash;
+/// any other escape is kept as written (`\x16`, `\n`: bytes Apache and nginx log escaped, such
+/// as a TLS handshake sent to the HTTP port), never turned back into control bytes.
+pub(super) fn push_escaped(out: &mut String, c: char) {
+    if c != '"' && c != '\\' {
+        out.push('\\');
+    }
+    out.push(c);
+}
+
 pub(super) fn tokenize(line: &str) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut chars = line.chars().peekable();
@@ -52,7 +62,7 @@ pub(super) fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                 loop {
                     match chars.next() {
                         Some('\\') => match chars.next() {
-                            Some(c) => s.push(c),
+                            Some(c) => push_escaped(&mut s, c),
                             None => return Err("unterminated quote".into()),
                         },
                         Some('"') => break,

@@ -3,12 +3,13 @@
 //! what the window spans rather than the whole input.
 //!
 //! A record is due once the newest record read from its file is more than the window past it
-//! (or its file has ended); once every file has a record due (or has ended), the oldest of
-//! those goes first. Records of one millisecond go in file order, then
-//! line order, as a stable sort of the whole input would put them. A record at most the window
-//! older than the newest one read before it in its file is therefore always replayed in order;
-//! one further behind is replayed in order if nothing newer has been replayed yet, and is late
-//! otherwise: counted, not replayed (see [`Merge::late`]).
+//! (or its file has ended, or the records held take more than the memory allowed them); once
+//! every file has a record due (or has ended), the oldest of those goes first. Records of one
+//! millisecond go in file order, then line order, as a stable sort of the whole input would put
+//! them. A record at most the window older than the newest one read before it in its file is
+//! therefore always released in order; one further behind is in order if nothing newer has
+//! been released yet, and out of order otherwise: the merge stops there
+//! ([`Next::OutOfOrder`]), and the caller sorts the whole input instead.
 
 use crate::formats::{Entry, Item, Malformed, Records};
 use std::cmp::{Ordering, Reverse};
@@ -29,6 +30,8 @@ impl Source for Records {
 struct Held {
     ts_ms: u64,
     line: usize,
+    /// What holding it costs, about (see [`entry_bytes`]).
+    bytes: usize,
     entry: Entry,
 }
 
@@ -53,6 +56,23 @@ impl Ord for Held {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key().cmp(&other.key())
     }
+}
+
+/// The memory a held record takes, about: its own size and its strings' (allocator overhead
+/// left out).
+fn entry_bytes(e: &Entry) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    std::mem::size_of::<Held>()
+        + e.method.len()
+        + e.path.len()
+        + text(&e.peer)
+        + text(&e.host)
+        + text(&e.country)
+        + text(&e.body)
+        + e.headers
+            .iter()
+            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
+            .sum::<usize>()
 }
 
 /// One file's records read and not yet released. Records that come in order (the common case)
@@ -103,16 +123,25 @@ struct Input<S> {
     /// The newest record time read from this file.
     newest_ms: u64,
     ended: bool,
-    late: usize,
-    first_late_line: Option<usize>,
 }
 
-/// Records later than the window, of one file.
+/// The first record found older than one already released: more than the window behind the
+/// newest record read before it in its file (or behind a record the memory limit released
+/// early).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Late {
-    pub records: usize,
-    /// The line of the first of them.
-    pub first_line: usize,
+pub struct OutOfOrder {
+    pub file: usize,
+    pub line: usize,
+}
+
+/// What the merge hands out next.
+#[derive(Debug)]
+pub enum Next {
+    Record(Entry),
+    /// A record older than one already released: the input must be sorted whole.
+    OutOfOrder(OutOfOrder),
+    /// Every file has ended.
+    End,
 }
 
 /// An input that could not be read, and why.
@@ -123,6 +152,9 @@ pub struct Merge<S> {
     /// The time of each file's next record, if it has one that is due (at most one per file).
     heads: BinaryHeap<Reverse<(u64, usize)>>,
     window_ms: u64,
+    /// Held records beyond this many bytes (all files together) are released early.
+    held_limit_bytes: usize,
+    held_bytes: usize,
     /// The time of the last record released.
     released_ms: Option<u64>,
     started: bool,
@@ -131,7 +163,7 @@ pub struct Merge<S> {
 }
 
 impl<S: Source> Merge<S> {
-    pub fn new(sources: Vec<S>, window_ms: u64) -> Self {
+    pub fn new(sources: Vec<S>, window_ms: u64, held_limit_bytes: usize) -> Self {
         Merge {
             inputs: sources
                 .into_iter()
@@ -140,20 +172,21 @@ impl<S: Source> Merge<S> {
                     window: Window::default(),
                     newest_ms: 0,
                     ended: false,
-                    late: 0,
-                    first_late_line: None,
                 })
                 .collect(),
             heads: BinaryHeap::new(),
             window_ms,
+            held_limit_bytes,
+            held_bytes: 0,
             released_ms: None,
             started: false,
             malformed: Vec::new(),
         }
     }
 
-    /// The next record in time order; `None` when every file has ended.
-    pub fn next(&mut self) -> Result<Option<Entry>, ReadError> {
+    /// The next record in time order, until every file has ended or a record comes out of
+    /// order (after which the merge has nothing more to say).
+    pub fn next(&mut self) -> Result<Next, ReadError> {
         if !self.started {
             self.started = true;
             for i in 0..self.inputs.len() {
@@ -164,20 +197,22 @@ impl<S: Source> Merge<S> {
             let Some(held) = self.inputs[file].window.pop() else {
                 continue;
             };
-            self.fill(file)?;
+            self.held_bytes = self.held_bytes.saturating_sub(held.bytes);
             if self
                 .released_ms
                 .is_some_and(|released| held.ts_ms < released)
             {
-                let input = &mut self.inputs[file];
-                input.late += 1;
-                input.first_late_line.get_or_insert(held.line);
-                continue;
+                self.heads.clear();
+                return Ok(Next::OutOfOrder(OutOfOrder {
+                    file,
+                    line: held.line,
+                }));
             }
+            self.fill(file)?;
             self.released_ms = Some(held.ts_ms);
-            return Ok(Some(held.entry));
+            return Ok(Next::Record(held.entry));
         }
-        Ok(None)
+        Ok(Next::End)
     }
 
     /// Reads file `i` until its oldest record is due (or the file ends), and enters that record
@@ -186,7 +221,10 @@ impl<S: Source> Merge<S> {
         let input = &mut self.inputs[i];
         loop {
             if let Some(first) = input.window.first() {
-                if input.ended || input.newest_ms.saturating_sub(first.ts_ms) > self.window_ms {
+                if input.ended
+                    || input.newest_ms.saturating_sub(first.ts_ms) > self.window_ms
+                    || self.held_bytes > self.held_limit_bytes
+                {
                     self.heads.push(Reverse((first.ts_ms, i)));
                     return Ok(());
                 }
@@ -196,9 +234,12 @@ impl<S: Source> Merge<S> {
             match input.source.next_item() {
                 Ok(Some(Item::Record { line, entry })) => {
                     input.newest_ms = input.newest_ms.max(entry.ts_ms);
+                    let bytes = entry_bytes(&entry);
+                    self.held_bytes += bytes;
                     input.window.push(Held {
                         ts_ms: entry.ts_ms,
                         line,
+                        bytes,
                         entry,
                     });
                 }
@@ -207,18 +248,6 @@ impl<S: Source> Merge<S> {
                 Err(e) => return Err((i, e)),
             }
         }
-    }
-
-    /// The records of file `i` that came after newer ones had been replayed (so more than the
-    /// window behind the newest record read before them): not replayed, since out of order they
-    /// would count differently than at their place in time, and the engine takes a time more
-    /// than 5 s back for its clock stepping back, which starts every window afresh.
-    pub fn late(&self, i: usize) -> Option<Late> {
-        let input = self.inputs.get(i)?;
-        Some(Late {
-            records: input.late,
-            first_line: input.first_late_line?,
-        })
     }
 
     pub fn sources(&self) -> impl Iterator<Item = &S> {
@@ -274,14 +303,17 @@ mod tests {
         Lines::new(&lines.iter().map(|l| Some(*l)).collect::<Vec<_>>())
     }
 
-    /// The paths in the order released.
-    fn merged(files: Vec<Lines>, window_ms: u64) -> (Vec<String>, Merge<Lines>) {
-        let mut m = Merge::new(files, window_ms);
+    /// The paths in the order released, and the record out of order that stopped the merge.
+    fn merged(files: Vec<Lines>, window_ms: u64) -> (Vec<String>, Option<OutOfOrder>) {
+        let mut m = Merge::new(files, window_ms, usize::MAX);
         let mut out = Vec::new();
-        while let Some(e) = m.next().unwrap() {
-            out.push(e.path);
+        loop {
+            match m.next().unwrap() {
+                Next::Record(e) => out.push(e.path),
+                Next::OutOfOrder(o) => return (out, Some(o)),
+                Next::End => return (out, None),
+            }
         }
-        (out, m)
     }
 
     #[test]
@@ -294,9 +326,9 @@ mod tests {
             (1_000, "a2"),
             (9_000, "e"),
         ]);
-        let (out, m) = merged(vec![file], 10_000);
+        let (out, stop) = merged(vec![file], 10_000);
         assert_eq!(out, ["a", "a2", "b", "c", "d", "e"]);
-        assert_eq!(m.late(0), None);
+        assert_eq!(stop, None);
     }
 
     #[test]
@@ -304,13 +336,14 @@ mod tests {
         let a = records(&[(1_000, "a1"), (2_000, "a2"), (4_000, "a4"), (90_000, "a90")]);
         let b = records(&[(1_000, "b1"), (3_000, "b3"), (4_000, "b4")]);
         let c = records(&[]);
-        let (out, _) = merged(vec![a, b, c], 0);
+        let (out, stop) = merged(vec![a, b, c], 0);
         assert_eq!(out, ["a1", "b1", "a2", "b3", "a4", "b4", "a90"]);
+        assert_eq!(stop, None);
     }
 
     #[test]
-    fn a_record_exactly_the_window_behind_is_in_order_and_one_further_behind_is_late() {
-        let file = records(&[
+    fn a_record_exactly_the_window_behind_is_in_order_and_one_further_behind_stops_the_merge() {
+        let lines = [
             (100_000, "first"),
             // 60.001 s past "first": "first" is released.
             (160_001, "newest"),
@@ -318,52 +351,42 @@ mod tests {
             (100_001, "exactly"),
             // The same time as "first", after it in line order: in order.
             (100_000, "tie"),
-            // 60.002 s behind and older than "first": late.
-            (99_999, "late"),
-            (99_000, "later"),
-        ]);
-        let (out, m) = merged(vec![file], 60_000);
+        ];
+        let (out, stop) = merged(vec![records(&lines)], 60_000);
         assert_eq!(out, ["first", "tie", "exactly", "newest"]);
-        assert_eq!(
-            m.late(0),
-            Some(Late {
-                records: 2,
-                first_line: 5
-            })
-        );
+        assert_eq!(stop, None);
+        // 60.002 s behind the newest and older than "first": out of order, on line 5.
+        let mut late = lines.to_vec();
+        late.extend([(99_999, "late"), (99_000, "later")]);
+        let (out, stop) = merged(vec![records(&late)], 60_000);
+        assert_eq!(out, ["first", "tie"]);
+        assert_eq!(stop, Some(OutOfOrder { file: 0, line: 5 }));
     }
 
     #[test]
-    fn a_record_far_behind_is_in_order_while_nothing_newer_was_replayed() {
+    fn a_record_far_behind_is_in_order_while_nothing_newer_was_released() {
         let file = records(&[(500_000, "b"), (100_000, "a"), (500_001, "c")]);
-        let (out, m) = merged(vec![file], 60_000);
+        let (out, stop) = merged(vec![file], 60_000);
         assert_eq!(out, ["a", "b", "c"]);
-        assert_eq!(m.late(0), None);
+        assert_eq!(stop, None);
     }
 
     #[test]
-    fn a_late_record_is_counted_in_its_file_and_the_merge_goes_on() {
+    fn a_record_out_of_order_names_its_file_and_line() {
         let a = records(&[(2_000, "a2"), (80_000, "a80")]);
-        // b1 comes after b140, more than the window behind it, once b70 was replayed.
+        // b1 comes after b140, more than the window behind it, once b70 was released.
         let b = records(&[(70_000, "b70"), (140_000, "b140"), (1_000, "b1")]);
-        let (out, m) = merged(vec![a, b], 60_000);
-        assert_eq!(out, ["a2", "b70", "a80", "b140"]);
-        assert_eq!(m.late(0), None);
-        assert_eq!(
-            m.late(1),
-            Some(Late {
-                records: 1,
-                first_line: 3
-            })
-        );
+        let (out, stop) = merged(vec![a, b], 60_000);
+        assert_eq!(out, ["a2", "b70"]);
+        assert_eq!(stop, Some(OutOfOrder { file: 1, line: 3 }));
     }
 
     #[test]
     fn malformed_lines_are_handed_over_as_read() {
         let file = Lines::new(&[Some((1_000, "a")), None, Some((2_000, "b")), None]);
-        let mut m = Merge::new(vec![file], 0);
+        let mut m = Merge::new(vec![file], 0, usize::MAX);
         let mut out = Vec::new();
-        while let Some(e) = m.next().unwrap() {
+        while let Next::Record(e) = m.next().unwrap() {
             out.push(e.path);
         }
         assert_eq!(out, ["a", "b"]);
@@ -376,21 +399,59 @@ mod tests {
         );
     }
 
+    /// The most records held at once while merging `lines` to the end.
+    fn most_held(lines: &[(u64, String)], window_ms: u64, limit_bytes: usize) -> (usize, usize) {
+        let refs: Vec<(u64, &str)> = lines.iter().map(|(t, p)| (*t, p.as_str())).collect();
+        let mut m = Merge::new(vec![records(&refs)], window_ms, limit_bytes);
+        let (mut n, mut most) = (0, 0);
+        while let Next::Record(_) = m.next().unwrap() {
+            n += 1;
+            let w = &m.inputs[0].window;
+            most = most.max(w.run.len() + w.stragglers.len());
+        }
+        (n, most)
+    }
+
     #[test]
     fn memory_holds_the_window_not_the_input() {
         // 100,000 records 1 ms apart through a 1 s window: at most about 1,000 held.
         let lines: Vec<(u64, String)> = (0..100_000u64)
             .map(|i| (1_000_000 + i, i.to_string()))
             .collect();
-        let refs: Vec<(u64, &str)> = lines.iter().map(|(t, p)| (*t, p.as_str())).collect();
-        let mut m = Merge::new(vec![records(&refs)], 1_000);
-        let (mut n, mut most) = (0, 0);
-        while m.next().unwrap().is_some() {
-            n += 1;
-            let w = &m.inputs[0].window;
-            most = most.max(w.run.len() + w.stragglers.len());
-        }
+        let (n, most) = most_held(&lines, 1_000, usize::MAX);
         assert_eq!(n, 100_000);
         assert!(most <= 1_002, "{most}");
+        // A window of a day, but room for about 100 records: no more are held.
+        let one = entry_bytes(&match records(&[(0, "99999")]).0.pop_front() {
+            Some(Item::Record { entry, .. }) => entry,
+            _ => unreachable!(),
+        });
+        let (n, most) = most_held(&lines, 86_400_000, 100 * one);
+        assert_eq!(n, 100_000);
+        assert!((100..=104).contains(&most), "{most}");
+    }
+
+    #[test]
+    fn a_record_behind_one_released_early_for_memory_is_out_of_order() {
+        // Within the 1 h window, but the limit (about 2 records) releases "b" before "a" is read.
+        let file = records(&[(3_000, "c"), (2_000, "b"), (4_000, "d"), (1_000, "a")]);
+        let one = entry_bytes(&match records(&[(0, "a")]).0.pop_front() {
+            Some(Item::Record { entry, .. }) => entry,
+            _ => unreachable!(),
+        });
+        let mut m = Merge::new(vec![file], 3_600_000, 2 * one);
+        let mut out = Vec::new();
+        let stop = loop {
+            match m.next().unwrap() {
+                Next::Record(e) => out.push(e.path),
+                Next::OutOfOrder(o) => break Some(o),
+                Next::End => break None,
+            }
+        };
+        assert_eq!(out, ["b"]);
+        assert_eq!(stop, Some(OutOfOrder { file: 0, line: 4 }));
+        // With room for all four, the same records come out sorted.
+        let file = records(&[(3_000, "c"), (2_000, "b"), (4_000, "d"), (1_000, "a")]);
+        assert_eq!(merged(vec![file], 3_600_000).0, ["a", "b", "c", "d"]);
     }
 }
