@@ -179,10 +179,13 @@ impl<'a> DeltaReader<'a> {
 }
 
 /// Reads a whole delta: counts its counters into `metrics` and hands each record to `each`.
-/// A malformed delta is rejected from the first bad record on (counted in `deltas_rejected`);
-/// records before it still count.
+/// A record whose status is not in `matched` (the counting rules' statuses) was kept only for
+/// its threat findings or for enumeration, and is not `matched`: every host that merges deltas
+/// counts it here, the same way. A malformed delta is rejected from the first bad record on
+/// (counted in `deltas_rejected`); records before it still count.
 pub fn merge_delta<'a>(
     delta: &'a [u8],
+    matched: StatusSet,
     metrics: &mut Metrics,
     mut each: impl FnMut(Record<'a>),
 ) -> Result<(), WireError> {
@@ -206,7 +209,12 @@ pub fn merge_delta<'a>(
     let mut result = Ok(());
     while let Some(record) = reader.next_record() {
         match record {
-            Ok(r) => each(r),
+            Ok(r) => {
+                if !matched.contains(r.status) {
+                    metrics.matched = metrics.matched.saturating_sub(1);
+                }
+                each(r)
+            }
             Err(e) => {
                 metrics.deltas_rejected += 1;
                 result = Err(e);

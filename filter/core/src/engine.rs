@@ -213,7 +213,10 @@ impl Engine {
         } else {
             self.detector.observe_clock(now_ms);
             let mut held = Vec::new();
-            let result = merge_delta(delta, &mut self.counts, |r| held.push(OwnedRecord::of(&r)));
+            let matched = self.cfg.matched_statuses();
+            let result = merge_delta(delta, matched, &mut self.counts, |r| {
+                held.push(OwnedRecord::of(&r))
+            });
             let (detector, fleet) = (&mut self.detector, &mut self.fleet);
             let cfg = Arc::clone(&self.cfg);
             for record in held {

@@ -358,3 +358,57 @@ fn threat_rule_errors_name_their_key() {
         "{distinct:?}"
     );
 }
+
+/// Envoy's aggregator merges deltas through a reorder window; the Worker and the tests above
+/// without one. A record kept only for its findings (a status no counting rule matches) is not
+/// `matched` either way: every counter is the same on both paths.
+#[test]
+fn a_delta_counts_the_same_with_and_without_a_reorder_window() {
+    let cfg = config(r#"{"id": "WeakAuthentication"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut recorder = Recorder::new(Arc::clone(&cfg));
+    let auth = [("authorization", ALG_NONE_JWT)];
+    let mut inspection = Inspection::default();
+    let req = actorwatch_core::inspect::Request {
+        method: "GET",
+        path: "/a",
+        headers: &auth,
+        body: b"",
+    };
+    inspector.inspect(T0, &req, &mut inspection);
+    for status in [200, 404] {
+        let obs = Observation {
+            method: "GET",
+            path: "/a",
+            status,
+            peer: Some("192.0.2.1:5"),
+            host: None,
+            headers: &auth,
+            country: None,
+            threats: Some(&inspection),
+        };
+        assert!(recorder.record(T0, &obs));
+    }
+    let delta = recorder.take_delta().unwrap();
+    let counters = |window_ms: u64| {
+        let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 1);
+        engine.set_reorder_window_ms(window_ms);
+        engine.apply_delta(T0, &delta).unwrap();
+        engine.advance(T0 + 1_000);
+        engine
+            .metrics()
+            .fields()
+            .iter()
+            .filter(|f| f.kind == actorwatch_core::MetricKind::Counter)
+            .map(|f| (f.name, f.value))
+            .collect::<Vec<_>>()
+    };
+    let direct = counters(0);
+    let matched = direct
+        .iter()
+        .find(|(name, _)| *name == "matched")
+        .map(|f| f.1);
+    // No counting rule here: neither response is matched.
+    assert_eq!(matched, Some(0));
+    assert_eq!(counters(300), direct);
+}

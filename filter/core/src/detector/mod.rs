@@ -251,12 +251,9 @@ impl Detector {
         let cfg = Arc::clone(&self.cfg);
         let mut counts = std::mem::take(&mut self.counts);
         let matched = self.matched;
-        let mut threat_only = 0;
-        let result = merge_delta(delta, &mut counts, |r| {
-            threat_only += u64::from(!matched.contains(r.status));
+        let result = merge_delta(delta, matched, &mut counts, |r| {
             self.apply(&r, &mut || r.sample(&cfg), out)
         });
-        counts.matched = counts.matched.saturating_sub(threat_only);
         self.counts.add(&counts);
         result
     }
