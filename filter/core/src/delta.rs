@@ -4,8 +4,7 @@
 
 use crate::actor::Resolved;
 use crate::blocklist::Blocklist;
-use crate::config::Config;
-use crate::detector::quiet_covers;
+use crate::config::{quiet_covers, Config};
 use crate::metrics::Metrics;
 use crate::observation::Observation;
 use crate::record::{normalize_country, prepare, record_of, Record};

@@ -344,3 +344,16 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a quiet entry's rule mask (bit = counting rule index) covers every rule that counts
+/// `status`: then a response with that status, recorded with time, status and actor alone, is
+/// counted exactly. Here, beside the rules, so that the recorder and the detector both ask it
+/// without importing each other.
+pub fn quiet_covers(cfg: &Config, rules: u16, status: u16) -> bool {
+    cfg.rules.iter().enumerate().all(|(i, rule)| {
+        !rule.statuses.contains(status)
+            || 1u16
+                .checked_shl(i as u32)
+                .is_some_and(|bit| rules & bit != 0)
+    })
+}

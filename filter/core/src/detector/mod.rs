@@ -116,7 +116,7 @@ pub struct Detector {
     /// Actors deep enough into rules' cooldowns that their next responses those rules count can
     /// neither raise an event nor be one of its samples: until then, hosts may record such
     /// responses with their time, status and actor alone. Each entry's `status` is the mask of
-    /// those rules (bit = rule index, see [`quiet_covers`]).
+    /// those rules (bit = rule index, see [`crate::config::quiet_covers`]).
     pub quiet: Blocklist,
     /// Whether responses may be recorded that way: only actor-wide counting rules, no rule that
     /// reads every request's path, counts kept here rather than in Redis.
@@ -587,17 +587,6 @@ fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
         }
     }
     (rules != 0).then_some((until, rules))
-}
-
-/// Whether a quiet entry's rule mask covers every rule that counts `status`: then a response
-/// with that status, recorded with time, status and actor alone, is counted exactly.
-pub fn quiet_covers(cfg: &Config, rules: u16, status: u16) -> bool {
-    cfg.rules.iter().enumerate().all(|(i, rule)| {
-        !rule.statuses.contains(status)
-            || 1u16
-                .checked_shl(i as u32)
-                .is_some_and(|bit| rules & bit != 0)
-    })
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
