@@ -160,6 +160,7 @@ fuzz: setup-fuzz
 
 # The scorecard runs in release, from `make scorecard`.
 test-native: setup-fleet setup-report scorecard-corpus
+	python3 filter/core/check_imports.py
 	cargo test --workspace --locked --exclude actorwatch-e2e -- --skip scorecard
 
 ## corpus: the benign request corpus (corpus/benign/generated.jsonl), written once by its generator
