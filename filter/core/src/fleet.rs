@@ -795,24 +795,13 @@ impl Fleet {
     ) -> Detection {
         self.counts.events_raised += 1;
         self.counts.fleet_events += 1;
-        let ip = match key {
-            ActorKey::V4(o) => Some(std::net::IpAddr::from(*o)),
-            ActorKey::V6(o) => Some(std::net::IpAddr::from(*o)),
-            _ => None,
-        };
         let (method, url) = flag.api.split_once(' ').unwrap_or(("", ""));
         // What the key and the flag say stand in for the request the proxy did not keep.
+        let key_only = key_only_record(key, flag.at_ms);
         let rec = Record {
-            ts_ms: flag.at_ms,
-            status: 0,
-            actor: key.clone(),
-            ip,
             method,
             path: url,
-            host: "",
-            country: None,
-            sample_headers: None,
-            threats: None,
+            ..key_only.as_record()
         };
         let ref_id = format!("{}-{}", self.instance, self.counts.fleet_events);
         Detection {
