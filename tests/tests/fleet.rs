@@ -12,15 +12,6 @@ use common::*;
 const THRESHOLD: u64 = 6;
 const FLEET_SECRET: &str = "fleet-secret-0123456789";
 
-/// The actor's key as Redis names it: the delta encoding of an IPv4 actor, in hex.
-fn redis_actor(ip: [u8; 4]) -> String {
-    let mut hex = String::from("04");
-    for b in ip {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
-
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -62,22 +53,9 @@ impl Fleet {
                 .then_some(())
         })
     }
-    /// Waits until every proxy has had `more` batches answered beyond what it had now: what
-    /// it counted by now has been through Redis and back.
+    /// Waits until every proxy has had `more` batches answered beyond what it had now.
     fn settle(&self, more: u64) {
-        let before = self.each("fleet_batches");
-        let done = wait_for(WAIT, || {
-            let now = self.each("fleet_batches");
-            now.iter()
-                .zip(&before)
-                .all(|(n, b)| *n >= b + more)
-                .then_some(())
-        });
-        assert!(
-            done.is_some(),
-            "batches stalled: {:?}",
-            self.each("fleet_batches")
-        );
+        settle_batches(&self.envoys, more);
     }
 }
 
@@ -115,7 +93,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
 
     // threshold - 1 responses over three proxies: counted in Redis, nothing raised.
     let scanner = [198, 51, 100, 10];
-    let key = redis_actor(scanner);
+    let key = redis_actor(&dotted(scanner));
     assert!(fleet
         .scan(scanner, THRESHOLD - 1, 0)
         .iter()
@@ -174,7 +152,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     let rejoined = fleet.until_fallback_is(0);
     assert!(rejoined.is_some());
     fleet.settle(2);
-    assert_eq!(redis.counted(&redis_actor(slow)), 3);
+    assert_eq!(redis.counted(&redis_actor(&dotted(slow))), 3);
     assert!(fleet.each("fleet_fallbacks").iter().all(|&n| n >= 1));
     assert!(fleet.sum("fleet_batch_failures") >= 3);
 
@@ -185,7 +163,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
         "bucket_ms": 100, "blocks_since_ms": 0,
         "rules": [{"id": "scanner", "window_ms": 60000, "threshold": THRESHOLD,
                    "cooldown_ms": 600000, "block_ms": 60000, "block_status": 429}],
-        "actors": [{"key": redis_actor(replayed),
+        "actors": [{"key": redis_actor(&dotted(replayed)),
                     "entries": [[0, "", now_ms() / 100, 2]]}]})
     .to_string();
     let (unsigned, _) =
@@ -203,7 +181,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(reply["actors"][0]["dup"], attempt == 1);
-        assert_eq!(redis.counted(&redis_actor(replayed)), 2);
+        assert_eq!(redis.counted(&redis_actor(&dotted(replayed))), 2);
     }
 
     // Redis stopped: a proxy that sees an actor reach the threshold alone raises the event
@@ -229,7 +207,7 @@ fn three_envoys_count_in_redis_flag_once_share_blocks_and_survive_an_outage() {
     let rejoined = fleet.until_fallback_is(0);
     assert!(rejoined.is_some());
     let claimed = wait_for(WAIT, || {
-        let cd = format!("aw:{{{}}}:cd:scanner:", redis_actor(local));
+        let cd = format!("aw:{{{}}}:cd:scanner:", redis_actor(&dotted(local)));
         (redis.cli(&["EXISTS", &cd]) == "1").then_some(())
     });
     assert!(

@@ -189,19 +189,7 @@ impl Stack {
     }
     /// Every proxy has had `more` batches answered beyond what it had now.
     fn settle(&self, more: u64) {
-        let before = self.each("fleet_batches");
-        let done = wait_for(WAIT, || {
-            let now = self.each("fleet_batches");
-            now.iter()
-                .zip(&before)
-                .all(|(n, b)| *n >= b + more)
-                .then_some(())
-        });
-        assert!(
-            done.is_some(),
-            "batches stalled: {:?}",
-            self.each("fleet_batches")
-        );
+        settle_batches(&self.envoys, more);
     }
     fn events_for(&self, ip: &str) -> usize {
         self.receiver
@@ -269,18 +257,7 @@ fn every_fault_loses_no_count_silently_and_sends_no_event_twice() {
     let front_relay = Relay::start(0);
     let api = SampleApi::start();
     let receiver = Receiver::start(0);
-    let cfg = config(
-        &format!(
-            r#"{{"id": "scanner", "statuses": [404], "threshold": {THRESHOLD}, "window_secs": 60,
-                "cooldown_secs": 600}}"#
-        ),
-        r#""mode": "instant""#,
-        &format!(
-            r#"{XFF_ACTORS} "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch",
-                "flush_ms": 100, "timeout_ms": {TIMEOUT_MS}, "grace_ms": {GRACE_MS},
-                "hmac_secret": {{"env": "ACTORWATCH_FLEET_SECRET"}}}},"#
-        ),
-    );
+    let cfg = fleet_config(r#", "hmac_secret": {"env": "ACTORWATCH_FLEET_SECRET"}"#);
     let mut stack = Stack {
         scratch,
         envoys: Vec::new(),
@@ -443,16 +420,6 @@ fn every_fault_loses_no_count_silently_and_sends_no_event_twice() {
     );
 }
 
-/// The actor's key as Redis names it: the delta encoding of an IPv4 actor, in hex.
-fn redis_actor(dotted: &str) -> String {
-    let mut hex = String::from("04");
-    for part in dotted.split('.') {
-        let byte: u8 = part.parse().expect("an IPv4 address");
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
-}
-
 /// The aggregating VM is replaced (it traps) while Redis is down and an event it raised in
 /// fallback has not had its cooldown claimed yet. Its successor takes the claim over from
 /// shared data, and once Redis is back (empty) sends it: the attacker crossing again raises
@@ -477,17 +444,7 @@ fn an_aggregator_replaced_in_fallback_hands_its_claims_to_its_successor() {
     let front = FrontProcess::start(&format!("redis://127.0.0.1:{}", redis_relay.port));
     let api = SampleApi::start();
     let receiver = Receiver::start(0);
-    let cfg = config(
-        &format!(
-            r#"{{"id": "scanner", "statuses": [404], "threshold": {THRESHOLD}, "window_secs": 60,
-                "cooldown_secs": 600}}"#
-        ),
-        r#""mode": "instant""#,
-        &format!(
-            r#"{XFF_ACTORS} "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch",
-                "flush_ms": 100, "timeout_ms": {TIMEOUT_MS}, "grace_ms": {GRACE_MS}}},"#
-        ),
-    );
+    let cfg = fleet_config("");
     let mut setup = EnvoySetup::new(&cfg, api.port, receiver.port);
     setup.wasm = Some(wasm);
     setup.singleton = false;
@@ -568,4 +525,20 @@ fn an_aggregator_replaced_in_fallback_hands_its_claims_to_its_successor() {
         1,
         "one event for one cooldown across the aggregator's replacement"
     );
+}
+
+/// One counting rule for 404s (threshold [`THRESHOLD`], cooldown 600 s) in fleet mode, with
+/// `fleet_extra` added to the `fleet` section.
+fn fleet_config(fleet_extra: &str) -> String {
+    config(
+        &format!(
+            r#"{{"id": "scanner", "statuses": [404], "threshold": {THRESHOLD}, "window_secs": 60,
+                "cooldown_secs": 600}}"#
+        ),
+        r#""mode": "instant""#,
+        &format!(
+            r#"{XFF_ACTORS} "fleet": {{"mode": "redis", "url": "http://actorwatch-front/v1/batch",
+                "flush_ms": 100, "timeout_ms": {TIMEOUT_MS}, "grace_ms": {GRACE_MS}{fleet_extra}}},"#
+        ),
+    )
 }

@@ -88,3 +88,28 @@ pub fn flag_actors(c: &mut Client, actors: u32, responses: u32) {
         }
     }
 }
+
+/// Fleet mode: waits until every proxy has had `more` batches answered beyond what it had now:
+/// what it counted by now has been through Redis and back.
+pub fn settle_batches(envoys: &[Envoy], more: u64) {
+    let each = || -> Vec<u64> { envoys.iter().map(|e| e.metric("fleet_batches")).collect() };
+    let before = each();
+    let done = wait_for(WAIT, || {
+        each()
+            .iter()
+            .zip(&before)
+            .all(|(n, b)| *n >= b + more)
+            .then_some(())
+    });
+    assert!(done.is_some(), "batches stalled: {:?}", each());
+}
+
+/// Fleet mode: an IPv4 actor's key as Redis names it (the delta encoding, in hex).
+pub fn redis_actor(dotted: &str) -> String {
+    let mut hex = String::from("04");
+    for part in dotted.split('.') {
+        let byte: u8 = part.parse().expect("an IPv4 address");
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
