@@ -179,19 +179,9 @@ pub fn run(args: FrontArgs) -> std::process::ExitCode {
         read_timeout: front.read_timeout,
         max_connections: args.max_connections,
     };
-    let served = runtime.block_on(http::serve(
-        listener,
-        limits,
-        "actorwatch front",
-        move |req| handle(Arc::clone(&front), req),
-    ));
-    match served {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("actorwatch front: {e}");
-            std::process::ExitCode::from(1)
-        }
-    }
+    http::serve_until_done(&runtime, listener, limits, "actorwatch front", move |req| {
+        handle(Arc::clone(&front), req)
+    })
 }
 
 /// The Redis connections: `threads` worker threads, each with its own connection, take the

@@ -44,6 +44,28 @@ pub(crate) fn bind(listen: &str) -> std::io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// Runs [`serve`] on `runtime` until the process ends; a failure is reported on stderr as
+/// `name: error`, exit status 1.
+pub(crate) fn serve_until_done<H, F>(
+    runtime: &tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    limits: Limits,
+    name: &'static str,
+    handler: H,
+) -> std::process::ExitCode
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    match runtime.block_on(serve(listener, limits, name, handler)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 /// Serves `handler` on `listener` until the process ends. `name` prefixes the few lines this
 /// writes to stderr (accept errors, the connection limit reached).
 pub(crate) async fn serve<H, F>(

@@ -140,19 +140,13 @@ pub fn run(args: ReceiveArgs) -> ExitCode {
         out,
         slots: Semaphore::new(slots),
     });
-    let served = runtime.block_on(http::serve(
+    http::serve_until_done(
+        &runtime,
         listener,
         limits,
         "actorwatch receive",
         move |req| handle(Arc::clone(&receiver), req),
-    ));
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("actorwatch receive: {e}");
-            ExitCode::from(1)
-        }
-    }
+    )
 }
 
 async fn handle(receiver: Arc<Receiver>, req: Request<Incoming>) -> Reply {
