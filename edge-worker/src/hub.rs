@@ -5,7 +5,7 @@
 //! webhook fetches, the alarm, `/blocklist` and `/metrics`.
 
 use crate::{cached_config, now_ms, seed, store, test_switch};
-use actorwatch_core::config::ConfigCache;
+use actorwatch_core::ConfigCache;
 use actorwatch_core::handoff::{Event, Message, Receiver, Report};
 use actorwatch_core::Metrics;
 use std::cell::{Cell, RefCell};
@@ -291,7 +291,7 @@ impl DurableObject for Hub {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         self.ensure().await?;
         let url = req.inner().url();
-        let path = actorwatch_core::template::request_url_parts(&url).1;
+        let path = actorwatch_core::request_url_parts(&url).1;
         match (req.method(), path) {
             (Method::Get, "/blocklist") => {
                 let bytes = self

@@ -9,11 +9,11 @@ mod hub;
 mod shard;
 mod store;
 
-use actorwatch_core::config::ConfigCache;
+use actorwatch_core::ConfigCache;
 use actorwatch_core::inspect;
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::template::request_url_parts;
-use actorwatch_core::threat::Inspection;
+use actorwatch_core::Inspector;
+use actorwatch_core::request_url_parts;
+use actorwatch_core::Inspection;
 use actorwatch_core::{Blocklist, Config, Observation, Recorder};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

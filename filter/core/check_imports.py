@@ -1,11 +1,22 @@
 #!/usr/bin/env python3
-"""Fails when the core's top-level modules import each other in a circle.
+"""Fails when the core's layers import upward or sideways, when modules import each other in a
+circle, or when a file grows past 500 lines without saying why at its top.
 
-Reads every `crate::<module>` path in filter/core/src (comments and `#[cfg(test)]` modules left
-out: tests may reach anywhere), builds the graph of top-level modules and prints each circle
-with the files that close it. Exit 0 when there is none, 1 otherwise.
+The layers are the folders of filter/core/src, lowest first (ARCHITECTURE.md, "Layers"):
+
+    base < model < protocol < {count, inspect, deliver} < drive
+
+A file may name (`crate::<layer>::...`) its own layer or a lower one. The three layers of one
+rank are independent of each other: each can be compiled out alone. Within a layer, its modules
+(`crate::<layer>::<module>`) import each other without a circle. `lib.rs` is the facade and may
+name anything. Comments and `#[cfg(test)]` modules are left out: tests may reach anywhere.
+
+A file over 500 lines states its reason at its top, in its module comment, as a sentence with
+"One file of about N lines" (for example count/table/mod.rs).
 
     python3 filter/core/check_imports.py
+
+Exit 0 when all holds, 1 otherwise, naming the file and line of each fault.
 """
 
 import pathlib
@@ -13,12 +24,28 @@ import re
 import sys
 
 SRC = pathlib.Path(__file__).resolve().parent / "src"
-PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
+RANK = {
+    "base": 0,
+    "model": 1,
+    "protocol": 2,
+    "count": 3,
+    "inspect": 3,
+    "deliver": 3,
+    "drive": 4,
+}
+MAX_LINES = 500
+PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)(?:::([a-z_][a-z0-9_]*))?")
+REASON = re.compile(r"one file of about \d[\d,]* lines", re.IGNORECASE)
 
 
-def module_of(path: pathlib.Path) -> str:
+def place(path: pathlib.Path):
+    """(layer, module) of a source file; (None, None) for the facade."""
     rel = path.relative_to(SRC)
-    return rel.parts[0].removesuffix(".rs")
+    if len(rel.parts) == 1:
+        return None, None
+    layer = rel.parts[0]
+    module = rel.parts[1].removesuffix(".rs") if len(rel.parts) > 1 else layer
+    return layer, module
 
 
 def code_lines(text: str):
@@ -31,21 +58,50 @@ def code_lines(text: str):
         yield number, line.split("//", 1)[0]
 
 
-def graph():
+def module_comment(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("//!"):
+            lines.append(line[3:].strip())
+        elif lines or line.strip():
+            break
+    return " ".join(lines)
+
+
+def scan():
+    faults = []
     edges = {}
     where = {}
     for path in sorted(SRC.rglob("*.rs")):
+        rel = path.relative_to(SRC)
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if lines > MAX_LINES and not REASON.search(module_comment(text)):
+            faults.append(f"{rel}: {lines} lines, and no reason at its top ('One file of about N lines ...')")
+        layer, module = place(path)
+        if layer is None:
+            continue
+        if layer not in RANK:
+            faults.append(f"{rel}: folder {layer!r} is not a layer (add it to RANK and ARCHITECTURE.md)")
+            continue
         if path.name == "tests.rs":
             continue
-        source = module_of(path)
-        edges.setdefault(source, set())
-        for number, line in code_lines(path.read_text(encoding="utf-8")):
+        for number, line in code_lines(text):
             for match in PATH.finditer(line):
-                target = match.group(1)
-                if target != source:
-                    edges[source].add(target)
-                    where.setdefault((source, target), f"{path.relative_to(SRC)}:{number}")
-    return edges, where
+                target, target_module = match.group(1), match.group(2)
+                if target not in RANK:
+                    faults.append(f"{rel}:{number}: crate::{target} is not a layer")
+                    continue
+                if target != layer:
+                    if RANK[target] >= RANK[layer]:
+                        way = "sideways" if RANK[target] == RANK[layer] else "upward"
+                        faults.append(f"{rel}:{number}: {layer} imports {target} ({way})")
+                    continue
+                if target_module and target_module != module:
+                    key = (layer, module, target_module)
+                    edges.setdefault((layer, module), set()).add((layer, target_module))
+                    where.setdefault(key, f"{rel}:{number}")
+    return faults, edges, where
 
 
 def circles(edges):
@@ -59,8 +115,6 @@ def circles(edges):
         stack.append(v)
         on_stack.add(v)
         for w in sorted(edges.get(v, ())):
-            if w not in edges:
-                continue
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -84,18 +138,21 @@ def circles(edges):
 
 
 def main():
-    edges, where = graph()
-    found = circles(edges)
-    if not found:
-        print(f"core imports: {len(edges)} modules, no circle")
-        return 0
-    for component in found:
-        print("core imports: a circle through " + ", ".join(component), file=sys.stderr)
+    faults, edges, where = scan()
+    for component in circles(edges):
+        names = ", ".join(f"{layer}::{module}" for layer, module in component)
+        faults.append(f"a circle through {names}")
         for a in component:
-            for b in sorted(edges[a]):
+            for b in sorted(edges.get(a, ())):
                 if b in component:
-                    print(f"  {a} -> {b} ({where[(a, b)]})", file=sys.stderr)
-    return 1
+                    faults.append(f"  {a[0]}::{a[1]} -> {b[1]} ({where[(a[0], a[1], b[1])]})")
+    if faults:
+        for fault in faults:
+            print("core layers: " + fault, file=sys.stderr)
+        return 1
+    modules = {m for pair in edges for m in [pair]} | {m for targets in edges.values() for m in targets}
+    print(f"core layers: {len(RANK)} layers, {len(modules)} modules importing each other, no upward import, no circle")
+    return 0
 
 
 if __name__ == "__main__":

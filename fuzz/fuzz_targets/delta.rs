@@ -3,7 +3,7 @@
 //! back record for record.
 #![no_main]
 
-use actorwatch_core::DeltaReader;
+use actorwatch_core::internals::DeltaReader;
 use actorwatch_core::{Blocklist, Config, Engine, Observation, Recorder};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;

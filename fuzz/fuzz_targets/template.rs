@@ -2,9 +2,8 @@
 //! cap on kept paths plus the longest replacement growth.
 #![no_main]
 
-use actorwatch_core::template::{
-    request_url_parts, strip_query, template, truncate, MAX_URL_BYTES,
-};
+use actorwatch_core::internals::{strip_query, template, truncate, MAX_URL_BYTES};
+use actorwatch_core::request_url_parts;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|path: &str| {

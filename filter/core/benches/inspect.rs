@@ -3,9 +3,9 @@
 //! attack in it.
 
 use actorwatch_core::inspect::Request;
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::threat::Inspection;
 use actorwatch_core::Config;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;

@@ -4,61 +4,81 @@
 //! from its own clock, asks [`Engine::poll_delivery`] for webhook POSTs, reports their outcome
 //! and asks [`Engine::next_wakeup`] when to call again. Multi-threaded hosts record on each
 //! thread with a [`Recorder`] and merge its deltas into one engine with [`Engine::apply_delta`].
-//! Hosts that count in one place and deliver in another use the [`Detector`] and the [`Outbox`]
-//! apart, or [`handoff`]'s sender and receiver. ARCHITECTURE.md walks through each host.
+//! Hosts that count in one place and deliver in another use [`handoff`]'s sender and receiver.
+//!
+//! This file is the whole public API: the types hosts use, and namespaces for what other
+//! processes share (the fleet batch, handoff messages, signatures, Akto's payload) and for
+//! the request matchers. Everything else is the crate's own; ARCHITECTURE.md shows its layers.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod actor;
-pub mod address;
-pub mod blocklist;
-mod choices;
-pub mod clock;
-pub mod config;
-pub mod credentials;
-pub mod delta;
-pub mod detector;
-pub mod engine;
-mod findings;
-pub mod fleet;
-pub mod handoff;
-mod hash;
-pub mod hex;
+mod base;
+mod count;
+mod deliver;
+mod drive;
 pub mod inspect;
-pub mod inspector;
-pub mod lease;
-pub mod memory;
-pub mod metrics;
-pub mod observation;
-pub mod outbox;
-mod paged;
-pub mod payload;
-pub mod record;
-mod reorder;
-pub mod sample;
-mod sample_store;
-pub mod signature;
-pub mod status;
-mod table;
-pub mod template;
-mod texts;
-pub mod threat;
-pub mod url;
-mod window;
-pub mod wire;
+mod model;
+mod protocol;
 
-pub use actor::{ActorKey, Resolved};
-pub use address::parse_ip;
-pub use blocklist::Blocklist;
-pub use config::{quiet_covers, Config, ConfigError, ConfigErrors};
-pub use delta::{DeltaReader, Recorder};
-pub use detector::{Detection, Detector, Observed};
-pub use engine::{Engine, Verdict};
-pub use metrics::{Field, MetricKind, Metrics};
-pub use observation::{Headers, Observation};
-pub use outbox::{retry_delay_ms, Delivery, Outbox};
-pub use payload::{MaliciousEvent, WebhookPayload};
-pub use wire::WireError;
+pub use base::address::parse_ip;
+pub use base::template::request_url_parts;
+pub use count::blocklist::Blocklist;
+pub use count::detector::Detection;
+pub use deliver::outbox::Delivery;
+pub use drive::engine::Engine;
+pub use drive::recorder::Recorder;
+pub use inspect::inspector::Inspector;
+pub use model::actor::{ActorKey, Resolved};
+pub use model::config::{Config, ConfigCache};
+pub use model::findings::Inspection;
+pub use model::metrics::{MetricKind, Metrics};
+pub use model::observation::{Headers, Observation};
+
+/// Fleet mode's batch and reply, as the aggregator and the `actorwatch front` exchange them.
+pub mod fleet {
+    pub use crate::drive::fleet::FleetCall;
+    pub use crate::protocol::fleet::{
+        actor_hex, ActorReply, Batch, BatchActor, BatchRule, Flag, Reply, PROTOCOL,
+    };
+}
+
+/// Counting in many objects and delivering from one (the Worker's shards and hub).
+pub mod handoff {
+    pub use crate::drive::handoff::{Applied, Event, Message, Persist, Receiver, Report, Sender};
+}
+
+/// Which of a proxy's VMs aggregates.
+pub mod lease {
+    pub use crate::protocol::lease::{claim, Lease, LEASE_MS};
+}
+
+/// Webhook signatures (`x-actorwatch-signature`), for senders and receivers.
+pub mod signature {
+    pub use crate::deliver::signature::{
+        sign, verify, SignatureError, DELIVERY_HEADER, SIGNATURE_HEADER,
+    };
+}
+
+/// Akto's "New API runtime threats" payload, and a check of a document's shape against it.
+pub mod payload {
+    pub use crate::model::payload::{shape_errors, MaliciousEvent, WebhookPayload};
+}
+
+/// The crate's inner pieces, for its fuzz targets and its own integration tests and benches
+/// only (feature `internals`): not an API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::base::clock::CLOCK_STEP_MS;
+    pub use crate::base::template::{strip_query, template, truncate, MAX_URL_BYTES};
+    pub use crate::base::wire::WireError;
+    pub use crate::count::detector::Detector;
+    pub use crate::deliver::outbox::{retry_delay_ms, Outbox};
+    pub use crate::drive::engine::Verdict;
+    pub use crate::model::config::quiet_covers;
+    pub use crate::model::threat::{decode, encode};
+    pub use crate::protocol::delta::DeltaReader;
+}

@@ -1,11 +1,12 @@
 //! The engine at its boundaries: thresholds, windows, cooldowns, blocks, batching, the queue,
 //! retries, signatures, payload bytes, worker deltas. Runs natively and as wasm.
 
-use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
-use actorwatch_core::{
-    quiet_covers, retry_delay_ms, Config, Delivery, Detection, Detector, Observation, Outbox,
-    Recorder, Verdict, WebhookPayload, WireError,
+use actorwatch_core::internals::{
+    quiet_covers, retry_delay_ms, Detector, Outbox, Verdict, WireError,
 };
+use actorwatch_core::payload::WebhookPayload;
+use actorwatch_core::signature::{verify, DELIVERY_HEADER, SIGNATURE_HEADER};
+use actorwatch_core::{Config, Delivery, Detection, Observation, Recorder};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 #[cfg(target_arch = "wasm32")]

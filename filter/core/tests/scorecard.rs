@@ -17,8 +17,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use actorwatch_core::inspect::{inspect, Attack, Hit, Request, Scope};
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::threat::Inspection;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
 use actorwatch_core::{Config, Engine, Observation};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

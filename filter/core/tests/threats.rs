@@ -2,9 +2,10 @@
 //! `AGGREGATED` events in Akto's format, block decisions, object-ID enumeration at its
 //! boundary, findings through worker deltas, and configuration errors naming their key.
 
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::threat::Inspection;
-use actorwatch_core::{Config, Detection, Engine, Observation, Recorder, WebhookPayload};
+use actorwatch_core::payload::WebhookPayload;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
+use actorwatch_core::{Config, Detection, Engine, Observation, Recorder};
 use std::sync::Arc;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -3,10 +3,10 @@
 //! and findings when the stream ends.
 
 use crate::host;
-use actorwatch_core::actor::Resolved;
 use actorwatch_core::inspect::Request;
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::threat::Inspection;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
+use actorwatch_core::Resolved;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use actorwatch_core::{Headers, Observation};
 use proxy_wasm::hostcalls;

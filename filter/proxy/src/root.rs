@@ -7,10 +7,9 @@ use crate::http::{inspect_request, record_response, HttpFilter, Worker};
 use crate::shared::{
     BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, QUIET_KEY, TICK,
 };
-use actorwatch_core::inspector::Inspector;
 use actorwatch_core::lease::{self, Lease};
-use actorwatch_core::threat::Inspection;
-use actorwatch_core::DeltaReader;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -112,9 +111,7 @@ impl Root {
         }
         while self.pending.len() > MAX_PENDING_DELTAS {
             if let Some(lost) = self.pending.pop_front() {
-                if let Ok(r) = DeltaReader::new(&lost) {
-                    worker.recorder.count_lost(r.counts.records);
-                }
+                worker.recorder.count_lost_delta(&lost);
             }
         }
         let Some(queue) = self.queue_id else {

@@ -10,6 +10,7 @@ mod classes;
 mod decode;
 mod files;
 mod html;
+pub(crate) mod inspector;
 mod lex;
 mod nosql;
 mod parts;
@@ -24,135 +25,13 @@ mod windows;
 
 use std::borrow::Cow;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Attack {
-    SqlInjection,
-    Xss,
-    NoSqlInjection,
-    OsCommandInjection,
-    WindowsCommandInjection,
-    FileInclusion,
-    Ssrf,
-}
-
-impl Attack {
-    pub const ALL: [Attack; 7] = [
-        Attack::SqlInjection,
-        Attack::Xss,
-        Attack::NoSqlInjection,
-        Attack::OsCommandInjection,
-        Attack::WindowsCommandInjection,
-        Attack::FileInclusion,
-        Attack::Ssrf,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The Akto threat policy id (`filterId`) this class raises.
-    pub fn filter_id(self) -> &'static str {
-        match self {
-            Attack::SqlInjection => "SQLInjection",
-            Attack::Xss => "XSS",
-            Attack::NoSqlInjection => "NoSQLInjection",
-            Attack::OsCommandInjection => "OSCommandInjection",
-            Attack::WindowsCommandInjection => "WindowsCommandInjection",
-            Attack::FileInclusion => "LocalFileInclusionLFIRFI",
-            Attack::Ssrf => "SSRF",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Part {
-    Path,
-    Query,
-    Headers,
-    Cookies,
-    Body,
-}
-
-impl Part {
-    pub const ALL: [Part; 5] = [
-        Part::Path,
-        Part::Query,
-        Part::Headers,
-        Part::Cookies,
-        Part::Body,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Part::Path => "path",
-            Part::Query => "query",
-            Part::Headers => "headers",
-            Part::Cookies => "cookies",
-            Part::Body => "body",
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-/// Which parts each attack class inspects (a bit set per attack), built by the caller from config.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Scope {
-    parts: [u8; 7],
-}
-
-impl Scope {
-    pub fn none() -> Self {
-        Scope::default()
-    }
-
-    pub fn with(mut self, attack: Attack, part: Part) -> Self {
-        self.parts[attack.index()] |= part.bit();
-        self
-    }
-
-    pub fn wants(&self, attack: Attack, part: Part) -> bool {
-        self.parts[attack.index()] & part.bit() != 0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.parts.iter().all(|p| *p == 0)
-    }
-
-    /// Every attack on its [`Scope::default_parts`].
-    pub fn defaults() -> Self {
-        let mut s = Scope::none();
-        for a in Attack::ALL {
-            for p in Scope::default_parts(a) {
-                s = s.with(a, *p);
-            }
-        }
-        s
-    }
-
-    /// The parts a class looks at unless configured otherwise. Traversal and SQL/XSS probes
-    /// show up in the path too; the others need a parameter to land in.
-    pub fn default_parts(attack: Attack) -> &'static [Part] {
-        use Part::*;
-        match attack {
-            Attack::SqlInjection | Attack::Xss | Attack::FileInclusion => {
-                &[Path, Query, Headers, Cookies, Body]
-            }
-            Attack::NoSqlInjection => &[Query, Cookies, Body],
-            Attack::OsCommandInjection | Attack::WindowsCommandInjection | Attack::Ssrf => {
-                &[Query, Headers, Cookies, Body]
-            }
-        }
-    }
-}
+pub use crate::model::attack::{Attack, Part, Scope};
 
 pub struct Request<'a> {
     pub method: &'a str,
     /// Path with its query string, as received (raw, percent-encoded).
     pub path: &'a str,
-    pub headers: &'a dyn crate::observation::Headers,
+    pub headers: &'a dyn crate::model::observation::Headers,
     /// The first bytes of the body (the caller cuts it at its limit; may be cut mid-UTF-8).
     pub body: &'a [u8],
 }
@@ -171,7 +50,7 @@ pub struct Hit {
 /// Look-aheads inside a pass are bounded by constants (64 or 256 bytes) and not counted.
 /// Tests use it to prove the cost is linear.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Meter {
+pub(crate) struct Meter {
     pub bytes: u64,
 }
 
@@ -189,7 +68,12 @@ pub fn inspect(req: &Request, scope: &Scope, hits: &mut Vec<Hit>) {
 }
 
 /// [`inspect`], adding the work done to `meter`.
-pub fn inspect_metered(req: &Request, scope: &Scope, hits: &mut Vec<Hit>, meter: &mut Meter) {
+pub(crate) fn inspect_metered(
+    req: &Request,
+    scope: &Scope,
+    hits: &mut Vec<Hit>,
+    meter: &mut Meter,
+) {
     if scope.is_empty() {
         return;
     }
@@ -210,7 +94,7 @@ pub fn inspect_metered(req: &Request, scope: &Scope, hits: &mut Vec<Hit>, meter:
 }
 
 fn scope_wants_any(scope: &Scope, a: Attack) -> bool {
-    scope.parts[a.index()] != 0
+    scope.any(a)
 }
 
 fn check_value(

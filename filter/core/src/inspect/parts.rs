@@ -1,7 +1,7 @@
 //! Splitting a request into named values: the path, query parameters, headers worth
 //! inspecting, cookies, and the body by its content type (form, JSON, XML, text).
 use super::{Meter, Part, Request, Scope};
-use crate::credentials::is_credential_header;
+use crate::base::credentials::is_credential_header;
 
 /// One named value of a request, still raw (the caller decodes it).
 pub(crate) struct Value<'a> {

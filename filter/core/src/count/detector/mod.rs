@@ -1,0 +1,602 @@
+//! Counting: records in, detections out. Exact sliding windows per (actor[, API], rule),
+//! cooldowns, blocks and samples, within the memory budget, on a host clock that is never
+//! trusted to move forward.
+
+use crate::base::clock::{Base, Clock, TIME_FLOOR_MS};
+use crate::base::hash::{splitmix64, SeededState};
+use crate::base::memory::{HeapSize, Shares};
+use crate::base::status::StatusSet;
+use crate::base::template::template;
+use crate::base::wire::WireError;
+use crate::count::blocklist::Blocklist;
+use crate::count::sample_store::{Sample, SampleStore};
+use crate::count::table::{layout, Now, Protection, RuleLayout, Slot, Table};
+use crate::count::window::WindowResult;
+use crate::model::actor::ActorKey;
+use crate::model::config::{Action, Config, Per, Rule};
+use crate::model::metrics::Metrics;
+use crate::model::observation::Observation;
+use crate::model::payload::{MaliciousEvent, SamplePayload};
+use crate::model::record::Record;
+use crate::model::record::{prepare, record_of};
+use crate::model::sample::sample_json;
+use crate::protocol::delta::merge_delta;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+
+mod state;
+mod threats;
+
+/// One threshold crossing that passed its cooldown: an event for the webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    pub rule: usize,
+    pub at_ms: u64,
+    pub event: MaliciousEvent,
+}
+
+/// What [`Detector::observe`] made of one response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// No rule counts its status.
+    NotMatched,
+    /// Counted, but no actor source yielded a value.
+    Unattributed,
+    /// Counted for this actor.
+    Counted(ActorKey),
+}
+
+/// Rules that share a key shape, their table and the samples of its keys.
+struct Group<K> {
+    rules: Vec<usize>,
+    layouts: Vec<RuleLayout>,
+    table: Table<K>,
+    samples: SampleStore,
+}
+
+impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
+    /// Moves stored window times and cooldown starts down after their base moved up.
+    fn shift_down(&mut self, windows: Option<u32>, cooldowns: Option<u32>) {
+        if let Some(shift) = windows {
+            self.table.shift_windows_down(shift);
+        }
+        if let Some(shift) = cooldowns {
+            self.table.shift_cooldowns_down(shift);
+        }
+    }
+
+    fn new(
+        cfg: &Config,
+        per: Per,
+        hasher: SeededState,
+        table_bytes: usize,
+        sample_bytes: usize,
+    ) -> Option<Self> {
+        let rules: Vec<usize> = (0..cfg.rules.len())
+            .filter(|&i| cfg.rules.get(i).is_some_and(|r| r.per == per))
+            .collect();
+        if rules.is_empty() {
+            return None;
+        }
+        let thresholds: Vec<u32> = rules
+            .iter()
+            .filter_map(|&i| cfg.rules.get(i).map(|r| r.threshold))
+            .collect();
+        let (layouts, stride) = layout(&thresholds);
+        let protections: Vec<Protection> = rules
+            .iter()
+            .zip(&layouts)
+            .filter_map(|(&i, &rule)| {
+                let r = cfg.rules.get(i)?;
+                Some(Protection {
+                    rule,
+                    window_ms: u32::try_from(r.window_ms()).unwrap_or(u32::MAX),
+                    cooldown_ms: u32::try_from(r.cooldown_ms()).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
+        Some(Group {
+            rules,
+            layouts,
+            table: Table::new(hasher, stride, cfg.max_actors, table_bytes)
+                .with_protections(protections),
+            samples: SampleStore::new(sample_bytes),
+        })
+    }
+}
+
+pub struct Detector {
+    cfg: Arc<Config>,
+    matched: StatusSet,
+    api_hasher: SeededState,
+    per_actor: Option<Group<ActorKey>>,
+    per_api: Option<Group<(ActorKey, u64)>>,
+    pub blocks: Blocklist,
+    /// Actors deep enough into rules' cooldowns that their next responses those rules count can
+    /// neither raise an event nor be one of its samples: until then, hosts may record such
+    /// responses with their time, status and actor alone. Each entry's `status` is the mask of
+    /// those rules (bit = rule index, see [`crate::model::config::quiet_covers`]).
+    pub quiet: Blocklist,
+    /// Whether responses may be recorded that way: only actor-wide counting rules, no rule that
+    /// reads every request's path, counts kept here rather than in Redis.
+    quiet_eligible: bool,
+    clock: Clock,
+    window_base: Base,
+    cooldown_base: Base,
+    instance: u64,
+    event_seq: u64,
+    results: Vec<(usize, RuleLayout, WindowResult)>,
+    /// Cooldowns, aggregation and enumeration of the threat rules, if any are configured.
+    threats: Option<crate::count::tracker::Tracker>,
+    /// The `ParamEnumeration` rule's index among the threat rules: every request is recorded
+    /// then, not only counted statuses.
+    enumeration: Option<usize>,
+    /// What this detector counts itself (the tables' tallies are added in [`Detector::metrics`]).
+    counts: Metrics,
+}
+
+impl Detector {
+    pub fn new(cfg: Arc<Config>, seed: u64) -> Self {
+        let mut s = seed;
+        let actor_hasher = SeededState::new(splitmix64(&mut s));
+        let api_hasher = SeededState::new(splitmix64(&mut s));
+        let instance = splitmix64(&mut s);
+        let shares = Shares::of(cfg.max_memory_bytes());
+        let per_api_rules = cfg.rules.iter().any(|r| r.per == Per::ActorApi);
+        let per_actor_rules = cfg.rules.iter().any(|r| r.per == Per::Actor);
+        let threat_rules = !cfg.threat_rules.is_empty();
+        let groups =
+            usize::from(per_api_rules) + usize::from(per_actor_rules) + usize::from(threat_rules);
+        let (tables, samples) = (
+            shares.tables / groups.max(1),
+            shares.samples / groups.max(1),
+        );
+        let enumeration = cfg
+            .threat_rules
+            .iter()
+            .position(|r| r.id == crate::model::threat::ThreatId::ParamEnumeration);
+        let quiet_eligible = per_actor_rules
+            && !per_api_rules
+            && enumeration.is_none()
+            && !cfg.records_every_request()
+            && !cfg.fleet.is_redis();
+        // The quiet list takes a quarter of the blocklist's share when it can be used.
+        let quiet_bytes = if quiet_eligible {
+            shares.blocklist / 4
+        } else {
+            0
+        };
+        Detector {
+            per_actor: Group::new(&cfg, Per::Actor, actor_hasher, tables, samples),
+            per_api: Group::new(&cfg, Per::ActorApi, actor_hasher, tables, samples),
+            blocks: Blocklist::new(
+                splitmix64(&mut s),
+                cfg.max_actors,
+                shares.blocklist - quiet_bytes,
+            ),
+            quiet: Blocklist::new(splitmix64(&mut s), cfg.max_actors, quiet_bytes),
+            quiet_eligible,
+            threats: threat_rules.then(|| {
+                crate::count::tracker::Tracker::new(SeededState::new(splitmix64(&mut s)), tables)
+            }),
+            enumeration,
+            matched: cfg.matched_statuses(),
+            cfg,
+            api_hasher,
+            clock: Clock::default(),
+            window_base: Base::default(),
+            cooldown_base: Base::default(),
+            instance,
+            event_seq: 0,
+            results: Vec::new(),
+            counts: Metrics::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Whether any rule counts `status`: responses outside cost this lookup and
+    /// [`Detector::count_unmatched`] (unless their request had threat findings, or every
+    /// request is counted: [`Detector::records_every_request`]).
+    #[inline]
+    pub fn counts_status(&self, status: u16) -> bool {
+        self.matched.contains(status)
+    }
+
+    /// Counts a response no rule counts (after [`Detector::counts_status`] said so).
+    #[inline]
+    pub fn count_unmatched(&mut self) {
+        self.counts.responses += 1;
+    }
+
+    /// Counts one response as a host observed it; pushes any events it raises onto `out`.
+    /// Responses no rule counts cost one bitmap lookup.
+    pub fn observe(
+        &mut self,
+        now_ms: u64,
+        obs: &Observation,
+        out: &mut Vec<Detection>,
+    ) -> Observed {
+        self.counts.responses += 1;
+        let findings = obs.threats.is_some_and(|t| !t.is_empty());
+        let counted = self.matched.contains(obs.status);
+        if !counted && !findings && self.enumeration.is_none() {
+            return Observed::NotMatched;
+        }
+        self.counts.matched += u64::from(counted);
+        self.observe_clock(now_ms);
+        let Some(prepared) = prepare(&self.cfg, obs, false) else {
+            self.counts.unattributed += 1;
+            return Observed::Unattributed;
+        };
+        let record = record_of(now_ms, obs, &prepared);
+        let cfg = Arc::clone(&self.cfg);
+        let mut make_sample = || Some(sample_json(&cfg, now_ms, obs, prepared.resolved.ip));
+        self.apply(&record, &mut make_sample, out);
+        Observed::Counted(record.actor)
+    }
+
+    /// Merges a worker's delta (see [`crate::protocol::delta`]): its records are counted exactly as if
+    /// observed here, at once; events go onto `out`.
+    pub fn apply_delta(
+        &mut self,
+        now_ms: u64,
+        delta: &[u8],
+        out: &mut Vec<Detection>,
+    ) -> Result<(), WireError> {
+        self.observe_clock(now_ms);
+        let cfg = Arc::clone(&self.cfg);
+        let mut counts = std::mem::take(&mut self.counts);
+        let matched = self.matched;
+        let result = merge_delta(delta, matched, &mut counts, |r| {
+            self.apply(&r, &mut || r.sample(&cfg), out)
+        });
+        self.counts.add(&counts);
+        result
+    }
+
+    /// Everything this detector counted, with its gauges (keys tracked, blocks, bytes).
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.counts;
+        m.actors_tracked = self.tracked() as u64;
+        m.actors_evicted += self.evictions();
+        m.untracked_responses += self.per_actor.as_ref().map_or(0, |g| g.table.refused)
+            + self.per_api.as_ref().map_or(0, |g| g.table.refused);
+        m.samples_skipped += self.samples_skipped();
+        m.blocks_active = self.blocks.len() as u64;
+        m.memory_bytes += self.bytes() as u64;
+        m.threat_keys_evicted += self.threats.as_ref().map_or(0, |t| t.evicted);
+        m
+    }
+
+    /// Tracked keys: actors for per-actor rules plus (actor, API) pairs for per-API rules.
+    pub fn tracked(&self) -> usize {
+        self.per_actor.as_ref().map_or(0, |g| g.table.len())
+            + self.per_api.as_ref().map_or(0, |g| g.table.len())
+            + self.threats.as_ref().map_or(0, |t| t.len())
+    }
+
+    pub fn evictions(&self) -> u64 {
+        self.per_actor.as_ref().map_or(0, |g| g.table.evictions)
+            + self.per_api.as_ref().map_or(0, |g| g.table.evictions)
+    }
+
+    pub fn samples_skipped(&self) -> u64 {
+        self.per_actor.as_ref().map_or(0, |g| g.samples.skipped)
+            + self.per_api.as_ref().map_or(0, |g| g.samples.skipped)
+    }
+
+    /// Bytes of the counting tables (keys, windows, cooldowns).
+    pub fn table_bytes(&self) -> usize {
+        self.per_actor.as_ref().map_or(0, |g| g.table.bytes())
+            + self.per_api.as_ref().map_or(0, |g| g.table.bytes())
+    }
+
+    /// Bytes of everything the detector holds: tables, samples, blocklist.
+    pub fn bytes(&self) -> usize {
+        self.table_bytes()
+            + self.per_actor.as_ref().map_or(0, |g| g.samples.bytes())
+            + self.per_api.as_ref().map_or(0, |g| g.samples.bytes())
+            + self.blocks.bytes()
+            + self.quiet.bytes()
+            + self.threats.as_ref().map_or(0, |t| t.bytes())
+    }
+
+    /// Takes note of the host's clock (every call into the engine passes it): after a step back
+    /// every window starts afresh (cooldowns stay; see [`crate::base::clock`]).
+    pub fn observe_clock(&mut self, now_ms: u64) {
+        if !self.clock.observe(now_ms) {
+            return;
+        }
+        self.counts.clock_steps += 1;
+        if let Some(g) = &mut self.per_actor {
+            g.table.clear_windows();
+            g.samples.clear_all();
+        }
+        if let Some(g) = &mut self.per_api {
+            g.table.clear_windows();
+            g.samples.clear_all();
+        }
+    }
+
+    /// The offsets of `ts_ms` (a record's time, at or after [`TIME_FLOOR_MS`]) for windows and
+    /// cooldowns, moving stored times when a base moves.
+    fn now(&mut self, ts_ms: u64) -> Now {
+        self.observe_clock(ts_ms);
+        let window = self.window_base.offset(ts_ms, true);
+        let cooldown = self.cooldown_base.offset(ts_ms, false);
+        if let Some(g) = &mut self.per_actor {
+            g.shift_down(window.shift_down, cooldown.shift_down);
+        }
+        if let Some(g) = &mut self.per_api {
+            g.shift_down(window.shift_down, cooldown.shift_down);
+        }
+        Now {
+            window: window.value,
+            cooldown: cooldown.value,
+        }
+    }
+
+    /// Counts one matched response; pushes any events it raises onto `out`. `make_sample`
+    /// gives the response's sample document; it is called only when the response may be one
+    /// of the latest `samples_per_event` before an event (its window count is within
+    /// `samples_per_event` of a threshold), so most traffic never pays for a sample.
+    pub fn apply(
+        &mut self,
+        rec: &Record,
+        make_sample: &mut dyn FnMut() -> Option<String>,
+        out: &mut Vec<Detection>,
+    ) {
+        if rec.ts_ms < TIME_FLOOR_MS {
+            self.counts.untracked_responses += 1;
+            return;
+        }
+        let now = self.now(rec.ts_ms);
+        let cfg = Arc::clone(&self.cfg);
+        let mut sample: Option<Option<Arc<str>>> = None;
+        let mut sample_once = || {
+            sample
+                .get_or_insert_with(|| make_sample().map(Into::into))
+                .clone()
+        };
+        if let Some(mut g) = self.per_actor.take() {
+            self.apply_group(
+                &cfg,
+                &mut g,
+                &rec.actor,
+                rec,
+                now,
+                None,
+                &mut sample_once,
+                out,
+            );
+            self.per_actor = Some(g);
+        }
+        if let Some(mut g) = self.per_api.take() {
+            let api = template(rec.path);
+            let api_hash = self.api_hasher.hash_one((rec.method, api.as_str()));
+            let key = (rec.actor.clone(), api_hash);
+            self.apply_group(
+                &cfg,
+                &mut g,
+                &key,
+                rec,
+                now,
+                Some(&api),
+                &mut sample_once,
+                out,
+            );
+            self.per_api = Some(g);
+        }
+        if self.threats.is_some() {
+            self.apply_threats(rec, out);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_group<K: Hash + Eq + Clone + HeapSize>(
+        &mut self,
+        cfg: &Config,
+        g: &mut Group<K>,
+        key: &K,
+        rec: &Record,
+        now: Now,
+        api: Option<&str>,
+        sample: &mut dyn FnMut() -> Option<Arc<str>>,
+        out: &mut Vec<Detection>,
+    ) {
+        let counted = |i: &usize| {
+            cfg.rules
+                .get(*i)
+                .is_some_and(|r| r.statuses.contains(rec.status))
+        };
+        if !g.rules.iter().any(counted) {
+            return;
+        }
+        // `None`: the table cannot take a new key now (counted by the table).
+        let Some(up) = g.table.upsert(key, now) else {
+            return;
+        };
+        let slot = up.slot;
+        if up.new {
+            g.samples.clear(slot);
+        }
+        let mut results = std::mem::take(&mut self.results);
+        results.clear();
+        let mut wants_sample = false;
+        for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
+            let Some(rule) = cfg.rules.get(rule_index) else {
+                continue;
+            };
+            if !rule.statuses.contains(rec.status) {
+                continue;
+            }
+            let window_ms = u32::try_from(rule.window_ms()).unwrap_or(u32::MAX);
+            let result = g.table.record(slot, lay, now, window_ms);
+            // A sample is useful if this response can be among the latest `samples_per_event`
+            // of a window that ends in an event: near the threshold, and not so deep into a
+            // cooldown that it leaves the window before the next event can be raised.
+            let near_threshold =
+                result.count as usize + cfg.samples_per_event > rule.threshold as usize;
+            let last = u64::from(g.table.last_event(slot, lay));
+            let expires_in_cooldown = last != 0
+                && u64::from(now.cooldown).saturating_add(rule.window_ms())
+                    <= last.saturating_add(rule.cooldown_ms());
+            wants_sample |= near_threshold && !expires_in_cooldown;
+            results.push((rule_index, lay, result));
+        }
+        if wants_sample && cfg.samples_per_event > 0 {
+            if let Some(orig) = sample() {
+                g.samples.keep(
+                    slot,
+                    cfg.samples_per_event,
+                    Sample {
+                        ts_ms: rec.ts_ms,
+                        status: rec.status,
+                        orig,
+                    },
+                );
+            }
+        }
+        let mut raised = false;
+        for &(rule_index, lay, result) in &results {
+            let Some(rule) = cfg.rules.get(rule_index) else {
+                continue;
+            };
+            if !result.flagged {
+                continue;
+            }
+            if rule.action == Action::Block {
+                self.blocks.insert(
+                    &rec.actor,
+                    rec.ts_ms.saturating_add(rule.block_ms()),
+                    rule.block_status,
+                );
+            }
+            let last = g.table.last_event(slot, lay);
+            let cooled = last == 0
+                || now.cooldown >= last && u64::from(now.cooldown - last) >= rule.cooldown_ms();
+            if !cooled {
+                self.counts.events_suppressed += 1;
+                continue;
+            }
+            g.table.set_last_event(slot, lay, now.cooldown);
+            raised = true;
+            let samples = match g.samples.of(slot) {
+                Some(ring) => samples_for(rule, ring, rec.ts_ms),
+                None => Vec::new(),
+            };
+            let event = self.event(rule, rec, api, samples, result.count);
+            out.push(Detection {
+                rule: rule_index,
+                at_ms: rec.ts_ms,
+                event,
+            });
+        }
+        self.results = results;
+        if raised && self.quiet_eligible {
+            if let Some((until_ms, rules)) = quiet_until(cfg, g, slot, now, rec.ts_ms) {
+                self.quiet.insert(&rec.actor, until_ms, rules);
+            }
+        }
+    }
+
+    fn event(
+        &mut self,
+        rule: &Rule,
+        rec: &Record,
+        api: Option<&str>,
+        samples: Vec<SamplePayload>,
+        count: u32,
+    ) -> MaliciousEvent {
+        self.counts.events_raised += 1;
+        self.event_seq += 1;
+        let ref_id = format!("{:016x}-{}", self.instance, self.event_seq);
+        counting_event(&self.cfg, rule, rec, api, samples, u64::from(count), ref_id)
+    }
+}
+
+/// A counting rule's event about the actor of `rec` (its latest counted request), under `api`
+/// for per-API rules: the same payload wherever the threshold was found crossed.
+pub(crate) fn counting_event(
+    cfg: &Config,
+    rule: &Rule,
+    rec: &Record,
+    api: Option<&str>,
+    samples: Vec<SamplePayload>,
+    count: u64,
+    ref_id: String,
+) -> MaliciousEvent {
+    MaliciousEvent {
+        actor: cfg.actor.display(&rec.actor),
+        api_collection_id: cfg.api_collection_id,
+        country: rec.country_str().to_string(),
+        event_type: "AGGREGATED".into(),
+        filter_id: rule.id.clone(),
+        ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        method: rec.method.to_string(),
+        sub_category: rule.sub_category.clone(),
+        timestamp: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
+        kind: rule.kind.as_str().to_string(),
+        url: api.unwrap_or(rec.path).to_string(),
+        malicious_payloads_responses: samples,
+        severity: Some(rule.severity.as_str().to_string()),
+        category: None,
+        host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
+        ref_id: Some(ref_id),
+        count: Some(count),
+    }
+}
+
+/// Until when (exclusive) the actor in `slot` is quiet, and for which rules (a mask of rule
+/// indexes): a response at `t` can be neither among a rule's event samples nor raise its event
+/// while `t + window` is at most the rule's last event plus its cooldown (the sample test of
+/// `apply_group`; an event needs the cooldown to have passed). Rules without an event yet, with
+/// a cooldown shorter than their window, or past the mask's 16 bits are left out.
+fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
+    cfg: &Config,
+    g: &mut Group<K>,
+    slot: Slot,
+    now: Now,
+    ts_ms: u64,
+) -> Option<(u64, u16)> {
+    let mut until = u64::MAX;
+    let mut rules = 0u16;
+    for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
+        let (Some(rule), Some(bit)) = (
+            cfg.rules.get(rule_index),
+            1u16.checked_shl(rule_index as u32),
+        ) else {
+            continue;
+        };
+        let last = u64::from(g.table.last_event(slot, lay));
+        if last == 0 {
+            continue;
+        }
+        let end = u64::from(now.cooldown)
+            .checked_sub(last)
+            .and_then(|since| ts_ms.checked_sub(since))
+            .zip(rule.cooldown_ms().checked_sub(rule.window_ms()))
+            .map(|(last_ms, quiet_ms)| last_ms.saturating_add(quiet_ms));
+        if let Some(end) = end.filter(|&end| end > ts_ms) {
+            until = until.min(end);
+            rules |= bit;
+        }
+    }
+    (rules != 0).then_some((until, rules))
+}
+
+/// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
+fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePayload> {
+    let lower = at_ms.saturating_sub(rule.window_ms());
+    ring.iter()
+        .filter(|s| rule.statuses.contains(s.status) && s.ts_ms > lower && s.ts_ms <= at_ms)
+        .map(|s| SamplePayload {
+            orig: s.orig.to_string(),
+            ts: i64::try_from(s.ts_ms / 1000).unwrap_or(i64::MAX),
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! The host-side half of the threat rules: one request in, its findings out, and whether a
+//! block rule answers it before the upstream.
+
+use crate::base::credentials::is_credential_header;
+use crate::base::template::truncate;
+use crate::inspect::{inspect, Attack, Request, Scope};
+use crate::model::config::{Action, Config};
+use crate::model::findings::{Inspection, ThreatHit};
+use crate::model::observation::Headers;
+use crate::model::threat::auth::weak_authentication;
+use crate::model::threat::id::ThreatId;
+use crate::model::threat::rule::SAMPLE_BODY_BYTES;
+use std::sync::Arc;
+
+/// What a configuration's threat rules inspect, prepared once per configuration.
+#[derive(Debug, Clone)]
+pub struct Inspector {
+    cfg: Arc<Config>,
+    scope: Scope,
+    /// The rule index of each attack class, if configured.
+    rule_of_attack: [Option<usize>; Attack::ALL.len()],
+    auth_rule: Option<usize>,
+    wants_body: bool,
+    blocks: bool,
+}
+
+impl Inspector {
+    pub fn new(cfg: Arc<Config>) -> Inspector {
+        let mut scope = Scope::none();
+        let mut rule_of_attack = [None; Attack::ALL.len()];
+        let mut auth_rule = None;
+        let mut wants_body = false;
+        let mut blocks = false;
+        for (i, rule) in cfg.threat_rules.iter().enumerate() {
+            if let Some(attack) = rule.id.attack() {
+                for part in rule.parts.iter() {
+                    scope = scope.with(attack, part);
+                }
+                wants_body |= rule.parts.contains(crate::inspect::Part::Body);
+                if let Some(slot) = rule_of_attack.get_mut(attack as usize) {
+                    *slot = Some(i);
+                }
+            }
+            if rule.id == ThreatId::WeakAuthentication {
+                auth_rule = Some(i);
+            }
+            blocks |= rule.action == Action::Block && rule.id != ThreatId::ParamEnumeration;
+        }
+        Inspector {
+            cfg,
+            scope,
+            rule_of_attack,
+            auth_rule,
+            wants_body,
+            blocks,
+        }
+    }
+
+    /// Whether any rule inspects requests (payload rules or weak authentication).
+    pub fn is_active(&self) -> bool {
+        !self.scope.is_empty() || self.auth_rule.is_some()
+    }
+
+    /// Whether a rule inspects bodies: hosts keep up to [`Inspector::body_max_bytes`] of them.
+    pub fn wants_body(&self) -> bool {
+        self.wants_body
+    }
+
+    pub fn body_max_bytes(&self) -> usize {
+        self.cfg.body_max_bytes
+    }
+
+    /// Whether a matching request may be answered before the upstream: hosts then inspect
+    /// (and hold a body up to the limit) before forwarding.
+    pub fn blocks(&self) -> bool {
+        self.blocks
+    }
+
+    /// Whether the requests of this configuration are recorded whatever their status (object-ID
+    /// enumeration counts every request).
+    pub fn records_every_request(&self) -> bool {
+        self.cfg.records_every_request()
+    }
+
+    /// Inspects one request (`body` cut by the host at [`Inspector::body_max_bytes`]); its
+    /// findings go into `out` (cleared first). Returns the bytes it read (path, header names and
+    /// values, body), as every host counts them in `threat_bytes_inspected`.
+    pub fn inspect(&self, now_ms: u64, req: &Request, out: &mut Inspection) -> u64 {
+        out.hits.clear();
+        out.query.clear();
+        out.body_head.clear();
+        if !self.scope.is_empty() {
+            let mut hits = Vec::new();
+            inspect(req, &self.scope, &mut hits);
+            for hit in hits {
+                let Some(Some(rule)) = self.rule_of_attack.get(hit.attack as usize) else {
+                    continue;
+                };
+                out.hits.push(ThreatHit {
+                    rule: *rule,
+                    part: hit.part.as_str(),
+                    name: hit.name,
+                    excerpt: hit.excerpt,
+                });
+            }
+        }
+        if let Some(rule) = self.auth_rule {
+            let checks = self.cfg.threat_rules.get(rule).map(|r| r.checks);
+            if let Some(failed) = checks.and_then(|c| weak_authentication(req.headers, c, now_ms)) {
+                out.hits.push(ThreatHit {
+                    rule,
+                    part: "headers",
+                    name: "authorization".into(),
+                    excerpt: failed.finding().into(),
+                });
+            }
+        }
+        if !out.hits.is_empty() {
+            if let Some((_, query)) = req.path.split_once('?') {
+                out.query = query.to_string();
+            }
+            if !req.body.is_empty() {
+                out.body_head = body_for_sample(req.headers, req.body);
+            }
+        }
+        let mut bytes = req.path.len() + req.body.len();
+        req.headers
+            .for_each(&mut |name, value| bytes += name.len() + value.len());
+        bytes as u64
+    }
+
+    /// The status a block rule answers this request with, before the upstream, if one matched.
+    pub fn block_status(&self, inspection: &Inspection) -> Option<u16> {
+        inspection.hits.iter().find_map(|hit| {
+            let rule = self.cfg.threat_rules.get(hit.rule)?;
+            (rule.action == Action::Block).then_some(rule.block_status)
+        })
+    }
+}
+
+/// The first bytes of a body as a sample shows them: values of credential-like fields (form
+/// and JSON) replaced, so that a login form's password never leaves the proxy.
+fn body_for_sample(headers: &dyn Headers, body: &[u8]) -> String {
+    const REDACTED: &str = "[redacted]";
+    let text = String::from_utf8_lossy(body);
+    let content_type = headers.get("content-type").unwrap_or("");
+    if content_type.contains("json") || text.trim_start().starts_with(['{', '[']) {
+        if let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&text) {
+            redact_json(&mut doc, REDACTED);
+            let out = serde_json::to_string(&doc).unwrap_or_default();
+            return truncate(&out, SAMPLE_BODY_BYTES).to_string();
+        }
+        return "[a JSON body cut at the inspection limit is not shown]".into();
+    }
+    if content_type.contains("x-www-form-urlencoded") || looks_like_form(&text) {
+        let fields: Vec<String> = text
+            .split('&')
+            .map(|field| match field.split_once('=') {
+                Some((k, _)) if is_credential_header(k) => format!("{k}={REDACTED}"),
+                _ => field.to_string(),
+            })
+            .collect();
+        return truncate(&fields.join("&"), SAMPLE_BODY_BYTES).to_string();
+    }
+    truncate(&text, SAMPLE_BODY_BYTES).to_string()
+}
+
+fn looks_like_form(text: &str) -> bool {
+    !text.contains(char::is_whitespace)
+        && text
+            .split('&')
+            .all(|f| f.split_once('=').is_some_and(|(k, _)| !k.is_empty()))
+}
+
+fn redact_json(doc: &mut serde_json::Value, redacted: &str) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_credential_header(k) && !v.is_object() && !v.is_array() {
+                    *v = serde_json::Value::String(redacted.into());
+                } else {
+                    redact_json(v, redacted);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, redacted)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn sample_bodies_never_show_credential_fields() {
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        let shown = body_for_sample(&form, b"user=bob&password=hunter2&q=1");
+        assert_eq!(shown, "user=bob&password=[redacted]&q=1");
+        let json = [("content-type", "application/json")];
+        let shown = body_for_sample(&json, br#"{"user":{"name":"bob","api_key":"k1"},"q":"x"}"#);
+        assert!(!shown.contains("k1"), "{shown}");
+        assert!(shown.contains("bob"), "{shown}");
+        let cut = body_for_sample(&json, br#"{"password":"hunter2","q":"#);
+        assert!(!cut.contains("hunter2"), "{cut}");
+    }
+}

@@ -1,0 +1,64 @@
+//! The built-in threat rules by id, as Akto's threat policies name them: `filterId`,
+//! `subCategory`, default severity and the attack class a payload rule matches.
+
+use crate::model::attack::Attack;
+use crate::model::choices::Severity;
+
+macro_rules! threat_ids {
+    ($($variant:ident = $id:literal, $sub:literal, $severity:ident;)+) => {
+        /// A built-in threat rule, named as Akto's threat policies are.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ThreatId { $($variant),+ }
+
+        impl ThreatId {
+            pub const ALL: &'static [ThreatId] = &[$(ThreatId::$variant),+];
+
+            /// The rule's id: the event's `filterId`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ThreatId::$variant => $id),+ }
+            }
+
+            /// The event's `subCategory` (and `category`), as Akto names it.
+            pub fn sub_category(self) -> &'static str {
+                match self { $(ThreatId::$variant => $sub),+ }
+            }
+
+            pub fn default_severity(self) -> Severity {
+                match self { $(ThreatId::$variant => Severity::$severity),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<ThreatId> {
+                ThreatId::ALL.iter().copied().find(|t| t.as_str() == s)
+            }
+        }
+    };
+}
+
+threat_ids! {
+    SqlInjection = "SQLInjection", "SQL_INJECTION", Medium;
+    Xss = "XSS", "XSS", Medium;
+    NoSqlInjection = "NoSQLInjection", "NOSQL_INJECTION", Medium;
+    OsCommandInjection = "OSCommandInjection", "OS_COMMAND_INJECTION", High;
+    WindowsCommandInjection = "WindowsCommandInjection", "COMMAND_INJECTION", High;
+    FileInclusion = "LocalFileInclusionLFIRFI", "LFI_RFI", High;
+    Ssrf = "SSRF", "SSRF", High;
+    WeakAuthentication = "WeakAuthentication", "WEAK_AUTHENTICATION", Medium;
+    ParamEnumeration = "ParamEnumeration", "PARAM_ENUMERATION", Medium;
+}
+
+impl ThreatId {
+    /// The attack class a payload rule matches; `None` for the rules that are not payload
+    /// matchers (weak authentication, enumeration).
+    pub fn attack(self) -> Option<Attack> {
+        Some(match self {
+            ThreatId::SqlInjection => Attack::SqlInjection,
+            ThreatId::Xss => Attack::Xss,
+            ThreatId::NoSqlInjection => Attack::NoSqlInjection,
+            ThreatId::OsCommandInjection => Attack::OsCommandInjection,
+            ThreatId::WindowsCommandInjection => Attack::WindowsCommandInjection,
+            ThreatId::FileInclusion => Attack::FileInclusion,
+            ThreatId::Ssrf => Attack::Ssrf,
+            ThreatId::WeakAuthentication | ThreatId::ParamEnumeration => return None,
+        })
+    }
+}

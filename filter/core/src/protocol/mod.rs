@@ -1,0 +1,6 @@
+//! What crosses a boundary between VMs, threads or processes: worker deltas, fleet batches and
+//! replies, the aggregator lease. Imports `base` and `model`.
+
+pub(crate) mod delta;
+pub(crate) mod fleet;
+pub(crate) mod lease;
