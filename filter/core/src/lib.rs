@@ -36,6 +36,7 @@ pub use model::config::{Config, ConfigCache};
 pub use model::findings::Inspection;
 pub use model::metrics::{MetricKind, Metrics};
 pub use model::observation::{Headers, Observation};
+pub use model::reply::BlockedReply;
 
 /// Fleet mode's batch and reply, as the aggregator and the `actorwatch front` exchange them.
 pub mod fleet {

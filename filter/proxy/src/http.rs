@@ -7,7 +7,7 @@ use actorwatch_core::inspect::Request;
 use actorwatch_core::Inspection;
 use actorwatch_core::Inspector;
 use actorwatch_core::Resolved;
-use actorwatch_core::{Blocklist, Config, Recorder};
+use actorwatch_core::{BlockedReply, Blocklist, Config, Recorder};
 use actorwatch_core::{Headers, Observation};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -79,21 +79,24 @@ impl HttpFilter {
         self.body_wait = BodyWait::No;
         let mut inspection = self.inspection.take().unwrap_or_default();
         inspect_request(w, body, body_truncated, &mut inspection);
-        let block = w.inspector.block_status(&inspection);
+        let reply = w.inspector.block_reply(&inspection);
         self.inspection = Some(inspection);
-        let Some(status) = block else {
+        let Some(reply) = reply else {
             return false;
         };
-        let sent = host::send_local_response(
-            u32::from(status),
-            &[("content-type", "text/plain")],
-            b"request blocked\n",
-        );
+        let sent = send_reply(&reply);
         if sent {
             w.recorder.count_threat_blocked();
         }
         sent
     }
+}
+
+/// Answers the request before the upstream with the core's reply.
+fn send_reply(reply: &BlockedReply) -> bool {
+    let headers = reply.headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    host::send_local_response(u32::from(reply.status), &headers, reply.body().as_bytes())
 }
 
 /// The request's actor, from the headers its sources read (only those) and `peer`.
@@ -181,13 +184,13 @@ impl HttpContext for HttpFilter {
             if !end_of_stream && body_size < limit {
                 return Action::Pause;
             }
-            let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size.min(limit))
+            let (keep, truncated) = w.inspector.body_cut(body_size);
+            let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, keep)
                 .ok()
                 .flatten()
                 .unwrap_or_default();
             // Exactly at the limit before the end: cut only if more bytes follow.
             self.watch_overflow = !end_of_stream && body_size == limit;
-            let truncated = body_size > limit;
             return if self.inspect(&mut w, &body, truncated) {
                 Action::Pause
             } else {
@@ -195,7 +198,8 @@ impl HttpContext for HttpFilter {
             };
         }
         // Copying: this call's buffer is the chunk that just arrived.
-        let room = limit.saturating_sub(self.body.len());
+        let (keep, truncated) = w.inspector.body_cut(self.body.len() + body_size);
+        let room = keep.saturating_sub(self.body.len());
         if room > 0 && body_size > 0 {
             if let Ok(Some(chunk)) =
                 hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size.min(room))
@@ -206,9 +210,7 @@ impl HttpContext for HttpFilter {
         let full = self.body.len() >= limit;
         if end_of_stream || full {
             let body = std::mem::take(&mut self.body);
-            // Bytes of this chunk beyond the limit mean the body was cut; a body that filled
-            // the limit exactly is cut only if more bytes follow.
-            let truncated = body_size > room;
+            // A body that filled the limit exactly is cut only if more bytes follow.
             self.watch_overflow = full && !truncated && !end_of_stream;
             self.inspect(&mut w, &body, truncated);
         }
@@ -305,11 +307,7 @@ impl HttpFilter {
             return false;
         };
         w.recorder.count_blocked();
-        let reply = block.reply(now);
-        let headers = reply.headers();
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let sent =
-            host::send_local_response(u32::from(reply.status), &headers, reply.body().as_bytes());
+        let sent = send_reply(&block.reply(now));
         self.answered_locally = sent;
         sent
     }

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An address range from `actor.trusted_proxies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
+pub(crate) struct Cidr {
     addr: IpAddr,
     bits: u8,
 }
@@ -21,7 +21,7 @@ impl Cidr {
 }
 
 /// Parses `10.0.0.0/8`, `2001:db8::/32` or a plain address (a /32 or /128).
-pub fn parse_cidr(s: &str) -> Option<Cidr> {
+pub(crate) fn parse_cidr(s: &str) -> Option<Cidr> {
     let (addr, bits) = match s.trim().split_once('/') {
         Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
         None => (s.trim(), None),

@@ -8,7 +8,7 @@
 /// step, a host that passed 0). Smaller steps are indistinguishable from records merged late.
 pub const CLOCK_STEP_MS: u64 = 5_000;
 /// Times before this (September 2001) are not clock readings (a host that passed 0).
-pub const TIME_FLOOR_MS: u64 = 1_000_000_000_000;
+pub(crate) const TIME_FLOOR_MS: u64 = 1_000_000_000_000;
 /// Bases start this far behind the first time seen, so that records slightly older than the
 /// first (other workers, replays) still have an offset.
 const BASE_SLACK_MS: u64 = 8 * 24 * 3600 * 1000;
@@ -17,11 +17,11 @@ const REBASE_AT_MS: u64 = 40 * 24 * 3600 * 1000;
 
 /// Which stored times an offset is counted from.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Base(Option<u64>);
+pub(crate) struct Base(Option<u64>);
 
 /// An offset, and how far stored offsets must move down first (a new base), if at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Offset {
+pub(crate) struct Offset {
     pub value: u32,
     pub shift_down: Option<u32>,
 }
@@ -72,7 +72,7 @@ fn at(base: u64, ts_ms: u64, shift_down: Option<u32>) -> Offset {
 
 /// The latest host time seen, and whether a new reading means the clock stepped back.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Clock {
+pub(crate) struct Clock {
     pub high_ms: u64,
 }
 

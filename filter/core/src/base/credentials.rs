@@ -2,7 +2,7 @@
 //! when an actor is taken from them.
 
 /// Header names whose values are credentials: an actor taken from them is reported as a hash.
-pub fn is_credential_header(name: &str) -> bool {
+pub(crate) fn is_credential_header(name: &str) -> bool {
     const PARTS: [&str; 8] = [
         "auth",
         "token",
@@ -21,7 +21,7 @@ pub fn is_credential_header(name: &str) -> bool {
 }
 
 /// Headers never copied into samples, whatever the config says.
-pub const ALWAYS_REDACTED: [&str; 4] = [
+pub(crate) const ALWAYS_REDACTED: [&str; 4] = [
     "authorization",
     "cookie",
     "proxy-authorization",

@@ -5,7 +5,7 @@ use siphasher::sip::SipHasher13;
 use std::hash::BuildHasher;
 
 #[derive(Debug, Clone, Copy)]
-pub struct SeededState {
+pub(crate) struct SeededState {
     k0: u64,
     k1: u64,
 }
@@ -37,7 +37,7 @@ impl BuildHasher for SeededState {
 }
 
 /// SplitMix64: expands one seed into well-mixed values (hasher keys, jitter, ids).
-pub fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

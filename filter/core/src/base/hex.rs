@@ -3,20 +3,20 @@
 use std::fmt::Write as _;
 
 /// Appends `bytes` to `out` as lower-case hex.
-pub fn encode_into(out: &mut String, bytes: &[u8]) {
+pub(crate) fn encode_into(out: &mut String, bytes: &[u8]) {
     for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
 }
 
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     encode_into(&mut out, bytes);
     out
 }
 
 /// The bytes of a hex string (either case), or `None` if it is not one.
-pub fn decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }

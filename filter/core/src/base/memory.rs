@@ -5,7 +5,7 @@
 
 /// What one part holds and may hold, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
+pub(crate) struct Budget {
     pub limit: usize,
     pub used: usize,
 }
@@ -43,7 +43,7 @@ impl Budget {
 /// samples have their own so that a flood of one-off actors cannot crowd them out; the outbox
 /// holds events until delivered; the reorder buffer holds worker records for a few ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shares {
+pub(crate) struct Shares {
     /// Windows and cooldowns of every tracked key (split evenly between the per-actor and the
     /// per-API tables when both exist).
     pub tables: usize,
@@ -68,7 +68,7 @@ impl Shares {
 }
 
 /// Heap bytes a value owns beyond its own size (strings, boxes), for the budget.
-pub trait HeapSize {
+pub(crate) trait HeapSize {
     fn heap_bytes(&self) -> usize;
 }
 

@@ -2,7 +2,7 @@
 //! never holds the old and the new storage at once, and what it holds is known to the byte.
 //! Slots per page are a power of two, so that finding a slot costs a shift and a mask.
 
-pub struct Paged<T> {
+pub(crate) struct Paged<T> {
     pages: Vec<Vec<T>>,
     /// Elements held.
     len: usize,

@@ -3,7 +3,7 @@
 
 /// A webhook URL as an error may show it: user info, path and query can hold secrets (many
 /// webhook URLs carry their token in the path), so only the scheme and host are kept.
-pub fn url_for_errors(url: &str) -> String {
+pub(crate) fn url_for_errors(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return if url.contains(['/', '@', '?']) {
             "<not a URL>".to_string()
@@ -19,7 +19,7 @@ pub fn url_for_errors(url: &str) -> String {
 }
 
 /// Splits `http(s)://authority/path?query` into authority and path (with query), or `None`.
-pub fn split_url(url: &str) -> Option<(String, String)> {
+pub(crate) fn split_url(url: &str) -> Option<(String, String)> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;

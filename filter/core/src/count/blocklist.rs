@@ -4,6 +4,7 @@ use crate::base::hash::SeededState;
 use crate::base::memory::{Budget, HeapSize};
 use crate::base::wire::{put_varint, Reader, WireError};
 use crate::model::actor::ActorKey;
+use crate::model::reply::BlockedReply;
 use hashbrown::HashMap;
 use std::collections::BTreeMap;
 
@@ -16,34 +17,7 @@ pub struct Block {
 impl Block {
     /// The local reply a host sends a request of this actor at `now_ms`.
     pub fn reply(&self, now_ms: u64) -> BlockedReply {
-        BlockedReply {
-            status: self.status,
-            retry_after_secs: self.until_ms.saturating_sub(now_ms).div_ceil(1000),
-        }
-    }
-}
-
-/// What a blocked request gets from the host, before it reaches the upstream: the same in
-/// every host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockedReply {
-    pub status: u16,
-    pub retry_after_secs: u64,
-}
-
-impl BlockedReply {
-    pub fn headers(&self) -> [(&'static str, String); 2] {
-        [
-            ("content-type", "application/json".to_string()),
-            ("retry-after", self.retry_after_secs.to_string()),
-        ]
-    }
-
-    pub fn body(&self) -> String {
-        format!(
-            "{{\"error\":\"too many client errors\",\"blocked_by\":\"actorwatch\",\"retry_after_secs\":{}}}",
-            self.retry_after_secs
-        )
+        BlockedReply::actor(self.status, self.until_ms.saturating_sub(now_ms).div_ceil(1000))
     }
 }
 
@@ -300,10 +274,10 @@ mod tests {
             status: 403,
         };
         let reply = block.reply(1);
-        assert_eq!((reply.status, reply.retry_after_secs), (403, 10));
-        assert_eq!(block.reply(2).retry_after_secs, 10);
-        assert_eq!(block.reply(0).retry_after_secs, 11, "10.001 s rounds up");
-        assert_eq!(block.reply(20_000).retry_after_secs, 0);
+        assert_eq!((reply.status, reply.retry_after_secs), (403, Some(10)));
+        assert_eq!(block.reply(2).retry_after_secs, Some(10));
+        assert_eq!(block.reply(0).retry_after_secs, Some(11), "10.001 s rounds up");
+        assert_eq!(block.reply(20_000).retry_after_secs, Some(0));
         let body: serde_json::Value = serde_json::from_str(&reply.body()).unwrap();
         assert_eq!(body["retry_after_secs"], 10);
         assert_eq!(body["blocked_by"], "actorwatch");

@@ -10,7 +10,7 @@ const PAGE: usize = 1024;
 /// The reference count header an `Arc<str>` allocates beside its text.
 const ARC_HEADER_BYTES: usize = 2 * size_of::<usize>();
 
-pub struct Sample {
+pub(crate) struct Sample {
     pub ts_ms: u64,
     pub status: u16,
     pub orig: Arc<str>,
@@ -21,7 +21,7 @@ fn sample_bytes(orig: &str) -> usize {
 }
 
 /// Samples of the keys of one table, by slot.
-pub struct SampleStore {
+pub(crate) struct SampleStore {
     /// Ring id + 1 per slot; 0: none.
     refs: Paged<u32>,
     rings: Paged<VecDeque<Sample>>,

@@ -19,7 +19,7 @@ const RING_MIN_CAPACITY: usize = 4;
 
 /// Outcome of recording one time in a rule's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowResult {
+pub(crate) struct WindowResult {
     /// `threshold` times fall within `(t - window, t]`.
     pub flagged: bool,
     /// How many kept times fall within `(t - window, t]` (at most `threshold`).
@@ -32,7 +32,7 @@ const NOT_KEPT: WindowResult = WindowResult {
 };
 
 /// The rings of every key's windows that hold two or more times.
-pub struct Rings {
+pub(crate) struct Rings {
     rings: Paged<VecDeque<u32>>,
     /// Ring ids whose storage was given back, for reuse.
     free: Vec<u32>,
@@ -287,11 +287,11 @@ impl Default for Rings {
 }
 
 /// When this rule last raised an event (offset), 0 if never.
-pub fn last_event(w: &[u32]) -> u32 {
+pub(crate) fn last_event(w: &[u32]) -> u32 {
     w.get(LAST_EVENT).copied().unwrap_or(0)
 }
 
-pub fn set_last_event(w: &mut [u32], t: u32) {
+pub(crate) fn set_last_event(w: &mut [u32], t: u32) {
     set(w, LAST_EVENT, t);
 }
 

@@ -14,7 +14,7 @@ use crate::model::actor::{ActorKey, Resolved};
 use crate::model::config::Config;
 use crate::model::metrics::Metrics;
 use crate::model::observation::{Headers, Observation};
-use crate::model::record::OwnedRecord;
+use crate::model::record::{OwnedRecord, Record};
 use crate::protocol::delta::merge_delta;
 use std::sync::Arc;
 
@@ -162,10 +162,8 @@ impl Engine {
         obs: &Observation,
         detections: &mut Vec<Detection>,
     ) -> Verdict {
-        if !self.detector.counts_status(obs.status)
-            && !self.detector.records_every_request()
-            && obs.threats.is_none_or(|t| t.is_empty())
-        {
+        let findings = obs.threats.is_some_and(|t| !t.is_empty());
+        if !self.detector.recording().wants(obs.status, findings) {
             self.detector.count_unmatched();
             return Verdict::default();
         }
@@ -208,24 +206,21 @@ impl Engine {
     /// records before it still count.
     pub fn apply_delta(&mut self, now_ms: u64, delta: &[u8]) -> Result<Vec<Detection>, WireError> {
         let mut detections = Vec::new();
-        let result = if self.reorder.window_ms() == 0 {
-            self.detector.apply_delta(now_ms, delta, &mut detections)
-        } else {
-            self.detector.observe_clock(now_ms);
-            let mut held = Vec::new();
-            let matched = self.cfg.matched_statuses();
-            let result = merge_delta(delta, matched, &mut self.counts, |r| {
-                held.push(OwnedRecord::of(&r))
-            });
-            let (detector, fleet) = (&mut self.detector, &mut self.fleet);
-            let cfg = Arc::clone(&self.cfg);
-            for record in held {
-                self.reorder.hold(record, &mut |r: OwnedRecord| {
-                    count_record(detector, fleet, &cfg, &r, &mut detections);
+        self.detector.observe_clock(now_ms);
+        let matched = self.detector.recording().matched();
+        let cfg = Arc::clone(&self.cfg);
+        let (detector, fleet, reorder) = (&mut self.detector, &mut self.fleet, &mut self.reorder);
+        // One path whatever the reorder window: every record is merged and counted the same
+        // way; a window only holds records back before they reach `count_record`.
+        let result = merge_delta(delta, matched, &mut self.counts, |r| {
+            if reorder.window_ms() == 0 {
+                count_record(detector, fleet, &cfg, &r, &mut detections);
+            } else {
+                reorder.hold(OwnedRecord::of(&r), &mut |held: OwnedRecord| {
+                    count_record(detector, fleet, &cfg, &held.as_record(), &mut detections);
                 });
             }
-            result
-        };
+        });
         self.queue(now_ms, &detections);
         result.map(|()| detections)
     }
@@ -238,7 +233,7 @@ impl Engine {
         let (detector, fleet) = (&mut self.detector, &mut self.fleet);
         let cfg = Arc::clone(&self.cfg);
         self.reorder.release(now_ms, &mut |r: OwnedRecord| {
-            count_record(detector, fleet, &cfg, &r, &mut detections);
+            count_record(detector, fleet, &cfg, &r.as_record(), &mut detections);
         });
         self.queue(now_ms, &detections);
         detections
@@ -358,14 +353,13 @@ fn count_record(
     detector: &mut Detector,
     fleet: &mut Option<Fleet>,
     cfg: &Config,
-    owned: &OwnedRecord,
+    r: &Record,
     detections: &mut Vec<Detection>,
 ) {
-    let r = owned.as_record();
     let from = detections.len();
-    detector.apply(&r, &mut || r.sample(cfg), detections);
+    detector.apply(r, &mut || r.sample(cfg), detections);
     if let Some(fleet) = fleet {
-        fleet.record(&r);
-        fleet.settle_local(&r, detections, from);
+        fleet.record(r);
+        fleet.settle_local(r, detections, from);
     }
 }

@@ -60,7 +60,7 @@ impl FleetCall {
 
 /// What an answer brought: events this proxy raises, and blocks for every actor named.
 #[derive(Debug, Default)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub detections: Vec<Detection>,
     pub blocks: Vec<(ActorKey, u64, u16)>,
 }
@@ -140,7 +140,7 @@ struct Inflight {
     sent: bool,
 }
 
-pub struct Fleet {
+pub(crate) struct Fleet {
     cfg: Arc<Config>,
     instance: String,
     next_seq: u64,

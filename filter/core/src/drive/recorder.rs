@@ -2,10 +2,9 @@
 //! into its own buffer (no hashing, no shared state per request) and hands it over as a delta
 //! ([`crate::protocol::delta`]) on each tick.
 
-use crate::base::status::StatusSet;
 use crate::count::blocklist::Blocklist;
 use crate::model::actor::Resolved;
-use crate::model::config::{quiet_covers, Config};
+use crate::model::config::{quiet_covers, Config, Recording};
 use crate::model::observation::Observation;
 use crate::model::record::{prepare, record_of, Record};
 use crate::protocol::delta::{encode_delta, put_record, DeltaCounts, DeltaReader};
@@ -15,24 +14,20 @@ use std::sync::Arc;
 /// buffer (no shared state, no hashing) and hands it over as a delta on each tick.
 pub struct Recorder {
     cfg: Arc<Config>,
-    matched: StatusSet,
-    /// Object-ID enumeration counts every request, whatever its status.
-    every_request: bool,
+    recording: Recording,
     buf: Vec<u8>,
     counts: DeltaCounts,
     max_buffer_bytes: usize,
 }
 
 /// Default bound on a worker's unsent records; beyond it records are dropped and counted.
-pub const DEFAULT_MAX_BUFFER_BYTES: usize = 4 << 20;
+pub(crate) const DEFAULT_MAX_BUFFER_BYTES: usize = 4 << 20;
 
 impl Recorder {
     pub fn new(cfg: Arc<Config>) -> Self {
-        let matched = cfg.matched_statuses();
         Recorder {
-            every_request: cfg.records_every_request(),
+            recording: cfg.recording(),
             cfg,
-            matched,
             buf: Vec::new(),
             counts: DeltaCounts::default(),
             max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
@@ -115,14 +110,14 @@ impl Recorder {
     /// Whether any rule counts `status`: hosts skip gathering a response's details otherwise.
     #[inline]
     pub fn counts_status(&self, status: u16) -> bool {
-        self.matched.contains(status)
+        self.recording.counts_status(status)
     }
 
     /// Whether a response is recorded: its status is counted, its request has threat
     /// findings, or every request is (object-ID enumeration).
     #[inline]
     pub fn wants(&self, status: u16, has_findings: bool) -> bool {
-        has_findings || self.every_request || self.matched.contains(status)
+        self.recording.wants(status, has_findings)
     }
 
     /// Counts one request the threat rules inspected: its bytes, and whether its body was cut.

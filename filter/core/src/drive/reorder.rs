@@ -34,7 +34,7 @@ impl Ord for Held {
 
 const SLOT_BYTES: usize = size_of::<Reverse<Held>>();
 
-pub struct Reorder {
+pub(crate) struct Reorder {
     window_ms: u64,
     heap: BinaryHeap<Reverse<Held>>,
     seq: u64,

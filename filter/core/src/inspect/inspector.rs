@@ -7,6 +7,7 @@ use crate::inspect::{inspect, Attack, Request, Scope};
 use crate::model::config::{Action, Config};
 use crate::model::findings::{Inspection, ThreatHit};
 use crate::model::observation::Headers;
+use crate::model::reply::BlockedReply;
 use crate::model::threat::auth::weak_authentication;
 use crate::model::threat::id::ThreatId;
 use crate::model::threat::rule::SAMPLE_BODY_BYTES;
@@ -68,6 +69,24 @@ impl Inspector {
 
     pub fn body_max_bytes(&self) -> usize {
         self.cfg.body_max_bytes
+    }
+
+    /// Of a body that has shown `seen` bytes so far, how many a host keeps for inspection, and
+    /// whether it was cut: the one rule every host cuts bodies by. A body that fills
+    /// `body_max_bytes` exactly is cut only once a further byte shows.
+    pub fn body_cut(&self, seen: usize) -> (usize, bool) {
+        let limit = self.cfg.body_max_bytes;
+        (seen.min(limit), seen > limit)
+    }
+
+    /// The part of a whole body in hand that is inspected (none when no rule reads bodies),
+    /// and whether it was cut ([`Inspector::body_cut`]).
+    pub fn body_prefix<'a>(&self, body: &'a [u8]) -> (&'a [u8], bool) {
+        if !self.wants_body {
+            return (&[], false);
+        }
+        let (keep, cut) = self.body_cut(body.len());
+        (body.get(..keep).unwrap_or(body), cut)
     }
 
     /// Whether a matching request may be answered before the upstream: hosts then inspect
@@ -135,6 +154,11 @@ impl Inspector {
             let rule = self.cfg.threat_rules.get(hit.rule)?;
             (rule.action == Action::Block).then_some(rule.block_status)
         })
+    }
+
+    /// The reply a host sends instead of forwarding the request, when a blocking rule matched.
+    pub fn block_reply(&self, inspection: &Inspection) -> Option<BlockedReply> {
+        self.block_status(inspection).map(BlockedReply::request)
     }
 }
 

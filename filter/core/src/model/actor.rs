@@ -37,7 +37,7 @@ impl crate::base::memory::HeapSize for ActorKey {
 
 /// Where an actor's identity comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActorSource {
+pub(crate) enum ActorSource {
     /// The connection's peer address.
     Peer,
     /// X-Forwarded-For, walked from the right past trusted hops and trusted proxies.
@@ -50,9 +50,9 @@ pub enum ActorSource {
 
 #[derive(Debug, Clone)]
 pub struct ActorConfig {
-    pub sources: Vec<ActorSource>,
+    pub(crate) sources: Vec<ActorSource>,
     pub xff_trusted_hops: usize,
-    pub trusted_proxies: Vec<Cidr>,
+    pub(crate) trusted_proxies: Vec<Cidr>,
     pub ipv6_prefix: u8,
     pub ipv4_prefix: u8,
 }
@@ -210,7 +210,7 @@ impl ActorConfig {
 
 /// Whether `s` is a DNS host name: dot-separated labels of 1-63 letters, digits and inner
 /// hyphens, at most 253 characters in all, with at least one letter (`1.2.3` is no name).
-pub fn is_host_name(s: &str) -> bool {
+pub(crate) fn is_host_name(s: &str) -> bool {
     s.len() <= 253
         && s.bytes().any(|b| b.is_ascii_alphabetic())
         && s.split('.').all(|label| {

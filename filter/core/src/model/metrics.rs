@@ -219,7 +219,7 @@ metrics! {
 
 /// Which of a threat rule's own counters an outcome adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThreatCount {
+pub(crate) enum ThreatCount {
     Matched,
     Event,
     Suppressed,
@@ -227,7 +227,7 @@ pub enum ThreatCount {
 
 impl Metrics {
     /// Adds one to a threat rule's own counter (matched, events, suppressed).
-    pub fn count_threat(&mut self, id: crate::model::threat::ThreatId, what: ThreatCount) {
+    pub(crate) fn count_threat(&mut self, id: crate::model::threat::ThreatId, what: ThreatCount) {
         use crate::model::threat::ThreatId;
         let [matched, events, suppressed] = match id {
             ThreatId::SqlInjection => [

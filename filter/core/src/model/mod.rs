@@ -10,6 +10,7 @@ pub(crate) mod metrics;
 pub(crate) mod observation;
 pub(crate) mod payload;
 pub(crate) mod record;
+pub(crate) mod reply;
 pub(crate) mod sample;
 pub(crate) mod texts;
 pub(crate) mod threat;

@@ -48,7 +48,7 @@ impl Record<'_> {
 
 /// A record that outlives the bytes it was read from (held while deltas are reordered).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnedRecord {
+pub(crate) struct OwnedRecord {
     pub ts_ms: u64,
     pub status: u16,
     pub actor: ActorKey,

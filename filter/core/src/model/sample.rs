@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Longest method kept; longer ones are cut.
-pub const MAX_METHOD_BYTES: usize = 32;
+pub(crate) const MAX_METHOD_BYTES: usize = 32;
 const MAX_SAMPLE_HEADERS: usize = 64;
 const MAX_SAMPLE_HEADER_VALUE: usize = 256;
 
 /// Whether a header may be copied into a sample.
-pub fn is_redacted(cfg: &Config, name: &str) -> bool {
+pub(crate) fn is_redacted(cfg: &Config, name: &str) -> bool {
     ALWAYS_REDACTED.iter().any(|h| name.eq_ignore_ascii_case(h))
         || is_credential_header(name)
         || cfg
@@ -30,7 +30,7 @@ pub fn is_redacted(cfg: &Config, name: &str) -> bool {
 /// The headers a sample may show, as a compact block: a varint count, then each lower-case
 /// name and truncated value as varint-length strings. Credentials and pseudo-headers are left
 /// out here already, so they never travel in a delta.
-pub fn sample_headers_block(cfg: &Config, obs: &Observation) -> Vec<u8> {
+pub(crate) fn sample_headers_block(cfg: &Config, obs: &Observation) -> Vec<u8> {
     let mut pairs: Vec<u8> = Vec::with_capacity(256);
     let mut count = 0u64;
     obs.headers.for_each(&mut |name, value| {
@@ -60,7 +60,7 @@ fn decode_headers_block(block: &[u8]) -> Option<Vec<(&str, &str)>> {
 
 /// The sample document of a request whose headers travelled as a block (see
 /// [`sample_headers_block`]); `None` if the block is malformed.
-pub fn block_sample(
+pub(crate) fn block_sample(
     cfg: &Config,
     block: &[u8],
     ts_ms: u64,
@@ -86,7 +86,7 @@ pub fn block_sample(
 /// request headers minus credentials, as Akto formats its samples (the header map is itself a
 /// JSON string). Header names are lower-cased and sorted, repeated headers joined with ", ",
 /// so every host writes the same bytes for the same request.
-pub fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
+pub(crate) fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut kept = 0;
     obs.headers.for_each(&mut |name, value| {

@@ -2,7 +2,7 @@
 
 use crate::model::payload::{Overview, Remediation, RemediationStep};
 
-pub fn overview_4xx() -> Overview {
+pub(crate) fn overview_4xx() -> Overview {
     Overview {
         description: "One actor (a client IP, an IPv6 /64, or an API credential) received an unusually high number of 4XX responses in a short window. actorwatch counted every such response at the proxy or the edge and raised this event when the configured threshold was reached inside the sliding window.".into(),
         details: "Legitimate clients rarely collect many client errors in a row. Bursts of 404s usually mean path or ID enumeration (a scanner walking routes, a script guessing object IDs); bursts of 401s and 403s usually mean credential stuffing, token guessing or probing for broken authorization; bursts of 400s and 422s often mean a fuzzer. The samples in this event are the latest counted requests, with credential headers removed.".into(),
@@ -10,7 +10,7 @@ pub fn overview_4xx() -> Overview {
     }
 }
 
-pub fn remediation_4xx() -> Remediation {
+pub(crate) fn remediation_4xx() -> Remediation {
     Remediation {
         title: "Contain the actor and close what it was probing for".into(),
         steps: vec![

@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 // ---------------------------------------------------------------------------------------------
 
 const DELTA_MAGIC: &[u8; 3] = b"AWD";
-pub const DELTA_VERSION: u8 = 3;
+pub(crate) const DELTA_VERSION: u8 = 3;
 
 pub(crate) fn put_record(out: &mut Vec<u8>, r: &Record) {
     put_varint(out, r.ts_ms);
@@ -177,7 +177,7 @@ impl<'a> DeltaReader<'a> {
 /// its threat findings or for enumeration, and is not `matched`: every host that merges deltas
 /// counts it here, the same way. A malformed delta is rejected from the first bad record on
 /// (counted in `deltas_rejected`); records before it still count.
-pub fn merge_delta<'a>(
+pub(crate) fn merge_delta<'a>(
     delta: &'a [u8],
     matched: StatusSet,
     metrics: &mut Metrics,

@@ -94,7 +94,7 @@ pub fn actor_hex(key: &ActorKey) -> String {
 }
 
 /// The actor of [`actor_hex`], if `hex` is one.
-pub fn actor_of_hex(hex: &str) -> Option<ActorKey> {
+pub(crate) fn actor_of_hex(hex: &str) -> Option<ActorKey> {
     let bytes = crate::base::hex::decode(hex)?;
     let mut reader = crate::base::wire::Reader::new(&bytes);
     let key = ActorKey::decode(&mut reader).ok()?;

@@ -5,7 +5,6 @@
 use crate::base::clock::{Base, Clock, TIME_FLOOR_MS};
 use crate::base::hash::{splitmix64, SeededState};
 use crate::base::memory::{HeapSize, Shares};
-use crate::base::status::StatusSet;
 use crate::base::template::template;
 use crate::base::wire::WireError;
 use crate::count::blocklist::Blocklist;
@@ -13,7 +12,7 @@ use crate::count::sample_store::{Sample, SampleStore};
 use crate::count::table::{layout, Now, Protection, RuleLayout, Slot, Table};
 use crate::count::window::WindowResult;
 use crate::model::actor::ActorKey;
-use crate::model::config::{Action, Config, Per, Rule};
+use crate::model::config::{Action, Config, Per, Recording, Rule};
 use crate::model::metrics::Metrics;
 use crate::model::observation::Observation;
 use crate::model::payload::{MaliciousEvent, SamplePayload};
@@ -108,7 +107,7 @@ impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
 
 pub struct Detector {
     cfg: Arc<Config>,
-    matched: StatusSet,
+    recording: Recording,
     api_hasher: SeededState,
     per_actor: Option<Group<ActorKey>>,
     per_api: Option<Group<(ActorKey, u64)>>,
@@ -181,7 +180,7 @@ impl Detector {
                 crate::count::tracker::Tracker::new(SeededState::new(splitmix64(&mut s)), tables)
             }),
             enumeration,
-            matched: cfg.matched_statuses(),
+            recording: cfg.recording(),
             cfg,
             api_hasher,
             clock: Clock::default(),
@@ -198,12 +197,11 @@ impl Detector {
         &self.cfg
     }
 
-    /// Whether any rule counts `status`: responses outside cost this lookup and
-    /// [`Detector::count_unmatched`] (unless their request had threat findings, or every
-    /// request is counted: [`Detector::records_every_request`]).
+    /// Which responses are recorded; those it does not want cost this lookup and
+    /// [`Detector::count_unmatched`].
     #[inline]
-    pub fn counts_status(&self, status: u16) -> bool {
-        self.matched.contains(status)
+    pub fn recording(&self) -> Recording {
+        self.recording
     }
 
     /// Counts a response no rule counts (after [`Detector::counts_status`] said so).
@@ -222,8 +220,8 @@ impl Detector {
     ) -> Observed {
         self.counts.responses += 1;
         let findings = obs.threats.is_some_and(|t| !t.is_empty());
-        let counted = self.matched.contains(obs.status);
-        if !counted && !findings && self.enumeration.is_none() {
+        let counted = self.recording.counts_status(obs.status);
+        if !self.recording.wants(obs.status, findings) {
             return Observed::NotMatched;
         }
         self.counts.matched += u64::from(counted);
@@ -250,7 +248,7 @@ impl Detector {
         self.observe_clock(now_ms);
         let cfg = Arc::clone(&self.cfg);
         let mut counts = std::mem::take(&mut self.counts);
-        let matched = self.matched;
+        let matched = self.recording.matched();
         let result = merge_delta(delta, matched, &mut counts, |r| {
             self.apply(&r, &mut || r.sample(&cfg), out)
         });
@@ -344,7 +342,7 @@ impl Detector {
     /// gives the response's sample document; it is called only when the response may be one
     /// of the latest `samples_per_event` before an event (its window count is within
     /// `samples_per_event` of a threshold), so most traffic never pays for a sample.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         rec: &Record,
         make_sample: &mut dyn FnMut() -> Option<String>,

@@ -27,7 +27,7 @@ const EVICTION_SCAN: usize = 8;
 /// What makes a key worth keeping for one rule: counted responses in its window, or a
 /// cooldown still running.
 #[derive(Debug, Clone, Copy)]
-pub struct Protection {
+pub(crate) struct Protection {
     pub rule: RuleLayout,
     pub window_ms: u32,
     pub cooldown_ms: u32,
@@ -35,13 +35,13 @@ pub struct Protection {
 
 /// Where one rule's words sit inside a slot's words, and its threshold.
 #[derive(Debug, Clone, Copy)]
-pub struct RuleLayout {
+pub(crate) struct RuleLayout {
     pub offset: usize,
     pub threshold: u32,
 }
 
 /// The layout of each rule and the words per slot.
-pub fn layout(thresholds: &[u32]) -> (Vec<RuleLayout>, usize) {
+pub(crate) fn layout(thresholds: &[u32]) -> (Vec<RuleLayout>, usize) {
     let layouts: Vec<RuleLayout> = thresholds
         .iter()
         .enumerate()
@@ -56,7 +56,7 @@ pub fn layout(thresholds: &[u32]) -> (Vec<RuleLayout>, usize) {
 /// The time of a record as the table's two kinds of stored times see it: windows and
 /// cooldowns are offsets from bases of their own (see the detector's clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
+pub(crate) struct Now {
     pub window: u32,
     pub cooldown: u32,
 }
@@ -73,11 +73,11 @@ impl Now {
 }
 
 /// A slot number, valid until the next insertion.
-pub type Slot = u32;
+pub(crate) type Slot = u32;
 
 /// Where a key lives now, and whether it was just created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upsert {
+pub(crate) struct Upsert {
     pub slot: Slot,
     pub new: bool,
 }
@@ -88,7 +88,7 @@ enum Eviction<K> {
     AllCooling,
 }
 
-pub struct Table<K> {
+pub(crate) struct Table<K> {
     hasher: SeededState,
     /// Slot numbers by key hash. Kept at most half full, so that hashbrown always rehashes in
     /// place: it only reallocates when [`Table::grow_index`] decides, within the budget.

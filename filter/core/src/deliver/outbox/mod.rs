@@ -16,11 +16,11 @@ use std::sync::Arc;
 mod takeover;
 
 /// First retry waits about this long; each further one doubles it.
-pub const RETRY_BASE_MS: u64 = 1_000;
+pub(crate) const RETRY_BASE_MS: u64 = 1_000;
 /// No retry waits longer than this.
-pub const RETRY_CAP_MS: u64 = 300_000;
+pub(crate) const RETRY_CAP_MS: u64 = 300_000;
 /// How long past `timeout_ms` an attempt the host never reported on counts as failed.
-pub const LOST_ATTEMPT_GRACE_MS: u64 = 5_000;
+pub(crate) const LOST_ATTEMPT_GRACE_MS: u64 = 5_000;
 
 /// The wait before retry number `attempt` (1 = first retry): exponential, capped, with "equal
 /// jitter" (between half and all of the exponential value) drawn from `random`.

@@ -32,9 +32,9 @@ pub use sender::Sender;
 
 /// The counting state is due to be saved this long after it first changes: one batch of
 /// writes, not one per delta.
-pub const SAVE_AFTER_MS: u64 = 1_000;
+pub(crate) const SAVE_AFTER_MS: u64 = 1_000;
 /// Ids a side remembers: delta ids a sender applied, `refId`s a receiver delivered.
-pub const REMEMBERED_IDS: usize = 4_096;
+pub(crate) const REMEMBERED_IDS: usize = 4_096;
 /// Expired blocks are forgotten at most this often.
 pub(crate) const PRUNE_EVERY_MS: u64 = 1_000;
 

@@ -316,7 +316,7 @@ fn blocks_go_to_the_receiver_until_acknowledged() {
         .unwrap()
         .key;
     let block = r.blocklist().get(T + 1, &key).expect("merged");
-    assert_eq!(block.reply(T + 1).retry_after_secs, 60);
+    assert_eq!(block.reply(T + 1).retry_after_secs, Some(60));
     // Published: the next message for a new event carries no blocks.
     s.apply_delta(T + 5, None, &delta(&cfg, T + 5, &[]));
     assert_eq!(s.poll_message(T + 5, "shard-1"), None);

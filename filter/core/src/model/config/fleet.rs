@@ -8,7 +8,7 @@ use crate::base::url::{split_url, url_for_errors};
 use serde_json::Value;
 
 /// Least and default time between two batches: the resolution windows are counted at in Redis.
-pub const FLEET_BUCKET_MS: u64 = 100;
+pub(crate) const FLEET_BUCKET_MS: u64 = 100;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct FleetConfig {

@@ -15,12 +15,12 @@ use validate::Validator;
 
 /// Longest value accepted for window, cooldown and block durations (7 days). The engine stores
 /// times as 32-bit offsets and relies on this bound when it re-bases them.
-pub const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
+pub(crate) const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
 /// Largest accepted threshold: the exact window keeps one timestamp per counted response.
-pub const MAX_THRESHOLD: u64 = 10_000;
+pub(crate) const MAX_THRESHOLD: u64 = 10_000;
 /// The default memory budget: comfortable inside a Wasm VM (4 GiB address space at most).
-pub const DEFAULT_MAX_MEMORY_MB: u64 = 64;
-pub const MAX_MEMORY_MB: u64 = 1024;
+pub(crate) const DEFAULT_MAX_MEMORY_MB: u64 = 64;
+pub(crate) const MAX_MEMORY_MB: u64 = 1024;
 /// What one sample is assumed to take when checking that a budget can hold an event's samples
 /// (a typical request's headers; larger ones are skipped and counted at run time).
 const SAMPLE_BYTES_FOR_MINIMUM: usize = 2048;
@@ -88,8 +88,8 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-pub use crate::model::choices::{Action, DeliveryMode, FleetMode, Per, RuleKind, Severity};
-pub use fleet::{FleetConfig, FLEET_BUCKET_MS};
+pub(crate) use crate::model::choices::{Action, DeliveryMode, FleetMode, Per, RuleKind, Severity};
+pub(crate) use fleet::{FleetConfig, FLEET_BUCKET_MS};
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -193,10 +193,10 @@ pub struct Config {
 /// How a host looks up an environment variable by name: `None` when it is not set. The core
 /// never reads the environment itself; each host passes its own (the filter: the variables Envoy
 /// gives the VM; the CLI: its process environment; the Worker: its secrets and vars).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The lookup of a host without an environment: every `{"env": ...}` reference is unset.
-pub fn no_env(_name: &str) -> Option<String> {
+pub(crate) fn no_env(_name: &str) -> Option<String> {
     None
 }
 
@@ -286,6 +286,42 @@ impl Config {
             .iter()
             .fold(StatusSet::default(), |acc, r| acc.union(&r.statuses))
     }
+
+    /// Which responses are recorded ([`Recording`]).
+    pub fn recording(&self) -> Recording {
+        Recording {
+            matched: self.matched_statuses(),
+            every_request: self.records_every_request(),
+        }
+    }
+}
+
+/// Which responses are recorded: a status a counting rule counts, a request with threat
+/// findings, or every request (object-ID enumeration). The one rule recorders, detectors and
+/// the engine apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recording {
+    matched: StatusSet,
+    every_request: bool,
+}
+
+impl Recording {
+    /// Whether a counting rule counts `status`.
+    #[inline]
+    pub fn counts_status(&self, status: u16) -> bool {
+        self.matched.contains(status)
+    }
+
+    /// Whether a response of `status` is recorded, its request having threat findings or not.
+    #[inline]
+    pub fn wants(&self, status: u16, has_findings: bool) -> bool {
+        has_findings || self.every_request || self.matched.contains(status)
+    }
+
+    /// The statuses counting rules count.
+    pub fn matched(&self) -> StatusSet {
+        self.matched
+    }
 }
 
 /// A configuration parsed from its text, parsed again only when the text changes: hosts that
@@ -318,7 +354,7 @@ impl ConfigCache {
 }
 
 /// The rule used when a config has no `rules` key: Akto's 4XX filter, 10 in 60 s.
-pub fn default_rule() -> Rule {
+pub(crate) fn default_rule() -> Rule {
     let mut statuses = StatusSet::default();
     statuses.insert_range(400, 499);
     Rule {

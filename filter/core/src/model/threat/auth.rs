@@ -53,7 +53,7 @@ auth_checks! {
 
 /// A set of checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthChecks(u16);
+pub(crate) struct AuthChecks(u16);
 
 impl AuthChecks {
     /// Every check but `basic` and `jwt_hs256`: both are legitimate in many APIs and would
@@ -83,7 +83,7 @@ impl AuthChecks {
 
 /// The first check among `checks` that the request's `Authorization` header fails, if any.
 /// `now_ms` decides whether a JWT has expired.
-pub fn weak_authentication(
+pub(crate) fn weak_authentication(
     headers: &dyn Headers,
     checks: AuthChecks,
     now_ms: u64,

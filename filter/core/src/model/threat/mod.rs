@@ -5,14 +5,14 @@
 use crate::base::template::truncate;
 use crate::base::wire::{put_str, put_varint, Reader};
 
-pub mod auth;
-pub mod id;
-pub mod rule;
+pub(crate) mod auth;
+pub(crate) mod id;
+pub(crate) mod rule;
 mod texts;
 
-pub use crate::model::findings::Inspection;
-pub use id::ThreatId;
-pub use rule::{ThreatRule, SAMPLE_BODY_BYTES};
+pub(crate) use crate::model::findings::Inspection;
+pub(crate) use id::ThreatId;
+pub(crate) use rule::{ThreatRule, SAMPLE_BODY_BYTES};
 
 const MAX_NAME_BYTES: usize = 128;
 const MAX_EXCERPT_BYTES: usize = 160;

@@ -10,15 +10,15 @@ use crate::model::payload::{Overview, Remediation};
 
 /// Requests bodies are inspected up to this many bytes unless `body_max_bytes` says otherwise
 /// (as AWS WAF's managed rules do).
-pub const DEFAULT_BODY_MAX_BYTES: usize = 8192;
+pub(crate) const DEFAULT_BODY_MAX_BYTES: usize = 8192;
 /// Largest `body_max_bytes` accepted.
-pub const MAX_BODY_MAX_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BODY_MAX_BYTES: usize = 1 << 20;
 /// Bytes of the body a sample shows.
-pub const SAMPLE_BODY_BYTES: usize = 512;
+pub(crate) const SAMPLE_BODY_BYTES: usize = 512;
 
 /// Request parts a payload rule inspects, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PartSet(u8);
+pub(crate) struct PartSet(u8);
 
 impl PartSet {
     pub const NAMES: [(Part, &'static str); 5] = [
@@ -49,7 +49,7 @@ impl PartSet {
 /// Aggregation of a payload rule: `threshold` matches of one actor within `window_secs` raise
 /// an `AGGREGATED` event (instead of one `SINGLE` event per cooldown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Aggregation {
+pub(crate) struct Aggregation {
     pub threshold: u32,
     pub window_secs: u64,
 }
@@ -63,8 +63,8 @@ pub struct ThreatRule {
     pub severity: Severity,
     pub cooldown_secs: u64,
     /// Parts a payload rule inspects.
-    pub parts: PartSet,
-    pub aggregation: Option<Aggregation>,
+    pub(crate) parts: PartSet,
+    pub(crate) aggregation: Option<Aggregation>,
     /// ParamEnumeration: distinct values of a path parameter of one API...
     pub distinct: u32,
     /// ...within this window.
@@ -72,7 +72,7 @@ pub struct ThreatRule {
     /// ParamEnumeration with `action: block`: how long the actor stays blocked.
     pub block_secs: u64,
     /// WeakAuthentication: the checks applied.
-    pub checks: AuthChecks,
+    pub(crate) checks: AuthChecks,
     pub overview: Overview,
     pub remediation: Remediation,
 }
