@@ -482,3 +482,44 @@ fn a_flag_fired_for_an_event_raised_in_fallback_raises_nothing_more() {
     assert_eq!(e.metrics().fleet_events_suppressed, 1);
     assert!(!e.fleet_in_fallback());
 }
+
+#[test]
+fn a_full_batch_takes_the_actors_with_the_oldest_counts_and_the_next_one_the_rest() {
+    let cfg = config("alert");
+    let mut e = aggregator(&cfg);
+    // 5,000 actors (a full batch) counted at T0, one more 1.5 s later.
+    let mut rec = Recorder::new(Arc::clone(&cfg));
+    let peers: Vec<String> = (0..5_000u32)
+        .map(|i| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff))
+        .collect();
+    for peer in &peers {
+        rec.record(T0, &obs(peer, 404));
+    }
+    rec.record(T0 + 1_500, &obs("203.0.113.250", 404));
+    let delta = rec.take_delta().expect("a delta");
+    e.apply_delta(T0, &delta).expect("delta");
+    e.advance(T0 + 1_900);
+    let late = actor_hex(&actorwatch_core::ActorKey::V4([203, 0, 113, 250]));
+    let call = e.poll_fleet(T0 + 2_000).expect("a batch is due");
+    let first = batch_of(&call.body);
+    assert_eq!(first.actors.len(), 5_000);
+    assert!(
+        first.actors.iter().all(|a| a.key != late),
+        "the newest actor waits for the next batch"
+    );
+    let answers = vec![ActorReply::default(); first.actors.len()];
+    e.fleet_answered(T0 + 2_010, first.seq, 200, &reply(first.seq, answers));
+    // The next flush, within the grace period of the remaining count.
+    let call = (1..=10)
+        .find_map(|i| e.poll_fleet(T0 + 2_010 + i * 100))
+        .expect("the rest is due");
+    let second = batch_of(&call.body);
+    assert_eq!(
+        second
+            .actors
+            .iter()
+            .map(|a| a.key.as_str())
+            .collect::<Vec<_>>(),
+        vec![late.as_str()]
+    );
+}

@@ -4,7 +4,6 @@
 
 use crate::host;
 use crate::shared::{BLOCKLIST_KEY, FLEET_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
-use actorwatch_core::signature::SIGNATURE_HEADER;
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
@@ -214,23 +213,14 @@ impl Aggregator {
         let Some(call) = self.engine.poll_fleet(now) else {
             return;
         };
-        let fleet = &self.engine.config().fleet;
-        let (cluster, path, authority) = (
-            fleet.cluster.clone(),
-            fleet.path.clone(),
-            fleet.authority.clone(),
-        );
         let mut headers = vec![
             (":method", "POST"),
-            (":path", path.as_str()),
-            (":authority", authority.as_str()),
-            ("content-type", "application/json"),
+            (":path", call.path.as_str()),
+            (":authority", call.authority.as_str()),
         ];
-        if let Some(signature) = &call.signature {
-            headers.push((SIGNATURE_HEADER, signature.as_str()));
-        }
+        headers.extend(call.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         match hostcalls::dispatch_http_call(
-            &cluster,
+            &call.cluster,
             headers,
             Some(&call.body),
             vec![],

@@ -17,7 +17,10 @@ pub struct Block {
 impl Block {
     /// The local reply a host sends a request of this actor at `now_ms`.
     pub fn reply(&self, now_ms: u64) -> BlockedReply {
-        BlockedReply::actor(self.status, self.until_ms.saturating_sub(now_ms).div_ceil(1000))
+        BlockedReply::actor(
+            self.status,
+            self.until_ms.saturating_sub(now_ms).div_ceil(1000),
+        )
     }
 }
 
@@ -276,7 +279,11 @@ mod tests {
         let reply = block.reply(1);
         assert_eq!((reply.status, reply.retry_after_secs), (403, Some(10)));
         assert_eq!(block.reply(2).retry_after_secs, Some(10));
-        assert_eq!(block.reply(0).retry_after_secs, Some(11), "10.001 s rounds up");
+        assert_eq!(
+            block.reply(0).retry_after_secs,
+            Some(11),
+            "10.001 s rounds up"
+        );
         assert_eq!(block.reply(20_000).retry_after_secs, Some(0));
         let body: serde_json::Value = serde_json::from_str(&reply.body()).unwrap();
         assert_eq!(body["retry_after_secs"], 10);

@@ -88,7 +88,7 @@ impl Engine {
         };
         let answer = fleet.answered(now_ms, seq, status, body);
         for (key, until_ms, status) in &answer.blocks {
-            self.detector.blocks.insert(key, *until_ms, *status);
+            self.detector.block(key, *until_ms, *status);
         }
         self.queue(now_ms, &answer.detections);
     }
@@ -129,19 +129,19 @@ impl Engine {
 
     /// The status to answer with if `actor` is blocked now; counts the blocked request.
     pub fn check_blocked(&mut self, now_ms: u64, actor: &ActorKey) -> Option<u16> {
-        let status = self.detector.blocks.check(now_ms, actor)?;
+        let status = self.detector.blocklist().check(now_ms, actor)?;
         self.counts.blocked_requests += 1;
         Some(status)
     }
 
     pub fn blocklist(&self) -> &Blocklist {
-        &self.detector.blocks
+        self.detector.blocklist()
     }
 
     /// Actors whose responses workers may record with their time, status and actor alone
     /// ([`crate::Recorder::record_quiet`]), until each entry's end; published like the blocklist.
     pub fn quiet_list(&self) -> &Blocklist {
-        &self.detector.quiet
+        self.detector.quiet_list()
     }
 
     /// Counts one request the threat rules inspected (hosts without a [`crate::Recorder`]).
@@ -180,7 +180,7 @@ impl Engine {
         Verdict {
             matched: true,
             events: raised.len() as u32,
-            blocked_status: actor.and_then(|a| self.detector.blocks.check(now_ms, &a)),
+            blocked_status: actor.and_then(|a| self.detector.blocklist().check(now_ms, &a)),
         }
     }
 
@@ -244,8 +244,7 @@ impl Engine {
         if now_ms >= self.last_prune_ms.saturating_add(PRUNE_EVERY_MS)
             || now_ms < self.last_prune_ms
         {
-            self.detector.blocks.prune(now_ms);
-            self.detector.quiet.prune(now_ms);
+            self.detector.prune_lists(now_ms);
             self.last_prune_ms = now_ms;
         }
         self.outbox.poll(now_ms)

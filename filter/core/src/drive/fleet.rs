@@ -8,6 +8,7 @@
 //! around it, and goes to a successor aggregator with [`Fleet::export`] / [`Fleet::import`].
 //! Sans-I/O like the rest of the core: the host sends [`FleetCall`]s and reports the answers.
 
+use crate::base::hash::SeededState;
 use crate::base::template::template;
 use crate::count::detector::{counting_event, Detection};
 use crate::model::actor::ActorKey;
@@ -18,8 +19,9 @@ use crate::model::record::{OwnedRecord, Record};
 use crate::protocol::fleet::{
     actor_hex, actor_of_hex, Batch, BatchActor, BatchRule, Flag, Reply, PROTOCOL,
 };
+use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Actors in one batch at most: a POST stays a few hundred KiB; the rest waits for the next.
@@ -32,28 +34,43 @@ const ENTRY_BYTES: usize = 48;
 /// Claims queued at most: one per event raised in fallback; beyond, the oldest is dropped and
 /// counted (`fleet_claims_dropped`).
 const MAX_CLAIMS: usize = MAX_ACTORS_PER_BATCH;
+/// Mixed into the seed of the known actors' map, so that its hasher differs from the pending map's.
+const KNOWN_SEED: u64 = 0x6b6e_6f77_6e00_0001;
 
-/// A batch to POST to the front (`fleet.cluster`, `fleet.path`).
+/// A batch to POST to the front: where, with which headers, and the body, like a webhook
+/// [`crate::Delivery`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetCall {
     pub seq: u64,
+    /// `fleet.cluster`: the Envoy cluster of the front.
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    /// `content-type` and, when `fleet.hmac_secret` is set, `x-actorwatch-signature`.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout_ms: u64,
-    /// `x-actorwatch-signature` over the body, when `fleet.hmac_secret` is set.
-    pub signature: Option<String>,
 }
 
 impl FleetCall {
     fn new(cfg: &Config, seq: u64, body: Vec<u8>, now_ms: u64) -> Self {
-        let signature =
-            cfg.fleet.hmac_secret.as_ref().map(|secret| {
-                crate::deliver::signature::sign(secret.as_bytes(), now_ms / 1000, &body)
-            });
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if let Some(secret) = &cfg.fleet.hmac_secret {
+            let signature =
+                crate::deliver::signature::sign(secret.as_bytes(), now_ms / 1000, &body);
+            headers.push((
+                crate::deliver::signature::SIGNATURE_HEADER.to_string(),
+                signature,
+            ));
+        }
         FleetCall {
             seq,
+            cluster: cfg.fleet.cluster.clone(),
+            authority: cfg.fleet.authority.clone(),
+            path: cfg.fleet.path.clone(),
+            headers,
             body,
             timeout_ms: cfg.fleet.timeout_ms,
-            signature,
         }
     }
 }
@@ -145,7 +162,8 @@ pub(crate) struct Fleet {
     instance: String,
     next_seq: u64,
     rules: Vec<BatchRule>,
-    pending: HashMap<ActorKey, Pending>,
+    /// Keyed by actors an attacker chooses: hashed with the host's seed (see `base::hash`).
+    pending: HashMap<ActorKey, Pending, SeededState>,
     /// Counted responses (one per rule that counts it) waiting for the next batch.
     pending_counts: u64,
     pending_oldest_ms: u64,
@@ -154,7 +172,7 @@ pub(crate) struct Fleet {
     claims: VecDeque<Claim>,
     /// Changes when what [`Fleet::export`] writes changes (a claim, a new cooldown).
     handover_version: u64,
-    known: HashMap<ActorKey, Known>,
+    known: HashMap<ActorKey, Known, SeededState>,
     fallback: bool,
     next_flush_ms: u64,
     blocks_since_ms: u64,
@@ -193,13 +211,13 @@ impl Fleet {
             instance: format!("{instance:016x}"),
             next_seq: 1,
             rules,
-            pending: HashMap::new(),
+            pending: HashMap::with_hasher(SeededState::new(instance)),
             pending_counts: 0,
             pending_oldest_ms: u64::MAX,
             inflight: None,
             claims: VecDeque::new(),
             handover_version: 0,
-            known: HashMap::new(),
+            known: HashMap::with_hasher(SeededState::new(instance ^ KNOWN_SEED)),
             fallback: false,
             next_flush_ms: 0,
             blocks_since_ms: 0,
@@ -478,12 +496,18 @@ impl Fleet {
         self.next_seq += 1;
         let mut actors = Vec::new();
         let mut keys = Vec::new();
-        let taken: Vec<ActorKey> = self
+        // A full batch takes the actors whose counts are oldest, the nearest to arriving
+        // later than the grace period; the rest wait for the next one.
+        let mut taken: Vec<(u64, &ActorKey)> = self
             .pending
-            .keys()
-            .take(MAX_ACTORS_PER_BATCH)
-            .cloned()
+            .iter()
+            .map(|(key, p)| (p.entries.iter().map(|e| e.2).min().unwrap_or(0), key))
             .collect();
+        if taken.len() > MAX_ACTORS_PER_BATCH {
+            taken.select_nth_unstable_by_key(MAX_ACTORS_PER_BATCH, |(oldest, _)| *oldest);
+            taken.truncate(MAX_ACTORS_PER_BATCH);
+        }
+        let taken: Vec<ActorKey> = taken.into_iter().map(|(_, key)| key.clone()).collect();
         let mut oldest = u64::MAX;
         let mut counts = 0u64;
         for key in taken {
@@ -512,7 +536,8 @@ impl Fleet {
             self.handover_version += 1;
         }
         let mut carried = Vec::new();
-        let mut slots: HashMap<ActorKey, usize> = HashMap::new();
+        let mut slots: HashMap<ActorKey, usize, SeededState> =
+            HashMap::with_hasher(*self.pending.hasher());
         if !self.claims.is_empty() {
             slots.extend(keys.iter().cloned().zip(0..));
         }

@@ -57,7 +57,10 @@ mod tests {
         for reply in [actor, request] {
             let body: serde_json::Value = serde_json::from_str(&reply.body()).unwrap();
             assert_eq!(body["blocked_by"], "actorwatch");
-            assert_eq!(reply.headers()[0], ("content-type", "application/json".to_string()));
+            assert_eq!(
+                reply.headers()[0],
+                ("content-type", "application/json".to_string())
+            );
         }
         assert_eq!(actor.headers()[1], ("retry-after", "30".to_string()));
         assert_eq!(request.headers().len(), 1);

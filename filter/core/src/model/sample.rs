@@ -86,7 +86,12 @@ pub(crate) fn block_sample(
 /// request headers minus credentials, as Akto formats its samples (the header map is itself a
 /// JSON string). Header names are lower-cased and sorted, repeated headers joined with ", ",
 /// so every host writes the same bytes for the same request.
-pub(crate) fn sample_json(cfg: &Config, now_ms: u64, obs: &Observation, ip: Option<IpAddr>) -> String {
+pub(crate) fn sample_json(
+    cfg: &Config,
+    now_ms: u64,
+    obs: &Observation,
+    ip: Option<IpAddr>,
+) -> String {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut kept = 0;
     obs.headers.for_each(&mut |name, value| {

@@ -111,12 +111,12 @@ pub struct Detector {
     api_hasher: SeededState,
     per_actor: Option<Group<ActorKey>>,
     per_api: Option<Group<(ActorKey, u64)>>,
-    pub blocks: Blocklist,
+    blocks: Blocklist,
     /// Actors deep enough into rules' cooldowns that their next responses those rules count can
     /// neither raise an event nor be one of its samples: until then, hosts may record such
     /// responses with their time, status and actor alone. Each entry's `status` is the mask of
     /// those rules (bit = rule index, see [`crate::model::config::quiet_covers`]).
-    pub quiet: Blocklist,
+    quiet: Blocklist,
     /// Whether responses may be recorded that way: only actor-wide counting rules, no rule that
     /// reads every request's path, counts kept here rather than in Redis.
     quiet_eligible: bool,
@@ -195,6 +195,28 @@ impl Detector {
 
     pub fn config(&self) -> &Arc<Config> {
         &self.cfg
+    }
+
+    /// Actors blocked, as workers read them.
+    pub fn blocklist(&self) -> &Blocklist {
+        &self.blocks
+    }
+
+    /// Actors whose responses workers may record from their source alone (its
+    /// entries hold the mask of the rules they cover).
+    pub fn quiet_list(&self) -> &Blocklist {
+        &self.quiet
+    }
+
+    /// Blocks `key` until `until_ms` with `status` (a block decided elsewhere: Redis, a hub).
+    pub fn block(&mut self, key: &ActorKey, until_ms: u64, status: u16) {
+        self.blocks.insert(key, until_ms, status);
+    }
+
+    /// Forgets blocks and quiet entries that ended by `now_ms`.
+    pub fn prune_lists(&mut self, now_ms: u64) {
+        self.blocks.prune(now_ms);
+        self.quiet.prune(now_ms);
     }
 
     /// Which responses are recorded; those it does not want cost this lookup and

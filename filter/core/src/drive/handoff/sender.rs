@@ -153,7 +153,7 @@ impl Sender {
         if now_ms >= self.last_prune_ms.saturating_add(PRUNE_EVERY_MS)
             || now_ms < self.last_prune_ms
         {
-            self.detector.blocks.prune(now_ms);
+            self.detector.prune_lists(now_ms);
             self.last_prune_ms = now_ms;
         }
         self.changed(now_ms);
@@ -189,7 +189,7 @@ impl Sender {
     }
 
     fn blocks_unpublished(&self) -> bool {
-        self.detector.blocks.generation() != self.published_generation
+        self.detector.blocklist().generation() != self.published_generation
     }
 
     /// Something the receiver has not acknowledged: events, blocks or counters.
@@ -214,9 +214,9 @@ impl Sender {
         }
         self.fresh = false;
         self.report_seq += 1;
-        let generation = self.detector.blocks.generation();
+        let generation = self.detector.blocklist().generation();
         let blocks = (generation != self.published_generation)
-            .then(|| hex::encode(&self.detector.blocks.encode(now_ms)));
+            .then(|| hex::encode(&self.detector.blocklist().encode(now_ms)));
         let mut ref_ids = BTreeSet::new();
         for e in &self.held {
             ref_ids.insert(e.ref_id().to_string());
