@@ -9,7 +9,17 @@
 //! This file is the whole public API: the types hosts use, and namespaces for what other
 //! processes share (the fleet batch, handoff messages, signatures, Akto's payload) and for
 //! the request matchers. Everything else is the crate's own; ARCHITECTURE.md shows its layers.
+//!
+//! Cargo features line up with the layer folders: `inspect` (the request matchers and the
+//! [`Inspector`]), `fleet` (fleet mode) and `handoff`, all on by default. A build without one
+//! refuses, at validation, every configuration that needs it.
 #![forbid(unsafe_code)]
+// What only a compiled-out layer uses (the weak-authentication checks, fleet helpers) is dead in
+// a lean build; the full build keeps the lint.
+#![cfg_attr(
+    not(all(feature = "inspect", feature = "fleet", feature = "handoff")),
+    allow(dead_code)
+)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -19,6 +29,7 @@ mod base;
 mod count;
 mod deliver;
 mod drive;
+#[cfg(feature = "inspect")]
 pub mod inspect;
 mod model;
 mod protocol;
@@ -30,6 +41,7 @@ pub use count::detector::Detection;
 pub use deliver::outbox::Delivery;
 pub use drive::engine::Engine;
 pub use drive::recorder::Recorder;
+#[cfg(feature = "inspect")]
 pub use inspect::inspector::Inspector;
 pub use model::actor::{ActorKey, Resolved};
 pub use model::config::{Config, ConfigCache};
@@ -39,6 +51,7 @@ pub use model::observation::{Headers, Observation};
 pub use model::reply::BlockedReply;
 
 /// Fleet mode's batch and reply, as the aggregator and the `actorwatch front` exchange them.
+#[cfg(feature = "fleet")]
 pub mod fleet {
     pub use crate::drive::fleet::FleetCall;
     pub use crate::protocol::fleet::{
@@ -47,6 +60,7 @@ pub mod fleet {
 }
 
 /// Counting in many objects and delivering from one (the Worker's shards and hub).
+#[cfg(feature = "handoff")]
 pub mod handoff {
     pub use crate::drive::handoff::{Applied, Event, Message, Persist, Receiver, Report, Sender};
 }

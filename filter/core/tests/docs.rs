@@ -1,4 +1,6 @@
 //! The configuration README.md shows is valid, and documents every key the validator knows.
+//! README.md documents the full build (its examples use threat rules and fleet mode).
+#![cfg(all(feature = "inspect", feature = "fleet"))]
 
 use actorwatch_core::Config;
 #[cfg(target_arch = "wasm32")]

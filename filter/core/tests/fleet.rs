@@ -1,6 +1,7 @@
 //! Fleet mode at the engine's edge: the batches an aggregator sends, what it makes of Redis's
 //! answers (events, blocks), and its fallback when none comes. The front and Redis themselves
 //! are tested in `cli/tests/front.rs` and `tests/tests/fleet.rs` (real Redis, real Envoys).
+#![cfg(feature = "fleet")]
 
 use actorwatch_core::fleet::{actor_hex, ActorReply, Batch, Flag, Reply};
 use actorwatch_core::{Config, Engine, Observation, Recorder};

@@ -14,6 +14,7 @@
 //! uap-core's test resources and fake-useragent's data, prose from Debian's fortunes, and the
 //! benign request corpus. Each payload is also sent under encodings and placements
 //! ([`Variant`]).
+#![cfg(feature = "inspect")]
 #![cfg(not(target_arch = "wasm32"))]
 
 use actorwatch_core::inspect::{inspect, Attack, Hit, Request, Scope};

@@ -1,6 +1,7 @@
 //! Threat rules through the engine: one event per actor and rule per cooldown, `SINGLE` and
 //! `AGGREGATED` events in Akto's format, block decisions, object-ID enumeration at its
 //! boundary, findings through worker deltas, and configuration errors naming their key.
+#![cfg(feature = "inspect")]
 
 use actorwatch_core::payload::WebhookPayload;
 use actorwatch_core::Inspection;

@@ -1,5 +1,6 @@
 //! Attacks and their benign twins (`fixtures/twins.tsv`): each attack raises its class, each
 //! twin raises nothing. Runs natively and as wasm, so the vocabularies load in both.
+#![cfg(feature = "inspect")]
 use actorwatch_core::inspect::{inspect, Request, Scope};
 use std::collections::BTreeMap;
 #[cfg(target_arch = "wasm32")]

@@ -8,6 +8,7 @@ use crate::base::wire::WireError;
 use crate::count::blocklist::Blocklist;
 use crate::count::detector::{Detection, Detector, Observed};
 use crate::deliver::outbox::{Delivery, Outbox};
+#[cfg(feature = "fleet")]
 use crate::drive::fleet::{Fleet, FleetCall};
 use crate::drive::reorder::Reorder;
 use crate::model::actor::{ActorKey, Resolved};
@@ -20,6 +21,31 @@ use std::sync::Arc;
 
 /// Expired blocks are forgotten at most this often.
 const PRUNE_EVERY_MS: u64 = 1_000;
+
+/// A build without the `fleet` feature has no fleet mode (validation refuses
+/// `fleet.mode: "redis"`): an engine's `fleet` is always `None`, and this empty stand-in lets
+/// the paths that would feed it compile away.
+#[cfg(not(feature = "fleet"))]
+enum Fleet {}
+
+#[cfg(not(feature = "fleet"))]
+impl Fleet {
+    fn record(&mut self, _: &Record) {
+        match *self {}
+    }
+
+    fn settle_local(&mut self, _: &Record, _: &mut [Detection], _: usize) {
+        match *self {}
+    }
+
+    fn metrics(&self) -> Metrics {
+        match *self {}
+    }
+
+    fn bytes(&self) -> usize {
+        match *self {}
+    }
+}
 
 /// What the engine concluded about one observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,6 +95,7 @@ impl Engine {
 
     /// Turns fleet mode on (the configuration says `fleet.mode: "redis"`; only Envoy's
     /// aggregator does this). `instance` must be random per aggregator run.
+    #[cfg(feature = "fleet")]
     pub fn enable_fleet(&mut self, instance: u64) {
         if self.cfg.fleet.is_redis() {
             self.fleet = Some(Fleet::new(Arc::clone(&self.cfg), instance));
@@ -76,12 +103,14 @@ impl Engine {
     }
 
     /// The batch to POST to the fleet's front now, if one is due (fleet mode only).
+    #[cfg(feature = "fleet")]
     pub fn poll_fleet(&mut self, now_ms: u64) -> Option<FleetCall> {
         self.fleet.as_mut()?.poll(now_ms)
     }
 
     /// The front's answer to batch `seq` (`status` 0: none came). Events Redis chose this
     /// proxy for are queued; blocks it reports are added to the blocklist.
+    #[cfg(feature = "fleet")]
     pub fn fleet_answered(&mut self, now_ms: u64, seq: u64, status: u16, body: &[u8]) {
         let Some(fleet) = self.fleet.as_mut() else {
             return;
@@ -95,12 +124,14 @@ impl Engine {
 
     /// Fleet mode: the claims and cooldowns a successor aggregator takes over
     /// ([`Engine::import_fleet`]); `None` without fleet mode.
+    #[cfg(feature = "fleet")]
     pub fn export_fleet(&self) -> Option<Vec<u8>> {
         self.fleet.as_ref().map(Fleet::export)
     }
 
     /// Fleet mode: takes over a predecessor's claims and cooldowns ([`Engine::export_fleet`]);
     /// returns the claims taken (0 without fleet mode).
+    #[cfg(feature = "fleet")]
     pub fn import_fleet(&mut self, now_ms: u64, bytes: &[u8]) -> Result<usize, serde_json::Error> {
         match self.fleet.as_mut() {
             Some(fleet) => fleet.import(now_ms, bytes),
@@ -109,11 +140,13 @@ impl Engine {
     }
 
     /// Changes whenever what [`Engine::export_fleet`] writes changes.
+    #[cfg(feature = "fleet")]
     pub fn fleet_handover_version(&self) -> Option<u64> {
         self.fleet.as_ref().map(Fleet::handover_version)
     }
 
     /// Whether fleet mode is on and Redis did not answer the last batch.
+    #[cfg(feature = "fleet")]
     pub fn fleet_in_fallback(&self) -> bool {
         self.fleet.as_ref().is_some_and(Fleet::in_fallback)
     }

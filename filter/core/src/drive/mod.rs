@@ -3,7 +3,9 @@
 //! delivering objects. The only layer that may import every other.
 
 pub(crate) mod engine;
+#[cfg(feature = "fleet")]
 pub(crate) mod fleet;
+#[cfg(feature = "handoff")]
 pub(crate) mod handoff;
 pub(crate) mod recorder;
 pub(crate) mod reorder;

@@ -2,5 +2,6 @@
 //! replies, the aggregator lease. Imports `base` and `model`.
 
 pub(crate) mod delta;
+#[cfg(feature = "fleet")]
 pub(crate) mod fleet;
 pub(crate) mod lease;

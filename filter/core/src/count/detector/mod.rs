@@ -610,7 +610,7 @@ fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
-fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePayload> {
+pub(crate) fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePayload> {
     let lower = at_ms.saturating_sub(rule.window_ms());
     ring.iter()
         .filter(|s| rule.statuses.contains(s.status) && s.ts_ms > lower && s.ts_ms <= at_ms)

@@ -7,6 +7,10 @@ use super::FleetMode;
 use crate::base::url::{split_url, url_for_errors};
 use serde_json::Value;
 
+/// Why a build without the `fleet` feature refuses `fleet.mode: "redis"`.
+#[cfg(not(feature = "fleet"))]
+pub(super) const NO_FLEET: &str = "this build has no fleet mode (feature \"fleet\")";
+
 /// Least and default time between two batches: the resolution windows are counted at in Redis.
 pub(crate) const FLEET_BUCKET_MS: u64 = 100;
 
@@ -85,6 +89,11 @@ impl Validator<'_> {
             return defaults;
         };
         let mode = self.choose(&obj, "mode", FleetMode::ALL, FleetMode::Local);
+        #[cfg(not(feature = "fleet"))]
+        if mode == FleetMode::Redis {
+            self.err("fleet.mode", NO_FLEET, &Value::String("redis".into()));
+            return defaults;
+        }
         let url = self.string(&obj, "url").unwrap_or_default();
         let (authority, path) = match split_url(&url) {
             Some(parts) => parts,

@@ -89,7 +89,9 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 pub(crate) use crate::model::choices::{Action, DeliveryMode, FleetMode, Per, RuleKind, Severity};
-pub(crate) use fleet::{FleetConfig, FLEET_BUCKET_MS};
+pub(crate) use fleet::FleetConfig;
+#[cfg(feature = "fleet")]
+pub(crate) use fleet::FLEET_BUCKET_MS;
 
 #[derive(Debug, Clone)]
 pub struct Rule {

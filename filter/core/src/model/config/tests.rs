@@ -378,6 +378,7 @@ fn the_cache_parses_again_only_when_the_text_changes() {
     assert_eq!(parses, 2);
 }
 
+#[cfg(feature = "fleet")]
 #[test]
 fn fleet_section_defaults_bounds_and_errors_name_their_keys() {
     let c = Config::from_json_str(MINIMAL).unwrap();
@@ -435,4 +436,52 @@ fn fleet_section_defaults_bounds_and_errors_name_their_keys() {
         !format!("{:?}", c.fleet).contains("s3cret"),
         "the secret is never printed"
     );
+}
+
+/// A build without the `inspect` feature (the lean filter) refuses every rule that reads
+/// requests with one error naming the rule, its id and the feature; enumeration only counts
+/// requests and still parses.
+#[cfg(not(feature = "inspect"))]
+#[test]
+fn without_inspect_a_rule_that_reads_requests_is_refused_by_its_id() {
+    let with = |rules: &str| {
+        errors_of(&format!(
+            r#"{{"threat_rules": [{rules}], "webhook": {{"url": "https://siem.example.com/akto"}}}}"#
+        ))
+    };
+    assert_eq!(
+        with(r#"{"id": "XSS", "action": "block"}"#),
+        vec![
+            r#"threat_rules[0].id: this build has no request inspection (feature "inspect"), got "XSS""#
+        ]
+    );
+    assert_eq!(
+        with(r#"{"id": "ParamEnumeration"}, {"id": "WeakAuthentication"}"#),
+        vec![
+            r#"threat_rules[1].id: this build has no request inspection (feature "inspect"), got "WeakAuthentication""#
+        ]
+    );
+    assert!(with(r#"{"id": "ParamEnumeration", "distinct": 20}"#).is_empty());
+    // An id no build knows is still named as such.
+    assert!(with(r#"{"id": "Nope"}"#)[0].starts_with("threat_rules[0].id: must be one of"));
+}
+
+/// A build without the `fleet` feature refuses fleet mode with one error, whatever else the
+/// section holds; local counting still parses.
+#[cfg(not(feature = "fleet"))]
+#[test]
+fn without_fleet_redis_mode_is_refused_with_one_error() {
+    let with = |fleet: &str| {
+        errors_of(&format!(
+            r#"{{"fleet": {fleet}, "webhook": {{"url": "https://siem.example.com/akto"}}}}"#
+        ))
+    };
+    let refused =
+        vec![r#"fleet.mode: this build has no fleet mode (feature "fleet"), got "redis""#];
+    assert_eq!(
+        with(r#"{"mode": "redis", "url": "http://front:8080/v1/batch"}"#),
+        refused
+    );
+    assert_eq!(with(r#"{"mode": "redis"}"#), refused);
+    assert!(with(r#"{"mode": "local"}"#).is_empty());
 }

@@ -10,6 +10,10 @@ use crate::model::threat::rule::{
 };
 use serde_json::Value;
 
+/// Why a build without the `inspect` feature refuses a rule that reads requests.
+#[cfg(not(feature = "inspect"))]
+pub(super) const NO_INSPECTION: &str = "this build has no request inspection (feature \"inspect\")";
+
 const PAYLOAD_KEYS: &[&str] = &[
     "id",
     "action",
@@ -117,6 +121,16 @@ impl Validator<'_> {
                 return None;
             }
         };
+        // Payload and weak-authentication rules read requests; enumeration only counts them.
+        #[cfg(not(feature = "inspect"))]
+        if id != ThreatId::ParamEnumeration {
+            self.err(
+                &format!("{path}.id"),
+                NO_INSPECTION,
+                &Value::String(id.as_str().into()),
+            );
+            return None;
+        }
         let keys = match id {
             ThreatId::WeakAuthentication => AUTH_KEYS,
             ThreatId::ParamEnumeration => ENUMERATION_KEYS,
