@@ -14,8 +14,9 @@ name anything. Comments and `#[cfg(test)]` modules are left out: tests may reach
 A file over 500 lines states its reason at its top, in its module comment, as a sentence with
 "One file of about N lines" (for example count/table/mod.rs).
 
-    python3 filter/core/check_imports.py
+    python3 filter/core/check_imports.py [SRC]
 
+SRC defaults to filter/core/src (filter/core/test_check_imports.py gives trees of its own).
 Exit 0 when all holds, 1 otherwise, naming the file and line of each fault.
 """
 
@@ -38,9 +39,9 @@ PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)(?:::([a-z_][a-z0-9_]*))?")
 REASON = re.compile(r"one file of about \d[\d,]* lines", re.IGNORECASE)
 
 
-def place(path: pathlib.Path):
-    """(layer, module) of a source file; (None, None) for the facade."""
-    rel = path.relative_to(SRC)
+def place(rel: pathlib.PurePath):
+    """(layer, module) of a source file, from its path below the source root; (None, None)
+    for the facade."""
     if len(rel.parts) == 1:
         return None, None
     layer = rel.parts[0]
@@ -68,17 +69,18 @@ def module_comment(text: str) -> str:
     return " ".join(lines)
 
 
-def scan():
+def scan(src=None):
+    src = src or SRC
     faults = []
     edges = {}
     where = {}
-    for path in sorted(SRC.rglob("*.rs")):
-        rel = path.relative_to(SRC)
+    for path in sorted(src.rglob("*.rs")):
+        rel = path.relative_to(src)
         text = path.read_text(encoding="utf-8")
         lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         if lines > MAX_LINES and not REASON.search(module_comment(text)):
             faults.append(f"{rel}: {lines} lines, and no reason at its top ('One file of about N lines ...')")
-        layer, module = place(path)
+        layer, module = place(rel)
         if layer is None:
             continue
         if layer not in RANK:
@@ -138,7 +140,7 @@ def circles(edges):
 
 
 def main():
-    faults, edges, where = scan()
+    faults, edges, where = scan(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else None)
     for component in circles(edges):
         names = ", ".join(f"{layer}::{module}" for layer, module in component)
         faults.append(f"a circle through {names}")

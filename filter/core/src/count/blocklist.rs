@@ -5,6 +5,7 @@ use crate::base::memory::{Budget, HeapSize};
 use crate::base::wire::{put_varint, Reader, WireError};
 use crate::model::actor::ActorKey;
 use crate::model::reply::BlockedReply;
+use crate::protocol::actor_wire::ActorWire;
 use hashbrown::HashMap;
 use std::collections::BTreeMap;
 

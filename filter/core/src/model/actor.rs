@@ -1,7 +1,6 @@
 //! Who is the actor: peer addresses, X-Forwarded-For, header identities, IPv6 prefixes.
 
 use crate::base::address::{mask_v4, mask_v6, parse_ip, Cidr};
-use crate::base::wire::{put_str, Reader, WireError};
 use crate::model::observation::Headers;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -253,48 +252,6 @@ fn header_key(index: usize, hashed: bool, value: &str) -> Option<ActorKey> {
     let mut hash = [0u8; 16];
     hash.copy_from_slice(digest.get(..16)?);
     Some(ActorKey::Digest { source, hash })
-}
-
-/// The wire form of an actor (deltas, snapshots, fleet ids): a tag, then its bytes.
-impl ActorKey {
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            ActorKey::V4(o) => {
-                out.push(4);
-                out.extend_from_slice(o);
-            }
-            ActorKey::V6(o) => {
-                out.push(6);
-                out.extend_from_slice(o);
-            }
-            ActorKey::Digest { source, hash } => {
-                out.push(b'D');
-                out.push(*source);
-                out.extend_from_slice(hash);
-            }
-            ActorKey::Text { source, value } => {
-                out.push(b'T');
-                out.push(*source);
-                put_str(out, value);
-            }
-        }
-    }
-
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<ActorKey, WireError> {
-        Ok(match r.byte()? {
-            4 => ActorKey::V4(r.take()?),
-            6 => ActorKey::V6(r.take()?),
-            b'D' => ActorKey::Digest {
-                source: r.byte()?,
-                hash: r.take()?,
-            },
-            b'T' => ActorKey::Text {
-                source: r.byte()?,
-                value: r.str()?.into(),
-            },
-            t => return Err(WireError::BadTag(t)),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::base::wire::{put_str, put_varint, Reader, WireError};
 use crate::model::actor::ActorKey;
 use crate::model::metrics::Metrics;
 use crate::model::record::{normalize_country, Record};
+use crate::protocol::actor_wire::ActorWire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! name them.
 
 use crate::model::actor::ActorKey;
+use crate::protocol::actor_wire::ActorWire;
 use serde::{Deserialize, Serialize};
 
 /// The batch format's version, checked by the front.

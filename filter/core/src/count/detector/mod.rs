@@ -20,12 +20,16 @@ use crate::model::record::Record;
 use crate::model::record::{prepare, record_of};
 use crate::model::sample::sample_json;
 use crate::protocol::delta::merge_delta;
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
+mod events;
+mod group;
 mod state;
 mod threats;
+
+pub(crate) use events::{counting_event, samples_for};
+use group::{quiet_until, Group};
 
 /// One threshold crossing that passed its cooldown: an event for the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,65 +48,6 @@ pub enum Observed {
     Unattributed,
     /// Counted for this actor.
     Counted(ActorKey),
-}
-
-/// Rules that share a key shape, their table and the samples of its keys.
-struct Group<K> {
-    rules: Vec<usize>,
-    layouts: Vec<RuleLayout>,
-    table: Table<K>,
-    samples: SampleStore,
-}
-
-impl<K: Hash + Eq + Clone + HeapSize> Group<K> {
-    /// Moves stored window times and cooldown starts down after their base moved up.
-    fn shift_down(&mut self, windows: Option<u32>, cooldowns: Option<u32>) {
-        if let Some(shift) = windows {
-            self.table.shift_windows_down(shift);
-        }
-        if let Some(shift) = cooldowns {
-            self.table.shift_cooldowns_down(shift);
-        }
-    }
-
-    fn new(
-        cfg: &Config,
-        per: Per,
-        hasher: SeededState,
-        table_bytes: usize,
-        sample_bytes: usize,
-    ) -> Option<Self> {
-        let rules: Vec<usize> = (0..cfg.rules.len())
-            .filter(|&i| cfg.rules.get(i).is_some_and(|r| r.per == per))
-            .collect();
-        if rules.is_empty() {
-            return None;
-        }
-        let thresholds: Vec<u32> = rules
-            .iter()
-            .filter_map(|&i| cfg.rules.get(i).map(|r| r.threshold))
-            .collect();
-        let (layouts, stride) = layout(&thresholds);
-        let protections: Vec<Protection> = rules
-            .iter()
-            .zip(&layouts)
-            .filter_map(|(&i, &rule)| {
-                let r = cfg.rules.get(i)?;
-                Some(Protection {
-                    rule,
-                    window_ms: u32::try_from(r.window_ms()).unwrap_or(u32::MAX),
-                    cooldown_ms: u32::try_from(r.cooldown_ms()).unwrap_or(u32::MAX),
-                })
-            })
-            .collect();
-        Some(Group {
-            rules,
-            layouts,
-            table: Table::new(hasher, stride, cfg.max_actors, table_bytes)
-                .with_protections(protections),
-            samples: SampleStore::new(sample_bytes),
-        })
-    }
 }
 
 pub struct Detector {
@@ -537,86 +482,4 @@ impl Detector {
         let ref_id = format!("{:016x}-{}", self.instance, self.event_seq);
         counting_event(&self.cfg, rule, rec, api, samples, u64::from(count), ref_id)
     }
-}
-
-/// A counting rule's event about the actor of `rec` (its latest counted request), under `api`
-/// for per-API rules: the same payload wherever the threshold was found crossed.
-pub(crate) fn counting_event(
-    cfg: &Config,
-    rule: &Rule,
-    rec: &Record,
-    api: Option<&str>,
-    samples: Vec<SamplePayload>,
-    count: u64,
-    ref_id: String,
-) -> MaliciousEvent {
-    MaliciousEvent {
-        actor: cfg.actor.display(&rec.actor),
-        api_collection_id: cfg.api_collection_id,
-        country: rec.country_str().to_string(),
-        event_type: "AGGREGATED".into(),
-        filter_id: rule.id.clone(),
-        ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        method: rec.method.to_string(),
-        sub_category: rule.sub_category.clone(),
-        timestamp: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
-        kind: rule.kind.as_str().to_string(),
-        url: api.unwrap_or(rec.path).to_string(),
-        malicious_payloads_responses: samples,
-        severity: Some(rule.severity.as_str().to_string()),
-        category: None,
-        host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
-        ref_id: Some(ref_id),
-        count: Some(count),
-    }
-}
-
-/// Until when (exclusive) the actor in `slot` is quiet, and for which rules (a mask of rule
-/// indexes): a response at `t` can be neither among a rule's event samples nor raise its event
-/// while `t + window` is at most the rule's last event plus its cooldown (the sample test of
-/// `apply_group`; an event needs the cooldown to have passed). Rules without an event yet, with
-/// a cooldown shorter than their window, or past the mask's 16 bits are left out.
-fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
-    cfg: &Config,
-    g: &mut Group<K>,
-    slot: Slot,
-    now: Now,
-    ts_ms: u64,
-) -> Option<(u64, u16)> {
-    let mut until = u64::MAX;
-    let mut rules = 0u16;
-    for (&rule_index, &lay) in g.rules.iter().zip(g.layouts.iter()) {
-        let (Some(rule), Some(bit)) = (
-            cfg.rules.get(rule_index),
-            1u16.checked_shl(rule_index as u32),
-        ) else {
-            continue;
-        };
-        let last = u64::from(g.table.last_event(slot, lay));
-        if last == 0 {
-            continue;
-        }
-        let end = u64::from(now.cooldown)
-            .checked_sub(last)
-            .and_then(|since| ts_ms.checked_sub(since))
-            .zip(rule.cooldown_ms().checked_sub(rule.window_ms()))
-            .map(|(last_ms, quiet_ms)| last_ms.saturating_add(quiet_ms));
-        if let Some(end) = end.filter(|&end| end > ts_ms) {
-            until = until.min(end);
-            rules |= bit;
-        }
-    }
-    (rules != 0).then_some((until, rules))
-}
-
-/// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
-pub(crate) fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> Vec<SamplePayload> {
-    let lower = at_ms.saturating_sub(rule.window_ms());
-    ring.iter()
-        .filter(|s| rule.statuses.contains(s.status) && s.ts_ms > lower && s.ts_ms <= at_ms)
-        .map(|s| SamplePayload {
-            orig: s.orig.to_string(),
-            ts: i64::try_from(s.ts_ms / 1000).unwrap_or(i64::MAX),
-        })
-        .collect()
 }

@@ -17,6 +17,7 @@ use crate::count::detector::{Detector, Group};
 use crate::count::table::Now;
 use crate::model::actor::ActorKey;
 use crate::model::config::Config;
+use crate::protocol::actor_wire::ActorWire;
 use std::hash::Hash;
 
 const MAGIC: &[u8; 3] = b"AWS";
