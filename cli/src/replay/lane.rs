@@ -1,5 +1,9 @@
 //! One configuration's engine in a replay, and what it saw of each actor: the events per rule
 //! and each actor's peak count within each counting rule's window.
+//!
+//! The peaks are counted here, beside the engine, on purpose: the core's windows keep at most
+//! `threshold` times per actor (its memory bound), while the sweep and the report ask how far
+//! past or short of a threshold each actor came, and when.
 
 use actorwatch_core::{ActorKey, Config, Detection, Engine, Observation};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
