@@ -10,12 +10,13 @@ mod merge;
 mod report;
 mod spill;
 mod sweep;
+mod table;
 
 use crate::formats::{Entry, Format, Item, Passed, Records};
 use crate::load_config;
 use actorwatch_core::inspect::Request;
-use actorwatch_core::inspector::Inspector;
-use actorwatch_core::threat::Inspection;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
 use actorwatch_core::{Config, Engine, Observation};
 use clap::{Args, ValueEnum};
 use held::{CopyError, HeldOutput};
@@ -40,6 +41,9 @@ pub enum Emit {
     Payloads,
     /// One JSON line per threat-rule match (rule, part, name, excerpt, request), for tuning.
     Matches,
+    /// One JSON object at the end: every metric the hosts export, by name (as in Envoy's
+    /// `actorwatch.<name>` stats and the Worker's `/metrics`), with the main engine's values.
+    Metrics,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +51,7 @@ pub enum Emit {
   actorwatch replay --config actorwatch.json access.log
   actorwatch replay --config actorwatch.json --emit payloads envoy-access.json > posts.jsonl
   actorwatch replay --config threats.json --emit matches requests.jsonl | jq -r .excerpt
+  actorwatch replay --config actorwatch.json --emit metrics access.log | jq .events_raised
   actorwatch replay --config actorwatch.json --format har --peer 203.0.113.7 session.har
   actorwatch replay --config actorwatch.json /var/log/containers/api-*_istio-proxy-*.log
   actorwatch replay --config actorwatch.json --reorder-secs 600 envoy-access.json
@@ -359,12 +364,7 @@ impl Replayer {
         let inspection = &mut self.inspection;
         if inspector.is_active() {
             let body = e.body.as_deref().unwrap_or("").as_bytes();
-            let limit = inspector.body_max_bytes();
-            let kept = if inspector.wants_body() {
-                body.get(..limit.min(body.len())).unwrap_or(body)
-            } else {
-                b""
-            };
+            let (kept, truncated) = inspector.body_prefix(body);
             let request = Request {
                 method: &e.method,
                 path: &e.path,
@@ -372,9 +372,7 @@ impl Replayer {
                 body: kept,
             };
             let bytes = inspector.inspect(e.ts_ms, &request, inspection);
-            self.main
-                .engine
-                .count_inspected(bytes, inspector.wants_body() && body.len() > limit);
+            self.main.engine.count_inspected(bytes, truncated);
             // A blocking rule would have answered the request itself.
             if let Some(block) = inspector.block_status(inspection) {
                 status = block;
@@ -792,25 +790,14 @@ fn finish(
             not_http,
             not_access_log
         );
-        let _ = writeln!(
-            out,
-            "{:<24} {:<6} {:>15} {:>8}",
-            "rule", "action", "actors flagged", "events"
-        );
-        for (i, id) in rule_ids.iter().enumerate() {
-            let s = main.per_rule.remove(&i).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{:<24} {:<6} {:>15} {:>8}",
-                id,
-                rule_actions.get(i).copied().unwrap_or(""),
-                s.actors.len(),
-                s.events
-            );
-            for actor in &s.actors {
-                let _ = writeln!(out, "    {actor}");
-            }
-        }
+        out.push_str(&table::rules(rule_ids.iter().enumerate().map(|(i, id)| {
+            let action = rule_actions.get(i).copied().unwrap_or("");
+            (
+                id.as_str(),
+                action,
+                main.per_rule.remove(&i).unwrap_or_default(),
+            )
+        })));
         let _ = writeln!(
             out,
             "webhook POSTs: {} ({} events)   actors tracked at the end: {}   evicted: {}   engine memory: {:.1} MiB",
@@ -822,12 +809,18 @@ fn finish(
         );
     }
     let sweep_text = sweep::table(&sweep_rows);
-    if args.emit == Emit::Summary {
-        let _ = out.write_all(summary_text.as_bytes());
-        if !sweep_rows.is_empty() {
-            let _ = writeln!(out);
-            let _ = out.write_all(sweep_text.as_bytes());
+    match args.emit {
+        Emit::Summary => {
+            let _ = out.write_all(summary_text.as_bytes());
+            if !sweep_rows.is_empty() {
+                let _ = writeln!(out);
+                let _ = out.write_all(sweep_text.as_bytes());
+            }
         }
+        Emit::Metrics => {
+            let _ = writeln!(out, "{}", metrics_json(&m));
+        }
+        Emit::Events | Emit::Payloads | Emit::Matches => {}
     }
     let _ = out.flush();
     if let (Some(path), Some(report)) = (&args.report, replayer.report.take()) {
@@ -838,6 +831,17 @@ fn finish(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Every metric as one JSON object, `{"responses": 14, "matched": 12, ...}`, in the order the
+/// core declares them ([`actorwatch_core::Metrics::fields`]).
+fn metrics_json(m: &actorwatch_core::Metrics) -> String {
+    let fields: Vec<String> = m
+        .fields()
+        .iter()
+        .map(|f| format!("{}:{}", serde_json::Value::from(f.name), f.value))
+        .collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 /// A lane per `--sweep` combination (none without it).

@@ -1,8 +1,8 @@
 //! The `actorwatch` binary, run as users run it.
 
 use actorwatch_core::payload::shape_errors;
+use actorwatch_core::payload::WebhookPayload;
 use actorwatch_core::signature::sign;
-use actorwatch_core::WebhookPayload;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -270,6 +270,59 @@ fn replay_gives_the_same_events_in_every_format() {
         None,
     );
     assert_eq!(facts(&stdout(&o)), expected_facts());
+}
+
+#[test]
+fn replay_prints_every_metric_as_one_json_object() {
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("config.json"),
+            "--emit",
+            "metrics",
+            &fixture("traffic.jsonl"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let m: serde_json::Map<String, Value> = serde_json::from_str(&out).expect("one JSON object");
+    // Every metric the core declares, and nothing else, in its order.
+    let names: Vec<&str> = actorwatch_core::Metrics::default()
+        .fields()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    let keys: Vec<&str> = out
+        .trim()
+        .trim_matches(['{', '}'])
+        .split(',')
+        .filter_map(|kv| kv.split(':').next())
+        .map(|k| k.trim_matches('"'))
+        .collect();
+    assert_eq!(keys, names);
+    let value = |name: &str| m.get(name).and_then(Value::as_u64);
+    // 14 responses, 12 of them 4XX; two actors flagged, the scanner's sixth 4XX in its cooldown;
+    // each event in a POST of its own, taken as answered 2xx.
+    for (name, want) in [
+        ("responses", 14),
+        ("matched", 12),
+        ("unattributed", 0),
+        ("actors_tracked", 3),
+        ("events_raised", 2),
+        ("events_suppressed", 1),
+        ("events_queued", 0),
+        ("events_delivered", 2),
+        ("deliveries_sent", 2),
+        ("deliveries_succeeded", 2),
+        ("deliveries_failed", 0),
+        ("threat_inspected", 0),
+    ] {
+        assert_eq!(value(name), Some(want), "{name}");
+    }
+    assert!(value("memory_bytes").is_some_and(|b| b > 0));
 }
 
 #[test]

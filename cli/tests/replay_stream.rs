@@ -435,7 +435,9 @@ fn a_shuffled_trace_gives_the_output_of_the_sorted_trace() {
         ]
     );
     assert!(
-        reference[2].contains("4XX_FILTER               alert                5        6\n"),
+        reference[2]
+            .lines()
+            .any(|l| l.split_whitespace().eq(["4XX_FILTER", "alert", "5", "6"])),
         "{}",
         reference[2]
     );
@@ -518,7 +520,9 @@ fn logs_concatenated_in_the_wrong_order_give_the_output_of_the_sorted_logs() {
     assert!(!err.contains("sorted"), "{err}");
     assert_eq!(reference[1].lines().count(), 4, "{}", reference[1]);
     assert!(
-        reference[2].contains("4XX_FILTER               alert                3        4\n"),
+        reference[2]
+            .lines()
+            .any(|l| l.split_whitespace().eq(["4XX_FILTER", "alert", "3", "4"])),
         "{}",
         reference[2]
     );

@@ -5,8 +5,8 @@
 //! webhook fetches, the alarm, `/blocklist` and `/metrics`.
 
 use crate::{cached_config, now_ms, seed, store, test_switch};
-use actorwatch_core::ConfigCache;
 use actorwatch_core::handoff::{Event, Message, Receiver, Report};
+use actorwatch_core::ConfigCache;
 use actorwatch_core::Metrics;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;

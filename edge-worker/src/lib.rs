@@ -9,12 +9,12 @@ mod hub;
 mod shard;
 mod store;
 
-use actorwatch_core::ConfigCache;
 use actorwatch_core::inspect;
-use actorwatch_core::Inspector;
 use actorwatch_core::request_url_parts;
+use actorwatch_core::ConfigCache;
 use actorwatch_core::Inspection;
-use actorwatch_core::{Blocklist, Config, Observation, Recorder};
+use actorwatch_core::Inspector;
+use actorwatch_core::{BlockedReply, Blocklist, Config, Observation, Recorder};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -56,7 +56,18 @@ thread_local! {
     /// Counted responses this isolate took and could not hand to their shard: they travel as
     /// `records_dropped` in the next delta it sends (and are lost with the isolate otherwise).
     static LOST_RECORDS: Cell<u64> = const { Cell::new(0) };
+    /// This isolate has a flush of the counts no shard owns under way ([`flush_counts_later`]).
+    static COUNTS_FLUSH_PENDING: Cell<bool> = const { Cell::new(false) };
 }
+
+/// How long the counts of responses no shard owns (unmatched, unattributed, blocked) wait in an
+/// isolate for a counted response's delta to carry them before they go on their own: at most one
+/// Durable Object request per isolate this often, and none while counted responses carry them.
+const COUNTS_FLUSH_MS: u64 = 60_000;
+/// Test-only: [`COUNTS_FLUSH_MS`] in ms for the tests that wait for such counts (README).
+const COUNTS_FLUSH_SWITCH: &str = "ACTORWATCH_TEST_COUNTS_FLUSH_MS";
+/// The actor whose shard takes the deltas that carry counts alone.
+const COUNTS_ONLY_ACTOR: &str = "";
 
 /// A test-only switch (README, "Cloudflare Worker"): a binding that only the tests set.
 pub fn test_switch(env: &Env, name: &str) -> Option<String> {
@@ -214,6 +225,17 @@ async fn blocklist(env: &Env, iso: &Rc<RefCell<Isolate>>, now: u64) -> Option<Bl
     Some(list)
 }
 
+/// A request answered before the origin, with the core's reply (the same bytes as Envoy's).
+fn local_reply(reply: &BlockedReply) -> Result<Response> {
+    let out = Headers::new();
+    for (name, value) in reply.headers() {
+        out.set(name, &value)?;
+    }
+    Ok(Response::from_bytes(reply.body().into_bytes())?
+        .with_status(reply.status)
+        .with_headers(out))
+}
+
 /// Equal, in time that does not depend on where `given` first differs.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len()
@@ -273,14 +295,8 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
                         recorder.count_blocked();
                     }
-                    let reply = block.reply(now);
-                    let out = Headers::new();
-                    for (name, value) in reply.headers() {
-                        out.set(name, &value)?;
-                    }
-                    return Ok(Response::from_bytes(reply.body().into_bytes())?
-                        .with_status(reply.status)
-                        .with_headers(out));
+                    flush_counts_later(&env, &ctx, &iso);
+                    return local_reply(&block.reply(now));
                 }
             }
         }
@@ -296,7 +312,6 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 && !matches!(req.method(), Method::Get | Method::Head);
             // A copy of the body (the runtime tees the stream), read up to the limit.
             let copy = if has_body { Some(req.clone()?) } else { None };
-            let limit = inspector.body_max_bytes();
             let url = req.inner().url();
             let path = request_url_parts(&url).1.to_string();
             let method = req.method().to_string();
@@ -316,15 +331,16 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             if inspector.blocks() {
                 // A blocking rule decides before the origin sees the request.
                 let (body, truncated) = match copy {
-                    Some(copy) => read_prefix(copy, limit).await,
+                    Some(copy) => read_prefix(copy, inspector).await,
                     None => (Vec::new(), false),
                 };
                 inspect_with(&body, truncated, &mut found);
-                if let Some(status) = inspector.block_status(&found) {
+                if let Some(blocked) = inspector.block_reply(&found) {
                     if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
                         recorder.count_threat_blocked();
                     }
-                    let reply = Response::error("request blocked", status)?;
+                    let status = blocked.status;
+                    let reply = local_reply(&blocked)?;
                     let headers = Some(headers.clone());
                     record_response(&req, &env, &ctx, &iso, &cfg, status, headers, Some(&found));
                     return Ok(reply);
@@ -337,7 +353,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 let (response, (body, truncated)) =
                     futures_util::future::join(origin.send(), async {
                         match copy {
-                            Some(copy) => read_prefix(copy, limit).await,
+                            Some(copy) => read_prefix(copy, inspector).await,
                             None => (Vec::new(), false),
                         }
                     })
@@ -369,8 +385,47 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             headers,
             inspection.as_ref(),
         );
+    } else {
+        flush_counts_later(&env, &ctx, &iso);
     }
     Ok(response)
+}
+
+/// Makes sure the counts waiting in this isolate's recorder reach a shard (and so `/metrics`)
+/// even if no counted response follows: unless a flush is under way, one goes
+/// [`COUNTS_FLUSH_MS`] from now with whatever is still waiting then (nothing, if a counted
+/// response's delta took it meanwhile).
+fn flush_counts_later(env: &Env, ctx: &Context, iso: &Rc<RefCell<Isolate>>) {
+    if iso.borrow().recorder.is_none() || COUNTS_FLUSH_PENDING.with(|p| p.replace(true)) {
+        return;
+    }
+    let wait = test_switch(env, COUNTS_FLUSH_SWITCH)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(COUNTS_FLUSH_MS);
+    let env = env.clone();
+    ctx.wait_until(async move {
+        Delay::from(std::time::Duration::from_millis(wait)).await;
+        COUNTS_FLUSH_PENDING.with(|pending| pending.set(false));
+        // The isolate's recorder then (a new configuration replaces it).
+        let Some(iso) = ISOLATE.with(|cell| cell.borrow().current.clone()) else {
+            return;
+        };
+        let taken = iso.borrow_mut().recorder.as_mut().and_then(|recorder| {
+            let carried = LOST_RECORDS.with(Cell::take);
+            recorder.count_lost(carried);
+            let records = recorder.pending_records() + carried;
+            recorder.take_delta().map(|delta| (delta, records))
+        });
+        let Some((delta, records)) = taken else {
+            return;
+        };
+        if let Err(e) = shard::send(&env, COUNTS_ONLY_ACTOR, delta).await {
+            LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
+            console_error!(
+                "actorwatch: the counts of responses no shard owns did not reach a shard; {records} counted response(s) among them reported as records_dropped with this isolate's next delta: {e}"
+            );
+        }
+    });
 }
 
 /// Records a counted response (or a request with threat findings) and sends the isolate's
@@ -414,7 +469,9 @@ fn record_response(
         recorder.record(now, &obs);
         // Without an actor no shard owns the response: its count waits in this isolate's
         // recorder for the next delta, with the unmatched and blocked ones.
-        if actor.is_some() {
+        if actor.is_none() {
+            flush_counts_later(env, ctx, iso);
+        } else {
             let carried = LOST_RECORDS.with(Cell::take);
             recorder.count_lost(carried);
             let records = recorder.pending_records() + carried;
@@ -434,8 +491,9 @@ fn record_response(
     }
 }
 
-/// The first `limit` bytes of a request's body (a copy), and whether there was more.
-async fn read_prefix(mut copy: Request, limit: usize) -> (Vec<u8>, bool) {
+/// The bytes of a request's body (a copy) the inspector keeps, and whether it was cut
+/// ([`Inspector::body_cut`]).
+async fn read_prefix(mut copy: Request, inspector: &Inspector) -> (Vec<u8>, bool) {
     use futures_util::StreamExt;
     let mut out = Vec::new();
     let Ok(mut stream) = copy.stream() else {
@@ -445,12 +503,12 @@ async fn read_prefix(mut copy: Request, limit: usize) -> (Vec<u8>, bool) {
         let Ok(chunk) = chunk else {
             break;
         };
-        let room = limit.saturating_sub(out.len());
-        if chunk.len() > room {
-            out.extend_from_slice(chunk.get(..room).unwrap_or(&[]));
+        let (keep, cut) = inspector.body_cut(out.len() + chunk.len());
+        let room = keep.saturating_sub(out.len());
+        out.extend_from_slice(chunk.get(..room).unwrap_or(&[]));
+        if cut {
             return (out, true);
         }
-        out.extend_from_slice(&chunk);
     }
     (out, false)
 }

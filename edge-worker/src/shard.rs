@@ -5,8 +5,8 @@
 //! translates: deltas in, storage reads and writes, POSTs to the hub, the alarm.
 
 use crate::{cached_config, now_ms, seed, shard_of, store, test_switch, HUB_NAME};
-use actorwatch_core::ConfigCache;
 use actorwatch_core::handoff::{Applied, Message, Persist, Sender};
+use actorwatch_core::ConfigCache;
 use actorwatch_core::Metrics;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

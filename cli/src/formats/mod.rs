@@ -1,6 +1,12 @@
 //! Recorded traffic in the formats operators have: JSON lines, HAR 1.2, nginx/Apache combined
 //! logs, Envoy's default text access log and the JSON access log `envoy/` recommends, as files
 //! or as node logs (`/var/log/containers/*.log`, each line wrapped by the container runtime).
+//!
+//! The text formats are decoded by hand, leniently, rather than by a strict parser: real logs
+//! hold what one refuses (a scanner's stray quotes, `-` for fields, a client logged by host
+//! name, a line cut short, application output between the access-log lines, a request split
+//! over two node-log records), and a replay counts and skips what it cannot read instead of
+//! stopping. JSON itself is serde_json's, dates are chrono's.
 
 mod combined;
 mod envoy;

@@ -1,4 +1,6 @@
-//! Splitting a text log line into bracketed, quoted and bare tokens.
+//! Splitting a text log line into bracketed, quoted and bare tokens. By hand, not with a
+//! shell-words or CSV crate: a log's quoting is neither (`[...]` is one token unless it is an
+//! address such as `[2001:db8::1]:443`, and escapes other than `\"` and `\\` stay as logged).
 
 /// Splits a log line into `[bracketed]`, `"quoted"` (with `\"` escapes) and bare tokens.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! Output held back until the input has been read to its end: a record out of order found
 //! late in the input changes everything replayed before it, so nothing may be printed before.
-//! Held in memory up to a limit, then in an anonymous temporary file.
+//! Held in memory up to a limit, then in an anonymous temporary file. Not tempfile's
+//! `SpooledTempFile`: that writes to its file unbuffered (the output comes a few bytes per
+//! call), and copying back here tells a temporary file that cannot be read from an output that
+//! was closed.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};

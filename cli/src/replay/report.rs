@@ -4,11 +4,11 @@
 //! they were, threat matches over time, and the summary and sweep tables.
 
 use super::lane::{Lane, Step};
-use super::sweep::Row;
-use actorwatch_core::threat::Inspection;
+use super::sweep::{Row, HEADER};
+use actorwatch_core::Inspection;
 use actorwatch_core::{ActorKey, Config};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 
 /// Points per time chart at most: longer inputs are drawn in coarser buckets.
 const MAX_POINTS: u64 = 720;
@@ -113,21 +113,19 @@ impl Collector {
             buckets,
         };
 
-        let mut body = String::new();
-        let _ = write!(
-            body,
-            "<h1>actorwatch replay</h1><p>{} of input, {} matched responses.",
-            duration(span_ms),
-            self.counted.values().sum::<u64>()
-        );
-        if step > 1 {
-            let _ = write!(
-                body,
-                " Time charts are drawn per {unit} (at most {MAX_POINTS} points per chart): \
-                 counts are summed, window counts are the highest in each bucket.",
-            );
-        }
-        body.push_str("</p>");
+        let mut body: Vec<Markup> = Vec::new();
+        body.push(html! {
+            h1 { "actorwatch replay" }
+            p {
+                (duration(span_ms)) " of input, " (self.counted.values().sum::<u64>())
+                " matched responses."
+                @if step > 1 {
+                    " Time charts are drawn per " (unit) " (at most " (MAX_POINTS)
+                    " points per chart): counts are summed, window counts are the highest in \
+                     each bucket."
+                }
+            }
+        });
 
         let mut counted = vec![0.0; buckets];
         for (&tick, &n) in &self.counted {
@@ -135,18 +133,10 @@ impl Collector {
                 *v += n as f64;
             }
         }
-        let _ = write!(
-            body,
-            "<h2>Responses a counting rule counted, per {unit}</h2>{}",
-            time_chart(
-                "counted",
-                &axis,
-                &[("counted", &counted, "#1f77b4")],
-                None,
-                &[],
-                ""
-            )
-        );
+        body.push(html! {
+            h2 { "Responses a counting rule counted, per " (unit) }
+            (time_chart("counted", &axis, &[("counted", &counted, "#1f77b4")], None, &[], None))
+        });
 
         for (rule_index, rule) in lane.cfg.rules.iter().enumerate() {
             let (Some(peaks), Some(series), Some(flags)) = (
@@ -157,16 +147,17 @@ impl Collector {
                 continue;
             };
             let threshold = f64::from(rule.threshold);
-            let _ = write!(
-                body,
-                "<h2>{}: the top actors' counts within {} against the threshold of {}</h2>\
-                 <p>Each chart is one actor's count of responses {} counts within its window, \
-                 the highest per {unit}; red marks are the events raised.</p>",
-                escape(&rule.id),
-                duration(rule.window_ms()),
-                rule.threshold,
-                escape(&rule.id),
-            );
+            body.push(html! {
+                h2 {
+                    (rule.id) ": the top actors' counts within " (duration(rule.window_ms()))
+                    " against the threshold of " (rule.threshold)
+                }
+                p {
+                    "Each chart is one actor's count of responses " (rule.id)
+                    " counts within its window, the highest per " (unit)
+                    "; red marks are the events raised."
+                }
+            });
             let mut top: Vec<(&ActorKey, u32)> =
                 peaks.actors.iter().map(|(k, w)| (k, w.peak)).collect();
             top.sort_by(|a, b| {
@@ -187,36 +178,33 @@ impl Collector {
                     .filter(|(a, _)| a == actor)
                     .map(|&(_, t)| t)
                     .collect();
-                let attrs = format!(
-                    " data-rule=\"{}\" data-actor=\"{}\" data-peak=\"{peak}\" data-events=\"{}\"",
-                    escape(&rule.id),
-                    escape(&name),
-                    marks.len()
-                );
-                let _ = write!(
-                    body,
-                    "<h3>{} (peak {peak}, {} event{})</h3>{}",
-                    escape(&name),
-                    marks.len(),
-                    if marks.len() == 1 { "" } else { "s" },
-                    time_chart(
+                let of = ChartOf {
+                    rule: &rule.id,
+                    actor: &name,
+                    peak,
+                    events: marks.len(),
+                };
+                body.push(html! {
+                    h3 {
+                        (name) " (peak " (peak) ", " (marks.len()) " event"
+                        @if marks.len() != 1 { "s" } ")"
+                    }
+                    (time_chart(
                         "actor",
                         &axis,
                         &[("count", &values, "#444")],
                         Some(threshold),
                         &marks,
-                        &attrs
-                    )
-                );
+                        Some(&of),
+                    ))
+                });
             }
             let peaks_of: Vec<u32> = peaks.actors.values().map(|w| w.peak).collect();
-            let _ = write!(
-                body,
-                "<h2>{}: actors by their peak count within the window (log scales)</h2>\
-                 <p>Ordinary clients sit on the left; the threshold is the red line.</p>{}",
-                escape(&rule.id),
-                histogram(&rule.id, &peaks_of, rule.threshold)
-            );
+            body.push(html! {
+                h2 { (rule.id) ": actors by their peak count within the window (log scales)" }
+                p { "Ordinary clients sit on the left; the threshold is the red line." }
+                (histogram(&rule.id, &peaks_of, rule.threshold))
+            });
         }
 
         if !self.threats.is_empty() {
@@ -249,44 +237,48 @@ impl Collector {
                 .zip(palette.iter().cycle())
                 .map(|((id, v), c)| (id.as_str(), v.as_slice(), *c))
                 .collect();
-            let _ = write!(
-                body,
-                "<h2>Threat rules: matches per {unit}</h2>{}",
-                time_chart("threats", &axis, &series, None, &[], "")
-            );
+            body.push(html! {
+                h2 { "Threat rules: matches per " (unit) }
+                (time_chart("threats", &axis, &series, None, &[], None))
+            });
         }
 
         if !sweep.is_empty() {
-            body.push_str(
-                "<h2>Sweep</h2><table class=\"sweep\"><tr><th>combination</th>\
-                 <th>actors flagged</th><th>events</th><th>events per day</th>\
-                 <th>never close (%)</th></tr>",
-            );
-            for r in sweep {
-                let _ = write!(
-                    body,
-                    "<tr data-combination=\"{0}\"><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
-                    escape(&r.label),
-                    r.actors_flagged,
-                    r.events,
-                    r.events_per_day_text(),
-                    r.never_close_text(),
-                );
-            }
-            body.push_str(
-                "</table><p>Never close: actors whose count never reached half of a threshold.</p>",
-            );
+            body.push(html! {
+                h2 { "Sweep" }
+                table class="sweep" {
+                    tr { @for column in HEADER { th { (column) } } }
+                    @for r in sweep {
+                        tr data-combination=(r.label) {
+                            td { (r.label) }
+                            td { (r.actors_flagged) }
+                            td { (r.events) }
+                            td { (r.events_per_day_text()) }
+                            td { (r.never_close_text()) }
+                        }
+                    }
+                }
+                p { "Never close: actors whose count never reached half of a threshold." }
+            });
         }
-        let _ = write!(
-            body,
-            "<h2>Summary</h2><pre class=\"summary\">{}</pre>",
-            escape(summary)
-        );
-        format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-             <title>actorwatch replay</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
-        )
+        body.push(html! {
+            h2 { "Summary" }
+            pre class="summary" { (summary) }
+        });
+        let page = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta http-equiv="Content-Security-Policy"
+                        content="default-src 'none'; style-src 'unsafe-inline'";
+                    title { "actorwatch replay" }
+                    style { (PreEscaped(STYLE)) }
+                }
+                body { @for part in &body { (part) } }
+            }
+        };
+        page.into_string() + "\n"
     }
 }
 
@@ -298,10 +290,24 @@ svg text{font:11px sans-serif;fill:#555}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}\
 pre{background:#f4f4f4;padding:1em;overflow-x:auto}";
 
+// The charts below are drawn here rather than by a charting crate: their geometry is this
+// report's own (window counts against a threshold line with event marks, log-log bins), and
+// every element carries the numbers it shows as `data-` attributes (series values, peaks,
+// events, bins) for a reader of the page and for the tests. maud writes the markup and escapes
+// the text in it; what is left here is where things go.
+
 struct Axis {
     first_ms: u64,
     bucket_ms: u64,
     buckets: usize,
+}
+
+/// What an actor's chart says about itself in its attributes.
+struct ChartOf<'a> {
+    rule: &'a str,
+    actor: &'a str,
+    peak: u32,
+    events: usize,
 }
 
 const W: f64 = 900.0;
@@ -310,6 +316,12 @@ const LEFT: f64 = 50.0;
 const RIGHT: f64 = 10.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 25.0;
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
+/// A coordinate to a tenth of a pixel.
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
 
 /// An actor's count within its window per bucket, from its responses per tick: the highest
 /// of the counts just after each of its responses in the bucket and the count at the bucket's
@@ -353,8 +365,8 @@ fn time_chart(
     series: &[(&str, &[f64], &str)],
     threshold: Option<f64>,
     marks: &[u64],
-    attrs: &str,
-) -> String {
+    of: Option<&ChartOf>,
+) -> Markup {
     let top_value = series
         .iter()
         .flat_map(|(_, v, _)| v.iter().copied())
@@ -364,90 +376,55 @@ fn time_chart(
     let n = axis.buckets.max(2) as f64 - 1.0;
     let x = |i: f64| LEFT + (W - LEFT - RIGHT) * i / n;
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v / top_value);
-    let mut svg = format!(
-        "<svg class=\"{class}\"{attrs} xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">"
-    );
-    let _ = write!(
-        svg,
-        "<line x1=\"{LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\"/>\
-         <text x=\"{2}\" y=\"{3}\" text-anchor=\"end\">{4}</text><text x=\"{2}\" y=\"{5}\" text-anchor=\"end\">0</text>",
-        H - BOTTOM,
-        W - RIGHT,
-        LEFT - 4.0,
-        TOP + 10.0,
-        number(top_value / 1.1),
-        H - BOTTOM,
-    );
-    let _ = write!(
-        svg,
-        "<text x=\"{LEFT}\" y=\"{0}\">{1}</text><text x=\"{2}\" y=\"{0}\" text-anchor=\"end\">{3}</text>",
-        H - 8.0,
-        clock(axis.first_ms),
-        W - RIGHT,
-        clock(axis.first_ms + axis.bucket_ms * axis.buckets as u64),
-    );
-    if let Some(t) = threshold {
-        let _ = write!(
-            svg,
-            "<line class=\"threshold\" data-value=\"{t}\" x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>",
-            y(t),
-            W - RIGHT
-        );
-    }
-    for (label, values, color) in series {
-        let xy: Vec<(f64, f64)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (x(i as f64), y(v)))
-            .collect();
-        let points: Vec<String> = xy
-            .iter()
-            .map(|(px, py)| format!("{px:.1},{py:.1}"))
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline class=\"series\" data-label=\"{}\" data-values=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            escape(label),
-            values.iter().map(|v| number(*v)).collect::<Vec<_>>().join(" "),
-            points.join(" ")
-        );
-        // Few points: each drawn, so that a short input still shows its values.
-        if values.len() <= 60 {
-            for (cx, cy) in &xy {
-                let _ = write!(
-                    svg,
-                    "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"2\" fill=\"{color}\"/>"
-                );
+    let end_ms = axis.first_ms + axis.bucket_ms * axis.buckets as u64;
+    html! {
+        svg class=(class) data-rule=[of.map(|o| o.rule)] data-actor=[of.map(|o| o.actor)]
+            data-peak=[of.map(|o| o.peak)] data-events=[of.map(|o| o.events)]
+            xmlns=(SVG_NS) width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } {
+            line x1=(LEFT) y1=(H - BOTTOM) x2=(W - RIGHT) y2=(H - BOTTOM) stroke="#999" {}
+            text x=(LEFT - 4.0) y=(TOP + 10.0) text-anchor="end" { (number(top_value / 1.1)) }
+            text x=(LEFT - 4.0) y=(H - BOTTOM) text-anchor="end" { "0" }
+            text x=(LEFT) y=(H - 8.0) { (clock(axis.first_ms)) }
+            text x=(W - RIGHT) y=(H - 8.0) text-anchor="end" { (clock(end_ms)) }
+            @if let Some(t) = threshold {
+                line class="threshold" data-value=(t) x1=(LEFT) y1=(px(y(t))) x2=(W - RIGHT)
+                    y2=(px(y(t))) stroke="#d62728" stroke-dasharray="4 3" {}
+            }
+            @for (label, values, color) in series {
+                @let xy: Vec<(f64, f64)> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (x(i as f64), y(v)))
+                    .collect();
+                @let data: Vec<String> = values.iter().map(|v| number(*v)).collect();
+                @let points: Vec<String> =
+                    xy.iter().map(|(px_, py)| format!("{px_:.1},{py:.1}")).collect();
+                polyline class="series" data-label=(label) data-values=(data.join(" "))
+                    fill="none" stroke=(color) stroke-width="1.5" points=(points.join(" ")) {}
+                // Few points: each drawn, so that a short input still shows its values.
+                @if values.len() <= 60 {
+                    @for (cx, cy) in &xy {
+                        circle cx=(px(*cx)) cy=(px(*cy)) r="2" fill=(color) {}
+                    }
+                }
+            }
+            @if series.len() > 1 {
+                @for (i, (label, _, color)) in series.iter().enumerate() {
+                    text x=(LEFT + 10.0 + 150.0 * i as f64) y=(TOP + 12.0) fill=(color)
+                        style={ "fill:" (color) } { (label) }
+                }
+            }
+            @for &t in marks {
+                @let i = (t.saturating_sub(axis.first_ms)) as f64 / axis.bucket_ms as f64;
+                circle class="event" data-ts-ms=(t) cx=(px(x(i.min(n))))
+                    cy=(px(y(threshold.unwrap_or(0.0)))) r="4" fill="#d62728" {}
             }
         }
     }
-    if series.len() > 1 {
-        for (i, (label, _, color)) in series.iter().enumerate() {
-            let _ = write!(
-                svg,
-                "<text x=\"{0}\" y=\"{1}\" fill=\"{color}\" style=\"fill:{color}\">{2}</text>",
-                LEFT + 10.0 + 150.0 * i as f64,
-                TOP + 12.0,
-                escape(label)
-            );
-        }
-    }
-    for &t in marks {
-        let i = (t.saturating_sub(axis.first_ms)) as f64 / axis.bucket_ms as f64;
-        let value = threshold.unwrap_or(0.0);
-        let _ = write!(
-            svg,
-            "<circle class=\"event\" data-ts-ms=\"{t}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#d62728\"/>",
-            x(i.min(n)),
-            y(value)
-        );
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// Actors per peak count, in powers-of-two bins, both axes logarithmic.
-fn histogram(rule: &str, peaks: &[u32], threshold: u32) -> String {
+fn histogram(rule: &str, peaks: &[u32], threshold: u32) -> Markup {
     let max_peak = peaks
         .iter()
         .copied()
@@ -465,43 +442,29 @@ fn histogram(rule: &str, peaks: &[u32], threshold: u32) -> String {
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let log_top = (top + 1.0).log10();
     let width = (W - LEFT - RIGHT) / bins as f64;
-    let mut svg = format!(
-        "<svg class=\"peaks\" data-rule=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">",
-        escape(rule)
-    );
-    for (i, &c) in counts.iter().enumerate() {
-        let lo = 1u64 << i;
-        let hi = (1u64 << (i + 1)) - 1;
-        let h = (H - TOP - BOTTOM) * ((c as f64 + 1.0).log10() / log_top);
-        let x = LEFT + width * i as f64;
-        let _ = write!(
-            svg,
-            "<rect class=\"bin\" data-lo=\"{lo}\" data-hi=\"{hi}\" data-actors=\"{c}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f77b4\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{c}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            x + 1.0,
-            H - BOTTOM - h,
-            width - 2.0,
-            x + width / 2.0,
-            (H - BOTTOM - h - 3.0).max(TOP + 8.0),
-            x + width / 2.0,
-            H - 8.0,
-            if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") },
-        );
-    }
     // The threshold's place on the log axis, within its bin.
-    let t = f64::from(threshold.max(1));
-    let tx = LEFT + width * t.log2();
-    let _ = write!(
-        svg,
-        "<line class=\"threshold\" data-value=\"{threshold}\" x1=\"{tx:.1}\" y1=\"{TOP}\" x2=\"{tx:.1}\" y2=\"{0}\" stroke=\"#d62728\" stroke-width=\"2\"/>\
-         <text x=\"{1:.1}\" y=\"{2}\" style=\"fill:#d62728\">threshold {threshold}</text>",
-        H - BOTTOM,
-        tx + 4.0,
-        TOP + 10.0
-    );
-    svg.push_str("</svg>");
-    svg
+    let tx = LEFT + width * f64::from(threshold.max(1)).log2();
+    html! {
+        svg class="peaks" data-rule=(rule) xmlns=(SVG_NS) width=(W) height=(H)
+            viewBox={ "0 0 " (W) " " (H) } {
+            @for (i, &c) in counts.iter().enumerate() {
+                @let lo = 1u64 << i;
+                @let hi = (1u64 << (i + 1)) - 1;
+                @let h = (H - TOP - BOTTOM) * ((c as f64 + 1.0).log10() / log_top);
+                @let x = LEFT + width * i as f64;
+                rect class="bin" data-lo=(lo) data-hi=(hi) data-actors=(c) x=(px(x + 1.0))
+                    y=(px(H - BOTTOM - h)) width=(px(width - 2.0)) height=(px(h)) fill="#1f77b4" {}
+                text x=(px(x + width / 2.0)) y=(px((H - BOTTOM - h - 3.0).max(TOP + 8.0)))
+                    text-anchor="middle" { (c) }
+                text x=(px(x + width / 2.0)) y=(px(H - 8.0)) text-anchor="middle" {
+                    (lo) @if lo != hi { "-" (hi) }
+                }
+            }
+            line class="threshold" data-value=(threshold) x1=(px(tx)) y1=(TOP) x2=(px(tx))
+                y2=(H - BOTTOM) stroke="#d62728" stroke-width="2" {}
+            text x=(px(tx + 4.0)) y=(TOP + 10.0) style="fill:#d62728" { "threshold " (threshold) }
+        }
+    }
 }
 
 /// The bucket (ms) at least `min_ms`, rounded up to a length a reader recognises.
@@ -533,6 +496,8 @@ fn clock(ms: u64) -> String {
         })
 }
 
+/// `850 ms`, `2.5 s`, `45 s`, `12 min`, `3.5 h`, `1.2 days`: the units a reader of the page
+/// reads at a glance, one decimal at most (bespoke: no crate rounds to these).
 fn duration(ms: u64) -> String {
     let secs = ms / 1000;
     match secs {
@@ -545,28 +510,13 @@ fn duration(ms: u64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn histogram_bins_are_powers_of_two() {
-        let svg = histogram("R", &[1, 1, 2, 3, 4, 9, 40], 10);
+        let svg = histogram("R", &[1, 1, 2, 3, 4, 9, 40], 10).into_string();
         for (lo, hi, n) in [
             (1, 1, 2),
             (2, 3, 2),
@@ -581,10 +531,37 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn text_from_configs_and_logs_is_escaped() {
+        let svg = histogram("<a href=\"x\">&'", &[1], 1).into_string();
+        assert!(
+            svg.contains("data-rule=\"&lt;a href=&quot;x&quot;&gt;&amp;'\""),
+            "{svg}"
         );
+        let axis = Axis {
+            first_ms: 0,
+            bucket_ms: 100,
+            buckets: 2,
+        };
+        let of = ChartOf {
+            rule: "R",
+            actor: "\"><script>",
+            peak: 1,
+            events: 0,
+        };
+        let svg = time_chart(
+            "actor",
+            &axis,
+            &[("</text>", &[1.0, 2.0], "#444"), ("b", &[0.0, 1.0], "#444")],
+            None,
+            &[],
+            Some(&of),
+        )
+        .into_string();
+        assert!(
+            svg.contains("data-actor=\"&quot;&gt;&lt;script&gt;\""),
+            "{svg}"
+        );
+        assert!(svg.contains(">&lt;/text&gt;</text>"), "{svg}");
+        assert!(!svg.contains("<script"), "{svg}");
     }
 }

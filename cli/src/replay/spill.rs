@@ -400,6 +400,11 @@ fn put_option(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+// Runs are encoded by hand rather than through serde (bincode, postcard): a run is written and
+// read back by the same process within one replay, so it needs no format versioning, and
+// `decode_into` reuses an entry's strings, where a serde decoder would allocate each of
+// millions of records afresh. Corrupt runs are errors ([`damaged`]), never panics.
+
 /// A record's fields but its time (which is in its key).
 fn encode(e: &Entry, out: &mut Vec<u8>) {
     put_varint(out, u64::from(e.status));

@@ -26,7 +26,8 @@ impl Combination {
     }
 }
 
-/// Parses the specification into every combination, first key slowest.
+/// Parses the specification into every combination, first key slowest. Split by hand: the
+/// grammar is `key=v,v;key=v` and nothing more, and each mistake gets a message of its own.
 pub fn parse(spec: &str) -> Result<Vec<Combination>, String> {
     let mut keys: Vec<(String, Vec<Number>)> = Vec::new();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -140,29 +141,28 @@ impl Row {
     }
 }
 
+/// The columns of the sweep's tables, in the text and on the report's page.
+pub const HEADER: [&str; 5] = [
+    "combination",
+    "actors flagged",
+    "events",
+    "events per day",
+    "never close (%)",
+];
+
 /// The sweep as a text table.
 pub fn table(rows: &[Row]) -> String {
-    let width = rows
-        .iter()
-        .map(|r| r.label.len())
-        .max()
-        .unwrap_or(0)
-        .max(11);
-    let mut out = format!(
-        "{:<width$} {:>14} {:>8} {:>14} {:>15}\n",
-        "combination", "actors flagged", "events", "events per day", "never close (%)"
-    );
+    let mut table = super::table::new(&HEADER, 1);
     for r in rows {
-        out.push_str(&format!(
-            "{:<width$} {:>14} {:>8} {:>14} {:>15}\n",
-            r.label,
-            r.actors_flagged,
-            r.events,
+        table.add_row(vec![
+            r.label.clone(),
+            r.actors_flagged.to_string(),
+            r.events.to_string(),
             r.events_per_day_text(),
-            r.never_close_text()
-        ));
+            r.never_close_text(),
+        ]);
     }
-    out
+    super::table::render(&table)
 }
 
 #[cfg(test)]
