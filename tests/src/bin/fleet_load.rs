@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-// The aggregator's defaults (fleet config and `filter/core/src/fleet.rs`).
+// The aggregator's defaults (fleet config and `filter/core/src/drive/fleet/`).
 const FLUSH_MS: u64 = 100;
 const BUCKET_MS: u64 = 100;
 const GRACE_MS: u64 = 2000;
