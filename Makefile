@@ -12,6 +12,8 @@ ENVOY := $(TOOLS)/envoy/envoy
 VENV := $(TOOLS)/venv
 FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
 FAULT_WASM := target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm
+# The lean alert-only filter (make build-lean).
+LEAN_WASM := target/wasm32-wasip1/lean/actorwatch_filter.wasm
 # The filter's post-link step (drop unused callbacks, binaryen -O3), with binaryen from npm.
 POSTLINK := node filter/postlink/postlink.mjs
 WORKER_BUILD_VERSION := 0.8.7
@@ -20,7 +22,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet build-fault-wasm demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus scorecard-readme test-scorecard test-tools setup-tools
+.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet build-fault-wasm demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker test-parity setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus scorecard-readme test-scorecard test-tools setup-tools
 
 all: test
 
@@ -104,10 +106,20 @@ worker: setup-worker
 		$(TOOLS)/bin/worker-build --release --no-opt
 	@wasm=$$(ls edge-worker/build/*.wasm); echo "worker: $$(stat -c %s $$wasm) bytes wasm, $$(gzip -9c $$wasm | wc -c) bytes gzip"
 
-# The Worker in real workerd (Miniflare 4) and under `wrangler dev`, with Node 22 from npm.
-test-worker: worker
-	cd edge-worker && ACTORWATCH_BIN=$(CURDIR)/target/release/actorwatch CLOUDFLARE_CF_FETCH_ENABLED=false \
-		WRANGLER_SEND_METRICS=false ../$(WORKER_NODE) --test --test-concurrency=1 test/*.test.mjs
+# How the Worker's node tests run: Node 22 from npm, the actorwatch command for replay (crosshost,
+# parity), and Envoy with the filter for parity (ACTORWATCH_ENVOY above, the filter of `build`).
+WORKER_TEST := cd edge-worker && ACTORWATCH_BIN=$(CURDIR)/target/release/actorwatch CLOUDFLARE_CF_FETCH_ENABLED=false \
+	WRANGLER_SEND_METRICS=false ../$(WORKER_NODE) --test --test-concurrency=1
+
+# The Worker in real workerd (Miniflare 4) and under `wrangler dev`, with Node 22 from npm; with
+# the parity test (test/parity.test.mjs), which also runs replay and a real Envoy.
+test-worker: setup-envoy build worker
+	$(WORKER_TEST) test/*.test.mjs
+
+## test-parity: one trace through Envoy, the Worker and replay: every metric the core declares
+## equal in the three (also part of test-worker)
+test-parity: setup-envoy build worker
+	$(WORKER_TEST) test/parity.test.mjs
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
@@ -158,10 +170,13 @@ test-fuzz: setup-fuzz
 fuzz: setup-fuzz
 	bash fuzz/run.sh $(FUZZ_SECS) --grow
 
-# The scorecard runs in release, from `make scorecard`.
+# The scorecard runs in release, from `make scorecard`. The core's tests run once more without its
+# default features (inspect, fleet, handoff), as the lean filter builds it.
 test-native: setup-fleet setup-report scorecard-corpus
+	python3 filter/core/test_check_imports.py
 	python3 filter/core/check_imports.py
 	cargo test --workspace --locked --exclude actorwatch-e2e -- --skip scorecard
+	cargo test --locked -p actorwatch-core --no-default-features --features internals
 
 ## corpus: the benign request corpus (corpus/benign/generated.jsonl), written once by its generator
 corpus: corpus/benign/generated.jsonl
@@ -190,8 +205,18 @@ test-scorecard: test-tools scorecard-corpus
 
 # Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
 # The fault-injection build of the filter lets one test trap a VM on purpose.
-test-e2e: setup-postlink build-fault-wasm
+test-e2e: setup-postlink build-fault-wasm build-lean
 	cargo test --locked -p actorwatch-e2e -- --test-threads 1 --skip three_envoys_count_in_redis --skip attack_tools_are_flagged --skip every_fault_loses_no_count --skip an_aggregator_replaced_in_fallback
+
+.PHONY: build-lean
+## build-lean: the lean alert-only filter: counting rules and webhooks, no request inspection, no
+## fleet mode (the core's features off; a config that needs them is refused), opt-level "z" and
+## binaryen -Oz -> target/wasm32-wasip1/lean/actorwatch_filter.wasm
+build-lean: setup-postlink
+	rustup target add wasm32-wasip1 >/dev/null
+	cargo build --profile lean --locked --target wasm32-wasip1 -p actorwatch-filter --no-default-features
+	$(POSTLINK) --shrink $(LEAN_WASM)
+	@echo "lean filter: $$(stat -c %s $(LEAN_WASM)) bytes, $$(gzip -9c $(LEAN_WASM) | wc -c) bytes gzip -9"
 
 build-fault-wasm: setup-postlink
 	cargo build --profile fault-injection --locked --target wasm32-wasip1 -p actorwatch-filter --features fault-injection
@@ -214,6 +239,8 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 -- -D warnings
+	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 --no-default-features -- -D warnings
+	cargo clippy --locked -p actorwatch-core --all-targets --no-default-features --features internals -- -D warnings
 	cargo fmt --manifest-path edge-worker/Cargo.toml -- --check
 	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings

@@ -78,17 +78,21 @@ echo "worker: CPU per request in workerd" >&2
   WRANGLER_SEND_METRICS=false node bench/cpu.mjs "../$work/worker-cpu.json" 2000 5)
 python3 bench/report_worker.py "$work/worker-cpu.json" >"$work/worker.md"
 
-# Sizes of what users deploy.
+# Sizes of what users deploy: the filter (`make build`), the lean alert-only filter (`make
+# build-lean`) and the Worker.
+make build-lean >/dev/null
 python3 - "$work/sizes.md" <<'PY'
 import gzip, sys
 from datetime import date
 from pathlib import Path
 rows = []
 for label, files in [("filter `actorwatch_filter.wasm` (Envoy, Istio)", ["target/wasm32-wasip1/release/actorwatch_filter.wasm"]),
+                     ("lean alert-only filter `lean/actorwatch_filter.wasm` (`make build-lean`)", ["target/wasm32-wasip1/lean/actorwatch_filter.wasm"]),
                      ("Worker `index_bg.wasm` + `index.js`", ["edge-worker/build/index_bg.wasm", "edge-worker/build/index.js"])]:
     data = [Path(f).read_bytes() for f in files]
     rows.append(f"| {label} | {sum(map(len, data)):,} | {sum(len(gzip.compress(d, 9)) for d in data):,} |")
-Path(sys.argv[1]).write_text(f"Measured {date.today().isoformat()} by `make bench` (release builds; the filter after its post-link step, binaryen -O3).\n\n"
+Path(sys.argv[1]).write_text(f"Measured {date.today().isoformat()} by `make bench` (release builds; the filter after its post-link step, binaryen -O3; "
+    "the lean filter without the core's default features, at `opt-level = \"z\"` and binaryen -Oz).\n\n"
     "| artifact | raw bytes | gzip -9 bytes |\n|---|---:|---:|\n" + "\n".join(rows) + "\n")
 PY
 

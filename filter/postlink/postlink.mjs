@@ -1,8 +1,9 @@
 // The filter's post-link step, run by `make build` on the module cargo links:
 //  - drops the exports of proxy-wasm callbacks the filter never uses, so the host skips them
 //    without entering the VM (proxy-wasm-cpp-host calls only what a module exports);
-//  - optimizes with binaryen (-O3: size without giving back instructions per request).
-// Usage: node postlink.mjs <module.wasm>...   (each rewritten in place)
+//  - optimizes with binaryen (-O3: size without giving back instructions per request;
+//    with --shrink, -Oz: the lean alert-only build of `make build-lean`, size first).
+// Usage: node postlink.mjs [--shrink] <module.wasm>...   (each rewritten in place)
 // Cargo restores its own output on every build, so results are cached by the input's hash.
 import binaryen from "binaryen";
 import { createHash } from "node:crypto";
@@ -65,9 +66,9 @@ function customSections(bytes) {
 const here = dirname(fileURLToPath(import.meta.url));
 const cacheDir = join(here, "..", "..", "target", "postlink");
 
-function postlink(path) {
+function postlink(path, shrink) {
   const input = readFileSync(path);
-  const key = createHash("sha256").update(VERSION).update(input).digest("hex");
+  const key = createHash("sha256").update(shrink ? `${VERSION}-Oz` : VERSION).update(input).digest("hex");
   const cached = join(cacheDir, `${key}.wasm`);
   if (existsSync(cached)) {
     copyFileSync(cached, `${path}.tmp`);
@@ -91,8 +92,9 @@ function postlink(path) {
   }
   const dropped = exported.filter((name) => !KEPT.has(name));
   for (const name of dropped) module.removeExport(name);
-  binaryen.setOptimizeLevel(3);
-  binaryen.setShrinkLevel(0);
+  // -O3, or -Oz with --shrink.
+  binaryen.setOptimizeLevel(shrink ? 2 : 3);
+  binaryen.setShrinkLevel(shrink ? 2 : 0);
   module.optimize();
   if (!module.validate()) throw new Error(`${path}: the optimized module does not validate`);
   module.addCustomSection(MARKER, new TextEncoder().encode(VERSION));
@@ -106,9 +108,11 @@ function postlink(path) {
   console.log(`postlink: ${path}: ${input.length} -> ${output.length} bytes; exports dropped: ${dropped.join(" ")}`);
 }
 
-const paths = process.argv.slice(2);
-if (paths.length === 0) {
-  console.error("usage: node postlink.mjs <module.wasm>...");
+const args = process.argv.slice(2);
+const shrink = args.includes("--shrink");
+const paths = args.filter((arg) => arg !== "--shrink");
+if (paths.length === 0 || paths.some((path) => path.startsWith("--"))) {
+  console.error("usage: node postlink.mjs [--shrink] <module.wasm>...");
   process.exit(2);
 }
-for (const path of paths) postlink(path);
+for (const path of paths) postlink(path, shrink);

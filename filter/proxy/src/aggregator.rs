@@ -3,10 +3,14 @@
 //! `vm_id` and survives a VM reload).
 
 use crate::host;
-use crate::shared::{BLOCKLIST_KEY, FLEET_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
+#[cfg(feature = "fleet")]
+use crate::shared::FLEET_KEY;
+use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
 use actorwatch_core::{Config, Engine, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
+#[cfg(feature = "fleet")]
+use proxy_wasm::types::BufferType;
+use proxy_wasm::types::{LogLevel, MapType, MetricType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +24,10 @@ pub struct Aggregator {
     /// Callout token -> engine delivery token.
     calls: HashMap<u32, u64>,
     /// Fleet mode: the callout of the batch in flight and its sequence number.
+    #[cfg(feature = "fleet")]
     fleet_call: Option<(u32, u64)>,
     /// Fleet mode: the last fallback state logged.
+    #[cfg(feature = "fleet")]
     fleet_fallback_logged: bool,
     published_generation: Option<u64>,
     published_quiet_generation: Option<u64>,
@@ -30,6 +36,7 @@ pub struct Aggregator {
     /// The outbox version last written to shared data.
     written_version: Option<u64>,
     /// Fleet mode: the claims' version last written to shared data.
+    #[cfg(feature = "fleet")]
     written_fleet_version: Option<u64>,
     /// The held-records count last written to shared data.
     written_held: Option<usize>,
@@ -41,6 +48,7 @@ impl Aggregator {
         let fleet = cfg.fleet.is_redis();
         let mut engine = Engine::with_shared_config(cfg, seed);
         // A new instance id per aggregator run: Redis tells its batches from every other's.
+        #[cfg(feature = "fleet")]
         engine.enable_fleet(seed.rotate_left(17) ^ 0x6a09_e667_f3bc_c908);
         // A worker hands over its records on its next tick: hold merged records that long (and
         // one tick more) so that records of all workers are counted in time order.
@@ -65,13 +73,16 @@ impl Aggregator {
             engine,
             cluster,
             calls: HashMap::new(),
+            #[cfg(feature = "fleet")]
             fleet_call: None,
+            #[cfg(feature = "fleet")]
             fleet_fallback_logged: false,
             published_generation: None,
             published_quiet_generation: None,
             published: Metrics::default(),
             metric_ids,
             written_version: None,
+            #[cfg(feature = "fleet")]
             written_fleet_version: None,
             written_held: None,
         };
@@ -104,6 +115,7 @@ impl Aggregator {
                 }
             }
         }
+        #[cfg(feature = "fleet")]
         if let Ok((Some(bytes), _)) = hostcalls::get_shared_data(FLEET_KEY) {
             if !bytes.is_empty() {
                 if let Err(e) = self.engine.import_fleet(now, &bytes) {
@@ -137,11 +149,14 @@ impl Aggregator {
                 self.written_version = Some(version);
             }
         }
-        let fleet_version = self.engine.fleet_handover_version();
-        if fleet_version.is_some() && self.written_fleet_version != fleet_version {
-            let bytes = self.engine.export_fleet().unwrap_or_default();
-            if hostcalls::set_shared_data(FLEET_KEY, Some(&bytes), None).is_ok() {
-                self.written_fleet_version = fleet_version;
+        #[cfg(feature = "fleet")]
+        {
+            let fleet_version = self.engine.fleet_handover_version();
+            if fleet_version.is_some() && self.written_fleet_version != fleet_version {
+                let bytes = self.engine.export_fleet().unwrap_or_default();
+                if hostcalls::set_shared_data(FLEET_KEY, Some(&bytes), None).is_ok() {
+                    self.written_fleet_version = fleet_version;
+                }
             }
         }
         let held = self.engine.records_held();
@@ -165,6 +180,7 @@ impl Aggregator {
             }
         }
         self.engine.advance(now);
+        #[cfg(feature = "fleet")]
         self.send_batch(now);
         self.send(now);
         self.persist();
@@ -206,6 +222,7 @@ impl Aggregator {
     }
 
     /// Fleet mode: the next batch to the front, when one is due and none is in flight.
+    #[cfg(feature = "fleet")]
     fn send_batch(&mut self, now: u64) {
         if self.fleet_call.is_some() {
             return;
@@ -233,6 +250,7 @@ impl Aggregator {
         self.log_fleet_state();
     }
 
+    #[cfg(feature = "fleet")]
     fn log_fleet_state(&mut self) {
         let fallback = self.engine.fleet_in_fallback();
         if fallback != self.fleet_fallback_logged {
@@ -253,6 +271,10 @@ impl Aggregator {
     }
 
     pub fn on_call_response(&mut self, callout: u32, now: u64, body_size: usize) {
+        // Only a fleet batch's answer is read.
+        #[cfg(not(feature = "fleet"))]
+        let _ = body_size;
+        #[cfg(feature = "fleet")]
         if let Some((pending, seq)) = self.fleet_call {
             if pending == callout {
                 self.fleet_call = None;

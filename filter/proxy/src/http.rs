@@ -3,9 +3,8 @@
 //! and findings when the stream ends.
 
 use crate::host;
-use actorwatch_core::inspect::Request;
+use crate::inspection::{Inspector, Request};
 use actorwatch_core::Inspection;
-use actorwatch_core::Inspector;
 use actorwatch_core::Resolved;
 use actorwatch_core::{BlockedReply, Blocklist, Config, Recorder};
 use actorwatch_core::{Headers, Observation};

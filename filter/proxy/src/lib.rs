@@ -9,6 +9,7 @@
 mod aggregator;
 mod host;
 mod http;
+mod inspection;
 mod root;
 mod shared;
 

@@ -4,12 +4,12 @@
 use crate::aggregator::Aggregator;
 use crate::host;
 use crate::http::{inspect_request, record_response, HttpFilter, Worker};
+use crate::inspection::Inspector;
 use crate::shared::{
     BLOCKLIST_KEY, LEASE_KEY, OUTBOX_KEY, PROGRESS_KEY, QUEUE_NAME, QUIET_KEY, TICK,
 };
 use actorwatch_core::lease::{self, Lease};
 use actorwatch_core::Inspection;
-use actorwatch_core::Inspector;
 use actorwatch_core::{Blocklist, Config, Recorder};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};

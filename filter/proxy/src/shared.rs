@@ -16,6 +16,7 @@ pub const QUIET_KEY: &str = "actorwatch.quiet";
 pub const OUTBOX_KEY: &str = "actorwatch.outbox";
 /// Fleet mode: the aggregator's unacknowledged cooldown claims and the fleet's cooldowns it
 /// knows of, for a successor.
+#[cfg(feature = "fleet")]
 pub const FLEET_KEY: &str = "actorwatch.fleet";
 /// How many merged worker records the aggregator holds uncounted (lost if it goes away).
 pub const PROGRESS_KEY: &str = "actorwatch.progress";
