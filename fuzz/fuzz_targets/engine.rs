@@ -8,8 +8,8 @@
 //! still held.
 #![no_main]
 
-use actorwatch_core::internals::CLOCK_STEP_MS;
 use actorwatch_core::internals::template;
+use actorwatch_core::internals::CLOCK_STEP_MS;
 use actorwatch_core::{Config, Engine, Observation};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;

@@ -4,9 +4,10 @@
 #![no_main]
 
 use actorwatch_core::inspect::Request;
-use actorwatch_core::Inspector;
-use actorwatch_core::internals::{decode, encode}; use actorwatch_core::Inspection;
+use actorwatch_core::internals::{decode, encode};
 use actorwatch_core::Config;
+use actorwatch_core::Inspection;
+use actorwatch_core::Inspector;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 
