@@ -122,6 +122,30 @@ impl Fleet {
         self.pending_oldest_ms = oldest;
     }
 
+    /// The oldest bucket a full batch reaches: every actor whose counts start before it fits in
+    /// one batch (a binary search over buckets, without sorting the actors).
+    fn batch_cutoff(&self, oldest_of: impl Fn(&Pending) -> u64) -> u64 {
+        if self.pending.len() <= MAX_ACTORS_PER_BATCH {
+            return u64::MAX;
+        }
+        let (mut low, mut high) = (0u64, u64::MAX);
+        // The least bucket b with more than a batch's worth of actors at or before it.
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let at_or_before = self
+                .pending
+                .values()
+                .filter(|p| oldest_of(p) <= mid)
+                .count();
+            if at_or_before > MAX_ACTORS_PER_BATCH {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        low
+    }
+
     /// The next batch from what is pending and the claims queued: the batch, its actors' keys
     /// in order, the claims it carries, the counts it carries and its oldest record's time.
     fn take_batch(&mut self, now_ms: u64) -> (Batch, Vec<ActorKey>, Vec<Claim>, u64, u64) {
@@ -131,16 +155,23 @@ impl Fleet {
         let mut keys = Vec::new();
         // A full batch takes the actors whose counts are oldest, the nearest to arriving
         // later than the grace period; the rest wait for the next one.
-        let mut taken: Vec<(u64, &ActorKey)> = self
-            .pending
-            .iter()
-            .map(|(key, p)| (p.entries.iter().map(|e| e.2).min().unwrap_or(0), key))
-            .collect();
-        if taken.len() > MAX_ACTORS_PER_BATCH {
-            taken.select_nth_unstable_by_key(MAX_ACTORS_PER_BATCH, |(oldest, _)| *oldest);
-            taken.truncate(MAX_ACTORS_PER_BATCH);
+        let oldest_of = |p: &Pending| p.entries.iter().map(|e| e.2).min().unwrap_or(0);
+        let cutoff = self.batch_cutoff(oldest_of);
+        let mut taken: Vec<ActorKey> = Vec::new();
+        // Those older than the cutoff bucket first, then those of it until the batch is full.
+        for older in [true, false] {
+            for (key, p) in &self.pending {
+                let bucket = oldest_of(p);
+                let wanted = if older {
+                    bucket < cutoff
+                } else {
+                    bucket == cutoff
+                };
+                if wanted && taken.len() < MAX_ACTORS_PER_BATCH {
+                    taken.push(key.clone());
+                }
+            }
         }
-        let taken: Vec<ActorKey> = taken.into_iter().map(|(_, key)| key.clone()).collect();
         let mut oldest = u64::MAX;
         let mut counts = 0u64;
         for key in taken {
