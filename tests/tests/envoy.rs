@@ -2,8 +2,6 @@
 
 mod common;
 
-use actorwatch_core::payload::shape_errors;
-use actorwatch_core::signature::verify;
 use actorwatch_core::Config;
 use actorwatch_e2e::*;
 use common::*;
@@ -56,21 +54,7 @@ fn threshold_boundary_cooldown_and_the_payload() {
 
     // The POST: Akto's shape, signed, with a delivery id.
     let post = &rx.accepted()[0];
-    assert_eq!(shape_errors(&post.json()), Vec::<String>::new());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert_eq!(
-        verify(
-            SECRET.as_bytes(),
-            post.header("x-actorwatch-signature").unwrap(),
-            &post.body,
-            now,
-            60
-        ),
-        Ok(())
-    );
+    assert_akto_shaped_and_signed(post);
     assert!(post
         .header("x-actorwatch-delivery")
         .is_some_and(|d| !d.is_empty()));

@@ -6,8 +6,6 @@
 
 mod common;
 
-use actorwatch_core::payload::shape_errors;
-use actorwatch_core::signature::verify;
 use actorwatch_core::Config;
 use actorwatch_e2e::*;
 use common::*;
@@ -90,21 +88,7 @@ fn lean_filter_alerts_on_a_4xx_flood_at_the_threshold_and_not_before() {
 
     // The POST: Akto's shape, signed.
     let post = &rx.accepted()[0];
-    assert_eq!(shape_errors(&post.json()), Vec::<String>::new());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert_eq!(
-        verify(
-            SECRET.as_bytes(),
-            post.header("x-actorwatch-signature").unwrap(),
-            &post.body,
-            now,
-            60
-        ),
-        Ok(())
-    );
+    assert_akto_shaped_and_signed(post);
     assert_eq!(envoy.metric("events_raised"), 1);
 }
 

@@ -6,6 +6,29 @@ use std::time::Duration;
 
 pub const SECRET: &str = "e2e-secret-0123456789";
 
+/// Panics unless `post` is in Akto's payload shape and signed with [`SECRET`] within the
+/// last minute.
+pub fn assert_akto_shaped_and_signed(post: &Received) {
+    assert_eq!(
+        actorwatch_core::payload::shape_errors(&post.json()),
+        Vec::<String>::new()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        actorwatch_core::signature::verify(
+            SECRET.as_bytes(),
+            post.header("x-actorwatch-signature").unwrap(),
+            &post.body,
+            now,
+            60
+        ),
+        Ok(())
+    );
+}
+
 /// The variables the shipped configurations name, with values only the environment holds.
 pub const ENV_SECRETS: [(&str, &str); 3] = [
     ("ACTORWATCH_HMAC_SECRET", "env-hmac-s3cret-7c1d9e2f40"),
