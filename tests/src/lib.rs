@@ -25,6 +25,64 @@ pub fn envoy_bin() -> PathBuf {
         .unwrap_or_else(|| repo().join(".tools/envoy/envoy"))
 }
 
+/// Which build of actorwatch the Envoy tests load: the Wasm filter, or the native module when
+/// `ACTORWATCH_HOST=native` (`make test-e2e` runs the suites once with each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Wasm,
+    Native,
+}
+
+pub fn host() -> Host {
+    match std::env::var("ACTORWATCH_HOST").as_deref() {
+        Ok("native") => Host::Native,
+        _ => Host::Wasm,
+    }
+}
+
+/// Skips the calling test under the native module, saying why (a Wasm-only behaviour).
+#[macro_export]
+macro_rules! wasm_only {
+    ($why:expr) => {
+        if $crate::host() == $crate::Host::Native {
+            eprintln!("not run with the native module: {}", $why);
+            return;
+        }
+    };
+}
+
+/// Skips the calling test under the Wasm filter, saying why (a native-only behaviour).
+#[macro_export]
+macro_rules! native_only {
+    ($why:expr) => {
+        if $crate::host() == $crate::Host::Wasm {
+            eprintln!("not run with the Wasm filter: {}", $why);
+            return;
+        }
+    };
+}
+
+/// The Envoy stat of actorwatch's metric `name` under [`host`]: `wasmcustom.actorwatch.<name>`
+/// from the Wasm filter, `actorwatch.<name>` from the native module (its metrics namespace).
+pub fn metric_stat(name: &str) -> String {
+    match host() {
+        Host::Wasm => format!("wasmcustom.actorwatch.{name}"),
+        Host::Native => format!("actorwatch.{name}"),
+    }
+}
+
+/// The native module (`make build-native`).
+pub fn native_module() -> PathBuf {
+    std::env::var_os("ACTORWATCH_NATIVE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/native/libactorwatch_native.so"))
+}
+
+/// The native module with fault injection (a request can make a hook panic).
+pub fn native_fault_module() -> PathBuf {
+    repo().join("target/native-fault-injection/libactorwatch_native.so")
+}
+
 pub fn filter_wasm() -> PathBuf {
     std::env::var_os("ACTORWATCH_WASM")
         .map(PathBuf::from)
@@ -435,6 +493,10 @@ pub struct EnvoySetup {
     /// Run the filter as a Wasm access logger instead of an HTTP filter, behind this
     /// access-log filter (`Value::Null`: none).
     pub access_logger: Option<Value>,
+    /// Which build to load (default: [`host`]).
+    pub host: Host,
+    /// Another build of the native module (default: [`native_module`]).
+    pub native: Option<PathBuf>,
 }
 
 impl EnvoySetup {
@@ -462,6 +524,45 @@ impl EnvoySetup {
             env: Vec::new(),
             fleet_port: None,
             access_logger: None,
+            host: host(),
+            native: None,
+        }
+    }
+
+    /// The native module this setup loads.
+    pub fn native_path(&self) -> String {
+        self.native
+            .clone()
+            .unwrap_or_else(native_module)
+            .display()
+            .to_string()
+    }
+
+    /// The HTTP filter entry for actorwatch: the Wasm filter or the native module, with the
+    /// same configuration JSON.
+    pub fn http_filter(&self) -> Value {
+        match self.host {
+            Host::Wasm => {
+                let mut filter = self.plugin_config("actorwatch");
+                filter["failure_policy"] = json!("FAIL_RELOAD");
+                json!({"name": "actorwatch", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                    "config": filter,
+                }})
+            }
+            Host::Native => json!({"name": "actorwatch", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+                "dynamic_module_config": {
+                    "module": {"local": {"filename": self.native_path()}},
+                    "do_not_close": true,
+                    "metrics_namespace": "actorwatch",
+                },
+                "filter_name": "actorwatch",
+                "filter_config": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": self.config_json,
+                },
+            }}),
         }
     }
 
@@ -521,7 +622,8 @@ pub fn bootstrap(s: &EnvoySetup) -> Value {
         "admin": admin(),
         "static_resources": {"listeners": [listener(s)], "clusters": clusters(s)},
     });
-    if s.singleton {
+    // The native module aggregates on Envoy's main thread: there is no singleton VM.
+    if s.singleton && s.host == Host::Wasm {
         b["bootstrap_extensions"] = json!([singleton(s)]);
     }
     b
@@ -542,7 +644,7 @@ pub fn bootstrap_lds(s: &EnvoySetup, dir: &Path) -> Value {
         }},
         "static_resources": {"clusters": clusters(s)},
     });
-    if s.singleton {
+    if s.singleton && s.host == Host::Wasm {
         b["bootstrap_extensions"] = json!([singleton(s)]);
     }
     b
@@ -595,8 +697,6 @@ pub fn clusters(s: &EnvoySetup) -> Value {
 /// The API listener: the HTTP connection manager (with `s.hcm_extra` merged in), the filter,
 /// the router.
 pub fn listener(s: &EnvoySetup) -> Value {
-    let mut filter = s.plugin_config("actorwatch");
-    filter["failure_policy"] = json!("FAIL_RELOAD");
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "api",
@@ -611,10 +711,7 @@ pub fn listener(s: &EnvoySetup) -> Value {
             ],
         }]},
         "http_filters": [
-            {"name": "actorwatch", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                "config": filter,
-            }},
+            s.http_filter(),
             {"name": "envoy.filters.http.router", "typed_config":
                 {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
         ],
@@ -726,6 +823,9 @@ impl Envoy {
             .arg("--admin-address-path")
             .arg(&admin_path)
             .args(["-l", "info", "--component-log-level", "wasm:debug"])
+            // A listener replaced by a configuration push drains for 1 s, not 10 minutes: the
+            // old configuration goes (and hands over) while the test watches.
+            .args(["--drain-time-s", "1"])
             // File access logs reach the disk within 100 ms (replay reads them).
             .args(["--file-flush-interval-msec", "100"])
             .current_dir(repo())
@@ -792,9 +892,13 @@ impl Envoy {
         self.stats().get(name).copied().unwrap_or(0)
     }
 
-    /// `wasmcustom.actorwatch.<name>`: the filter's own metrics.
+    /// The filter's own metric `name`: `wasmcustom.actorwatch.<name>` from the Wasm filter,
+    /// `actorwatch.<name>` from the native module.
     pub fn metric(&self, name: &str) -> u64 {
-        self.stat(&format!("wasmcustom.actorwatch.{name}"))
+        let stats = self.stats();
+        let wasm = stats.get(&format!("wasmcustom.actorwatch.{name}"));
+        let native = stats.get(&format!("actorwatch.{name}"));
+        wasm.or(native).copied().unwrap_or(0)
     }
 
     pub fn log(&self) -> String {

@@ -232,11 +232,8 @@ fn exact_counts_across_workers(singleton: bool) {
     let counted = wait_for(WAIT, || {
         let s = envoy.stats();
         let rq_4xx = s.get("http.api.downstream_rq_4xx").copied().unwrap_or(0);
-        let matched = s.get("wasmcustom.actorwatch.matched").copied().unwrap_or(0);
-        let responses = s
-            .get("wasmcustom.actorwatch.responses")
-            .copied()
-            .unwrap_or(0);
+        let matched = s.get(&metric_stat("matched")).copied().unwrap_or(0);
+        let responses = s.get(&metric_stat("responses")).copied().unwrap_or(0);
         (rq_4xx == 380 && matched == rq_4xx && responses == total)
             .then_some((rq_4xx, matched, responses))
     });
@@ -245,19 +242,15 @@ fn exact_counts_across_workers(singleton: bool) {
         counted.is_some(),
         "Envoy 4xx {:?}, actorwatch matched {:?}, responses {:?} of {total}",
         s.get("http.api.downstream_rq_4xx"),
-        s.get("wasmcustom.actorwatch.matched"),
-        s.get("wasmcustom.actorwatch.responses")
+        s.get(&metric_stat("matched")),
+        s.get(&metric_stat("responses"))
     );
     // Settled: Envoy delivered 20 events, holds none and has no POST in flight. The receiver
     // stores a POST before it answers, so it now has every POST Envoy sent: an event raised
     // late or a POST sent twice would show below.
     let settled = wait_for(WAIT, || {
         let s = envoy.stats();
-        let m = |name: &str| {
-            s.get(&format!("wasmcustom.actorwatch.{name}"))
-                .copied()
-                .unwrap_or(0)
-        };
+        let m = |name: &str| s.get(&metric_stat(name)).copied().unwrap_or(0);
         (m("events_delivered") >= 20
             && m("events_queued") == 0
             && m("deliveries_sent") == m("deliveries_succeeded") + m("deliveries_failed"))
@@ -265,7 +258,10 @@ fn exact_counts_across_workers(singleton: bool) {
     });
     if settled.is_none() {
         let log = envoy.log();
-        let lines: Vec<&str> = log.lines().filter(|l| l.contains("wasm log")).collect();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("wasm log") || l.contains("[dynamic_modules]"))
+            .collect();
         panic!(
             "{} events of 20, {} POSTs; {:?}; log:\n{}",
             rx.events().len(),
@@ -273,7 +269,7 @@ fn exact_counts_across_workers(singleton: bool) {
             envoy
                 .stats()
                 .iter()
-                .filter(|(k, _)| k.starts_with("wasmcustom"))
+                .filter(|(k, _)| k.contains("actorwatch."))
                 .collect::<Vec<_>>(),
             lines.join("\n")
         );

@@ -176,11 +176,7 @@ fn hostile_requests_keep_envoy_serving_and_the_filter_counting() {
 /// attempt it sent has its outcome.
 fn settled(envoy: &Envoy, events: u64) -> bool {
     let s = envoy.stats();
-    let m = |name: &str| {
-        s.get(&format!("wasmcustom.actorwatch.{name}"))
-            .copied()
-            .unwrap_or(0)
-    };
+    let m = |name: &str| s.get(&metric_stat(name)).copied().unwrap_or(0);
     m("events_delivered") == events
         && m("events_queued") == 0
         && m("deliveries_sent") == m("deliveries_succeeded") + m("deliveries_failed")
@@ -478,7 +474,10 @@ fn secrets_from_the_environment_sign_and_authorize_and_stay_out_of_the_config_du
                     "{path} shows the configuration naming {name}"
                 );
             }
-            assert!(dump.contains("host_env_keys"), "{path}");
+            // The Wasm VMs are given the variables by name; the native module reads Envoy's.
+            if host() == Host::Wasm {
+                assert!(dump.contains("host_env_keys"), "{path}");
+            }
         }
         haystacks.push(("Envoy log".into(), envoy.log()));
         haystacks.push(("stats".into(), format!("{:?}", envoy.stats())));
@@ -492,6 +491,7 @@ fn secrets_from_the_environment_sign_and_authorize_and_stay_out_of_the_config_du
 
 #[test]
 fn a_vm_without_the_variables_refuses_its_configuration_and_names_them() {
+    wasm_only!("Wasm VMs see only the variables their vm_config passes; the native module reads Envoy's own environment");
     // Envoy has the variables, but the singleton's vm_config does not pass them: its VM sees
     // none, and Envoy refuses to start. Each VM needs the list in its own vm_config.
     let api = SampleApi::start();
@@ -565,7 +565,7 @@ fn metrics_of(envoy: &Envoy) -> String {
     let mut m: Vec<(String, u64)> = envoy
         .stats()
         .into_iter()
-        .filter(|(k, _)| k.starts_with("wasm"))
+        .filter(|(k, _)| k.starts_with("wasm") || k.starts_with("actorwatch."))
         .collect();
     m.sort();
     format!("{m:?}")
@@ -583,6 +583,7 @@ fn reloads(envoy: &Envoy) -> u64 {
 
 #[test]
 fn a_trapped_vm_reloads_and_traffic_keeps_flowing() {
+    wasm_only!("a trapped VM and FAIL_RELOAD belong to the Wasm runtime (the native module's panic barrier: a_panic_in_a_hook_fails_open_and_is_counted)");
     let wasm = repo().join("target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm");
     assert!(wasm.exists(), "{} is built by make test", wasm.display());
     let api = SampleApi::start();
@@ -674,6 +675,7 @@ fn a_config_push_that_fails_validation_leaves_traffic_flowing() {
 /// delivery ids: every event arrives once after deduplication, none is dropped.
 #[test]
 fn an_aggregator_killed_mid_batch_hands_its_events_to_its_successor() {
+    wasm_only!("the native aggregator runs on Envoy's main thread and is never killed alone (its hand-over: a_replaced_configuration_hands_its_events_to_the_next)");
     let wasm = repo().join("target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm");
     assert!(wasm.exists(), "{} is built by make test", wasm.display());
     let api = SampleApi::start();
@@ -842,4 +844,114 @@ fn a_million_one_off_actors_stay_within_the_memory_budget() {
     assert_eq!(envoy.metric("untracked_responses"), 0);
     assert_eq!(envoy.metric("records_dropped"), 0);
     assert_eq!(reloads(&envoy), 0, "{}", metrics_of(&envoy));
+}
+
+/// A panic inside a hook of the native module: the barrier catches it, the request goes on to
+/// the upstream (fail open), Envoy keeps serving, the panic is counted and logged, and the
+/// filter goes on counting.
+#[test]
+fn a_panic_in_a_hook_fails_open_and_is_counted() {
+    native_only!("the Wasm filter traps instead (a_trapped_vm_reloads_and_traffic_keeps_flowing)");
+    let module = native_fault_module();
+    assert!(
+        module.exists(),
+        "{} is built by make test",
+        module.display()
+    );
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 3}"#,
+        r#""mode": "instant""#,
+        XFF_ACTORS,
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.native = Some(module);
+    setup.concurrency = 1;
+    let envoy = start(&setup);
+    let addr = envoy.listener;
+    assert_eq!(status(addr, "/api/orders", &[]), 200);
+    let hits = api.hits();
+    // The panic: the request is served by the upstream all the same.
+    let panicked = status(addr, "/api/orders", &[("x-actorwatch-test-panic", "1")]);
+    assert_eq!(panicked, 200, "the request fails open");
+    assert_eq!(api.hits(), hits + 1);
+    wait_for(WAIT, || (envoy.metric("native_panics") == 1).then_some(()))
+        .unwrap_or_else(|| panic!("the panic is counted; {}", metrics_of(&envoy)));
+    assert!(
+        log_says(&envoy, "1 panics caught and failed open"),
+        "{}",
+        envoy.log()
+    );
+    // Envoy and the filter go on: three 404s of one actor raise its event.
+    let mut c = envoy.client();
+    for _ in 0..3 {
+        assert_eq!(get_as(&mut c, "/nope", "198.51.100.78"), 404);
+    }
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty()))
+        .expect("an event after the panic");
+    assert_eq!(actors_of(&events), vec!["198.51.100.78".to_string()]);
+    assert_eq!(envoy.metric("native_panics"), 1);
+}
+
+/// A configuration push replaces the native module's configuration while its events cannot be
+/// delivered: when Envoy drops the old configuration, its aggregator leaves the events to the
+/// new one, which delivers them under their delivery ids once the receiver is back.
+#[test]
+fn a_replaced_configuration_hands_its_events_to_the_next() {
+    native_only!("the Wasm filter hands over through shared data (an_aggregator_killed_mid_batch_hands_its_events_to_its_successor)");
+    let api = SampleApi::start();
+    // Nothing listens here until the end: every POST fails and the events wait.
+    let port = free_port();
+    let cfg = |threshold: u32| {
+        config(
+            &format!(r#"{{"id": "4XX_FILTER", "threshold": {threshold}}}"#),
+            r#""mode": "instant", "batch_size": 1"#,
+            XFF_ACTORS,
+        )
+    };
+    let setup = EnvoySetup::new(&cfg(2), api.port, port);
+    let dir = scratch_dir("envoy-lds");
+    write_json(&dir.join("lds.json"), &lds_resources(&setup));
+    let envoy = match Envoy::start_with(&bootstrap_lds(&setup, &dir), 2, &dir, &[]) {
+        Ok(e) => e,
+        Err(e) => panic!("Envoy did not start:\n{}", e.log),
+    };
+    let mut c = envoy.client();
+    for actor in 0..2 {
+        for _ in 0..2 {
+            assert_eq!(get_as(&mut c, "/nope", &format!("203.0.113.{actor}")), 404);
+        }
+    }
+    wait_for(WAIT, || {
+        (envoy.metric("deliveries_failed") >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the POSTs fail; {}", metrics_of(&envoy)));
+    drop(c);
+    // The push: a new configuration; the old one goes once its listener has drained.
+    let tmp = dir.join("lds.json.tmp");
+    write_json(
+        &tmp,
+        &lds_resources(&EnvoySetup::new(&cfg(3), api.port, port)),
+    );
+    std::fs::rename(&tmp, dir.join("lds.json")).unwrap();
+    wait_for(Duration::from_secs(30), || {
+        log_says(&envoy, "took over 2 events of the replaced configuration").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the new configuration takes the events over; log:\n{}",
+            envoy.log()
+        )
+    });
+    let rx = Receiver::start_on(port, 0);
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= 2))
+        .unwrap_or_else(|| panic!("both events; {}", metrics_of(&envoy)));
+    let mut actors = actors_of(&events);
+    actors.sort();
+    assert_eq!(
+        actors,
+        vec!["203.0.113.0".to_string(), "203.0.113.1".to_string()]
+    );
+    assert_eq!(envoy.metric("events_dropped"), 0);
 }

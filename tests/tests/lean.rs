@@ -28,6 +28,7 @@ fn lean(cfg: &str, upstream_port: u16, webhook_port: u16) -> EnvoySetup {
 
 #[test]
 fn lean_filter_alerts_on_a_4xx_flood_at_the_threshold_and_not_before() {
+    wasm_only!("the lean alert-only filter is a Wasm build");
     // The module went through the post-link step, as `make build`'s does.
     let bytes = std::fs::read(lean_wasm()).expect("make build-lean");
     let mut custom = HashSet::new();
@@ -96,6 +97,7 @@ fn lean_filter_alerts_on_a_4xx_flood_at_the_threshold_and_not_before() {
 /// value and the feature in Envoy's log; the full build takes the same configurations.
 #[test]
 fn lean_filter_refuses_threat_rules_and_fleet_mode_by_name() {
+    wasm_only!("the lean alert-only filter is a Wasm build");
     let cases = [
         (
             config(

@@ -1,0 +1,305 @@
+//! Per request, on the stream's worker thread: answer blocked actors before the upstream; inspect
+//! the request when threat rules are configured (answering it when a blocking rule matches);
+//! record matched responses and findings when the stream completes. The same steps as the Wasm
+//! filter's, over [`StreamHost`], which Envoy's ABI implements (and the fuzz target fakes).
+
+use crate::shared::{Shared, Worker};
+use actorwatch_core::inspect::Request;
+use actorwatch_core::{BlockedReply, Headers, Inspection, Observation, Resolved};
+
+/// What a stream's hooks read from and do to Envoy.
+pub trait StreamHost {
+    fn worker_index(&self) -> usize;
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// Calls `f` with the request's headers.
+    fn with_request_headers<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R;
+    /// 0 when the stream has no response (reset before one).
+    fn response_status(&self) -> u16;
+    /// `ip:port` of the downstream peer.
+    fn peer(&self) -> Option<String>;
+    /// Up to `max` bytes of the request body buffered so far (with the chunk just received).
+    fn request_body(&self, max: usize) -> Vec<u8>;
+    /// Bytes of the request body buffered so far (with the chunk just received).
+    fn request_body_size(&self) -> usize;
+    /// Appends up to `max - out.len()` bytes of the chunk just received.
+    fn received_chunk(&self, max: usize, out: &mut Vec<u8>);
+    fn send_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]);
+    fn now_ms(&self) -> u64;
+}
+
+/// What a hook tells Envoy to do with the request's headers or body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    /// Hold (headers: stop iteration; body: buffer) until the body is complete.
+    Hold,
+    /// Answered locally: stop, nothing more goes upstream.
+    Answered,
+}
+
+/// Where a request's body inspection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyWait {
+    No,
+    /// Alert-only rules: chunks are copied as they stream past, never held.
+    Copying,
+    /// A blocking rule: the request is held until its body ends or reaches the limit.
+    Holding,
+}
+
+/// One request's state between its hooks.
+pub struct StreamFilter {
+    /// Answered from the blocklist: its reply is not a response to count.
+    answered_locally: bool,
+    inspection: Option<Inspection>,
+    body_wait: BodyWait,
+    /// Body bytes copied so far (alert-only rules), at most the rules' limit.
+    body: Vec<u8>,
+    /// The body reached the limit exactly before its end: more bytes mean it was cut.
+    watch_overflow: bool,
+    /// The request's source, once read for the blocklist: not read again when it is counted.
+    source: Option<Source>,
+}
+
+struct Source {
+    peer: Option<String>,
+    actor: Option<Resolved>,
+}
+
+impl Default for StreamFilter {
+    fn default() -> Self {
+        StreamFilter::new()
+    }
+}
+
+impl StreamFilter {
+    pub fn new() -> StreamFilter {
+        StreamFilter {
+            answered_locally: false,
+            inspection: None,
+            body_wait: BodyWait::No,
+            body: Vec::new(),
+            watch_overflow: false,
+            source: None,
+        }
+    }
+
+    pub fn request_headers(
+        &mut self,
+        shared: &Shared,
+        host: &impl StreamHost,
+        end_of_stream: bool,
+    ) -> Verdict {
+        #[cfg(feature = "fault-injection")]
+        if host.request_header("x-actorwatch-test-panic").is_some() {
+            fault_injection_panic();
+        }
+        let mut w = shared.worker(host.worker_index());
+        if !w.blocklist.is_empty() && self.answer_blocked(&mut w, host) {
+            return Verdict::Answered;
+        }
+        if !w.inspector.is_active() {
+            return Verdict::Continue;
+        }
+        let body_follows =
+            w.inspector.wants_body() && !end_of_stream && w.inspector.body_max_bytes() > 0;
+        if !body_follows {
+            return self.inspect(&mut w, host, b"", false);
+        }
+        if !w.inspector.blocks() {
+            self.body_wait = BodyWait::Copying;
+            return Verdict::Continue;
+        }
+        // A blocking rule may match the headers alone: answer without waiting for the body.
+        if self.inspect(&mut w, host, b"", false) == Verdict::Answered {
+            return Verdict::Answered;
+        }
+        self.body_wait = BodyWait::Holding;
+        Verdict::Hold
+    }
+
+    pub fn request_body(
+        &mut self,
+        shared: &Shared,
+        host: &impl StreamHost,
+        end_of_stream: bool,
+    ) -> Verdict {
+        if self.body_wait == BodyWait::No {
+            if self.watch_overflow && host.request_body_size() > 0 {
+                self.watch_overflow = false;
+                shared
+                    .worker(host.worker_index())
+                    .recorder
+                    .count_body_truncated();
+            }
+            return Verdict::Continue;
+        }
+        let mut w = shared.worker(host.worker_index());
+        let limit = w.inspector.body_max_bytes();
+        if self.body_wait == BodyWait::Holding {
+            let size = host.request_body_size();
+            if !end_of_stream && size < limit {
+                return Verdict::Hold;
+            }
+            let (keep, truncated) = w.inspector.body_cut(size);
+            let body = host.request_body(keep);
+            // Exactly at the limit before the end: cut only if more bytes follow.
+            self.watch_overflow = !end_of_stream && size == limit;
+            return self.inspect(&mut w, host, &body, truncated);
+        }
+        // Copying: nothing is buffered, so the body Envoy holds is the chunk that just arrived.
+        let chunk = host.request_body_size();
+        let (keep, truncated) = w.inspector.body_cut(self.body.len() + chunk);
+        if chunk > 0 && self.body.len() < keep {
+            host.received_chunk(keep, &mut self.body);
+        }
+        let full = self.body.len() >= limit;
+        if end_of_stream || full {
+            let body = std::mem::take(&mut self.body);
+            // A body that filled the limit exactly is cut only if more bytes follow.
+            self.watch_overflow = full && !truncated && !end_of_stream;
+            self.inspect(&mut w, host, &body, truncated);
+        }
+        Verdict::Continue
+    }
+
+    /// Trailers end the request: a held body is inspected now.
+    pub fn request_trailers(&mut self, shared: &Shared, host: &impl StreamHost) -> Verdict {
+        if self.body_wait == BodyWait::No {
+            return Verdict::Continue;
+        }
+        self.request_body(shared, host, true)
+    }
+
+    /// The stream ends: record its response if a rule wants it.
+    pub fn complete(&mut self, shared: &Shared, host: &impl StreamHost) {
+        if self.answered_locally {
+            return;
+        }
+        let mut w = shared.worker(host.worker_index());
+        if self.body_wait != BodyWait::No {
+            // The stream ended before its body did: inspect what arrived.
+            let body = std::mem::take(&mut self.body);
+            self.inspect(&mut w, host, &body, false);
+        }
+        record_response(&mut w, host, self.inspection.as_ref(), self.source.take());
+    }
+
+    /// Runs the threat rules over the request; answers it when a blocking rule matched.
+    fn inspect(
+        &mut self,
+        w: &mut Worker,
+        host: &impl StreamHost,
+        body: &[u8],
+        body_truncated: bool,
+    ) -> Verdict {
+        self.body_wait = BodyWait::No;
+        let mut inspection = self.inspection.take().unwrap_or_default();
+        let now = host.now_ms();
+        let bytes = host.with_request_headers(|headers| {
+            let request = Request {
+                method: Headers::get(&headers, ":method").unwrap_or(""),
+                path: Headers::get(&headers, ":path").unwrap_or(""),
+                headers: &headers,
+                body,
+            };
+            w.inspector.inspect(now, &request, &mut inspection)
+        });
+        w.recorder.count_inspected(bytes, body_truncated);
+        let reply = w.inspector.block_reply(&inspection);
+        self.inspection = Some(inspection);
+        let Some(reply) = reply else {
+            return Verdict::Continue;
+        };
+        send_reply(host, &reply);
+        w.recorder.count_threat_blocked();
+        // Still recorded when the stream completes: the finding raises its event.
+        Verdict::Answered
+    }
+
+    /// Answers the request from the blocklist if its actor is blocked; returns whether it did.
+    fn answer_blocked(&mut self, w: &mut Worker, host: &impl StreamHost) -> bool {
+        let peer = host.peer();
+        let now = host.now_ms();
+        let actor = resolve_from_sources(w, host, peer.as_deref());
+        let block = actor.as_ref().and_then(|a| w.blocklist.get(now, &a.key));
+        self.source = Some(Source { peer, actor });
+        let Some(block) = block else {
+            return false;
+        };
+        w.recorder.count_blocked();
+        send_reply(host, &block.reply(now));
+        self.answered_locally = true;
+        true
+    }
+}
+
+fn send_reply(host: &impl StreamHost, reply: &BlockedReply) {
+    let headers = reply.headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    host.send_response(reply.status, &headers, reply.body().as_bytes());
+}
+
+/// The request's actor, from the headers its sources read (only those) and `peer`.
+fn resolve_from_sources(
+    w: &Worker,
+    host: &impl StreamHost,
+    peer: Option<&str>,
+) -> Option<Resolved> {
+    let wanted: Vec<(&str, String)> = w
+        .cfg
+        .actor
+        .header_names()
+        .filter_map(|name| Some((name, host.request_header(name)?)))
+        .collect();
+    w.cfg.actor.resolve(peer, &wanted)
+}
+
+/// Records the stream's response if a rule wants it. `source`: the request's, if already read.
+fn record_response(
+    w: &mut Worker,
+    host: &impl StreamHost,
+    inspection: Option<&Inspection>,
+    source: Option<Source>,
+) {
+    let status = host.response_status();
+    let findings = inspection.is_some_and(|i| !i.is_empty());
+    if !w.recorder.wants(status, findings) {
+        w.recorder.count_unmatched();
+        return;
+    }
+    let (peer, actor) = match source {
+        Some(Source { peer, actor }) => (peer, Some(actor)),
+        None => (host.peer(), None),
+    };
+    let now = host.now_ms();
+    if !w.quiet.is_empty() && !findings {
+        // Deep in its cooldown, an actor's response only counts: read its source alone.
+        if let Some(actor) = actor.unwrap_or_else(|| resolve_from_sources(w, host, peer.as_deref()))
+        {
+            let quiet = std::sync::Arc::clone(&w.quiet);
+            if w.recorder.record_if_quiet(now, status, &actor, &quiet) {
+                return;
+            }
+        }
+    }
+    host.with_request_headers(|headers| {
+        let obs = Observation {
+            method: Headers::get(&headers, ":method").unwrap_or(""),
+            path: Headers::get(&headers, ":path").unwrap_or(""),
+            status,
+            peer: peer.as_deref(),
+            host: Headers::get(&headers, ":authority"),
+            headers: &headers,
+            country: None,
+            threats: inspection,
+        };
+        w.recorder.record(now, &obs);
+    });
+}
+
+#[cfg(feature = "fault-injection")]
+#[allow(clippy::panic)]
+fn fault_injection_panic() {
+    panic!("x-actorwatch-test-panic");
+}

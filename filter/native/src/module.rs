@@ -1,0 +1,173 @@
+//! One filter configuration in Envoy: its shared state, its aggregator, and the ticker that puts
+//! a tick on Envoy's main thread every [`TICK_MS`] (Envoy's scheduler may be committed from any
+//! thread; the tick itself runs on the main thread, where callouts and metrics are made).
+
+use crate::abi::{self, ConfigHandle, Scheduler};
+use crate::aggregator::{Aggregator, Level, Outbound};
+use crate::shared::{lock, Shared, TICK_MS};
+use actorwatch_core::{Config, MetricKind};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Unpredictable seed for hash keys and ids: the system's randomness, mixed with the time in
+/// case it is unavailable.
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let random = getrandom::fill(&mut bytes).map_or(0, |_| u64::from_le_bytes(bytes));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    random ^ nanos.rotate_left(17)
+}
+
+pub struct Module {
+    shared: Shared,
+    handle: ConfigHandle,
+    ticker: Option<Ticker>,
+}
+
+impl Module {
+    /// The configuration from Envoy's `filter_config`; `None` (Envoy refuses it) if invalid,
+    /// with the reason in Envoy's log.
+    pub fn new(config: &[u8], handle: ConfigHandle) -> Option<Module> {
+        // `{"env": "NAME"}` references read Envoy's own environment.
+        let env = |name: &str| std::env::var(name).ok();
+        let cfg = match Config::from_json_with_env(config, &env) {
+            Ok(c) => Arc::new(c),
+            Err(errors) => {
+                handle.log(Level::Error, &format!("invalid configuration: {errors}"));
+                return None;
+            }
+        };
+        let seed = seed();
+        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, &handle);
+        let shared = Shared::new(cfg, abi::concurrency(), seed, aggregator);
+        let counting = if shared.cfg.fleet.is_redis() {
+            "counting in Redis (fleet mode)"
+        } else {
+            "counting here"
+        };
+        handle.log(
+            Level::Info,
+            &format!(
+                "actorwatch native module configured, aggregating on the main thread, {counting}"
+            ),
+        );
+        let ticker = handle.scheduler().map(Ticker::start);
+        Some(Module {
+            shared,
+            handle,
+            ticker,
+        })
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// On the main thread.
+    pub fn tick(&self) {
+        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, &self.handle);
+    }
+
+    /// A callout's answer, on the main thread.
+    pub fn answered(&self, callout: u64, status: u16, body: &[u8]) {
+        lock(&self.shared.aggregator).answered(
+            now_ms(),
+            callout,
+            status,
+            body,
+            &self.shared,
+            &self.handle,
+        );
+    }
+
+    /// Envoy drops the configuration: stop ticking, leave the events to the next one.
+    pub fn close(mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+        lock(&self.shared.aggregator).leave();
+    }
+}
+
+impl Outbound for ConfigHandle {
+    fn callout(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Result<u64, u32> {
+        ConfigHandle::callout(self, cluster, headers, body, timeout_ms)
+    }
+
+    fn define_metric(&self, name: &str, kind: MetricKind) -> Option<usize> {
+        ConfigHandle::define_metric(self, name, kind == MetricKind::Gauge)
+    }
+
+    fn increment_counter(&self, id: usize, by: u64) {
+        ConfigHandle::increment_counter(self, id, by)
+    }
+
+    fn set_gauge(&self, id: usize, value: u64) {
+        ConfigHandle::set_gauge(self, id, value)
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Info => abi::LOG_INFO,
+            Level::Warn => abi::LOG_WARN,
+            Level::Error => abi::LOG_ERROR,
+        };
+        abi::log(level, message);
+    }
+}
+
+/// A thread that commits a tick to Envoy's main thread every [`TICK_MS`] until stopped.
+struct Ticker {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(scheduler: Scheduler) -> Ticker {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("actorwatch-tick".into())
+            .spawn(move || {
+                let (stopped, wake) = &*flag;
+                let mut done = lock(stopped);
+                while !*done {
+                    let (guard, timeout) = wake
+                        .wait_timeout(done, Duration::from_millis(TICK_MS))
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    done = guard;
+                    if !*done && timeout.timed_out() {
+                        scheduler.commit(0);
+                    }
+                }
+                // The scheduler is deleted here, after its last commit.
+                drop(scheduler);
+            })
+            .ok();
+        Ticker { stop, thread }
+    }
+
+    fn stop(mut self) {
+        let (stopped, wake) = &*self.stop;
+        *lock(stopped) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
