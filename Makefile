@@ -14,6 +14,8 @@ FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
 FAULT_WASM := target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm
 # The lean alert-only filter (make build-lean).
 LEAN_WASM := target/wasm32-wasip1/lean/actorwatch_filter.wasm
+# The native Envoy dynamic module (make build-native), and its fault-injection build for the tests.
+NATIVE_SO := target/native/libactorwatch_native.so
 # The filter's post-link step (drop unused callbacks, binaryen -O3), with binaryen from npm.
 POSTLINK := node filter/postlink/postlink.mjs
 WORKER_BUILD_VERSION := 0.8.7
@@ -127,11 +129,13 @@ test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-
 
 ## test-fleet: fleet mode: the Redis function library, the front, 3 Envoys on one Redis, and the
 ## fault matrix (Redis killed, restarted, paused, slow; the front restarted; a slow network)
-test-fleet: setup-fleet setup-envoy build build-fault-wasm
+test-fleet: setup-fleet setup-envoy build build-fault-wasm build-native
 	python3 fleet/test_library.py
 	cargo test --locked -p actorwatch-cli --test front
 	cargo test --locked -p actorwatch-e2e --test fleet
 	cargo test --locked -p actorwatch-e2e --test fleet_faults -- --nocapture --test-threads 1
+	ACTORWATCH_HOST=native cargo test --locked -p actorwatch-e2e --test fleet
+	ACTORWATCH_HOST=native cargo test --locked -p actorwatch-e2e --test fleet_faults -- --nocapture --test-threads 1
 
 ATTACK_TOOLS := sqlmap wfuzz ffuf gobuster hydra wapiti dirb
 
@@ -203,10 +207,21 @@ scorecard-readme:
 test-scorecard: test-tools scorecard-corpus
 	SCORECARD_REQUIRE_TOOLS=1 cargo test --release --locked -p actorwatch-core --test scorecard scorecard -- --nocapture
 
-# Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports).
-# The fault-injection build of the filter lets one test trap a VM on purpose.
-test-e2e: setup-postlink build-fault-wasm build-lean
-	cargo test --locked -p actorwatch-e2e -- --test-threads 1 --skip three_envoys_count_in_redis --skip attack_tools_are_flagged --skip every_fault_loses_no_count --skip an_aggregator_replaced_in_fallback
+# Real Envoy processes, one test at a time (each starts its own Envoy on ephemeral ports), once
+# with the Wasm filter and once with the native module (ACTORWATCH_HOST=native). The
+# fault-injection builds let one test trap a VM and another panic inside a native hook.
+E2E_SKIP := --skip three_envoys_count_in_redis --skip attack_tools_are_flagged --skip every_fault_loses_no_count --skip an_aggregator_replaced_in_fallback
+test-e2e: setup-postlink build-fault-wasm build-lean build-native
+	cargo test --locked -p actorwatch-e2e -- --test-threads 1 $(E2E_SKIP)
+	ACTORWATCH_HOST=native cargo test --locked -p actorwatch-e2e -- --test-threads 1 $(E2E_SKIP)
+
+.PHONY: build-native
+## build-native: the native Envoy dynamic module -> target/native/libactorwatch_native.so (and its
+## fault-injection build for the tests)
+build-native:
+	cargo build --profile native --locked -p actorwatch-native
+	cargo build --profile native-fault-injection --locked -p actorwatch-native --features fault-injection
+	@echo "native module: $$(stat -c %s $(NATIVE_SO)) bytes"
 
 .PHONY: build-lean
 ## build-lean: the lean alert-only filter: counting rules and webhooks, no request inspection, no
@@ -241,6 +256,7 @@ lint: setup
 	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 -- -D warnings
 	cargo clippy --locked -p actorwatch-filter --target wasm32-wasip1 --no-default-features -- -D warnings
 	cargo clippy --locked -p actorwatch-core --all-targets --no-default-features --features internals -- -D warnings
+	cargo clippy --locked -p actorwatch-native --all-targets --features fault-injection -- -D warnings
 	cargo fmt --manifest-path edge-worker/Cargo.toml -- --check
 	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --locked --manifest-path edge-worker/Cargo.toml --target wasm32-unknown-unknown -- -D warnings

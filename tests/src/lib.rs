@@ -538,6 +538,53 @@ impl EnvoySetup {
             .to_string()
     }
 
+    /// The native module's `dynamic_module_config`.
+    fn native_module_config(&self) -> Value {
+        json!({
+            "module": {"local": {"filename": self.native_path()}},
+            "do_not_close": true,
+            "metrics_namespace": "actorwatch",
+        })
+    }
+
+    /// The native bootstrap extension that aggregates for the native access logger.
+    pub fn native_service(&self) -> Value {
+        json!({
+            "name": "envoy.bootstrap.dynamic_modules",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.bootstrap.dynamic_modules.v3.DynamicModuleBootstrapExtension",
+                "dynamic_module_config": self.native_module_config(),
+                "extension_name": "actorwatch",
+                "extension_config": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": self.config_json,
+                },
+            },
+        })
+    }
+
+    /// The access logger entry for actorwatch (Wasm, or native recording into the bootstrap
+    /// extension).
+    pub fn access_logger_entry(&self) -> Value {
+        match self.host {
+            Host::Wasm => json!({
+                "name": "envoy.access_loggers.wasm",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.wasm.v3.WasmAccessLog",
+                    "config": self.plugin_config("actorwatch"),
+                },
+            }),
+            Host::Native => json!({
+                "name": "envoy.access_loggers.dynamic_modules",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.dynamic_modules.v3.DynamicModuleAccessLog",
+                    "dynamic_module_config": self.native_module_config(),
+                    "logger_name": "actorwatch",
+                },
+            }),
+        }
+    }
+
     /// The HTTP filter entry for actorwatch: the Wasm filter or the native module, with the
     /// same configuration JSON.
     pub fn http_filter(&self) -> Value {
@@ -552,11 +599,7 @@ impl EnvoySetup {
             }
             Host::Native => json!({"name": "actorwatch", "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-                "dynamic_module_config": {
-                    "module": {"local": {"filename": self.native_path()}},
-                    "do_not_close": true,
-                    "metrics_namespace": "actorwatch",
-                },
+                "dynamic_module_config": self.native_module_config(),
                 "filter_name": "actorwatch",
                 "filter_config": {
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
@@ -622,9 +665,8 @@ pub fn bootstrap(s: &EnvoySetup) -> Value {
         "admin": admin(),
         "static_resources": {"listeners": [listener(s)], "clusters": clusters(s)},
     });
-    // The native module aggregates on Envoy's main thread: there is no singleton VM.
-    if s.singleton && s.host == Host::Wasm {
-        b["bootstrap_extensions"] = json!([singleton(s)]);
+    if let Some(extension) = aggregating_extension(s) {
+        b["bootstrap_extensions"] = json!([extension]);
     }
     b
 }
@@ -644,8 +686,8 @@ pub fn bootstrap_lds(s: &EnvoySetup, dir: &Path) -> Value {
         }},
         "static_resources": {"clusters": clusters(s)},
     });
-    if s.singleton && s.host == Host::Wasm {
-        b["bootstrap_extensions"] = json!([singleton(s)]);
+    if let Some(extension) = aggregating_extension(s) {
+        b["bootstrap_extensions"] = json!([extension]);
     }
     b
 }
@@ -655,6 +697,15 @@ pub fn lds_resources(s: &EnvoySetup) -> Value {
     let mut listener = listener(s);
     listener["@type"] = json!("type.googleapis.com/envoy.config.listener.v3.Listener");
     json!({ "resources": [listener] })
+}
+
+/// The bootstrap extension that aggregates, if the setup has one: the Wasm singleton, or for the
+/// native access logger the native extension (the native HTTP filter aggregates on its own).
+fn aggregating_extension(s: &EnvoySetup) -> Option<Value> {
+    match s.host {
+        Host::Wasm => s.singleton.then(|| singleton(s)),
+        Host::Native => s.access_logger.is_some().then(|| s.native_service()),
+    }
 }
 
 /// The singleton aggregator (a `bootstrap_extensions` entry).
@@ -718,14 +769,8 @@ pub fn listener(s: &EnvoySetup) -> Value {
     });
     let mut access_logs = Vec::new();
     if let Some(log_filter) = &s.access_logger {
-        // Same plugin config; Envoy calls the root context once per logged stream.
-        let mut logger = json!({
-            "name": "envoy.access_loggers.wasm",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.access_loggers.wasm.v3.WasmAccessLog",
-                "config": s.plugin_config("actorwatch"),
-            },
-        });
+        // Envoy calls the logger once per logged stream.
+        let mut logger = s.access_logger_entry();
         if !log_filter.is_null() {
             logger["filter"] = log_filter.clone();
         }

@@ -181,6 +181,38 @@ fn access_logger_counts_what_envoy_lets_through() {
     assert!(api.hits() >= 28, "every request reached the API");
 }
 
+/// The native access logger has no timer or callout of its own: it records into the native
+/// bootstrap extension, and without one Envoy refuses it, saying what is missing.
+#[test]
+fn the_native_access_logger_needs_its_bootstrap_extension() {
+    native_only!("the Wasm access logger aggregates in its own VMs");
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = config(
+        r#"{"id": "4XX_FILTER", "threshold": 5}"#,
+        r#""mode": "instant""#,
+        "",
+    );
+    let mut setup = EnvoySetup::new(&cfg, api.port, rx.port);
+    setup.access_logger = Some(Value::Null);
+    let mut without = bootstrap(&setup);
+    without
+        .as_object_mut()
+        .unwrap()
+        .remove("bootstrap_extensions");
+    let dir = scratch_dir("envoy-logger-alone");
+    let refused = Envoy::start_with(&without, 1, &dir, &[])
+        .err()
+        .expect("Envoy refuses the logger without the extension");
+    assert!(
+        refused.log.contains(
+            "the actorwatch access logger records into the actorwatch bootstrap extension"
+        ),
+        "{}",
+        refused.log
+    );
+}
+
 /// 20 actors send exactly `threshold` 404s and 20 send `threshold - 1`, spread over four
 /// connections so that Envoy's four workers each see only part of every actor's traffic.
 fn exact_counts_across_workers(singleton: bool) {

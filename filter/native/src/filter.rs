@@ -185,6 +185,17 @@ impl StreamFilter {
         record_response(&mut w, host, self.inspection.as_ref(), self.source.take());
     }
 
+    /// An access-log entry: the request's headers (its body is gone) and the response, after
+    /// the fact. Threat rules run on the headers; nothing can be answered any more.
+    pub fn logged(shared: &Shared, host: &impl StreamHost) {
+        let mut w = shared.worker(host.worker_index());
+        let mut inspection = Inspection::default();
+        if w.inspector.is_active() {
+            run_rules(&mut w, host, b"", false, &mut inspection);
+        }
+        record_response(&mut w, host, Some(&inspection), None);
+    }
+
     /// Runs the threat rules over the request; answers it when a blocking rule matched.
     fn inspect(
         &mut self,
@@ -195,17 +206,7 @@ impl StreamFilter {
     ) -> Verdict {
         self.body_wait = BodyWait::No;
         let mut inspection = self.inspection.take().unwrap_or_default();
-        let now = host.now_ms();
-        let bytes = host.with_request_headers(|headers| {
-            let request = Request {
-                method: Headers::get(&headers, ":method").unwrap_or(""),
-                path: Headers::get(&headers, ":path").unwrap_or(""),
-                headers: &headers,
-                body,
-            };
-            w.inspector.inspect(now, &request, &mut inspection)
-        });
-        w.recorder.count_inspected(bytes, body_truncated);
+        run_rules(w, host, body, body_truncated, &mut inspection);
         let reply = w.inspector.block_reply(&inspection);
         self.inspection = Some(inspection);
         let Some(reply) = reply else {
@@ -232,6 +233,27 @@ impl StreamFilter {
         self.answered_locally = true;
         true
     }
+}
+
+/// Runs the threat rules over the request (its headers from the host, `body` as given).
+fn run_rules(
+    w: &mut Worker,
+    host: &impl StreamHost,
+    body: &[u8],
+    body_truncated: bool,
+    inspection: &mut Inspection,
+) {
+    let now = host.now_ms();
+    let bytes = host.with_request_headers(|headers| {
+        let request = Request {
+            method: Headers::get(&headers, ":method").unwrap_or(""),
+            path: Headers::get(&headers, ":path").unwrap_or(""),
+            headers: &headers,
+            body,
+        };
+        w.inspector.inspect(now, &request, inspection)
+    });
+    w.recorder.count_inspected(bytes, body_truncated);
 }
 
 fn send_reply(host: &impl StreamHost, reply: &BlockedReply) {

@@ -14,4 +14,6 @@ pub mod barrier;
 pub mod filter;
 #[cfg(feature = "envoy")]
 mod module;
+#[cfg(feature = "envoy")]
+mod service;
 pub mod shared;

@@ -18,7 +18,7 @@ pub fn now_ms() -> u64 {
 
 /// Unpredictable seed for hash keys and ids: the system's randomness, mixed with the time in
 /// case it is unavailable.
-fn seed() -> u64 {
+pub fn seed() -> u64 {
     let mut bytes = [0u8; 8];
     let random = getrandom::fill(&mut bytes).map_or(0, |_| u64::from_le_bytes(bytes));
     let nanos = SystemTime::now()
@@ -122,13 +122,18 @@ impl Outbound for ConfigHandle {
     }
 
     fn log(&self, level: Level, message: &str) {
-        let level = match level {
-            Level::Info => abi::LOG_INFO,
-            Level::Warn => abi::LOG_WARN,
-            Level::Error => abi::LOG_ERROR,
-        };
-        abi::log(level, message);
+        log(level, message);
     }
+}
+
+/// Writes to Envoy's log (component `dynamic_modules`).
+pub fn log(level: Level, message: &str) {
+    let level = match level {
+        Level::Info => abi::LOG_INFO,
+        Level::Warn => abi::LOG_WARN,
+        Level::Error => abi::LOG_ERROR,
+    };
+    abi::log(level, message);
 }
 
 /// A thread that commits a tick to Envoy's main thread every [`TICK_MS`] until stopped.

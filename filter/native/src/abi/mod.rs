@@ -9,6 +9,8 @@
 
 #[cfg(feature = "envoy")]
 pub mod hooks;
+#[cfg(feature = "envoy")]
+pub mod service_hooks;
 
 use crate::filter::StreamHost;
 use std::ffi::c_void;
@@ -166,6 +168,80 @@ extern "C" {
         label_values_size: usize,
         value: u64,
     ) -> u32;
+
+    fn envoy_dynamic_module_callback_bootstrap_extension_config_signal_init_complete(
+        config: *mut c_void,
+    );
+    fn envoy_dynamic_module_callback_bootstrap_extension_timer_new(
+        config: *mut c_void,
+    ) -> *mut c_void;
+    fn envoy_dynamic_module_callback_bootstrap_extension_timer_enable(
+        timer: *mut c_void,
+        delay_ms: u64,
+    );
+    fn envoy_dynamic_module_callback_bootstrap_extension_timer_delete(timer: *mut c_void);
+    fn envoy_dynamic_module_callback_bootstrap_extension_http_callout(
+        config: *mut c_void,
+        callout_id: *mut u64,
+        cluster: ModuleBuffer,
+        headers: *const HeaderPair,
+        headers_size: usize,
+        body: ModuleBuffer,
+        timeout_ms: u64,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_bootstrap_extension_config_define_counter(
+        config: *mut c_void,
+        name: ModuleBuffer,
+        label_names: *const ModuleBuffer,
+        label_names_size: usize,
+        id: *mut usize,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_bootstrap_extension_config_define_gauge(
+        config: *mut c_void,
+        name: ModuleBuffer,
+        label_names: *const ModuleBuffer,
+        label_names_size: usize,
+        id: *mut usize,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_bootstrap_extension_config_increment_counter(
+        config: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_size: usize,
+        value: u64,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_bootstrap_extension_config_set_gauge(
+        config: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_size: usize,
+        value: u64,
+    ) -> u32;
+
+    fn envoy_dynamic_module_callback_access_logger_get_headers_size(
+        logger: *mut c_void,
+        kind: u32,
+    ) -> usize;
+    fn envoy_dynamic_module_callback_access_logger_get_headers(
+        logger: *mut c_void,
+        kind: u32,
+        result: *mut HeaderPair,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_access_logger_get_header_value(
+        logger: *mut c_void,
+        kind: u32,
+        key: ModuleBuffer,
+        result: *mut EnvoyBuffer,
+        index: usize,
+        total_count: *mut usize,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_access_logger_get_response_code(logger: *mut c_void) -> u32;
+    fn envoy_dynamic_module_callback_access_logger_get_downstream_remote_address(
+        logger: *mut c_void,
+        address: *mut EnvoyBuffer,
+        port: *mut u32,
+    ) -> bool;
+    fn envoy_dynamic_module_callback_access_logger_get_worker_index(logger: *mut c_void) -> u32;
 }
 
 /// Writes to Envoy's log (component `dynamic_modules`).
@@ -196,6 +272,63 @@ unsafe fn borrow<'a>(buf: EnvoyBuffer) -> &'a [u8] {
         return &[];
     }
     std::slice::from_raw_parts(buf.ptr, buf.length)
+}
+
+/// Envoy's header pairs as slices tied to the hook's borrow.
+///
+/// SAFETY: as for [`borrow`], for every pair.
+unsafe fn borrow_pairs<'a>(pairs: &[HeaderPair]) -> Vec<(&'a [u8], &'a [u8])> {
+    pairs
+        .iter()
+        .map(|p| {
+            (
+                borrow(EnvoyBuffer {
+                    ptr: p.key_ptr,
+                    length: p.key_length,
+                }),
+                borrow(EnvoyBuffer {
+                    ptr: p.value_ptr,
+                    length: p.value_length,
+                }),
+            )
+        })
+        .collect()
+}
+
+const EMPTY_PAIR: HeaderPair = HeaderPair {
+    key_ptr: std::ptr::null(),
+    key_length: 0,
+    value_ptr: std::ptr::null(),
+    value_length: 0,
+};
+
+/// Calls `f` with the headers as strings: borrowed when they are UTF-8, else copied lossily.
+fn with_str_pairs<R>(raw: &[(&[u8], &[u8])], f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+    let borrowed: Option<Vec<(&str, &str)>> = raw
+        .iter()
+        .map(|(k, v)| Some((std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?)))
+        .collect();
+    match borrowed {
+        Some(pairs) => f(&pairs),
+        None => {
+            let owned: Vec<(String, String)> =
+                raw.iter().map(|(k, v)| (lossy(k), lossy(v))).collect();
+            let pairs: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            f(&pairs)
+        }
+    }
+}
+
+/// `ip:port` as Envoy's `source.address` spells it (brackets around IPv6).
+fn socket_address(ip: &str, port: u32) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
 }
 
 /// One HTTP stream, for the duration of one hook on its worker thread.
@@ -254,13 +387,7 @@ impl<'hook> Stream<'hook> {
         if size == 0 {
             return Vec::new();
         }
-        let empty = HeaderPair {
-            key_ptr: std::ptr::null(),
-            key_length: 0,
-            value_ptr: std::ptr::null(),
-            value_length: 0,
-        };
-        let mut pairs = vec![empty; size];
+        let mut pairs = vec![EMPTY_PAIR; size];
         // SAFETY: `pairs` holds exactly the `size` entries Envoy fills.
         let ok = unsafe {
             envoy_dynamic_module_callback_http_get_headers(
@@ -272,24 +399,8 @@ impl<'hook> Stream<'hook> {
         if !ok {
             return Vec::new();
         }
-        pairs
-            .iter()
-            .map(|p| {
-                // SAFETY: Envoy's buffers, untouched until the hook returns.
-                unsafe {
-                    (
-                        borrow(EnvoyBuffer {
-                            ptr: p.key_ptr,
-                            length: p.key_length,
-                        }),
-                        borrow(EnvoyBuffer {
-                            ptr: p.value_ptr,
-                            length: p.value_length,
-                        }),
-                    )
-                }
-            })
-            .collect()
+        // SAFETY: Envoy's buffers, untouched until the hook returns.
+        unsafe { borrow_pairs(&pairs) }
     }
 
     /// The downstream peer as `ip:port` (`source.address`).
@@ -374,15 +485,7 @@ impl<'hook> Stream<'hook> {
 
     /// Answers the request before the upstream.
     pub fn send_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
-        let pairs: Vec<HeaderPair> = headers
-            .iter()
-            .map(|(k, v)| HeaderPair {
-                key_ptr: k.as_ptr(),
-                key_length: k.len(),
-                value_ptr: v.as_ptr(),
-                value_length: v.len(),
-            })
-            .collect();
+        let pairs = module_pairs(headers);
         let details = b"actorwatch";
         // SAFETY: Envoy copies the headers, body and details during the call.
         unsafe {
@@ -429,15 +532,7 @@ impl ConfigHandle {
         body: &[u8],
         timeout_ms: u64,
     ) -> Result<u64, u32> {
-        let pairs: Vec<HeaderPair> = headers
-            .iter()
-            .map(|(k, v)| HeaderPair {
-                key_ptr: k.as_ptr(),
-                key_length: k.len(),
-                value_ptr: v.as_ptr(),
-                value_length: v.len(),
-            })
-            .collect();
+        let pairs = module_pairs(headers);
         let mut id = 0u64;
         // SAFETY: Envoy copies the cluster name, headers and body during the call.
         let result = unsafe {
@@ -604,23 +699,7 @@ impl StreamHost for Stream<'_> {
     }
 
     fn with_request_headers<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
-        let raw = self.request_headers();
-        let borrowed: Option<Vec<(&str, &str)>> = raw
-            .iter()
-            .map(|(k, v)| Some((std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?)))
-            .collect();
-        match borrowed {
-            Some(pairs) => f(&pairs),
-            None => {
-                let owned: Vec<(String, String)> =
-                    raw.iter().map(|(k, v)| (lossy(k), lossy(v))).collect();
-                let pairs: Vec<(&str, &str)> = owned
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                f(&pairs)
-            }
-        }
+        with_str_pairs(&self.request_headers(), f)
     }
 
     fn response_status(&self) -> u16 {
@@ -650,4 +729,269 @@ impl StreamHost for Stream<'_> {
     fn now_ms(&self) -> u64 {
         crate::module::now_ms()
     }
+}
+
+/// One access-log entry, for the duration of the log hook on its worker thread. Read like a
+/// stream whose request cannot be answered any more.
+pub struct LogEntry<'hook> {
+    ptr: *mut c_void,
+    hook: PhantomData<&'hook ()>,
+}
+
+#[cfg(feature = "envoy")]
+impl<'hook> LogEntry<'hook> {
+    /// SAFETY: `ptr` is the `logger_envoy_ptr` Envoy passed to the running log hook.
+    pub unsafe fn new(ptr: *mut c_void) -> LogEntry<'hook> {
+        LogEntry {
+            ptr,
+            hook: PhantomData,
+        }
+    }
+
+    fn request_headers(&self) -> Vec<(&'hook [u8], &'hook [u8])> {
+        // SAFETY: the entry pointer is live during the hook.
+        let size = unsafe {
+            envoy_dynamic_module_callback_access_logger_get_headers_size(self.ptr, REQUEST_HEADER)
+        };
+        if size == 0 {
+            return Vec::new();
+        }
+        let mut pairs = vec![EMPTY_PAIR; size];
+        // SAFETY: `pairs` holds exactly the `size` entries Envoy fills.
+        let ok = unsafe {
+            envoy_dynamic_module_callback_access_logger_get_headers(
+                self.ptr,
+                REQUEST_HEADER,
+                pairs.as_mut_ptr(),
+            )
+        };
+        if !ok {
+            return Vec::new();
+        }
+        // SAFETY: Envoy's buffers, untouched until the hook returns.
+        unsafe { borrow_pairs(&pairs) }
+    }
+}
+
+#[cfg(feature = "envoy")]
+impl StreamHost for LogEntry<'_> {
+    fn worker_index(&self) -> usize {
+        // SAFETY: the entry pointer is live during the hook.
+        unsafe { envoy_dynamic_module_callback_access_logger_get_worker_index(self.ptr) as usize }
+    }
+
+    fn request_header(&self, name: &str) -> Option<String> {
+        let mut out = EnvoyBuffer {
+            ptr: std::ptr::null(),
+            length: 0,
+        };
+        // SAFETY: the entry pointer is live during the hook; Envoy writes `out` only.
+        let found = unsafe {
+            envoy_dynamic_module_callback_access_logger_get_header_value(
+                self.ptr,
+                REQUEST_HEADER,
+                ModuleBuffer::of(name.as_bytes()),
+                &mut out,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        // SAFETY: copied before the hook returns.
+        found.then(|| lossy(unsafe { borrow(out) }))
+    }
+
+    fn with_request_headers<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+        with_str_pairs(&self.request_headers(), f)
+    }
+
+    fn response_status(&self) -> u16 {
+        // SAFETY: the entry pointer is live during the hook.
+        let code =
+            unsafe { envoy_dynamic_module_callback_access_logger_get_response_code(self.ptr) };
+        u16::try_from(code).unwrap_or(0)
+    }
+
+    fn peer(&self) -> Option<String> {
+        let mut address = EnvoyBuffer {
+            ptr: std::ptr::null(),
+            length: 0,
+        };
+        let mut port = 0u32;
+        // SAFETY: the entry pointer is live during the hook; Envoy writes the two outputs only.
+        let found = unsafe {
+            envoy_dynamic_module_callback_access_logger_get_downstream_remote_address(
+                self.ptr,
+                &mut address,
+                &mut port,
+            )
+        };
+        // SAFETY: copied before the hook returns.
+        found.then(|| socket_address(&lossy(unsafe { borrow(address) }), port))
+    }
+
+    // The body is gone by the time a response is logged; nothing can be answered any more.
+    fn request_body(&self, _max: usize) -> Vec<u8> {
+        Vec::new()
+    }
+
+    fn request_body_size(&self) -> usize {
+        0
+    }
+
+    fn received_chunk(&self, _max: usize, _out: &mut Vec<u8>) {}
+
+    fn send_response(&self, _status: u16, _headers: &[(&str, &str)], _body: &[u8]) {}
+
+    fn now_ms(&self) -> u64 {
+        crate::module::now_ms()
+    }
+}
+
+/// The bootstrap extension's Envoy side: timer, callouts and metrics, on the main thread.
+#[derive(Clone, Copy)]
+pub struct ServiceHandle(*mut c_void);
+
+// SAFETY: Envoy's bootstrap configuration outlives every use; the module calls it from the main
+// thread only (every bootstrap hook runs there).
+unsafe impl Send for ServiceHandle {}
+// SAFETY: as above.
+unsafe impl Sync for ServiceHandle {}
+
+#[cfg(feature = "envoy")]
+impl ServiceHandle {
+    /// SAFETY: `ptr` is the `config_envoy_ptr` of the bootstrap's config_new.
+    pub unsafe fn new(ptr: *mut c_void) -> ServiceHandle {
+        ServiceHandle(ptr)
+    }
+
+    /// Lets Envoy finish starting (it waits for every bootstrap extension to say so).
+    pub fn init_complete(&self) {
+        // SAFETY: the config pointer is live.
+        unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_config_signal_init_complete(self.0)
+        }
+    }
+
+    /// A one-shot main-thread timer (re-armed in each firing).
+    pub fn timer(&self) -> Option<Timer> {
+        // SAFETY: the config pointer is live; Envoy returns a timer or null.
+        let ptr = unsafe { envoy_dynamic_module_callback_bootstrap_extension_timer_new(self.0) };
+        (!ptr.is_null()).then_some(Timer(ptr))
+    }
+
+    pub fn callout(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Result<u64, u32> {
+        let pairs = module_pairs(headers);
+        let mut id = 0u64;
+        // SAFETY: Envoy copies the cluster name, headers and body during the call.
+        let result = unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_http_callout(
+                self.0,
+                &mut id,
+                ModuleBuffer::of(cluster.as_bytes()),
+                pairs.as_ptr(),
+                pairs.len(),
+                ModuleBuffer::of(body),
+                timeout_ms,
+            )
+        };
+        if result == CALLOUT_SUCCESS {
+            Ok(id)
+        } else {
+            Err(result)
+        }
+    }
+
+    pub fn define_metric(&self, name: &str, gauge: bool) -> Option<usize> {
+        let mut id = 0usize;
+        let name = ModuleBuffer::of(name.as_bytes());
+        // SAFETY: Envoy copies the name during the call; no labels.
+        let result = unsafe {
+            if gauge {
+                envoy_dynamic_module_callback_bootstrap_extension_config_define_gauge(
+                    self.0,
+                    name,
+                    std::ptr::null(),
+                    0,
+                    &mut id,
+                )
+            } else {
+                envoy_dynamic_module_callback_bootstrap_extension_config_define_counter(
+                    self.0,
+                    name,
+                    std::ptr::null(),
+                    0,
+                    &mut id,
+                )
+            }
+        };
+        (result == METRICS_SUCCESS).then_some(id)
+    }
+
+    pub fn increment_counter(&self, id: usize, by: u64) {
+        // SAFETY: an id this config defined; no labels.
+        unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_config_increment_counter(
+                self.0,
+                id,
+                std::ptr::null(),
+                0,
+                by,
+            );
+        }
+    }
+
+    pub fn set_gauge(&self, id: usize, value: u64) {
+        // SAFETY: an id this config defined; no labels.
+        unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_config_set_gauge(
+                self.0,
+                id,
+                std::ptr::null(),
+                0,
+                value,
+            );
+        }
+    }
+}
+
+/// A main-thread timer of the bootstrap extension.
+pub struct Timer(*mut c_void);
+
+// SAFETY: created, armed and deleted on the main thread only.
+unsafe impl Send for Timer {}
+// SAFETY: as above.
+unsafe impl Sync for Timer {}
+
+#[cfg(feature = "envoy")]
+impl Timer {
+    pub fn arm(&self, delay_ms: u64) {
+        // SAFETY: the timer lives until Drop.
+        unsafe { envoy_dynamic_module_callback_bootstrap_extension_timer_enable(self.0, delay_ms) }
+    }
+}
+
+#[cfg(feature = "envoy")]
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // SAFETY: created by timer_new, deleted once.
+        unsafe { envoy_dynamic_module_callback_bootstrap_extension_timer_delete(self.0) }
+    }
+}
+
+fn module_pairs(headers: &[(&str, &str)]) -> Vec<HeaderPair> {
+    headers
+        .iter()
+        .map(|(k, v)| HeaderPair {
+            key_ptr: k.as_ptr(),
+            key_length: k.len(),
+            value_ptr: v.as_ptr(),
+            value_length: v.len(),
+        })
+        .collect()
 }
