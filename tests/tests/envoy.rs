@@ -19,6 +19,16 @@ fn threshold_boundary_cooldown_and_the_payload() {
         "",
     );
     let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    if host() == Host::Native {
+        // Envoy checks the module's ABI version: a mismatch is only a warning in its log.
+        assert!(
+            envoy
+                .log()
+                .contains("Dynamic module ABI version v0.2.0 matched"),
+            "{}",
+            envoy.log()
+        );
+    }
     let mut c = envoy.client();
     assert_eq!(c.get("/api/orders"), 200);
     for i in 0..4 {
@@ -179,6 +189,114 @@ fn access_logger_counts_what_envoy_lets_through() {
     assert_eq!(envoy.metric("matched"), 25);
     assert_eq!(envoy.metric("events_raised"), 1);
     assert!(api.hits() >= 28, "every request reached the API");
+}
+
+/// The symbols `nm -D` lists for `file`: defined ones, or the ones it needs from elsewhere.
+fn dynamic_symbols(file: &std::path::Path, defined: bool) -> HashSet<String> {
+    let which = if defined {
+        "--defined-only"
+    } else {
+        "--undefined-only"
+    };
+    let out = std::process::Command::new("nm")
+        .args(["-D", which])
+        .arg(file)
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(out.status.success(), "nm {}", file.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .collect()
+}
+
+/// Envoy resolves the module's callbacks lazily: one this Envoy lacks would abort it at its
+/// first call. Every callback the module needs is one Envoy 1.40 exports, and the module exports
+/// every hook Envoy requires of an HTTP filter, an access logger and a bootstrap extension.
+#[test]
+fn the_native_module_binds_only_callbacks_this_envoy_exports() {
+    let module = native_module();
+    assert!(
+        module.exists(),
+        "{} is built by make test",
+        module.display()
+    );
+    let envoy_exports = dynamic_symbols(&envoy_bin(), true);
+    let needed: Vec<String> = dynamic_symbols(&module, false)
+        .into_iter()
+        .filter(|s| s.starts_with("envoy_dynamic_module_callback_"))
+        .collect();
+    assert!(needed.len() >= 20, "{needed:?}");
+    let missing: Vec<&String> = needed
+        .iter()
+        .filter(|s| !envoy_exports.contains(*s))
+        .collect();
+    assert!(missing.is_empty(), "Envoy does not export {missing:?}");
+    let hooks = dynamic_symbols(&module, true);
+    let http = [
+        "config_new",
+        "config_destroy",
+        "new",
+        "request_headers",
+        "request_body",
+        "request_trailers",
+        "response_headers",
+        "response_body",
+        "response_trailers",
+        "stream_complete",
+        "destroy",
+        "http_callout_done",
+        "http_stream_headers",
+        "http_stream_data",
+        "http_stream_trailers",
+        "http_stream_complete",
+        "http_stream_reset",
+        "scheduled",
+        "downstream_above_write_buffer_high_watermark",
+        "downstream_below_write_buffer_low_watermark",
+        "config_scheduled",
+        "config_http_callout_done",
+    ]
+    .map(|h| format!("envoy_dynamic_module_on_http_filter_{h}"));
+    let logger = [
+        "config_new",
+        "config_destroy",
+        "new",
+        "log",
+        "destroy",
+        "flush",
+    ]
+    .map(|h| format!("envoy_dynamic_module_on_access_logger_{h}"));
+    let bootstrap = [
+        "config_new",
+        "config_destroy",
+        "new",
+        "server_initialized",
+        "worker_thread_initialized",
+        "destroy",
+        "drain_started",
+        "shutdown",
+        "config_scheduled",
+        "http_callout_done",
+        "timer_fired",
+        "file_changed",
+        "admin_request",
+        "cluster_add_or_update",
+        "cluster_removal",
+        "listener_add_or_update",
+        "listener_removal",
+    ]
+    .map(|h| format!("envoy_dynamic_module_on_bootstrap_extension_{h}"));
+    for hook in http
+        .iter()
+        .chain(&logger)
+        .chain(&bootstrap)
+        .map(String::as_str)
+        .chain(["envoy_dynamic_module_on_program_init"])
+    {
+        assert!(hooks.contains(hook), "the module does not export {hook}");
+    }
 }
 
 /// The native access logger has no timer or callout of its own: it records into the native
@@ -528,6 +646,8 @@ fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
         "envoy/envoy.yaml",
         "envoy/envoy-fleet.yaml",
         "envoy/envoy-access-log.yaml",
+        "envoy/envoy-native.yaml",
+        "envoy/envoy-native-access-log.yaml",
     ] {
         let shipped = repo().join(file);
         if let Err(log) = envoy_validate(&shipped, &ENV_SECRETS) {
@@ -555,6 +675,8 @@ fn shipped_configs_pass_envoy_validate_and_actorwatch_validate() {
         "envoy/envoy.yaml",
         "envoy/envoy-fleet.yaml",
         "envoy/envoy-access-log.yaml",
+        "envoy/envoy-native.yaml",
+        "envoy/envoy-native-access-log.yaml",
         "envoy/istio/wasmplugin.yaml",
         "envoy/istio/fleet.yaml",
     ] {
