@@ -3,6 +3,11 @@
 //    without entering the VM (proxy-wasm-cpp-host calls only what a module exports);
 //  - optimizes with binaryen (-O3: size without giving back instructions per request;
 //    with --shrink, -Oz: the lean alert-only build of `make build-lean`, size first).
+//    -O3 inlines a function with one caller only when it is small (ONE_CALLER_INLINE_MAX):
+//    unbounded, it merged whole call trees into functions of 33-49 KB, and V8 (TurboFan, run
+//    on every function at load) holds compile memory that grows with the largest functions;
+//    Envoy's allocator keeps it (about 9 MiB more RSS per process). The cap also keeps apart
+//    what the core splits with #[inline(never)], which binaryen does not see.
 // Usage: node postlink.mjs [--shrink] <module.wasm>...   (each rewritten in place)
 // Cargo restores its own output on every build, so results are cached by the input's hash.
 import binaryen from "binaryen";
@@ -30,7 +35,10 @@ const KEPT = new Set([
 ]);
 const MARKER = "actorwatch-postlink";
 // Bump when KEPT or the optimization changes, so cached results are not reused.
-const VERSION = "1";
+const VERSION = "2";
+// binaryen's size measure (expressions) of a one-caller function -O3 still inlines; its default
+// is unbounded.
+const ONE_CALLER_INLINE_MAX = 200;
 
 // What rustc's wasm32-wasip1 target emits; the linker strips its target_features section.
 const F = binaryen.Features;
@@ -95,6 +103,7 @@ function postlink(path, shrink) {
   // -O3, or -Oz with --shrink.
   binaryen.setOptimizeLevel(shrink ? 2 : 3);
   binaryen.setShrinkLevel(shrink ? 2 : 0);
+  binaryen.setOneCallerInlineMaxSize(shrink ? -1 : ONE_CALLER_INLINE_MAX);
   module.optimize();
   if (!module.validate()) throw new Error(`${path}: the optimized module does not validate`);
   module.addCustomSection(MARKER, new TextEncoder().encode(VERSION));

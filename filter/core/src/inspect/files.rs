@@ -49,6 +49,7 @@ const fn ranges() -> [(u8, u8); 256] {
     t
 }
 
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     if !b.iter().any(|c| may_match(*c)) {

@@ -55,6 +55,7 @@ pub(crate) fn may_match(c: u8) -> bool {
     )
 }
 
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     if !b.iter().any(|c| may_match(*c)) {

@@ -176,6 +176,8 @@ pub(crate) struct Ctx<'a> {
     pub agent: bool,
 }
 
+/// Every scanner it calls is `#[inline(never)]`: inlined together they made one function of
+/// 44 KB, and a Wasm engine's optimizing compiler needs memory that grows with a function's size.
 fn detect(
     a: Attack,
     s: &str,

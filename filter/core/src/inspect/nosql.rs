@@ -14,6 +14,7 @@ const OPS: &[&str] = &[
     "size", "text", "type", "where",
 ];
 
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, _ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     if !b.contains(&b'$') {

@@ -259,6 +259,7 @@ pub(super) fn first_word<'b>(b: &[u8], buf: &'b mut [u8; 32]) -> &'b [u8] {
 /// parentheses separate comment items (`(Linux; U; id; gzip)`), not commands, so only shell
 /// syntax that no User-Agent grammar has (`$(..)`, backticks, `|`, `&&`, `/dev/tcp/`, ...)
 /// counts.
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect_unix(
     s: &str,
     meta: bool,

@@ -88,6 +88,7 @@ pub(crate) fn may_match(c: u8) -> bool {
     )
 }
 
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
     let b = s.as_bytes();
     // Every rule needs at least one of these bytes or a space between words.

@@ -46,6 +46,7 @@ pub(crate) fn may_match(c: u8) -> bool {
     matches!(c, b':' | b'/')
 }
 
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let v = s.as_bytes();
     if !v.iter().any(|c| may_match(*c)) {

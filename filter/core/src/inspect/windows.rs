@@ -78,6 +78,7 @@ pub(crate) fn special(c: u8) -> bool {
 ///
 /// `agent`: the text is a well-formed User-Agent, whose `;` and parentheses separate comment
 /// items (`(Windows NT 5.1; RD&E v.6.0)`), not commands.
+#[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(
     s: &str,
     special: bool,

@@ -71,6 +71,7 @@ impl FleetConfig {
 }
 
 impl Validator<'_> {
+    #[inline(never)] // See `config` in sections.rs.
     pub(super) fn fleet(&mut self, value: Option<&Value>) -> FleetConfig {
         const KEYS: &[&str] = &[
             "mode",

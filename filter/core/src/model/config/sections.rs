@@ -20,6 +20,8 @@ use crate::model::texts;
 use serde_json::{Map, Value};
 
 impl Validator<'_> {
+    /// The sections' readers are `#[inline(never)]`: inlined here they made one function of 32 KB,
+    /// and a Wasm engine's optimizing compiler needs memory that grows with a function's size.
     pub(super) fn config(&mut self, value: &Value) -> Option<Config> {
         const KEYS: &[&str] = &[
             "actor",
@@ -117,6 +119,7 @@ impl Validator<'_> {
         })
     }
 
+    #[inline(never)] // See `config`.
     pub(super) fn actor(&mut self, value: Option<&Value>) -> Option<ActorConfig> {
         const KEYS: &[&str] = &[
             "sources",
@@ -177,6 +180,7 @@ impl Validator<'_> {
     }
 
     /// The counting rules; with threat rules configured, an empty list is allowed.
+    #[inline(never)] // See `config`.
     pub(super) fn rules(&mut self, root: &Obj, threat_rules: bool) -> Vec<Rule> {
         let Some(v) = root.get("rules") else {
             return vec![default_rule()];
@@ -212,6 +216,7 @@ impl Validator<'_> {
         rules
     }
 
+    #[inline(never)] // See `config`.
     pub(super) fn rule(&mut self, path: &str, value: &Value) -> Option<Rule> {
         const KEYS: &[&str] = &[
             "id",
@@ -340,6 +345,7 @@ impl Validator<'_> {
         Some(Remediation { title, steps })
     }
 
+    #[inline(never)] // See `config`.
     pub(super) fn webhook(&mut self, value: &Value) -> Option<WebhookConfig> {
         const KEYS: &[&str] = &[
             "url",

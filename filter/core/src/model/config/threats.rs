@@ -52,6 +52,7 @@ const ENUMERATION_KEYS: &[&str] = &[
 ];
 
 impl Validator<'_> {
+    #[inline(never)] // See `config` in sections.rs.
     pub(super) fn threat_rules(&mut self, list: Option<&Value>) -> Vec<ThreatRule> {
         let Some(v) = list else {
             return Vec::new();
