@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-20}
 grow=${2:-}
-targets=(config actor template delta engine inspect fleet)
+targets=(config actor template delta engine inspect fleet native)
 # -a: debug assertions and overflow checks on, so that any arithmetic overflow is a crash.
 cargo +nightly fuzz build --release -a >/dev/null 2>&1 || { echo "fuzz: build failed" >&2; cargo +nightly fuzz build --release -a; exit 1; }
 scratch=$(mktemp -d)

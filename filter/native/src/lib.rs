@@ -5,9 +5,11 @@
 //! request); one aggregator per configuration, on Envoy's main thread, takes the slots' records
 //! every tick, counts, decides, delivers webhooks and fleet batches through Envoy's HTTP callouts
 //! and hands the blocklist back to every slot. `abi` is the only unsafe code; every hook runs
-//! behind the panic barrier (`barrier`).
+//! behind the panic barrier (`barrier`). Without the `envoy` feature (the fuzz target) the crate
+//! is the hosts' logic alone, driven through `StreamHost` and `Outbound`.
 #![deny(unsafe_code)]
 
+#[cfg(feature = "envoy")]
 mod abi;
 pub mod aggregator;
 pub mod barrier;

@@ -7,9 +7,7 @@
 //! (the end-to-end suite checks the list against the binary with `nm -D`).
 #![allow(unsafe_code)]
 
-#[cfg(feature = "envoy")]
 pub mod hooks;
-#[cfg(feature = "envoy")]
 pub mod service_hooks;
 
 use crate::filter::StreamHost;
@@ -80,7 +78,6 @@ pub const BODY_STOP_NO_BUFFER: u32 = 3;
 pub const TRAILERS_CONTINUE: u32 = 0;
 pub const TRAILERS_STOP_ITERATION: u32 = 1;
 
-#[cfg(feature = "envoy")]
 extern "C" {
     fn envoy_dynamic_module_callback_log(level: u32, message: ModuleBuffer);
     fn envoy_dynamic_module_callback_get_concurrency() -> u32;
@@ -245,14 +242,12 @@ extern "C" {
 }
 
 /// Writes to Envoy's log (component `dynamic_modules`).
-#[cfg(feature = "envoy")]
 pub fn log(level: u32, message: &str) {
     // SAFETY: Envoy reads the message during the call only.
     unsafe { envoy_dynamic_module_callback_log(level, ModuleBuffer::of(message.as_bytes())) }
 }
 
 /// Envoy's worker threads (`--concurrency`); main thread only.
-#[cfg(feature = "envoy")]
 pub fn concurrency() -> usize {
     // SAFETY: no arguments; called from config_new, on the main thread.
     unsafe { envoy_dynamic_module_callback_get_concurrency() as usize }
@@ -337,7 +332,6 @@ pub struct Stream<'hook> {
     hook: PhantomData<&'hook ()>,
 }
 
-#[cfg(feature = "envoy")]
 impl<'hook> Stream<'hook> {
     /// SAFETY: `ptr` is the `filter_envoy_ptr` Envoy passed to the running hook.
     pub unsafe fn new(ptr: *mut c_void) -> Stream<'hook> {
@@ -517,7 +511,6 @@ unsafe impl Send for ConfigHandle {}
 // SAFETY: as above; shared references are only used on the main thread.
 unsafe impl Sync for ConfigHandle {}
 
-#[cfg(feature = "envoy")]
 impl ConfigHandle {
     /// SAFETY: `ptr` is the `config_envoy_ptr` of config_new, used until config_destroy.
     pub unsafe fn new(ptr: *mut c_void) -> ConfigHandle {
@@ -622,7 +615,6 @@ unsafe impl Send for Scheduler {}
 // SAFETY: as above.
 unsafe impl Sync for Scheduler {}
 
-#[cfg(feature = "envoy")]
 impl Scheduler {
     pub fn commit(&self, event_id: u64) {
         // SAFETY: the scheduler lives until Drop.
@@ -632,7 +624,6 @@ impl Scheduler {
     }
 }
 
-#[cfg(feature = "envoy")]
 impl Drop for Scheduler {
     fn drop(&mut self) {
         // SAFETY: created by scheduler_new, deleted once.
@@ -688,7 +679,6 @@ pub unsafe fn copy(buf: EnvoyBuffer) -> Vec<u8> {
     borrow(buf).to_vec()
 }
 
-#[cfg(feature = "envoy")]
 impl StreamHost for Stream<'_> {
     fn worker_index(&self) -> usize {
         Stream::worker_index(self)
@@ -738,7 +728,6 @@ pub struct LogEntry<'hook> {
     hook: PhantomData<&'hook ()>,
 }
 
-#[cfg(feature = "envoy")]
 impl<'hook> LogEntry<'hook> {
     /// SAFETY: `ptr` is the `logger_envoy_ptr` Envoy passed to the running log hook.
     pub unsafe fn new(ptr: *mut c_void) -> LogEntry<'hook> {
@@ -773,7 +762,6 @@ impl<'hook> LogEntry<'hook> {
     }
 }
 
-#[cfg(feature = "envoy")]
 impl StreamHost for LogEntry<'_> {
     fn worker_index(&self) -> usize {
         // SAFETY: the entry pointer is live during the hook.
@@ -857,7 +845,6 @@ unsafe impl Send for ServiceHandle {}
 // SAFETY: as above.
 unsafe impl Sync for ServiceHandle {}
 
-#[cfg(feature = "envoy")]
 impl ServiceHandle {
     /// SAFETY: `ptr` is the `config_envoy_ptr` of the bootstrap's config_new.
     pub unsafe fn new(ptr: *mut c_void) -> ServiceHandle {
@@ -968,7 +955,6 @@ unsafe impl Send for Timer {}
 // SAFETY: as above.
 unsafe impl Sync for Timer {}
 
-#[cfg(feature = "envoy")]
 impl Timer {
     pub fn arm(&self, delay_ms: u64) {
         // SAFETY: the timer lives until Drop.
@@ -976,7 +962,6 @@ impl Timer {
     }
 }
 
-#[cfg(feature = "envoy")]
 impl Drop for Timer {
     fn drop(&mut self) {
         // SAFETY: created by timer_new, deleted once.
