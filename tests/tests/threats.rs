@@ -133,6 +133,28 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
     })
     .unwrap_or_else(|| panic!("suppressed: {}", envoy.metric("threat_suppressed")));
     assert_eq!(rx.events().len(), expected, "{:?}", rx.events());
+    if host() == Host::Native {
+        // The native module also counts per rule with the rule as a label: each labeled count
+        // equals its per-rule metric, and Prometheus sees the label.
+        let stats = envoy.stats();
+        let mut labeled = 0;
+        for (name, value) in &stats {
+            let Some(rest) = name.strip_prefix("actorwatch.threat_rule_") else {
+                continue;
+            };
+            let (kind, rule) = rest.split_once(".rule.").expect("kind.rule.<rule>");
+            let flat = format!("actorwatch.threat_{rule}_{kind}");
+            assert_eq!(stats.get(&flat), Some(value), "{name} against {flat}");
+            labeled += 1;
+        }
+        assert!(labeled >= 10, "{stats:?}");
+        let (_, prometheus) = http(envoy.admin, "GET", "/stats/prometheus", &[], b"").unwrap();
+        let prometheus = String::from_utf8_lossy(&prometheus);
+        assert!(
+            prometheus.contains(r#"envoy_actorwatch_threat_rule_matches{rule="xss"} 2"#),
+            "{prometheus}"
+        );
+    }
     let mut by_id: Vec<(String, String, String)> = events
         .iter()
         .map(|e| {

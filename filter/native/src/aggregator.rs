@@ -23,6 +23,9 @@ pub trait Outbound {
     /// Defines a counter or gauge; its id, or `None` if Envoy refused.
     fn define_metric(&self, name: &str, kind: MetricKind) -> Option<usize>;
     fn increment_counter(&self, id: usize, by: u64);
+    /// Defines a counter with one label; its id, or `None` if Envoy refused.
+    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize>;
+    fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64);
     fn set_gauge(&self, id: usize, value: u64);
     fn log(&self, level: Level, message: &str);
 }
@@ -55,6 +58,8 @@ pub struct Aggregator {
     published_quiet_generation: Option<u64>,
     published: Metrics,
     metric_ids: Vec<Option<usize>>,
+    /// Per field: the labeled counter (`threat_rule_<kind>{rule}`) it also feeds, if per rule.
+    rule_metric_ids: Vec<Option<(usize, &'static str)>>,
     panics_id: Option<usize>,
     panics_published: u64,
 }
@@ -68,10 +73,27 @@ impl Aggregator {
         // Workers' records are taken once per tick: hold merged records that long (and one
         // tick more) so that records of all workers are counted in time order.
         engine.set_reorder_window_ms(2 * TICK_MS);
-        let metric_ids = Metrics::default()
-            .fields()
+        let fields = Metrics::default().fields();
+        let metric_ids = fields
             .iter()
             .map(|field| out.define_metric(field.name, field.kind))
+            .collect();
+        // One labeled counter per kind (matches, events, suppressed), the rule as its label.
+        let mut rule_counters: Vec<(&'static str, Option<usize>)> = Vec::new();
+        let rule_metric_ids = fields
+            .iter()
+            .map(|field| {
+                let (rule, kind) = per_rule(field.name)?;
+                let id = match rule_counters.iter().find(|(k, _)| *k == kind) {
+                    Some((_, id)) => *id,
+                    None => {
+                        let id = out.define_labeled_counter(&format!("threat_rule_{kind}"), "rule");
+                        rule_counters.push((kind, id));
+                        id
+                    }
+                };
+                Some((id?, rule))
+            })
             .collect();
         Aggregator {
             engine,
@@ -82,6 +104,7 @@ impl Aggregator {
             published_quiet_generation: None,
             published: Metrics::default(),
             metric_ids,
+            rule_metric_ids,
             panics_id: out.define_metric("native_panics", MetricKind::Counter),
             panics_published: 0,
         }
@@ -269,19 +292,29 @@ impl Aggregator {
     fn publish_metrics(&mut self, out: &impl Outbound) {
         let now = self.engine.metrics();
         let before = self.published.fields();
-        for ((field, old), id) in now
+        for (((field, old), id), by_rule) in now
             .fields()
             .iter()
             .zip(before.iter())
             .zip(self.metric_ids.iter())
+            .zip(self.rule_metric_ids.iter())
         {
-            let (Some(id), value, old) = (id, field.value, old.value) else {
-                continue;
-            };
+            let (value, old) = (field.value, old.value);
             // Only what changed: a tick with nothing new calls Envoy for nothing.
             match field.kind {
-                MetricKind::Gauge if value != old => out.set_gauge(*id, value),
-                MetricKind::Counter if value > old => out.increment_counter(*id, value - old),
+                MetricKind::Gauge if value != old => {
+                    if let Some(id) = id {
+                        out.set_gauge(*id, value);
+                    }
+                }
+                MetricKind::Counter if value > old => {
+                    if let Some(id) = id {
+                        out.increment_counter(*id, value - old);
+                    }
+                    if let Some((id, rule)) = by_rule {
+                        out.increment_labeled_counter(*id, rule, value - old);
+                    }
+                }
                 _ => {}
             }
         }
@@ -299,6 +332,44 @@ impl Aggregator {
                 ),
             );
             self.panics_published = panics;
+        }
+    }
+}
+
+/// A per-rule metric's rule and kind: `threat_sql_injection_matches` is (`sql_injection`,
+/// `matches`); the totals (`threat_matches`) and other metrics are not per rule.
+fn per_rule(name: &'static str) -> Option<(&'static str, &'static str)> {
+    let rest = name.strip_prefix("threat_")?;
+    let (rule, kind) = rest.rsplit_once('_')?;
+    let kinds = ["matches", "events", "suppressed"];
+    let kind = kinds.into_iter().find(|k| *k == kind)?;
+    (!rule.is_empty()).then_some((rule, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_rule;
+
+    #[test]
+    fn per_rule_metrics_are_told_from_totals() {
+        assert_eq!(
+            per_rule("threat_sql_injection_matches"),
+            Some(("sql_injection", "matches"))
+        );
+        assert_eq!(per_rule("threat_xss_events"), Some(("xss", "events")));
+        assert_eq!(
+            per_rule("threat_param_enumeration_suppressed"),
+            Some(("param_enumeration", "suppressed"))
+        );
+        for total in [
+            "threat_matches",
+            "threat_events",
+            "threat_suppressed",
+            "threat_bytes_inspected",
+            "threat_keys_evicted",
+            "events_suppressed",
+        ] {
+            assert_eq!(per_rule(total), None, "{total}");
         }
     }
 }

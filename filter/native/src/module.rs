@@ -117,6 +117,14 @@ impl Outbound for ConfigHandle {
         ConfigHandle::increment_counter(self, id, by)
     }
 
+    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
+        ConfigHandle::define_labeled_counter(self, name, label)
+    }
+
+    fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
+        ConfigHandle::increment_labeled_counter(self, id, label_value, by)
+    }
+
     fn set_gauge(&self, id: usize, value: u64) {
         ConfigHandle::set_gauge(self, id, value)
     }

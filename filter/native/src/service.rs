@@ -142,6 +142,14 @@ impl Outbound for ServiceHandle {
         ServiceHandle::increment_counter(self, id, by)
     }
 
+    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
+        ServiceHandle::define_labeled_counter(self, name, label)
+    }
+
+    fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
+        ServiceHandle::increment_labeled_counter(self, id, label_value, by)
+    }
+
     fn set_gauge(&self, id: usize, value: u64) {
         ServiceHandle::set_gauge(self, id, value)
     }

@@ -573,6 +573,37 @@ impl ConfigHandle {
         (result == METRICS_SUCCESS).then_some(id)
     }
 
+    /// A counter with one label.
+    pub fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
+        let mut id = 0usize;
+        let labels = [ModuleBuffer::of(label.as_bytes())];
+        // SAFETY: Envoy copies the name and the label's name during the call.
+        let result = unsafe {
+            envoy_dynamic_module_callback_http_filter_config_define_counter(
+                self.0,
+                ModuleBuffer::of(name.as_bytes()),
+                labels.as_ptr(),
+                labels.len(),
+                &mut id,
+            )
+        };
+        (result == METRICS_SUCCESS).then_some(id)
+    }
+
+    pub fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
+        let values = [ModuleBuffer::of(label_value.as_bytes())];
+        // SAFETY: an id this config defined with one label; Envoy copies the value.
+        unsafe {
+            envoy_dynamic_module_callback_http_filter_config_increment_counter(
+                self.0,
+                id,
+                values.as_ptr(),
+                values.len(),
+                by,
+            );
+        }
+    }
+
     pub fn increment_counter(&self, id: usize, by: u64) {
         // SAFETY: an id this config defined; no labels.
         unsafe {
@@ -918,6 +949,37 @@ impl ServiceHandle {
             }
         };
         (result == METRICS_SUCCESS).then_some(id)
+    }
+
+    /// A counter with one label.
+    pub fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
+        let mut id = 0usize;
+        let labels = [ModuleBuffer::of(label.as_bytes())];
+        // SAFETY: Envoy copies the name and the label's name during the call.
+        let result = unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_config_define_counter(
+                self.0,
+                ModuleBuffer::of(name.as_bytes()),
+                labels.as_ptr(),
+                labels.len(),
+                &mut id,
+            )
+        };
+        (result == METRICS_SUCCESS).then_some(id)
+    }
+
+    pub fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
+        let values = [ModuleBuffer::of(label_value.as_bytes())];
+        // SAFETY: an id this config defined with one label; Envoy copies the value.
+        unsafe {
+            envoy_dynamic_module_callback_bootstrap_extension_config_increment_counter(
+                self.0,
+                id,
+                values.as_ptr(),
+                values.len(),
+                by,
+            );
+        }
     }
 
     pub fn increment_counter(&self, id: usize, by: u64) {
