@@ -61,6 +61,12 @@ impl Module {
             ),
         );
         let ticker = handle.scheduler().map(Ticker::start);
+        if ticker.is_none() {
+            handle.log(
+                Level::Error,
+                "Envoy gave no scheduler: nothing will be aggregated or delivered",
+            );
+        }
         Some(Module {
             shared,
             handle,
@@ -147,7 +153,9 @@ pub fn log(level: Level, message: &str) {
 /// A thread that commits a tick to Envoy's main thread every [`TICK_MS`] until stopped.
 struct Ticker {
     stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
+    /// The thread hands the scheduler back when it stops, so that it is deleted on the thread
+    /// that stops it (Envoy's main thread), after its last commit.
+    thread: Option<JoinHandle<Scheduler>>,
 }
 
 impl Ticker {
@@ -168,8 +176,7 @@ impl Ticker {
                         scheduler.commit(0);
                     }
                 }
-                // The scheduler is deleted here, after its last commit.
-                drop(scheduler);
+                scheduler
             })
             .ok();
         Ticker { stop, thread }
@@ -180,7 +187,7 @@ impl Ticker {
         *lock(stopped) = true;
         wake.notify_all();
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            drop(thread.join());
         }
     }
 }
