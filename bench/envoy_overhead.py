@@ -5,6 +5,8 @@ so that every variant sees the same process and machine state.
              dump again: that interval's instructions / N, repeated and alternated (primary figure).
   timing:    Envoy alone, pinned to one core, hey pinned to the other: requests/s, p50/p99 latency and
              Envoy CPU microseconds per request from /proc, alternated over repeated rounds.
+  memory:    one Envoy (--concurrency 4) per variant: resident memory (VmRSS) after start-up and after
+             4,000 requests from 2,000 X-Forwarded-For actors, half 200s and half 404s.
 
 Writes a JSON result file; bench/report_envoy.py turns it into the tables of bench/README.md.
 All servers bind 127.0.0.1; every load run is bounded by its request count."""
@@ -16,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ENVOY = os.environ.get("ACTORWATCH_ENVOY", str(ROOT / ".tools/envoy/envoy"))
 ACTORWATCH = ROOT / "target/wasm32-wasip1/release/actorwatch_filter.wasm"
 EMPTY = ROOT / "target/wasm32-wasip1/release/actorwatch_bench_empty_filter.wasm"
+NATIVE = ROOT / "target/native/libactorwatch_native.so"
+# A dynamic module whose hooks do nothing: what Envoy itself spends on any dynamic-module filter.
+EMPTY_NATIVE = ROOT / "target/native/libactorwatch_bench_empty_native.so"
 
 
 def free_port():
@@ -88,6 +93,56 @@ def wasm_access_logger(name, path, config):
                 vm_config: {{vm_id: {name}, runtime: envoy.wasm.runtime.v8, code: {{local: {{filename: {path}}}}}}}"""}
 
 
+def native_module_config(namespace, module=None):
+    # Each variant its own metrics namespace, so that variants do not share stats.
+    return {"module": {"local": {"filename": str(module or NATIVE)}}, "do_not_close": True,
+            "metrics_namespace": namespace}
+
+
+def native_filter(namespace, config, module=None):
+    """The native dynamic module as an HTTP filter, with the same configuration JSON as the Wasm filter."""
+    typed = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+        "dynamic_module_config": native_module_config(namespace, module),
+        "filter_name": "actorwatch",
+        "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+    }
+    return f"""
+          - name: {namespace}
+            typed_config: {json.dumps(typed)}"""
+
+
+def native_access_logger(namespace, config):
+    """The native module as an access logger behind the same status_code_filter as the Wasm logger; it
+    records into the native bootstrap extension, which aggregates (and carries the configuration)."""
+    status = lambda op, v: {"status_code_filter": {"comparison": {"op": op, "value": {"default_value": v, "runtime_key": f"aw_{op}"}}}}
+    entry = {
+        "name": "envoy.access_loggers.dynamic_modules",
+        "filter": {"and_filter": {"filters": [status("GE", 400), status("LE", 499)]}},
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.dynamic_modules.v3.DynamicModuleAccessLog",
+            "dynamic_module_config": native_module_config(namespace),
+            "logger_name": "actorwatch",
+        },
+    }
+    extension = {
+        "name": "envoy.bootstrap.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.bootstrap.dynamic_modules.v3.DynamicModuleBootstrapExtension",
+            "dynamic_module_config": native_module_config(namespace),
+            "extension_name": "actorwatch",
+            "extension_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+        },
+    }
+    return {"filters": "", "access_log": f"""
+          access_log: [{json.dumps(entry)}]""", "bootstrap_extension": extension}
+
+
+# The metrics namespace of each native variant (its stats are `<namespace>.<metric>`).
+NATIVE_NAMESPACES = {"native alert": "aw_native_alert", "native block": "aw_native_block",
+                     "native threat rules": "aw_native_threats", "native access logger": "aw_native_log"}
+
+
 # Other builds of the filter for A/B runs: "label=path,label=path" ("compared LABEL", alert with the
 # 4XX rule); with ACTORWATCH_COMPARE_THREATS=1 each also as "compared LABEL threat rules" (the
 # "actorwatch threat rules" configuration).
@@ -102,10 +157,15 @@ def variants(hook_port):
         "empty proxy-wasm": wasm_filter("empty", EMPTY, ""),
         "proxy-wasm reading :status": wasm_filter("status_only", EMPTY, "read_status"),
         "actorwatch alert": wasm_filter("aw_alert", ACTORWATCH, actorwatch_config(hook_port, False)),
+        "empty native": native_filter("empty_native", "", EMPTY_NATIVE),
+        "native alert": native_filter(NATIVE_NAMESPACES["native alert"], actorwatch_config(hook_port, False)),
         "actorwatch block": wasm_filter("aw_block", ACTORWATCH, actorwatch_config(hook_port, True)),
+        "native block": native_filter(NATIVE_NAMESPACES["native block"], actorwatch_config(hook_port, True)),
         "actorwatch access logger": wasm_access_logger("aw_log", ACTORWATCH, actorwatch_config(hook_port, False)),
+        "native access logger": native_access_logger(NATIVE_NAMESPACES["native access logger"], actorwatch_config(hook_port, False)),
         # Every payload and weak-authentication rule on top of the 4XX rule (alert).
         "actorwatch threat rules": wasm_filter("aw_threats", ACTORWATCH, actorwatch_config(hook_port, False, True)),
+        "native threat rules": native_filter(NATIVE_NAMESPACES["native threat rules"], actorwatch_config(hook_port, False, True)),
         "local_ratelimit": """
           - name: envoy.filters.http.local_ratelimit
             typed_config:
@@ -133,11 +193,14 @@ def variants(hook_port):
     return all_variants
 
 
-def render(ports, upstream_port, hook_port):
-    listeners = []
-    for i, (name, filt) in enumerate(variants(hook_port).items()):
+def render(ports, upstream_port, hook_port, chosen=None):
+    listeners, extensions = [], []
+    chosen = variants(hook_port) if chosen is None else chosen
+    for i, (name, filt) in enumerate(chosen.items()):
         log = ""
         if isinstance(filt, dict):
+            if "bootstrap_extension" in filt:
+                extensions.append(filt["bootstrap_extension"])
             filt, log = filt["filters"], filt["access_log"]
         rl = "rate_limits: [{actions: [{remote_address: {}}]}]" if name == "local_ratelimit" else ""
         listeners.append(f"""
@@ -166,9 +229,11 @@ def render(ports, upstream_port, hook_port):
           http_filters:{filt}
           - name: envoy.filters.http.router
             typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}""")
+    # The native access logger's bootstrap extension, only when that variant runs.
+    boot = f"bootstrap_extensions: {json.dumps(extensions)}\n" if extensions else ""
     return f"""admin:
   address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
-static_resources:
+{boot}static_resources:
   listeners:{''.join(listeners)}
   - name: upstream
     address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}
@@ -219,11 +284,11 @@ def get(url, headers=None):
 
 
 class Envoy:
-    def __init__(self, yaml_text, under_valgrind, cpu=None):
+    def __init__(self, yaml_text, under_valgrind, cpu=None, concurrency=1):
         self.dir = Path(tempfile.mkdtemp(prefix="actorwatch-bench-"))
         (self.dir / "envoy.yaml").write_text(yaml_text)
         admin_path = self.dir / "admin"
-        cmd = [ENVOY, "-c", str(self.dir / "envoy.yaml"), "--concurrency", "1", "--use-dynamic-base-id",
+        cmd = [ENVOY, "-c", str(self.dir / "envoy.yaml"), "--concurrency", str(concurrency), "--use-dynamic-base-id",
                "--admin-address-path", str(admin_path), "-l", "warn"]
         if under_valgrind:
             cmd = ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", "--dump-instr=no",
@@ -301,11 +366,11 @@ def hey(url, n, c=4, cpu=None, headers=()):
 
 
 def prepare(envoy_ports):
-    if "actorwatch block" not in envoy_ports:
-        return
-    # Block variant: block one other actor (10.9.9.9) with three 418s.
-    for _ in range(3):
-        get(f"http://127.0.0.1:{envoy_ports['actorwatch block']}/teapot", {"x-forwarded-for": "10.9.9.9"})
+    # Block variants: block one other actor (10.9.9.9) with three 418s.
+    for name in ("actorwatch block", "native block"):
+        if name in envoy_ports:
+            for _ in range(3):
+                get(f"http://127.0.0.1:{envoy_ports[name]}/teapot", {"x-forwarded-for": "10.9.9.9"})
 
 
 def stats(admin):
@@ -331,6 +396,73 @@ def send_many(port, actors, total, threads=4):
         t.start()
     for t in ts:
         t.join()
+
+
+def mixed_traffic(port, total=4000, actors=2000, threads=4, per_conn=25):
+    """`total` GETs, alternately a 200 and a 404 path, actor i % actors in X-Forwarded-For, over
+    `threads` clients opening a new connection every `per_conn` requests. Returns the status counts."""
+    import http.client, threading
+    codes, lock = {}, threading.Lock()
+
+    def worker(t):
+        conn = None
+        for n, i in enumerate(range(t, total, threads)):
+            if n % per_conn == 0:
+                if conn:
+                    conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            a = i % actors
+            conn.request("GET", "/direct/ok" if i % 2 == 0 else "/direct/x",
+                         headers={"x-forwarded-for": f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"})
+            status = conn.getresponse()
+            status.read()
+            with lock:
+                codes[status.status] = codes.get(status.status, 0) + 1
+        if conn:
+            conn.close()
+
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return codes
+
+
+MEMORY_VARIANTS = ["no filter", "empty proxy-wasm", "actorwatch alert", "native alert"]
+
+
+def memory(out, repeats, concurrency=4):
+    """Resident memory of one Envoy per variant, the variants alternated over `repeats` rounds."""
+    upstream = free_port()
+    every = variants(upstream)
+    names = [n for n in MEMORY_VARIANTS if n in every] if not ONLY else list(every)
+    results = {}
+    for r in range(repeats):
+        for name in names:
+            port = free_port()
+            envoy = Envoy(render({name: port}, upstream, upstream, {name: every[name]}), under_valgrind=False,
+                          concurrency=concurrency)
+            try:
+                time.sleep(3)  # past start-up
+                start = envoy.rss_kib()
+                codes = mixed_traffic(port)
+                time.sleep(2)
+                run = {"rss_start_kib": start, "rss_after_kib": envoy.rss_kib(), "codes": codes}
+            finally:
+                envoy.stop()
+            if codes != {200: 2000, 404: 2000}:
+                sys.exit(f"memory {name}: unexpected responses {codes}")
+            results.setdefault(name, []).append(run)
+            print(f"memory run {r + 1}/{repeats} {name}: {run}", file=sys.stderr, flush=True)
+    Path(out).write_text(json.dumps({"mode": "memory", "concurrency": concurrency, "requests": 4000, "actors": 2000,
+                                     "repeats": repeats, "results": results}, indent=1))
+
+
+def native_counted(admin, names):
+    """The native variants whose module saw no response (its filter did not run)."""
+    s = stats(admin)
+    return [n for n in names if n in NATIVE_NAMESPACES and s.get(f"{NATIVE_NAMESPACES[n]}.responses", 0) == 0]
 
 
 def attack(out):
@@ -359,9 +491,9 @@ def attack(out):
 
 
 def main():
-    global ACTORWATCH, EMPTY
+    global ACTORWATCH, EMPTY, NATIVE
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["callgrind", "timing", "attack"], required=True)
+    ap.add_argument("--mode", choices=["callgrind", "timing", "attack", "memory"], required=True)
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--routes", default=",".join(ROUTES), help="comma-separated subset of: " + ", ".join(ROUTES))
@@ -369,11 +501,14 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--wasm", type=Path, default=ACTORWATCH, help="the actorwatch filter to measure (default: the release build)")
     ap.add_argument("--empty-wasm", type=Path, default=EMPTY, help="the empty proxy-wasm filter (default: the release build)")
+    ap.add_argument("--native", type=Path, default=NATIVE, help="the native module (default: make build-native's)")
     args = ap.parse_args()
-    ACTORWATCH, EMPTY = args.wasm.resolve(), args.empty_wasm.resolve()
+    ACTORWATCH, EMPTY, NATIVE = args.wasm.resolve(), args.empty_wasm.resolve(), args.native.resolve()
     routes = {r: ROUTES[r] for r in args.routes.split(",")}
     if args.mode == "attack":
         return attack(args.out)
+    if args.mode == "memory":
+        return memory(args.out, args.repeats)
     upstream = free_port()
     hook = upstream
     names = list(variants(hook))
@@ -403,8 +538,11 @@ def main():
                         cpu_us = (envoy.cpu_seconds() - cpu0) * 1e6 / args.requests
                         results.setdefault(key, []).append({"rps": rps, "p50_us": p50, "p99_us": p99, "cpu_us": cpu_us})
                     print(f"run {r + 1}/{args.repeats} {key}: {results[key][-1]}", file=sys.stderr, flush=True)
+        silent = native_counted(envoy.admin, names)
     finally:
         envoy.stop()
+    if silent:
+        sys.exit(f"{', '.join(silent)}: the native module saw no response")
     if callgrind and "no filter" in names:
         # Under valgrind V8 can run out of address space for another Wasm VM; Envoy then serves
         # that listener without its filter. Such a figure would be a lie: stop instead.
@@ -413,7 +551,9 @@ def main():
             floor = statistics.median(results[f"no filter|{route}"])
             # The access logger is meant to cost nothing on responses its status filter leaves out.
             uncounted = name == "actorwatch access logger" and "200" in route
-            if name not in ("no filter", "local_ratelimit") and not uncounted and statistics.median(values) < floor + 2000:
+            # The native module has no VM to lose (checked by its stats above).
+            checked = name not in ("no filter", "local_ratelimit") and name not in NATIVE_NAMESPACES
+            if checked and not uncounted and statistics.median(values) < floor + 2000:
                 sys.exit(f"{key}: {statistics.median(values):,.0f} instructions/request, no more than without a filter: its filter did not run")
     Path(args.out).write_text(json.dumps({"mode": args.mode, "requests": args.requests, "repeats": args.repeats, "results": results}, indent=1))
 

@@ -55,11 +55,14 @@ done
 cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter -p actorwatch-bench-empty-filter 2>/dev/null
 # The filter as `make build` ships it (post-link step); the empty filter stays as the SDK builds it.
 node filter/postlink/postlink.mjs target/wasm32-wasip1/release/actorwatch_filter.wasm >&2
+# The native dynamic module as `make build-native` builds it (the `native` variants).
+cargo build --profile native --locked -p actorwatch-native -p actorwatch-bench-empty-native 2>/dev/null
 # Callgrind on direct routes only: the filter's cost is the same behind a proxied route (the
 # load runs cover both), and valgrind makes each request about 50 times slower.
-echo "envoy: callgrind (about 12 minutes)" >&2
-# V8 under valgrind holds only a few Wasm VMs per process: two Envoys, each with its baselines.
-ACTORWATCH_BENCH_ONLY="no filter,empty,reading,actorwatch alert,actorwatch block,local_ratelimit,lua" \
+echo "envoy: callgrind (about 16 minutes)" >&2
+# V8 under valgrind holds only a few Wasm VMs per process: two Envoys, each with its baselines
+# (the native module needs no VM: each native variant runs beside its Wasm counterpart).
+ACTORWATCH_BENCH_ONLY="no filter,empty,reading,actorwatch alert,native alert,actorwatch block,native block,local_ratelimit,lua" \
   python3 bench/envoy_overhead.py --mode callgrind --routes "direct 200,direct 404" --warmup 1000 \
   --requests 2000 --repeats 2 --out "$work/callgrind.json"
 ACTORWATCH_BENCH_ONLY="no filter,empty,access logger,threat rules,lua" \
@@ -69,7 +72,10 @@ echo "envoy: load runs" >&2
 python3 bench/envoy_overhead.py --mode timing --requests 10000 --repeats 5 --out "$work/timing.json"
 echo "envoy: attack" >&2
 python3 bench/envoy_overhead.py --mode attack --out "$work/attack.json"
-python3 bench/report_envoy.py "$work/callgrind.json,$work/callgrind2.json" "$work/timing.json" "$work/attack.json" >"$work/envoy.md"
+echo "envoy: resident memory at concurrency 4" >&2
+python3 bench/envoy_overhead.py --mode memory --repeats 3 --out "$work/envoy-memory.json"
+python3 bench/report_envoy.py "$work/callgrind.json,$work/callgrind2.json" "$work/timing.json" "$work/attack.json" \
+  "$work/envoy-memory.json" >"$work/envoy.md"
 
 # The Worker in workerd: CPU per request, side by side with a pass-through Worker.
 make worker >/dev/null

@@ -299,8 +299,7 @@ fn record_response(
         // Deep in its cooldown, an actor's response only counts: read its source alone.
         if let Some(actor) = actor.unwrap_or_else(|| resolve_from_sources(w, host, peer.as_deref()))
         {
-            let quiet = std::sync::Arc::clone(&w.quiet);
-            if w.recorder.record_if_quiet(now, status, &actor, &quiet) {
+            if w.recorder.record_if_quiet(now, status, &actor, &w.quiet) {
                 return;
             }
         }

@@ -76,6 +76,14 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
             return None;
         }
         IpAddr::V6(strip_zone(inside).parse().ok()?)
+    } else if s.bytes().filter(|b| *b == b':').count() == 1 {
+        // One colon: IPv4 with a port (IPv6 has at least two), the form peers come in; tried
+        // first, without the failed IPv6 parses the general path would make.
+        let (host, port) = s.split_once(':')?;
+        if !is_port(port) {
+            return None;
+        }
+        IpAddr::V4(host.parse().ok()?)
     } else if let Ok(ip) = s.parse::<IpAddr>() {
         ip
     } else if let Ok(v6) = strip_zone(s).parse::<Ipv6Addr>() {

@@ -19,7 +19,7 @@ use std::ffi::{c_char, c_void};
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
     crate::barrier::quiet_panics();
-    ABI_VERSION.as_ptr().cast()
+    ABI_VERSION.as_ptr()
 }
 
 #[no_mangle]
