@@ -35,10 +35,10 @@ const KEPT = new Set([
 ]);
 const MARKER = "actorwatch-postlink";
 // Bump when KEPT or the optimization changes, so cached results are not reused.
-const VERSION = "2";
+const VERSION = "3";
 // binaryen's size measure (expressions) of a one-caller function -O3 still inlines; its default
 // is unbounded.
-const ONE_CALLER_INLINE_MAX = 200;
+const ONE_CALLER_INLINE_MAX = 100;
 
 // What rustc's wasm32-wasip1 target emits; the linker strips its target_features section.
 const F = binaryen.Features;

@@ -124,6 +124,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
 }
 
 /// A sensitive file name inside the token `v[t..e]`; `leads`: the token starts the value.
+#[inline(never)] // See `traversal`.
 fn sensitive(v: &[u8], t: usize, e: usize, leads: bool, meter: &mut Meter) -> Option<usize> {
     for i in t..e {
         let c = v[i];
@@ -289,6 +290,7 @@ fn system_path(v: &[u8], lead: usize, drive: bool) -> Option<usize> {
     (log && path.iter().filter(|c| **c == b'/').count() >= 2 || windows).then_some(lead)
 }
 
+#[inline(never)] // See `traversal`.
 fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut v = Vec::with_capacity(b.len());
     let mut map = Vec::with_capacity(b.len());
@@ -330,6 +332,7 @@ fn view(b: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// in a value a single `../` in prose is a relative link (`[post](../2024/a.md)`), so there
 /// it takes a value that starts climbing, two steps in a row, a `\` or `;` separator, or an
 /// encoded dot or slash.
+#[inline(never)] // With the other steps inlined, `detect` was 12.6 KB (see mod.rs).
 fn traversal(v: &[u8], map: Option<&[usize]>, raw: &[u8], in_path: bool) -> Option<usize> {
     let mut i = 0;
     while i < v.len() {
@@ -367,6 +370,7 @@ fn traversal(v: &[u8], map: Option<&[usize]>, raw: &[u8], in_path: bool) -> Opti
 }
 
 /// Remote file inclusion shapes.
+#[inline(never)] // See `traversal`.
 fn remote(v: &[u8], ctx: &Ctx) -> Option<usize> {
     // `referer` and `origin` hold the browser's own page, never an include target.
     if ctx.part == Part::Headers && !super::parts::header_may_carry_fetch_url(ctx.name) {

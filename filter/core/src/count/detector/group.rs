@@ -99,3 +99,58 @@ pub(super) fn quiet_until<K: Hash + Eq + Clone + HeapSize>(
     }
     (rules != 0).then_some((until, rules))
 }
+
+impl Detector {
+    /// Raises the events of the flagged `results` of `g`'s key at `slot` (blocks, cooldowns,
+    /// samples); true when one was raised.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)] // See `apply` in mod.rs.
+    pub(super) fn raise<K: Hash + Eq + Clone + HeapSize>(
+        &mut self,
+        cfg: &Config,
+        g: &mut Group<K>,
+        slot: Slot,
+        rec: &Record,
+        now: Now,
+        api: Option<&str>,
+        results: &[(usize, RuleLayout, WindowResult)],
+        out: &mut Vec<Detection>,
+    ) -> bool {
+        let mut raised = false;
+        for &(rule_index, lay, result) in results {
+            let Some(rule) = cfg.rules.get(rule_index) else {
+                continue;
+            };
+            if !result.flagged {
+                continue;
+            }
+            if rule.action == Action::Block {
+                self.blocks.insert(
+                    &rec.actor,
+                    rec.ts_ms.saturating_add(rule.block_ms()),
+                    rule.block_status,
+                );
+            }
+            let last = g.table.last_event(slot, lay);
+            let cooled = last == 0
+                || now.cooldown >= last && u64::from(now.cooldown - last) >= rule.cooldown_ms();
+            if !cooled {
+                self.counts.events_suppressed += 1;
+                continue;
+            }
+            g.table.set_last_event(slot, lay, now.cooldown);
+            raised = true;
+            let samples = match g.samples.of(slot) {
+                Some(ring) => samples_for(rule, ring, rec.ts_ms),
+                None => Vec::new(),
+            };
+            let event = self.event(rule, rec, api, samples, result.count);
+            out.push(Detection {
+                rule: rule_index,
+                at_ms: rec.ts_ms,
+                event,
+            });
+        }
+        raised
+    }
+}

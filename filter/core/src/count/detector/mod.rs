@@ -309,6 +309,10 @@ impl Detector {
     /// gives the response's sample document; it is called only when the response may be one
     /// of the latest `samples_per_event` before an event (its window count is within
     /// `samples_per_event` of a threshold), so most traffic never pays for a sample.
+    ///
+    /// Its steps (`apply_group`, `raise`, `apply_threats` and its parts) are `#[inline(never)]`:
+    /// inlined here they made one function of 17 KB, and V8 keeps compile memory that grows with
+    /// the largest functions.
     pub(crate) fn apply(
         &mut self,
         rec: &Record,
@@ -362,6 +366,7 @@ impl Detector {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)] // See `apply`.
     fn apply_group<K: Hash + Eq + Clone + HeapSize>(
         &mut self,
         cfg: &Config,
@@ -426,41 +431,7 @@ impl Detector {
                 );
             }
         }
-        let mut raised = false;
-        for &(rule_index, lay, result) in &results {
-            let Some(rule) = cfg.rules.get(rule_index) else {
-                continue;
-            };
-            if !result.flagged {
-                continue;
-            }
-            if rule.action == Action::Block {
-                self.blocks.insert(
-                    &rec.actor,
-                    rec.ts_ms.saturating_add(rule.block_ms()),
-                    rule.block_status,
-                );
-            }
-            let last = g.table.last_event(slot, lay);
-            let cooled = last == 0
-                || now.cooldown >= last && u64::from(now.cooldown - last) >= rule.cooldown_ms();
-            if !cooled {
-                self.counts.events_suppressed += 1;
-                continue;
-            }
-            g.table.set_last_event(slot, lay, now.cooldown);
-            raised = true;
-            let samples = match g.samples.of(slot) {
-                Some(ring) => samples_for(rule, ring, rec.ts_ms),
-                None => Vec::new(),
-            };
-            let event = self.event(rule, rec, api, samples, result.count);
-            out.push(Detection {
-                rule: rule_index,
-                at_ms: rec.ts_ms,
-                event,
-            });
-        }
+        let raised = self.raise(cfg, g, slot, rec, now, api, &results, out);
         self.results = results;
         if raised && self.quiet_eligible {
             if let Some((until_ms, rules)) = quiet_until(cfg, g, slot, now, rec.ts_ms) {

@@ -4,7 +4,7 @@
 
 use super::{Detection, Detector};
 use crate::base::template::template;
-use crate::count::tracker::Outcome;
+use crate::count::tracker::{Outcome, Tracker};
 use crate::model::config::Action;
 use crate::model::metrics::ThreatCount;
 use crate::model::payload::{MaliciousEvent, SamplePayload};
@@ -33,6 +33,7 @@ impl Detector {
         self.counts.threat_blocked += 1;
     }
 
+    #[inline(never)] // See `apply` in mod.rs.
     pub(super) fn apply_threats(&mut self, rec: &Record, out: &mut Vec<Detection>) {
         let Some(mut tracker) = self.threats.take() else {
             return;
@@ -63,6 +64,14 @@ impl Detector {
                 }
             }
         }
+        self.apply_enumeration(&mut tracker, rec, out);
+        self.threats = Some(tracker);
+    }
+
+    /// The enumeration rule's part of [`Detector::apply_threats`].
+    #[inline(never)] // See `apply` in mod.rs.
+    fn apply_enumeration(&mut self, tracker: &mut Tracker, rec: &Record, out: &mut Vec<Detection>) {
+        let cfg = Arc::clone(&self.cfg);
         let enumeration = self
             .enumeration
             .and_then(|i| cfg.threat_rules.get(i).map(|r| (i, r)));
@@ -88,7 +97,6 @@ impl Detector {
                 self.settle(outcome, index, rule, rec, &api, "AGGREGATED", sample, out);
             }
         }
-        self.threats = Some(tracker);
     }
 
     /// What a threat rule's outcome for one record becomes: an event (with the sample
@@ -165,6 +173,7 @@ impl Detector {
         })
     }
 
+    #[inline(never)] // See `apply` in mod.rs: inlined in each `settle`.
     fn threat_event(
         &mut self,
         rule: &ThreatRule,

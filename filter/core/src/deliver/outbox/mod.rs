@@ -9,7 +9,7 @@ use crate::base::memory::{Budget, HeapSize};
 use crate::deliver::signature::{sign, DELIVERY_HEADER, SIGNATURE_HEADER};
 use crate::model::config::{Config, DeliveryMode};
 use crate::model::metrics::Metrics;
-use crate::model::payload::{MaliciousEvent, PayloadRef};
+use crate::model::payload::{MaliciousEvent, Overview, PayloadRef, Remediation};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -340,12 +340,7 @@ impl Outbox {
         }
         let filter = self.cfg.filter(batch.rule);
         let body = match filter {
-            Some((_, overview, remediation)) => serde_json::to_vec(&PayloadRef {
-                malicious_events: &batch.events,
-                overview,
-                remediation,
-            })
-            .unwrap_or_default(),
+            Some((_, overview, remediation)) => payload(&batch.events, overview, remediation),
             None => Vec::new(),
         };
         let mut headers = cfg.headers.clone();
@@ -454,4 +449,16 @@ fn growth_bytes(q: &VecDeque<(u64, Event)>) -> usize {
     } else {
         (q.capacity() * 2).max(4) * size_of::<(u64, Event)>()
     }
+}
+
+/// The JSON body of a batch's delivery. Not inlined: with it, `Outbox::attempt` was one
+/// function of 10 KB, and V8 keeps compile memory that grows with the largest functions.
+#[inline(never)]
+fn payload(events: &VecDeque<Event>, overview: &Overview, remediation: &Remediation) -> Vec<u8> {
+    serde_json::to_vec(&PayloadRef {
+        malicious_events: events,
+        overview,
+        remediation,
+    })
+    .unwrap_or_default()
 }

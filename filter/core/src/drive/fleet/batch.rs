@@ -95,6 +95,7 @@ impl Fleet {
         Some(FleetCall::new(&cfg, seq, body, now_ms))
     }
 
+    #[inline(never)] // See `take_batch`.
     fn drop_late_pending(&mut self, floor_ms: u64) {
         let floor_bucket = floor_ms / FLEET_BUCKET_MS;
         let mut dropped = 0u64;
@@ -148,6 +149,9 @@ impl Fleet {
 
     /// The next batch from what is pending and the claims queued: the batch, its actors' keys
     /// in order, the claims it carries, the counts it carries and its oldest record's time.
+    /// Not inlined: in `poll` it made one function of 12 KB, and V8 keeps compile memory that
+    /// grows with the largest functions.
+    #[inline(never)]
     fn take_batch(&mut self, now_ms: u64) -> (Batch, Vec<ActorKey>, Vec<Claim>, u64, u64) {
         let seq = self.next_seq;
         self.next_seq += 1;

@@ -100,6 +100,7 @@ impl Validator<'_> {
         }
     }
 
+    #[inline(never)] // See `config` in sections.rs.
     fn threat_rule(&mut self, path: &str, value: &Value) -> Option<ThreatRule> {
         let id_value = value.get("id");
         let id = match id_value.and_then(Value::as_str).and_then(ThreatId::parse) {
