@@ -150,13 +150,14 @@ setup-tools:
 			{ apt-get update -q >/dev/null && apt-get install -y -q $(ATTACK_TOOLS) >/dev/null; }; \
 	fi
 
-## test-tools: real attack tools against a shop behind Envoy with the filter, all on loopback; what
-## each tool sent -> target/scorecard/tools/<tool>.jsonl
-test-tools: setup-tools setup-envoy setup-postlink
+## test-tools: real attack tools against a shop behind Envoy with the filter (the Wasm filter, then
+## the native module), all on loopback; what each tool sent -> target/scorecard/tools/<tool>.jsonl
+test-tools: setup-tools setup-envoy setup-postlink build-native
 	rustup target add wasm32-wasip1 >/dev/null
 	cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter
 	$(POSTLINK) $(FILTER_WASM)
 	cargo test --locked -p actorwatch-e2e --test tools -- --nocapture
+	ACTORWATCH_HOST=native cargo test --locked -p actorwatch-e2e --test tools -- --nocapture
 
 ## setup-fuzz: cargo-fuzz (pinned) into .tools; the fuzz targets build with the nightly toolchain
 setup-fuzz:

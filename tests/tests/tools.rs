@@ -939,7 +939,11 @@ fn attack_tools_are_flagged_and_their_requests_recorded() {
         })
         .collect();
     let scored = mark_payloads(&requests, &runs);
-    let dir = repo().join("target/scorecard/tools");
+    // The scorecard reads the Wasm run's; the native module's run is kept beside it.
+    let dir = repo().join(match host() {
+        Host::Wasm => "target/scorecard/tools",
+        Host::Native => "target/scorecard/tools-native",
+    });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scorecard dir");
     write_scorecard(&dir, &scored);
