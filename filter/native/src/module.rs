@@ -2,7 +2,7 @@
 //! a tick on Envoy's main thread every [`TICK_MS`] (Envoy's scheduler may be committed from any
 //! thread; the tick itself runs on the main thread, where callouts and metrics are made).
 
-use crate::abi::{self, ConfigHandle, Scheduler};
+use crate::abi::{self, ConfigHandle, EnvoyConfig, Scheduler};
 use crate::aggregator::{Aggregator, Level, Outbound};
 use crate::shared::{lock, Shared, TICK_MS};
 use actorwatch_core::{Config, MetricKind};
@@ -37,24 +37,16 @@ impl Module {
     /// The configuration from Envoy's `filter_config`; `None` (Envoy refuses it) if invalid,
     /// with the reason in Envoy's log.
     pub fn new(config: &[u8], handle: ConfigHandle) -> Option<Module> {
-        // `{"env": "NAME"}` references read Envoy's own environment.
-        let env = |name: &str| std::env::var(name).ok();
-        let cfg = match Config::from_json_with_env(config, &env) {
-            Ok(c) => Arc::new(c),
-            Err(errors) => {
-                handle.log(Level::Error, &format!("invalid configuration: {errors}"));
-                return None;
-            }
-        };
+        let cfg = load_config(config)?;
         let seed = seed();
-        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, &handle);
+        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, handle.calls());
         let shared = Shared::new(cfg, abi::concurrency(), seed, aggregator);
         let counting = if shared.cfg.fleet.is_redis() {
             "counting in Redis (fleet mode)"
         } else {
             "counting here"
         };
-        handle.log(
+        log(
             Level::Info,
             &format!(
                 "actorwatch native module configured, aggregating on the main thread, {counting}"
@@ -62,7 +54,7 @@ impl Module {
         );
         let ticker = handle.scheduler().map(Ticker::start);
         if ticker.is_none() {
-            handle.log(
+            log(
                 Level::Error,
                 "Envoy gave no scheduler: nothing will be aggregated or delivered",
             );
@@ -80,7 +72,7 @@ impl Module {
 
     /// On the main thread.
     pub fn tick(&self) {
-        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, &self.handle);
+        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, self.handle.calls());
     }
 
     /// A callout's answer, on the main thread.
@@ -91,7 +83,7 @@ impl Module {
             status,
             body,
             &self.shared,
-            &self.handle,
+            self.handle.calls(),
         );
     }
 
@@ -104,7 +96,7 @@ impl Module {
     }
 }
 
-impl Outbound for ConfigHandle {
+impl Outbound for EnvoyConfig {
     fn callout(
         &self,
         cluster: &str,
@@ -112,31 +104,44 @@ impl Outbound for ConfigHandle {
         body: &[u8],
         timeout_ms: u64,
     ) -> Result<u64, u32> {
-        ConfigHandle::callout(self, cluster, headers, body, timeout_ms)
+        EnvoyConfig::callout(self, cluster, headers, body, timeout_ms)
     }
 
     fn define_metric(&self, name: &str, kind: MetricKind) -> Option<usize> {
-        ConfigHandle::define_metric(self, name, kind == MetricKind::Gauge)
+        EnvoyConfig::define_metric(self, name, kind == MetricKind::Gauge, &[])
     }
 
     fn increment_counter(&self, id: usize, by: u64) {
-        ConfigHandle::increment_counter(self, id, by)
+        EnvoyConfig::increment_counter(self, id, &[], by)
     }
 
     fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
-        ConfigHandle::define_labeled_counter(self, name, label)
+        EnvoyConfig::define_metric(self, name, false, &[label])
     }
 
     fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
-        ConfigHandle::increment_labeled_counter(self, id, label_value, by)
+        EnvoyConfig::increment_counter(self, id, &[label_value], by)
     }
 
     fn set_gauge(&self, id: usize, value: u64) {
-        ConfigHandle::set_gauge(self, id, value)
+        EnvoyConfig::set_gauge(self, id, value)
     }
 
     fn log(&self, level: Level, message: &str) {
         log(level, message);
+    }
+}
+
+/// The actorwatch configuration Envoy passed, with `{"env": "NAME"}` references read from
+/// Envoy's own environment; `None` if it is invalid, with every error in Envoy's log.
+pub fn load_config(json: &[u8]) -> Option<Arc<Config>> {
+    let env = |name: &str| std::env::var(name).ok();
+    match Config::from_json_with_env(json, &env) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(errors) => {
+            log(Level::Error, &format!("invalid configuration: {errors}"));
+            None
+        }
     }
 }
 

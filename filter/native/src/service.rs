@@ -4,10 +4,10 @@
 //! singleton does for its access logger.
 
 use crate::abi::{ServiceHandle, Timer};
-use crate::aggregator::{Aggregator, Level, Outbound};
-use crate::module::{now_ms, seed};
+use crate::aggregator::{Aggregator, Level};
+use crate::module::{load_config, log, now_ms, seed};
 use crate::shared::{lock, Shared, TICK_MS};
-use actorwatch_core::{Config, Inspector, MetricKind};
+use actorwatch_core::Inspector;
 use std::sync::{Arc, Mutex};
 
 /// The running extension, for the access loggers that Envoy configures after it.
@@ -22,16 +22,9 @@ pub struct Service {
 impl Service {
     /// The extension's configuration (the same JSON as the filter's); `None` if invalid.
     pub fn start(config: &[u8], handle: ServiceHandle, workers: usize) -> Option<Arc<Service>> {
-        let env = |name: &str| std::env::var(name).ok();
-        let cfg = match Config::from_json_with_env(config, &env) {
-            Ok(c) => Arc::new(c),
-            Err(errors) => {
-                handle.log(Level::Error, &format!("invalid configuration: {errors}"));
-                return None;
-            }
-        };
+        let cfg = load_config(config)?;
         let seed = seed();
-        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, &handle);
+        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, handle.calls());
         let service = Arc::new(Service {
             shared: Shared::new(cfg, workers, seed, aggregator),
             handle,
@@ -40,7 +33,7 @@ impl Service {
         if let Some(timer) = &*lock(&service.timer) {
             timer.arm(TICK_MS);
         }
-        handle.log(
+        log(
             Level::Info,
             "actorwatch native bootstrap extension: aggregating for its access loggers on the main thread",
         );
@@ -55,7 +48,7 @@ impl Service {
 
     /// The timer fired: one tick, then the timer again.
     pub fn fired(&self) {
-        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, &self.handle);
+        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, self.handle.calls());
         if let Some(timer) = &*lock(&self.timer) {
             timer.arm(TICK_MS);
         }
@@ -68,7 +61,7 @@ impl Service {
             status,
             body,
             &self.shared,
-            &self.handle,
+            self.handle.calls(),
         );
     }
 
@@ -120,41 +113,5 @@ impl Logger {
             );
         }
         Some(Logger { service })
-    }
-}
-
-impl Outbound for ServiceHandle {
-    fn callout(
-        &self,
-        cluster: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        timeout_ms: u64,
-    ) -> Result<u64, u32> {
-        ServiceHandle::callout(self, cluster, headers, body, timeout_ms)
-    }
-
-    fn define_metric(&self, name: &str, kind: MetricKind) -> Option<usize> {
-        ServiceHandle::define_metric(self, name, kind == MetricKind::Gauge)
-    }
-
-    fn increment_counter(&self, id: usize, by: u64) {
-        ServiceHandle::increment_counter(self, id, by)
-    }
-
-    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
-        ServiceHandle::define_labeled_counter(self, name, label)
-    }
-
-    fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
-        ServiceHandle::increment_labeled_counter(self, id, label_value, by)
-    }
-
-    fn set_gauge(&self, id: usize, value: u64) {
-        ServiceHandle::set_gauge(self, id, value)
-    }
-
-    fn log(&self, level: Level, message: &str) {
-        crate::module::log(level, message);
     }
 }
