@@ -4,15 +4,13 @@
 //! body. The barrier would turn a panic into a fail-open answer in Envoy; here it is a crash.
 #![no_main]
 
-use actorwatch_core::Config;
 use actorwatch_core::MetricKind;
-use actorwatch_native::aggregator::{Aggregator, Level, Outbound};
+use actorwatch_native::aggregator::{Level, Outbound};
 use actorwatch_native::filter::{StreamFilter, StreamHost};
 use actorwatch_native::shared::Shared;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::cell::{Cell, RefCell};
-use std::sync::Arc;
 
 #[derive(Debug, Arbitrary)]
 struct Request {
@@ -173,21 +171,17 @@ impl Outbound for Envoy {
 
 fuzz_target!(|input: Input| {
     let text = CONFIGS[input.config as usize % CONFIGS.len()];
-    let cfg = match Config::from_json(text.as_bytes()) {
-        Ok(cfg) => cfg,
-        Err(e) => panic!("the target's configurations are valid: {e}"),
-    };
-    let cfg = Arc::new(cfg);
     let envoy = Envoy::default();
     let workers = usize::from(input.workers % 4) + 1;
-    let aggregator = Aggregator::new(Arc::clone(&cfg), 7, &envoy);
-    let shared = Shared::new(cfg, workers, 7, aggregator);
+    let Some(shared) = Shared::start(text.as_bytes(), workers, 7, &envoy) else {
+        panic!("the target's configurations are valid");
+    };
     let mut now = 1_700_000_000_000u64;
     for op in input.ops.into_iter().take(256) {
         match op {
             Op::Tick { dt_ms } => {
                 now += u64::from(dt_ms);
-                shared.aggregator.lock().unwrap().tick(now, &shared, &envoy);
+                shared.tick(now, &envoy);
             }
             Op::Answer {
                 index,
@@ -202,11 +196,7 @@ fuzz_target!(|input: Input| {
                     let i = usize::from(index) % calls.len();
                     calls.remove(i)
                 };
-                shared
-                    .aggregator
-                    .lock()
-                    .unwrap()
-                    .answered(now, id, status, &body, &shared, &envoy);
+                shared.answered(now, id, status, &body, &envoy);
             }
             Op::Request(r) => {
                 now += 1;

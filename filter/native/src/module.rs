@@ -3,9 +3,9 @@
 //! thread; the tick itself runs on the main thread, where callouts and metrics are made).
 
 use crate::abi::{self, ConfigHandle, EnvoyConfig, Scheduler};
-use crate::aggregator::{Aggregator, Level, Outbound};
+use crate::aggregator::{Level, Outbound};
 use crate::shared::{lock, Shared, TICK_MS};
-use actorwatch_core::{Config, MetricKind};
+use actorwatch_core::MetricKind;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,10 +37,7 @@ impl Module {
     /// The configuration from Envoy's `filter_config`; `None` (Envoy refuses it) if invalid,
     /// with the reason in Envoy's log.
     pub fn new(config: &[u8], handle: ConfigHandle) -> Option<Module> {
-        let cfg = load_config(config)?;
-        let seed = seed();
-        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, handle.calls());
-        let shared = Shared::new(cfg, abi::concurrency(), seed, aggregator);
+        let shared = Shared::start(config, abi::concurrency(), seed(), handle.calls())?;
         let counting = if shared.cfg.fleet.is_redis() {
             "counting in Redis (fleet mode)"
         } else {
@@ -72,19 +69,13 @@ impl Module {
 
     /// On the main thread.
     pub fn tick(&self) {
-        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, self.handle.calls());
+        self.shared.tick(now_ms(), self.handle.calls());
     }
 
     /// A callout's answer, on the main thread.
     pub fn answered(&self, callout: u64, status: u16, body: &[u8]) {
-        lock(&self.shared.aggregator).answered(
-            now_ms(),
-            callout,
-            status,
-            body,
-            &self.shared,
-            self.handle.calls(),
-        );
+        self.shared
+            .answered(now_ms(), callout, status, body, self.handle.calls());
     }
 
     /// Envoy drops the configuration: stop ticking, leave the events to the next one.
@@ -92,7 +83,7 @@ impl Module {
         if let Some(ticker) = self.ticker.take() {
             ticker.stop();
         }
-        lock(&self.shared.aggregator).leave();
+        self.shared.leave();
     }
 }
 
@@ -129,19 +120,6 @@ impl Outbound for EnvoyConfig {
 
     fn log(&self, level: Level, message: &str) {
         log(level, message);
-    }
-}
-
-/// The actorwatch configuration Envoy passed, with `{"env": "NAME"}` references read from
-/// Envoy's own environment; `None` if it is invalid, with every error in Envoy's log.
-pub fn load_config(json: &[u8]) -> Option<Arc<Config>> {
-    let env = |name: &str| std::env::var(name).ok();
-    match Config::from_json_with_env(json, &env) {
-        Ok(c) => Some(Arc::new(c)),
-        Err(errors) => {
-            log(Level::Error, &format!("invalid configuration: {errors}"));
-            None
-        }
     }
 }
 

@@ -4,8 +4,8 @@
 //! singleton does for its access logger.
 
 use crate::abi::{ServiceHandle, Timer};
-use crate::aggregator::{Aggregator, Level};
-use crate::module::{load_config, log, now_ms, seed};
+use crate::aggregator::Level;
+use crate::module::{log, now_ms, seed};
 use crate::shared::{lock, Shared, TICK_MS};
 use actorwatch_core::Inspector;
 use std::sync::{Arc, Mutex};
@@ -22,11 +22,8 @@ pub struct Service {
 impl Service {
     /// The extension's configuration (the same JSON as the filter's); `None` if invalid.
     pub fn start(config: &[u8], handle: ServiceHandle, workers: usize) -> Option<Arc<Service>> {
-        let cfg = load_config(config)?;
-        let seed = seed();
-        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, handle.calls());
         let service = Arc::new(Service {
-            shared: Shared::new(cfg, workers, seed, aggregator),
+            shared: Shared::start(config, workers, seed(), handle.calls())?,
             handle,
             timer: Mutex::new(handle.timer()),
         });
@@ -48,27 +45,21 @@ impl Service {
 
     /// The timer fired: one tick, then the timer again.
     pub fn fired(&self) {
-        lock(&self.shared.aggregator).tick(now_ms(), &self.shared, self.handle.calls());
+        self.shared.tick(now_ms(), self.handle.calls());
         if let Some(timer) = &*lock(&self.timer) {
             timer.arm(TICK_MS);
         }
     }
 
     pub fn answered(&self, callout: u64, status: u16, body: &[u8]) {
-        lock(&self.shared.aggregator).answered(
-            now_ms(),
-            callout,
-            status,
-            body,
-            &self.shared,
-            self.handle.calls(),
-        );
+        self.shared
+            .answered(now_ms(), callout, status, body, self.handle.calls());
     }
 
     /// Envoy shuts down: no more ticks.
     pub fn close(&self) {
         lock(&self.timer).take();
-        lock(&self.shared.aggregator).leave();
+        self.shared.leave();
         let mut running = lock(&SERVICE);
         if running.as_ref().is_some_and(|s| std::ptr::eq(&**s, self)) {
             *running = None;

@@ -2,7 +2,7 @@
 //! recorder, its copy of the lists, its inspector), locked only by its own worker and, once per
 //! tick, by the main thread; and the one aggregator, on the main thread.
 
-use crate::aggregator::Aggregator;
+use crate::aggregator::{Aggregator, Level, Outbound};
 use actorwatch_core::{Blocklist, Config, Inspector, Recorder};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -25,7 +25,8 @@ pub struct Shared {
     workers: Vec<Mutex<Worker>>,
     /// For a stream on a thread Envoy did not count among its workers.
     spare: Mutex<Worker>,
-    pub aggregator: Mutex<Aggregator>,
+    /// Used on the main thread only (ticks, callout answers, the configuration's end).
+    aggregator: Mutex<Aggregator>,
 }
 
 /// A lock whose holder panicked is still usable: the barrier already failed that hook open.
@@ -34,8 +35,24 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// `workers`: Envoy's worker threads, each with its own slot.
-    pub fn new(cfg: Arc<Config>, workers: usize, seed: u64, aggregator: Aggregator) -> Shared {
+    /// A configuration's state from the JSON Envoy passed (`{"env": "NAME"}` references read
+    /// from the process's environment): `workers` slots (Envoy's worker threads) and the
+    /// aggregator, whose metrics `out` defines. `None` if the configuration is invalid, with
+    /// every error in the log.
+    pub fn start(json: &[u8], workers: usize, seed: u64, out: &impl Outbound) -> Option<Shared> {
+        let env = |name: &str| std::env::var(name).ok();
+        let cfg = match Config::from_json_with_env(json, &env) {
+            Ok(c) => Arc::new(c),
+            Err(errors) => {
+                out.log(Level::Error, &format!("invalid configuration: {errors}"));
+                return None;
+            }
+        };
+        let aggregator = Aggregator::new(Arc::clone(&cfg), seed, out);
+        Some(Shared::new(cfg, workers, seed, aggregator))
+    }
+
+    fn new(cfg: Arc<Config>, workers: usize, seed: u64, aggregator: Aggregator) -> Shared {
         let slot = || {
             Mutex::new(Worker {
                 recorder: Recorder::new(Arc::clone(&cfg)),
@@ -57,6 +74,28 @@ impl Shared {
     /// The slot of worker `index` (the spare slot for an index out of range).
     pub fn worker(&self, index: usize) -> MutexGuard<'_, Worker> {
         lock(self.workers.get(index).unwrap_or(&self.spare))
+    }
+
+    /// One tick on the main thread: the slots' records merged, deliveries, lists, metrics.
+    pub fn tick(&self, now_ms: u64, out: &impl Outbound) {
+        lock(&self.aggregator).tick(now_ms, self, out);
+    }
+
+    /// A callout's answer, on the main thread (`status` 0: none).
+    pub fn answered(
+        &self,
+        now_ms: u64,
+        callout: u64,
+        status: u16,
+        body: &[u8],
+        out: &impl Outbound,
+    ) {
+        lock(&self.aggregator).answered(now_ms, callout, status, body, self, out);
+    }
+
+    /// The configuration goes: its events are left for the next one.
+    pub fn leave(&self) {
+        lock(&self.aggregator).leave();
     }
 
     /// Every slot, one at a time.

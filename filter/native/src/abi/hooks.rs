@@ -7,7 +7,7 @@
 //! configuration alive while any of its streams exists, so a stream may point at its module.
 
 use super::{
-    callout_body, callout_status, copy, ConfigHandle, EnvoyBuffer, HeaderPair, Stream, ABI_VERSION,
+    callout_answer, copy, ConfigHandle, EnvoyBuffer, HeaderPair, Stream, ABI_VERSION,
     BODY_CONTINUE, BODY_STOP_AND_BUFFER, BODY_STOP_NO_BUFFER, HEADERS_CONTINUE,
     HEADERS_STOP_ITERATION, TRAILERS_CONTINUE, TRAILERS_STOP_ITERATION,
 };
@@ -208,11 +208,10 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
     }
     // SAFETY: the configuration's box, live until config_destroy; Envoy's answer buffers live
     // during this hook and are copied.
-    let (module, status, body) = unsafe {
+    let (module, (status, body)) = unsafe {
         (
             &*(module as *const Module),
-            callout_status(headers, headers_size),
-            callout_body(body_chunks, body_chunks_size),
+            callout_answer(headers, headers_size, body_chunks, body_chunks_size),
         )
     };
     guard((), || module.answered(callout_id, status, &body));

@@ -124,10 +124,27 @@ fn module_pairs(headers: &[(&str, &str)]) -> Vec<HeaderPair> {
         .collect()
 }
 
-/// A callout's answer as Envoy lent it to config_http_callout_done: the `:status` header.
+/// A callout's answer as Envoy lends it to a callout-done hook: its `:status` (0 if none) and
+/// its body, copied.
+///
+/// SAFETY: `headers` and `chunks` point to `header_count` pairs and `chunk_count` buffers Envoy
+/// owns for the duration of the hook (or are null).
+pub unsafe fn callout_answer(
+    headers: *const HeaderPair,
+    header_count: usize,
+    chunks: *const EnvoyBuffer,
+    chunk_count: usize,
+) -> (u16, Vec<u8>) {
+    (
+        callout_status(headers, header_count),
+        callout_body(chunks, chunk_count),
+    )
+}
+
+/// A callout's answer as Envoy lent it to a callout-done hook: the `:status` header.
 ///
 /// SAFETY: `headers` points to `count` pairs Envoy owns for the duration of the hook (or is null).
-pub unsafe fn callout_status(headers: *const HeaderPair, count: usize) -> u16 {
+unsafe fn callout_status(headers: *const HeaderPair, count: usize) -> u16 {
     if headers.is_null() {
         return 0;
     }
@@ -154,7 +171,7 @@ pub unsafe fn callout_status(headers: *const HeaderPair, count: usize) -> u16 {
 /// A callout's body chunks as one buffer.
 ///
 /// SAFETY: `chunks` points to `count` buffers Envoy owns for the duration of the hook (or is null).
-pub unsafe fn callout_body(chunks: *const EnvoyBuffer, count: usize) -> Vec<u8> {
+unsafe fn callout_body(chunks: *const EnvoyBuffer, count: usize) -> Vec<u8> {
     if chunks.is_null() {
         return Vec::new();
     }

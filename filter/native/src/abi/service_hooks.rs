@@ -6,7 +6,7 @@
 //! config_destroy); an access logger's config_new a boxed `Logger` (freed in its config_destroy),
 //! which Envoy also passes as every thread's logger.
 
-use super::{callout_body, callout_status, copy, EnvoyBuffer, HeaderPair, LogEntry, ServiceHandle};
+use super::{callout_answer, copy, EnvoyBuffer, HeaderPair, LogEntry, ServiceHandle};
 use crate::barrier::guard;
 use crate::filter::StreamFilter;
 use crate::module::log;
@@ -83,11 +83,10 @@ pub extern "C" fn envoy_dynamic_module_on_bootstrap_extension_http_callout_done(
     body_chunks_size: usize,
 ) {
     // SAFETY: see `service`; Envoy's answer buffers live during this hook and are copied.
-    let (service, status, body) = unsafe {
+    let (service, (status, body)) = unsafe {
         (
             service(config_module),
-            callout_status(headers, headers_size),
-            callout_body(body_chunks, body_chunks_size),
+            callout_answer(headers, headers_size, body_chunks, body_chunks_size),
         )
     };
     if let Some(service) = service {
