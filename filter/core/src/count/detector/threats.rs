@@ -5,7 +5,7 @@
 use super::{Detection, Detector};
 use crate::base::template::template;
 use crate::count::tracker::{Outcome, Tracker};
-use crate::model::config::Action;
+use crate::model::config::{Action, Config};
 use crate::model::metrics::ThreatCount;
 use crate::model::payload::{MaliciousEvent, SamplePayload};
 use crate::model::record::Record;
@@ -64,14 +64,19 @@ impl Detector {
                 }
             }
         }
-        self.apply_enumeration(&mut tracker, rec, out);
+        self.apply_enumeration(&cfg, &mut tracker, rec, out);
         self.threats = Some(tracker);
     }
 
     /// The enumeration rule's part of [`Detector::apply_threats`].
     #[inline(never)] // See `apply` in mod.rs.
-    fn apply_enumeration(&mut self, tracker: &mut Tracker, rec: &Record, out: &mut Vec<Detection>) {
-        let cfg = Arc::clone(&self.cfg);
+    fn apply_enumeration(
+        &mut self,
+        cfg: &Config,
+        tracker: &mut Tracker,
+        rec: &Record,
+        out: &mut Vec<Detection>,
+    ) {
         let enumeration = self
             .enumeration
             .and_then(|i| cfg.threat_rules.get(i).map(|r| (i, r)));

@@ -123,30 +123,6 @@ impl Fleet {
         self.pending_oldest_ms = oldest;
     }
 
-    /// The oldest bucket a full batch reaches: every actor whose counts start before it fits in
-    /// one batch (a binary search over buckets, without sorting the actors).
-    fn batch_cutoff(&self, oldest_of: impl Fn(&Pending) -> u64) -> u64 {
-        if self.pending.len() <= MAX_ACTORS_PER_BATCH {
-            return u64::MAX;
-        }
-        let (mut low, mut high) = (0u64, u64::MAX);
-        // The least bucket b with more than a batch's worth of actors at or before it.
-        while low < high {
-            let mid = low + (high - low) / 2;
-            let at_or_before = self
-                .pending
-                .values()
-                .filter(|p| oldest_of(p) <= mid)
-                .count();
-            if at_or_before > MAX_ACTORS_PER_BATCH {
-                high = mid;
-            } else {
-                low = mid + 1;
-            }
-        }
-        low
-    }
-
     /// The next batch from what is pending and the claims queued: the batch, its actors' keys
     /// in order, the claims it carries, the counts it carries and its oldest record's time.
     /// Not inlined: in `poll` it made one function of 12 KB, and V8 keeps compile memory that
@@ -159,13 +135,17 @@ impl Fleet {
         let mut keys = Vec::new();
         // A full batch takes the actors whose counts are oldest, the nearest to arriving
         // later than the grace period; the rest wait for the next one.
-        let oldest_of = |p: &Pending| p.entries.iter().map(|e| e.2).min().unwrap_or(0);
-        let cutoff = self.batch_cutoff(oldest_of);
+        // Each pending actor's oldest bucket, in the map's order.
+        let buckets: Vec<u64> = self
+            .pending
+            .values()
+            .map(|p| p.entries.iter().map(|e| e.2).min().unwrap_or(0))
+            .collect();
+        let cutoff = batch_cutoff(&buckets);
         let mut taken: Vec<ActorKey> = Vec::new();
         // Those older than the cutoff bucket first, then those of it until the batch is full.
         for older in [true, false] {
-            for (key, p) in &self.pending {
-                let bucket = oldest_of(p);
+            for (key, &bucket) in self.pending.keys().zip(&buckets) {
                 let wanted = if older {
                     bucket < cutoff
                 } else {
@@ -401,4 +381,25 @@ impl Fleet {
             event: counting_event(cfg, rule, &rec, None, Vec::new(), flag.count, ref_id),
         }
     }
+}
+
+/// The oldest bucket a full batch reaches, from each pending actor's oldest bucket: every actor
+/// whose counts start before it fits in one batch (a binary search over buckets, without
+/// sorting the actors).
+fn batch_cutoff(buckets: &[u64]) -> u64 {
+    if buckets.len() <= MAX_ACTORS_PER_BATCH {
+        return u64::MAX;
+    }
+    let (mut low, mut high) = (0u64, u64::MAX);
+    // The least bucket b with more than a batch's worth of actors at or before it.
+    while low < high {
+        let mid = low + (high - low) / 2;
+        let at_or_before = buckets.iter().filter(|b| **b <= mid).count();
+        if at_or_before > MAX_ACTORS_PER_BATCH {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    low
 }
