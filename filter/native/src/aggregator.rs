@@ -83,7 +83,7 @@ impl Aggregator {
         let rule_metric_ids = fields
             .iter()
             .map(|field| {
-                let (rule, kind) = per_rule(field.name)?;
+                let (rule, kind) = field.per_rule()?;
                 let id = match rule_counters.iter().find(|(k, _)| *k == kind) {
                     Some((_, id)) => *id,
                     None => {
@@ -332,44 +332,6 @@ impl Aggregator {
                 ),
             );
             self.panics_published = panics;
-        }
-    }
-}
-
-/// A per-rule metric's rule and kind: `threat_sql_injection_matches` is (`sql_injection`,
-/// `matches`); the totals (`threat_matches`) and other metrics are not per rule.
-fn per_rule(name: &'static str) -> Option<(&'static str, &'static str)> {
-    let rest = name.strip_prefix("threat_")?;
-    let (rule, kind) = rest.rsplit_once('_')?;
-    let kinds = ["matches", "events", "suppressed"];
-    let kind = kinds.into_iter().find(|k| *k == kind)?;
-    (!rule.is_empty()).then_some((rule, kind))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::per_rule;
-
-    #[test]
-    fn per_rule_metrics_are_told_from_totals() {
-        assert_eq!(
-            per_rule("threat_sql_injection_matches"),
-            Some(("sql_injection", "matches"))
-        );
-        assert_eq!(per_rule("threat_xss_events"), Some(("xss", "events")));
-        assert_eq!(
-            per_rule("threat_param_enumeration_suppressed"),
-            Some(("param_enumeration", "suppressed"))
-        );
-        for total in [
-            "threat_matches",
-            "threat_events",
-            "threat_suppressed",
-            "threat_bytes_inspected",
-            "threat_keys_evicted",
-            "events_suppressed",
-        ] {
-            assert_eq!(per_rule(total), None, "{total}");
         }
     }
 }

@@ -19,6 +19,20 @@ pub struct Field {
     pub value: u64,
 }
 
+impl Field {
+    /// A per-rule threat metric's rule and kind: `threat_sql_injection_matches` is
+    /// (`sql_injection`, `matches`); the totals (`threat_matches`) and other metrics are not
+    /// per rule. Hosts that label metrics export these with the rule as a label.
+    pub fn per_rule(&self) -> Option<(&'static str, &'static str)> {
+        let rest = self.name.strip_prefix("threat_")?;
+        let (rule, kind) = rest.rsplit_once('_')?;
+        let kind = ["matches", "events", "suppressed"]
+            .into_iter()
+            .find(|k| *k == kind)?;
+        (!rule.is_empty()).then_some((rule, kind))
+    }
+}
+
 macro_rules! metrics {
     ($($(#[doc = $doc:literal])+ $kind:ident $name:ident,)+) => {
         /// The engine's metrics (README, "Metrics"). Components count into their own copy;
@@ -325,5 +339,46 @@ mod tests {
         assert_eq!((b.matched, b.events_queued), (4, 10));
         let c = b.counters();
         assert_eq!((c.matched, c.events_queued), (4, 0));
+    }
+
+    #[test]
+    fn per_rule_metrics_are_told_from_totals() {
+        let rule_of = |name: &str| {
+            Metrics::default()
+                .fields()
+                .into_iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.per_rule())
+        };
+        assert_eq!(
+            rule_of("threat_sql_injection_matches"),
+            Some(("sql_injection", "matches"))
+        );
+        assert_eq!(rule_of("threat_xss_events"), Some(("xss", "events")));
+        assert_eq!(
+            rule_of("threat_param_enumeration_suppressed"),
+            Some(("param_enumeration", "suppressed"))
+        );
+        for total in [
+            "threat_matches",
+            "threat_events",
+            "threat_suppressed",
+            "threat_bytes_inspected",
+            "threat_keys_evicted",
+            "events_suppressed",
+        ] {
+            assert!(
+                Metrics::default().fields().iter().any(|f| f.name == total),
+                "{total}"
+            );
+            assert_eq!(rule_of(total), None, "{total}");
+        }
+        // Three per-rule metrics for each of the nine threat rules.
+        let per_rule = Metrics::default()
+            .fields()
+            .iter()
+            .filter(|f| f.per_rule().is_some())
+            .count();
+        assert_eq!(per_rule, 27);
     }
 }
