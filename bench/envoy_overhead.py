@@ -379,23 +379,33 @@ def stats(admin):
     return {k: int(v) for k, v in (l.split(": ", 1) for l in text.splitlines() if ": " in l) if v.strip().isdigit()}
 
 
-def send_many(port, actors, total, threads=4):
-    """`total` GETs of a 404 path, actor i % actors in X-Forwarded-For, over `threads` connections."""
-    import http.client, threading
+def actor_address(a):
+    """The X-Forwarded-For address of actor number `a`."""
+    return f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"
 
-    def worker(t):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for i in range(t, total, threads):
-            a = i % actors
-            conn.request("GET", "/direct/x", headers={"x-forwarded-for": f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"})
-            conn.getresponse().read()
-        conn.close()
 
+def in_threads(threads, worker):
+    """Runs worker(t) for each t in range(threads), each on a thread of its own, and waits."""
+    import threading
     ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
+
+
+def send_many(port, actors, total, threads=4):
+    """`total` GETs of a 404 path, actor i % actors in X-Forwarded-For, over `threads` connections."""
+    import http.client
+
+    def worker(t):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(t, total, threads):
+            conn.request("GET", "/direct/x", headers={"x-forwarded-for": actor_address(i % actors)})
+            conn.getresponse().read()
+        conn.close()
+
+    in_threads(threads, worker)
 
 
 def mixed_traffic(port, total=4000, actors=2000, threads=4, per_conn=25):
@@ -411,9 +421,8 @@ def mixed_traffic(port, total=4000, actors=2000, threads=4, per_conn=25):
                 if conn:
                     conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            a = i % actors
             conn.request("GET", "/direct/ok" if i % 2 == 0 else "/direct/x",
-                         headers={"x-forwarded-for": f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"})
+                         headers={"x-forwarded-for": actor_address(i % actors)})
             status = conn.getresponse()
             status.read()
             with lock:
@@ -421,11 +430,7 @@ def mixed_traffic(port, total=4000, actors=2000, threads=4, per_conn=25):
         if conn:
             conn.close()
 
-    ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    in_threads(threads, worker)
     return codes
 
 
