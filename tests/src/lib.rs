@@ -493,8 +493,6 @@ pub struct EnvoySetup {
     /// Run the filter as a Wasm access logger instead of an HTTP filter, behind this
     /// access-log filter (`Value::Null`: none).
     pub access_logger: Option<Value>,
-    /// Which build to load (default: [`host`]).
-    pub host: Host,
     /// Another build of the native module (default: [`native_module`]).
     pub native: Option<PathBuf>,
 }
@@ -524,7 +522,6 @@ impl EnvoySetup {
             env: Vec::new(),
             fleet_port: None,
             access_logger: None,
-            host: host(),
             native: None,
         }
     }
@@ -566,7 +563,7 @@ impl EnvoySetup {
     /// The access logger entry for actorwatch (Wasm, or native recording into the bootstrap
     /// extension).
     pub fn access_logger_entry(&self) -> Value {
-        match self.host {
+        match host() {
             Host::Wasm => json!({
                 "name": "envoy.access_loggers.wasm",
                 "typed_config": {
@@ -588,7 +585,7 @@ impl EnvoySetup {
     /// The HTTP filter entry for actorwatch: the Wasm filter or the native module, with the
     /// same configuration JSON.
     pub fn http_filter(&self) -> Value {
-        match self.host {
+        match host() {
             Host::Wasm => {
                 let mut filter = self.plugin_config("actorwatch");
                 filter["failure_policy"] = json!("FAIL_RELOAD");
@@ -702,7 +699,7 @@ pub fn lds_resources(s: &EnvoySetup) -> Value {
 /// The bootstrap extension that aggregates, if the setup has one: the Wasm singleton, or for the
 /// native access logger the native extension (the native HTTP filter aggregates on its own).
 fn aggregating_extension(s: &EnvoySetup) -> Option<Value> {
-    match s.host {
+    match host() {
         Host::Wasm => s.singleton.then(|| singleton(s)),
         Host::Native => s.access_logger.is_some().then(|| s.native_service()),
     }
@@ -940,10 +937,7 @@ impl Envoy {
     /// The filter's own metric `name`: `wasmcustom.actorwatch.<name>` from the Wasm filter,
     /// `actorwatch.<name>` from the native module.
     pub fn metric(&self, name: &str) -> u64 {
-        let stats = self.stats();
-        let wasm = stats.get(&format!("wasmcustom.actorwatch.{name}"));
-        let native = stats.get(&format!("actorwatch.{name}"));
-        wasm.or(native).copied().unwrap_or(0)
+        self.stat(&metric_stat(name))
     }
 
     pub fn log(&self) -> String {
