@@ -224,7 +224,7 @@ fuzz_target!(|input: Input| {
                     StreamFilter::logged(&shared, &host!(b""));
                     continue;
                 }
-                let mut filter = StreamFilter::new();
+                let mut filter = StreamFilter::default();
                 let chunks: Vec<Vec<u8>> = r.chunks.into_iter().take(8).collect();
                 let body = !chunks.is_empty();
                 let verdict = filter.request_headers(&shared, &host!(b""), !body && !r.trailers);

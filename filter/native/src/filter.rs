@@ -38,8 +38,9 @@ pub enum Verdict {
 }
 
 /// Where a request's body inspection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum BodyWait {
+    #[default]
     No,
     /// Alert-only rules: chunks are copied as they stream past, never held.
     Copying,
@@ -48,6 +49,7 @@ enum BodyWait {
 }
 
 /// One request's state between its hooks.
+#[derive(Default)]
 pub struct StreamFilter {
     /// Answered from the blocklist: its reply is not a response to count.
     answered_locally: bool,
@@ -66,24 +68,7 @@ struct Source {
     actor: Option<Resolved>,
 }
 
-impl Default for StreamFilter {
-    fn default() -> Self {
-        StreamFilter::new()
-    }
-}
-
 impl StreamFilter {
-    pub fn new() -> StreamFilter {
-        StreamFilter {
-            answered_locally: false,
-            inspection: None,
-            body_wait: BodyWait::No,
-            body: Vec::new(),
-            watch_overflow: false,
-            source: None,
-        }
-    }
-
     pub fn request_headers(
         &mut self,
         shared: &Shared,

@@ -67,7 +67,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     guard(std::ptr::null_mut(), || {
         Box::into_raw(Box::new(StreamState {
             module: module as *const Module,
-            filter: StreamFilter::new(),
+            filter: StreamFilter::default(),
         }))
         .cast()
     })
