@@ -24,7 +24,7 @@ CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECS ?= 300
 export ACTORWATCH_ENVOY := $(ENVOY)
 
-.PHONY: all setup setup-postlink setup-report screenshot setup-fleet test-fleet build-fault-wasm demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker test-parity setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus scorecard-readme test-scorecard test-tools setup-tools
+.PHONY: all setup setup-observability setup-ocsf test-observability setup-postlink setup-report screenshot setup-fleet test-fleet build-fault-wasm demo-fleet setup-fuzz fuzz test-fuzz setup-worker worker test-worker test-parity setup-envoy setup-python build test test-native test-wasm test-e2e test-istio build-wasm bench bench-fleet lint ci demo clean-tools corpus scorecard scorecard-corpus scorecard-readme test-scorecard test-tools setup-tools
 
 all: test
 
@@ -53,6 +53,33 @@ setup-python:
 	@if [ ! -x $(VENV)/bin/python ] || ! $(VENV)/bin/python -c "import yaml, jsonschema" 2>/dev/null; then \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet PyYAML==6.0.2 jsonschema==4.23.0; \
 	fi
+
+## setup-observability: Prometheus (and promtool) and Alertmanager from Debian's packages (the
+## tests start their own on loopback ports)
+setup-observability:
+	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+		echo "installing prometheus and prometheus-alertmanager from Debian's packages (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q prometheus prometheus-alertmanager >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q prometheus prometheus-alertmanager >/dev/null; }; \
+	}
+	@promtool --version 2>&1 | head -1
+
+## setup-ocsf: the OCSF schema validator (pinned ocsf-json-schema and jsonschema from PyPI) in
+## .tools/ocsf-venv, for the OCSF sink's findings
+OCSF_VENV := $(TOOLS)/ocsf-venv
+setup-ocsf:
+	@if [ ! -x $(OCSF_VENV)/bin/python ] || [ tests/ocsf/requirements.txt -nt $(OCSF_VENV)/.installed ]; then \
+		python3 -m venv $(OCSF_VENV) && $(OCSF_VENV)/bin/pip install --quiet -r tests/ocsf/requirements.txt && \
+		touch $(OCSF_VENV)/.installed; \
+	fi
+
+## test-observability: the alert rules (promtool check and test rules), the PrometheusRule
+## manifest against them, the OCSF validator on good and broken findings; the end-to-end run
+## with real Prometheus, Alertmanager and every sink is in test-e2e
+test-observability: setup-observability setup-python setup-ocsf
+	PYTHON=$(VENV)/bin/python bash observability/check.sh
+	$(OCSF_VENV)/bin/python tests/ocsf/test_validate_ocsf.py
 
 ## setup-fleet: redis-server and redis-cli from Debian's packages (fleet mode's tests start their own)
 setup-fleet:
@@ -125,7 +152,7 @@ test-parity: setup-envoy build worker
 
 ## test: every test: native, as WebAssembly, in real Envoy and real workerd, the Istio manifests,
 ## and every fuzz target briefly
-test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-scorecard test-wasm build-wasm test-e2e test-fleet test-istio test-worker test-fuzz
+test: setup setup-envoy setup-python setup-fleet setup-report corpus build test-native test-scorecard test-wasm build-wasm test-observability test-e2e test-fleet test-istio test-image test-worker test-fuzz
 
 ## test-fleet: fleet mode: the Redis function library, the front, 3 Envoys on one Redis, and the
 ## fault matrix (Redis killed, restarted, paused, slow; the front restarted; a slow network)
@@ -212,7 +239,7 @@ test-scorecard: test-tools scorecard-corpus
 # with the Wasm filter and once with the native module (ACTORWATCH_HOST=native). The
 # fault-injection builds let one test trap a VM and another panic inside a native hook.
 E2E_SKIP := --skip three_envoys_count_in_redis --skip attack_tools_are_flagged --skip every_fault_loses_no_count --skip an_aggregator_replaced_in_fallback
-test-e2e: setup-postlink build-fault-wasm build-lean build-native
+test-e2e: setup-postlink setup-observability setup-ocsf build-fault-wasm build-lean build-native
 	cargo test --locked -p actorwatch-e2e -- --test-threads 1 $(E2E_SKIP)
 	ACTORWATCH_HOST=native cargo test --locked -p actorwatch-e2e -- --test-threads 1 $(E2E_SKIP)
 
@@ -283,3 +310,6 @@ demo-fleet: setup-envoy setup-fleet build
 
 clean-tools:
 	rm -rf $(TOOLS)
+
+# The filter as an OCI image (Istio's Wasm image specification): image, test-image.
+include image/image.mk

@@ -487,7 +487,7 @@ def attack(out):
             scenarios.append({
                 "name": name, "requests": total, "rss_before_kib": rss0, "rss_after_kib": envoy.rss_kib(), "cpu_us": cpu_us,
                 "actors_tracked": s.get("wasmcustom.actorwatch.actors_tracked", 0),
-                "actors_evicted": s.get("wasmcustom.actorwatch.actors_evicted", 0),
+                "actors_evicted": s.get("wasmcustom.actorwatch.actors_evicted_total", 0),
             })
             print(f"attack {scenarios[-1]}", file=sys.stderr, flush=True)
     finally:

@@ -808,7 +808,7 @@ fn finish(
             m.memory_bytes as f64 / f64::from(1 << 20)
         );
     }
-    let sweep_text = sweep::table(&sweep_rows);
+    let sweep_text = sweep::table(&sweep_rows, span_ms);
     match args.emit {
         Emit::Summary => {
             let _ = out.write_all(summary_text.as_bytes());

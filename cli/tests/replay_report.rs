@@ -189,6 +189,38 @@ fn the_report_holds_the_flagged_actors_and_their_counts() {
     }
 }
 
+#[test]
+fn events_are_not_scaled_to_a_day_from_less_than_an_hour() {
+    let dir = tempdir("short");
+    let mut trace = trace();
+    trace.push((T0 + 3_599_000, "192.0.2.1".to_string(), 200));
+    let input = write_trace(&dir, &trace);
+    let base = config(&dir, "base.json", 5, 30, 20);
+    let report = dir.join("report.html");
+    let out = replay(&[
+        "--config",
+        &base,
+        "--sweep",
+        "threshold=3,6",
+        "--report",
+        report.to_str().unwrap(),
+        &input,
+    ]);
+    let rows = sweep_rows(&out);
+    assert_eq!(rows.len(), 2, "{out}");
+    for (label, (_, events, per_day)) in &rows {
+        assert_eq!(per_day, "-", "{label}");
+        assert!(
+            *events > 0,
+            "{label}: the rows still count what the input holds"
+        );
+    }
+    let note = "events per day: not scaled from 3599.0 s of input";
+    assert!(out.contains(note), "{out}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains(note), "the report says it too");
+}
+
 /// Parses the sweep table: combination (its `key=value` columns) -> (actors flagged, events,
 /// events per day as printed).
 fn sweep_rows(out: &str) -> std::collections::BTreeMap<String, (usize, u64, String)> {
@@ -225,7 +257,9 @@ fn summary_row(out: &str) -> (usize, u64) {
 #[test]
 fn sweep_rows_equal_separate_replays() {
     let dir = tempdir("report");
-    let trace = trace();
+    let mut trace = trace();
+    // An hour of input, the least that events are scaled to a day from (a 200 counts nowhere).
+    trace.push((T0 + 3_600_000, "192.0.2.1".to_string(), 200));
     let input = write_trace(&dir, &trace);
     let base = config(&dir, "base.json", 5, 30, 20);
     let out = replay(&[
@@ -235,6 +269,7 @@ fn sweep_rows_equal_separate_replays() {
         "threshold=3,6,12;window_secs=10,60",
         &input,
     ]);
+    assert!(!out.contains("not scaled"), "{out}");
     let rows = sweep_rows(&out);
     assert_eq!(rows.len(), 6, "{out}");
     let span_ms = trace.last().unwrap().0 - trace[0].0;
@@ -258,8 +293,8 @@ fn sweep_rows_equal_separate_replays() {
                 reference_events.values().sum::<usize>() as u64,
                 "{label}"
             );
-            let expected = events as f64 * 86_400_000.0 / span_ms as f64;
-            assert_eq!(per_day, format!("{expected:.1}"), "{label}");
+            assert_eq!(span_ms, 3_600_000);
+            assert_eq!(per_day, format!("{}.0", events * 24), "{label}");
         }
     }
     // Nobody flagged at 12 within 10 s: the scanner holds at most 5 there.

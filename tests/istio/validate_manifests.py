@@ -91,6 +91,23 @@ def secret_problems(kind, doc):
             yield f"vmConfig.env {name} must be valueFrom: HOST (an inline value is in the resource and the config dump)"
 
 
+def bootstrap_patch_problems(kind, doc):
+    """An EnvoyFilter's bootstrap patch must carry exactly the tag extraction envoy/envoy.yaml
+    has (the one the Envoy tests run with), so that Istio's proxies label what Envoy's do."""
+    if kind != "EnvoyFilter":
+        return
+    shipped = yaml.safe_load((root / "envoy" / "envoy.yaml").read_text())["stats_config"]
+    for patch in doc.get("spec", {}).get("configPatches", []):
+        if patch.get("applyTo") != "BOOTSTRAP":
+            yield f"applyTo {patch.get('applyTo')}: only BOOTSTRAP patches are shipped"
+            continue
+        if patch.get("patch", {}).get("operation") != "MERGE":
+            yield "a bootstrap patch must MERGE"
+        value = patch.get("patch", {}).get("value", {})
+        if value.get("stats_config") != shipped:
+            yield f"stats_config {value.get('stats_config')} differs from envoy/envoy.yaml's {shipped}"
+
+
 for path in sorted((root / "envoy" / "istio").glob("*.yaml")):
     for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
         if not doc:
@@ -98,6 +115,12 @@ for path in sorted((root / "envoy" / "istio").glob("*.yaml")):
         kind, version = doc["kind"], doc["apiVersion"].split("/")[-1]
         for problem in secret_problems(kind, doc):
             fail(f"{path.name}[{i}] {kind}: {problem}")
+        for problem in bootstrap_patch_problems(kind, doc):
+            fail(f"{path.name}[{i}] {kind}: {problem}")
+        if kind == "EnvoyFilter":
+            checked += 1
+            print(f"ok   {path.name}[{i}] {kind}: its bootstrap patch is envoy/envoy.yaml's stats_config")
+            continue
         schema = schema_for(kind, version)
         if schema is None:
             print(f"skip {path.name}[{i}] {kind} ({version}): no schema in ../shared/istio")

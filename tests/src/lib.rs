@@ -1,6 +1,7 @@
 //! Harness for end-to-end runs: a real Envoy with the actorwatch `.wasm`, a sample API and a
 //! webhook receiver, all on loopback ephemeral ports, every process stopped by its PID.
 
+pub mod monitoring;
 pub mod relay;
 pub mod shop;
 
@@ -62,12 +63,29 @@ macro_rules! native_only {
     };
 }
 
-/// The Envoy stat of actorwatch's metric `name` under [`host`]: `wasmcustom.actorwatch.<name>`
-/// from the Wasm filter, `actorwatch.<name>` from the native module (its metrics namespace).
+/// The Envoy stat of the core's metric `name` (or of a host's own counter, `native_panics`)
+/// under [`host`]: its exported name (`Field::exported`, e.g. `responses_total`,
+/// `threat_rule_matches_total.rule.xss`; a per-sink one of the `webhook` sink,
+/// `deliveries_sent_total.sink.akto`) under `wasmcustom.actorwatch.` from the Wasm filter,
+/// `actorwatch.` from the native module (its metrics namespace).
 pub fn metric_stat(name: &str) -> String {
+    let exported = actorwatch_core::Metrics::default()
+        .fields()
+        .into_iter()
+        .find(|f| f.name == name)
+        .map_or_else(
+            || format!("{name}_total"),
+            |f| {
+                let mut exported = f.exported();
+                if f.per_sink() {
+                    exported.label = Some(("sink", "akto".to_string()));
+                }
+                exported.flat_name()
+            },
+        );
     match host() {
-        Host::Wasm => format!("wasmcustom.actorwatch.{name}"),
-        Host::Native => format!("actorwatch.{name}"),
+        Host::Wasm => format!("wasmcustom.actorwatch.{exported}"),
+        Host::Native => format!("actorwatch.{exported}"),
     }
 }
 
@@ -495,6 +513,8 @@ pub struct EnvoySetup {
     pub access_logger: Option<Value>,
     /// Another build of the native module (default: [`native_module`]).
     pub native: Option<PathBuf>,
+    /// Further clusters by name and loopback port: the sinks' (`actorwatch_sink_<name>`).
+    pub clusters: Vec<(String, u16)>,
 }
 
 impl EnvoySetup {
@@ -523,6 +543,7 @@ impl EnvoySetup {
             fleet_port: None,
             access_logger: None,
             native: None,
+            clusters: Vec::new(),
         }
     }
 
@@ -655,11 +676,22 @@ pub fn admin() -> Value {
     json!({"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}})
 }
 
+/// The tag extraction that makes the Wasm filter's `<family>.rule.<rule>` and
+/// `<family>.sink.<sink>` stats one Prometheus family with a `rule` or `sink` label, as the shipped configurations have it (the native module labels
+/// its metrics itself).
+pub fn stats_config() -> Value {
+    json!({"stats_tags": [
+        {"tag_name": "rule", "regex": r"^wasmcustom\.actorwatch\.\w+(\.rule\.(\w+))$"},
+        {"tag_name": "sink", "regex": r"^wasmcustom\.actorwatch\.\w+(\.sink\.(\w+))$"},
+    ]})
+}
+
 /// The Envoy bootstrap for a run: admin, one listener in front of the sample API, the clusters,
 /// and (optionally) the singleton aggregator, sharing the filter's configuration.
 pub fn bootstrap(s: &EnvoySetup) -> Value {
     let mut b = json!({
         "admin": admin(),
+        "stats_config": stats_config(),
         "static_resources": {"listeners": [listener(s)], "clusters": clusters(s)},
     });
     if let Some(extension) = aggregating_extension(s) {
@@ -673,6 +705,7 @@ pub fn bootstrap(s: &EnvoySetup) -> Value {
 pub fn bootstrap_lds(s: &EnvoySetup, dir: &Path) -> Value {
     let mut b = json!({
         "admin": admin(),
+        "stats_config": stats_config(),
         "node": {"id": "actorwatch-test", "cluster": "actorwatch-test"},
         "dynamic_resources": {"lds_config": {
             "resource_api_version": "V3",
@@ -717,7 +750,8 @@ pub fn singleton(s: &EnvoySetup) -> Value {
     })
 }
 
-/// The upstream clusters: the sample API, the webhook receiver, the never-answering server.
+/// The upstream clusters: the sample API, the webhook receiver, the never-answering server,
+/// the fleet's front and the sinks'.
 pub fn clusters(s: &EnvoySetup) -> Value {
     let cluster = |name: &str, port: u16| {
         json!({
@@ -736,8 +770,13 @@ pub fn clusters(s: &EnvoySetup) -> Value {
         cluster("actorwatch_webhook", s.webhook_port),
         cluster("hang", s.hang_port.unwrap_or(s.upstream_port)),
     ]);
-    if let (Some(port), Some(list)) = (s.fleet_port, clusters.as_array_mut()) {
-        list.push(cluster("actorwatch_fleet", port));
+    if let Some(list) = clusters.as_array_mut() {
+        if let Some(port) = s.fleet_port {
+            list.push(cluster("actorwatch_fleet", port));
+        }
+        for (name, port) in &s.clusters {
+            list.push(cluster(name, *port));
+        }
     }
     clusters
 }
@@ -934,8 +973,7 @@ impl Envoy {
         self.stats().get(name).copied().unwrap_or(0)
     }
 
-    /// The filter's own metric `name`: `wasmcustom.actorwatch.<name>` from the Wasm filter,
-    /// `actorwatch.<name>` from the native module.
+    /// The filter's own metric `name` (the core's name; [`metric_stat`] says where Envoy has it).
     pub fn metric(&self, name: &str) -> u64 {
         self.stat(&metric_stat(name))
     }

@@ -259,6 +259,9 @@ impl Collector {
                     }
                 }
                 p { "Never close: actors whose count never reached half of a threshold." }
+                @if let Some(note) = super::sweep::per_day_note(span_ms) {
+                    p class="per-day" { (note) }
+                }
             });
         }
         body.push(html! {

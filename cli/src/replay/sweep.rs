@@ -99,6 +99,21 @@ pub fn configure(base: &Value, combination: &Combination) -> Result<Config, Stri
         .map_err(|e| format!("--sweep {}: {e}", combination.label()))
 }
 
+/// The shortest input whose events are scaled to a day. Minutes of traffic say nothing of a
+/// day's (bursts, quiet nights, a test run): the demo's 3.9 s would read as 44,217 a day.
+pub const MIN_SPAN_PER_DAY_MS: u64 = 3_600_000;
+
+/// What the sweep's tables say under the rows when events were not scaled to a day.
+pub fn per_day_note(span_ms: u64) -> Option<String> {
+    (span_ms < MIN_SPAN_PER_DAY_MS).then(|| {
+        format!(
+            "events per day: not scaled from {:.1} s of input; an input of at least an hour is \
+             needed for a rate that says something of a day",
+            span_ms as f64 / 1000.0
+        )
+    })
+}
+
 /// What one combination flagged over the whole input.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -107,7 +122,8 @@ pub struct Row {
     pub actors_flagged: usize,
     /// The counting rules' events.
     pub events: u64,
-    /// Events scaled to 24 hours of input (`None` for an input spanning no time).
+    /// Events scaled to 24 hours of input (`None` for an input shorter than
+    /// [`MIN_SPAN_PER_DAY_MS`]).
     pub events_per_day: Option<f64>,
     /// Of the actors with a counted response, those whose count never reached half of any
     /// rule's threshold within its window.
@@ -121,14 +137,15 @@ impl Row {
             label: combination.label(),
             actors_flagged,
             events,
-            events_per_day: (span_ms > 0).then(|| events as f64 * 86_400_000.0 / span_ms as f64),
+            events_per_day: (span_ms >= MIN_SPAN_PER_DAY_MS)
+                .then(|| events as f64 * 86_400_000.0 / span_ms as f64),
             never_close: lane.never_close_share(),
         }
     }
 }
 
 impl Row {
-    /// Events per day with one decimal, `-` for an input spanning no time.
+    /// Events per day with one decimal, `-` for an input too short to scale.
     pub fn events_per_day_text(&self) -> String {
         self.events_per_day
             .map_or("-".into(), |d| format!("{d:.1}"))
@@ -150,8 +167,8 @@ pub const HEADER: [&str; 5] = [
     "never close (%)",
 ];
 
-/// The sweep as a text table.
-pub fn table(rows: &[Row]) -> String {
+/// The sweep as a text table, with [`per_day_note`] under it.
+pub fn table(rows: &[Row], span_ms: u64) -> String {
     let mut table = super::table::new(&HEADER, 1);
     for r in rows {
         table.add_row(vec![
@@ -162,7 +179,12 @@ pub fn table(rows: &[Row]) -> String {
             r.never_close_text(),
         ]);
     }
-    super::table::render(&table)
+    let mut text = super::table::render(&table);
+    if let Some(note) = per_day_note(span_ms) {
+        text.push_str(&note);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

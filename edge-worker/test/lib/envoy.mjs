@@ -84,9 +84,21 @@ export function bootstrap(config, originPort, webhookPort) {
 }
 
 /**
+ * The core's name of an exported stat (the core's `Field::exported`): counters end in `_total`,
+ * per-rule threat counters are `threat_rule_<kind>_total.rule.<rule>` (`threat_<rule>_<kind>`),
+ * per-sink ones `<name>.sink.<sink>` (added up over the sinks).
+ */
+export function coreName(exported) {
+  const perRule = /^threat_rule_([a-z]+)_total\.rule\.([a-z0-9_]+)$/.exec(exported);
+  if (perRule) return `threat_${perRule[2]}_${perRule[1]}`;
+  return exported.replace(/\.sink\.[a-z0-9_]+$/, "").replace(/_total$/, "");
+}
+
+/**
  * Starts Envoy (`--concurrency 2`) with `bootstrap(...)` and waits for its admin `/ready`:
  * `{ pid, admin, port, log(), stats(), stop() }`. `stats()` reads the filter's metrics from the
- * admin `/stats` (`wasmcustom.actorwatch.<name>`) as `{ name: value }`.
+ * admin `/stats` (`wasmcustom.actorwatch.<exported name>`) as `{ name: value }`, by the core's
+ * names (`coreName`).
  */
 export async function startEnvoy(config, originPort, webhookPort, { concurrency = 2 } = {}) {
   for (const [what, path, make] of [["Envoy", envoyBin, "make setup-envoy"], ["the filter", filterWasm, "make build"]]) {
@@ -135,8 +147,9 @@ export async function startEnvoy(config, originPort, webhookPort, { concurrency 
       const { body } = await request(admin, "/stats?filter=%5Ewasmcustom%5C.actorwatch%5C.");
       const out = {};
       for (const line of body.split("\n")) {
-        const m = /^wasmcustom\.actorwatch\.([a-z0-9_]+): (\d+)$/.exec(line.trim());
-        if (m) out[m[1]] = Number(m[2]);
+        const m = /^wasmcustom\.actorwatch\.([a-z0-9_.]+): (\d+)$/.exec(line.trim());
+        // A per-sink series adds to its metric's total.
+        if (m) out[coreName(m[1])] = (out[coreName(m[1])] ?? 0) + Number(m[2]);
       }
       return out;
     };

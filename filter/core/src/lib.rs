@@ -45,8 +45,9 @@ pub use drive::recorder::Recorder;
 pub use inspect::inspector::Inspector;
 pub use model::actor::{ActorKey, Resolved};
 pub use model::config::{Config, ConfigCache};
+pub use model::export::{Change, Exported, Exporter, Series};
 pub use model::findings::Inspection;
-pub use model::metrics::{MetricKind, Metrics};
+pub use model::metrics::{Field, MetricKind, Metrics};
 pub use model::observation::{Headers, Observation};
 pub use model::reply::BlockedReply;
 
@@ -92,6 +93,7 @@ pub mod internals {
     pub use crate::base::wire::WireError;
     pub use crate::count::detector::Detector;
     pub use crate::deliver::outbox::{retry_delay_ms, Outbox};
+    pub use crate::deliver::sinks::Sinks;
     pub use crate::drive::engine::Verdict;
     pub use crate::model::config::quiet_covers;
     pub use crate::model::threat::{decode, encode};

@@ -657,7 +657,7 @@ fn a_detector_and_an_outbox_apart_detect_in_one_place_and_deliver_in_another() {
         0,
         "a detector holds no events"
     );
-    let mut outbox = Outbox::new(cfg, 2, 1 << 20);
+    let mut outbox = Outbox::new(cfg, 0, 2, 1 << 20);
     outbox.push(T0, detections[0].rule, detections[0].event.clone());
     assert_eq!(outbox.metrics().events_queued, 1);
     let delivery = outbox.poll(T0).expect("queued here, delivered here");

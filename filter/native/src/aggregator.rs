@@ -5,7 +5,7 @@
 
 use crate::barrier;
 use crate::shared::{lock, Shared, TICK_MS};
-use actorwatch_core::{Config, Engine, MetricKind, Metrics};
+use actorwatch_core::{Change, Config, Engine, Exporter, MetricKind, Metrics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -23,11 +23,20 @@ pub trait Outbound {
     /// Defines a counter or gauge; its id, or `None` if Envoy refused.
     fn define_metric(&self, name: &str, kind: MetricKind) -> Option<usize>;
     fn increment_counter(&self, id: usize, by: u64);
-    /// Defines a counter with one label; its id, or `None` if Envoy refused.
-    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize>;
+    /// Defines a counter or gauge with one label; its id, or `None` if Envoy refused.
+    fn define_labeled(&self, name: &str, kind: MetricKind, label: &str) -> Option<usize>;
     fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64);
+    fn set_labeled_gauge(&self, id: usize, label_value: &str, value: u64);
     fn set_gauge(&self, id: usize, value: u64);
     fn log(&self, level: Level, message: &str);
+}
+
+/// A series' Envoy id, `None` where Envoy refused to define it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Metric {
+    Plain(Option<usize>),
+    /// A labeled metric and this series' value of its label.
+    Labeled(Option<usize>, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +65,9 @@ pub struct Aggregator {
     fleet_fallback_logged: bool,
     published_generation: Option<u64>,
     published_quiet_generation: Option<u64>,
-    published: Metrics,
-    metric_ids: Vec<Option<usize>>,
-    /// Per field: the labeled counter (`threat_rule_<kind>{rule}`) it also feeds, if per rule.
-    rule_metric_ids: Vec<Option<(usize, &'static str)>>,
+    /// The exported series, and per series where Envoy keeps it.
+    exporter: Exporter,
+    metric_ids: Vec<Metric>,
     panics_id: Option<usize>,
     panics_published: u64,
 }
@@ -73,26 +81,35 @@ impl Aggregator {
         // Workers' records are taken once per tick: hold merged records that long (and one
         // tick more) so that records of all workers are counted in time order.
         engine.set_reorder_window_ms(2 * TICK_MS);
-        let fields = Metrics::default().fields();
-        let metric_ids = fields
+        // Prometheus's conventions (`Field::exported`): a labeled metric (per rule, per sink)
+        // is one family, defined once, with its label's values.
+        let exporter = Exporter::new(engine.config().sink_names());
+        let mut families: Vec<(String, Option<usize>)> = Vec::new();
+        let metric_ids = exporter
+            .series()
             .iter()
-            .map(|field| out.define_metric(field.name, field.kind))
-            .collect();
-        // One labeled counter per kind (matches, events, suppressed), the rule as its label.
-        let mut rule_counters: Vec<(&'static str, Option<usize>)> = Vec::new();
-        let rule_metric_ids = fields
-            .iter()
-            .map(|field| {
-                let (rule, kind) = field.per_rule()?;
-                let id = match rule_counters.iter().find(|(k, _)| *k == kind) {
+            .map(|series| {
+                let exported = &series.exported;
+                let Some((label, value)) = &exported.label else {
+                    return Metric::Plain(out.define_metric(&exported.family, series.kind));
+                };
+                let id = match families.iter().find(|(f, _)| *f == exported.family) {
                     Some((_, id)) => *id,
                     None => {
-                        let id = out.define_labeled_counter(&format!("threat_rule_{kind}"), "rule");
-                        rule_counters.push((kind, id));
+                        let id = out.define_labeled(&exported.family, series.kind, label);
+                        families.push((exported.family.clone(), id));
                         id
                     }
                 };
-                Some((id?, rule))
+                // Every series from the start, at 0, as unlabeled ones are: an alert on an
+                // increase sees the first one.
+                if let Some(id) = id {
+                    match series.kind {
+                        MetricKind::Counter => out.increment_labeled_counter(id, value, 0),
+                        MetricKind::Gauge => out.set_labeled_gauge(id, value, 0),
+                    }
+                }
+                Metric::Labeled(id, value.clone())
             })
             .collect();
         Aggregator {
@@ -102,10 +119,9 @@ impl Aggregator {
             fleet_fallback_logged: false,
             published_generation: None,
             published_quiet_generation: None,
-            published: Metrics::default(),
+            exporter,
             metric_ids,
-            rule_metric_ids,
-            panics_id: out.define_metric("native_panics", MetricKind::Counter),
+            panics_id: out.define_metric("native_panics_total", MetricKind::Counter),
             panics_published: 0,
         }
     }
@@ -176,15 +192,17 @@ impl Aggregator {
                 ("content-length", &length),
             ];
             headers.extend(d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let cluster = &self.engine.config().webhook.cluster;
-            match out.callout(cluster, &headers, &d.body, d.timeout_ms) {
+            match out.callout(&d.cluster, &headers, &d.body, d.timeout_ms) {
                 Ok(id) => {
                     self.calls.insert(id, d.token);
                 }
                 Err(code) => {
                     out.log(
                         Level::Warn,
-                        &format!("cannot call cluster {cluster:?} (result {code}); will retry"),
+                        &format!(
+                            "sink {}: cannot call cluster {:?} (result {code}); will retry",
+                            d.sink, d.cluster
+                        ),
                     );
                     self.engine.failed(d.token, now);
                 }
@@ -290,35 +308,22 @@ impl Aggregator {
     }
 
     fn publish_metrics(&mut self, out: &impl Outbound) {
-        let now = self.engine.metrics();
-        let before = self.published.fields();
-        for (((field, old), id), by_rule) in now
-            .fields()
-            .iter()
-            .zip(before.iter())
-            .zip(self.metric_ids.iter())
-            .zip(self.rule_metric_ids.iter())
-        {
-            let (value, old) = (field.value, old.value);
-            // Only what changed: a tick with nothing new calls Envoy for nothing.
-            match field.kind {
-                MetricKind::Gauge if value != old => {
-                    if let Some(id) = id {
-                        out.set_gauge(*id, value);
-                    }
+        let totals = self.engine.metrics();
+        let sinks: Vec<Metrics> = self.engine.sink_metrics().map(|(_, m)| m).collect();
+        let ids = &self.metric_ids;
+        // Only what moved: a tick with nothing new calls Envoy for nothing.
+        self.exporter
+            .publish(&totals, &sinks, |i, change| match (ids.get(i), change) {
+                (Some(Metric::Plain(Some(id))), Change::Set(value)) => out.set_gauge(*id, value),
+                (Some(Metric::Plain(Some(id))), Change::Add(by)) => out.increment_counter(*id, by),
+                (Some(Metric::Labeled(Some(id), label)), Change::Set(value)) => {
+                    out.set_labeled_gauge(*id, label, value)
                 }
-                MetricKind::Counter if value > old => {
-                    if let Some(id) = id {
-                        out.increment_counter(*id, value - old);
-                    }
-                    if let Some((id, rule)) = by_rule {
-                        out.increment_labeled_counter(*id, rule, value - old);
-                    }
+                (Some(Metric::Labeled(Some(id), label)), Change::Add(by)) => {
+                    out.increment_labeled_counter(*id, label, by)
                 }
                 _ => {}
-            }
-        }
-        self.published = now;
+            });
         let panics = barrier::panics();
         if panics > self.panics_published {
             if let Some(id) = self.panics_id {
@@ -327,7 +332,7 @@ impl Aggregator {
             out.log(
                 Level::Error,
                 &format!(
-                    "{} panics caught and failed open so far (see metric native_panics)",
+                    "{} panics caught and failed open so far (see metric native_panics_total)",
                     panics
                 ),
             );

@@ -5,7 +5,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Panics caught since the module loaded (metric `native_panics`).
+/// Panics caught since the module loaded (metric `native_panics_total`).
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `work`; if it panics, counts the panic and returns `fail_open`.

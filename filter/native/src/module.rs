@@ -106,8 +106,8 @@ impl Outbound for EnvoyConfig {
         EnvoyConfig::increment_counter(self, id, &[], by)
     }
 
-    fn define_labeled_counter(&self, name: &str, label: &str) -> Option<usize> {
-        EnvoyConfig::define_metric(self, name, false, &[label])
+    fn define_labeled(&self, name: &str, kind: MetricKind, label: &str) -> Option<usize> {
+        EnvoyConfig::define_metric(self, name, kind == MetricKind::Gauge, &[label])
     }
 
     fn increment_labeled_counter(&self, id: usize, label_value: &str, by: u64) {
@@ -115,7 +115,11 @@ impl Outbound for EnvoyConfig {
     }
 
     fn set_gauge(&self, id: usize, value: u64) {
-        EnvoyConfig::set_gauge(self, id, value)
+        EnvoyConfig::set_gauge(self, id, &[], value)
+    }
+
+    fn set_labeled_gauge(&self, id: usize, label_value: &str, value: u64) {
+        EnvoyConfig::set_gauge(self, id, &[label_value], value)
     }
 
     fn log(&self, level: Level, message: &str) {

@@ -6,7 +6,7 @@ use crate::host;
 #[cfg(feature = "fleet")]
 use crate::shared::FLEET_KEY;
 use crate::shared::{BLOCKLIST_KEY, OUTBOX_KEY, PROGRESS_KEY, QUIET_KEY, TICK};
-use actorwatch_core::{Config, Engine, MetricKind, Metrics};
+use actorwatch_core::{Change, Config, Engine, Exporter, MetricKind, Metrics};
 use proxy_wasm::hostcalls;
 #[cfg(feature = "fleet")]
 use proxy_wasm::types::BufferType;
@@ -20,7 +20,6 @@ const MAX_DELTAS_PER_TICK: usize = 4096;
 
 pub struct Aggregator {
     engine: Engine,
-    cluster: String,
     /// Callout token -> engine delivery token.
     calls: HashMap<u32, u64>,
     /// Fleet mode: the callout of the batch in flight and its sequence number.
@@ -31,7 +30,8 @@ pub struct Aggregator {
     fleet_fallback_logged: bool,
     published_generation: Option<u64>,
     published_quiet_generation: Option<u64>,
-    published: Metrics,
+    /// The exported series (`Exporter::series`) and their Envoy ids.
+    exporter: Exporter,
     metric_ids: Vec<Option<u32>>,
     /// The outbox version last written to shared data.
     written_version: Option<u64>,
@@ -44,8 +44,8 @@ pub struct Aggregator {
 
 impl Aggregator {
     pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
-        let cluster = cfg.webhook.cluster.clone();
         let fleet = cfg.fleet.is_redis();
+        let exporter = Exporter::new(cfg.sink_names());
         let mut engine = Engine::with_shared_config(cfg, seed);
         // A new instance id per aggregator run: Redis tells its batches from every other's.
         #[cfg(feature = "fleet")]
@@ -53,15 +53,18 @@ impl Aggregator {
         // A worker hands over its records on its next tick: hold merged records that long (and
         // one tick more) so that records of all workers are counted in time order.
         engine.set_reorder_window_ms(3 * TICK.as_millis() as u64);
-        let metric_ids = Metrics::default()
-            .fields()
+        let metric_ids = exporter
+            .series()
             .iter()
-            .map(|field| {
-                let kind = match field.kind {
+            .map(|series| {
+                let kind = match series.kind {
                     MetricKind::Gauge => MetricType::Gauge,
                     MetricKind::Counter => MetricType::Counter,
                 };
-                hostcalls::define_metric(kind, &format!("actorwatch.{}", field.name)).ok()
+                // `stats_tags` in the shipped configurations make labels of `.rule.<rule>` and
+                // `.sink.<sink>`.
+                let name = format!("actorwatch.{}", series.exported.flat_name());
+                hostcalls::define_metric(kind, &name).ok()
             })
             .collect();
         let role = if singleton {
@@ -71,7 +74,6 @@ impl Aggregator {
         };
         let mut aggregator = Aggregator {
             engine,
-            cluster,
             calls: HashMap::new(),
             #[cfg(feature = "fleet")]
             fleet_call: None,
@@ -79,7 +81,7 @@ impl Aggregator {
             fleet_fallback_logged: false,
             published_generation: None,
             published_quiet_generation: None,
-            published: Metrics::default(),
+            exporter,
             metric_ids,
             written_version: None,
             #[cfg(feature = "fleet")]
@@ -197,7 +199,7 @@ impl Aggregator {
             ];
             headers.extend(d.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let result = hostcalls::dispatch_http_call(
-                &self.cluster,
+                &d.cluster,
                 headers,
                 Some(&d.body),
                 vec![],
@@ -211,8 +213,8 @@ impl Aggregator {
                     host::log(
                         LogLevel::Warn,
                         &format!(
-                            "cannot call cluster {:?} ({status:?}); will retry",
-                            self.cluster
+                            "sink {}: cannot call cluster {:?} ({status:?}); will retry",
+                            d.sink, d.cluster
                         ),
                     );
                     self.engine.failed(d.token, now);
@@ -334,28 +336,18 @@ impl Aggregator {
     }
 
     fn publish_metrics(&mut self) {
-        let now = self.engine.metrics();
-        let before = self.published.fields();
-        for ((field, old), id) in now
-            .fields()
-            .iter()
-            .zip(before.iter())
-            .zip(self.metric_ids.iter())
-        {
-            let (Some(id), value, old) = (id, field.value, old.value) else {
-                continue;
+        let totals = self.engine.metrics();
+        let sinks: Vec<Metrics> = self.engine.sink_metrics().map(|(_, m)| m).collect();
+        let ids = &self.metric_ids;
+        // Only what moved: a tick with nothing new costs no host calls here.
+        self.exporter.publish(&totals, &sinks, |i, change| {
+            let Some(Some(id)) = ids.get(i) else {
+                return;
             };
-            // Only what changed: a tick with nothing new costs no host calls here.
-            match field.kind {
-                MetricKind::Gauge if value != old => {
-                    let _ = hostcalls::record_metric(*id, value);
-                }
-                MetricKind::Counter if value > old => {
-                    let _ = hostcalls::increment_metric(*id, (value - old) as i64);
-                }
-                _ => {}
-            }
-        }
-        self.published = now;
+            let _ = match change {
+                Change::Set(value) => hostcalls::record_metric(*id, value),
+                Change::Add(by) => hostcalls::increment_metric(*id, by as i64),
+            };
+        });
     }
 }

@@ -222,18 +222,7 @@ fn main() {
             );
         }
     }
-    println!("\n== Envoy stats (admin /stats)");
-    let stats = envoy.stats();
-    let mut names: Vec<&String> = stats
-        .keys()
-        .filter(|k| {
-            k.starts_with("wasmcustom.actorwatch.") || k.as_str() == "http.api.downstream_rq_4xx"
-        })
-        .collect();
-    names.sort();
-    for n in names {
-        println!("   {n}: {}", stats[n]);
-    }
+    print_moved_metrics(&envoy);
     let ok = !lines.is_empty();
     println!("\n== stopping Envoy, the sample API and the receiver");
     let logged = wait_for(Duration::from_secs(15), || {
@@ -251,6 +240,60 @@ fn main() {
         std::process::exit(1);
     }
     report(&actorwatch, &dir, &config, &access_log);
+}
+
+/// The filter's metrics that moved, as Prometheus scrapes them from Envoy's admin
+/// `/stats/prometheus`, grouped by what they tell (the rest stayed at 0).
+fn print_moved_metrics(envoy: &Envoy) {
+    let url = format!("http://{}/stats/prometheus", envoy.admin);
+    println!("\n== metrics that moved ({url}, grep ^actorwatch_)");
+    let Ok((_, body)) = http(envoy.admin, "GET", "/stats/prometheus", &[], b"") else {
+        println!("   (Envoy's admin did not answer)");
+        return;
+    };
+    let body = String::from_utf8_lossy(&body);
+    let moved: Vec<(&str, &str)> = body
+        .lines()
+        .filter(|l| l.starts_with("actorwatch_"))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(_, value)| value.parse::<f64>().is_ok_and(|v| v != 0.0))
+        .collect();
+    let group_of = |series: &str| {
+        let name = series.trim_start_matches("actorwatch_");
+        if name.starts_with("fleet_") {
+            "fleet"
+        } else if name.starts_with("threat_") || name.starts_with("bodies_") {
+            "threats"
+        } else if name.starts_with("deliveries_")
+            || ["events_queued", "events_delivered", "events_dropped"]
+                .iter()
+                .any(|m| name.starts_with(m))
+        {
+            "delivery"
+        } else if name.starts_with("block") {
+            "blocking"
+        } else {
+            "counting"
+        }
+    };
+    for group in ["counting", "threats", "blocking", "delivery", "fleet"] {
+        let lines: Vec<_> = moved.iter().filter(|(s, _)| group_of(s) == group).collect();
+        if lines.is_empty() {
+            continue;
+        }
+        println!("   {group}:");
+        for (series, value) in lines {
+            println!("     {series} {value}");
+        }
+    }
+    println!(
+        "   ({} of {} series moved; Envoy counted {} 4XX responses: http.api.downstream_rq_4xx)",
+        moved.len(),
+        body.lines()
+            .filter(|l| l.starts_with("actorwatch_"))
+            .count(),
+        envoy.stat("http.api.downstream_rq_4xx")
+    );
 }
 
 /// Replays Envoy's access log of the demo into an HTML report, with a threshold sweep.

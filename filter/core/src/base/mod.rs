@@ -8,6 +8,7 @@ pub(crate) mod hash;
 pub(crate) mod hex;
 pub(crate) mod memory;
 pub(crate) mod paged;
+pub(crate) mod rfc3339;
 pub(crate) mod sizes;
 pub(crate) mod status;
 pub(crate) mod template;

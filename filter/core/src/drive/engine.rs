@@ -1,5 +1,5 @@
 //! The engine a single host drives: a [`Detector`] (observations or worker deltas in,
-//! detections out) feeding an [`Outbox`] (deliveries and wake-ups out), with the reorder buffer
+//! detections out) feeding every sink's outbox ([`Sinks`]: deliveries and wake-ups out), with the reorder buffer
 //! that merges several workers' records in time order. Hosts that count and deliver in
 //! different places (the Worker's Durable Objects) use the two building blocks directly.
 
@@ -7,7 +7,8 @@ use crate::base::memory::Shares;
 use crate::base::wire::WireError;
 use crate::count::blocklist::Blocklist;
 use crate::count::detector::{Detection, Detector, Observed};
-use crate::deliver::outbox::{Delivery, Outbox};
+use crate::deliver::outbox::Delivery;
+use crate::deliver::sinks::Sinks;
 #[cfg(feature = "fleet")]
 use crate::drive::fleet::{Fleet, FleetCall};
 use crate::drive::reorder::Reorder;
@@ -62,7 +63,7 @@ pub struct Verdict {
 pub struct Engine {
     cfg: Arc<Config>,
     detector: Detector,
-    outbox: Outbox,
+    outbox: Sinks,
     reorder: Reorder,
     /// What the engine counts itself: blocked requests, merged deltas held for reordering,
     /// records lost with a predecessor.
@@ -84,7 +85,7 @@ impl Engine {
         let shares = Shares::of(cfg.max_memory_bytes());
         Engine {
             detector: Detector::new(Arc::clone(&cfg), seed),
-            outbox: Outbox::new(Arc::clone(&cfg), seed, shares.outbox),
+            outbox: Sinks::new(Arc::clone(&cfg), seed, shares.outbox),
             reorder: Reorder::new(shares.reorder),
             cfg,
             counts: Metrics::default(),
@@ -208,7 +209,7 @@ impl Engine {
         };
         let raised = detections.get(before..).unwrap_or(&[]);
         for d in raised {
-            self.outbox.push(now_ms, d.rule, d.event.clone());
+            self.outbox.push(now_ms, d.rule, &d.event);
         }
         Verdict {
             matched: true,
@@ -219,7 +220,7 @@ impl Engine {
 
     fn queue(&mut self, now_ms: u64, detections: &[Detection]) {
         for d in detections {
-            self.outbox.push(now_ms, d.rule, d.event.clone());
+            self.outbox.push(now_ms, d.rule, &d.event);
         }
     }
 
@@ -324,6 +325,12 @@ impl Engine {
         m.memory_bytes += self.reorder.bytes() as u64;
         m.records_held = self.reorder.len() as u64;
         m
+    }
+
+    /// Each sink's name and its own metrics (its outbox's events and deliveries), in the
+    /// configuration's order: `webhook` first.
+    pub fn sink_metrics(&self) -> impl Iterator<Item = (&str, Metrics)> + '_ {
+        self.outbox.per_sink()
     }
 
     /// Bytes of the counting tables (keys, windows, cooldowns): the bytes-per-actor figure.

@@ -48,3 +48,15 @@ choices!(
     /// Where an Envoy fleet's counting-rule windows live: in each proxy, or in Redis for all.
     FleetMode { Local = "local", Redis = "redis" }
 );
+choices!(
+    /// How a sink writes events: Akto's webhook JSON, or a format a SIEM or pager reads.
+    SinkFormat {
+        Akto = "akto",
+        Ocsf = "ocsf",
+        SplunkHec = "splunk_hec",
+        Alertmanager = "alertmanager",
+        PagerDuty = "pagerduty",
+        Slack = "slack",
+        Teams = "teams",
+    }
+);

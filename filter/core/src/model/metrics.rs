@@ -125,6 +125,8 @@ metrics! {
     Counter clock_steps,
     /// Bytes the engine holds, at most `max_memory_mb`.
     Gauge memory_bytes,
+    /// `max_memory_mb` in bytes: what `memory_bytes` may reach.
+    Gauge memory_budget_bytes,
     /// Worker records merged and held for reordering, not counted yet.
     Gauge records_held,
     /// Requests the threat rules inspected.

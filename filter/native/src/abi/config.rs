@@ -123,8 +123,9 @@ impl EnvoyConfig {
         self.update(self.api.increment_counter, id, label_values, by);
     }
 
-    pub fn set_gauge(&self, id: usize, value: u64) {
-        self.update(self.api.set_gauge, id, &[], value);
+    /// Sets a gauge this configuration defined, with as many label values as it has labels.
+    pub fn set_gauge(&self, id: usize, label_values: &[&str], value: u64) {
+        self.update(self.api.set_gauge, id, label_values, value);
     }
 
     fn update(&self, call: UpdateFn, id: usize, label_values: &[&str], value: u64) {

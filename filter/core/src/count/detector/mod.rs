@@ -233,6 +233,7 @@ impl Detector {
         m.samples_skipped += self.samples_skipped();
         m.blocks_active = self.blocks.len() as u64;
         m.memory_bytes += self.bytes() as u64;
+        m.memory_budget_bytes = self.cfg.max_memory_bytes() as u64;
         m.threat_keys_evicted += self.threats.as_ref().map_or(0, |t| t.evicted);
         m
     }

@@ -6,10 +6,11 @@
 
 use crate::base::hash::splitmix64;
 use crate::base::memory::{Budget, HeapSize};
+use crate::deliver::format;
 use crate::deliver::signature::{sign, DELIVERY_HEADER, SIGNATURE_HEADER};
-use crate::model::config::{Config, DeliveryMode};
+use crate::model::config::{Config, DeliveryMode, WebhookConfig};
 use crate::model::metrics::Metrics;
-use crate::model::payload::{MaliciousEvent, Overview, PayloadRef, Remediation};
+use crate::model::payload::MaliciousEvent;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -32,11 +33,17 @@ pub fn retry_delay_ms(attempt: u32, random: u64) -> u64 {
     half + random % (exp - half + 1)
 }
 
-/// One webhook POST the host should send now.
+/// Attempt tokens are `sequence * TOKEN_STRIDE + sink`: a report finds its sink's outbox.
+pub(crate) const TOKEN_STRIDE: u64 = 8;
+
+/// One POST the host should send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// Identifies this attempt when the host reports its outcome.
     pub token: u64,
+    /// The sink's name (`akto` for `webhook`) and the Envoy cluster that reaches it.
+    pub sink: String,
+    pub cluster: String,
     /// Stable across retries: receivers deduplicate on it (`x-actorwatch-delivery`).
     pub delivery_id: String,
     pub url: String,
@@ -73,9 +80,12 @@ fn event_bytes(event: &MaliciousEvent) -> usize {
     size_of::<MaliciousEvent>() + event.heap_bytes() + size_of::<Event>()
 }
 
+/// One sink's outbox.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     cfg: Arc<Config>,
+    /// Which sink of `cfg` this outbox delivers to.
+    sink: usize,
     /// Events not yet in a batch, per rule, oldest first, with their arrival number.
     queues: Vec<VecDeque<(u64, Event)>>,
     queued: usize,
@@ -108,13 +118,14 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox holding at most `budget_bytes` of events.
-    pub fn new(cfg: Arc<Config>, seed: u64, budget_bytes: usize) -> Self {
+    /// An outbox of sink `sink` (0: `webhook`) holding at most `budget_bytes` of events.
+    pub fn new(cfg: Arc<Config>, sink: usize, seed: u64, budget_bytes: usize) -> Self {
         let mut rng = seed ^ 0x0B0C_5EED;
         let instance = splitmix64(&mut rng);
         Outbox {
             queues: vec![VecDeque::new(); cfg.filter_count()],
             cfg,
+            sink,
             queued: 0,
             arrivals: 0,
             batches: BTreeMap::new(),
@@ -134,6 +145,11 @@ impl Outbox {
             version: 0,
             counts: Metrics::default(),
         }
+    }
+
+    /// The sink's settings.
+    pub fn sink(&self) -> &WebhookConfig {
+        sink_of(&self.cfg, self.sink)
     }
 
     /// Events accepted and not yet delivered or dropped.
@@ -168,9 +184,7 @@ impl Outbox {
             self.counts.events_dropped += 1;
             return;
         };
-        while self.held >= self.cfg.webhook.queue_capacity
-            || !self.budget.fits(bytes + queue_growth)
-        {
+        while self.held >= self.sink().queue_capacity || !self.budget.fits(bytes + queue_growth) {
             if !self.drop_oldest() {
                 self.counts.events_dropped += 1;
                 return;
@@ -187,9 +201,9 @@ impl Outbox {
         self.queued += 1;
         self.held += 1;
         self.version += 1;
-        if self.cfg.webhook.mode == DeliveryMode::Periodic && self.next_flush_ms.is_none() {
+        if self.sink().mode == DeliveryMode::Periodic && self.next_flush_ms.is_none() {
             self.next_flush_ms =
-                Some(now_ms.saturating_add(self.cfg.webhook.run_every_secs.saturating_mul(1000)));
+                Some(now_ms.saturating_add(self.sink().run_every_secs.saturating_mul(1000)));
         }
     }
 
@@ -242,7 +256,7 @@ impl Outbox {
     /// The next POST to send, if one is due.
     pub fn poll(&mut self, now_ms: u64) -> Option<Delivery> {
         self.expire_lost_attempts(now_ms);
-        if self.tokens.len() >= self.cfg.webhook.max_in_flight {
+        if self.tokens.len() >= self.sink().max_in_flight {
             return None;
         }
         if let Some(&(at, seq)) = self.due.first() {
@@ -254,7 +268,7 @@ impl Outbox {
             self.flushing = false;
             return None;
         }
-        let due = match self.cfg.webhook.mode {
+        let due = match self.sink().mode {
             DeliveryMode::Instant => true,
             DeliveryMode::Periodic => {
                 self.flushing || self.next_flush_ms.is_some_and(|t| t <= now_ms)
@@ -291,8 +305,9 @@ impl Outbox {
             .enumerate()
             .filter_map(|(rule, q)| q.front().map(|(arrival, _)| (*arrival, rule)))
             .min()?;
+        let batch_size = self.sink().batch_size;
         let queue = self.queues.get_mut(rule)?;
-        let take = self.cfg.webhook.batch_size.min(queue.len());
+        let take = batch_size.min(queue.len());
         let events: VecDeque<Event> = queue.drain(..take).map(|(_, e)| e).collect();
         self.queued -= events.len();
         self.batch_seq += 1;
@@ -322,8 +337,8 @@ impl Outbox {
 
     fn attempt(&mut self, seq: u64, now_ms: u64) -> Option<Delivery> {
         self.token_seq += 1;
-        let token = self.token_seq;
-        let cfg = &self.cfg.webhook;
+        let token = self.token_seq * TOKEN_STRIDE + self.sink as u64;
+        let cfg = sink_of(&self.cfg, self.sink);
         let batch = self.batches.get_mut(&seq)?;
         let deadline = now_ms
             .saturating_add(cfg.timeout_ms)
@@ -339,10 +354,7 @@ impl Outbox {
             self.counts.deliveries_retried += 1;
         }
         let filter = self.cfg.filter(batch.rule);
-        let body = match filter {
-            Some((_, overview, remediation)) => payload(&batch.events, overview, remediation),
-            None => Vec::new(),
-        };
+        let body = format::body(&self.cfg, cfg, batch.rule, &batch.events);
         let mut headers = cfg.headers.clone();
         headers.push((DELIVERY_HEADER.to_string(), batch.id.clone()));
         if let Some(secret) = &cfg.hmac_secret {
@@ -353,6 +365,8 @@ impl Outbox {
         }
         Some(Delivery {
             token,
+            sink: cfg.name.clone(),
+            cluster: cfg.cluster.clone(),
             delivery_id: batch.id.clone(),
             url: cfg.url.clone(),
             authority: cfg.authority.clone(),
@@ -398,7 +412,7 @@ impl Outbox {
             return;
         }
         self.counts.deliveries_failed += 1;
-        let max_retries = self.cfg.webhook.max_retries;
+        let max_retries = self.sink().max_retries;
         let random = splitmix64(&mut self.rng);
         let Some(b) = self.batches.get_mut(&seq) else {
             return;
@@ -421,14 +435,14 @@ impl Outbox {
     pub fn next_wakeup(&self) -> Option<u64> {
         let mut next = self.deadlines.first_key_value().map(|(&(d, _), _)| d);
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
-        if self.tokens.len() >= self.cfg.webhook.max_in_flight {
+        if self.tokens.len() >= self.sink().max_in_flight {
             return next;
         }
         if let Some(&(at, _)) = self.due.first() {
             consider(at);
         }
         if self.queued > 0 {
-            match self.cfg.webhook.mode {
+            match self.sink().mode {
                 DeliveryMode::Instant => consider(0),
                 DeliveryMode::Periodic if self.flushing => consider(0),
                 DeliveryMode::Periodic => {
@@ -451,14 +465,7 @@ fn growth_bytes(q: &VecDeque<(u64, Event)>) -> usize {
     }
 }
 
-/// The JSON body of a batch's delivery. Not inlined: with it, `Outbox::attempt` was one
-/// function of 10 KB, and V8 keeps compile memory that grows with the largest functions.
-#[inline(never)]
-fn payload(events: &VecDeque<Event>, overview: &Overview, remediation: &Remediation) -> Vec<u8> {
-    serde_json::to_vec(&PayloadRef {
-        malicious_events: events,
-        overview,
-        remediation,
-    })
-    .unwrap_or_default()
+/// Sink `index` of `cfg` (`webhook` if it has no such sink: outboxes are only made for sinks).
+fn sink_of(cfg: &Config, index: usize) -> &WebhookConfig {
+    cfg.sink(index).unwrap_or(&cfg.webhook)
 }

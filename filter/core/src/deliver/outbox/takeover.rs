@@ -87,7 +87,7 @@ impl Outbox {
             let mut events = VecDeque::with_capacity(b.events.len());
             for e in b.events {
                 let bytes = event_bytes(&e);
-                if self.held >= self.cfg.webhook.queue_capacity || !self.budget.fits(bytes) {
+                if self.held >= self.sink().queue_capacity || !self.budget.fits(bytes) {
                     self.counts.events_dropped += 1;
                     continue;
                 }

@@ -4,7 +4,8 @@ use crate::base::hash::splitmix64;
 use crate::base::hex;
 use crate::base::memory::Shares;
 use crate::count::blocklist::Blocklist;
-use crate::deliver::outbox::{Delivery, Outbox};
+use crate::deliver::outbox::Delivery;
+use crate::deliver::sinks::Sinks;
 use crate::model::config::Config;
 use crate::model::metrics::Metrics;
 
@@ -13,11 +14,11 @@ use std::sync::Arc;
 
 use super::{Event, Recent, Report, PRUNE_EVERY_MS};
 
-/// The delivering side: an [`Outbox`] fed by the senders' events (each once), the blocklist
+/// The delivering side: the sinks' outboxes ([`Sinks`]) fed by the senders' events (each once), the blocklist
 /// their blocks merge into, and each sender's latest report.
 pub struct Receiver {
     cfg: Arc<Config>,
-    outbox: Outbox,
+    outbox: Sinks,
     blocks: Blocklist,
     /// refIds of the events taken and not delivered (queued, in flight, or dropped until the
     /// outbox is empty): storage holds them.
@@ -38,7 +39,7 @@ impl Receiver {
         let shares = Shares::of(cfg.max_memory_bytes());
         Receiver {
             blocks: Blocklist::new(splitmix64(&mut rng), cfg.max_actors, shares.blocklist),
-            outbox: Outbox::new(Arc::clone(&cfg), splitmix64(&mut rng), shares.outbox),
+            outbox: Sinks::new(Arc::clone(&cfg), splitmix64(&mut rng), shares.outbox),
             cfg,
             held: BTreeSet::new(),
             delivered: Recent::default(),
@@ -90,7 +91,7 @@ impl Receiver {
         let mut n = 0;
         for e in events {
             if !self.delivered.contains(e.ref_id()) && self.held.insert(e.ref_id().to_string()) {
-                self.outbox.push(now_ms, e.rule, e.event);
+                self.outbox.push(now_ms, e.rule, &e.event);
                 n += 1;
             }
         }

@@ -88,7 +88,9 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-pub(crate) use crate::model::choices::{Action, DeliveryMode, FleetMode, Per, RuleKind, Severity};
+pub(crate) use crate::model::choices::{
+    Action, DeliveryMode, FleetMode, Per, RuleKind, Severity, SinkFormat,
+};
 pub(crate) use fleet::FleetConfig;
 #[cfg(feature = "fleet")]
 pub(crate) use fleet::FLEET_BUCKET_MS;
@@ -123,8 +125,13 @@ impl Rule {
     }
 }
 
+/// Where and how events are delivered: `webhook` (Akto's format, the sink named `akto`) or one
+/// of `sinks`. Each sink has its own outbox: its own batches, retries and metrics.
 #[derive(Clone)]
 pub struct WebhookConfig {
+    /// The sink's name: its metrics' `sink` label.
+    pub name: String,
+    pub format: SinkFormat,
     pub url: String,
     /// `host[:port]` of `url`, for hosts that need `:authority`.
     pub authority: String,
@@ -141,12 +148,25 @@ pub struct WebhookConfig {
     pub queue_capacity: usize,
     pub max_in_flight: usize,
     pub hmac_secret: Option<String>,
+    /// Akto's format: the taxonomy fields on each event (off by default: Akto's bytes).
+    pub taxonomy: bool,
+    /// Splunk HEC: the events' `index` (else the token's default), `sourcetype` and `source`.
+    pub splunk_index: Option<String>,
+    pub splunk_sourcetype: String,
+    pub splunk_source: String,
+    /// PagerDuty Events v2: the integration's routing key (a secret).
+    pub routing_key: Option<String>,
+    /// Alertmanager: when a pushed alert resolves unless pushed again (its `endsAt`).
+    pub resolve_after_secs: u64,
 }
 
 impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookConfig")
-            .field("url", &self.url)
+            .field("name", &self.name)
+            .field("format", &self.format)
+            // A chat webhook's path is its credential.
+            .field("url", &crate::base::url::url_for_errors(&self.url))
             .field("cluster", &self.cluster)
             .field(
                 "headers",
@@ -163,6 +183,13 @@ impl fmt::Debug for WebhookConfig {
                 "hmac_secret",
                 &self.hmac_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("taxonomy", &self.taxonomy)
+            .field("splunk_index", &self.splunk_index)
+            .field(
+                "routing_key",
+                &self.routing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("resolve_after_secs", &self.resolve_after_secs)
             .finish()
     }
 }
@@ -181,6 +208,8 @@ pub struct Config {
     pub api_collection_id: i64,
     pub country_header: Option<String>,
     pub webhook: WebhookConfig,
+    /// Further sinks, each fed every event (`webhook` is sink 0, these follow).
+    pub sinks: Vec<WebhookConfig>,
     /// Payload threat rules (see [`crate::model::threat`]), after the counting rules in event order.
     pub threat_rules: Vec<ThreatRule>,
     /// Bytes of a request body the threat rules inspect.
@@ -237,6 +266,38 @@ impl Config {
         match config {
             Some(c) if v.errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(v.errors)),
+        }
+    }
+
+    /// The ATT&CK techniques and OWASP API categories of filter `index`'s events.
+    pub fn taxonomy(&self, index: usize) -> Option<crate::model::taxonomy::Taxonomy> {
+        use crate::model::taxonomy;
+        match self.rules.get(index) {
+            Some(r) => Some(taxonomy::of_counting_rule(&r.statuses)),
+            None => {
+                let t = self.threat_rules.get(index - self.rules.len())?;
+                Some(taxonomy::of_threat(t.id))
+            }
+        }
+    }
+
+    /// How many sinks events go to: `webhook` and `sinks`.
+    pub fn sink_count(&self) -> usize {
+        1 + self.sinks.len()
+    }
+
+    /// The sinks' names, `akto` (`webhook`) first.
+    pub fn sink_names(&self) -> impl Iterator<Item = &str> + Clone {
+        std::iter::once(&self.webhook)
+            .chain(&self.sinks)
+            .map(|s| s.name.as_str())
+    }
+
+    /// Sink `index`: 0 is `webhook`, then `sinks` in order.
+    pub fn sink(&self, index: usize) -> Option<&WebhookConfig> {
+        match index {
+            0 => Some(&self.webhook),
+            i => self.sinks.get(i - 1),
         }
     }
 
@@ -379,6 +440,7 @@ pub(crate) fn default_rule() -> Rule {
 
 mod fleet;
 mod sections;
+mod sinks;
 mod threats;
 mod validate;
 

@@ -1,4 +1,5 @@
-//! The document's sections read one by one (root, actor, rules, webhook) into the checked
+//! The document's sections read one by one (root, actor, rules; webhook and sinks in
+//! `sinks.rs`) into the checked
 //! configuration; everything wrong is reported with its key path.
 //!
 //! One file of about 510 lines: the sections' readers side by side, so that the known keys of
@@ -6,14 +7,13 @@
 
 use super::validate::{is_token, Obj, Validator};
 use super::{
-    default_rule, minimum_memory_mb, Action, Config, ConfigError, DeliveryMode, Per, Rule,
-    RuleKind, Severity, WebhookConfig, MAX_DURATION_SECS, MAX_THRESHOLD,
+    default_rule, minimum_memory_mb, Action, Config, ConfigError, Per, Rule, RuleKind, Severity,
+    MAX_DURATION_SECS, MAX_THRESHOLD,
 };
 use super::{DEFAULT_MAX_MEMORY_MB, MAX_MEMORY_MB};
 use crate::base::address::parse_cidr;
 use crate::base::credentials::is_credential_header;
 use crate::base::status::StatusSet;
-use crate::base::url::{split_url, url_for_errors};
 use crate::model::actor::{ActorConfig, ActorSource};
 use crate::model::payload::{Overview, Remediation, RemediationStep};
 use crate::model::texts;
@@ -33,6 +33,7 @@ impl Validator<'_> {
             "api_collection_id",
             "country_header",
             "webhook",
+            "sinks",
             "threat_rules",
             "body_max_bytes",
             "envoy_hold_headers",
@@ -75,6 +76,7 @@ impl Validator<'_> {
         let country_header = root
             .get("country_header")
             .and_then(|v| self.header_name("country_header", v));
+        let sinks = self.sinks(root.get("sinks"));
         let webhook = match root.get("webhook") {
             Some(v) => self.webhook(v),
             None => {
@@ -112,6 +114,7 @@ impl Validator<'_> {
             api_collection_id,
             country_header,
             webhook: webhook?,
+            sinks,
             threat_rules,
             body_max_bytes,
             envoy_hold_headers,
@@ -343,112 +346,6 @@ impl Validator<'_> {
             }
         }
         Some(Remediation { title, steps })
-    }
-
-    #[inline(never)] // See `config`.
-    pub(super) fn webhook(&mut self, value: &Value) -> Option<WebhookConfig> {
-        const KEYS: &[&str] = &[
-            "url",
-            "cluster",
-            "headers",
-            "mode",
-            "run_every_secs",
-            "batch_size",
-            "timeout_ms",
-            "max_retries",
-            "queue_capacity",
-            "max_in_flight",
-            "hmac_secret",
-        ];
-        let obj = self.object("webhook", value, KEYS)?;
-        let url = self.required_string(&obj, "url");
-        let (authority, path) = match split_url(&url) {
-            Some(parts) => parts,
-            None => {
-                if !url.is_empty() {
-                    self.err(
-                        "webhook.url",
-                        "must be an http:// or https:// URL with a host",
-                        &Value::String(url_for_errors(&url)),
-                    );
-                }
-                (String::new(), String::new())
-            }
-        };
-        let cluster = self.nonempty_string(&obj, "cluster", "actorwatch_webhook");
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(v) = obj.get("headers") {
-            match v.as_object() {
-                None => self.err(
-                    "webhook.headers",
-                    "must be an object of header names to string values",
-                    v,
-                ),
-                Some(map) => {
-                    for (name, hv) in map {
-                        let hpath = format!("webhook.headers.{name}");
-                        let lower = name.to_ascii_lowercase();
-                        if !is_token(name) {
-                            self.err(&hpath, "must be named by an HTTP header name", hv);
-                        } else if lower.starts_with("x-actorwatch-")
-                            || ["content-length", "host", "transfer-encoding", "connection"]
-                                .contains(&lower.as_str())
-                        {
-                            self.err(
-                                &hpath,
-                                "is set by actorwatch itself and cannot be configured",
-                                hv,
-                            );
-                        } else if let Some(s) =
-                            self.secret(&hpath, hv, "a string or {\"env\": \"NAME\"}")
-                        {
-                            if s.value.contains(['\r', '\n', '\0']) {
-                                // Header values are often credentials: never echoed.
-                                self.errors.push(ConfigError {
-                                    path: hpath,
-                                    message: format!(
-                                        "must not contain CR, LF or NUL, got a value of {} characters{}",
-                                        s.value.chars().count(),
-                                        s.source()
-                                    ),
-                                });
-                            } else {
-                                headers.push((lower, s.value));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if !headers.iter().any(|(k, _)| k == "content-type") {
-            headers.insert(
-                0,
-                ("content-type".to_string(), "application/json".to_string()),
-            );
-        }
-        let mode = self.choose(&obj, "mode", DeliveryMode::ALL, DeliveryMode::Periodic);
-        let run_every_secs = self.uint(&obj, "run_every_secs", 900, 1, 86_400);
-        let batch_size = self.uint(&obj, "batch_size", 20, 1, 10_000) as usize;
-        let timeout_ms = self.uint(&obj, "timeout_ms", 5000, 100, 300_000);
-        let max_retries = self.uint(&obj, "max_retries", 8, 0, 100) as u32;
-        let queue_capacity = self.uint(&obj, "queue_capacity", 10_000, 1, 1_000_000) as usize;
-        let max_in_flight = self.uint(&obj, "max_in_flight", 4, 1, 64) as usize;
-        let hmac_secret = self.hmac_secret(&obj);
-        Some(WebhookConfig {
-            url,
-            authority,
-            path,
-            cluster,
-            headers,
-            mode,
-            run_every_secs,
-            batch_size,
-            timeout_ms,
-            max_retries,
-            queue_capacity,
-            max_in_flight,
-            hmac_secret,
-        })
     }
 }
 
