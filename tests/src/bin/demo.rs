@@ -283,7 +283,8 @@ fn print_moved_metrics(envoy: &Envoy) {
         }
         println!("   {group}:");
         for (series, value) in lines {
-            println!("     {series} {value}");
+            // Envoy writes `{}` after a series without labels.
+            println!("     {} {value}", series.trim_end_matches("{}"));
         }
     }
     println!(
