@@ -220,7 +220,7 @@ mod tests {
         sent
     }
 
-    fn of<'a>(sinks: &'a Sinks, name: &str) -> Metrics {
+    fn of(sinks: &Sinks, name: &str) -> Metrics {
         sinks
             .per_sink()
             .find(|(n, _)| *n == name)
