@@ -676,13 +676,15 @@ pub fn admin() -> Value {
     json!({"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}})
 }
 
-/// The tag extraction that makes the Wasm filter's `<family>.rule.<rule>` and
-/// `<family>.sink.<sink>` stats one Prometheus family with a `rule` or `sink` label, as the shipped configurations have it (the native module labels
+/// The tag extraction that makes the Wasm filter's `<family>.rule.<rule>`,
+/// `<family>.sink.<sink>` and `<family>.filter_id.<id>` stats one Prometheus family with a
+/// `rule`, `sink` or `filter_id` label, as the shipped configurations have it (the native module labels
 /// its metrics itself).
 pub fn stats_config() -> Value {
     json!({"stats_tags": [
         {"tag_name": "rule", "regex": r"^wasmcustom\.actorwatch\.\w+(\.rule\.(\w+))$"},
         {"tag_name": "sink", "regex": r"^wasmcustom\.actorwatch\.\w+(\.sink\.(\w+))$"},
+        {"tag_name": "filter_id", "regex": r"^wasmcustom\.actorwatch\.\w+(\.filter_id\.([\w.-]+))$"},
     ]})
 }
 

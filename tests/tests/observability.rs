@@ -119,8 +119,10 @@ fn prometheus_scrapes_conventional_metrics_and_real_attacks_fire_the_shipped_ale
     };
     let ours = families(&exposition, prefix);
     let type_lines = ours.lines().filter(|l| l.starts_with("# TYPE")).count();
-    // Every metric of the core is one family, the 27 per-rule ones 3 labeled families.
-    let expected = actorwatch_core::Metrics::COUNT - 27 + 3 + usize::from(host() == Host::Native);
+    // Every metric of the core is one family, the 27 per-rule ones 3 labeled families, and the
+    // filters' events one more.
+    let expected =
+        actorwatch_core::Metrics::COUNT - 27 + 3 + 1 + usize::from(host() == Host::Native);
     assert_eq!(type_lines, expected, "{ours}");
     // promtool's only complaint is that Envoy writes no `# HELP` lines (it has none for any
     // extension's stats); one per family shows it read them all.
@@ -135,7 +137,9 @@ fn prometheus_scrapes_conventional_metrics_and_real_attacks_fire_the_shipped_ale
         // Envoy writes `{}` after a series without labels.
         if let Some((_, labels)) = line.split_once('{').filter(|(_, l)| !l.starts_with('}')) {
             assert!(
-                labels.starts_with("rule=\"") || labels.starts_with("sink=\""),
+                ["rule=\"", "sink=\"", "filter_id=\""]
+                    .iter()
+                    .any(|l| labels.starts_with(l)),
                 "{line}"
             );
             if let Some(sink) = labels.strip_prefix("sink=\"") {
@@ -289,6 +293,17 @@ fn prometheus_scrapes_conventional_metrics_and_real_attacks_fire_the_shipped_ale
         assert_eq!(sink_metric(&envoy, "events_delivered", sink), 2, "{sink}");
     }
     assert_eq!(rx.events().len(), 2);
+
+    // Each filter's events, labeled by its filterId, as Prometheus sees them.
+    for filter_id in ["4XX_FILTER", "SQLInjection"] {
+        // Scraped names are the same from both hosts (the scrape strips `envoy_`).
+        let query = format!("actorwatch_filter_events_total{{filter_id=\"{filter_id}\"}}");
+        let result = wait_for(WAIT, || {
+            Some(prometheus.query(&query))
+                .filter(|r| r.first().is_some_and(|s| s["value"][1] == "1"))
+        });
+        assert!(result.is_some(), "{query}: {:?}", prometheus.query(&query));
+    }
 
     // Every query of the shipped dashboard returns data from this Prometheus.
     let check = Command::new("python3")

@@ -81,9 +81,9 @@ impl Aggregator {
         // Workers' records are taken once per tick: hold merged records that long (and one
         // tick more) so that records of all workers are counted in time order.
         engine.set_reorder_window_ms(2 * TICK_MS);
-        // Prometheus's conventions (`Field::exported`): a labeled metric (per rule, per sink)
-        // is one family, defined once, with its label's values.
-        let exporter = Exporter::new(engine.config().sink_names());
+        // Prometheus's conventions (`Field::exported`): a labeled metric (per rule, per sink,
+        // per filter) is one family, defined once, with its label's values.
+        let exporter = Exporter::new(engine.config());
         let mut families: Vec<(String, Option<usize>)> = Vec::new();
         let metric_ids = exporter
             .series()
@@ -312,17 +312,24 @@ impl Aggregator {
         let sinks: Vec<Metrics> = self.engine.sink_metrics().map(|(_, m)| m).collect();
         let ids = &self.metric_ids;
         // Only what moved: a tick with nothing new calls Envoy for nothing.
+        let filters = self.engine.filter_events();
         self.exporter
-            .publish(&totals, &sinks, |i, change| match (ids.get(i), change) {
-                (Some(Metric::Plain(Some(id))), Change::Set(value)) => out.set_gauge(*id, value),
-                (Some(Metric::Plain(Some(id))), Change::Add(by)) => out.increment_counter(*id, by),
-                (Some(Metric::Labeled(Some(id), label)), Change::Set(value)) => {
-                    out.set_labeled_gauge(*id, label, value)
+            .publish(&totals, &sinks, filters, |i, change| {
+                match (ids.get(i), change) {
+                    (Some(Metric::Plain(Some(id))), Change::Set(value)) => {
+                        out.set_gauge(*id, value)
+                    }
+                    (Some(Metric::Plain(Some(id))), Change::Add(by)) => {
+                        out.increment_counter(*id, by)
+                    }
+                    (Some(Metric::Labeled(Some(id), label)), Change::Set(value)) => {
+                        out.set_labeled_gauge(*id, label, value)
+                    }
+                    (Some(Metric::Labeled(Some(id), label)), Change::Add(by)) => {
+                        out.increment_labeled_counter(*id, label, by)
+                    }
+                    _ => {}
                 }
-                (Some(Metric::Labeled(Some(id), label)), Change::Add(by)) => {
-                    out.increment_labeled_counter(*id, label, by)
-                }
-                _ => {}
             });
         let panics = barrier::panics();
         if panics > self.panics_published {

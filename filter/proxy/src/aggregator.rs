@@ -45,7 +45,7 @@ pub struct Aggregator {
 impl Aggregator {
     pub fn new(cfg: Arc<Config>, seed: u64, singleton: bool) -> Self {
         let fleet = cfg.fleet.is_redis();
-        let exporter = Exporter::new(cfg.sink_names());
+        let exporter = Exporter::new(&cfg);
         let mut engine = Engine::with_shared_config(cfg, seed);
         // A new instance id per aggregator run: Redis tells its batches from every other's.
         #[cfg(feature = "fleet")]
@@ -61,8 +61,8 @@ impl Aggregator {
                     MetricKind::Gauge => MetricType::Gauge,
                     MetricKind::Counter => MetricType::Counter,
                 };
-                // `stats_tags` in the shipped configurations make labels of `.rule.<rule>` and
-                // `.sink.<sink>`.
+                // `stats_tags` in the shipped configurations make labels of `.rule.<rule>`,
+                // `.sink.<sink>` and `.filter_id.<id>`.
                 let name = format!("actorwatch.{}", series.exported.flat_name());
                 hostcalls::define_metric(kind, &name).ok()
             })
@@ -340,14 +340,16 @@ impl Aggregator {
         let sinks: Vec<Metrics> = self.engine.sink_metrics().map(|(_, m)| m).collect();
         let ids = &self.metric_ids;
         // Only what moved: a tick with nothing new costs no host calls here.
-        self.exporter.publish(&totals, &sinks, |i, change| {
-            let Some(Some(id)) = ids.get(i) else {
-                return;
-            };
-            let _ = match change {
-                Change::Set(value) => hostcalls::record_metric(*id, value),
-                Change::Add(by) => hostcalls::increment_metric(*id, by as i64),
-            };
-        });
+        let filters = self.engine.filter_events();
+        self.exporter
+            .publish(&totals, &sinks, filters, |i, change| {
+                let Some(Some(id)) = ids.get(i) else {
+                    return;
+                };
+                let _ = match change {
+                    Change::Set(value) => hostcalls::record_metric(*id, value),
+                    Change::Add(by) => hostcalls::increment_metric(*id, by as i64),
+                };
+            });
     }
 }

@@ -17,6 +17,8 @@ pub struct Sinks {
     next: usize,
     /// Events handed over for a sink the configuration no longer has.
     dropped: u64,
+    /// Events queued, per filter (rule index): what each rule raised for delivery.
+    per_filter: Vec<u64>,
 }
 
 impl Sinks {
@@ -31,6 +33,7 @@ impl Sinks {
             })
             .collect();
         Sinks {
+            per_filter: vec![0; cfg.filter_count()],
             outboxes,
             next: 0,
             dropped: 0,
@@ -39,6 +42,9 @@ impl Sinks {
 
     /// Queues `event` (of filter `rule`) for every sink.
     pub fn push(&mut self, now_ms: u64, rule: usize, event: &MaliciousEvent) {
+        if let Some(count) = self.per_filter.get_mut(rule) {
+            *count += 1;
+        }
         for outbox in &mut self.outboxes {
             outbox.push(now_ms, rule, event.clone());
         }
@@ -92,6 +98,11 @@ impl Sinks {
             }
             (o.sink().name.as_str(), m)
         })
+    }
+
+    /// The events each filter (by index) queued for delivery.
+    pub fn filter_events(&self) -> &[u64] {
+        &self.per_filter
     }
 
     pub fn held(&self) -> usize {

@@ -333,6 +333,11 @@ impl Engine {
         self.outbox.per_sink()
     }
 
+    /// The events each filter (rule, in the configuration's order) sent to the sinks.
+    pub fn filter_events(&self) -> &[u64] {
+        self.outbox.filter_events()
+    }
+
     /// Bytes of the counting tables (keys, windows, cooldowns): the bytes-per-actor figure.
     pub fn state_heap_bytes(&self) -> usize {
         self.detector.table_bytes()

@@ -2,6 +2,7 @@
 //! each metric's Prometheus name and label ([`Exported`], from `Field::exported`), the series of
 //! a configuration (per-sink metrics once per sink), and what moved since the last tick.
 
+use crate::model::config::Config;
 use crate::model::metrics::{Field, MetricKind, Metrics};
 
 impl Field {
@@ -60,15 +61,27 @@ impl Exported {
     }
 }
 
-/// One series a host exports: field `field` of [`Metrics::fields`], of the engine's totals or
-/// of one sink's own metrics.
+/// Where a series' value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Field `.0` of [`Metrics::fields`] of the engine's totals.
+    Total(usize),
+    /// Field `.1` of sink `.0`'s own metrics.
+    Sink(usize, usize),
+    /// The events filter `.0` (a rule, by its index) sent to the sinks.
+    Filter(usize),
+}
+
+/// One series a host exports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Series {
-    pub field: usize,
-    pub sink: Option<usize>,
+    pub source: Source,
     pub kind: MetricKind,
     pub exported: Exported,
 }
+
+/// The family of every filter's events, labeled by its `filterId` (Akto's name for the rule id).
+pub const FILTER_EVENTS: &str = "filter_events_total";
 
 /// A value to hand the host's metrics store: a gauge's value or a counter's increment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,30 +99,42 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// The series of the engine's metrics, those per sink once for each of `sinks` (by name).
-    pub fn new<'a>(sinks: impl IntoIterator<Item = &'a str> + Clone) -> Exporter {
+    /// The series of `cfg`'s engine: its metrics, those per sink once for each sink (label
+    /// `sink`), and each filter's events (label `filter_id`).
+    pub fn new(cfg: &Config) -> Exporter {
         let mut series = Vec::new();
         for (field, f) in Metrics::default().fields().iter().enumerate() {
             if !f.per_sink() {
                 let exported = f.exported();
                 series.push(Series {
-                    field,
-                    sink: None,
+                    source: Source::Total(field),
                     kind: f.kind,
                     exported,
                 });
                 continue;
             }
-            for (sink, name) in sinks.clone().into_iter().enumerate() {
+            for (sink, name) in cfg.sink_names().enumerate() {
                 let mut exported = f.exported();
                 exported.label = Some(("sink", name.to_string()));
                 series.push(Series {
-                    field,
-                    sink: Some(sink),
+                    source: Source::Sink(sink, field),
                     kind: f.kind,
                     exported,
                 });
             }
+        }
+        for filter in 0..cfg.filter_count() {
+            let Some((id, _, _)) = cfg.filter(filter) else {
+                continue;
+            };
+            series.push(Series {
+                source: Source::Filter(filter),
+                kind: MetricKind::Counter,
+                exported: Exported {
+                    family: FILTER_EVENTS.to_string(),
+                    label: Some(("filter_id", id.to_string())),
+                },
+            });
         }
         Exporter {
             published: vec![0; series.len()],
@@ -123,11 +148,13 @@ impl Exporter {
     }
 
     /// Calls `out(index, change)` for each series that moved since the last call: `totals` are
-    /// the engine's metrics, `sinks` each sink's own (in the order given to [`Exporter::new`]).
+    /// the engine's metrics, `sinks` each sink's own, `filters` each filter's events (in the
+    /// configuration's order).
     pub fn publish(
         &mut self,
         totals: &Metrics,
         sinks: &[Metrics],
+        filters: &[u64],
         mut out: impl FnMut(usize, Change),
     ) {
         let totals = totals.fields();
@@ -138,11 +165,14 @@ impl Exporter {
             .zip(self.published.iter_mut())
             .enumerate()
         {
-            let fields = match series.sink {
-                None => Some(&totals),
-                Some(sink) => sinks.get(sink),
+            let value = match series.source {
+                Source::Total(field) => totals.get(field).map(|f| f.value),
+                Source::Sink(sink, field) => {
+                    sinks.get(sink).and_then(|f| f.get(field)).map(|f| f.value)
+                }
+                Source::Filter(filter) => filters.get(filter).copied(),
             };
-            let Some(value) = fields.and_then(|f| f.get(series.field)).map(|f| f.value) else {
+            let Some(value) = value else {
                 continue;
             };
             match series.kind {
@@ -218,9 +248,16 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sinks")]
     #[test]
     fn the_exporter_labels_delivery_metrics_per_sink_and_hands_over_only_what_moved() {
-        let mut exporter = Exporter::new(["akto", "siem"]);
+        let cfg = Config::from_json_str(
+            r#"{"rules": [{"id": "4XX_FILTER"}, {"id": "AUTH.401"}],
+                "webhook": {"url": "http://siem.test/akto"},
+                "sinks": [{"format": "ocsf", "name": "siem", "url": "http://lake.test/"}]}"#,
+        )
+        .unwrap();
+        let mut exporter = Exporter::new(&cfg);
         let names: Vec<String> = exporter
             .series()
             .iter()
@@ -232,8 +269,10 @@ mod tests {
         let siem_sent = position("deliveries_sent_total.sink.siem");
         let queued = position("events_queued.sink.siem");
         let responses = position("responses_total");
-        // 8 per-sink metrics twice instead of once.
-        assert_eq!(names.len(), Metrics::COUNT + 8);
+        let flagged = position("filter_events_total.filter_id.4XX_FILTER");
+        let auth = position("filter_events_total.filter_id.AUTH.401");
+        // 8 per-sink metrics twice instead of once, and one series per filter.
+        assert_eq!(names.len(), Metrics::COUNT + 8 + 2);
         let totals = Metrics {
             responses: 5,
             deliveries_sent: 3,
@@ -251,9 +290,10 @@ mod tests {
             },
         ];
         let mut changes = Vec::new();
-        exporter.publish(&totals, &sinks, |i, c| changes.push((i, c)));
+        exporter.publish(&totals, &sinks, &[2, 0], |i, c| changes.push((i, c)));
         changes.sort_by_key(|(i, _)| *i);
         let mut expected = vec![
+            (flagged, Change::Add(2)),
             (responses, Change::Add(5)),
             (akto_sent, Change::Add(1)),
             (siem_sent, Change::Add(2)),
@@ -263,7 +303,7 @@ mod tests {
         assert_eq!(changes, expected);
         // Nothing moved: nothing handed over. Then one counter and one gauge move.
         let mut again = Vec::new();
-        exporter.publish(&totals, &sinks, |i, c| again.push((i, c)));
+        exporter.publish(&totals, &sinks, &[2, 0], |i, c| again.push((i, c)));
         assert_eq!(again, vec![]);
         let sinks = [
             sinks[0],
@@ -274,9 +314,13 @@ mod tests {
             },
         ];
         let mut moved = Vec::new();
-        exporter.publish(&totals, &sinks, |i, c| moved.push((i, c)));
+        exporter.publish(&totals, &sinks, &[2, 1], |i, c| moved.push((i, c)));
         moved.sort_by_key(|(i, _)| *i);
-        let mut expected = vec![(siem_sent, Change::Add(1)), (queued, Change::Set(0))];
+        let mut expected = vec![
+            (siem_sent, Change::Add(1)),
+            (queued, Change::Set(0)),
+            (auth, Change::Add(1)),
+        ];
         expected.sort_by_key(|(i, _)| *i);
         assert_eq!(moved, expected);
     }
