@@ -25,6 +25,8 @@ const EXCLUDED = {
   threat_bytes_inspected:
     "the rules inspect every header a host hands them: Envoy's pseudo-headers and x-request-id, workerd's cf-connecting-ip and host, only the recorded ones in replay",
   state_saves: "Worker only: shards' snapshots of their counting state to Durable Object storage, as many as their alarms found changes",
+  memory_budget_bytes:
+    "each engine has the whole max_memory_mb: the Worker's gauge sums its shards' and its hub's, Envoy and replay have one engine",
 };
 
 /** "203.0.113.7:40001" or "[2001:db8::5]:50000" -> the bare address (the client each host is given). */
