@@ -159,13 +159,16 @@ impl Outbound for Envoy {
         Some(1)
     }
     fn increment_counter(&self, _id: usize, _by: u64) {}
-    fn define_labeled_counter(&self, _name: &str, _label: &str) -> Option<usize> {
+    fn define_labeled(&self, _name: &str, _kind: MetricKind, _label: &str) -> Option<usize> {
         Some(2)
     }
     fn increment_labeled_counter(&self, _id: usize, value: &str, _by: u64) {
         assert!(!value.is_empty());
     }
     fn set_gauge(&self, _id: usize, _value: u64) {}
+    fn set_labeled_gauge(&self, _id: usize, value: &str, _value: u64) {
+        assert!(!value.is_empty());
+    }
     fn log(&self, _level: Level, _message: &str) {}
 }
 
