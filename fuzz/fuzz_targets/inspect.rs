@@ -31,6 +31,11 @@ fn inspector() -> &'static Inspector {
             {"id": "WindowsCommandInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
             {"id": "LocalFileInclusionLFIRFI", "parts": ["path", "query", "headers", "cookies", "body"]},
             {"id": "SSRF", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "SSTI", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "XXE", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "JNDIInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "OpenRedirect", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "SensitivePathProbe", "parts": ["path", "query", "headers", "cookies", "body"]},
             {"id": "WeakAuthentication", "checks": ["duplicate_header", "control_characters", "oversized",
               "malformed_bearer", "short_bearer", "basic", "jwt_alg_none", "jwt_hs256", "jwt_expired"]}],
             "webhook": {"url": "http://127.0.0.1:9/hook"}}"#;

@@ -17,7 +17,7 @@
 #![cfg(feature = "inspect")]
 #![cfg(not(target_arch = "wasm32"))]
 
-use actorwatch_core::inspect::{inspect, Attack, Hit, Request, Scope};
+use actorwatch_core::inspect::{inspect, Attack, Hit, Part, Request, Scope};
 use actorwatch_core::Inspection;
 use actorwatch_core::Inspector;
 use actorwatch_core::{Config, Engine, Observation};
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The classes scored (NoSQL has only the CRS cases: it is scored there).
-const CLASSES: [Attack; 7] = Attack::ALL;
+const CLASSES: [Attack; Attack::COUNT] = Attack::ALL;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Half {
@@ -278,7 +278,21 @@ impl Variant {
             r.headers.insert("content-type".into(), ct.into());
             r.body = body;
         };
+        // The classes added with the request parts they read: a variant putting the payload
+        // where its class does not look is not a placement of it.
+        if newer_class(class) && !Scope::default_parts(class).contains(&self.part()) {
+            return None;
+        }
         match self {
+            // A sensitive-path probe is the path itself.
+            _ if class == Attack::SensitivePathProbe => {
+                if self != Variant::Query {
+                    return None;
+                }
+                r.path = format!("/{}", pct_unsafe(payload.trim_start_matches('/')));
+            }
+            // An XXE payload is the XML document the request posts.
+            Variant::Xml if class == Attack::Xxe => post(&mut r, "application/xml", payload.into()),
             Variant::Query => r.path = query(payload),
             Variant::QueryDouble => r.path = format!("/search?{param}={}", pct(&pct(payload, false), false)),
             Variant::Path => {
@@ -332,7 +346,10 @@ impl Variant {
             Variant::MixedCase => {
                 if !matches!(
                     class,
-                    Attack::SqlInjection | Attack::Xss | Attack::WindowsCommandInjection
+                    Attack::SqlInjection
+                        | Attack::Xss
+                        | Attack::WindowsCommandInjection
+                        | Attack::JndiInjection
                 ) {
                     return None;
                 }
@@ -346,6 +363,35 @@ impl Variant {
         }
         Some(r)
     }
+
+    /// The request part this variant puts the payload in.
+    fn part(self) -> Part {
+        match self {
+            Variant::Query | Variant::QueryDouble | Variant::MixedCase | Variant::Spacing => {
+                Part::Query
+            }
+            Variant::Path => Part::Path,
+            Variant::Json
+            | Variant::JsonEscaped
+            | Variant::Form
+            | Variant::Multipart
+            | Variant::Xml => Part::Body,
+            Variant::Header => Part::Headers,
+            Variant::Cookie => Part::Cookies,
+        }
+    }
+}
+
+/// The classes of issue 26, placed only where their rules look.
+fn newer_class(class: Attack) -> bool {
+    matches!(
+        class,
+        Attack::TemplateInjection
+            | Attack::Xxe
+            | Attack::JndiInjection
+            | Attack::OpenRedirect
+            | Attack::SensitivePathProbe
+    )
 }
 
 /// The parameter a payload of this class is sent in: names a real application uses for such
@@ -356,6 +402,11 @@ fn param_for(class: Attack) -> &'static str {
         Attack::OsCommandInjection | Attack::WindowsCommandInjection => "host",
         Attack::FileInclusion => "file",
         Attack::Ssrf => "url",
+        Attack::TemplateInjection => "name",
+        Attack::Xxe => "xml",
+        Attack::JndiInjection => "username",
+        Attack::OpenRedirect => "next",
+        Attack::SensitivePathProbe => "",
     }
 }
 

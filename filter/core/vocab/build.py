@@ -12,6 +12,7 @@ says, for each file, where it comes from, the selection rule, and how to rerun i
     build.py ssrf        [--cloud-init TREE ...]          ssrf_hosts.txt
     build.py oob         [--interactsh TREE]              oob_domains.txt
     build.py schemes                                      url_schemes.txt
+    build.py debug                                        debug_paths.txt
     build.py sources                                      the curated entries and their citations (markdown)
     build.py check                                        format check of every data file (no network)
 
@@ -783,6 +784,70 @@ def cmd_paths(args):
 
 
 # ---------------------------------------------------------------------------------------------
+# debug_paths.txt
+
+# Debugging, profiling and status endpoints that frameworks and servers document, as the path
+# segments that start them (matched at a segment start of the request path, ending where a
+# segment ends). (entry, documentation page). Generic names a real API serves (`health`,
+# `info`, `metrics`, `status`, Spring Boot's other root-level 1.x endpoints such as `beans` or
+# `env`) are left out: only names that are the framework's own. API descriptions (`v3/api-docs`,
+# `graphiql`) and a proxied search engine's own API (`_cat/`) are served to real users.
+SPRING_ACTUATOR_IDS = [
+    "auditevents", "beans", "caches", "conditions", "configprops", "env", "flyway", "health",
+    "heapdump", "httpexchanges", "httptrace", "info", "integrationgraph", "jolokia", "liquibase",
+    "logfile", "loggers", "mappings", "metrics", "prometheus", "quartz", "sbom", "scheduledtasks",
+    "sessions", "shutdown", "startup", "threaddump", "trace",
+]
+SPRING_DOC = "https://docs.spring.io/spring-boot/reference/actuator/endpoints.html"
+DEBUG_PATHS = [
+    ("actuator", SPRING_DOC),
+    *[(f"actuator/{e}", SPRING_DOC) for e in SPRING_ACTUATOR_IDS],
+    # Spring Boot 1.x served these at the root; only the unmistakable ones.
+    ("heapdump", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("jolokia", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-jmx.html"),
+    ("configprops", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("autoconfig", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("threaddump", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("debug/pprof", "https://pkg.go.dev/net/http/pprof"),
+    ("debug/vars", "https://pkg.go.dev/expvar"),
+    ("server-status", "https://httpd.apache.org/docs/2.4/mod/mod_status.html"),
+    ("server-info", "https://httpd.apache.org/docs/2.4/mod/mod_info.html"),
+    ("nginx_status", "https://nginx.org/en/docs/http/ngx_http_stub_status_module.html"),
+    ("phpinfo.php", "https://www.php.net/manual/en/function.phpinfo.php"),
+    ("_profiler", "https://symfony.com/doc/current/profiler.html"),
+    ("_wdt", "https://symfony.com/doc/current/profiler.html"),
+    ("telescope", "https://laravel.com/docs/telescope"),
+    ("_debugbar", "https://github.com/barryvdh/laravel-debugbar (README: route prefix _debugbar)"),
+    ("_ignition", "https://github.com/spatie/laravel-ignition (routes: _ignition/health-check, _ignition/execute-solution)"),
+    ("__debug__", "https://django-debug-toolbar.readthedocs.io/en/latest/installation.html"),
+    ("rails/info", "https://guides.rubyonrails.org/getting_started.html (rails/info/routes in development)"),
+    ("elmah.axd", "https://elmah.github.io/ (ELMAH's handler path)"),
+    ("trace.axd", "https://learn.microsoft.com/previous-versions/aspnet/bb386420(v=vs.100)"),
+    ("jmx-console", "https://docs.jboss.org/jbossas/docs/Server_Configuration_Guide/4/html/JBoss_JMX_Console.html"),
+    ("web-console", "https://docs.jboss.org/jbossas/docs/Server_Configuration_Guide/4/html/Admin_Console.html"),
+    ("manager/html", "https://tomcat.apache.org/tomcat-10.1-doc/manager-howto.html"),
+    ("manager/text", "https://tomcat.apache.org/tomcat-10.1-doc/manager-howto.html"),
+    ("host-manager/html", "https://tomcat.apache.org/tomcat-10.1-doc/host-manager-howto.html"),
+    ("console/login/loginform.jsp", "https://docs.oracle.com/middleware/1221/wls/INTRO/console.htm (WebLogic console)"),
+]
+
+
+def cmd_debug(args):
+    write_vocab(
+        args.out, "debug_paths.txt",
+        "debugging, profiling and status endpoints frameworks and servers document",
+        [
+            "source: build.py DEBUG_PATHS: each entry with its framework's documentation page"
+            " (README.md lists them)",
+            "rule: lower-case path segments without the leading '/', matched where a request"
+            " path segment starts and ending where one ends",
+            f"rebuild: {SCRIPT} debug",
+        ],
+        [e for e, _doc in DEBUG_PATHS],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # ssrf_hosts.txt
 
 CLOUD_INIT_REPO = "https://github.com/canonical/cloud-init"
@@ -1043,7 +1108,7 @@ def cmd_sources(_args):
     for name, page in sorted(WINDOWS_DOCS_SUPPLEMENT.items()):
         print(f"| `{name}` | {MS_DOCS}{page} |")
     for title, rows in (("sensitive_paths.txt", CLOUD_PATHS), ("ssrf_hosts.txt", SSRF_CURATED),
-                        ("oob_domains.txt", OOB_CURATED)):
+                        ("oob_domains.txt", OOB_CURATED), ("debug_paths.txt", DEBUG_PATHS)):
         print(f"\n{title}\n\n| entry | source |\n| --- | --- |")
         for e, src in rows:
             print(f"| `{e}` | {src} |")
@@ -1111,12 +1176,13 @@ def main():
     p = sub.add_parser("oob")
     p.add_argument("--interactsh", help="projectdiscovery/interactsh checkout or git dir")
     sub.add_parser("schemes")
+    sub.add_parser("debug")
     sub.add_parser("words")
     sub.add_parser("sources")
     sub.add_parser("check")
     args = ap.parse_args()
     fn = {"unix": cmd_unix, "windows": cmd_windows, "powershell": cmd_powershell,
-          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes, "words": cmd_words,
+          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes, "debug": cmd_debug, "words": cmd_words,
           "sources": cmd_sources, "check": cmd_check}[args.cmd]
     sys.exit(fn(args) or 0)
 

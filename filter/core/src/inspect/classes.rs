@@ -5,25 +5,35 @@
 //! skipping it changes nothing.
 
 /// SQL: some byte of `sql::may_match` (or the scanner returns at once).
-pub(crate) const SQL: u8 = 1;
+pub(crate) const SQL: u16 = 1;
 /// XSS: some byte of `html::may_match`.
-pub(crate) const XSS: u8 = 1 << 1;
+pub(crate) const XSS: u16 = 1 << 1;
 /// NoSQL: a `$`.
-pub(crate) const NOSQL: u8 = 1 << 2;
+pub(crate) const NOSQL: u16 = 1 << 2;
 /// Unix shell syntax (`shell::shell_meta`); without it only a leading command matters.
-pub(crate) const UNIX_META: u8 = 1 << 3;
+pub(crate) const UNIX_META: u16 = 1 << 3;
 /// Windows separators, variables and carets (`windows::special`); without them only a
 /// leading command or a cmdlet matters.
-pub(crate) const WIN_SPECIAL: u8 = 1 << 4;
+pub(crate) const WIN_SPECIAL: u16 = 1 << 4;
 /// File inclusion: some byte of `files::may_match`.
-pub(crate) const FILES: u8 = 1 << 5;
+pub(crate) const FILES: u16 = 1 << 5;
 /// SSRF: a `:` or `/`.
-pub(crate) const SSRF: u8 = 1 << 6;
+pub(crate) const SSRF: u16 = 1 << 6;
+/// Template injection: some byte of `template::may_match`.
+pub(crate) const TEMPLATE: u16 = 1 << 7;
+/// XXE: a `<`.
+pub(crate) const XXE: u16 = 1 << 8;
+/// JNDI lookups: a `$`.
+pub(crate) const JNDI: u16 = 1 << 9;
+/// Open redirect: some byte of `redirect::may_match`.
+pub(crate) const REDIRECT: u16 = 1 << 10;
+/// Sensitive paths: a `/`, `.` or `~`.
+pub(crate) const PROBE: u16 = 1 << 11;
 
 /// Can class `a` match a text whose bytes have the class bits `m` ([`of`])? Unix and
 /// Windows commands can start a value of plain words, so they always may.
 #[inline]
-pub(crate) fn may_apply(a: super::Attack, m: u8) -> bool {
+pub(crate) fn may_apply(a: super::Attack, m: u16) -> bool {
     use super::Attack::*;
     let need = match a {
         SqlInjection => SQL,
@@ -31,6 +41,11 @@ pub(crate) fn may_apply(a: super::Attack, m: u8) -> bool {
         NoSqlInjection => NOSQL,
         FileInclusion => FILES,
         Ssrf => SSRF,
+        TemplateInjection => TEMPLATE,
+        Xxe => XXE,
+        JndiInjection => JNDI,
+        OpenRedirect => REDIRECT,
+        SensitivePathProbe => PROBE,
         OsCommandInjection | WindowsCommandInjection => return true,
     };
     m & need != 0
@@ -43,8 +58,13 @@ const UNIX_BYTES: &[u8] = b";|&$`()<>{}!~\n/\\'\"[*?%";
 const WIN_BYTES: &[u8] = b";|&(\n%^";
 const FILES_BYTES: &[u8] = b"./\\:?\0";
 const SSRF_BYTES: &[u8] = b":/";
+const TEMPLATE_BYTES: &[u8] = b"{<#@[";
+const XXE_BYTES: &[u8] = b"<";
+const JNDI_BYTES: &[u8] = b"$";
+const REDIRECT_BYTES: &[u8] = b"/\\:";
+const PROBE_BYTES: &[u8] = b"/.~";
 
-const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
+const fn mark(mut t: [u16; 256], bytes: &[u8], bit: u16) -> [u16; 256] {
     let mut i = 0;
     while i < bytes.len() {
         t[bytes[i] as usize] |= bit;
@@ -53,23 +73,28 @@ const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
     t
 }
 
-const fn table() -> [u8; 256] {
-    let t = [0u8; 256];
+const fn table() -> [u16; 256] {
+    let t = [0u16; 256];
     let t = mark(t, SQL_BYTES, SQL);
     let t = mark(t, XSS_BYTES, XSS);
     let t = mark(t, NOSQL_BYTES, NOSQL);
     let t = mark(t, UNIX_BYTES, UNIX_META);
     let t = mark(t, WIN_BYTES, WIN_SPECIAL);
     let t = mark(t, FILES_BYTES, FILES);
-    mark(t, SSRF_BYTES, SSRF)
+    let t = mark(t, SSRF_BYTES, SSRF);
+    let t = mark(t, TEMPLATE_BYTES, TEMPLATE);
+    let t = mark(t, XXE_BYTES, XXE);
+    let t = mark(t, JNDI_BYTES, JNDI);
+    let t = mark(t, REDIRECT_BYTES, REDIRECT);
+    mark(t, PROBE_BYTES, PROBE)
 }
 
-static TABLE: [u8; 256] = table();
+static TABLE: [u16; 256] = table();
 
 /// The union of the class bits of the bytes of `b`.
 #[inline]
-pub(crate) fn of(b: &[u8]) -> u8 {
-    let mut m = 0u8;
+pub(crate) fn of(b: &[u8]) -> u16 {
+    let mut m = 0u16;
     for c in b {
         m |= TABLE[usize::from(*c)];
     }
@@ -106,6 +131,23 @@ mod tests {
                 t & SSRF != 0,
                 crate::inspect::ssrf::may_match(c),
                 "ssrf {c}"
+            );
+            assert_eq!(
+                t & TEMPLATE != 0,
+                crate::inspect::template::may_match(c),
+                "template {c}"
+            );
+            assert_eq!(t & XXE != 0, c == b'<', "xxe {c}");
+            assert_eq!(t & JNDI != 0, c == b'$', "jndi {c}");
+            assert_eq!(
+                t & REDIRECT != 0,
+                crate::inspect::redirect::may_match(c),
+                "redirect {c}"
+            );
+            assert_eq!(
+                t & PROBE != 0,
+                crate::inspect::probe::may_match(c),
+                "probe {c}"
             );
         }
     }

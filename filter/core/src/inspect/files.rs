@@ -176,7 +176,7 @@ fn sensitive(v: &[u8], t: usize, e: usize, leads: bool, meter: &mut Meter) -> Op
 /// credentials) starting at `v[i]` (or just after it, for `/`) and ending where a path segment
 /// or name ends, inside the token ending at `e`: `/var/log/nginx/..` (`var/log`),
 /// `..\windows\win.ini` (`windows/win.ini`), `/home/u/.aws/credentials` (`.aws/`).
-fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
+pub(crate) fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
     let table = vocab::sensitive_paths();
     let starts: &[usize] = if v[i] == b'/' { &[i, i + 1] } else { &[i] };
     // The entries starting with each byte, found once per process.
@@ -214,11 +214,12 @@ fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<usize> {
             if lo >= hi {
                 break;
             }
-            // Entries end at a name's end or just after a `/` or `_` (`.aws/`, `.bash_`).
+            // Entries end at a name's end or just after a separator (`.aws/`, `.bash_`,
+            // `wp-config.`, `wp-config-`: CRS's prefixes of a family of names).
             let end = k + 1;
             let ends = end == e
                 || matches!(v[end], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
-                || matches!(v[k], b'/' | b'_');
+                || matches!(v[k], b'/' | b'_' | b'.' | b'-');
             if ends && table[lo].len() == d + 1 {
                 return Some(i);
             }

@@ -1,5 +1,6 @@
 //! Request inspection: decides which attack classes (SQL injection, XSS, NoSQL, Unix and
-//! Windows command injection, file inclusion, SSRF) one HTTP request contains.
+//! Windows command injection, file inclusion, SSRF, template injection, XXE, JNDI lookups,
+//! open redirects, sensitive-path probes) one HTTP request contains.
 //!
 //! Sans-I/O and linear: every value is decoded a bounded number of times and every scanner
 //! makes a bounded number of passes over it, so the work is at most k × the request's size
@@ -11,17 +12,22 @@ mod decode;
 mod files;
 mod html;
 pub(crate) mod inspector;
+mod jndi;
 mod lex;
 mod nosql;
 mod parts;
+mod probe;
+mod redirect;
 mod shell;
 mod sql;
 mod sql_lex;
 mod ssrf;
+mod template;
 #[cfg(test)]
 mod tests;
 mod vocab;
 mod windows;
+mod xxe;
 
 use std::borrow::Cow;
 
@@ -77,14 +83,15 @@ pub(crate) fn inspect_metered(
     if scope.is_empty() {
         return;
     }
-    let mut done = [false; 7];
+    let mut done = [false; Attack::COUNT];
     let mut shell = shell::ShellView::default();
+    let host = request_host(req);
     parts::for_each_value(
         req,
         scope,
         meter,
         &mut |v: parts::Value, meter: &mut Meter| {
-            check_value(&v, scope, &mut done, hits, &mut shell, meter);
+            check_value(&v, scope, host, &mut done, hits, &mut shell, meter);
             // Stop splitting the request once every wanted class has a hit.
             Attack::ALL
                 .iter()
@@ -97,15 +104,30 @@ fn scope_wants_any(scope: &Scope, a: Attack) -> bool {
     scope.any(a)
 }
 
+/// The host the request was sent to (no port), for telling off-site URLs from the site's own.
+fn request_host<'a>(req: &Request<'a>) -> &'a str {
+    let authority = req
+        .headers
+        .get(":authority")
+        .or_else(|| req.headers.get("host"))
+        .unwrap_or("");
+    let authority = authority.trim();
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    }
+}
+
 fn check_value(
     v: &parts::Value,
     scope: &Scope,
-    done: &mut [bool; 7],
+    host: &str,
+    done: &mut [bool; Attack::COUNT],
     hits: &mut Vec<Hit>,
     shell: &mut shell::ShellView,
     meter: &mut Meter,
 ) {
-    let mut wanted = [None; 7];
+    let mut wanted = [None; Attack::COUNT];
     for a in Attack::ALL {
         if !done[a.index()] && scope.wants(a, v.part) && applies(a, v) {
             wanted[a.index()] = Some(a);
@@ -139,6 +161,7 @@ fn check_value(
                 name: v.name,
                 is_name,
                 agent,
+                host,
             };
             if !classes::may_apply(*a, classes) {
                 continue;
@@ -161,6 +184,8 @@ fn applies(a: Attack, v: &parts::Value) -> bool {
     match (v.part, a) {
         (Part::Headers, Attack::Ssrf) => v.header_urls,
         (Part::Headers, Attack::NoSqlInjection) => false,
+        (_, Attack::SensitivePathProbe) => v.part == Part::Path,
+        (_, Attack::OpenRedirect) => matches!(v.part, Part::Query | Part::Body),
         _ => true,
     }
 }
@@ -174,6 +199,8 @@ pub(crate) struct Ctx<'a> {
     pub is_name: bool,
     /// The text is a `User-Agent` that follows the User-Agent grammar (`agent::well_formed`).
     pub agent: bool,
+    /// The host the request was sent to, without its port ("" if it named none).
+    pub host: &'a str,
 }
 
 /// Every scanner it calls is `#[inline(never)]`: inlined together they made one function of
@@ -182,7 +209,7 @@ fn detect(
     a: Attack,
     s: &str,
     ctx: &Ctx,
-    classes: u8,
+    classes: u16,
     shell: &mut shell::ShellView,
     meter: &mut Meter,
 ) -> Option<usize> {
@@ -206,6 +233,11 @@ fn detect(
         ),
         Attack::FileInclusion => files::detect(s, ctx, meter),
         Attack::Ssrf => ssrf::detect(s, ctx, meter),
+        Attack::TemplateInjection => template::detect(s, meter),
+        Attack::Xxe => xxe::detect(s, meter),
+        Attack::JndiInjection => jndi::detect(s, meter),
+        Attack::OpenRedirect => redirect::detect(s, ctx, meter),
+        Attack::SensitivePathProbe => probe::detect(s, ctx, meter),
     }
 }
 
@@ -219,6 +251,8 @@ pub(crate) fn tables() -> Vec<&'static [&'static str]> {
     t.extend(windows::tables());
     t.extend(nosql::tables());
     t.extend(ssrf::tables());
+    t.extend(template::tables());
+    t.extend(redirect::tables());
     t.push(files::FILES);
     t.push(files::FILE_WRAPPERS);
     t.push(parts::SKIPPED_HEADERS);

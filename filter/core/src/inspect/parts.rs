@@ -313,6 +313,17 @@ fn xml(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> bo
             i = end + 3;
             continue;
         }
+        // Markup declarations (`<!DOCTYPE .. [ .. ]>`, `<!ENTITY ..>`) are one value each, for
+        // the XXE rule; comments are skipped.
+        if s.get(i + 1) == Some(&b'!') {
+            let end = declaration_end(s, i);
+            let decl = body.get(i..end).unwrap_or("");
+            if !decl.starts_with("<!--") && !f(value(Part::Body, "!DOCTYPE", decl, false), meter) {
+                return;
+            }
+            i = end;
+            continue;
+        }
         // A tag: name, then name="value" pairs until `>`.
         let name_start = i + 1;
         let mut j = name_start;
@@ -320,6 +331,23 @@ fn xml(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> bo
             j += 1;
         }
         tag = body.get(name_start..j).unwrap_or("");
+        // An XInclude element is passed whole, for the XXE rule.
+        if tag.len() > 8
+            && tag
+                .get(tag.len() - 8..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(":include"))
+        {
+            let end = s[i..]
+                .iter()
+                .position(|b| *b == b'>')
+                .map_or(s.len(), |p| i + p + 1);
+            if !f(
+                value(Part::Body, tag, body.get(i..end).unwrap_or(""), false),
+                meter,
+            ) {
+                return;
+            }
+        }
         let mut attr: &str = "";
         while j < s.len() && s[j] != b'>' {
             match s[j] {
@@ -347,6 +375,31 @@ fn xml(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> bo
         }
         i = j + 1;
     }
+}
+
+/// Index just past the markup declaration or comment starting at `s[i]` (`<!`): a comment
+/// ends at `-->`, a declaration at the `>` outside quotes and outside its `[...]` subset.
+fn declaration_end(s: &[u8], i: usize) -> usize {
+    if s[i..].starts_with(b"<!--") {
+        return s[i + 4..]
+            .windows(3)
+            .position(|w| w == b"-->")
+            .map_or(s.len(), |p| i + 4 + p + 3);
+    }
+    let mut quote = 0u8;
+    let mut depth = 0usize;
+    for (k, c) in s.iter().enumerate().skip(i + 2) {
+        match *c {
+            q @ (b'"' | b'\'') if quote == 0 => quote = q,
+            q if quote != 0 && q == quote => quote = 0,
+            _ if quote != 0 => {}
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            b'>' if depth == 0 => return k + 1,
+            _ => {}
+        }
+    }
+    s.len()
 }
 
 /// `multipart/form-data`: each part's file name and content, named by the part's `name`.

@@ -244,6 +244,19 @@ fn work_is_linear() {
         unit("--"),
         unit("<![CDATA["),
         unit("<a b=\""),
+        unit("{{"),
+        unit("{{a}}"),
+        unit("${${"),
+        unit("${a:-"),
+        unit("<!doctype ["),
+        unit("<!DOCTYPE a>"),
+        unit("<a:include "),
+        unit("<#"),
+        unit("#set("),
+        unit("//"),
+        unit("/a"),
+        unit("/actuator"),
+        unit("/.git"),
     ];
     let mut worst = 0;
     for body in &cases {

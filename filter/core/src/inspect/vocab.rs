@@ -51,6 +51,11 @@ vocabulary!(
     "sensitive_paths.txt"
 );
 vocabulary!(
+    /// Debugging, profiling and status endpoints (`actuator/env`, `debug/pprof`, `server-status`).
+    debug_paths,
+    "debug_paths.txt"
+);
+vocabulary!(
     /// Cloud metadata and cluster-internal hosts.
     ssrf_hosts,
     "ssrf_hosts.txt"
@@ -85,6 +90,7 @@ pub(crate) fn all() -> Vec<(&'static str, &'static [&'static str])> {
         ("powershell_verbs", powershell_verbs()),
         ("powershell_aliases", powershell_aliases()),
         ("sensitive_paths", sensitive_paths()),
+        ("debug_paths", debug_paths()),
         ("ssrf_hosts", ssrf_hosts()),
         ("oob_domains", oob_domains()),
         ("url_schemes", url_schemes()),

@@ -11,10 +11,16 @@ pub enum Attack {
     WindowsCommandInjection,
     FileInclusion,
     Ssrf,
+    TemplateInjection,
+    Xxe,
+    JndiInjection,
+    OpenRedirect,
+    SensitivePathProbe,
 }
 
 impl Attack {
-    pub const ALL: [Attack; 7] = [
+    pub const COUNT: usize = 12;
+    pub const ALL: [Attack; Attack::COUNT] = [
         Attack::SqlInjection,
         Attack::Xss,
         Attack::NoSqlInjection,
@@ -22,6 +28,11 @@ impl Attack {
         Attack::WindowsCommandInjection,
         Attack::FileInclusion,
         Attack::Ssrf,
+        Attack::TemplateInjection,
+        Attack::Xxe,
+        Attack::JndiInjection,
+        Attack::OpenRedirect,
+        Attack::SensitivePathProbe,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -38,6 +49,11 @@ impl Attack {
             Attack::WindowsCommandInjection => "WindowsCommandInjection",
             Attack::FileInclusion => "LocalFileInclusionLFIRFI",
             Attack::Ssrf => "SSRF",
+            Attack::TemplateInjection => "SSTI",
+            Attack::Xxe => "XXE",
+            Attack::JndiInjection => "JNDIInjection",
+            Attack::OpenRedirect => "OpenRedirect",
+            Attack::SensitivePathProbe => "SensitivePathProbe",
         }
     }
 }
@@ -78,7 +94,7 @@ impl Part {
 /// Which parts each attack class inspects (a bit set per attack), built by the caller from config.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
-    parts: [u8; 7],
+    parts: [u8; Attack::COUNT],
 }
 
 impl Scope {
@@ -115,8 +131,9 @@ impl Scope {
         s
     }
 
-    /// The parts a class looks at unless configured otherwise. Traversal and SQL/XSS probes
-    /// show up in the path too; the others need a parameter to land in.
+    /// The parts a class looks at unless configured otherwise. Traversal, SQL/XSS and template
+    /// probes show up in the path too; the others need a parameter to land in. A sensitive-path
+    /// probe is the path itself; an open redirect needs a parameter the server redirects to.
     pub fn default_parts(attack: Attack) -> &'static [Part] {
         use Part::*;
         match attack {
@@ -124,9 +141,14 @@ impl Scope {
                 &[Path, Query, Headers, Cookies, Body]
             }
             Attack::NoSqlInjection => &[Query, Cookies, Body],
-            Attack::OsCommandInjection | Attack::WindowsCommandInjection | Attack::Ssrf => {
-                &[Query, Headers, Cookies, Body]
-            }
+            Attack::OsCommandInjection
+            | Attack::WindowsCommandInjection
+            | Attack::Ssrf
+            | Attack::TemplateInjection
+            | Attack::JndiInjection => &[Query, Headers, Cookies, Body],
+            Attack::Xxe => &[Query, Body],
+            Attack::OpenRedirect => &[Query, Body],
+            Attack::SensitivePathProbe => &[Path],
         }
     }
 }

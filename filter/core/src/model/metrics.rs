@@ -187,6 +187,36 @@ metrics! {
     Counter threat_ssrf_events,
     /// `SSRF`: matches suppressed by the cooldown.
     Counter threat_ssrf_suppressed,
+    /// `SSTI`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_template_injection_matches,
+    /// `SSTI`: events raised.
+    Counter threat_template_injection_events,
+    /// `SSTI`: matches suppressed by the cooldown.
+    Counter threat_template_injection_suppressed,
+    /// `XXE`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_xxe_matches,
+    /// `XXE`: events raised.
+    Counter threat_xxe_events,
+    /// `XXE`: matches suppressed by the cooldown.
+    Counter threat_xxe_suppressed,
+    /// `JNDIInjection`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_jndi_injection_matches,
+    /// `JNDIInjection`: events raised.
+    Counter threat_jndi_injection_events,
+    /// `JNDIInjection`: matches suppressed by the cooldown.
+    Counter threat_jndi_injection_suppressed,
+    /// `OpenRedirect`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_open_redirect_matches,
+    /// `OpenRedirect`: events raised.
+    Counter threat_open_redirect_events,
+    /// `OpenRedirect`: matches suppressed by the cooldown.
+    Counter threat_open_redirect_suppressed,
+    /// `SensitivePathProbe`: requests it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_sensitive_path_probe_matches,
+    /// `SensitivePathProbe`: events raised.
+    Counter threat_sensitive_path_probe_events,
+    /// `SensitivePathProbe`: matches suppressed by the cooldown.
+    Counter threat_sensitive_path_probe_suppressed,
     /// `WeakAuthentication`: requests it matched, events it raised, matches its cooldown suppressed.
     Counter threat_weak_authentication_matches,
     /// `WeakAuthentication`: events raised.
@@ -280,6 +310,31 @@ impl Metrics {
                 &mut self.threat_ssrf_matches,
                 &mut self.threat_ssrf_events,
                 &mut self.threat_ssrf_suppressed,
+            ],
+            ThreatId::TemplateInjection => [
+                &mut self.threat_template_injection_matches,
+                &mut self.threat_template_injection_events,
+                &mut self.threat_template_injection_suppressed,
+            ],
+            ThreatId::Xxe => [
+                &mut self.threat_xxe_matches,
+                &mut self.threat_xxe_events,
+                &mut self.threat_xxe_suppressed,
+            ],
+            ThreatId::JndiInjection => [
+                &mut self.threat_jndi_injection_matches,
+                &mut self.threat_jndi_injection_events,
+                &mut self.threat_jndi_injection_suppressed,
+            ],
+            ThreatId::OpenRedirect => [
+                &mut self.threat_open_redirect_matches,
+                &mut self.threat_open_redirect_events,
+                &mut self.threat_open_redirect_suppressed,
+            ],
+            ThreatId::SensitivePathProbe => [
+                &mut self.threat_sensitive_path_probe_matches,
+                &mut self.threat_sensitive_path_probe_events,
+                &mut self.threat_sensitive_path_probe_suppressed,
             ],
             ThreatId::WeakAuthentication => [
                 &mut self.threat_weak_authentication_matches,
@@ -375,12 +430,13 @@ mod tests {
             );
             assert_eq!(rule_of(total), None, "{total}");
         }
-        // Three per-rule metrics for each of the nine threat rules.
+        // Three per-rule metrics for each of the fourteen threat rules.
         let per_rule = Metrics::default()
             .fields()
             .iter()
             .filter(|f| f.per_rule().is_some())
             .count();
-        assert_eq!(per_rule, 27);
+        assert_eq!(per_rule, 3 * crate::model::threat::ThreatId::ALL.len());
+        assert_eq!(crate::model::threat::ThreatId::ALL.len(), 14);
     }
 }

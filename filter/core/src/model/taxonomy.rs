@@ -80,6 +80,13 @@ const WORDLIST_SCANNING: Technique = technique(
     "Active Scanning: Wordlist Scanning",
     RECONNAISSANCE,
 );
+const PHISHING_LINK: Technique =
+    technique("T1566.002", "Phishing: Spearphishing Link", INITIAL_ACCESS);
+const CREDENTIALS_IN_FILES: Technique = technique(
+    "T1552.001",
+    "Unsecured Credentials: Credentials In Files",
+    CREDENTIAL_ACCESS,
+);
 /// ATT&CK has no technique for walking object ids; this is the nearest.
 const AUTOMATED_COLLECTION: Technique = technique("T1119", "Automated Collection", COLLECTION);
 
@@ -128,6 +135,18 @@ pub fn of_threat(id: ThreatId) -> Taxonomy {
             &[SECURITY_MISCONFIGURATION],
         ),
         ThreatId::Ssrf => (&[EXPLOIT_PUBLIC_APP, CLOUD_METADATA], &[SSRF]),
+        ThreatId::TemplateInjection | ThreatId::JndiInjection => {
+            (&[EXPLOIT_PUBLIC_APP], &[SECURITY_MISCONFIGURATION])
+        }
+        ThreatId::Xxe => (
+            &[EXPLOIT_PUBLIC_APP, FILE_DISCOVERY],
+            &[SECURITY_MISCONFIGURATION],
+        ),
+        ThreatId::OpenRedirect => (&[PHISHING_LINK], &[SECURITY_MISCONFIGURATION]),
+        ThreatId::SensitivePathProbe => (
+            &[WORDLIST_SCANNING, CREDENTIALS_IN_FILES],
+            &[SECURITY_MISCONFIGURATION, IMPROPER_INVENTORY],
+        ),
         ThreatId::WeakAuthentication => (
             &[FORGE_WEB_CREDENTIALS, VALID_ACCOUNTS],
             &[BROKEN_AUTHENTICATION],

@@ -130,6 +130,7 @@ impl Validator<'_> {
             "trusted_proxies",
             "ipv6_prefix",
             "ipv4_prefix",
+            "jwt_hs256_secret",
         ];
         let default_value = Value::Object(Map::new());
         let obj = self.object("actor", value.unwrap_or(&default_value), KEYS)?;
@@ -150,7 +151,7 @@ impl Validator<'_> {
                         Some(Some(s)) => sources.push(s),
                         _ => self.err(
                             &path,
-                            "must be \"peer\", \"xff\", \"cf-connecting-ip\" or \"header:<name>\"",
+                            "must be \"peer\", \"xff\", \"cf-connecting-ip\", \"header:<name>\" or \"jwt:<claim>\"",
                             v,
                         ),
                     }
@@ -173,12 +174,14 @@ impl Validator<'_> {
         }
         let ipv6_prefix = self.uint(&obj, "ipv6_prefix", 64, 1, 128) as u8;
         let ipv4_prefix = self.uint(&obj, "ipv4_prefix", 32, 1, 32) as u8;
+        let jwt_hs256_secret = self.jwt_hs256_secret(&obj, &sources);
         Some(ActorConfig {
             sources,
             xff_trusted_hops,
             trusted_proxies,
             ipv6_prefix,
             ipv4_prefix,
+            jwt_hs256_secret,
         })
     }
 
@@ -371,11 +374,51 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// `actor.jwt_hs256_secret`: the key `jwt:` sources verify HS256 tokens with (32+ bytes, as
+    /// RFC 7518 section 3.2 requires), a string or `{"env": "NAME"}`; only with a `jwt:` source.
+    fn jwt_hs256_secret(&mut self, obj: &Obj, sources: &[ActorSource]) -> Option<Box<[u8]>> {
+        let v = obj.get("jwt_hs256_secret")?;
+        let path = obj.path("jwt_hs256_secret");
+        let s = self.secret(&path, v, "a string or {\"env\": \"NAME\"}")?;
+        if !sources.iter().any(|s| matches!(s, ActorSource::Jwt { .. })) {
+            self.errors.push(ConfigError {
+                path,
+                message: "is set, but no actor source is \"jwt:<claim>\"".to_string(),
+            });
+            return None;
+        }
+        if s.value.len() < 32 {
+            self.errors.push(ConfigError {
+                path,
+                message: format!(
+                    "must be at least 32 bytes (RFC 7518 section 3.2), got {} bytes{}",
+                    s.value.len(),
+                    s.source()
+                ),
+            });
+            return None;
+        }
+        Some(s.value.into_bytes().into_boxed_slice())
+    }
+}
+
 fn parse_source(s: &str) -> Option<ActorSource> {
     match s {
         "peer" => Some(ActorSource::Peer),
         "xff" => Some(ActorSource::Xff),
         "cf-connecting-ip" => Some(ActorSource::CfConnectingIp),
+        _ if s.starts_with("jwt:") => {
+            let claim = &s[4..];
+            let valid = !claim.is_empty()
+                && claim.len() <= 64
+                && claim
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+            valid.then(|| ActorSource::Jwt {
+                claim: claim.to_string(),
+            })
+        }
         _ => {
             let name = s.strip_prefix("header:")?;
             if !is_token(name) {

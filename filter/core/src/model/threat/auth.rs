@@ -3,6 +3,7 @@
 //! tokens, Basic credentials, JWTs signed with `none` or HS256, expired JWTs). The findings name
 //! the check, never the credential.
 
+use crate::base::credentials::base64url;
 use crate::model::observation::Headers;
 
 /// Longest `Authorization` value a client plausibly sends.
@@ -174,31 +175,6 @@ impl Jwt {
         });
         claims.is_object().then_some(Jwt { alg, exp })
     }
-}
-
-/// Decodes base64url (padding optional; the standard alphabet's `+` and `/` accepted too).
-fn base64url(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ threat_ids! {
     WindowsCommandInjection = "WindowsCommandInjection", "COMMAND_INJECTION", High;
     FileInclusion = "LocalFileInclusionLFIRFI", "LFI_RFI", High;
     Ssrf = "SSRF", "SSRF", High;
+    TemplateInjection = "SSTI", "SSTI", High;
+    Xxe = "XXE", "XXE", High;
+    JndiInjection = "JNDIInjection", "JNDI_INJECTION", Critical;
+    OpenRedirect = "OpenRedirect", "OPEN_REDIRECT", Low;
+    SensitivePathProbe = "SensitivePathProbe", "SENSITIVE_PATH_PROBE", Medium;
     WeakAuthentication = "WeakAuthentication", "WEAK_AUTHENTICATION", Medium;
     ParamEnumeration = "ParamEnumeration", "PARAM_ENUMERATION", Medium;
 }
@@ -58,6 +63,11 @@ impl ThreatId {
             ThreatId::WindowsCommandInjection => Attack::WindowsCommandInjection,
             ThreatId::FileInclusion => Attack::FileInclusion,
             ThreatId::Ssrf => Attack::Ssrf,
+            ThreatId::TemplateInjection => Attack::TemplateInjection,
+            ThreatId::Xxe => Attack::Xxe,
+            ThreatId::JndiInjection => Attack::JndiInjection,
+            ThreatId::OpenRedirect => Attack::OpenRedirect,
+            ThreatId::SensitivePathProbe => Attack::SensitivePathProbe,
             ThreatId::WeakAuthentication | ThreatId::ParamEnumeration => return None,
         })
     }

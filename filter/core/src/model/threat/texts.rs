@@ -47,6 +47,31 @@ pub(super) fn overview(id: ThreatId) -> Overview {
             "actorwatch read URLs in the decoded request and resolved their hosts textually (dotted, decimal, hex and IPv6 forms) without any network lookup.",
             "If the server fetches the URL, the actor reaches internal services and cloud metadata (credentials) from inside your network.",
         ),
+        ThreatId::TemplateInjection => (
+            "A request carried a server-side template expression: a template engine's delimiters (`{{ }}`, `${ }`, `<%= %>`, `#{ }`, `*{ }`, `<#...>`) around arithmetic probes, object introspection (`__class__`, `getClass()`) or calls into the runtime.",
+            "actorwatch decoded the request and read each value for the expression delimiters of the common template engines (Jinja2, Twig, Freemarker, Velocity, ERB, Thymeleaf, Smarty, Mako, Pebble, SpEL, OGNL, Razor); plain placeholders such as `{{name}}` are not enough, the expression must compute or reach into objects.",
+            "If the value is rendered as a template, the actor evaluates code on your server: reading configuration and secrets, or running commands.",
+        ),
+        ThreatId::Xxe => (
+            "A request carried an XML document type declaration with entities: external entities (`SYSTEM`, `PUBLIC`), parameter entities or an XInclude.",
+            "actorwatch read every XML document type declaration and XInclude element in the request, in bodies and parameters alike.",
+            "A parser that resolves external entities reads local files, fetches internal URLs (SSRF) or exhausts memory (entity expansion).",
+        ),
+        ThreatId::JndiInjection => (
+            "A request carried a Log4j lookup resolving to a JNDI URL (`${jndi:ldap://...}`), also when hidden in nested lookups such as `${${lower:j}ndi:...}` or `${::-j}`.",
+            "actorwatch resolved each `${...}` lookup's name the way Log4j 2 does for its case, default-value and date lookups, without evaluating anything, and checked whether the result starts with `jndi:`.",
+            "A vulnerable Log4j (CVE-2021-44228) logging the value loads and runs a remote Java class: full remote code execution.",
+        ),
+        ThreatId::OpenRedirect => (
+            "A request gave a redirect parameter (`next`, `redirect`, `returnUrl`, ...) a URL that leaves the site, or a URL written so that browsers read it as another host (`//host`, `/\\host`, `https:host`, control characters in the scheme).",
+            "actorwatch read the values of parameters that name a redirect target and parsed them as browsers do (backslashes as slashes, tabs and newlines removed); an absolute URL counts when its host is not the request's own.",
+            "The site's own links send its users to the actor's page: phishing with a trusted address, or OAuth codes and tokens leaked to the actor.",
+        ),
+        ThreatId::SensitivePathProbe => (
+            "A request's path asked for a file or endpoint that holds secrets or debugging data: `.env`, `.git/`, credentials files, backups, Spring Boot actuators, pprof, server-status, phpinfo.",
+            "actorwatch decoded the path and compared its segments with a vocabulary built from the OWASP Core Rule Set's restricted files and the frameworks' own documentation of their debugging endpoints.",
+            "Such files and endpoints, if served, give away credentials, source code and internal state; probing for them is how scanners find exposed deployments.",
+        ),
         ThreatId::WeakAuthentication => (
             "A request's Authorization header showed a weak or malformed credential: duplicated, with control characters, oversized, a malformed or short bearer token, an unsigned or expired JWT, or (when configured) Basic credentials or an HS256 JWT.",
             "The event names the failed check; the credential itself is never copied into events or samples.",
@@ -90,6 +115,26 @@ pub(super) fn remediation(id: ThreatId) -> Remediation {
         ThreatId::Ssrf => step(
             "Restrict outbound fetches",
             "Fetch only allow-listed hosts, resolve and check the address after DNS (no loopback, private, link-local or metadata ranges), and require IMDSv2 or equivalent on cloud hosts.",
+        ),
+        ThreatId::TemplateInjection => step(
+            "Never render input as a template",
+            "Pass user input to templates as data (context variables), never concatenate it into template source; use the engine's sandbox and disable object introspection where it has one.",
+        ),
+        ThreatId::Xxe => step(
+            "Disable DTDs in every XML parser",
+            "Configure parsers to refuse document type declarations (or at least external entities and XInclude), and prefer JSON where the API does not need XML.",
+        ),
+        ThreatId::JndiInjection => step(
+            "Upgrade Log4j and disable lookups",
+            "Upgrade Log4j 2 to 2.17.1 or later (2.12.4 or 2.3.2 on old Java), remove the JndiLookup class where upgrading is not yet possible, and block outbound LDAP and RMI from application hosts.",
+        ),
+        ThreatId::OpenRedirect => step(
+            "Redirect only to known places",
+            "Map redirect parameters to allow-listed paths or hosts, accept only relative paths starting with a single `/`, and register exact OAuth redirect URIs.",
+        ),
+        ThreatId::SensitivePathProbe => step(
+            "Serve none of it",
+            "Keep dotfiles, repositories, backups and credentials out of the document root, and expose actuators, profilers and status pages on an internal port only, behind authentication.",
         ),
         ThreatId::WeakAuthentication => step(
             "Require strong, verified tokens",

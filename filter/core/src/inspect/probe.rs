@@ -1,0 +1,124 @@
+//! Sensitive-path probes: a request path that asks for a file or endpoint holding secrets or
+//! debugging data.
+//!
+//! The decoded path (`\` read as `/`) is compared, at every segment start, with two
+//! vocabularies: the files of `vocab::sensitive_paths` (the OWASP Core Rule Set's restricted
+//! and OS files, cloud and container credentials: `.env`, `.git/`, `.aws/credentials`,
+//! `wp-config.php`) and `vocab::debug_paths` (the debugging and status endpoints frameworks
+//! document: `actuator/env`, `debug/pprof`, `server-status`, `_profiler`). An entry must end
+//! where a path segment or a file name ends (`/.env.local` and `/.git/config` match,
+//! `/.environment` and `/server-statuses` do not).
+use super::{files, vocab, Ctx, Meter, Part};
+
+/// Every rule needs one of these bytes.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(c, b'/' | b'.' | b'~')
+}
+
+#[inline(never)] // See `detect` in mod.rs.
+pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+    if ctx.part != Part::Path || ctx.is_name || !s.bytes().any(may_match) {
+        return None;
+    }
+    let owned;
+    let v: &[u8] = if s.contains('\\') {
+        owned = s.replace('\\', "/");
+        owned.as_bytes()
+    } else {
+        s.as_bytes()
+    };
+    meter.add(v.len() * 2);
+    // Path parameters (`/x;/actuator`, `;jsessionid=`) stay: servers that strip them still
+    // route the segments after them.
+    for i in (0..v.len()).filter(|i| v[*i] == b'/') {
+        if let Some(at) = files::listed(v, i, v.len(), meter) {
+            return Some(at);
+        }
+        if debug_endpoint(v, i + 1, meter) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// An entry of `vocab::debug_paths` starting at `v[from]` and ending where a segment or a
+/// file name ends.
+fn debug_endpoint(v: &[u8], from: usize, meter: &mut Meter) -> bool {
+    let table = vocab::debug_paths();
+    // The entries in `lo..hi` start with `v[from..=k]`, narrowed one byte at a time (the walk
+    // stops as soon as no entry shares the text's prefix, most often at once).
+    let (mut lo, mut hi) = (0, table.len());
+    for k in from..v.len().min(from + 64) {
+        let c = v[k].to_ascii_lowercase();
+        let d = k - from;
+        let byte = |t: &&str| t.as_bytes().get(d).copied();
+        lo += table[lo..hi].partition_point(|t| byte(t).is_none_or(|b| b < c));
+        hi = lo + table[lo..hi].partition_point(|t| byte(t) == Some(c));
+        meter.add(1);
+        if lo >= hi {
+            return false;
+        }
+        // The shortest entry sharing the prefix sorts first.
+        if table[lo].len() == d + 1 && v.get(k + 1).is_none_or(|c| matches!(c, b'/' | b'.' | b';'))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(path: &str) -> bool {
+        let ctx = Ctx {
+            part: Part::Path,
+            name: "",
+            is_name: false,
+            agent: false,
+            host: "",
+        };
+        detect(path, &ctx, &mut Meter::default()).is_some()
+    }
+
+    #[test]
+    fn secrets_and_debugging_endpoints() {
+        for p in [
+            "/.env",
+            "/app/.env.production",
+            "/.git/config",
+            "/.git/HEAD",
+            "/.aws/credentials",
+            "/actuator/env",
+            "/manage/actuator/heapdump",
+            "/debug/pprof/goroutine",
+            "/server-status",
+            "/phpinfo.php",
+            "/_profiler/latest",
+            "/wp-config.php.bak",
+            "/static\\..\\.htpasswd",
+            "/x;/actuator/env",
+        ] {
+            assert!(hit(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn ordinary_api_paths() {
+        for p in [
+            "/",
+            "/api/v1/orders/42",
+            "/environment",
+            "/server-statuses",
+            "/health",
+            "/metrics",
+            "/api/env/settings",
+            "/.well-known/openid-configuration",
+            "/static/app.9f8e.js",
+            "/users/envy/profile",
+        ] {
+            assert!(!hit(p), "{p}");
+        }
+    }
+}

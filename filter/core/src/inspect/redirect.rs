@@ -1,0 +1,202 @@
+//! Open redirects: a parameter that names where the browser goes next, given a URL that leaves
+//! the site.
+//!
+//! The value is read as a browser reads a URL (WHATWG URL Standard): leading spaces and
+//! control characters trimmed, tabs and newlines removed, `\` read as `/` after a special
+//! scheme, any number of slashes before the host. It leaves the site when it is
+//! - scheme-relative (`//host`, `/\host`, `\/host`, `///host`) or absolute (`https://host`,
+//!   `https:host`, `https:/\host`), with user info dropped (`https://site@host`), and its host
+//!   is neither the request's host nor a name under the request host's parent domain;
+//! - or a `javascript:`, `vbscript:` or `data:` URL.
+//!
+//! Only parameters named like redirect targets count ([`is_redirect_param`]): elsewhere a URL
+//! is ordinary data.
+use super::lex::in_sorted;
+use super::{Ctx, Meter};
+
+/// Parameter names that hold a redirect target exactly (lowercase, without `_`, `-`, `.`).
+#[rustfmt::skip]
+const NAMES: &[&str] = &[
+    "backto", "backurl", "cont", "continue", "dest", "destination", "dir", "domain", "forward",
+    "go", "goto", "image", "imageurl", "jump", "jumpto", "link", "location", "next", "nexturl",
+    "out", "page", "path", "r", "referrer", "relaystate", "rurl", "site", "target", "to", "u", "uri", "url",
+    "view",
+];
+
+/// Words that make any parameter name a redirect target: `redirect_uri`, `returnTo`,
+/// `success_url`, `logout_redirect`.
+const WORDS: &[&str] = &[
+    "callback", "continue", "goto", "next", "redir", "return", "success",
+];
+
+#[cfg(test)]
+pub(crate) fn tables() -> Vec<&'static [&'static str]> {
+    vec![NAMES, WORDS]
+}
+
+/// Every rule needs one of these bytes.
+pub(crate) fn may_match(c: u8) -> bool {
+    matches!(c, b'/' | b'\\' | b':')
+}
+
+/// `next`, `redirect_uri`, `returnUrl`, `RelayState`.
+pub(crate) fn is_redirect_param(name: &str) -> bool {
+    let mut buf = [0u8; 32];
+    let mut n = 0;
+    for c in name.bytes() {
+        if c.is_ascii_alphanumeric() {
+            if n == buf.len() {
+                return false;
+            }
+            buf[n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let w = &buf[..n];
+    in_sorted(w, NAMES)
+        || WORDS
+            .iter()
+            .any(|word| w.windows(word.len()).any(|x| x == word.as_bytes()))
+}
+
+#[inline(never)] // See `detect` in mod.rs.
+pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
+    if ctx.is_name || !is_redirect_param(ctx.name) {
+        return None;
+    }
+    let raw = s.as_bytes();
+    if !raw.iter().any(|c| may_match(*c)) {
+        return None;
+    }
+    meter.add(raw.len());
+    // Leading C0 controls and spaces go; tabs and newlines go everywhere (read up to 256).
+    let lead = raw.iter().position(|c| *c > b' ').unwrap_or(raw.len());
+    let mut u = [0u8; 256];
+    let mut n = 0;
+    for c in raw[lead..].iter().take(u.len() + 64) {
+        if !matches!(c, b'\t' | b'\n' | b'\r') && n < u.len() {
+            u[n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let u = &u[..n];
+    let after_scheme = match scheme_end(u) {
+        Some(e) => {
+            let scheme = &u[..e];
+            if matches!(scheme, b"javascript" | b"vbscript" | b"data") {
+                return Some(lead);
+            }
+            if !matches!(scheme, b"http" | b"https") {
+                return None;
+            }
+            e + 1
+        }
+        None => {
+            // Scheme-relative: at least two slashes (either way round).
+            if u.iter().take_while(|c| matches!(c, b'/' | b'\\')).count() < 2 {
+                return None;
+            }
+            0
+        }
+    };
+    let host_start = after_scheme
+        + u[after_scheme..]
+            .iter()
+            .take_while(|c| matches!(c, b'/' | b'\\'))
+            .count();
+    let authority_end = u[host_start..]
+        .iter()
+        .position(|c| matches!(c, b'/' | b'\\' | b'?' | b'#'))
+        .map_or(u.len(), |p| host_start + p);
+    let authority = &u[host_start..authority_end];
+    let host = match authority.iter().rposition(|c| *c == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let host = match host.iter().position(|c| *c == b':') {
+        Some(colon) if !host.starts_with(b"[") => &host[..colon],
+        _ => host,
+    };
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    (!host.is_empty() && !same_site(host, ctx.host.as_bytes())).then_some(lead)
+}
+
+/// `https:` and the like: letters, then letters, digits, `+`, `-`, `.` up to a `:`.
+fn scheme_end(u: &[u8]) -> Option<usize> {
+    if !u.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let e = u
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;
+    (u[e] == b':').then_some(e)
+}
+
+/// The request's own host, or a name under its parent domain (`www.example.com` for a request
+/// to `api.example.com`; a parent of one label, `com`, does not count).
+fn same_site(host: &[u8], own: &[u8]) -> bool {
+    if own.is_empty() {
+        return false;
+    }
+    if host.eq_ignore_ascii_case(own) {
+        return true;
+    }
+    let Some(dot) = own.iter().position(|c| *c == b'.') else {
+        return false;
+    };
+    let parent = &own[dot..];
+    parent[1..].contains(&b'.')
+        && host.len() > parent.len()
+        && host[host.len() - parent.len()..].eq_ignore_ascii_case(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Part;
+
+    fn hit(name: &str, s: &str) -> bool {
+        let ctx = Ctx {
+            part: Part::Query,
+            name,
+            is_name: false,
+            agent: false,
+            host: "api.shop.example",
+        };
+        detect(s, &ctx, &mut Meter::default()).is_some()
+    }
+
+    #[test]
+    fn urls_that_leave_the_site_in_redirect_parameters() {
+        for (name, s) in [
+            ("next", "//evil.example"),
+            ("url", "/\\evil.example"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("returnTo", "https:evil.example"),
+            ("return_url", "https:/\\evil.example"),
+            ("continue", "\thttps://api.shop.example@evil.example/"),
+            ("goto", "/\t/evil.example"),
+            ("RelayState", "///evil.example/%2e%2e"),
+            ("dest", "javascript:alert(1)"),
+            ("success_url", "HTTPS://EVIL.EXAMPLE:8443"),
+        ] {
+            assert!(hit(name, s), "{name}={s}");
+        }
+    }
+
+    #[test]
+    fn the_sites_own_urls_and_other_parameters_are_not_redirects() {
+        for (name, s) in [
+            ("next", "/account/orders"),
+            ("next", "https://api.shop.example/a"),
+            ("next", "https://www.shop.example/a"),
+            ("return_to", "/search?q=//x"),
+            ("q", "//evil.example"),
+            ("comment", "https://evil.example"),
+            ("next", "mailto:a@b.example"),
+            ("url", "shop.example/x"),
+        ] {
+            assert!(!hit(name, s), "{name}={s}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! XML external entities: markup declarations (XML 1.0, section 2.8) that make a parser read
+//! or fetch something, and XInclude (W3C XInclude 1.0).
+//!
+//! Rules:
+//! - any entity declaration `<!ENTITY` (general or parameter: external ones read files and
+//!   URLs, internal ones nest into expansion bombs);
+//! - a document type declaration with an external subset (`SYSTEM "..."`, `PUBLIC "..." "..."`)
+//!   or an internal subset using parameter entities (`%name;`), except the public identifiers
+//!   of the W3C's own DTDs (`-//W3C//DTD XHTML 1.0 Strict//EN`), which pages carry;
+//! - an XInclude element or namespace (`<xi:include`, `http://www.w3.org/2001/XInclude`).
+use super::lex::{at, find};
+use super::Meter;
+
+/// How far a declaration is read.
+const WINDOW: usize = 1024;
+
+#[inline(never)] // See `detect` in mod.rs.
+pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
+    let v = s.as_bytes();
+    meter.add(v.len());
+    if let Some(i) = find(v, b"www.w3.org/2001/xinclude") {
+        return Some(i);
+    }
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        if at(v, i, b"<!entity") {
+            return Some(i);
+        }
+        if at(v, i, b"<!doctype") {
+            let d = &v[i + 9..(i + 9 + WINDOW).min(v.len())];
+            let end = declaration_len(d);
+            meter.add(end * 3);
+            if doctype_loads(&d[..end]) {
+                return Some(i);
+            }
+            // The next declaration starts after this one.
+            i += 9 + end;
+            continue;
+        }
+        if xinclude(v, i + 1, meter) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where the declaration whose text (after `<!DOCTYPE`) is `d` ends: at `>` outside quotes
+/// and outside its `[...]` subset.
+fn declaration_len(d: &[u8]) -> usize {
+    let mut quote = 0u8;
+    let mut subset = false;
+    for (k, c) in d.iter().enumerate() {
+        match *c {
+            q @ (b'"' | b'\'') if quote == 0 => quote = q,
+            q if quote != 0 && q == quote => quote = 0,
+            _ if quote != 0 => {}
+            b'[' => subset = true,
+            b']' => subset = false,
+            b'>' if !subset => return k,
+            _ => {}
+        }
+    }
+    d.len()
+}
+
+/// `<xi:include` (any prefix): an element named `include` with a namespace prefix, and an
+/// `href` or `parse` attribute.
+fn xinclude(v: &[u8], name: usize, meter: &mut Meter) -> bool {
+    let e = super::lex::word_end(v, name, b"-.");
+    if e - name > 32 {
+        return false;
+    }
+    if v.get(e) != Some(&b':') || !at(v, e + 1, b"include") {
+        return false;
+    }
+    let rest = &v[(e + 8).min(v.len())..(e + 8 + 256).min(v.len())];
+    meter.add(rest.len() * 2);
+    find(rest, b"href").is_some() || find(rest, b"parse").is_some()
+}
+
+/// A declaration's text after `<!DOCTYPE`: does it load anything?
+fn doctype_loads(d: &[u8]) -> bool {
+    // A parameter-entity reference (`%xxe;`) in an internal subset.
+    let pe_reference = d.iter().enumerate().any(|(k, c)| {
+        *c == b'%'
+            && d.get(k + 1)
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_')
+            && d[k + 1..]
+                .iter()
+                .take(64)
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')))
+                == Some(&b';')
+    });
+    if pe_reference {
+        return true;
+    }
+    let keyword = |w: &[u8]| {
+        (0..d.len()).find(|&k| {
+            at(d, k, w)
+                && (k == 0 || d[k - 1].is_ascii_whitespace())
+                && d.get(k + w.len())
+                    .is_some_and(|c| c.is_ascii_whitespace() || *c == b'"' || *c == b'\'')
+        })
+    };
+    if keyword(b"system").is_some() {
+        return true;
+    }
+    match keyword(b"public") {
+        Some(k) => {
+            let literal = super::lex::skip_spaces(d, k + 6);
+            !at(d, literal + 1, b"-//w3c//dtd ")
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(s: &str) -> bool {
+        detect(s, &mut Meter::default()).is_some()
+    }
+
+    #[test]
+    fn external_entities_parameter_entities_and_xinclude() {
+        for s in [
+            "<?xml version=\"1.0\"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><foo>&xxe;</foo>",
+            "<!DOCTYPE foo SYSTEM \"http://x.example/evil.dtd\"><foo/>",
+            "<!DOCTYPE r PUBLIC \"-//A//B\" \"http://x.example/a.dtd\"><r/>",
+            "<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://x.example/e.dtd\"> %p;]>",
+            "<!doctype r [ %remote; ]>",
+            "<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">",
+            "<foo xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include parse=\"text\" href=\"file:///etc/passwd\"/></foo>",
+            "<x:include href=\"file:///etc/hosts\"/>",
+        ] {
+            assert!(hit(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn documents_without_entities_are_not_xxe() {
+        for s in [
+            "<!DOCTYPE html><html><body>hi</body></html>",
+            "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\"><html/>",
+            "<?xml version=\"1.0\"?><order><id>12</id><note>50% off; the system works</note></order>",
+            "the DOCTYPE says SYSTEM",
+            "<include href=\"a\"/>",
+        ] {
+            assert!(!hit(s), "{s}");
+        }
+    }
+}
