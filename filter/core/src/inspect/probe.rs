@@ -7,8 +7,15 @@
 //! `wp-config.php`) and `vocab::debug_paths` (the debugging and status endpoints frameworks
 //! document: `actuator/env`, `debug/pprof`, `server-status`, `_profiler`). An entry must end
 //! where a path segment or a file name ends (`/.env.local` and `/.git/config` match,
-//! `/.environment` and `/server-statuses` do not).
+//! `/.environment` and `/server-statuses` do not). Also a backup or editor copy of a file
+//! (CRS 920500 and the backup extensions of CRS's `restricted_extensions`): a last segment
+//! ending in `~` after an extension, in [`BACKUP_SUFFIXES`], or a Vim swap file `.name.swp`.
 use super::{files, vocab, Ctx, Meter, Part};
+
+/// What editors and administrators append to a file they copy (lowercase, sorted).
+pub(crate) const BACKUP_SUFFIXES: &[&str] = &[
+    ".backup", ".bak", ".bck", ".old", ".orig", ".sav", ".save", ".swo", ".swp",
+];
 
 /// Every rule needs one of these bytes.
 pub(crate) fn may_match(c: u8) -> bool {
@@ -38,7 +45,24 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             return Some(i);
         }
     }
-    None
+    backup_copy(v)
+}
+
+/// The last segment names a copy of a file: `index.php~`, `wp-config.php.bak`, `.x.swp`.
+fn backup_copy(v: &[u8]) -> Option<usize> {
+    let start = v.iter().rposition(|c| *c == b'/').map_or(0, |p| p + 1);
+    let name = &v[start..];
+    if name.len() > 2 && name.ends_with(b"~") && name[..name.len() - 1].contains(&b'.') {
+        return Some(start);
+    }
+    // A name before the suffix: `.bak` alone is a dotfile, not a copy.
+    let ext_start = name.iter().rposition(|c| *c == b'.')?;
+    let ext = &name[ext_start..];
+    (ext_start > 0
+        && BACKUP_SUFFIXES
+            .iter()
+            .any(|s| ext.eq_ignore_ascii_case(s.as_bytes())))
+    .then_some(start)
 }
 
 /// An entry of `vocab::debug_paths` starting at `v[from]` and ending where a segment or a
@@ -99,6 +123,11 @@ mod tests {
             "/wp-config.php.bak",
             "/static\\..\\.htpasswd",
             "/x;/actuator/env",
+            "/index.php~",
+            "/index.php.old",
+            "/backup.sql.bak",
+            "/.index.php.swp",
+            "/httptrace",
         ] {
             assert!(hit(p), "{p}");
         }
@@ -117,6 +146,9 @@ mod tests {
             "/.well-known/openid-configuration",
             "/static/app.9f8e.js",
             "/users/envy/profile",
+            "/files/~",
+            "/.bak",
+            "/reports/2024.old-format/x",
         ] {
             assert!(!hit(p), "{p}");
         }

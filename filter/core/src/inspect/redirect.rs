@@ -1,26 +1,29 @@
-//! Open redirects: a parameter that names where the browser goes next, given a URL that leaves
-//! the site.
+//! Open redirects: a parameter that names where the browser goes next, given a URL written so
+//! that a browser leaves the site while a server-side check (`starts with /`, `is https://`)
+//! lets it through.
 //!
 //! The value is read as a browser reads a URL (WHATWG URL Standard): leading spaces and
 //! control characters trimmed, tabs and newlines removed, `\` read as `/` after a special
-//! scheme, any number of slashes before the host. It leaves the site when it is
-//! - scheme-relative (`//host`, `/\host`, `\/host`, `///host`) or absolute (`https://host`,
-//!   `https:host`, `https:/\host`), with user info dropped (`https://site@host`), and its host
-//!   is neither the request's host nor a name under the request host's parent domain;
-//! - or a `javascript:`, `vbscript:` or `data:` URL.
+//! scheme, any number of slashes before the host. A hit is
+//! - a scheme-relative URL (`//host`, `/\host`, `\/host`, `///host`);
+//! - an `http(s):` URL whose slashes are not exactly `//` (`https:host`, `https:/\host`,
+//!   `http:///host`), whose authority carries user info or a backslash
+//!   (`https://site@host`), or that had a tab or newline removed before its path;
+//! - a `javascript:`, `vbscript:` or `data:` URL;
 //!
-//! Only parameters named like redirect targets count ([`is_redirect_param`]): elsewhere a URL
-//! is ordinary data.
+//! and for the first two, a host that is neither the request's own nor a name under the
+//! request host's parent domain. A plain `https://host/` is not a hit: OAuth and single sign-on
+//! send exactly that to other sites, and a request alone cannot tell them apart. Only
+//! parameters named like redirect targets count ([`is_redirect_param`]).
 use super::lex::in_sorted;
 use super::{Ctx, Meter};
 
 /// Parameter names that hold a redirect target exactly (lowercase, without `_`, `-`, `.`).
 #[rustfmt::skip]
 const NAMES: &[&str] = &[
-    "backto", "backurl", "cont", "continue", "dest", "destination", "dir", "domain", "forward",
-    "go", "goto", "image", "imageurl", "jump", "jumpto", "link", "location", "next", "nexturl",
-    "out", "page", "path", "r", "referrer", "relaystate", "rurl", "site", "target", "to", "u", "uri", "url",
-    "view",
+    "backto", "backurl", "cont", "continue", "dest", "destination", "forward", "go", "goto",
+    "jump", "jumpto", "next", "nexturl", "out", "r", "relaystate", "rurl", "target", "to", "u",
+    "uri", "url", "view",
 ];
 
 /// Words that make any parameter name a redirect target: `redirect_uri`, `returnTo`,
@@ -73,14 +76,24 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let lead = raw.iter().position(|c| *c > b' ').unwrap_or(raw.len());
     let mut u = [0u8; 256];
     let mut n = 0;
+    // Where the first tab or newline was removed (a browser ignores it; a URL has none).
+    let mut removed_at = None;
     for c in raw[lead..].iter().take(u.len() + 64) {
-        if !matches!(c, b'\t' | b'\n' | b'\r') && n < u.len() {
+        if matches!(c, b'\t' | b'\n' | b'\r') {
+            removed_at.get_or_insert(n);
+        } else if n < u.len() {
             u[n] = c.to_ascii_lowercase();
             n += 1;
         }
     }
     let u = &u[..n];
-    let after_scheme = match scheme_end(u) {
+    let slashes = |from: usize| {
+        u[from..]
+            .iter()
+            .take_while(|c| matches!(c, b'/' | b'\\'))
+            .count()
+    };
+    let (host_start, mut evasive) = match scheme_end(u) {
         Some(e) => {
             let scheme = &u[..e];
             if matches!(scheme, b"javascript" | b"vbscript" | b"data") {
@@ -89,36 +102,32 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
             if !matches!(scheme, b"http" | b"https") {
                 return None;
             }
-            e + 1
+            let k = slashes(e + 1);
+            (e + 1 + k, u.get(e + 1..e + 3) != Some(b"//") || k != 2)
         }
-        None => {
-            // Scheme-relative: at least two slashes (either way round).
-            if u.iter().take_while(|c| matches!(c, b'/' | b'\\')).count() < 2 {
-                return None;
-            }
-            0
-        }
+        // Scheme-relative: two or more slashes, either way round.
+        None if slashes(0) >= 2 => (slashes(0), true),
+        None => return None,
     };
-    let host_start = after_scheme
-        + u[after_scheme..]
-            .iter()
-            .take_while(|c| matches!(c, b'/' | b'\\'))
-            .count();
     let authority_end = u[host_start..]
         .iter()
-        .position(|c| matches!(c, b'/' | b'\\' | b'?' | b'#'))
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
         .map_or(u.len(), |p| host_start + p);
     let authority = &u[host_start..authority_end];
+    evasive |= authority.contains(&b'@')
+        || authority.contains(&b'\\')
+        || removed_at.is_some_and(|at| at <= authority_end);
     let host = match authority.iter().rposition(|c| *c == b'@') {
         Some(at) => &authority[at + 1..],
         None => authority,
     };
+    let host = host.split(|c| *c == b'\\').next().unwrap_or(host);
     let host = match host.iter().position(|c| *c == b':') {
         Some(colon) if !host.starts_with(b"[") => &host[..colon],
         _ => host,
     };
     let host = host.strip_suffix(b".").unwrap_or(host);
-    (!host.is_empty() && !same_site(host, ctx.host.as_bytes())).then_some(lead)
+    (evasive && !host.is_empty() && !same_site(host, ctx.host.as_bytes())).then_some(lead)
 }
 
 /// `https:` and the like: letters, then letters, digits, `+`, `-`, `.` up to a `:`.
@@ -171,14 +180,18 @@ mod tests {
         for (name, s) in [
             ("next", "//evil.example"),
             ("url", "/\\evil.example"),
-            ("redirect_uri", "https://evil.example/cb"),
+            ("redirect_uri", "https:\\\\evil.example/cb"),
             ("returnTo", "https:evil.example"),
             ("return_url", "https:/\\evil.example"),
             ("continue", "\thttps://api.shop.example@evil.example/"),
             ("goto", "/\t/evil.example"),
             ("RelayState", "///evil.example/%2e%2e"),
             ("dest", "javascript:alert(1)"),
-            ("success_url", "HTTPS://EVIL.EXAMPLE:8443"),
+            ("success_url", "HTTPS:///EVIL.EXAMPLE:8443"),
+            (
+                "url",
+                "http://%0aevil.example".replace("%0a", "\n").as_str(),
+            ),
         ] {
             assert!(hit(name, s), "{name}={s}");
         }
@@ -194,6 +207,9 @@ mod tests {
             ("q", "//evil.example"),
             ("comment", "https://evil.example"),
             ("next", "mailto:a@b.example"),
+            ("redirect_uri", "https://app.partner.example/oidc/callback"),
+            ("link", "//cdn.other.example/a.png"),
+            ("next", "//www.shop.example/a"),
             ("url", "shop.example/x"),
         ] {
             assert!(!hit(name, s), "{name}={s}");

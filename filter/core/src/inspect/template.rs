@@ -113,13 +113,14 @@ fn opening(v: &[u8], i: usize) -> Option<Open> {
             strong: true,
         }),
         (b'<', b'%') => open(2, b"%>"),
-        (b'<', b'#') => {
+        // `<#assign`, and `[#assign` in Freemarker's square-bracket syntax.
+        (b'<' | b'[', b'#') => {
             let e = super::lex::word_end(v, i + 2, b"");
             let mut buf = [0u8; 32];
             let word = lower(&v[i + 2..e], &mut buf)?;
             let ends = v
                 .get(e)
-                .is_none_or(|c| matches!(c, b' ' | b'>' | b'\t' | b'\n' | b'/'));
+                .is_none_or(|c| matches!(c, b' ' | b'>' | b']' | b'\t' | b'\n' | b'/'));
             (ends && in_sorted(word, FREEMARKER)).then_some(Open {
                 len: 2,
                 close: b"",
@@ -262,6 +263,7 @@ mod tests {
             "{$smarty.version}",
             "%{#_memberAccess['allowStaticMethodAccess']=true}",
             "{% debug %}{{ lipsum.__globals__ }}",
+            "[#assign ex = 'freemarker.template.utility.Execute'?new()]",
         ] {
             assert!(hit(s), "{s}");
         }
