@@ -8,13 +8,21 @@
 //! document: `actuator/env`, `debug/pprof`, `server-status`, `_profiler`). An entry must end
 //! where a path segment or a file name ends (`/.env.local` and `/.git/config` match,
 //! `/.environment` and `/server-statuses` do not). Also a backup or editor copy of a file
-//! (CRS 920500 and the backup extensions of CRS's `restricted_extensions`): a last segment
-//! ending in `~` after an extension, in [`BACKUP_SUFFIXES`], or a Vim swap file `.name.swp`.
+//! (CRS 920500): a last segment ending in `~` after an extension, and a file of
+//! [`RESTRICTED_SUFFIXES`], the extensions of CRS's `restricted_extensions` (rule 920440) that
+//! name copies, data stores, credentials and server configuration.
 use super::{files, vocab, Ctx, Meter, Part};
 
-/// What editors and administrators append to a file they copy (lowercase, sorted).
-pub(crate) const BACKUP_SUFFIXES: &[&str] = &[
-    ".backup", ".bak", ".bck", ".old", ".orig", ".sav", ".save", ".swo", ".swp",
+/// File extensions of CRS's default `tx.restricted_extensions` (CRS 3.3, rule 901164) that
+/// name copies (`.bak`, `.old`, `.swp`, `.backup`, with `.bck`, `.orig`, `.sav`, `.save`,
+/// `.swo` of the same kind), data stores and credentials (`.mdb`, `.dbf`, `.rdb`, `.sql`,
+/// `.pwd`, `.pass`) and server configuration (`.conf`, `.cfg`, `.config`, `.ini`, `.inc`).
+/// Left out are the list's extensions real sites serve to browsers and API clients: `.axd`
+/// (ASP.NET's script handlers), `.com`, `.xsd`, `.log`, `.dat`, `.db`, `.key`, `.cer`, `.dll`,
+/// source files (`.cs`, `.vb`).
+pub(crate) const RESTRICTED_SUFFIXES: &[&str] = &[
+    ".backup", ".bak", ".bck", ".cfg", ".conf", ".config", ".dbf", ".inc", ".ini", ".mdb", ".old",
+    ".orig", ".pass", ".pwd", ".rdb", ".sav", ".save", ".sql", ".swo", ".swp",
 ];
 
 /// Every rule needs one of these bytes.
@@ -59,7 +67,7 @@ fn backup_copy(v: &[u8]) -> Option<usize> {
     let ext_start = name.iter().rposition(|c| *c == b'.')?;
     let ext = &name[ext_start..];
     (ext_start > 0
-        && BACKUP_SUFFIXES
+        && RESTRICTED_SUFFIXES
             .iter()
             .any(|s| ext.eq_ignore_ascii_case(s.as_bytes())))
     .then_some(start)
@@ -128,6 +136,8 @@ mod tests {
             "/backup.sql.bak",
             "/.index.php.swp",
             "/httptrace",
+            "/admin.mdb",
+            "/etc/slapd.conf",
         ] {
             assert!(hit(p), "{p}");
         }

@@ -9,7 +9,11 @@
 //! - an `http(s):` URL whose slashes are not exactly `//` (`https:host`, `https:/\host`,
 //!   `http:///host`), whose authority carries user info or a backslash
 //!   (`https://site@host`), or that had a tab or newline removed before its path;
-//! - a `javascript:`, `vbscript:` or `data:` URL;
+//! - an `http(s):` URL or scheme-relative one whose host is an IPv4 address spelled as no
+//!   browser user writes it (`0xd83ad6ce`, `3627734734`, `0330.072.0326.0316`) or an IPv6
+//!   literal carrying an IPv4 address (`[::ffff:216.58.214.206]`);
+//! - a `javascript:`, `vbscript:` or `data:` URL, also with spaces or controls inside the
+//!   scheme (`java%0d%0ascript:`);
 //!
 //! and for the first two, a host that is neither the request's own nor a name under the
 //! request host's parent domain. A plain `https://host/` is not a hit: OAuth and single sign-on
@@ -87,6 +91,19 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         }
     }
     let u = &u[..n];
+    // The decoder turns controls into spaces: a script scheme is read without them.
+    let mut compact = [0u8; 16];
+    let mut c = 0;
+    for b in u.iter().filter(|b| **b != b' ').take(compact.len()) {
+        compact[c] = *b;
+        c += 1;
+    }
+    if [&b"javascript:"[..], b"vbscript:", b"data:"]
+        .iter()
+        .any(|s| compact[..c].starts_with(s))
+    {
+        return Some(lead);
+    }
     let slashes = |from: usize| {
         u[from..]
             .iter()
@@ -127,7 +144,24 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         _ => host,
     };
     let host = host.strip_suffix(b".").unwrap_or(host);
+    evasive |= obfuscated_ip(host);
     (evasive && !host.is_empty() && !same_site(host, ctx.host.as_bytes())).then_some(lead)
+}
+
+/// An IPv4 host not in plain dotted decimal (`parse_v4` reads every spelling a resolver
+/// accepts), or an IPv6 literal with an embedded IPv4 address.
+fn obfuscated_ip(host: &[u8]) -> bool {
+    if host.starts_with(b"[") {
+        return host.contains(&b'.');
+    }
+    let dotted_decimal = host.split(|c| *c == b'.').count() == 4
+        && host.split(|c| *c == b'.').all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.iter().all(u8::is_ascii_digit)
+                && (p.len() == 1 || p[0] != b'0')
+        });
+    !dotted_decimal && super::ssrf::parse_v4(host).is_some()
 }
 
 /// `https:` and the like: letters, then letters, digits, `+`, `-`, `.` up to a `:`.
@@ -210,6 +244,8 @@ mod tests {
             ("redirect_uri", "https://app.partner.example/oidc/callback"),
             ("link", "//cdn.other.example/a.png"),
             ("next", "//www.shop.example/a"),
+            ("next", "http://203.0.113.7/a"),
+            ("next", "https://[2001:db8::1]/a"),
             ("url", "shop.example/x"),
         ] {
             assert!(!hit(name, s), "{name}={s}");

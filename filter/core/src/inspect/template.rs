@@ -14,17 +14,19 @@ use super::lex::{in_sorted, is_word, lower};
 use super::Meter;
 
 /// What payloads reach for inside an expression, lowercase and sorted: the Python, Java,
-/// Ruby and PHP calls that run commands or load classes, and the engines' own objects that
+/// Ruby, Node and PHP calls that run commands or load classes and the attributes that walk
+/// from a value to them (`mro`, `subclasses`, `attr`), and the engines' own objects that
 /// expose the configuration or the interpreter (Jinja2's `config`, `self`, `lipsum`,
-/// `cycler`, `joiner`, `namespace`; Twig's `_self`; Smarty's `smarty`; Freemarker's
-/// `Execute`, `ObjectConstructor`; OGNL's `#_memberAccess`).
+/// `cycler`, `joiner`, `namespace`; Twig's `_self`, `dump`; Smarty's `smarty`; Freemarker's
+/// `Execute`, `ObjectConstructor`; OGNL's `#_memberAccess`; Node's `mainModule`).
 #[rustfmt::skip]
 pub(crate) const OBJECTS: &[&str] = &[
-    "_memberaccess", "_self", "application", "builtins", "config", "cycler", "eval", "exec",
-    "execute", "forname", "freemarker", "get_flashed_messages", "getclass", "getclassloader",
-    "getenv", "getruntime", "globals", "import", "joiner", "jsonutil", "lipsum", "namespace",
+    "_memberaccess", "_self", "application", "attr", "builtins", "child_process", "config",
+    "cycler", "dump", "eval", "exec", "execsync", "execute", "forname", "freemarker",
+    "get_flashed_messages", "getclass", "getclassloader", "getenv", "getruntime", "globals",
+    "import", "joiner", "jsonutil", "lipsum", "mainmodule", "mro", "namespace",
     "objectconstructor", "popen", "processbuilder", "runtime", "self", "smarty", "spawn",
-    "subprocess", "system", "url_for",
+    "subclasses", "subprocess", "system", "url_for",
 ];
 
 /// Freemarker's directives (`<#assign`, `<#list`): no HTML or XML markup starts `<#`.
@@ -152,6 +154,7 @@ fn opening(v: &[u8], i: usize) -> Option<Open> {
         (b'[', b'(') => open(2, b")]"),
         _ => None,
     }
+    .or_else(|| single_brace(v, i))
     .or_else(|| {
         // `${`, `*{`, `~{`, `%{`, `$!{` end at the brace that closes them.
         let prefix = i.checked_sub(1).map(|p| v[p]);
@@ -160,6 +163,40 @@ fn opening(v: &[u8], i: usize) -> Option<Open> {
             close: b"}",
             strong: false,
         })
+    })
+}
+
+/// Single-brace engines (Smarty, Latte, Dust, Tornado's `{#..}`): `{7*7}`, `{#7*7}`,
+/// `{@7*7}`, `{=7*7}`, `{system("id")}`. JSON and code braces hold these too rarely to
+/// matter, so the inside must be only arithmetic, or start with a call of [`OBJECTS`]; it is
+/// read here and the opening is strong when it qualifies.
+fn single_brace(v: &[u8], i: usize) -> Option<Open> {
+    if v[i] != b'{'
+        || i.checked_sub(1)
+            .is_some_and(|p| matches!(v[p], b'$' | b'*' | b'~' | b'%' | b'!' | b'{'))
+    {
+        return None;
+    }
+    let from = i + 1 + usize::from(matches!(v.get(i + 1), Some(b'#' | b'@' | b'=')));
+    let close = v[from..].iter().take(64).position(|c| *c == b'}')? + from;
+    let inner = &v[from..close];
+    let arithmetic_only = !inner.is_empty()
+        && inner
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'*' | b'+' | b'-' | b'/' | b' '))
+        && inner
+            .iter()
+            .enumerate()
+            .any(|(k, c)| matches!(c, b'*' | b'+' | b'/') && arithmetic(inner, k));
+    let e = super::lex::word_end(inner, 0, b"");
+    let mut buf = [0u8; 32];
+    let call = e > 0
+        && inner.get(e) == Some(&b'(')
+        && lower(&inner[..e], &mut buf).is_some_and(|w| in_sorted(w, OBJECTS));
+    (arithmetic_only || call).then_some(Open {
+        len: 1,
+        close: b"",
+        strong: true,
     })
 }
 
@@ -264,6 +301,11 @@ mod tests {
             "%{#_memberAccess['allowStaticMethodAccess']=true}",
             "{% debug %}{{ lipsum.__globals__ }}",
             "[#assign ex = 'freemarker.template.utility.Execute'?new()]",
+            "{7771*9885}",
+            "x}zj{#7491*4885}zj",
+            "{system(\"id\")}",
+            "{{ [].class.base.subclasses() }}",
+            "{{request|attr([\"__\",\"class\",\"__\"]|join)}}",
         ] {
             assert!(hit(s), "{s}");
         }
@@ -281,6 +323,9 @@ mod tests {
             "@(name) mentioned you",
             "<p>50% off</p>",
             "{\"a\": {\"b\": 1}}",
+            "{\"range\": {1-2}}",
+            "if (x) {return 1}",
+            "{2024-01-01}",
         ] {
             assert!(!hit(s), "{s}");
         }

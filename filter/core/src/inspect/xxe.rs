@@ -85,6 +85,10 @@ fn xinclude(v: &[u8], name: usize, meter: &mut Meter) -> bool {
 
 /// A declaration's text after `<!DOCTYPE`: does it load anything?
 fn doctype_loads(d: &[u8]) -> bool {
+    // An entity declared in the internal subset (`[<!ENTITY x "..">]`).
+    if find(d, b"<!entity").is_some() {
+        return true;
+    }
     // A parameter-entity reference (`%xxe;`) in an internal subset.
     let pe_reference = d.iter().enumerate().any(|(k, c)| {
         *c == b'%'
@@ -135,6 +139,7 @@ mod tests {
             "<!DOCTYPE r PUBLIC \"-//A//B\" \"http://x.example/a.dtd\"><r/>",
             "<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://x.example/e.dtd\"> %p;]>",
             "<!doctype r [ %remote; ]>",
+            "<!DOCTYPE r [<!ENTITY e \"Doe\"> ]><r>&e;</r>",
             "<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">",
             "<foo xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include parse=\"text\" href=\"file:///etc/passwd\"/></foo>",
             "<x:include href=\"file:///etc/hosts\"/>",
