@@ -255,6 +255,14 @@ fn enumeration_is_flagged_at_the_distinct_count_and_blocks_when_configured() {
         ),
         ("ParamEnumeration", "AGGREGATED", "/orders/INTEGER", Some(5))
     );
+    // Four of the five objects were read (2XX): the enumeration worked.
+    assert_eq!(event.response_status, Some(404));
+    let statuses = event.response_statuses.clone().unwrap_or_default();
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        [("2XX".to_string(), 4), ("4XX".to_string(), 1)]
+    );
+    assert_eq!(event.successful_exploit, Some(true));
     assert_eq!(engine.check_blocked(T0 + 7, &actor), Some(429));
     assert_eq!(engine.check_blocked(T0 + 6 + 30_000, &actor), None);
 }
@@ -413,4 +421,62 @@ fn a_delta_counts_the_same_with_and_without_a_reorder_window() {
     // No counting rule here: neither response is matched.
     assert_eq!(matched, Some(0));
     assert_eq!(counters(300), direct);
+}
+
+/// An enumeration is a successful exploit when most of its distinct objects were answered 2XX:
+/// 3 of 5 is, 2 of 5 is not.
+#[test]
+fn an_enumeration_answered_mostly_2xx_is_a_successful_exploit() {
+    let cfg = config(r#"{"id": "ParamEnumeration", "distinct": 5, "window_secs": 60}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    for (read, want) in [(2u64, false), (3, true)] {
+        let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+        let mut events = Vec::new();
+        for id in 1..=5u64 {
+            let status = if id <= read { 200 } else { 403 };
+            let path = format!("/orders/{id}");
+            events.extend(request(
+                &mut engine,
+                &inspector,
+                T0 + id,
+                "198.51.100.1:9",
+                &path,
+                &[],
+                status,
+            ));
+        }
+        assert_eq!(events.len(), 1, "{read} read");
+        let e = &events[0].event;
+        assert_eq!(e.successful_exploit, Some(want), "{read} of 5 read");
+        let statuses = e.response_statuses.clone().unwrap_or_default();
+        assert_eq!(statuses.get("2XX").copied(), Some(read));
+        assert_eq!(statuses.get("4XX").copied(), Some(5 - read));
+        // In the payload under Akto's name.
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(json["successfulExploit"], want);
+        assert_eq!(json["responseStatuses"]["2XX"], read);
+    }
+}
+
+/// A payload match carries the status its request got; without reading the response it is
+/// never called successful.
+#[test]
+fn a_payload_event_carries_its_response_status() {
+    let cfg = config(r#"{"id": "SQLInjection"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let flagged = request(
+        &mut engine,
+        &inspector,
+        T0,
+        "198.51.100.1:9",
+        "/orders?id=1%27%20OR%201%3D1--",
+        &[],
+        200,
+    );
+    assert_eq!(flagged.len(), 1);
+    let e = &flagged[0].event;
+    assert_eq!(e.response_status, Some(200));
+    assert_eq!(e.successful_exploit, Some(false));
+    assert_eq!(e.response_statuses, None);
 }

@@ -32,12 +32,21 @@ struct RuleState {
     times: VecDeque<u64>,
 }
 
+/// One distinct path-parameter value an actor requested: its hash, when it was last requested
+/// and the status that request got.
+#[derive(Debug, Clone, Copy)]
+struct Requested {
+    value: u64,
+    last_ms: u64,
+    status: u16,
+}
+
 /// Bytes a key costs beyond its own heap: the map slot and the state.
 const KEY_OVERHEAD: usize = 96;
 
 pub(crate) struct Tracker {
     rules: HashMap<(ActorKey, usize), RuleState, SeededState>,
-    values: HashMap<(ActorKey, u64), Vec<(u64, u64)>, SeededState>,
+    values: HashMap<(ActorKey, u64), Vec<Requested>, SeededState>,
     max_bytes: usize,
     bytes: usize,
     pub evicted: u64,
@@ -141,6 +150,7 @@ impl Tracker {
 
     /// One request of `actor` for the API `api` (a hash of method and template) with the
     /// path-parameter values hashed to `value`, for the enumeration rule `rule` (index `index`).
+    #[allow(clippy::too_many_arguments)]
     pub fn enumerate(
         &mut self,
         index: usize,
@@ -148,6 +158,7 @@ impl Tracker {
         actor: &ActorKey,
         api: u64,
         value: u64,
+        status: u16,
         ts_ms: u64,
     ) -> Outcome {
         let key = (actor.clone(), api);
@@ -163,21 +174,30 @@ impl Tracker {
         };
         let before = values.capacity();
         let lower = ts_ms.saturating_sub(rule.window_secs.saturating_mul(1000));
-        values.retain(|(_, last)| *last > lower);
-        match values.iter_mut().find(|(v, _)| *v == value) {
-            Some(entry) => entry.1 = entry.1.max(ts_ms),
+        values.retain(|r| r.last_ms > lower);
+        match values.iter_mut().find(|r| r.value == value) {
+            Some(entry) => {
+                if ts_ms >= entry.last_ms {
+                    entry.status = status;
+                }
+                entry.last_ms = entry.last_ms.max(ts_ms);
+            }
             None => {
                 if values.len() >= rule.distinct as usize {
                     // At the threshold already: the oldest value makes room.
-                    if let Some(oldest) = (0..values.len()).min_by_key(|&i| values[i].1) {
+                    if let Some(oldest) = (0..values.len()).min_by_key(|&i| values[i].last_ms) {
                         values.swap_remove(oldest);
                     }
                 }
-                values.push((value, ts_ms));
+                values.push(Requested {
+                    value,
+                    last_ms: ts_ms,
+                    status,
+                });
             }
         }
         let distinct = values.len() as u64;
-        self.bytes += values.capacity().saturating_sub(before) * size_of::<(u64, u64)>();
+        self.bytes += values.capacity().saturating_sub(before) * size_of::<Requested>();
         if distinct < u64::from(rule.distinct) {
             return Outcome::Counted;
         }
@@ -189,6 +209,19 @@ impl Tracker {
             return Outcome::Untracked;
         };
         raise_or_suppress(state, rule, ts_ms, |_| distinct)
+    }
+}
+
+impl Tracker {
+    /// The distinct values `actor` requested of `api` within the window, by the class of the
+    /// status their latest request got (index 1 for 1XX .. 5 for 5XX).
+    pub fn enumerated_classes(&self, actor: &ActorKey, api: u64) -> [u64; 6] {
+        let mut classes = [0u64; 6];
+        let key = (actor.clone(), api);
+        for r in self.values.get(&key).into_iter().flatten() {
+            classes[usize::from(r.status / 100).min(5)] += 1;
+        }
+        classes
     }
 }
 
@@ -215,7 +248,7 @@ fn state_bytes(actor: &ActorKey, times: usize) -> usize {
 }
 
 fn value_bytes(actor: &ActorKey, values: usize) -> usize {
-    KEY_OVERHEAD + actor.heap_bytes() + values * size_of::<(u64, u64)>()
+    KEY_OVERHEAD + actor.heap_bytes() + values * size_of::<Requested>()
 }
 
 #[cfg(test)]
@@ -284,35 +317,47 @@ mod tests {
         rule.window_secs = 60;
         for v in 0..4 {
             assert_eq!(
-                t.enumerate(0, &rule, &actor(1), 7, v, T0 + v),
+                t.enumerate(
+                    0,
+                    &rule,
+                    &actor(1),
+                    7,
+                    v,
+                    if v < 2 { 200 } else { 404 },
+                    T0 + v
+                ),
                 Outcome::Counted
             );
         }
         // Repeats are not distinct.
         assert_eq!(
-            t.enumerate(0, &rule, &actor(1), 7, 3, T0 + 10),
+            t.enumerate(0, &rule, &actor(1), 7, 3, 404, T0 + 10),
             Outcome::Counted
         );
         // Another API is counted apart.
         assert_eq!(
-            t.enumerate(0, &rule, &actor(1), 8, 99, T0 + 10),
+            t.enumerate(0, &rule, &actor(1), 8, 99, 404, T0 + 10),
             Outcome::Counted
         );
         assert_eq!(
-            t.enumerate(0, &rule, &actor(1), 7, 4, T0 + 11),
+            t.enumerate(0, &rule, &actor(1), 7, 4, 404, T0 + 11),
             Outcome::Raise { count: 5 }
         );
         assert_eq!(
-            t.enumerate(0, &rule, &actor(1), 7, 5, T0 + 12),
+            t.enumerate(0, &rule, &actor(1), 7, 5, 404, T0 + 12),
             Outcome::Suppressed
         );
+        // Values 0 and 1 were answered 200, 2 to 5 404; 0, the oldest, made room for 5.
+        assert_eq!(t.enumerated_classes(&actor(1), 7), [0, 0, 1, 0, 4, 0]);
+        assert_eq!(t.enumerated_classes(&actor(1), 8), [0, 0, 0, 0, 1, 0]);
+        assert_eq!(t.enumerated_classes(&actor(2), 7), [0; 6]);
         // Values older than the window no longer count.
         let mut fresh = Tracker::new(SeededState::new(1), 1 << 20);
         for v in 0..4 {
-            fresh.enumerate(0, &rule, &actor(1), 7, v, T0);
+            fresh.enumerate(0, &rule, &actor(1), 7, v, 404, T0);
         }
         assert_eq!(
-            fresh.enumerate(0, &rule, &actor(1), 7, 9, T0 + 60_000),
+            fresh.enumerate(0, &rule, &actor(1), 7, 9, 404, T0 + 60_000),
             Outcome::Counted
         );
     }

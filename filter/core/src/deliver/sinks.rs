@@ -218,6 +218,9 @@ mod tests {
             host: None,
             ref_id: Some(format!("ref-{n}")),
             count: Some(10),
+            response_status: Some(200),
+            response_statuses: None,
+            successful_exploit: Some(false),
         }
     }
 

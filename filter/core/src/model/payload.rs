@@ -51,6 +51,28 @@ pub struct MaliciousEvent {
     /// Responses counted in the window when the event was raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The status of the response to the latest request behind the event (the one `url` and
+    /// `method` name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+    /// The requests behind the event by their responses' status class (`{"2XX": 4, "4XX": 1}`),
+    /// where it is known exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_statuses: Option<std::collections::BTreeMap<String, u64>>,
+    /// Akto's `successfulExploit`: the responses show that the attack worked (an enumeration
+    /// answered mostly 2XX: objects really read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successful_exploit: Option<bool>,
+}
+
+/// `{"2XX": n, ...}` of the classes counted in `classes` (index 1 for 1XX .. 5 for 5XX).
+pub(crate) fn status_classes(classes: &[u64; 6]) -> std::collections::BTreeMap<String, u64> {
+    classes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| (format!("{}XX", c.max(1)), *n))
+        .collect()
 }
 
 impl crate::base::memory::HeapSize for MaliciousEvent {
@@ -79,6 +101,8 @@ impl crate::base::memory::HeapSize for MaliciousEvent {
                 .iter()
                 .map(|s| s.orig.capacity())
                 .sum::<usize>()
+            // A map node per class: its key and count, and the tree's bookkeeping.
+            + self.response_statuses.as_ref().map_or(0, |m| m.len() * 64)
     }
 }
 

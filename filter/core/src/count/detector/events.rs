@@ -36,7 +36,30 @@ pub(crate) fn counting_event(
         host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
         ref_id: Some(ref_id),
         count: Some(count),
+        response_status: Some(rec.status),
+        // Every counted response has one of the rule's statuses: one class when they share it.
+        response_statuses: single_class(rule).map(|class| {
+            let mut classes = [0u64; 6];
+            classes[class] = count;
+            crate::model::payload::status_classes(&classes)
+        }),
+        successful_exploit: Some(false),
     }
+}
+
+/// The status class (1 to 5) of all of a rule's statuses, if they share one.
+fn single_class(rule: &Rule) -> Option<usize> {
+    let mut class = None;
+    for status in 100..=599u16 {
+        if rule.statuses.contains(status) {
+            let c = usize::from(status / 100);
+            if class.is_some_and(|k| k != c) {
+                return None;
+            }
+            class = Some(c);
+        }
+    }
+    class
 }
 
 /// The latest samples counted by `rule` within its window ending at `at_ms`, oldest first.
@@ -49,4 +72,23 @@ pub(crate) fn samples_for(rule: &Rule, ring: &VecDeque<Sample>, at_ms: u64) -> V
             ts: i64::try_from(s.ts_ms / 1000).unwrap_or(i64::MAX),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_rule_within_one_status_class_names_it() {
+        let cfg = Config::from_json_str(
+            r#"{"rules": [{"id": "A", "statuses": ["400-499"]}, {"id": "B", "statuses": [401, 403]},
+                {"id": "C", "statuses": [401, 503]}, {"id": "D", "statuses": ["5xx"]}],
+                "webhook": {"url": "http://127.0.0.1/"}}"#,
+        )
+        .unwrap();
+        let classes: Vec<Option<usize>> = cfg.rules.iter().map(single_class).collect();
+        assert_eq!(classes, [Some(4), Some(4), None, Some(5)]);
+    }
 }

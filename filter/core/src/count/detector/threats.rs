@@ -84,8 +84,10 @@ impl Detector {
             if let Some((api, value)) = parameter_values(rec.path) {
                 let api_key = self.api_hasher.hash_one((rec.method, api.as_str()));
                 let value_key = self.api_hasher.hash_one(value.as_str());
-                let outcome =
-                    tracker.enumerate(index, rule, &rec.actor, api_key, value_key, rec.ts_ms);
+                let outcome = tracker.enumerate(
+                    index, rule, &rec.actor, api_key, value_key, rec.status, rec.ts_ms,
+                );
+                let classes = tracker.enumerated_classes(&rec.actor, api_key);
                 let flagged = matches!(outcome, Outcome::Raise { .. } | Outcome::Suppressed);
                 if flagged {
                     self.counts.count_threat(rule.id, ThreatCount::Matched);
@@ -99,7 +101,15 @@ impl Detector {
                     );
                 }
                 let sample = |d: &Detector| d.threat_sample(rec, None, "", "");
+                let detections = out.len();
                 self.settle(outcome, index, rule, rec, &api, "AGGREGATED", sample, out);
+                // The objects were really read when most distinct values were answered 2XX.
+                if let Some(d) = out.get_mut(detections..).and_then(|d| d.first_mut()) {
+                    let distinct: u64 = classes.iter().sum();
+                    d.event.response_statuses =
+                        Some(crate::model::payload::status_classes(&classes));
+                    d.event.successful_exploit = Some(classes[2] * 2 > distinct);
+                }
             }
         }
     }
@@ -210,6 +220,10 @@ impl Detector {
             host: (!rec.host.is_empty()).then(|| rec.host.to_string()),
             ref_id: Some(format!("{:016x}-{}", self.instance, self.event_seq)),
             count: Some(count),
+            response_status: Some(rec.status),
+            response_statuses: None,
+            // A payload's effect shows only in the response body, which is not read yet.
+            successful_exploit: Some(false),
         }
     }
 }

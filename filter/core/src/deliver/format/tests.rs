@@ -36,6 +36,9 @@ fn event(filter_id: &str, event_type: &str, url: &str) -> Box<MaliciousEvent> {
         host: Some("api.example.com".into()),
         ref_id: Some("ref-1".into()),
         count: Some(5),
+        response_status: Some(200),
+        response_statuses: None,
+        successful_exploit: Some(false),
     })
 }
 
