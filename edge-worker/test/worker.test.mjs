@@ -197,3 +197,42 @@ test("/metrics: the shards' counters next to the hub's, on the Worker behind a b
     await plain.mf.dispose();
   }
 });
+
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+const hs256 = (claims, secret) => {
+  const signed = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+  return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
+};
+
+test("a verified JWT subject is the actor across addresses; a token under another key is not", async () => {
+  const secret = "jwt-secret-0123456789abcdef-0123456789";
+  const w = await start(makeConfig([{ id: "4XX_FILTER", threshold: 3, window_secs: 60 }], {}, {
+    actor: { sources: ["jwt:sub", "cf-connecting-ip"], jwt_hs256_secret: secret },
+  }));
+  try {
+    const auth = (claims, key = secret) => ({ headers: { authorization: `Bearer ${hs256(claims, key)}` } });
+    const forged = auth({ sub: "alice" }, "another-secret-0123456789abcdef-0123");
+    // Two failures each: Alice from two addresses, Bob, and Alice's claims under another key
+    // (counted for the address it came from).
+    await w.send("/scan/1", "203.0.113.1", auth({ sub: "alice" }));
+    await w.send("/scan/2", "203.0.113.2", auth({ sub: "alice" }));
+    await w.send("/scan/3", "203.0.113.3", auth({ sub: "bob" }));
+    await w.send("/scan/4", "203.0.113.3", auth({ sub: "bob" }));
+    await w.send("/scan/5", "203.0.113.9", forged);
+    await w.send("/scan/6", "203.0.113.9", forged);
+    await waitFor(async () => (await metrics(w.mf)).matched === 6, "six counted responses");
+    assert.equal(events(w.posts).length, 0);
+    // Alice's third, from a third address: one event for her subject.
+    await w.send("/scan/7", "203.0.113.4", auth({ sub: "alice" }));
+    const evs = await waitFor(() => events(w.posts).length > 0 && events(w.posts), "Alice's event");
+    assert.equal(evs.length, 1);
+    const e = evs[0];
+    assert.deepEqual(
+      [e.actor, e.ip, e.responseStatus, e.responseStatuses, e.successfulExploit],
+      ["jwt:sub:alice", "203.0.113.4", 404, { "4XX": 3 }, false],
+    );
+    assert.ok(!w.posts.some((p) => p.body.includes("Bearer")), "no token leaves the Worker");
+  } finally {
+    await w.mf.dispose();
+  }
+});
