@@ -17,7 +17,7 @@
 #![cfg(feature = "inspect")]
 #![cfg(not(target_arch = "wasm32"))]
 
-use actorwatch_core::inspect::{inspect, Attack, Hit, Part, Request, Scope};
+use actorwatch_core::inspect::{inspect_with, Attack, Hit, Part, Request, Scope, Settings};
 use actorwatch_core::Inspection;
 use actorwatch_core::Inspector;
 use actorwatch_core::{Config, Engine, Observation};
@@ -76,6 +76,10 @@ fn base_headers() -> BTreeMap<String, String> {
 }
 
 fn detect(r: &Req) -> Vec<Hit> {
+    detect_with(r, &Settings::default())
+}
+
+fn detect_with(r: &Req, settings: &Settings) -> Vec<Hit> {
     let req = Request {
         method: &r.method,
         path: &r.path,
@@ -83,7 +87,7 @@ fn detect(r: &Req) -> Vec<Hit> {
         body: r.body.as_bytes(),
     };
     let mut hits = Vec::new();
-    inspect(&req, &Scope::defaults(), &mut hits);
+    inspect_with(&req, &Scope::defaults(), settings, &mut hits);
     hits
 }
 
@@ -800,6 +804,8 @@ fn scorecard() {
         attacks_path.display()
     );
     let mut by_variant: BTreeMap<(Attack, Variant), Halves> = BTreeMap::new();
+    // OpenRedirect once more with `allowed_hosts` set to the site alone (query placement).
+    let mut redirect_allowed = Halves::default();
     let mut side_by_side: BTreeMap<Attack, SideBySide> = BTreeMap::new();
     let mut benign_libinjection = Tally::default();
     for v in read_jsonl(&attacks_path) {
@@ -820,6 +826,15 @@ fn scorecard() {
                 continue;
             };
             let hit = detect(&r).iter().any(|x| x.attack == class);
+            if variant == Variant::Query && class == Attack::OpenRedirect {
+                let settings = Settings {
+                    redirect_hosts: Some(&[]),
+                };
+                redirect_allowed.add(
+                    h,
+                    detect_with(&r, &settings).iter().any(|x| x.attack == class),
+                );
+            }
             if variant == Variant::Query {
                 if matches!(class, Attack::SqlInjection | Attack::Xss) {
                     let text = if pre_encoded(&payload) {
@@ -1023,6 +1038,10 @@ fn scorecard() {
             report.line(&format!("| `{}` {}", category(class), hv.row()));
         }
     }
+    report.line(&format!(
+        "| `OpenRedirect` with `allowed_hosts: []` (the site alone) {}",
+        redirect_allowed.row()
+    ));
 
     report.line("\n### Payload lists under encodings and placements (held-out halves)\n");
     let mut head = "| class |".to_string();

@@ -367,6 +367,83 @@ fn threat_rule_errors_name_their_key() {
         distinct[0].starts_with("threat_rules[0].distinct: must be >= 2"),
         "{distinct:?}"
     );
+    let allowed = errors(r#"{"id": "XSS", "allowed_hosts": ["a.example"]}"#);
+    assert!(
+        allowed[0].starts_with("threat_rules[0].allowed_hosts: unknown key"),
+        "{allowed:?}"
+    );
+    let host =
+        errors(r#"{"id": "OpenRedirect", "allowed_hosts": ["a.example", "https://b.example/"]}"#);
+    assert!(
+        host[0].starts_with("threat_rules[0].allowed_hosts[1]: must be a host name"),
+        "{host:?}"
+    );
+}
+
+/// With `allowed_hosts`, a plain redirect to any other site is a hit; listed hosts and the
+/// site itself are not.
+#[test]
+fn open_redirects_with_the_sites_allowed_hosts() {
+    let cfg = config(r#"{"id": "OpenRedirect", "allowed_hosts": [".partner.example"]}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let mut at = T0;
+    let mut events = |path: &str, peer: &str| {
+        at += 1;
+        let host = [("host", "api.example.com")];
+        request(&mut engine, &inspector, at, peer, path, &host, 302).len()
+    };
+    assert_eq!(
+        events(
+            "/login?next=https%3A%2F%2Fevil.example%2F",
+            "198.51.100.1:9"
+        ),
+        1
+    );
+    assert_eq!(
+        events(
+            "/login?next=https%3A%2F%2Fsso.partner.example%2Fcb",
+            "198.51.100.2:9"
+        ),
+        0
+    );
+    assert_eq!(
+        events(
+            "/login?next=https%3A%2F%2Fwww.example.com%2Fa",
+            "198.51.100.3:9"
+        ),
+        0
+    );
+    assert_eq!(events("/login?next=%2Faccount", "198.51.100.4:9"), 0);
+    // Without the setting, the plain URL is not enough.
+    let plain = config(r#"{"id": "OpenRedirect"}"#);
+    let inspector = Inspector::new(Arc::clone(&plain));
+    let mut engine = Engine::with_shared_config(Arc::clone(&plain), 7);
+    let path = "/login?next=https%3A%2F%2Fevil.example%2F";
+    assert!(request(
+        &mut engine,
+        &inspector,
+        T0,
+        "198.51.100.1:9",
+        path,
+        &[],
+        302
+    )
+    .is_empty());
+    let path = "/login?next=%2F%5Cevil.example%2F";
+    assert_eq!(
+        request(
+            &mut engine,
+            &inspector,
+            T0 + 1,
+            "198.51.100.1:9",
+            path,
+            &[],
+            302
+        )
+        .len(),
+        1
+    );
 }
 
 /// Envoy's aggregator merges deltas through a reorder window; the Worker and the tests above

@@ -3,7 +3,7 @@
 
 use crate::base::credentials::is_credential_header;
 use crate::base::template::truncate;
-use crate::inspect::{inspect, Attack, Request, Scope};
+use crate::inspect::{inspect_with, Attack, Request, Scope, Settings};
 use crate::model::config::{Action, Config};
 use crate::model::findings::{Inspection, ThreatHit};
 use crate::model::observation::Headers;
@@ -110,7 +110,12 @@ impl Inspector {
         out.body_head.clear();
         if !self.scope.is_empty() {
             let mut hits = Vec::new();
-            inspect(req, &self.scope, &mut hits);
+            let settings = Settings {
+                redirect_hosts: self.rule_of_attack[Attack::OpenRedirect as usize]
+                    .and_then(|i| self.cfg.threat_rules.get(i))
+                    .and_then(|r| r.allowed_hosts.as_deref()),
+            };
+            inspect_with(req, &self.scope, &settings, &mut hits);
             for hit in hits {
                 let Some(Some(rule)) = self.rule_of_attack.get(hit.attack as usize) else {
                     continue;

@@ -67,16 +67,29 @@ impl Meter {
     }
 }
 
-/// At most one hit per attack class per request (the first found), only for (attack, part) the scope wants.
-pub fn inspect(req: &Request, scope: &Scope, hits: &mut Vec<Hit>) {
-    let mut meter = Meter::default();
-    inspect_metered(req, scope, hits, &mut meter);
+/// What scanners read from their rules besides the scope.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Settings<'a> {
+    /// OpenRedirect's `allowed_hosts`: set, a redirect to any other site is a hit.
+    pub redirect_hosts: Option<&'a [String]>,
 }
 
-/// [`inspect`], adding the work done to `meter`.
+/// At most one hit per attack class per request (the first found), only for (attack, part) the scope wants.
+pub fn inspect(req: &Request, scope: &Scope, hits: &mut Vec<Hit>) {
+    inspect_with(req, scope, &Settings::default(), hits);
+}
+
+/// [`inspect`] with the rules' settings.
+pub fn inspect_with(req: &Request, scope: &Scope, settings: &Settings, hits: &mut Vec<Hit>) {
+    let mut meter = Meter::default();
+    inspect_metered(req, scope, settings, hits, &mut meter);
+}
+
+/// [`inspect_with`], adding the work done to `meter`.
 pub(crate) fn inspect_metered(
     req: &Request,
     scope: &Scope,
+    settings: &Settings,
     hits: &mut Vec<Hit>,
     meter: &mut Meter,
 ) {
@@ -91,7 +104,9 @@ pub(crate) fn inspect_metered(
         scope,
         meter,
         &mut |v: parts::Value, meter: &mut Meter| {
-            check_value(&v, scope, host, &mut done, hits, &mut shell, meter);
+            check_value(
+                &v, scope, host, settings, &mut done, hits, &mut shell, meter,
+            );
             // Stop splitting the request once every wanted class has a hit.
             Attack::ALL
                 .iter()
@@ -118,10 +133,12 @@ fn request_host<'a>(req: &Request<'a>) -> &'a str {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_value(
     v: &parts::Value,
     scope: &Scope,
     host: &str,
+    settings: &Settings,
     done: &mut [bool; Attack::COUNT],
     hits: &mut Vec<Hit>,
     shell: &mut shell::ShellView,
@@ -162,6 +179,7 @@ fn check_value(
                 is_name,
                 agent,
                 host,
+                redirect_hosts: settings.redirect_hosts,
             };
             if !classes::may_apply(*a, classes) {
                 continue;
@@ -201,6 +219,8 @@ pub(crate) struct Ctx<'a> {
     pub agent: bool,
     /// The host the request was sent to, without its port ("" if it named none).
     pub host: &'a str,
+    /// OpenRedirect's `allowed_hosts`, if set.
+    pub redirect_hosts: Option<&'a [String]>,
 }
 
 /// Every scanner it calls is `#[inline(never)]`: inlined together they made one function of

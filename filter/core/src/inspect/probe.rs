@@ -110,6 +110,7 @@ mod tests {
             is_name: false,
             agent: false,
             host: "",
+            redirect_hosts: None,
         };
         detect(path, &ctx, &mut Meter::default()).is_some()
     }

@@ -145,7 +145,26 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     };
     let host = host.strip_suffix(b".").unwrap_or(host);
     evasive |= obfuscated_ip(host);
-    (evasive && !host.is_empty() && !same_site(host, ctx.host.as_bytes())).then_some(lead)
+    if host.is_empty() || same_site(host, ctx.host.as_bytes()) {
+        return None;
+    }
+    match ctx.redirect_hosts {
+        // With the site's redirect targets known, every other host is a hit.
+        Some(allowed) => (!allowed.iter().any(|a| allows(a.as_bytes(), host))).then_some(lead),
+        None => evasive.then_some(lead),
+    }
+}
+
+/// `app.example.com` allows that host; `.example.com` the domain and its subdomains.
+fn allows(entry: &[u8], host: &[u8]) -> bool {
+    match entry.strip_prefix(b".") {
+        Some(domain) => {
+            host.eq_ignore_ascii_case(domain)
+                || (host.len() > entry.len()
+                    && host[host.len() - entry.len()..].eq_ignore_ascii_case(entry))
+        }
+        None => host.eq_ignore_ascii_case(entry),
+    }
 }
 
 /// An IPv4 host not in plain dotted decimal (`parse_v4` reads every spelling a resolver
@@ -199,12 +218,17 @@ mod tests {
     use crate::inspect::Part;
 
     fn hit(name: &str, s: &str) -> bool {
+        hit_allowing(name, s, None)
+    }
+
+    fn hit_allowing(name: &str, s: &str, allowed: Option<&[String]>) -> bool {
         let ctx = Ctx {
             part: Part::Query,
             name,
             is_name: false,
             agent: false,
             host: "api.shop.example",
+            redirect_hosts: allowed,
         };
         detect(s, &ctx, &mut Meter::default()).is_some()
     }
@@ -250,5 +274,21 @@ mod tests {
         ] {
             assert!(!hit(name, s), "{name}={s}");
         }
+    }
+
+    #[test]
+    fn with_allowed_hosts_every_other_site_is_a_redirect() {
+        let allowed = vec!["partner.example".to_string(), ".auth.example".to_string()];
+        let hit = |s: &str| hit_allowing("redirect_uri", s, Some(&allowed));
+        assert!(hit("https://evil.example/cb"));
+        assert!(hit("https://partner.example.evil.example/"));
+        assert!(hit("//evil.example"));
+        assert!(!hit("https://partner.example/cb"));
+        assert!(!hit("https://login.auth.example/cb"));
+        assert!(!hit("https://auth.example/"));
+        assert!(!hit("https://www.shop.example/a"), "the site itself");
+        assert!(!hit("/account"));
+        // An empty list allows only the site itself.
+        assert!(hit_allowing("next", "https://partner.example/", Some(&[])));
     }
 }

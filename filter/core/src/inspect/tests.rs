@@ -285,7 +285,7 @@ fn work_is_linear() {
                 for p in Part::ALL {
                     scope = scope.with(a, p);
                 }
-                inspect_metered(&req, &scope, &mut hits, &mut m);
+                inspect_metered(&req, &scope, &Settings::default(), &mut hits, &mut m);
             }
             let size = (path.len() + body.len() + 4096) as u64;
             worst = worst.max(m.bytes / size);

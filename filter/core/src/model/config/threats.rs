@@ -26,6 +26,19 @@ const PAYLOAD_KEYS: &[&str] = &[
     "overview",
     "remediation",
 ];
+const REDIRECT_KEYS: &[&str] = &[
+    "id",
+    "action",
+    "block_status",
+    "severity",
+    "cooldown_secs",
+    "parts",
+    "threshold",
+    "window_secs",
+    "overview",
+    "remediation",
+    "allowed_hosts",
+];
 const AUTH_KEYS: &[&str] = &[
     "id",
     "action",
@@ -136,6 +149,7 @@ impl Validator<'_> {
         let keys = match id {
             ThreatId::WeakAuthentication => AUTH_KEYS,
             ThreatId::ParamEnumeration => ENUMERATION_KEYS,
+            ThreatId::OpenRedirect => REDIRECT_KEYS,
             _ => PAYLOAD_KEYS,
         };
         let obj = self.object(path, value, keys)?;
@@ -168,6 +182,9 @@ impl Validator<'_> {
                 } else if let Some(parts) = self.parts(&obj) {
                     rule.parts = parts;
                 }
+                if id == ThreatId::OpenRedirect {
+                    rule.allowed_hosts = self.allowed_hosts(&obj);
+                }
             }
         }
         Some(rule)
@@ -196,6 +213,36 @@ impl Validator<'_> {
             threshold: self.uint(obj, "threshold", 10, 1, MAX_THRESHOLD) as u32,
             window_secs: self.uint(obj, "window_secs", 60, 1, MAX_DURATION_SECS),
         })
+    }
+
+    /// `allowed_hosts`: host names (`app.example.com`), or `.example.com` for a domain and its
+    /// subdomains; at most 64.
+    fn allowed_hosts(&mut self, obj: &Obj) -> Option<Vec<String>> {
+        let list = self.array(obj, "allowed_hosts")?;
+        if list.len() > 64 {
+            self.err(
+                &obj.path("allowed_hosts"),
+                "must list at most 64 hosts",
+                &Value::from(list.len()),
+            );
+            return None;
+        }
+        let mut hosts = Vec::new();
+        for (i, v) in list.iter().enumerate() {
+            let name = v.as_str().map(|s| s.trim().to_ascii_lowercase());
+            let valid = name.as_deref().is_some_and(|n| {
+                crate::model::actor::is_host_name(n.strip_prefix('.').unwrap_or(n))
+            });
+            match name {
+                Some(n) if valid => hosts.push(n),
+                _ => self.err(
+                    &format!("{}[{i}]", obj.path("allowed_hosts")),
+                    "must be a host name such as \"app.example.com\", or \".example.com\" for a domain and its subdomains",
+                    v,
+                ),
+            }
+        }
+        Some(hosts)
     }
 
     fn parts(&mut self, obj: &Obj) -> Option<PartSet> {

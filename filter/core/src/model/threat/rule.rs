@@ -73,6 +73,9 @@ pub struct ThreatRule {
     pub block_secs: u64,
     /// WeakAuthentication: the checks applied.
     pub(crate) checks: AuthChecks,
+    /// OpenRedirect: the hosts redirects may lead to besides the request's own site (lower
+    /// case; `.example.com` also allows its subdomains). Set, any other host is a hit.
+    pub(crate) allowed_hosts: Option<Vec<String>>,
     pub overview: Overview,
     pub remediation: Remediation,
 }
@@ -100,6 +103,7 @@ impl ThreatRule {
             window_secs: 300,
             block_secs: 600,
             checks: AuthChecks::DEFAULT,
+            allowed_hosts: None,
             overview: texts::overview(id),
             remediation: texts::remediation(id),
         }
