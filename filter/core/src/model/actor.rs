@@ -156,7 +156,9 @@ impl ActorConfig {
                 if key.is_none() {
                     key = headers
                         .get("authorization")
-                        .and_then(|value| jwt_claim(value, claim, self.jwt_hs256_secret.as_deref()))
+                        .and_then(|value| {
+                            crate::model::jwt::claim(value, claim, self.jwt_hs256_secret.as_deref())
+                        })
                         .and_then(|value| header_key(index, false, &value));
                 }
             } else if let Some(found) = self.source_ip(source, peer_ip, headers) {
@@ -245,47 +247,6 @@ fn host_name_key(index: usize, peer: &str) -> Option<ActorKey> {
         source: u8::try_from(index).ok()?,
         value: peer.to_ascii_lowercase().into(),
     })
-}
-
-/// The claim `claim` of the bearer token in `authorization`, as text (a string, or a number
-/// as JSON writes it). With `hs256_secret`, only a token whose header says `HS256` and whose
-/// signature verifies with it; without, any well-formed token (its claims can be forged).
-fn jwt_claim(authorization: &str, claim: &str, hs256_secret: Option<&[u8]>) -> Option<String> {
-    let token = authorization.trim();
-    let scheme = token.get(..7)?;
-    if !scheme.eq_ignore_ascii_case("bearer ") {
-        return None;
-    }
-    let token = token[7..].trim();
-    let mut parts = token.split('.');
-    let (header, claims, signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    if let Some(secret) = hs256_secret {
-        use hmac::{Hmac, Mac};
-        let header: serde_json::Value =
-            serde_json::from_slice(&crate::base::credentials::base64url(header)?).ok()?;
-        if header.get("alg")?.as_str()? != "HS256" {
-            return None;
-        }
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).ok()?;
-        mac.update(&token.as_bytes()[..header_and_claims_len(token)?]);
-        mac.verify_slice(&crate::base::credentials::base64url(signature)?)
-            .ok()?;
-    }
-    let claims: serde_json::Value =
-        serde_json::from_slice(&crate::base::credentials::base64url(claims)?).ok()?;
-    match claims.get(claim)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The length of `header.claims`, the text an HS256 signature covers.
-fn header_and_claims_len(token: &str) -> Option<usize> {
-    token.rfind('.')
 }
 
 fn header_key(index: usize, hashed: bool, value: &str) -> Option<ActorKey> {
@@ -520,94 +481,5 @@ mod tests {
         assert_eq!(c.display(&via_cloudflare.key), "192.0.2.9");
         let direct = c.resolve(Some("198.51.100.4:5555"), &headers).unwrap();
         assert_eq!(c.display(&direct.key), "198.51.100.4");
-    }
-
-    /// RFC 7515 appendix A.1: an HS256 JWS, its key, and its claims (`"iss": "joe"`).
-    const RFC7515_A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const RFC7515_A1_KEY: &str =
-        "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
-
-    #[test]
-    fn jwt_claims_verified_with_the_rfc_7515_example() {
-        let key = crate::base::credentials::base64url(RFC7515_A1_KEY).unwrap();
-        let bearer = format!("Bearer {RFC7515_A1_TOKEN}");
-        assert_eq!(
-            jwt_claim(&bearer, "iss", Some(&key)).as_deref(),
-            Some("joe")
-        );
-        assert_eq!(
-            jwt_claim(&bearer, "exp", Some(&key)).as_deref(),
-            Some("1300819380")
-        );
-        // A claim that is not a string or number, or absent, names no actor.
-        assert_eq!(
-            jwt_claim(&bearer, "http://example.com/is_root", Some(&key)),
-            None
-        );
-        assert_eq!(jwt_claim(&bearer, "sub", Some(&key)), None);
-        // Another key, a changed signature or changed claims: not verified.
-        let mut other = key.clone();
-        other[0] ^= 1;
-        assert_eq!(jwt_claim(&bearer, "iss", Some(&other)), None);
-        let forged_sig = bearer.replace("dBjft", "dBjfu");
-        assert_eq!(jwt_claim(&forged_sig, "iss", Some(&key)), None);
-        let (head, rest) = RFC7515_A1_TOKEN.split_once('.').unwrap();
-        let (_, sig) = rest.split_once('.').unwrap();
-        // {"iss":"eve"} with the original signature.
-        let forged = format!("Bearer {head}.eyJpc3MiOiJldmUifQ.{sig}");
-        assert_eq!(jwt_claim(&forged, "iss", Some(&key)), None);
-        // Without a key the same forged token is believed: that is what unverified means.
-        assert_eq!(jwt_claim(&forged, "iss", None).as_deref(), Some("eve"));
-        // alg "none" never verifies.
-        let none = "Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UifQ.";
-        assert_eq!(jwt_claim(none, "iss", Some(&key)), None);
-        assert_eq!(jwt_claim("Basic am9lOnB3", "iss", None), None);
-    }
-
-    #[test]
-    fn a_jwt_claim_is_the_actor_and_falls_back_to_the_peer() {
-        let c = actor_config(r#"{"sources": ["jwt:iss", "peer"]}"#);
-        assert_eq!(c.header_names().collect::<Vec<_>>(), ["authorization"]);
-        let h = |v: &str| vec![("authorization".to_string(), v.to_string())];
-        let r = c
-            .resolve(Some("192.0.2.7"), &h(&format!("Bearer {RFC7515_A1_TOKEN}")))
-            .unwrap();
-        assert_eq!(c.display(&r.key), "jwt:iss:joe");
-        assert_eq!(r.ip, Some(ip("192.0.2.7")));
-        let r = c
-            .resolve(Some("192.0.2.7"), &h("Bearer not-a-jwt"))
-            .unwrap();
-        assert_eq!(c.display(&r.key), "192.0.2.7");
-    }
-
-    #[test]
-    fn jwt_settings_are_checked() {
-        let err = |actor: &str| {
-            let json =
-                format!(r#"{{"actor": {actor}, "webhook": {{"url": "http://127.0.0.1/"}}}}"#);
-            Config::from_json_str(&json).unwrap_err().to_string()
-        };
-        let short = err(r#"{"sources": ["jwt:sub"], "jwt_hs256_secret": "0123456789abcdef"}"#);
-        assert!(
-            short.contains("actor.jwt_hs256_secret") && short.contains("at least 32 bytes"),
-            "{short}"
-        );
-        assert!(
-            !short.contains("0123456789abcdef"),
-            "the secret is never echoed: {short}"
-        );
-        let alone =
-            err(r#"{"sources": ["peer"], "jwt_hs256_secret": "0123456789abcdef0123456789abcdef"}"#);
-        assert!(
-            alone.contains("no actor source is \"jwt:<claim>\""),
-            "{alone}"
-        );
-        let claim = err(r#"{"sources": ["jwt:"]}"#);
-        assert!(
-            claim.contains("actor.sources[0]") && claim.contains("jwt:<claim>"),
-            "{claim}"
-        );
-        let ok = r#"{"actor": {"sources": ["jwt:sub", "peer"], "jwt_hs256_secret": "0123456789abcdef0123456789abcdef"}, "webhook": {"url": "http://127.0.0.1/"}}"#;
-        assert!(Config::from_json_str(ok).is_ok());
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod choices;
 pub(crate) mod config;
 pub(crate) mod export;
 pub(crate) mod findings;
+pub(crate) mod jwt;
 pub(crate) mod metrics;
 pub(crate) mod observation;
 pub(crate) mod payload;
