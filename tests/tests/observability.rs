@@ -119,10 +119,16 @@ fn prometheus_scrapes_conventional_metrics_and_real_attacks_fire_the_shipped_ale
     };
     let ours = families(&exposition, prefix);
     let type_lines = ours.lines().filter(|l| l.starts_with("# TYPE")).count();
-    // Every metric of the core is one family, the 27 per-rule ones 3 labeled families, and the
-    // filters' events one more.
+    // Every metric of the core is one family, the per-rule ones (3 for each threat rule) 3
+    // labeled families, and the filters' events one more.
+    let per_rule = actorwatch_core::Metrics::default()
+        .fields()
+        .iter()
+        .filter(|f| f.per_rule().is_some())
+        .count();
+    assert_eq!(per_rule, 3 * 14);
     let expected =
-        actorwatch_core::Metrics::COUNT - 27 + 3 + 1 + usize::from(host() == Host::Native);
+        actorwatch_core::Metrics::COUNT - per_rule + 3 + 1 + usize::from(host() == Host::Native);
     assert_eq!(type_lines, expected, "{ours}");
     // promtool's only complaint is that Envoy writes no `# HELP` lines (it has none for any
     // extension's stats); one per family shows it read them all.

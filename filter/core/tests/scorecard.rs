@@ -698,9 +698,9 @@ const FLOORS: &[(&str, &str, f64)] = &[
     ("nuclei:dast/vulnerabilities/ssti/reflection-ssti.yaml", "SSTI", 99.0),
     ("nuclei:dast/vulnerabilities/xxe/generic-xxe.yaml", "XXE", 99.0),
     ("nuclei:http/exposures/configs/laravel-env.yaml", "SensitivePathProbe", 99.0),
-    ("nuclei:http/misconfiguration/springboot/springboot-sensitive-endpoints.yaml", "SensitivePathProbe", 75.3),
+    ("nuclei:http/misconfiguration/springboot/springboot-sensitive-endpoints.yaml", "SensitivePathProbe", 43.7),
     ("patt:CVE Exploits/Log4Shell.md", "JNDIInjection", 99.0),
-    ("patt:Insecure Management Interface/Intruder/springboot_actuator.txt", "SensitivePathProbe", 53.5),
+    ("patt:Insecure Management Interface/Intruder/springboot_actuator.txt", "SensitivePathProbe", 49.0),
     ("patt:Open Redirect/Intruder/Open-Redirect-payloads.txt", "OpenRedirect", 80.2),
     ("patt:Open Redirect/Intruder/open_redirect_wordlist.txt", "OpenRedirect", 36.5),
     ("patt:Open Redirect/Intruder/openredirects.txt", "OpenRedirect", 50.5),
@@ -716,7 +716,7 @@ const FLOORS: &[(&str, &str, f64)] = &[
     ("zap:SstiBlindScanRule.java:PYTHON_COMMAND_EXEC_PAYLOADS", "SSTI", 99.0),
     ("zap:SstiScanRule.java:TEMPLATE_FORMATS", "SSTI", 65.7),
     ("zap:XxeScanRule.java:LOCAL_FILE_TARGETS", "XXE", 99.0),
-    ("zap:hidden_files.json", "SensitivePathProbe", 43.0),
+    ("zap:hidden_files.json", "SensitivePathProbe", 39.0),
 ];
 
 /// (tool, class, held-out floor %) for the tools' payload requests that carry syntax.

@@ -799,9 +799,11 @@ SPRING_ACTUATOR_IDS = [
     "sessions", "shutdown", "startup", "threaddump", "trace",
 ]
 SPRING_DOC = "https://docs.spring.io/spring-boot/reference/actuator/endpoints.html"
+# Endpoints platforms call on every instance: load balancers and Kubernetes probes (`health`,
+# `info`) and Prometheus scrapes (`prometheus`); the index page `actuator` only lists links.
+SPRING_SERVED = {"health", "info", "prometheus"}
 DEBUG_PATHS = [
-    ("actuator", SPRING_DOC),
-    *[(f"actuator/{e}", SPRING_DOC) for e in SPRING_ACTUATOR_IDS],
+    *[(f"actuator/{e}", SPRING_DOC) for e in SPRING_ACTUATOR_IDS if e not in SPRING_SERVED],
     # Spring Boot 1.x served these at the root; only the names no API resource takes.
     ("heapdump", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-endpoints.html"),
     ("jolokia", "https://docs.spring.io/spring-boot/docs/1.5.x/reference/html/production-ready-jmx.html"),

@@ -45,11 +45,17 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     meter.add(v.len() * 2);
     // Path parameters (`/x;/actuator`, `;jsessionid=`) stay: servers that strip them still
     // route the segments after them.
+    let first = v.iter().position(|c| *c == b'/').unwrap_or(0);
     for i in (0..v.len()).filter(|i| v[*i] == b'/') {
-        if let Some(at) = files::listed(v, i, v.len(), meter) {
-            return Some(at);
+        // A restricted file at the root (`/wp-config.php`, `/etc/passwd`) or as a dotted
+        // segment anywhere (`/app/.env`); deeper, bare names are an API's own (`/v1/sys/`).
+        let dotted = v.get(i + 1) == Some(&b'.');
+        if i == first || dotted {
+            if let Some(at) = files::listed(v, i, v.len(), meter) {
+                return Some(at);
+            }
         }
-        if debug_endpoint(v, i + 1, meter) {
+        if debug_endpoint(v, i + 1, i == first, meter) {
             return Some(i);
         }
     }
@@ -75,7 +81,10 @@ fn backup_copy(v: &[u8]) -> Option<usize> {
 
 /// An entry of `vocab::debug_paths` starting at `v[from]` and ending where a segment or a
 /// file name ends.
-fn debug_endpoint(v: &[u8], from: usize, meter: &mut Meter) -> bool {
+/// A bare name (`telescope`, `heapdump`) counts only as the first segment (`/products/
+/// telescope` is a product); names with a `/`, `_` or `.` (`debug/pprof`, `_profiler`,
+/// `phpinfo.php`) anywhere.
+fn debug_endpoint(v: &[u8], from: usize, first_segment: bool, meter: &mut Meter) -> bool {
     let table = vocab::debug_paths();
     // The entries in `lo..hi` start with `v[from..=k]`, narrowed one byte at a time (the walk
     // stops as soon as no entry shares the text's prefix, most often at once).
@@ -91,7 +100,11 @@ fn debug_endpoint(v: &[u8], from: usize, meter: &mut Meter) -> bool {
             return false;
         }
         // The shortest entry sharing the prefix sorts first.
-        if table[lo].len() == d + 1 && v.get(k + 1).is_none_or(|c| matches!(c, b'/' | b'.' | b';'))
+        let entry = table[lo].as_bytes();
+        let ends = v.get(k + 1).is_none_or(|c| matches!(c, b'/' | b'.' | b';'));
+        if entry.len() == d + 1
+            && ends
+            && (first_segment || entry.iter().any(|c| matches!(c, b'/' | b'_' | b'.')))
         {
             return true;
         }
@@ -125,6 +138,8 @@ mod tests {
             "/.aws/credentials",
             "/actuator/env",
             "/manage/actuator/heapdump",
+            "/telescope/requests",
+            "/app/config/.env",
             "/debug/pprof/goroutine",
             "/server-status",
             "/phpinfo.php",
@@ -160,6 +175,12 @@ mod tests {
             "/files/~",
             "/.bak",
             "/reports/2024.old-format/x",
+            "/v1/sys/health",
+            "/files/tmp/1.png",
+            "/products/telescope",
+            "/assets/debug.js",
+            "/actuator/health",
+            "/actuator/prometheus",
         ] {
             assert!(!hit(p), "{p}");
         }

@@ -20,7 +20,7 @@
 //! send exactly that to other sites, and a request alone cannot tell them apart. Only
 //! parameters named like redirect targets count ([`is_redirect_param`]).
 use super::lex::in_sorted;
-use super::{Ctx, Meter};
+use super::{Ctx, Meter, Part};
 
 /// Parameter names that hold a redirect target exactly (lowercase, without `_`, `-`, `.`).
 #[rustfmt::skip]
@@ -46,8 +46,9 @@ pub(crate) fn may_match(c: u8) -> bool {
     matches!(c, b'/' | b'\\' | b':')
 }
 
-/// `next`, `redirect_uri`, `returnUrl`, `RelayState`.
-pub(crate) fn is_redirect_param(name: &str) -> bool {
+/// `next`, `redirect_uri`, `returnUrl`, `RelayState`. In a body only names with a word of
+/// [`WORDS`] count: a JSON document's `url` or `target` is data.
+pub(crate) fn is_redirect_param(name: &str, part: Part) -> bool {
     let mut buf = [0u8; 32];
     let mut n = 0;
     for c in name.bytes() {
@@ -60,7 +61,7 @@ pub(crate) fn is_redirect_param(name: &str) -> bool {
         }
     }
     let w = &buf[..n];
-    in_sorted(w, NAMES)
+    (part != Part::Body && in_sorted(w, NAMES))
         || WORDS
             .iter()
             .any(|word| w.windows(word.len()).any(|x| x == word.as_bytes()))
@@ -68,7 +69,7 @@ pub(crate) fn is_redirect_param(name: &str) -> bool {
 
 #[inline(never)] // See `detect` in mod.rs.
 pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
-    if ctx.is_name || !is_redirect_param(ctx.name) {
+    if ctx.is_name || !is_redirect_param(ctx.name, ctx.part) {
         return None;
     }
     let raw = s.as_bytes();
@@ -76,14 +77,16 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         return None;
     }
     meter.add(raw.len());
-    // Leading C0 controls and spaces go; tabs and newlines go everywhere (read up to 256).
+    // Leading and trailing C0 controls and spaces go; tabs and newlines go everywhere, and
+    // so do spaces, which is what the decoder made of them (read up to 256).
     let lead = raw.iter().position(|c| *c > b' ').unwrap_or(raw.len());
+    let end = raw.iter().rposition(|c| *c > b' ').map_or(lead, |p| p + 1);
     let mut u = [0u8; 256];
     let mut n = 0;
     // Where the first tab or newline was removed (a browser ignores it; a URL has none).
     let mut removed_at = None;
-    for c in raw[lead..].iter().take(u.len() + 64) {
-        if matches!(c, b'\t' | b'\n' | b'\r') {
+    for c in raw[lead..end.max(lead)].iter().take(u.len() + 64) {
+        if matches!(c, b'\t' | b'\n' | b'\r' | b' ') {
             removed_at.get_or_insert(n);
         } else if n < u.len() {
             u[n] = c.to_ascii_lowercase();
@@ -98,10 +101,13 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         compact[c] = *b;
         c += 1;
     }
-    if [&b"javascript:"[..], b"vbscript:", b"data:"]
-        .iter()
-        .any(|s| compact[..c].starts_with(s))
-    {
+    // A body's `url` may well be a `data:` image: only script schemes count there.
+    let schemes: &[&[u8]] = if ctx.part == Part::Body {
+        &[b"javascript:", b"vbscript:"]
+    } else {
+        &[b"javascript:", b"vbscript:", b"data:"]
+    };
+    if schemes.iter().any(|s| compact[..c].starts_with(s)) {
         return Some(lead);
     }
     let slashes = |from: usize| {
@@ -113,7 +119,7 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
     let (host_start, mut evasive) = match scheme_end(u) {
         Some(e) => {
             let scheme = &u[..e];
-            if matches!(scheme, b"javascript" | b"vbscript" | b"data") {
+            if matches!(scheme, b"javascript" | b"vbscript") {
                 return Some(lead);
             }
             if !matches!(scheme, b"http" | b"https") {
@@ -126,13 +132,16 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
         None if slashes(0) >= 2 => (slashes(0), true),
         None => return None,
     };
+    // For http(s) a `\\` ends the authority as a `/` does (`https://evil\\@site/`).
     let authority_end = u[host_start..]
         .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .position(|c| matches!(c, b'/' | b'\\' | b'?' | b'#'))
         .map_or(u.len(), |p| host_start + p);
     let authority = &u[host_start..authority_end];
     evasive |= authority.contains(&b'@')
-        || authority.contains(&b'\\')
+        || u.get(authority_end) == Some(&b'\\')
+        // `https://evil#@site`: a user-info spelling a naive check reads as the host.
+        || u[authority_end..].contains(&b'@')
         || removed_at.is_some_and(|at| at <= authority_end);
     let host = match authority.iter().rposition(|c| *c == b'@') {
         Some(at) => &authority[at + 1..],
@@ -215,7 +224,6 @@ fn same_site(host: &[u8], own: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::Part;
 
     fn hit(name: &str, s: &str) -> bool {
         hit_allowing(name, s, None)
@@ -269,6 +277,7 @@ mod tests {
             ("link", "//cdn.other.example/a.png"),
             ("next", "//www.shop.example/a"),
             ("next", "http://203.0.113.7/a"),
+            ("redirect_uri", "https://app.partner.example/cb\n"),
             ("next", "https://[2001:db8::1]/a"),
             ("url", "shop.example/x"),
         ] {
@@ -290,5 +299,25 @@ mod tests {
         assert!(!hit("/account"));
         // An empty list allows only the site itself.
         assert!(hit_allowing("next", "https://partner.example/", Some(&[])));
+    }
+
+    #[test]
+    fn in_a_body_only_redirect_words_name_a_redirect() {
+        let body = |name: &str, s: &str| {
+            let ctx = Ctx {
+                part: Part::Body,
+                name,
+                is_name: false,
+                agent: false,
+                host: "api.shop.example",
+                redirect_hosts: None,
+            };
+            detect(s, &ctx, &mut Meter::default()).is_some()
+        };
+        assert!(!body("url", "//cdn.other.example/a.png"));
+        assert!(!body("url", "data:image/jpeg;base64,/9j/4AAQ"));
+        assert!(body("redirect_url", "//evil.example"));
+        assert!(!body("return_to", "data:text/html,x"));
+        assert!(body("return_to", "javascript:alert(1)"));
     }
 }

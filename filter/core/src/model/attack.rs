@@ -131,7 +131,7 @@ impl Scope {
         s
     }
 
-    /// The parts a class looks at unless configured otherwise. Traversal, SQL/XSS and template
+    /// The parts a class looks at unless configured otherwise. Traversal, SQL/XSS and JNDI
     /// probes show up in the path too; the others need a parameter to land in. A sensitive-path
     /// probe is the path itself; an open redirect needs a parameter the server redirects to.
     pub fn default_parts(attack: Attack) -> &'static [Part] {
@@ -144,8 +144,9 @@ impl Scope {
             Attack::OsCommandInjection
             | Attack::WindowsCommandInjection
             | Attack::Ssrf
-            | Attack::TemplateInjection
-            | Attack::JndiInjection => &[Query, Headers, Cookies, Body],
+            | Attack::TemplateInjection => &[Query, Headers, Cookies, Body],
+            // Log4j logs request lines too.
+            Attack::JndiInjection => &[Path, Query, Headers, Cookies, Body],
             Attack::Xxe => &[Query, Body],
             Attack::OpenRedirect => &[Query, Body],
             Attack::SensitivePathProbe => &[Path],

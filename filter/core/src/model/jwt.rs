@@ -6,6 +6,16 @@ use crate::base::credentials::base64url;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// An HS256 key: its bytes never appear in `Debug` output (configurations are printed).
+#[derive(Clone)]
+pub(crate) struct Hs256Key(pub(crate) Box<[u8]>);
+
+impl std::fmt::Debug for Hs256Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hs256Key(<redacted>)")
+    }
+}
+
 /// The claim `claim` of the bearer token in `authorization`, as text (a string, or a number
 /// as JSON writes it). With `hs256_secret`, only a token whose header says `HS256` and whose
 /// signature verifies with it; without, any well-formed token (its claims can be forged).
@@ -144,5 +154,19 @@ mod tests {
         );
         let ok = r#"{"actor": {"sources": ["jwt:sub", "peer"], "jwt_hs256_secret": "0123456789abcdef0123456789abcdef"}, "webhook": {"url": "http://127.0.0.1/"}}"#;
         assert!(crate::Config::from_json_str(ok).is_ok());
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let c = crate::Config::from_json_str(
+            r#"{"actor": {"sources": ["jwt:sub"], "jwt_hs256_secret": "s3cr3t-0123456789abcdef-0123456789"},
+                "webhook": {"url": "http://127.0.0.1/"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("s3cr3t"));
+        // Nor as the bytes of the key: 115 is 's', 51 is '3'.
+        assert!(!shown.contains("115, 51, 99"));
     }
 }

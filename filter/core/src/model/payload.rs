@@ -70,8 +70,9 @@ pub(crate) fn status_classes(classes: &[u64; 6]) -> std::collections::BTreeMap<S
     classes
         .iter()
         .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(c, n)| (format!("{}XX", c.max(1)), *n))
+        // Class 0 holds requests that got no response (status 0): not a status class.
+        .filter(|(c, n)| *c > 0 && **n > 0)
+        .map(|(c, n)| (format!("{c}XX"), *n))
         .collect()
 }
 

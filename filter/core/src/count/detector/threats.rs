@@ -87,7 +87,6 @@ impl Detector {
                 let outcome = tracker.enumerate(
                     index, rule, &rec.actor, api_key, value_key, rec.status, rec.ts_ms,
                 );
-                let classes = tracker.enumerated_classes(&rec.actor, api_key);
                 let flagged = matches!(outcome, Outcome::Raise { .. } | Outcome::Suppressed);
                 if flagged {
                     self.counts.count_threat(rule.id, ThreatCount::Matched);
@@ -105,6 +104,7 @@ impl Detector {
                 self.settle(outcome, index, rule, rec, &api, "AGGREGATED", sample, out);
                 // The objects were really read when most distinct values were answered 2XX.
                 if let Some(d) = out.get_mut(detections..).and_then(|d| d.first_mut()) {
+                    let classes = tracker.enumerated_classes(&rec.actor, api_key);
                     let distinct: u64 = classes.iter().sum();
                     d.event.response_statuses =
                         Some(crate::model::payload::status_classes(&classes));
@@ -222,8 +222,9 @@ impl Detector {
             count: Some(count),
             response_status: Some(rec.status),
             response_statuses: None,
-            // A payload's effect shows only in the response body, which is not read yet.
-            successful_exploit: Some(false),
+            // A payload's effect shows only in the response body, which is not read yet:
+            // unknown, not "failed".
+            successful_exploit: None,
         }
     }
 }

@@ -377,7 +377,11 @@ impl Validator<'_> {
 impl Validator<'_> {
     /// `actor.jwt_hs256_secret`: the key `jwt:` sources verify HS256 tokens with (32+ bytes, as
     /// RFC 7518 section 3.2 requires), a string or `{"env": "NAME"}`; only with a `jwt:` source.
-    fn jwt_hs256_secret(&mut self, obj: &Obj, sources: &[ActorSource]) -> Option<Box<[u8]>> {
+    fn jwt_hs256_secret(
+        &mut self,
+        obj: &Obj,
+        sources: &[ActorSource],
+    ) -> Option<crate::model::jwt::Hs256Key> {
         let v = obj.get("jwt_hs256_secret")?;
         let path = obj.path("jwt_hs256_secret");
         let s = self.secret(&path, v, "a string or {\"env\": \"NAME\"}")?;
@@ -399,7 +403,9 @@ impl Validator<'_> {
             });
             return None;
         }
-        Some(s.value.into_bytes().into_boxed_slice())
+        Some(crate::model::jwt::Hs256Key(
+            s.value.into_bytes().into_boxed_slice(),
+        ))
     }
 }
 
