@@ -11,7 +11,7 @@
 //! - remote inclusion (as CRS 931100/931110/931120): a URL value whose host is an IPv4
 //!   address, a URL value ending in `?` (which cuts off the suffix the include appends), a
 //!   URL in a parameter named like an include path (`..._path`, `..._dir`, `include`).
-use super::lex::{at, is_word};
+use super::lex::{self, at, is_word};
 use super::{vocab, Ctx, Meter, Part};
 
 /// Sensitive files, matched at a `/`, `.` or word start. First byte dispatches.
@@ -192,37 +192,25 @@ pub(crate) fn listed(v: &[u8], i: usize, e: usize, meter: &mut Meter) -> Option<
             .collect()
     });
     for &from in starts {
-        // The entries in `lo..hi` start with `v[from..k]`: narrowed one byte at a time, so
-        // the walk stops as soon as no entry shares the text's prefix (most often at once).
         let Some(b0) = v.get(from) else {
             continue;
         };
-        let (mut lo, mut hi) = first
+        let range = first
             .get(usize::from(b0.to_ascii_lowercase()))
             .copied()
             .unwrap_or((0, 0));
-        if lo >= hi {
+        if range.0 >= range.1 {
             continue;
         }
-        for k in from..e.min(from + 96) {
-            let c = v[k].to_ascii_lowercase();
-            let d = k - from;
-            let byte = |t: &&str| t.as_bytes().get(d).copied();
-            lo += table[lo..hi].partition_point(|t| byte(t).is_none_or(|b| b < c));
-            hi = lo + table[lo..hi].partition_point(|t| byte(t) == Some(c));
-            meter.add(1);
-            if lo >= hi {
-                break;
-            }
-            // Entries end at a name's end or just after a separator (`.aws/`, `.bash_`,
-            // `wp-config.`, `wp-config-`: CRS's prefixes of a family of names).
-            let end = k + 1;
-            let ends = end == e
-                || matches!(v[end], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
-                || matches!(v[k], b'/' | b'_' | b'.' | b'-');
-            if ends && table[lo].len() == d + 1 {
-                return Some(i);
-            }
+        // Entries end at a name's end or just after a separator (`.aws/`, `.bash_`,
+        // `wp-config.`, `wp-config-`: CRS's prefixes of a family of names).
+        let ends = |_: &str, k: usize| {
+            k + 1 == e
+                || matches!(v[k + 1], b'/' | b'.' | b'-' | b'_' | b'~' | b'@')
+                || matches!(v[k], b'/' | b'_' | b'.' | b'-')
+        };
+        if lex::prefix_entry(table, range, v, from, e.min(from + 96), meter, ends).is_some() {
+            return Some(i);
         }
     }
     None

@@ -66,6 +66,38 @@ pub(crate) fn find(s: &[u8], needle: &[u8]) -> Option<usize> {
     (0..s.len()).find(|&i| s[i].to_ascii_lowercase() == first && at(s, i, needle))
 }
 
+/// The entry of `table[lo..hi]` (sorted, lowercase, all able to start at `v[from]`) that
+/// equals `v[from..=k]` in any case for some `k` before `end` and that `whole(entry, k)`
+/// accepts, shortest first. The range is narrowed one byte at a time, so the walk stops as
+/// soon as no entry shares the text's prefix (most often at once); each byte read adds 1 to
+/// `meter`.
+pub(crate) fn prefix_entry<'t>(
+    table: &[&'t str],
+    (mut lo, mut hi): (usize, usize),
+    v: &[u8],
+    from: usize,
+    end: usize,
+    meter: &mut super::Meter,
+    mut whole: impl FnMut(&str, usize) -> bool,
+) -> Option<&'t str> {
+    for (d, byte_at) in v.get(from..end.min(v.len()))?.iter().enumerate() {
+        let (k, c) = (from + d, byte_at.to_ascii_lowercase());
+        let byte = |t: &&str| t.as_bytes().get(d).copied();
+        lo += table[lo..hi].partition_point(|t| byte(t).is_none_or(|b| b < c));
+        hi = lo + table[lo..hi].partition_point(|t| byte(t) == Some(c));
+        meter.add(1);
+        if lo >= hi {
+            return None;
+        }
+        // The shortest entry sharing the prefix sorts first.
+        let entry = table[lo];
+        if entry.len() == d + 1 && whole(entry, k) {
+            return Some(entry);
+        }
+    }
+    None
+}
+
 pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }

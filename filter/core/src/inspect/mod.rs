@@ -98,7 +98,12 @@ pub(crate) fn inspect_metered(
     }
     let mut done = [false; Attack::COUNT];
     let mut shell = shell::ShellView::default();
-    let host = request_host(req);
+    // Only the redirect rule compares URLs with the request's host: no header lookup without it.
+    let host = if scope.any(Attack::OpenRedirect) {
+        request_host(req)
+    } else {
+        ""
+    };
     parts::for_each_value(
         req,
         scope,

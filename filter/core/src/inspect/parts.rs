@@ -379,7 +379,7 @@ fn xml(body: &str, meter: &mut Meter, f: &mut dyn FnMut(Value, &mut Meter) -> bo
 
 /// Index just past the markup declaration or comment starting at `s[i]` (`<!`): a comment
 /// ends at `-->`, a declaration at the `>` outside quotes and outside its `[...]` subset.
-fn declaration_end(s: &[u8], i: usize) -> usize {
+pub(crate) fn declaration_end(s: &[u8], i: usize) -> usize {
     if s[i..].starts_with(b"<!--") {
         return s[i + 4..]
             .windows(3)

@@ -86,30 +86,11 @@ fn backup_copy(v: &[u8]) -> Option<usize> {
 /// `phpinfo.php`) anywhere.
 fn debug_endpoint(v: &[u8], from: usize, first_segment: bool, meter: &mut Meter) -> bool {
     let table = vocab::debug_paths();
-    // The entries in `lo..hi` start with `v[from..=k]`, narrowed one byte at a time (the walk
-    // stops as soon as no entry shares the text's prefix, most often at once).
-    let (mut lo, mut hi) = (0, table.len());
-    for k in from..v.len().min(from + 64) {
-        let c = v[k].to_ascii_lowercase();
-        let d = k - from;
-        let byte = |t: &&str| t.as_bytes().get(d).copied();
-        lo += table[lo..hi].partition_point(|t| byte(t).is_none_or(|b| b < c));
-        hi = lo + table[lo..hi].partition_point(|t| byte(t) == Some(c));
-        meter.add(1);
-        if lo >= hi {
-            return false;
-        }
-        // The shortest entry sharing the prefix sorts first.
-        let entry = table[lo].as_bytes();
-        let ends = v.get(k + 1).is_none_or(|c| matches!(c, b'/' | b'.' | b';'));
-        if entry.len() == d + 1
-            && ends
-            && (first_segment || entry.iter().any(|c| matches!(c, b'/' | b'_' | b'.')))
-        {
-            return true;
-        }
-    }
-    false
+    let whole = |entry: &str, k: usize| {
+        v.get(k + 1).is_none_or(|c| matches!(c, b'/' | b'.' | b';'))
+            && (first_segment || entry.bytes().any(|c| matches!(c, b'/' | b'_' | b'.')))
+    };
+    super::lex::prefix_entry(table, (0, table.len()), v, from, from + 64, meter, whole).is_some()
 }
 
 #[cfg(test)]

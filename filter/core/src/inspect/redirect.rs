@@ -167,13 +167,15 @@ pub(crate) fn detect(s: &str, ctx: &Ctx, meter: &mut Meter) -> Option<usize> {
 /// `app.example.com` allows that host; `.example.com` the domain and its subdomains.
 fn allows(entry: &[u8], host: &[u8]) -> bool {
     match entry.strip_prefix(b".") {
-        Some(domain) => {
-            host.eq_ignore_ascii_case(domain)
-                || (host.len() > entry.len()
-                    && host[host.len() - entry.len()..].eq_ignore_ascii_case(entry))
-        }
+        Some(domain) => host.eq_ignore_ascii_case(domain) || under(host, entry),
         None => host.eq_ignore_ascii_case(entry),
     }
+}
+
+/// `host` is a name under `dotted_domain` (`.example.com`), any case.
+fn under(host: &[u8], dotted_domain: &[u8]) -> bool {
+    host.len() > dotted_domain.len()
+        && host[host.len() - dotted_domain.len()..].eq_ignore_ascii_case(dotted_domain)
 }
 
 /// An IPv4 host not in plain dotted decimal (`parse_v4` reads every spelling a resolver
@@ -216,9 +218,7 @@ fn same_site(host: &[u8], own: &[u8]) -> bool {
         return false;
     };
     let parent = &own[dot..];
-    parent[1..].contains(&b'.')
-        && host.len() > parent.len()
-        && host[host.len() - parent.len()..].eq_ignore_ascii_case(parent)
+    parent[1..].contains(&b'.') && under(host, parent)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! A placeholder (`{{name}}`, `${HOME}`) is not an attack: the text between the delimiters must
 //! be an arithmetic probe on numbers (`7*7`, `7*'7'`), name a dunder attribute (`__class__`),
 //! or name one of [`OBJECTS`], the objects and calls that lead from a template to the runtime.
-use super::lex::{in_sorted, is_word, lower};
+use super::lex::{in_table, is_word};
 use super::Meter;
 
 /// What payloads reach for inside an expression, lowercase and sorted: the Python, Java,
@@ -122,12 +122,10 @@ fn opening(v: &[u8], i: usize) -> Option<Open> {
         // `<#assign`, and `[#assign` in Freemarker's square-bracket syntax.
         (b'<' | b'[', b'#') => {
             let e = super::lex::word_end(v, i + 2, b"");
-            let mut buf = [0u8; 32];
-            let word = lower(&v[i + 2..e], &mut buf)?;
             let ends = v
                 .get(e)
                 .is_none_or(|c| matches!(c, b' ' | b'>' | b']' | b'\t' | b'\n' | b'/'));
-            (ends && in_sorted(word, FREEMARKER)).then_some(Open {
+            (ends && in_table(&v[i + 2..e], FREEMARKER)).then_some(Open {
                 len: 2,
                 close: b"",
                 strong: true,
@@ -136,12 +134,11 @@ fn opening(v: &[u8], i: usize) -> Option<Open> {
         (b'#', b'(') => None,
         (b'#', _) => {
             let e = super::lex::word_end(v, i + 1, b"");
-            let mut buf = [0u8; 32];
-            let word = lower(&v[i + 1..e], &mut buf)?;
-            if e > i + 1 && v.get(e) == Some(&b'(') && in_sorted(word, VELOCITY) {
+            let word = &v[i + 1..e];
+            if e > i + 1 && v.get(e) == Some(&b'(') && in_table(word, VELOCITY) {
                 // `#set($a = 1)` is Velocity; `#if(` alone is too common in code and prose.
                 let arg = super::lex::skip_spaces(v, e + 1);
-                (v.get(arg) == Some(&b'$') || word != b"set").then_some(Open {
+                (v.get(arg) == Some(&b'$') || !word.eq_ignore_ascii_case(b"set")).then_some(Open {
                     len: e + 1 - i,
                     close: b")",
                     strong: false,
@@ -193,10 +190,7 @@ fn single_brace(v: &[u8], i: usize) -> Option<Open> {
             .enumerate()
             .any(|(k, c)| matches!(c, b'*' | b'+' | b'/') && arithmetic(inner, k));
     let e = super::lex::word_end(inner, 0, b"");
-    let mut buf = [0u8; 32];
-    let call = e > 0
-        && inner.get(e) == Some(&b'(')
-        && lower(&inner[..e], &mut buf).is_some_and(|w| in_sorted(w, OBJECTS));
+    let call = e > 0 && inner.get(e) == Some(&b'(') && in_table(&inner[..e], OBJECTS);
     (arithmetic_only || call).then_some(Open {
         len: 1,
         close: b"",
@@ -238,8 +232,7 @@ fn expression(s: &[u8]) -> bool {
             if dunder(word) {
                 return true;
             }
-            let mut buf = [0u8; 32];
-            if lower(word, &mut buf).is_some_and(|w| in_sorted(w, OBJECTS)) {
+            if in_table(word, OBJECTS) {
                 return true;
             }
             i = e;

@@ -31,14 +31,15 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
             return Some(i);
         }
         if at(v, i, b"<!doctype") {
-            let d = &v[i + 9..(i + 9 + WINDOW).min(v.len())];
-            let end = declaration_len(d);
-            meter.add(end * 3);
-            if doctype_loads(&d[..end]) {
+            // The declaration as the XML body walker cuts it, within the window.
+            let window = &v[..(i + 9 + WINDOW).min(v.len())];
+            let end = super::parts::declaration_end(window, i);
+            meter.add((end - i) * 3);
+            if doctype_loads(&v[i + 9..end]) {
                 return Some(i);
             }
             // The next declaration starts after this one.
-            i += 9 + end;
+            i = end;
             continue;
         }
         if xinclude(v, i + 1, meter) {
@@ -47,25 +48,6 @@ pub(crate) fn detect(s: &str, meter: &mut Meter) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-/// Where the declaration whose text (after `<!DOCTYPE`) is `d` ends: at `>` outside quotes
-/// and outside its `[...]` subset.
-fn declaration_len(d: &[u8]) -> usize {
-    let mut quote = 0u8;
-    let mut subset = false;
-    for (k, c) in d.iter().enumerate() {
-        match *c {
-            q @ (b'"' | b'\'') if quote == 0 => quote = q,
-            q if quote != 0 && q == quote => quote = 0,
-            _ if quote != 0 => {}
-            b'[' => subset = true,
-            b']' => subset = false,
-            b'>' if !subset => return k,
-            _ => {}
-        }
-    }
-    d.len()
 }
 
 /// `<xi:include` (any prefix): an element named `include` with a namespace prefix, and an
