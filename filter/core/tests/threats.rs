@@ -557,3 +557,163 @@ fn a_payload_event_carries_its_response_status() {
     assert_eq!(e.successful_exploit, None);
     assert_eq!(e.response_statuses, None);
 }
+
+/// Inspects a request and its response body as a host does (the body read only when the
+/// inspector asks for it); returns the engine's detections.
+fn exchange(
+    engine: &mut Engine,
+    inspector: &Inspector,
+    now_ms: u64,
+    path: &str,
+    status: u16,
+    response_body: &str,
+) -> Vec<Detection> {
+    let mut inspection = Inspection::default();
+    let headers: [(&str, &str); 0] = [];
+    let req = actorwatch_core::inspect::Request {
+        method: "GET",
+        path,
+        headers: &headers,
+        body: b"",
+    };
+    inspector.inspect(now_ms, &req, &mut inspection);
+    if inspector.wants_response(status, Some(&inspection)) {
+        inspector.inspect_response(status, response_body.as_bytes(), &mut inspection);
+    }
+    let obs = Observation {
+        method: "GET",
+        path,
+        status,
+        peer: Some("198.51.100.7:9"),
+        host: Some("api.example.com"),
+        headers: &headers,
+        country: None,
+        threats: Some(&inspection),
+    };
+    let mut out = Vec::new();
+    engine.observe(now_ms, &obs, &mut out);
+    out
+}
+
+const SQLI: &str = "/orders?id=1%27%20OR%201%3D1--";
+const MYSQL_ERROR: &str = "<b>Warning</b>: You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version";
+
+/// With `inspect_response`, a match answered 2XX with the attack's effect is a successful
+/// exploit (severity one level up, the evidence in the sample), one answered without it is
+/// not, and a 4XX answer is never one; a success gets its own event even within the rule's
+/// cooldown.
+#[test]
+fn a_match_whose_response_shows_its_effect_is_a_successful_exploit() {
+    let cfg = config(r#"{"id": "SQLInjection", "inspect_response": true}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    assert!(inspector.reads_responses());
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let clean = exchange(&mut engine, &inspector, T0, SQLI, 200, "{\"orders\":[]}");
+    assert_eq!(clean.len(), 1);
+    assert_eq!(clean[0].event.successful_exploit, Some(false));
+    assert_eq!(clean[0].event.severity.as_deref(), Some("MEDIUM"));
+    // Within the rule's cooldown: a refused attempt raises nothing, a successful one does.
+    let refused = exchange(&mut engine, &inspector, T0 + 1000, SQLI, 403, MYSQL_ERROR);
+    assert!(refused.is_empty(), "{refused:?}");
+    let hit = exchange(&mut engine, &inspector, T0 + 2000, SQLI, 200, MYSQL_ERROR);
+    assert_eq!(hit.len(), 1, "{hit:?}");
+    let e = &hit[0].event;
+    assert_eq!(e.successful_exploit, Some(true));
+    assert_eq!(e.severity.as_deref(), Some("HIGH"));
+    assert_eq!(e.event_type, "SINGLE");
+    let sample: serde_json::Value =
+        serde_json::from_str(&e.malicious_payloads_responses[0].orig).unwrap();
+    assert_eq!(sample["responseEvidence"][0]["leak"], "DATABASE_ERROR");
+    // The exploit's own cooldown: a second success within it is suppressed.
+    let again = exchange(&mut engine, &inspector, T0 + 3000, SQLI, 200, MYSQL_ERROR);
+    assert!(again.is_empty(), "{again:?}");
+    // Error-based injection: the database error in a 500 is the effect.
+    let mut fresh = Engine::with_shared_config(Arc::clone(&cfg), 8);
+    let five = exchange(&mut fresh, &inspector, T0, SQLI, 500, MYSQL_ERROR);
+    assert_eq!(five[0].event.successful_exploit, Some(true));
+}
+
+/// Without `inspect_response` (the default) nothing reads responses: success stays unknown
+/// even when the body shows the effect.
+#[test]
+fn responses_are_not_read_unless_a_rule_asks() {
+    let cfg = config(r#"{"id": "SQLInjection"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    assert!(!inspector.reads_responses());
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let out = exchange(&mut engine, &inspector, T0, SQLI, 200, MYSQL_ERROR);
+    assert_eq!(out[0].event.successful_exploit, None);
+    // A benign request's response is not asked for either, even with the rule reading
+    // responses: the common request pays nothing.
+    let reading = Inspector::new(config(
+        r#"{"id": "SQLInjection", "inspect_response": true}"#,
+    ));
+    assert!(!reading.wants_response(200, Some(&Inspection::default())));
+    assert!(!reading.wants_response(200, None));
+}
+
+/// `SecurityMisconfig` reads responses of the statuses it is given (5XX by default) and
+/// raises an event when one shows a stack trace, naming what it found.
+#[test]
+fn a_stack_trace_in_an_error_response_is_a_security_misconfiguration() {
+    let cfg = config(r#"{"id": "SecurityMisconfig"}"#);
+    let inspector = Inspector::new(Arc::clone(&cfg));
+    let mut engine = Engine::with_shared_config(Arc::clone(&cfg), 7);
+    let trace = "java.lang.IllegalStateException: boom\n\tat com.acme.Orders.find(Orders.java:42)";
+    assert!(!inspector.wants_response(404, None));
+    assert!(exchange(
+        &mut engine,
+        &inspector,
+        T0,
+        "/orders/1",
+        500,
+        "{\"error\":\"internal\"}"
+    )
+    .is_empty());
+    let out = exchange(&mut engine, &inspector, T0 + 1, "/orders/1", 500, trace);
+    assert_eq!(out.len(), 1);
+    let e = &out[0].event;
+    assert_eq!(e.filter_id, "SecurityMisconfig");
+    assert_eq!(e.successful_exploit, None);
+    let sample: serde_json::Value =
+        serde_json::from_str(&e.malicious_payloads_responses[0].orig).unwrap();
+    assert_eq!(sample["threat"]["part"], "response");
+    assert_eq!(sample["threat"]["excerpt"], "Java stack frame");
+    let statuses = config(r#"{"id": "SecurityMisconfig", "statuses": ["4xx", 500]}"#);
+    let inspector = Inspector::new(statuses);
+    assert!(inspector.wants_response(404, None));
+    assert!(!inspector.wants_response(503, None));
+}
+
+#[test]
+fn response_rule_errors_name_their_key() {
+    let errors = |rules: &str| -> Vec<String> {
+        let json = format!(
+            r#"{{"threat_rules": [{rules}], "webhook": {{"url": "https://siem.example.com/x"}}}}"#
+        );
+        match Config::from_json_str(&json) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    };
+    let xss = errors(r#"{"id": "XSS", "inspect_response": true}"#);
+    assert!(
+        xss[0].starts_with("threat_rules[0].inspect_response: is not available for XSS"),
+        "{xss:?}"
+    );
+    let block = errors(r#"{"id": "SecurityMisconfig", "action": "block"}"#);
+    assert!(
+        block[0].starts_with("threat_rules[0].action: must be \"alert\""),
+        "{block:?}"
+    );
+    let status = errors(r#"{"id": "SecurityMisconfig", "statuses": [700]}"#);
+    assert!(
+        status[0].starts_with("threat_rules[0].statuses[0]: must be a status"),
+        "{status:?}"
+    );
+    let flag = errors(r#"{"id": "SSRF", "inspect_response": "yes"}"#);
+    assert!(
+        flag[0].starts_with("threat_rules[0].inspect_response: must be true or false"),
+        "{flag:?}"
+    );
+}

@@ -13,6 +13,7 @@ says, for each file, where it comes from, the selection rule, and how to rerun i
     build.py oob         [--interactsh TREE]              oob_domains.txt
     build.py schemes                                      url_schemes.txt
     build.py debug                                        debug_paths.txt
+    build.py leaks       --crs TREE                       leak_database_errors.txt, leak_error_classes.txt
     build.py sources                                      the curated entries and their citations (markdown)
     build.py check                                        format check of every data file (no network)
 
@@ -856,6 +857,70 @@ def cmd_debug(args):
 
 
 # ---------------------------------------------------------------------------------------------
+# leak_database_errors.txt, leak_error_classes.txt
+
+# CRS's response data files (RESPONSE-951, -952/954 and -956 rules): database error messages,
+# .NET exception classes and Ruby error classes.
+CRS_LEAK_FILES = ("rules/sql-errors.data", "rules/asp-dotnet-errors.data", "rules/ruby-errors.data")
+# CRS matches these with @pm as a prefilter before its own regexes, so some entries are single
+# English words ("Error", "Warning", "Driver"). An entry is kept when it names something only an
+# error shows: it contains a character besides letters and spaces ("ORA-", "pg_query() [:",
+# "System.Data.SqlClient.", "ArgumentError:"), or it is one word with two capitals or more
+# before a closing Exception or Error ("SQLiteException", not "HttpException"), or it has three
+# words or more ("Incorrect syntax near").
+CAMEL_ERROR_RE = re.compile(r"[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(Exception|Error)")
+# Ruby and .NET classes that are database errors.
+DATABASE_CLASS_RE = re.compile(r"sql|^pg::|^activerecord::statementinvalid|oledb|odbc")
+
+
+def leak_entry_kept(e):
+    if re.search(r"[^A-Za-z ]", e):
+        return len(e) >= 4
+    if CAMEL_ERROR_RE.fullmatch(e):
+        return True
+    return len(e.split()) >= 3
+
+
+def cmd_leaks(args):
+    tree = Tree(args.crs)
+    snap = tree.snapshot(CRS_REPO)
+    database, classes, dropped = set(), set(), []
+    for rel in CRS_LEAK_FILES:
+        for line in tree.read(rel).splitlines():
+            e = line.strip()
+            if not e or e.startswith("#"):
+                continue
+            if not leak_entry_kept(e):
+                dropped.append(e)
+                continue
+            low = e.lower()
+            if rel.endswith("sql-errors.data") or DATABASE_CLASS_RE.search(low):
+                database.add(low)
+            else:
+                classes.add(low)
+    print(f"dropped as too generic: {', '.join(sorted(dropped))}", file=sys.stderr)
+    rule = ("rule: kept when the entry has a character besides letters and spaces (4 or more"
+            " characters), is one word with two capitals or more before a closing Exception or"
+            " Error, or has three"
+            " words or more; lower-cased and trimmed")
+    rebuild = f"rebuild: {SCRIPT} leaks --crs <coreruleset checkout>"
+    write_vocab(
+        args.out, "leak_database_errors.txt",
+        "database error messages and driver exception names a response shows",
+        [f"source: OWASP CRS {CRS_LEAK_FILES[0]} (Apache-2.0), and the database classes of"
+         f" {CRS_LEAK_FILES[2]}: {snap}", rule, rebuild],
+        database,
+    )
+    write_vocab(
+        args.out, "leak_error_classes.txt",
+        ".NET and Ruby exception classes an error page or stack trace shows",
+        [f"source: OWASP CRS {CRS_LEAK_FILES[1]} and {CRS_LEAK_FILES[2]} (Apache-2.0): {snap}",
+         rule + "; database classes go to leak_database_errors.txt", rebuild],
+        classes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # ssrf_hosts.txt
 
 CLOUD_INIT_REPO = "https://github.com/canonical/cloud-init"
@@ -1185,12 +1250,14 @@ def main():
     p.add_argument("--interactsh", help="projectdiscovery/interactsh checkout or git dir")
     sub.add_parser("schemes")
     sub.add_parser("debug")
+    p = sub.add_parser("leaks")
+    p.add_argument("--crs", required=True, help="coreruleset/coreruleset checkout or git dir")
     sub.add_parser("words")
     sub.add_parser("sources")
     sub.add_parser("check")
     args = ap.parse_args()
     fn = {"unix": cmd_unix, "windows": cmd_windows, "powershell": cmd_powershell,
-          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes, "debug": cmd_debug, "words": cmd_words,
+          "paths": cmd_paths, "ssrf": cmd_ssrf, "oob": cmd_oob, "schemes": cmd_schemes, "debug": cmd_debug, "leaks": cmd_leaks, "words": cmd_words,
           "sources": cmd_sources, "check": cmd_check}[args.cmd]
     sys.exit(fn(args) or 0)
 

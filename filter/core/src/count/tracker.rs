@@ -148,6 +148,27 @@ impl Tracker {
         raise_or_suppress(state, rule, ts_ms, |s| s.pending)
     }
 
+    /// One match of `rule` whose response showed the attack worked: a `SINGLE` event whatever
+    /// the rule aggregates, under a cooldown of its own (`index`, not the rule's), so that a
+    /// success is reported even while the rule's own events are suppressed.
+    pub fn hit_exploit(
+        &mut self,
+        index: usize,
+        rule: &ThreatRule,
+        actor: &ActorKey,
+        ts_ms: u64,
+    ) -> Outcome {
+        let key = (actor.clone(), index);
+        if !self.track_rule(&key) {
+            return Outcome::Untracked;
+        }
+        let Some(state) = self.rules.get_mut(&key) else {
+            return Outcome::Untracked;
+        };
+        state.pending = state.pending.saturating_add(1);
+        raise_or_suppress(state, rule, ts_ms, |s| s.pending)
+    }
+
     /// One request of `actor` for the API `api` (a hash of method and template) with the
     /// path-parameter values hashed to `value`, for the enumeration rule `rule` (index `index`).
     #[allow(clippy::too_many_arguments)]

@@ -183,6 +183,16 @@ impl Engine {
         self.detector.count_inspected(bytes, body_truncated);
     }
 
+    /// Counts a response body read for leaks (`bytes` of it).
+    pub fn count_response_inspected(&mut self, bytes: u64) {
+        self.detector.count_response_inspected(bytes);
+    }
+
+    /// Counts a response body a rule wanted that was compressed (`content-encoding`).
+    pub fn count_response_encoded(&mut self) {
+        self.detector.count_response_encoded();
+    }
+
     /// Counts a request a blocking threat rule answered before the upstream.
     pub fn count_threat_blocked(&mut self) {
         self.detector.count_threat_blocked();

@@ -127,6 +127,17 @@ impl Recorder {
         self.counts.bodies_truncated += u64::from(body_truncated);
     }
 
+    /// Counts a response body read for leaks (`bytes` of it), or skipped as compressed.
+    pub fn count_response_inspected(&mut self, bytes: u64) {
+        self.counts.responses_inspected += 1;
+        self.counts.response_bytes_inspected += bytes;
+    }
+
+    /// Counts a response body a rule wanted that was compressed (`content-encoding`).
+    pub fn count_response_encoded(&mut self) {
+        self.counts.response_bodies_encoded += 1;
+    }
+
     /// Counts a response no rule counts (after [`Recorder::counts_status`] said so).
     #[inline]
     pub fn count_unmatched(&mut self) {

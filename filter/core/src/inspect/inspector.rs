@@ -5,7 +5,7 @@ use crate::base::credentials::is_credential_header;
 use crate::base::template::truncate;
 use crate::inspect::{inspect_with, Attack, Request, Scope, Settings};
 use crate::model::config::{Action, Config};
-use crate::model::findings::{Inspection, ThreatHit};
+use crate::model::findings::{Inspection, LeakSet, ThreatHit};
 use crate::model::observation::Headers;
 use crate::model::reply::BlockedReply;
 use crate::model::threat::auth::weak_authentication;
@@ -21,6 +21,10 @@ pub struct Inspector {
     /// The rule index of each attack class, if configured.
     rule_of_attack: [Option<usize>; Attack::ALL.len()],
     auth_rule: Option<usize>,
+    /// `SecurityMisconfig`, if configured (and responses are read at all).
+    misconfig_rule: Option<usize>,
+    /// Whether a payload rule reads the responses of its matches.
+    reads_exploits: bool,
     wants_body: bool,
     blocks: bool,
 }
@@ -30,6 +34,8 @@ impl Inspector {
         let mut scope = Scope::none();
         let mut rule_of_attack = [None; Attack::ALL.len()];
         let mut auth_rule = None;
+        let mut misconfig_rule = None;
+        let mut reads_exploits = false;
         let mut wants_body = false;
         let mut blocks = false;
         for (i, rule) in cfg.threat_rules.iter().enumerate() {
@@ -45,6 +51,10 @@ impl Inspector {
             if rule.id == ThreatId::WeakAuthentication {
                 auth_rule = Some(i);
             }
+            if rule.id == ThreatId::SecurityMisconfig && cfg.response_body_max_bytes > 0 {
+                misconfig_rule = Some(i);
+            }
+            reads_exploits |= rule.inspect_response && cfg.response_body_max_bytes > 0;
             blocks |= rule.action == Action::Block && rule.id != ThreatId::ParamEnumeration;
         }
         Inspector {
@@ -52,9 +62,91 @@ impl Inspector {
             scope,
             rule_of_attack,
             auth_rule,
+            misconfig_rule,
+            reads_exploits,
             wants_body,
             blocks,
         }
+    }
+
+    /// Whether any rule reads response bodies: hosts that find it false never look at one.
+    pub fn reads_responses(&self) -> bool {
+        self.reads_exploits || self.misconfig_rule.is_some()
+    }
+
+    /// Bytes of a response body hosts keep for [`Inspector::inspect_response`].
+    pub fn response_body_max_bytes(&self) -> usize {
+        self.cfg.response_body_max_bytes
+    }
+
+    /// The leaks a response of `status` is read for, its request having `inspection`: the
+    /// evidence of its matches' rules that read responses (only 2XX and 5XX answers can show an
+    /// attack worked), and what `SecurityMisconfig` looks for at the statuses it reads.
+    fn wanted_leaks(&self, status: u16, inspection: Option<&Inspection>) -> LeakSet {
+        let mut wanted = LeakSet::default();
+        if self.reads_exploits && matches!(status / 100, 2 | 5) {
+            for hit in inspection.map_or(&[][..], |i| &i.hits[..]) {
+                if let Some(rule) = self.cfg.threat_rules.get(hit.rule) {
+                    if rule.inspect_response {
+                        wanted = wanted.union(rule.id.evidence());
+                    }
+                }
+            }
+        }
+        if let Some(rule) = self
+            .misconfig_rule
+            .and_then(|i| self.cfg.threat_rules.get(i))
+        {
+            if rule.statuses.contains(status) {
+                wanted = wanted.union(rule.id.evidence());
+            }
+        }
+        wanted
+    }
+
+    /// Whether hosts keep the body of a response of `status` (up to
+    /// [`Inspector::response_body_max_bytes`]), asked when its headers arrive: the common
+    /// response (no finding, a status no rule reads) is never copied.
+    pub fn wants_response(&self, status: u16, inspection: Option<&Inspection>) -> bool {
+        self.reads_responses() && !self.wanted_leaks(status, inspection).is_empty()
+    }
+
+    /// Whether a body with this `content-encoding` is unreadable as it passes (compressed):
+    /// hosts skip it and count it in `response_bodies_encoded`.
+    pub fn is_encoded(content_encoding: Option<&str>) -> bool {
+        content_encoding.is_some_and(|e| {
+            let e = e.trim();
+            !e.is_empty() && !e.eq_ignore_ascii_case("identity")
+        })
+    }
+
+    /// Reads a response body (cut by the host at [`Inspector::response_body_max_bytes`]) for
+    /// the leaks its status and its request's findings call for: the evidence goes into `out`
+    /// (marked inspected), and a `SecurityMisconfig` hit when it shows what that rule looks
+    /// for. Returns the bytes read.
+    pub fn inspect_response(&self, status: u16, body: &[u8], out: &mut Inspection) -> u64 {
+        let wanted = self.wanted_leaks(status, Some(out));
+        if wanted.is_empty() {
+            return 0;
+        }
+        let body = body.get(..self.cfg.response_body_max_bytes).unwrap_or(body);
+        out.response_inspected = true;
+        out.evidence = crate::inspect::leaks::scan(body, wanted);
+        let misconfig = self.misconfig_rule.and_then(|i| {
+            let rule = self.cfg.threat_rules.get(i)?;
+            let shown = out
+                .evidence
+                .iter()
+                .find(|e| rule.statuses.contains(status) && rule.id.evidence().contains(e.leak))?;
+            Some(ThreatHit {
+                rule: i,
+                part: "response",
+                name: shown.leak.as_str().into(),
+                excerpt: shown.excerpt.clone(),
+            })
+        });
+        out.hits.extend(misconfig);
+        body.len() as u64
     }
 
     /// Whether any rule inspects requests (payload rules or weak authentication).

@@ -13,6 +13,7 @@ mod files;
 mod html;
 pub(crate) mod inspector;
 mod jndi;
+pub(crate) mod leaks;
 mod lex;
 mod nosql;
 mod parts;

@@ -71,6 +71,17 @@ vocabulary!(
     "url_schemes.txt"
 );
 
+vocabulary!(
+    /// Database error messages and driver exceptions a response shows (OWASP CRS).
+    leak_database_errors,
+    "leak_database_errors.txt"
+);
+vocabulary!(
+    /// .NET and Ruby exception classes an error page shows (OWASP CRS).
+    leak_error_classes,
+    "leak_error_classes.txt"
+);
+
 /// Entries of several tables as one sorted, unique table: one lookup where a scanner would
 /// make several.
 pub(crate) fn merged(entries: impl IntoIterator<Item = &'static str>) -> Vec<&'static str> {
@@ -94,6 +105,8 @@ pub(crate) fn all() -> Vec<(&'static str, &'static [&'static str])> {
         ("ssrf_hosts", ssrf_hosts()),
         ("oob_domains", oob_domains()),
         ("url_schemes", url_schemes()),
+        ("leak_database_errors", leak_database_errors()),
+        ("leak_error_classes", leak_error_classes()),
     ]
 }
 

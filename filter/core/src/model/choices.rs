@@ -60,3 +60,14 @@ choices!(
         Teams = "teams",
     }
 );
+
+impl Severity {
+    /// One level up (CRITICAL stays): the severity of a match whose response showed it worked.
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+}

@@ -229,6 +229,21 @@ metrics! {
     Counter threat_param_enumeration_events,
     /// `ParamEnumeration`: matches suppressed by the cooldown.
     Counter threat_param_enumeration_suppressed,
+    /// `SecurityMisconfig`: responses it matched, events it raised, matches its cooldown suppressed.
+    Counter threat_security_misconfig_matches,
+    /// `SecurityMisconfig`: events raised.
+    Counter threat_security_misconfig_events,
+    /// `SecurityMisconfig`: matches suppressed by the cooldown.
+    Counter threat_security_misconfig_suppressed,
+    /// Response bodies inspected (of requests with findings whose rule reads responses, or of
+    /// statuses `SecurityMisconfig` reads).
+    Counter responses_inspected,
+    /// Bytes of response bodies inspected, at most `response_body_max_bytes` each.
+    Counter response_bytes_inspected,
+    /// Response bodies not inspected because they were compressed (`content-encoding`).
+    Counter response_bodies_encoded,
+    /// Payload matches whose response showed the attack worked (`successfulExploit: true`).
+    Counter threat_exploits,
     /// Fleet mode: batches Redis answered (through the front).
     Counter fleet_batches,
     /// Fleet mode: batches not answered in time or not readable (retried).
@@ -346,6 +361,11 @@ impl Metrics {
                 &mut self.threat_param_enumeration_events,
                 &mut self.threat_param_enumeration_suppressed,
             ],
+            ThreatId::SecurityMisconfig => [
+                &mut self.threat_security_misconfig_matches,
+                &mut self.threat_security_misconfig_events,
+                &mut self.threat_security_misconfig_suppressed,
+            ],
         };
         let counter = match what {
             ThreatCount::Matched => matched,
@@ -430,13 +450,13 @@ mod tests {
             );
             assert_eq!(rule_of(total), None, "{total}");
         }
-        // Three per-rule metrics for each of the fourteen threat rules.
+        // Three per-rule metrics for each of the fifteen threat rules.
         let per_rule = Metrics::default()
             .fields()
             .iter()
             .filter(|f| f.per_rule().is_some())
             .count();
         assert_eq!(per_rule, 3 * crate::model::threat::ThreatId::ALL.len());
-        assert_eq!(crate::model::threat::ThreatId::ALL.len(), 14);
+        assert_eq!(crate::model::threat::ThreatId::ALL.len(), 15);
     }
 }

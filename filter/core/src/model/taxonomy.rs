@@ -87,6 +87,11 @@ const CREDENTIALS_IN_FILES: Technique = technique(
     "Unsecured Credentials: Credentials In Files",
     CREDENTIAL_ACCESS,
 );
+const GATHER_HOST_INFORMATION: Technique = technique(
+    "T1592.002",
+    "Gather Victim Host Information: Software",
+    RECONNAISSANCE,
+);
 /// ATT&CK has no technique for walking object ids; this is the nearest.
 const AUTOMATED_COLLECTION: Technique = technique("T1119", "Automated Collection", COLLECTION);
 
@@ -152,6 +157,7 @@ pub fn of_threat(id: ThreatId) -> Taxonomy {
             &[BROKEN_AUTHENTICATION],
         ),
         ThreatId::ParamEnumeration => (&[AUTOMATED_COLLECTION], &[BOLA]),
+        ThreatId::SecurityMisconfig => (&[GATHER_HOST_INFORMATION], &[SECURITY_MISCONFIGURATION]),
     };
     Taxonomy { techniques, owasp }
 }

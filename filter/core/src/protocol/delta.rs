@@ -10,10 +10,11 @@ use crate::protocol::actor_wire::ActorWire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 // ---------------------------------------------------------------------------------------------
-// Delta format, version 3 (little-endian varints):
+// Delta format, version 4 (little-endian varints):
 //   magic "AWD" version(1)
 //   responses, blocked_requests, records_dropped, unattributed, record_count,
-//   inspected, inspected_bytes, bodies_truncated, threat_blocked
+//   inspected, inspected_bytes, bodies_truncated, threat_blocked,
+//   responses_inspected, response_bytes_inspected, response_bodies_encoded
 //   record*: ts_ms status actor ip method path host country(2 bytes, 0 0 = none) headers threats
 //     actor: 4 [4] | 6 [16] | 'D' source [16] | 'T' source str
 //     ip:    0 | 4 [4] | 6 [16]
@@ -22,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 // ---------------------------------------------------------------------------------------------
 
 const DELTA_MAGIC: &[u8; 3] = b"AWD";
-pub(crate) const DELTA_VERSION: u8 = 3;
+pub(crate) const DELTA_VERSION: u8 = 4;
 
 pub(crate) fn put_record(out: &mut Vec<u8>, r: &Record) {
     put_varint(out, r.ts_ms);
@@ -121,6 +122,10 @@ pub struct DeltaCounts {
     pub bodies_truncated: u64,
     /// Requests a blocking threat rule answered before the upstream.
     pub threat_blocked: u64,
+    /// Response bodies read, their bytes, and bodies skipped as compressed.
+    pub responses_inspected: u64,
+    pub response_bytes_inspected: u64,
+    pub response_bodies_encoded: u64,
 }
 
 /// Reads a delta: its counters, then its records one by one.
@@ -150,6 +155,9 @@ impl<'a> DeltaReader<'a> {
             inspected_bytes: reader.varint()?,
             bodies_truncated: reader.varint()?,
             threat_blocked: reader.varint()?,
+            responses_inspected: reader.varint()?,
+            response_bytes_inspected: reader.varint()?,
+            response_bodies_encoded: reader.varint()?,
         };
         Ok(DeltaReader {
             reader,
@@ -201,6 +209,9 @@ pub(crate) fn merge_delta<'a>(
     metrics.threat_bytes_inspected += c.inspected_bytes;
     metrics.bodies_truncated += c.bodies_truncated;
     metrics.threat_blocked += c.threat_blocked;
+    metrics.responses_inspected += c.responses_inspected;
+    metrics.response_bytes_inspected += c.response_bytes_inspected;
+    metrics.response_bodies_encoded += c.response_bodies_encoded;
     let mut result = Ok(());
     while let Some(record) = reader.next_record() {
         match record {
@@ -235,6 +246,9 @@ pub(crate) fn encode_delta(counts: &DeltaCounts, records: &mut Vec<u8>) -> Vec<u
         c.inspected_bytes,
         c.bodies_truncated,
         c.threat_blocked,
+        c.responses_inspected,
+        c.response_bytes_inspected,
+        c.response_bodies_encoded,
     ] {
         put_varint(&mut out, v);
     }

@@ -6,6 +6,7 @@ use super::{Detection, Detector};
 use crate::base::template::template;
 use crate::count::tracker::{Outcome, Tracker};
 use crate::model::config::{Action, Config};
+use crate::model::findings::Leak;
 use crate::model::metrics::ThreatCount;
 use crate::model::payload::{MaliciousEvent, SamplePayload};
 use crate::model::record::Record;
@@ -28,6 +29,17 @@ impl Detector {
         self.counts.bodies_truncated += u64::from(body_truncated);
     }
 
+    /// Counts a response body read for leaks (`bytes` of it).
+    pub fn count_response_inspected(&mut self, bytes: u64) {
+        self.counts.responses_inspected += 1;
+        self.counts.response_bytes_inspected += bytes;
+    }
+
+    /// Counts a response body a rule wanted that was compressed (`content-encoding`).
+    pub fn count_response_encoded(&mut self) {
+        self.counts.response_bodies_encoded += 1;
+    }
+
     /// Counts a request a blocking threat rule answered before the upstream.
     pub fn count_threat_blocked(&mut self) {
         self.counts.threat_blocked += 1;
@@ -43,23 +55,50 @@ impl Detector {
             match decode(block) {
                 None => self.counts.untracked_responses += 1,
                 Some(findings) => {
+                    let leaks = findings.leaks();
                     for hit in &findings.hits {
                         let Some(rule) = cfg.threat_rules.get(hit.rule) else {
                             continue;
                         };
                         self.counts.threat_matches += 1;
                         self.counts.count_threat(rule.id, ThreatCount::Matched);
-                        let outcome = tracker.hit(hit.rule, rule, &rec.actor, rec.ts_ms);
-                        let event_type = match rule.aggregation {
-                            Some(_) => "AGGREGATED",
-                            None => "SINGLE",
+                        // Unknown (left out) unless the rule read this response.
+                        let verdict = (rule.inspect_response && findings.evidence.is_some())
+                            .then(|| rule.id.exploited(rec.status, leaks));
+                        let (outcome, event_type) = if verdict == Some(true) {
+                            self.counts.threat_exploits += 1;
+                            // Exploits have cooldowns of their own, after the rules'.
+                            let index = cfg.threat_rules.len() + hit.rule;
+                            let outcome = tracker.hit_exploit(index, rule, &rec.actor, rec.ts_ms);
+                            (outcome, "SINGLE")
+                        } else {
+                            let outcome = tracker.hit(hit.rule, rule, &rec.actor, rec.ts_ms);
+                            match rule.aggregation {
+                                Some(_) => (outcome, "AGGREGATED"),
+                                None => (outcome, "SINGLE"),
+                            }
                         };
                         let sample = |d: &Detector| {
-                            d.threat_sample(rec, Some(hit), findings.query, findings.body_head)
+                            let shown: Vec<(Leak, &str)> = findings
+                                .evidence
+                                .iter()
+                                .flatten()
+                                .filter(|(leak, _)| rule.id.evidence().contains(*leak))
+                                .copied()
+                                .collect();
+                            let (query, body) = (findings.query, findings.body_head);
+                            d.threat_sample(rec, Some(hit), query, body, &shown)
                         };
+                        let detections = out.len();
                         self.settle(
                             outcome, hit.rule, rule, rec, rec.path, event_type, sample, out,
                         );
+                        if let Some(d) = out.get_mut(detections..).and_then(|d| d.first_mut()) {
+                            d.event.successful_exploit = verdict;
+                            if verdict == Some(true) {
+                                d.event.severity = Some(rule.severity.raised().as_str().into());
+                            }
+                        }
                     }
                 }
             }
@@ -99,7 +138,7 @@ impl Detector {
                         rule.block_status,
                     );
                 }
-                let sample = |d: &Detector| d.threat_sample(rec, None, "", "");
+                let sample = |d: &Detector| d.threat_sample(rec, None, "", "", &[]);
                 let detections = out.len();
                 self.settle(outcome, index, rule, rec, &api, "AGGREGATED", sample, out);
                 // The objects were really read when most distinct values were answered 2XX.
@@ -156,6 +195,7 @@ impl Detector {
         hit: Option<&HitRef>,
         query: &str,
         body_head: &str,
+        evidence: &[(Leak, &str)],
     ) -> Option<SamplePayload> {
         if self.cfg.samples_per_event == 0 {
             return None;
@@ -181,6 +221,13 @@ impl Detector {
                 "threat".into(),
                 serde_json::json!({"part": hit.part, "name": hit.name, "excerpt": hit.excerpt}),
             );
+        }
+        if !evidence.is_empty() {
+            let shown: Vec<serde_json::Value> = evidence
+                .iter()
+                .map(|(leak, excerpt)| serde_json::json!({"leak": leak.as_str(), "excerpt": excerpt}))
+                .collect();
+            doc.insert("responseEvidence".into(), shown.into());
         }
         Some(SamplePayload {
             orig: serde_json::to_string(&doc).ok()?,
@@ -222,8 +269,7 @@ impl Detector {
             count: Some(count),
             response_status: Some(rec.status),
             response_statuses: None,
-            // A payload's effect shows only in the response body, which is not read yet:
-            // unknown, not "failed".
+            // Set by the caller where the response was read; unknown (left out) otherwise.
             successful_exploit: None,
         }
     }

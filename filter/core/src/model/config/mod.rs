@@ -214,6 +214,8 @@ pub struct Config {
     pub threat_rules: Vec<ThreatRule>,
     /// Bytes of a request body the threat rules inspect.
     pub body_max_bytes: usize,
+    /// Bytes of a response body inspected where a rule reads responses.
+    pub response_body_max_bytes: usize,
     /// Envoy only: the filter's plugin config sets `allow_on_headers_stop_iteration`, so a
     /// request can be held whole (headers too) while a blocking rule reads its body.
     pub envoy_hold_headers: bool,
@@ -333,6 +335,15 @@ impl Config {
             || self.threat_rules.iter().any(|r| {
                 r.id == crate::model::threat::id::ThreatId::ParamEnumeration
                     && r.action == Action::Block
+            })
+    }
+
+    /// Whether a rule reads response bodies (a payload rule with `inspect_response`, or
+    /// `SecurityMisconfig`).
+    pub fn reads_responses(&self) -> bool {
+        self.response_body_max_bytes > 0
+            && self.threat_rules.iter().any(|r| {
+                r.inspect_response || r.id == crate::model::threat::id::ThreatId::SecurityMisconfig
             })
     }
 

@@ -22,6 +22,33 @@ use serde_json::{Map, Value};
 impl Validator<'_> {
     /// The sections' readers are `#[inline(never)]`: inlined here they made one function of 32 KB,
     /// and a Wasm engine's optimizing compiler needs memory that grows with a function's size.
+    /// `statuses`: statuses and ranges (`404`, `"400-499"`, `"4xx"`); `default` when absent.
+    pub(super) fn statuses(&mut self, obj: &Obj, default: (u16, u16)) -> StatusSet {
+        let mut statuses = StatusSet::default();
+        let Some(list) = self.array(obj, "statuses") else {
+            statuses.insert_range(default.0, default.1);
+            return statuses;
+        };
+        if list.is_empty() {
+            self.err(
+                &obj.path("statuses"),
+                "must list at least one status or range",
+                &Value::Array(vec![]),
+            );
+        }
+        for (i, v) in list.iter().enumerate() {
+            match parse_status_range(v) {
+                Some((lo, hi)) => statuses.insert_range(lo, hi),
+                None => self.err(
+                    &format!("{}[{i}]", obj.path("statuses")),
+                    "must be a status 100-599, a range such as \"400-499\", or \"4xx\"",
+                    v,
+                ),
+            }
+        }
+        statuses
+    }
+
     pub(super) fn config(&mut self, value: &Value) -> Option<Config> {
         const KEYS: &[&str] = &[
             "actor",
@@ -36,6 +63,7 @@ impl Validator<'_> {
             "sinks",
             "threat_rules",
             "body_max_bytes",
+            "response_body_max_bytes",
             "envoy_hold_headers",
             "fleet",
         ];
@@ -44,6 +72,7 @@ impl Validator<'_> {
         let threat_rules = self.threat_rules(root.get("threat_rules"));
         let rules = self.rules(&root, !threat_rules.is_empty());
         let body_max_bytes = self.body_max_bytes(&root);
+        let response_body_max_bytes = self.response_body_max_bytes(&root);
         let envoy_hold_headers = self.envoy_hold_headers(&root);
         let fleet = self.fleet(root.get("fleet"));
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
@@ -117,6 +146,7 @@ impl Validator<'_> {
             sinks,
             threat_rules,
             body_max_bytes,
+            response_body_max_bytes,
             envoy_hold_headers,
             fleet,
         })
@@ -261,29 +291,7 @@ impl Validator<'_> {
                 }
             },
         };
-        let mut statuses = StatusSet::default();
-        match self.array(&obj, "statuses") {
-            None => statuses.insert_range(400, 499),
-            Some(list) => {
-                if list.is_empty() {
-                    self.err(
-                        &obj.path("statuses"),
-                        "must list at least one status or range",
-                        &Value::Array(vec![]),
-                    );
-                }
-                for (i, v) in list.iter().enumerate() {
-                    match parse_status_range(v) {
-                        Some((lo, hi)) => statuses.insert_range(lo, hi),
-                        None => self.err(
-                            &format!("{path}.statuses[{i}]"),
-                            "must be a status 100-599, a range such as \"400-499\", or \"4xx\"",
-                            v,
-                        ),
-                    }
-                }
-            }
-        }
+        let statuses = self.statuses(&obj, (400, 499));
         let threshold = self.uint(&obj, "threshold", 10, 1, MAX_THRESHOLD) as u32;
         let window_secs = self.uint(&obj, "window_secs", 60, 1, MAX_DURATION_SECS);
         let per = self.choose(&obj, "per", Per::ALL, Per::Actor);

@@ -73,7 +73,7 @@ fn every_error_is_reported_with_its_path() {
     assert_eq!(
         e,
         vec![
-            "bogus: unknown key (known keys: actor, rules, max_actors, max_memory_mb, samples_per_event, redact_headers, api_collection_id, country_header, webhook, sinks, threat_rules, body_max_bytes, envoy_hold_headers, fleet), got 1",
+            "bogus: unknown key (known keys: actor, rules, max_actors, max_memory_mb, samples_per_event, redact_headers, api_collection_id, country_header, webhook, sinks, threat_rules, body_max_bytes, response_body_max_bytes, envoy_hold_headers, fleet), got 1",
             "actor.sources[0]: must be \"peer\", \"xff\", \"cf-connecting-ip\", \"header:<name>\" or \"jwt:<claim>\", got \"leftmost\"",
             "actor.trusted_proxies[0]: must be an IP address or CIDR such as \"10.0.0.0/8\" or \"2001:db8::/32\", got \"10.0.0.0/33\"",
             "actor.ipv6_prefix: must be <= 128, got 129",

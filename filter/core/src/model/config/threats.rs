@@ -6,7 +6,8 @@ use super::{Action, Severity, MAX_DURATION_SECS, MAX_THRESHOLD};
 use crate::model::threat::auth::{AuthCheck, AuthChecks};
 use crate::model::threat::id::ThreatId;
 use crate::model::threat::rule::{
-    Aggregation, PartSet, ThreatRule, DEFAULT_BODY_MAX_BYTES, MAX_BODY_MAX_BYTES,
+    Aggregation, PartSet, ThreatRule, DEFAULT_BODY_MAX_BYTES, DEFAULT_RESPONSE_BODY_MAX_BYTES,
+    MAX_BODY_MAX_BYTES,
 };
 use serde_json::Value;
 
@@ -25,6 +26,18 @@ const PAYLOAD_KEYS: &[&str] = &[
     "window_secs",
     "overview",
     "remediation",
+    "inspect_response",
+];
+const MISCONFIG_KEYS: &[&str] = &[
+    "id",
+    "action",
+    "severity",
+    "cooldown_secs",
+    "statuses",
+    "threshold",
+    "window_secs",
+    "overview",
+    "remediation",
 ];
 const REDIRECT_KEYS: &[&str] = &[
     "id",
@@ -38,6 +51,7 @@ const REDIRECT_KEYS: &[&str] = &[
     "overview",
     "remediation",
     "allowed_hosts",
+    "inspect_response",
 ];
 const AUTH_KEYS: &[&str] = &[
     "id",
@@ -101,6 +115,16 @@ impl Validator<'_> {
         ) as usize
     }
 
+    pub(super) fn response_body_max_bytes(&mut self, root: &Obj) -> usize {
+        self.uint(
+            root,
+            "response_body_max_bytes",
+            DEFAULT_RESPONSE_BODY_MAX_BYTES as u64,
+            0,
+            MAX_BODY_MAX_BYTES as u64,
+        ) as usize
+    }
+
     /// `envoy_hold_headers`: a boolean, `false` when absent.
     pub(super) fn envoy_hold_headers(&mut self, root: &Obj) -> bool {
         match root.get("envoy_hold_headers") {
@@ -150,13 +174,23 @@ impl Validator<'_> {
             ThreatId::WeakAuthentication => AUTH_KEYS,
             ThreatId::ParamEnumeration => ENUMERATION_KEYS,
             ThreatId::OpenRedirect => REDIRECT_KEYS,
+            ThreatId::SecurityMisconfig => MISCONFIG_KEYS,
             _ => PAYLOAD_KEYS,
         };
         let obj = self.object(path, value, keys)?;
         let mut rule = ThreatRule::new(id);
         rule.action = self.choose(&obj, "action", Action::ALL, Action::Alert);
-        rule.block_status =
-            self.uint(&obj, "block_status", rule.block_status.into(), 200, 599) as u16;
+        if id == ThreatId::SecurityMisconfig && rule.action == Action::Block {
+            self.err(
+                &obj.path("action"),
+                "must be \"alert\": SecurityMisconfig reads responses, which have left by then",
+                &Value::String("block".into()),
+            );
+        }
+        if id != ThreatId::SecurityMisconfig {
+            rule.block_status =
+                self.uint(&obj, "block_status", rule.block_status.into(), 200, 599) as u16;
+        }
         rule.severity = self.choose(&obj, "severity", Severity::ALL, rule.severity);
         rule.cooldown_secs = self.uint(&obj, "cooldown_secs", 60, 0, MAX_DURATION_SECS);
         if let Some(v) = obj.get("overview") {
@@ -179,15 +213,45 @@ impl Validator<'_> {
                 rule.aggregation = self.aggregation(&obj);
                 if id == ThreatId::WeakAuthentication {
                     rule.checks = self.auth_checks(&obj);
+                } else if id == ThreatId::SecurityMisconfig {
+                    rule.statuses = self.statuses(&obj, (500, 599));
                 } else if let Some(parts) = self.parts(&obj) {
                     rule.parts = parts;
                 }
                 if id == ThreatId::OpenRedirect {
                     rule.allowed_hosts = self.allowed_hosts(&obj);
                 }
+                if id.attack().is_some() {
+                    rule.inspect_response = self.inspect_response(&obj, id);
+                }
             }
         }
         Some(rule)
+    }
+
+    /// `inspect_response`: a boolean, `false` when absent; refused for rules whose attack no
+    /// response body shows.
+    fn inspect_response(&mut self, obj: &Obj, id: ThreatId) -> bool {
+        match obj.get("inspect_response") {
+            None => false,
+            Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) if id.evidence().is_empty() => {
+                self.err(
+                    &obj.path("inspect_response"),
+                    format_args!(
+                        "is not available for {}: no response body shows whether it worked",
+                        id.as_str()
+                    ),
+                    &Value::Bool(true),
+                );
+                false
+            }
+            Some(Value::Bool(true)) => true,
+            Some(v) => {
+                self.err(&obj.path("inspect_response"), "must be true or false", v);
+                false
+            }
+        }
     }
 
     fn aggregation(&mut self, obj: &Obj) -> Option<Aggregation> {

@@ -3,6 +3,7 @@
 
 use crate::model::attack::Attack;
 use crate::model::choices::Severity;
+use crate::model::findings::{Leak, LeakSet};
 
 macro_rules! threat_ids {
     ($($variant:ident = $id:literal, $sub:literal, $severity:ident;)+) => {
@@ -49,6 +50,7 @@ threat_ids! {
     SensitivePathProbe = "SensitivePathProbe", "SENSITIVE_PATH_PROBE", Medium;
     WeakAuthentication = "WeakAuthentication", "WEAK_AUTHENTICATION", Medium;
     ParamEnumeration = "ParamEnumeration", "PARAM_ENUMERATION", Medium;
+    SecurityMisconfig = "SecurityMisconfig", "SECURITY_MISCONFIG", Medium;
 }
 
 impl ThreatId {
@@ -68,7 +70,51 @@ impl ThreatId {
             ThreatId::JndiInjection => Attack::JndiInjection,
             ThreatId::OpenRedirect => Attack::OpenRedirect,
             ThreatId::SensitivePathProbe => Attack::SensitivePathProbe,
-            ThreatId::WeakAuthentication | ThreatId::ParamEnumeration => return None,
+            ThreatId::WeakAuthentication
+            | ThreatId::ParamEnumeration
+            | ThreatId::SecurityMisconfig => return None,
         })
+    }
+
+    /// What a response shows when this rule's attack worked (`SecurityMisconfig`: what it
+    /// looks for); empty for rules whose effect no response body shows (XSS and open redirects
+    /// act in the victim's browser, JNDI lookups call out of band).
+    pub fn evidence(self) -> LeakSet {
+        use Leak::*;
+        match self {
+            ThreatId::SqlInjection | ThreatId::NoSqlInjection => LeakSet::of(&[DatabaseError]),
+            ThreatId::OsCommandInjection
+            | ThreatId::WindowsCommandInjection
+            | ThreatId::TemplateInjection => {
+                LeakSet::of(&[CommandOutput, FileContents, Configuration])
+            }
+            ThreatId::FileInclusion | ThreatId::Xxe => {
+                LeakSet::of(&[FileContents, Configuration, CloudMetadata])
+            }
+            ThreatId::Ssrf => LeakSet::of(&[CloudMetadata, FileContents, Configuration]),
+            ThreatId::SensitivePathProbe => {
+                LeakSet::of(&[Configuration, DirectoryListing, FileContents])
+            }
+            ThreatId::SecurityMisconfig => {
+                LeakSet::of(&[StackTrace, DatabaseError, DirectoryListing])
+            }
+            ThreatId::Xss
+            | ThreatId::JndiInjection
+            | ThreatId::OpenRedirect
+            | ThreatId::WeakAuthentication
+            | ThreatId::ParamEnumeration => LeakSet::default(),
+        }
+    }
+
+    /// Whether a response of `status` showing `leaks` proves this rule's attack worked: a
+    /// leak of its kind in a 2XX answer, or a database error in a 5XX one (error-based
+    /// injection: the error is the effect).
+    pub fn exploited(self, status: u16, leaks: LeakSet) -> bool {
+        let shown = self.evidence().intersect(leaks);
+        match status / 100 {
+            2 => !shown.is_empty(),
+            5 => shown.contains(Leak::DatabaseError),
+            _ => false,
+        }
     }
 }

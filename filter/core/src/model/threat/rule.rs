@@ -13,6 +13,9 @@ use crate::model::payload::{Overview, Remediation};
 pub(crate) const DEFAULT_BODY_MAX_BYTES: usize = 8192;
 /// Largest `body_max_bytes` accepted.
 pub(crate) const MAX_BODY_MAX_BYTES: usize = 1 << 20;
+/// Response bodies are inspected up to this many bytes unless `response_body_max_bytes` says
+/// otherwise: error messages, stack traces and leaked file lines start near the top.
+pub(crate) const DEFAULT_RESPONSE_BODY_MAX_BYTES: usize = 4096;
 /// Bytes of the body a sample shows.
 pub(crate) const SAMPLE_BODY_BYTES: usize = 512;
 
@@ -76,6 +79,11 @@ pub struct ThreatRule {
     /// OpenRedirect: the hosts redirects may lead to besides the request's own site (lower
     /// case; `.example.com` also allows its subdomains). Set, any other host is a hit.
     pub(crate) allowed_hosts: Option<Vec<String>>,
+    /// Payload rules: whether the responses of matching requests are read for the attack's
+    /// effect (`successfulExploit`).
+    pub inspect_response: bool,
+    /// SecurityMisconfig: the statuses whose responses it reads.
+    pub statuses: crate::base::status::StatusSet,
     pub overview: Overview,
     pub remediation: Remediation,
 }
@@ -104,6 +112,12 @@ impl ThreatRule {
             block_secs: 600,
             checks: AuthChecks::DEFAULT,
             allowed_hosts: None,
+            inspect_response: false,
+            statuses: {
+                let mut statuses = crate::base::status::StatusSet::default();
+                statuses.insert_range(500, 599);
+                statuses
+            },
             overview: texts::overview(id),
             remediation: texts::remediation(id),
         }

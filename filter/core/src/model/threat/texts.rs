@@ -82,6 +82,11 @@ pub(super) fn overview(id: ThreatId) -> Overview {
             "actorwatch counted, exactly and per actor and API template, the distinct identifiers requested within the window, whatever the responses' statuses.",
             "Enumeration is how broken object-level authorization is found and exploited: each hit is another user's object.",
         ),
+        ThreatId::SecurityMisconfig => (
+            "A response showed the server's internals: a stack trace, a database error message or a directory listing.",
+            "actorwatch read the first bytes of the response body (`response_body_max_bytes`) for the formats runtimes, frameworks and databases write, from the OWASP Core Rule Set's data-leakage files and each runtime's stack frame format. The event shows what was found, never the bytes around it.",
+            "Stack traces and database errors tell an attacker the frameworks, versions, file paths and queries behind an API, and show which inputs break it.",
+        ),
     };
     Overview {
         description: description.into(),
@@ -143,6 +148,10 @@ pub(super) fn remediation(id: ThreatId) -> Remediation {
         ThreatId::ParamEnumeration => step(
             "Check object ownership on every request",
             "Authorise each object access against the caller, use unguessable identifiers, and rate-limit the API per actor.",
+        ),
+        ThreatId::SecurityMisconfig => step(
+            "Answer errors with a generic body",
+            "Turn off debug modes and detailed error pages in production (Spring's `server.error.include-stacktrace=never`, ASP.NET `customErrors`, PHP `display_errors=Off`, Django `DEBUG=False`), log the details server-side with a correlation id, and disable directory listings.",
         ),
     };
     Remediation {
