@@ -11,6 +11,8 @@ ENVOY_VERSION := 1.40.0
 ENVOY := $(TOOLS)/envoy/envoy
 VENV := $(TOOLS)/venv
 FILTER_WASM := target/wasm32-wasip1/release/actorwatch_filter.wasm
+# The same build with the response callbacks exported: for configs whose rules read responses.
+RESPONSES_WASM := target/wasm32-wasip1/release/actorwatch_filter_responses.wasm
 FAULT_WASM := target/wasm32-wasip1/fault-injection/actorwatch_filter.wasm
 # The lean alert-only filter (make build-lean).
 LEAN_WASM := target/wasm32-wasip1/lean/actorwatch_filter.wasm
@@ -114,9 +116,11 @@ screenshot: setup-report
 build: setup-postlink
 	rustup target add wasm32-wasip1 >/dev/null
 	cargo build --release --locked --target wasm32-wasip1 -p actorwatch-filter
+	cp $(FILTER_WASM) $(RESPONSES_WASM)
 	$(POSTLINK) $(FILTER_WASM)
+	$(POSTLINK) --responses $(RESPONSES_WASM)
 	cargo build --release --locked -p actorwatch-cli -p actorwatch-e2e
-	@ls -l $(FILTER_WASM)
+	@ls -l $(FILTER_WASM) $(RESPONSES_WASM)
 
 ## setup-worker: worker-build (pinned), and esbuild, Node 22, Miniflare and wrangler from npm (lock file)
 setup-worker: setup

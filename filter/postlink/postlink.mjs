@@ -8,7 +8,10 @@
 //    on every function at load) holds compile memory that grows with the largest functions;
 //    Envoy's allocator keeps it (about 9 MiB more RSS per process). The cap also keeps apart
 //    what the core splits with #[inline(never)], which binaryen does not see.
-// Usage: node postlink.mjs [--shrink] <module.wasm>...   (each rewritten in place)
+//  - with --responses, keeps the response callbacks too: the module that reads response bodies
+//    (`actorwatch_filter_responses.wasm`). Envoy enters the VM for every exported callback, so
+//    the default module leaves them out and a request costs the same when no rule reads responses.
+// Usage: node postlink.mjs [--shrink] [--responses] <module.wasm>...   (each rewritten in place)
 // Cargo restores its own output on every build, so results are cached by the input's hash.
 import binaryen from "binaryen";
 import { createHash } from "node:crypto";
@@ -33,6 +36,8 @@ const KEPT = new Set([
   // The SDK frees a context's state here.
   "proxy_on_delete",
 ]);
+// What the module that reads response bodies keeps besides.
+const RESPONSES = ["proxy_on_response_headers", "proxy_on_response_body"];
 const MARKER = "actorwatch-postlink";
 // Bump when KEPT or the optimization changes, so cached results are not reused.
 const VERSION = "3";
@@ -74,9 +79,11 @@ function customSections(bytes) {
 const here = dirname(fileURLToPath(import.meta.url));
 const cacheDir = join(here, "..", "..", "target", "postlink");
 
-function postlink(path, shrink) {
+function postlink(path, shrink, responses) {
   const input = readFileSync(path);
-  const key = createHash("sha256").update(shrink ? `${VERSION}-Oz` : VERSION).update(input).digest("hex");
+  const variant = `${VERSION}${shrink ? "-Oz" : ""}${responses ? "-responses" : ""}`;
+  const key = createHash("sha256").update(variant).update(input).digest("hex");
+  const kept = new Set([...KEPT, ...(responses ? RESPONSES : [])]);
   const cached = join(cacheDir, `${key}.wasm`);
   if (existsSync(cached)) {
     copyFileSync(cached, `${path}.tmp`);
@@ -94,11 +101,11 @@ function postlink(path, shrink) {
   for (let i = 0; i < module.getNumExports(); i++) {
     exported.push(binaryen.getExportInfo(module.getExportByIndex(i)).name);
   }
-  const missing = [...KEPT].filter((name) => !exported.includes(name));
+  const missing = [...kept].filter((name) => !exported.includes(name));
   if (missing.length > 0) {
     throw new Error(`${path} lacks exports the filter needs: ${missing.join(", ")}`);
   }
-  const dropped = exported.filter((name) => !KEPT.has(name));
+  const dropped = exported.filter((name) => !kept.has(name));
   for (const name of dropped) module.removeExport(name);
   // -O3, or -Oz with --shrink.
   binaryen.setOptimizeLevel(shrink ? 2 : 3);
@@ -119,9 +126,10 @@ function postlink(path, shrink) {
 
 const args = process.argv.slice(2);
 const shrink = args.includes("--shrink");
-const paths = args.filter((arg) => arg !== "--shrink");
+const responses = args.includes("--responses");
+const paths = args.filter((arg) => arg !== "--shrink" && arg !== "--responses");
 if (paths.length === 0 || paths.some((path) => path.startsWith("--"))) {
-  console.error("usage: node postlink.mjs [--shrink] <module.wasm>...");
+  console.error("usage: node postlink.mjs [--shrink] [--responses] <module.wasm>...");
   process.exit(2);
 }
-for (const path of paths) postlink(path, shrink);
+for (const path of paths) postlink(path, shrink, responses);

@@ -101,6 +101,11 @@ pub fn native_fault_module() -> PathBuf {
     repo().join("target/native-fault-injection/libactorwatch_native.so")
 }
 
+/// The filter build that exports the response callbacks (`make build`).
+pub fn responses_wasm() -> PathBuf {
+    repo().join("target/wasm32-wasip1/release/actorwatch_filter_responses.wasm")
+}
+
 pub fn filter_wasm() -> PathBuf {
     std::env::var_os("ACTORWATCH_WASM")
         .map(PathBuf::from)
@@ -168,7 +173,10 @@ pub fn write_json(path: &Path, value: &Value) {
 
 /// A small API: `GET /api/orders` and `/api/orders/<1..=100>` answer 200, `POST /login` 401
 /// unless the password is right, `POST /api/comments` 201, `/healthz` 200, everything else 404.
-/// It counts the requests that reached it.
+/// Three endpoints have the flaws response inspection finds: `GET /api/search?q=` answers a
+/// quote with MySQL's syntax error (200), `GET /api/files?name=` serves `/etc/passwd` lines for
+/// a name with `passwd` in it, and `GET /api/crash` answers 500 with a Java stack trace
+/// (`/api/report` 500 without one). It counts the requests that reached it.
 pub struct SampleApi {
     pub port: u16,
     server: Arc<tiny_http::Server>,
@@ -200,7 +208,19 @@ impl SampleApi {
                         ("POST", "/api/comments") => 201,
                         _ => 404,
                     };
-                    let body = format!("{{\"status\":{status},\"path\":{}}}", Value::String(path));
+                    let query = percent_decoded(req.url().split_once('?').map_or("", |q| q.1));
+                    let (status, body) = match (req.method().as_str(), path.as_str()) {
+                        ("GET", "/api/search") if query.contains('\'') => (200, MYSQL_ERROR.into()),
+                        ("GET", "/api/search") => (200, "{\"results\":[]}".into()),
+                        ("GET", "/api/files") if query.contains("passwd") => (200, PASSWD.into()),
+                        ("GET", "/api/files") => (200, "{\"files\":[]}".into()),
+                        ("GET", "/api/crash") => (500, JAVA_TRACE.into()),
+                        ("GET", "/api/report") => (500, "{\"error\":\"internal\"}".into()),
+                        _ => (
+                            status,
+                            format!("{{\"status\":{status},\"path\":{}}}", Value::String(path)),
+                        ),
+                    };
                     let _ = req
                         .respond(tiny_http::Response::from_string(body).with_status_code(status));
                 }
@@ -213,6 +233,38 @@ impl SampleApi {
     pub fn hits(&self) -> u64 {
         self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+const MYSQL_ERROR: &str = "<b>Warning</b>: You have an error in your SQL syntax; check the manual \
+    that corresponds to your MySQL server version for the right syntax to use near ''' at line 1";
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
+const JAVA_TRACE: &str = "java.lang.IllegalStateException: order store closed\n\
+    \tat com.acme.orders.OrderStore.find(OrderStore.java:42)\n\
+    \tat com.acme.orders.OrderController.get(OrderController.java:17)\n";
+
+/// `%xx` and `+` of a query string decoded (invalid escapes kept as they are).
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match (bytes[i], escaped) {
+            (_, Some((h, l))) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (b, None) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Drop for SampleApi {

@@ -365,3 +365,138 @@ fn bodies_are_inspected_up_to_body_max_bytes_and_longer_ones_counted() {
     // Every inspected body byte arrived upstream untouched.
     assert_eq!(api.hits(), 2);
 }
+
+/// Rules that read responses, in Envoy: an attack answered with its effect is a successful
+/// exploit, one answered without is not, a 5XX with a stack trace is a `SecurityMisconfig`, and
+/// a benign request is never read even when its response would look like a leak. The Wasm
+/// host loads the module that exports the response callbacks.
+#[test]
+fn responses_show_which_attacks_worked() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = r#"{"rules": [], "actor": {"sources": ["xff", "peer"]},
+        "threat_rules": [{"id": "SQLInjection", "inspect_response": true},
+                         {"id": "LocalFileInclusionLFIRFI", "inspect_response": true},
+                         {"id": "SecurityMisconfig"}],
+        "webhook": {"url": "http://webhook.test/akto", "mode": "instant"}}"#;
+    let mut setup = EnvoySetup::new(cfg, api.port, rx.port);
+    if host() == Host::Wasm {
+        setup.wasm = Some(responses_wasm());
+    }
+    let envoy = start(&setup);
+    let mut c = envoy.client();
+    let sent = [
+        // (actor, path, status the API answers)
+        ("198.51.100.41", "/api/orders?id=1%27%20OR%201%3D1--", 200),
+        ("198.51.100.42", "/api/search?q=1%27%20OR%201%3D1--", 200),
+        (
+            "198.51.100.43",
+            "/api/files?name=..%2F..%2F..%2Fetc%2Fpasswd",
+            200,
+        ),
+        (
+            "198.51.100.44",
+            "/api/files?name=..%2F..%2F..%2Fetc%2Fshadow",
+            200,
+        ),
+        ("198.51.100.45", "/api/crash", 500),
+        ("198.51.100.45", "/api/report", 500),
+        // Benign: the API answers a MySQL error for the quote, but nothing matched the
+        // request, so its response is never read.
+        ("198.51.100.46", "/api/search?q=O%27Brien", 200),
+    ];
+    for (actor, path, status) in sent {
+        assert_eq!(get_as(&mut c, path, actor), status, "{path}");
+    }
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= 5))
+        .unwrap_or_else(|| panic!("5 events, got {:?}", rx.events()));
+    let mut seen: Vec<(String, String, Option<bool>, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or("").to_string(),
+                e["filterId"].as_str().unwrap_or("").to_string(),
+                e["successfulExploit"].as_bool(),
+                e["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let row = |actor: &str, id: &str, exploit: Option<bool>, severity: &str| {
+        (
+            actor.to_string(),
+            id.to_string(),
+            exploit,
+            severity.to_string(),
+        )
+    };
+    assert_eq!(
+        seen,
+        vec![
+            row("198.51.100.41", "SQLInjection", Some(false), "MEDIUM"),
+            row("198.51.100.42", "SQLInjection", Some(true), "HIGH"),
+            row(
+                "198.51.100.43",
+                "LocalFileInclusionLFIRFI",
+                Some(true),
+                "CRITICAL"
+            ),
+            row(
+                "198.51.100.44",
+                "LocalFileInclusionLFIRFI",
+                Some(false),
+                "HIGH"
+            ),
+            row("198.51.100.45", "SecurityMisconfig", None, "MEDIUM"),
+        ]
+    );
+    for payload in rx.accepted() {
+        let errors = shape_errors(&payload.json());
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let leak = events
+        .iter()
+        .find(|e| e["actor"] == "198.51.100.43")
+        .and_then(|e| e["maliciousPayloadsResponses"][0]["orig"].as_str())
+        .map(|orig| serde_json::from_str::<Value>(orig).unwrap())
+        .unwrap();
+    assert_eq!(leak["responseEvidence"][0]["leak"], "FILE_CONTENTS");
+    // The evidence names what it found, never the file's lines.
+    assert!(!leak.to_string().contains("/bin/bash"), "{leak}");
+    // Read: four matched requests' responses and the two 500s; not the benign one.
+    wait_for(WAIT, || {
+        (envoy.metric("responses_inspected") == 6).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "responses_inspected {}",
+            envoy.metric("responses_inspected")
+        )
+    });
+    assert_eq!(envoy.metric("threat_exploits"), 2);
+    assert_eq!(rx.events().len(), 5, "{:?}", rx.events());
+}
+
+/// The default Wasm module leaves the response callbacks out (a request costs the same when
+/// no rule reads responses): given rules that read them, it says once which module to load.
+#[test]
+fn the_default_module_says_which_module_reads_responses() {
+    if host() != Host::Wasm {
+        return;
+    }
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = r#"{"rules": [], "threat_rules": [{"id": "SecurityMisconfig"}],
+        "webhook": {"url": "http://webhook.test/akto", "mode": "instant"}}"#;
+    let envoy = start(&EnvoySetup::new(cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    for _ in 0..3 {
+        assert_eq!(c.get("/api/crash"), 500);
+    }
+    let told = "load actorwatch_filter_responses.wasm";
+    wait_for(WAIT, || envoy.log().contains(told).then_some(()))
+        .unwrap_or_else(|| panic!("no hint in the log:\n{}", envoy.log()));
+    // Once per worker VM that saw a request (two workers here).
+    assert!((1..=2).contains(&envoy.log().matches(told).count()));
+    assert!(rx.events().is_empty());
+}

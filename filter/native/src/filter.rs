@@ -5,7 +5,7 @@
 
 use crate::shared::{Shared, Worker};
 use actorwatch_core::inspect::Request;
-use actorwatch_core::{BlockedReply, Headers, Inspection, Observation, Resolved};
+use actorwatch_core::{BlockedReply, Headers, Inspection, Inspector, Observation, Resolved};
 
 /// What a stream's hooks read from and do to Envoy.
 pub trait StreamHost {
@@ -25,6 +25,14 @@ pub trait StreamHost {
     fn received_chunk(&self, max: usize, out: &mut Vec<u8>);
     fn send_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]);
     fn now_ms(&self) -> u64;
+    /// A response header, in the response hooks (`None` where there is no response to read,
+    /// as in an access-log entry).
+    fn response_header(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// Appends up to `max - out.len()` bytes of the response chunk just received (nothing where
+    /// the response body is gone, as in an access-log entry).
+    fn received_response_chunk(&self, _max: usize, _out: &mut Vec<u8>) {}
 }
 
 /// What a hook tells Envoy to do with the request's headers or body.
@@ -61,6 +69,10 @@ pub struct StreamFilter {
     watch_overflow: bool,
     /// The request's source, once read for the blocklist: not read again when it is counted.
     source: Option<Source>,
+    /// A rule reads this response's body: its first bytes are copied as they stream past.
+    response_wanted: bool,
+    /// Response body bytes copied so far, at most `response_body_max_bytes`.
+    response_body: Vec<u8>,
 }
 
 struct Source {
@@ -156,6 +168,39 @@ impl StreamFilter {
         self.request_body(shared, host, true)
     }
 
+    /// The response's headers: whether a rule reads its body (asked only when one reads
+    /// responses at all).
+    pub fn response_headers(&mut self, shared: &Shared, host: &impl StreamHost) {
+        // Checked before the worker's lock: the common configuration reads no response.
+        if self.answered_locally || !shared.cfg.reads_responses() {
+            return;
+        }
+        let mut w = shared.worker(host.worker_index());
+        let status = response_status(host);
+        if !w.inspector.wants_response(status, self.inspection.as_ref()) {
+            return;
+        }
+        if Inspector::is_encoded(host.response_header("content-encoding").as_deref()) {
+            w.recorder.count_response_encoded();
+            return;
+        }
+        self.response_wanted = true;
+    }
+
+    /// A response chunk: its bytes copied up to the limit as it streams past, never held.
+    pub fn response_body(&mut self, shared: &Shared, host: &impl StreamHost) {
+        if !self.response_wanted {
+            return;
+        }
+        let limit = shared
+            .worker(host.worker_index())
+            .inspector
+            .response_body_max_bytes();
+        if self.response_body.len() < limit {
+            host.received_response_chunk(limit, &mut self.response_body);
+        }
+    }
+
     /// The stream ends: record its response if a rule wants it.
     pub fn complete(&mut self, shared: &Shared, host: &impl StreamHost) {
         if self.answered_locally {
@@ -166,6 +211,15 @@ impl StreamFilter {
             // The stream ended before its body did: inspect what arrived.
             let body = std::mem::take(&mut self.body);
             self.inspect(&mut w, host, &body, false);
+        }
+        if self.response_wanted {
+            let mut inspection = self.inspection.take().unwrap_or_default();
+            let status = host.response_status();
+            let bytes = w
+                .inspector
+                .inspect_response(status, &self.response_body, &mut inspection);
+            w.recorder.count_response_inspected(bytes);
+            self.inspection = Some(inspection);
         }
         record_response(&mut w, host, self.inspection.as_ref(), self.source.take());
     }
@@ -239,6 +293,14 @@ fn run_rules(
         w.inspector.inspect(now, &request, inspection)
     });
     w.recorder.count_inspected(bytes, body_truncated);
+}
+
+/// The response's status from its `:status` header (the stream's response code may not be set
+/// yet when its headers pass).
+fn response_status(host: &impl StreamHost) -> u16 {
+    host.response_header(":status")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| host.response_status())
 }
 
 fn send_reply(host: &impl StreamHost, reply: &BlockedReply) {

@@ -25,6 +25,8 @@ pub struct Worker {
     pub inspector: Inspector,
     /// When this VM first saw a request (0: never).
     pub first_traffic_ms: u64,
+    /// Whether this VM said that its module cannot read responses (once).
+    pub told_no_response_callbacks: bool,
 }
 
 /// Where a request's body inspection stands.
@@ -51,6 +53,12 @@ pub struct HttpFilter {
     watch_overflow: bool,
     /// The request's source, once read for the blocklist: not read again when it is counted.
     source: Option<Source>,
+    /// A rule reads this response's body: its first bytes are copied as they stream past.
+    response_wanted: bool,
+    /// Response body bytes copied so far, at most `response_body_max_bytes`.
+    response_body: Vec<u8>,
+    /// Envoy delivered the response headers: this module exports the response callbacks.
+    response_headers_seen: bool,
 }
 
 /// What a request's actor was resolved from.
@@ -69,6 +77,9 @@ impl HttpFilter {
             body: Vec::new(),
             watch_overflow: false,
             source: None,
+            response_wanted: false,
+            response_body: Vec::new(),
+            response_headers_seen: false,
         }
     }
 
@@ -216,6 +227,49 @@ impl HttpContext for HttpFilter {
         Action::Continue
     }
 
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        self.response_headers_seen = true;
+        let Ok(mut w) = self.worker.try_borrow_mut() else {
+            return Action::Continue;
+        };
+        if self.answered_locally || !w.inspector.reads_responses() {
+            return Action::Continue;
+        }
+        let status = response_status();
+        if !w.inspector.wants_response(status, self.inspection.as_ref()) {
+            return Action::Continue;
+        }
+        let encoding = host::header(MapType::HttpResponseHeaders, "content-encoding");
+        if Inspector::is_encoded(encoding.as_deref()) {
+            w.recorder.count_response_encoded();
+            return Action::Continue;
+        }
+        self.response_wanted = true;
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
+        if !self.response_wanted || body_size == 0 {
+            return Action::Continue;
+        }
+        let Ok(w) = self.worker.try_borrow() else {
+            return Action::Continue;
+        };
+        // Streamed: this call's buffer is the chunk that just arrived; nothing is held.
+        let room = w
+            .inspector
+            .response_body_max_bytes()
+            .saturating_sub(self.response_body.len());
+        if room > 0 {
+            if let Ok(Some(chunk)) =
+                hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size.min(room))
+            {
+                self.response_body.extend_from_slice(&chunk);
+            }
+        }
+        Action::Continue
+    }
+
     fn on_log(&mut self) {
         // Counted at the end of the stream: Envoy keeps both header maps for the access-log
         // phase, so a response no rule counts costs one host call and nothing is copied at
@@ -231,6 +285,28 @@ impl HttpContext for HttpFilter {
             // The stream ended before its body did: inspect what arrived.
             let body = std::mem::take(&mut self.body);
             self.inspect(&mut w, &body, false);
+        }
+        if !self.response_headers_seen
+            && !w.told_no_response_callbacks
+            && w.inspector.reads_responses()
+        {
+            w.told_no_response_callbacks = true;
+            host::log(
+                proxy_wasm::types::LogLevel::Warn,
+                "actorwatch: threat rules read responses (inspect_response, SecurityMisconfig) but \
+                 this module leaves out the response callbacks: load \
+                 actorwatch_filter_responses.wasm to read them",
+            );
+        }
+        if self.response_wanted {
+            let mut inspection = self.inspection.take().unwrap_or_default();
+            let bytes = w.inspector.inspect_response(
+                response_status(),
+                &self.response_body,
+                &mut inspection,
+            );
+            w.recorder.count_response_inspected(bytes);
+            self.inspection = Some(inspection);
         }
         record_response(&mut w, self.inspection.as_ref(), self.source.take());
     }
@@ -255,12 +331,16 @@ pub fn inspect_request(
     w.recorder.count_inspected(bytes, body_truncated);
 }
 
+fn response_status() -> u16 {
+    host::header(MapType::HttpResponseHeaders, ":status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0)
+}
+
 /// Records the response whose stream is ending (or being logged) if a rule wants it.
 /// `source`: the request's, if already read.
 pub fn record_response(w: &mut Worker, inspection: Option<&Inspection>, source: Option<Source>) {
-    let status = host::header(MapType::HttpResponseHeaders, ":status")
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
+    let status = response_status();
     let findings = inspection.is_some_and(|i| !i.is_empty());
     if !w.recorder.wants(status, findings) {
         w.recorder.count_unmatched();

@@ -59,5 +59,25 @@ mod lean {
         pub fn block_reply(&self, _inspection: &Inspection) -> Option<BlockedReply> {
             None
         }
+
+        pub fn reads_responses(&self) -> bool {
+            false
+        }
+
+        pub fn response_body_max_bytes(&self) -> usize {
+            0
+        }
+
+        pub fn wants_response(&self, _status: u16, _inspection: Option<&Inspection>) -> bool {
+            false
+        }
+
+        pub fn is_encoded(_content_encoding: Option<&str>) -> bool {
+            false
+        }
+
+        pub fn inspect_response(&self, _status: u16, _body: &[u8], _out: &mut Inspection) -> u64 {
+            0
+        }
     }
 }

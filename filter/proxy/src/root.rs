@@ -97,6 +97,7 @@ impl Root {
             inspector: Inspector::new(Arc::clone(&cfg)),
             cfg,
             first_traffic_ms: 0,
+            told_no_response_callbacks: false,
         })));
         // A new configuration starts a new aggregator.
         self.aggregator = None;

@@ -3,6 +3,9 @@
 //! directory listings). One Aho-Corasick pass over the first bytes of a body finds every phrase
 //! of the vocabularies (OWASP CRS's response data files, rebuilt by `vocab/build.py leaks`) and
 //! of the patterns below; a pattern's check then looks at the bytes around its phrase.
+//!
+//! One file of about 610 lines: each pattern, the check of its program's format and the cases
+//! that show both read together.
 
 use crate::inspect::vocab;
 use crate::model::findings::{Evidence, Leak, LeakSet};

@@ -40,9 +40,11 @@ pub struct HeaderPair {
 
 // envoy_dynamic_module_type_http_header_type
 pub(super) const REQUEST_HEADER: u32 = 0;
+pub(super) const RESPONSE_HEADER: u32 = 2;
 // envoy_dynamic_module_type_http_body_type
 pub(super) const RECEIVED_REQUEST_BODY: u32 = 0;
 pub(super) const BUFFERED_REQUEST_BODY: u32 = 1;
+pub(super) const RECEIVED_RESPONSE_BODY: u32 = 2;
 // envoy_dynamic_module_type_attribute_id
 pub(super) const ATTRIBUTE_RESPONSE_CODE: u32 = 15;
 pub(super) const ATTRIBUTE_SOURCE_ADDRESS: u32 = 24;

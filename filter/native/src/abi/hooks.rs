@@ -136,20 +136,27 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
-    _filter_envoy: *mut c_void,
-    _state: *mut c_void,
+    filter_envoy: *mut c_void,
+    state: *mut c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    HEADERS_CONTINUE
+    with_stream(filter_envoy, state, HEADERS_CONTINUE, |f, m, s| {
+        f.response_headers(m.shared(), s);
+        HEADERS_CONTINUE
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
-    _filter_envoy: *mut c_void,
-    _state: *mut c_void,
+    filter_envoy: *mut c_void,
+    state: *mut c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    BODY_CONTINUE
+    // Streamed: the chunk goes on; its first bytes are copied when a rule reads the body.
+    with_stream(filter_envoy, state, BODY_CONTINUE, |f, m, s| {
+        f.response_body(m.shared(), s);
+        BODY_CONTINUE
+    })
 }
 
 #[no_mangle]

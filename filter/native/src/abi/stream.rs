@@ -243,6 +243,14 @@ impl StreamHost for Stream<'_> {
     fn now_ms(&self) -> u64 {
         crate::module::now_ms()
     }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        self.header(RESPONSE_HEADER, name)
+    }
+
+    fn received_response_chunk(&self, max: usize, out: &mut Vec<u8>) {
+        self.append_body(RECEIVED_RESPONSE_BODY, max, out)
+    }
 }
 
 /// One access-log entry, for the duration of the log hook on its worker thread. Read like a
