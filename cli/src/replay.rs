@@ -395,6 +395,18 @@ impl Replayer {
                 }
             }
         }
+        if inspector.reads_responses() {
+            if !inspector.is_active() {
+                inspection.clear();
+            }
+            // A log without the response body tells nothing of it: left unread, not clean.
+            if let Some(body) = e.response_body.as_deref() {
+                if inspector.wants_response(status, Some(inspection)) {
+                    let bytes = inspector.inspect_response(status, body.as_bytes(), inspection);
+                    self.main.engine.count_response_inspected(bytes);
+                }
+            }
+        }
         let inspection = &self.inspection;
         let obs = Observation {
             method: &e.method,
@@ -404,7 +416,7 @@ impl Replayer {
             host: e.host.as_deref(),
             headers: &e.headers,
             country: e.country.as_deref(),
-            threats: inspector.is_active().then_some(inspection),
+            threats: (inspector.is_active() || inspector.reads_responses()).then_some(inspection),
         };
         self.first_ms.get_or_insert(e.ts_ms);
         let actor = self

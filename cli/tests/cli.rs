@@ -820,3 +820,65 @@ fn receive_can_answer_any_status() {
         503
     );
 }
+
+/// Replay reads a log's response bodies (`response_body`) the way the proxies read responses:
+/// an attack answered with its effect is a successful exploit (severity raised), one answered
+/// without is not, one whose response the log does not carry is unknown; a stack trace in a
+/// 500 is a `SecurityMisconfig`; a benign request's response is never read.
+#[test]
+fn replay_reads_response_bodies_where_the_log_has_them() {
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("responses.config.json"),
+            "--emit",
+            "events",
+            &fixture("responses.jsonl"),
+        ],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str, Option<bool>, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or(""),
+                e["filterId"].as_str().unwrap_or(""),
+                e["successfulExploit"].as_bool(),
+                e["severity"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("198.51.100.61", "SQLInjection", Some(true), "HIGH"),
+            ("198.51.100.62", "SQLInjection", Some(false), "MEDIUM"),
+            ("198.51.100.63", "SQLInjection", None, "MEDIUM"),
+            ("198.51.100.64", "SSRF", Some(true), "CRITICAL"),
+            ("198.51.100.65", "SecurityMisconfig", None, "MEDIUM"),
+        ]
+    );
+    // The cloud credentials are named, never copied.
+    assert!(!stdout(&o).contains("not-a-real-secret"));
+    let sample: Value = serde_json::from_str(
+        events[3]["maliciousPayloadsResponses"][0]["orig"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sample["responseEvidence"][0],
+        serde_json::json!({"leak": "CLOUD_METADATA", "excerpt": "AWS instance credentials"})
+    );
+}

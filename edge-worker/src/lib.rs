@@ -40,7 +40,8 @@ struct Isolate {
     /// Counts what goes to the shards. Deltas leave with counted responses that have an actor;
     /// the counts of other responses (unmatched, unattributed, blocked) ride with the next one.
     recorder: Option<Recorder>,
-    /// The threat rules' inspector, when the configuration has any that inspect requests.
+    /// The threat rules' inspector, when the configuration has any that inspect requests or
+    /// read responses.
     inspector: Option<Inspector>,
 }
 
@@ -150,7 +151,7 @@ fn isolate(env: &Env) -> Rc<RefCell<Isolate>> {
             .as_ref()
             .ok()
             .map(|c| Inspector::new(Arc::clone(c)))
-            .filter(Inspector::is_active);
+            .filter(|i| i.is_active() || i.reads_responses());
         let fresh = Rc::new(RefCell::new(Isolate {
             recorder,
             inspector,
@@ -304,8 +305,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let inspector = iso.borrow().inspector.clone();
     let mut inspection: Option<Inspection> = None;
     let response = match &inspector {
-        None => Fetch::Request(origin_request(&req, &env)?).send().await?,
-        Some(inspector) => {
+        Some(inspector) if inspector.is_active() => {
             let headers = headers.get_or_insert_with(|| headers_of(&req));
             let has_body = inspector.wants_body()
                 && inspector.body_max_bytes() > 0
@@ -363,8 +363,37 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 response?
             }
         }
+        _ => Fetch::Request(origin_request(&req, &env)?).send().await?,
     };
     let status = response.status_code();
+    if let Some(inspector) = inspector
+        .as_ref()
+        .filter(|i| i.wants_response(status, inspection.as_ref()))
+    {
+        let encoding = response.headers().get("content-encoding").ok().flatten();
+        if Inspector::is_encoded(encoding.as_deref()) {
+            if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+                recorder.count_response_encoded();
+            }
+        } else {
+            // The runtime tees the body: the client's copy streams on while this one is read
+            // up to the limit, after the response has been returned.
+            let mut response = response;
+            let copy = response.cloned()?;
+            let exchange = Exchange::of(&req, headers);
+            ctx.wait_until(inspect_and_record_response(
+                copy,
+                inspector.clone(),
+                env.clone(),
+                Rc::clone(&iso),
+                Arc::clone(&cfg),
+                exchange,
+                status,
+                inspection.unwrap_or_default(),
+            ));
+            return Ok(response);
+        }
+    }
     let findings = inspection.as_ref().is_some_and(|i| !i.is_empty());
     let counted = match iso.borrow_mut().recorder.as_mut() {
         Some(recorder) if !recorder.wants(status, findings) => {
@@ -396,14 +425,25 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// [`COUNTS_FLUSH_MS`] from now with whatever is still waiting then (nothing, if a counted
 /// response's delta took it meanwhile).
 fn flush_counts_later(env: &Env, ctx: &Context, iso: &Rc<RefCell<Isolate>>) {
+    if let Some(flush) = counts_flush(env, iso) {
+        ctx.wait_until(flush);
+    }
+}
+
+/// The flush [`flush_counts_later`] schedules, for callers already off the response path;
+/// `None` when one is pending or there is no recorder.
+fn counts_flush(
+    env: &Env,
+    iso: &Rc<RefCell<Isolate>>,
+) -> Option<impl std::future::Future<Output = ()> + 'static> {
     if iso.borrow().recorder.is_none() || COUNTS_FLUSH_PENDING.with(|p| p.replace(true)) {
-        return;
+        return None;
     }
     let wait = test_switch(env, COUNTS_FLUSH_SWITCH)
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(COUNTS_FLUSH_MS);
     let env = env.clone();
-    ctx.wait_until(async move {
+    Some(async move {
         Delay::from(std::time::Duration::from_millis(wait)).await;
         COUNTS_FLUSH_PENDING.with(|pending| pending.set(false));
         // The isolate's recorder then (a new configuration replaces it).
@@ -425,7 +465,26 @@ fn flush_counts_later(env: &Env, ctx: &Context, iso: &Rc<RefCell<Isolate>>) {
                 "actorwatch: the counts of responses no shard owns did not reach a shard; {records} counted response(s) among them reported as records_dropped with this isolate's next delta: {e}"
             );
         }
-    });
+    })
+}
+
+/// What a response is recorded with, read from its request before the request goes.
+struct Exchange {
+    method: String,
+    url: String,
+    country: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Exchange {
+    fn of(req: &Request, headers: Option<Vec<(String, String)>>) -> Exchange {
+        Exchange {
+            method: req.method().to_string(),
+            url: req.inner().url(),
+            country: req.cf().and_then(|cf| cf.country()),
+            headers: headers.unwrap_or_else(|| headers_of(req)),
+        }
+    }
 }
 
 /// Records a counted response (or a request with threat findings) and sends the isolate's
@@ -441,53 +500,127 @@ fn record_response(
     headers: Option<Vec<(String, String)>>,
     inspection: Option<&Inspection>,
 ) {
+    let exchange = Exchange::of(req, headers);
+    match record(iso, cfg, &exchange, status, inspection) {
+        Recorded::Delta(actor, delta, records) => {
+            let env2 = env.clone();
+            ctx.wait_until(async move { send_delta(&env2, &actor, delta, records).await });
+        }
+        Recorded::Waiting => flush_counts_later(env, ctx, iso),
+        Recorded::Nothing => {}
+    }
+}
+
+/// What [`record`] left to do.
+enum Recorded {
+    /// This delta goes to the actor's shard.
+    Delta(String, Vec<u8>, u64),
+    /// Without an actor no shard owns the response: its count waits in this isolate's
+    /// recorder for the next delta, with the unmatched and blocked ones.
+    Waiting,
+    Nothing,
+}
+
+fn record(
+    iso: &Rc<RefCell<Isolate>>,
+    cfg: &Config,
+    exchange: &Exchange,
+    status: u16,
+    inspection: Option<&Inspection>,
+) -> Recorded {
     // The response's time is when the origin answered: a slow origin must not make it look
     // old (the core takes a record more than 5 s behind the latest as a clock step).
     let now = now_ms();
-    let method = req.method().to_string();
-    let url = req.inner().url();
-    let (host, path) = request_url_parts(&url);
-    let country = req.cf().and_then(|cf| cf.country());
-    let headers = headers.unwrap_or_else(|| headers_of(req));
-    let peer = peer_in(&headers);
+    let (host, path) = request_url_parts(&exchange.url);
+    let headers = &exchange.headers;
+    let peer = peer_in(headers);
     let obs = Observation {
-        method: &method,
+        method: &exchange.method,
         path,
         status,
         peer,
         host: Some(host).filter(|h| !h.is_empty()),
-        headers: &headers,
-        country: country.as_deref(),
+        headers,
+        country: exchange.country.as_deref(),
         threats: inspection,
     };
     let actor = cfg
         .actor
-        .resolve(peer, &headers)
+        .resolve(peer, headers)
         .map(|a| cfg.actor.display(&a.key));
-    let mut taken = None;
-    if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
-        recorder.record(now, &obs);
-        // Without an actor no shard owns the response: its count waits in this isolate's
-        // recorder for the next delta, with the unmatched and blocked ones.
-        if actor.is_none() {
-            flush_counts_later(env, ctx, iso);
-        } else {
-            let carried = LOST_RECORDS.with(Cell::take);
-            recorder.count_lost(carried);
-            let records = recorder.pending_records() + carried;
-            taken = recorder.take_delta().map(|delta| (delta, records));
+    let mut iso = iso.borrow_mut();
+    let Some(recorder) = iso.recorder.as_mut() else {
+        return Recorded::Nothing;
+    };
+    recorder.record(now, &obs);
+    let Some(actor) = actor else {
+        return Recorded::Waiting;
+    };
+    let carried = LOST_RECORDS.with(Cell::take);
+    recorder.count_lost(carried);
+    let records = recorder.pending_records() + carried;
+    match recorder.take_delta() {
+        Some(delta) => Recorded::Delta(actor, delta, records),
+        None => Recorded::Nothing,
+    }
+}
+
+async fn send_delta(env: &Env, actor: &str, delta: Vec<u8>, records: u64) {
+    if let Err(e) = shard::send(env, actor, delta).await {
+        LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
+        console_error!(
+            "actorwatch: {records} counted response(s) lost, reported as records_dropped with this isolate's next delta: {e}"
+        );
+    }
+}
+
+/// Reads the teed copy of a response up to `response_body_max_bytes`, inspects it, and records
+/// the response: all after the client's copy has gone on its way.
+#[allow(clippy::too_many_arguments)]
+async fn inspect_and_record_response(
+    mut copy: Response,
+    inspector: Inspector,
+    env: Env,
+    iso: Rc<RefCell<Isolate>>,
+    cfg: Arc<Config>,
+    exchange: Exchange,
+    status: u16,
+    mut inspection: Inspection,
+) {
+    use futures_util::StreamExt;
+    let limit = inspector.response_body_max_bytes();
+    let mut body = Vec::new();
+    if let Ok(mut stream) = copy.stream() {
+        while body.len() < limit {
+            let Some(Ok(chunk)) = stream.next().await else {
+                break;
+            };
+            let room = limit - body.len();
+            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
         }
     }
-    if let (Some(actor), Some((delta, records))) = (actor, taken) {
-        let env2 = env.clone();
-        ctx.wait_until(async move {
-            if let Err(e) = shard::send(&env2, &actor, delta).await {
-                LOST_RECORDS.with(|lost| lost.set(lost.get().saturating_add(records)));
-                console_error!(
-                    "actorwatch: {records} counted response(s) lost, reported as records_dropped with this isolate's next delta: {e}"
-                );
+    let bytes = inspector.inspect_response(status, &body, &mut inspection);
+    let mut counted = true;
+    if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
+        recorder.count_response_inspected(bytes);
+        if !recorder.wants(status, !inspection.is_empty()) {
+            recorder.count_unmatched();
+            counted = false;
+        }
+    }
+    let recorded = if counted {
+        record(&iso, &cfg, &exchange, status, Some(&inspection))
+    } else {
+        Recorded::Waiting
+    };
+    match recorded {
+        Recorded::Delta(actor, delta, records) => send_delta(&env, &actor, delta, records).await,
+        Recorded::Waiting => {
+            if let Some(flush) = counts_flush(&env, &iso) {
+                flush.await;
             }
-        });
+        }
+        Recorded::Nothing => {}
     }
 }
 

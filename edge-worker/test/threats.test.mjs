@@ -112,3 +112,44 @@ test("block mode answers matching requests before the origin", async () => {
     await w.mf.dispose();
   }
 });
+
+test("rules that read responses: an attack answered with its effect is a successful exploit, a stack trace a SecurityMisconfig", async () => {
+  const w = await start(makeConfig([], {}, {
+    threat_rules: [
+      // The query only: the test's x-test-body header carries the leak the origin answers.
+      { id: "SQLInjection", parts: ["query"], inspect_response: true },
+      { id: "SecurityMisconfig" },
+    ],
+  }), { bindings: { ACTORWATCH_TEST_COUNTS_FLUSH_MS: "1000" } });
+  const mysql = "<b>Warning</b>: You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version";
+  const trace = "java.lang.IllegalStateException: closed\n\tat com.acme.Orders.find(Orders.java:42)\n";
+  const answer = (status, body) => ({ headers: { "x-test-status": String(status), "x-test-body": encodeURIComponent(body) } });
+  try {
+    const sqli = "/ok/search?q=1%27%20OR%201%3D1--";
+    // The client gets the origin's body whole while the Worker reads its teed copy.
+    const leaked = await w.send(sqli, "198.51.100.71", answer(200, mysql));
+    assert.equal(leaked.status, 200);
+    assert.equal(await leaked.text(), mysql);
+    await (await w.send(sqli, "198.51.100.72", answer(200, '{"results":[]}'))).text();
+    await (await w.send("/ok/crash", "198.51.100.73", answer(500, trace))).text();
+    await (await w.send("/ok/report", "198.51.100.73", answer(500, '{"error":"internal"}'))).text();
+    // Benign: its response would look like a leak, but nothing matched the request.
+    await (await w.send("/ok/search?q=O%27Brien", "198.51.100.74", answer(200, mysql))).text();
+    const evs = await waitFor(() => events(w.posts).length >= 3 && events(w.posts), "3 events", 20000);
+    const got = evs.map((e) => [e.actor, e.filterId, e.successfulExploit ?? null, e.severity]).sort();
+    assert.deepEqual(got, [
+      ["198.51.100.71", "SQLInjection", true, "HIGH"],
+      ["198.51.100.72", "SQLInjection", false, "MEDIUM"],
+      ["198.51.100.73", "SecurityMisconfig", null, "MEDIUM"],
+    ]);
+    // The 500 without a trace records nothing: its counts reach /metrics with the flush.
+    const m = await waitFor(async () => {
+      const m = await metrics(w.mf);
+      return m.responses_inspected === 4 && m.responses === 5 && m;
+    }, "4 responses read (the two matches, the two 500s) of 5");
+    assert.equal(m.threat_exploits, 1);
+    assert.equal(events(w.posts).length, 3);
+  } finally {
+    await w.mf.dispose();
+  }
+});

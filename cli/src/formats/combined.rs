@@ -90,6 +90,7 @@ fn from_the_left(line: &str) -> Result<Entry, String> {
         headers,
         country: None,
         body: None,
+        response_body: None,
     })
 }
 
@@ -126,6 +127,7 @@ fn from_the_right(line: &str) -> Result<Entry, String> {
         headers,
         country: None,
         body: None,
+        response_body: None,
     })
 }
 

@@ -53,6 +53,7 @@ pub(super) fn parse_text(line: &str) -> Result<Line, String> {
         headers,
         country: None,
         body: None,
+        response_body: None,
     }))
 }
 
@@ -137,6 +138,7 @@ pub(super) fn parse_json(line: &str) -> Result<Line, String> {
         headers,
         country: json_str(map, "country"),
         body: None,
+        response_body: None,
     }))
 }
 

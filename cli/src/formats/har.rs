@@ -96,5 +96,12 @@ fn har_entry(e: &Value) -> Result<Entry, String> {
             .pointer("/request/postData/text")
             .and_then(Value::as_str)
             .map(str::to_string),
+        // Base64 contents (binary responses) are not text a rule reads.
+        response_body: e
+            .pointer("/response/content")
+            .filter(|c| c.get("encoding").is_none())
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }

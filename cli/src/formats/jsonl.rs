@@ -1,5 +1,5 @@
 //! JSON lines: one object per line with ts_ms (or ts), method, path, status, peer, headers,
-//! country and an optional request body.
+//! country and optional request and response bodies (`body`, `response_body`).
 
 use super::{split_headers, Entry};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ struct JsonlLine {
     headers: BTreeMap<String, String>,
     country: Option<String>,
     body: Option<String>,
+    response_body: Option<String>,
 }
 
 pub(super) fn parse(line: &str) -> Result<Entry, String> {
@@ -37,6 +38,7 @@ pub(super) fn parse(line: &str) -> Result<Entry, String> {
         headers,
         country: l.country,
         body: l.body,
+        response_body: l.response_body,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Entry {
     /// The request body, where the format records it (JSON lines' `body`, HAR's
     /// `postData.text`).
     pub body: Option<String>,
+    /// The response body, where the format records it (JSON lines' `response_body`, HAR's
+    /// `response.content.text`): what rules that read responses look at.
+    pub response_body: Option<String>,
 }
 
 /// A line (or HAR entry) that could not be read.

@@ -69,6 +69,7 @@ fn entry_bytes(e: &Entry) -> usize {
         + text(&e.host)
         + text(&e.country)
         + text(&e.body)
+        + text(&e.response_body)
         + e.headers
             .iter()
             .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
@@ -281,6 +282,7 @@ mod tests {
                                 headers: Vec::new(),
                                 country: None,
                                 body: None,
+                                response_body: None,
                             },
                         },
                         None => Item::Malformed(Malformed {

@@ -355,6 +355,7 @@ pub fn empty_entry() -> Entry {
         headers: Vec::new(),
         country: None,
         body: None,
+        response_body: None,
     }
 }
 
@@ -414,6 +415,7 @@ fn encode(e: &Entry, out: &mut Vec<u8>) {
     put_option(out, e.host.as_deref());
     put_option(out, e.country.as_deref());
     put_option(out, e.body.as_deref());
+    put_option(out, e.response_body.as_deref());
     put_varint(out, e.headers.len() as u64);
     for (name, value) in &e.headers {
         put_str(out, name);
@@ -482,6 +484,7 @@ fn decode_into(ts_ms: u64, bytes: &[u8], e: &mut Entry) -> io::Result<()> {
     f.option_into(&mut e.host)?;
     f.option_into(&mut e.country)?;
     f.option_into(&mut e.body)?;
+    f.option_into(&mut e.response_body)?;
     let count = usize::try_from(f.varint()?).map_err(|_| damaged("a count too long"))?;
     // A damaged count runs out of bytes, header by header.
     e.headers.truncate(count);
@@ -561,6 +564,7 @@ mod tests {
             headers: vec![("user-agent".into(), "scan/1 \\x16 é".into())],
             country: Some("IN".into()),
             body: Some(String::new()),
+            response_body: None,
         }
     }
 
@@ -577,6 +581,7 @@ mod tests {
             peer: None,
             country: None,
             body: None,
+            response_body: None,
             headers: Vec::new(),
             ..entry(7, "/other")
         };

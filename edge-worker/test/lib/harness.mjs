@@ -1,5 +1,6 @@
 // Starts the built Worker in real workerd (Miniflare 4); an outbound service stands in for the
-// origin (it answers the status a request asks for in x-test-status) and the webhook receiver.
+// origin (it answers the status a request asks for in x-test-status, with the body x-test-body
+// gives) and the webhook receiver.
 import { Miniflare } from "miniflare";
 
 export const SECRET = "worker-test-secret-0123456789";
@@ -64,7 +65,10 @@ export async function start(config, { receiver, persist, posts = [], bindings } 
       originCalls.push({ method: request.method, path: url.pathname + url.search, body: await request.text() });
       const wanted = Number(request.headers.get("x-test-status"));
       const status = wanted || (url.pathname.startsWith("/ok") ? 200 : url.pathname === "/login" ? 401 : 404);
-      return new Response(JSON.stringify({ path: url.pathname }), { status, headers: { "x-origin": "yes" } });
+      // x-test-body (URI-encoded) is the body to answer with: responses rules read.
+      const body = request.headers.get("x-test-body");
+      const text = body === null ? JSON.stringify({ path: url.pathname }) : decodeURIComponent(body);
+      return new Response(text, { status, headers: { "x-origin": "yes" } });
     },
   });
   await mf.ready;

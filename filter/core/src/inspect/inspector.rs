@@ -197,9 +197,7 @@ impl Inspector {
     /// findings go into `out` (cleared first). Returns the bytes it read (path, header names and
     /// values, body), as every host counts them in `threat_bytes_inspected`.
     pub fn inspect(&self, now_ms: u64, req: &Request, out: &mut Inspection) -> u64 {
-        out.hits.clear();
-        out.query.clear();
-        out.body_head.clear();
+        out.clear();
         if !self.scope.is_empty() {
             let mut hits = Vec::new();
             let settings = Settings {

@@ -119,6 +119,15 @@ impl Inspection {
         self.hits.is_empty()
     }
 
+    /// Empties it for the next request, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.hits.clear();
+        self.query.clear();
+        self.body_head.clear();
+        self.response_inspected = false;
+        self.evidence.clear();
+    }
+
     /// The leaks the response showed.
     pub fn leaks(&self) -> LeakSet {
         self.evidence
