@@ -106,6 +106,8 @@ fn detect_first(first: &str) -> Option<Format> {
 }
 
 /// What an access-log line holds.
+// Returned per line and taken apart at once: boxing the entry would allocate per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Line {
     /// A request and the response it got.
