@@ -21,6 +21,21 @@ for name in names:
     values = [r[name] / n for r in runs if name in r]
     med = statistics.median(values)
     lines.append(f"| `{name}` | {med:.1f} | {min(values):.1f}-{max(values):.1f} | {1e9 / med / 1e6:.2f} M |")
+# Response inspection: the cost per KB read, against a typical request's inspection in the
+# same runs (rules that read responses run only for matched requests and their statuses).
+pairs = [(r["response/json_4kb"] / 4, r["inspect/get_1kb"]) for r in runs
+         if "response/json_4kb" in r and "inspect/get_1kb" in r]
+if pairs:
+    per_kb = [kb for kb, _ in pairs]
+    ratio = [kb / get for kb, get in pairs]
+    lines += [
+        "",
+        f"Reading a response body for leaks (`response/json_4kb`, per KB read): median "
+        f"{statistics.median(per_kb):.0f} ns/KB, spread {min(per_kb):.0f}-{max(per_kb):.0f}; "
+        f"{statistics.median(ratio):.2f}x (spread {min(ratio):.2f}-{max(ratio):.2f}) the inspection "
+        "of a typical 1 KB GET (`inspect/get_1kb`) in the same run. With no rule reading responses "
+        "nothing is read: the default Wasm module does not export the response callbacks.",
+    ]
 lines += ["", "Bytes per tracked actor (counting allocator, samples off, one rule with threshold 10):", ""]
 for line in open(os.path.join(work, "memory.txt")):
     lines.append(f"- {line.strip()}")

@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the threat rules' inspection per request (every payload and
 //! weak-authentication rule on): a typical 1 KB GET, an 8 KB JSON body, and each with an
-//! attack in it.
+//! attack in it; and of reading a response body for leaks (`response/*`, per byte read: a clean
+//! JSON body of 1 KB and 4 KB, and 4 KB with a stack trace at its end).
 
 use actorwatch_core::inspect::Request;
 use actorwatch_core::Config;
@@ -104,6 +105,46 @@ fn bench(c: &mut Criterion) {
                 };
                 inspector.inspect(T0, black_box(&req), &mut out);
                 black_box(out.hits.len())
+            })
+        });
+    }
+    g.finish();
+    bench_responses(c);
+}
+
+/// Response bodies read by every rule that reads them (the SQL injection match's evidence and
+/// `SecurityMisconfig`'s): throughput is the bytes read, so Criterion prints the cost per KB.
+fn bench_responses(c: &mut Criterion) {
+    let json = r#"{"rules": [], "threat_rules": [
+        {"id": "SQLInjection", "inspect_response": true}, {"id": "SSRF", "inspect_response": true},
+        {"id": "LocalFileInclusionLFIRFI", "inspect_response": true}, {"id": "SecurityMisconfig"}],
+        "response_body_max_bytes": 16384,
+        "webhook": {"url": "http://127.0.0.1:9/hook"}}"#;
+    let inspector = Inspector::new(Arc::new(Config::from_json_str(json).expect("bench config")));
+    let matched = |rule| Inspection {
+        hits: vec![actorwatch_core::internals::ThreatHit {
+            rule,
+            part: "query",
+            name: "q".into(),
+            excerpt: "x".into(),
+        }],
+        ..Inspection::default()
+    };
+    let trace = "\njava.lang.IllegalStateException: closed\n\tat com.acme.Orders.find(Orders.java:42)\n";
+    let mut with_trace = json_body(4 * 1024 - trace.len(), false);
+    with_trace.extend_from_slice(trace.as_bytes());
+    let mut g = c.benchmark_group("response");
+    for (name, status, body) in [
+        ("json_1kb", 200, json_body(1024, false)),
+        ("json_4kb", 200, json_body(4 * 1024, false)),
+        ("json_4kb_trace_500", 500, with_trace),
+    ] {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut inspection = matched(0);
+                inspector.inspect_response(status, black_box(&body), &mut inspection);
+                black_box(inspection.evidence.len())
             })
         });
     }

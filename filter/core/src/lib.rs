@@ -96,6 +96,7 @@ pub mod internals {
     pub use crate::deliver::sinks::Sinks;
     pub use crate::drive::engine::Verdict;
     pub use crate::model::config::quiet_covers;
+    pub use crate::model::findings::ThreatHit;
     pub use crate::model::threat::{decode, encode};
     pub use crate::protocol::delta::DeltaReader;
 }
