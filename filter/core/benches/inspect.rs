@@ -130,7 +130,8 @@ fn bench_responses(c: &mut Criterion) {
         }],
         ..Inspection::default()
     };
-    let trace = "\njava.lang.IllegalStateException: closed\n\tat com.acme.Orders.find(Orders.java:42)\n";
+    let trace =
+        "\njava.lang.IllegalStateException: closed\n\tat com.acme.Orders.find(Orders.java:42)\n";
     let mut with_trace = json_body(4 * 1024 - trace.len(), false);
     with_trace.extend_from_slice(trace.as_bytes());
     let mut g = c.benchmark_group("response");

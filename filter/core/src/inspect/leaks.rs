@@ -608,6 +608,55 @@ mod tests {
         assert_eq!(found[0].excerpt, "ORA-");
     }
 
+    /// Measures, not asserts: the leaks found in real documents under `LEAK_SCAN_DIR` (each
+    /// file's first 4 KB, as a response would be read), per kind, with an example file each.
+    /// `LEAK_SCAN_DIR=/usr/share/doc cargo test -p actorwatch-core --lib leaks_in_real_documents
+    /// -- --ignored --nocapture`
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    #[ignore]
+    fn leaks_in_real_documents() {
+        let Some(root) = std::env::var_os("LEAK_SCAN_DIR") else {
+            return;
+        };
+        let mut stack = vec![std::path::PathBuf::from(root)];
+        let (mut files, mut found) = (0u64, std::collections::BTreeMap::new());
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if !matches!(ext, "html" | "htm" | "txt" | "json" | "md" | "xml") {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                files += 1;
+                let head = &bytes[..bytes.len().min(4096)];
+                for e in scan(head, LeakSet(u8::MAX)) {
+                    let slot = found
+                        .entry(e.leak.as_str())
+                        .or_insert((0u64, String::new()));
+                    slot.0 += 1;
+                    if slot.1.is_empty() {
+                        slot.1 = format!("{} ({})", path.display(), e.excerpt);
+                    }
+                }
+            }
+        }
+        println!("{files} documents");
+        for (leak, (n, example)) in found {
+            println!("{leak}: {n} documents, e.g. {example}");
+        }
+    }
+
     #[test]
     fn phrases_start_at_a_word_boundary() {
         assert!(leaks("FLORA-1234").is_empty());
