@@ -882,3 +882,49 @@ fn replay_reads_response_bodies_where_the_log_has_them() {
         serde_json::json!({"leak": "CLOUD_METADATA", "excerpt": "AWS instance credentials"})
     );
 }
+
+/// A credential stuffer that finally succeeds, replayed: the flag, then one hit on the same
+/// API (a success elsewhere and a second success raise nothing); the user who mistyped once
+/// raises nothing.
+#[test]
+fn replay_finds_the_credential_stuffer_s_hit() {
+    let o = run(
+        &[
+            "replay",
+            "--config",
+            &fixture("stuffing.config.json"),
+            "--emit",
+            "events",
+            &fixture("stuffing.jsonl"),
+        ],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str, Option<bool>, i64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or(""),
+                e["eventType"].as_str().unwrap_or(""),
+                e["successfulExploit"].as_bool(),
+                e["timestamp"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("198.51.100.51", "AGGREGATED", Some(false), 1_800_000_001),
+            ("198.51.100.51", "SINGLE", Some(true), 1_800_000_003),
+        ]
+    );
+}

@@ -153,3 +153,27 @@ test("rules that read responses: an attack answered with its effect is a success
     await w.mf.dispose();
   }
 });
+
+test("a credential stuffer that finally succeeds: the flag, then the hit with successfulExploit", async () => {
+  const w = await start(makeConfig([
+    { id: "LOGIN_STUFFING", statuses: [401], threshold: 5, window_secs: 60, per: "actor_api", success_statuses: ["2xx"] },
+  ]));
+  const login = async (ip, status) =>
+    (await (await w.send("/login", ip, { method: "POST", headers: { "x-test-status": String(status) }, body: "user=alice&password=x" })).text(), status);
+  try {
+    // A user who mistypes once: nothing.
+    await login("198.51.100.90", 401);
+    await login("198.51.100.90", 200);
+    for (let i = 0; i < 5; i++) await login("198.51.100.91", 401);
+    await waitFor(() => events(w.posts).length === 1, "the flag", 20000);
+    await login("198.51.100.91", 200);
+    const evs = await waitFor(() => events(w.posts).length >= 2 && events(w.posts), "the hit", 20000);
+    const got = evs.map((e) => [e.actor, e.eventType, e.successfulExploit, e.severity, e.url]);
+    assert.deepEqual(got, [
+      ["198.51.100.91", "AGGREGATED", false, "MEDIUM", "/login"],
+      ["198.51.100.91", "SINGLE", true, "HIGH", "/login"],
+    ]);
+  } finally {
+    await w.mf.dispose();
+  }
+});

@@ -172,7 +172,8 @@ pub fn write_json(path: &Path, value: &Value) {
 // The sample API
 
 /// A small API: `GET /api/orders` and `/api/orders/<1..=100>` answer 200, `POST /login` 401
-/// unless the password is right, `POST /api/comments` 201, `/healthz` 200, everything else 404.
+/// unless the form's password is `letmein` (then 200), `POST /api/comments` 201, `/healthz` 200,
+/// everything else 404.
 /// Three endpoints have the flaws response inspection finds: `GET /api/search?q=` answers a
 /// quote with MySQL's syntax error (200), `GET /api/files?name=` serves `/etc/passwd` lines for
 /// a name with `passwd` in it, and `GET /api/crash` answers 500 with a Java stack trace
@@ -192,8 +193,10 @@ impl SampleApi {
             let s = Arc::clone(&server);
             let hits = Arc::clone(&hits);
             thread::spawn(move || {
-                for req in s.incoming_requests() {
+                for mut req in s.incoming_requests() {
                     hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let mut sent = String::new();
+                    let _ = std::io::Read::read_to_string(req.as_reader(), &mut sent);
                     let path = req.url().split('?').next().unwrap_or("").to_string();
                     let status = match (req.method().as_str(), path.as_str()) {
                         ("GET", "/healthz") | ("GET", "/api/orders") => 200,
@@ -202,6 +205,9 @@ impl SampleApi {
                                 .and_then(|n| n.parse::<u32>().ok())
                                 .is_some_and(|n| (1..=100).contains(&n)) =>
                         {
+                            200
+                        }
+                        ("POST", "/login") if sent.split('&').any(|f| f == "password=letmein") => {
                             200
                         }
                         ("POST", "/login") => 401,

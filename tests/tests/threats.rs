@@ -500,3 +500,68 @@ fn the_default_module_says_which_module_reads_responses() {
     assert!((1..=2).contains(&envoy.log().matches(told).count()));
     assert!(rx.events().is_empty());
 }
+
+/// A credential stuffer that finally gets in, in Envoy: five failed logins flag it (an ordinary
+/// event), its first successful login is the hit (`successfulExploit: true`, severity up); a
+/// user who mistypes once and then logs in raises nothing.
+#[test]
+fn a_credential_stuffer_that_finally_succeeds() {
+    let api = SampleApi::start();
+    let rx = Receiver::start(0);
+    let cfg = r#"{"actor": {"sources": ["xff", "peer"]},
+        "rules": [{"id": "LOGIN_STUFFING", "statuses": [401], "threshold": 5, "window_secs": 60,
+                   "per": "actor_api", "success_statuses": ["2xx"]}],
+        "webhook": {"url": "http://webhook.test/akto", "mode": "instant"}}"#;
+    let envoy = start(&EnvoySetup::new(cfg, api.port, rx.port));
+    let mut c = envoy.client();
+    let login = |c: &mut Client, actor: &str, password: &str| {
+        let headers = [
+            ("x-forwarded-for", actor),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let body = format!("user=alice&password={password}");
+        c.request("POST", "/login", &headers, body.as_bytes())
+            .map_or(0, |r| r.0)
+    };
+    assert_eq!(login(&mut c, "198.51.100.80", "letmeinn"), 401);
+    assert_eq!(login(&mut c, "198.51.100.80", "letmein"), 200);
+    for guess in ["123456", "password", "qwerty", "dragon", "monkey"] {
+        assert_eq!(login(&mut c, "198.51.100.81", guess), 401);
+    }
+    wait_for(WAIT, || (rx.events().len() == 1).then_some(()))
+        .unwrap_or_else(|| panic!("the flag, got {:?}", rx.events()));
+    assert_eq!(login(&mut c, "198.51.100.81", "letmein"), 200);
+    let events = wait_for(WAIT, || Some(rx.events()).filter(|e| e.len() >= 2))
+        .unwrap_or_else(|| panic!("the hit, got {:?}", rx.events()));
+    let seen: Vec<(&str, &str, Option<bool>, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or(""),
+                e["eventType"].as_str().unwrap_or(""),
+                e["successfulExploit"].as_bool(),
+                e["severity"].as_str().unwrap_or(""),
+                e["url"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "198.51.100.81",
+                "AGGREGATED",
+                Some(false),
+                "MEDIUM",
+                "/login"
+            ),
+            ("198.51.100.81", "SINGLE", Some(true), "HIGH", "/login"),
+        ]
+    );
+    assert!(
+        !serde_json::to_string(&events).unwrap().contains("letmein"),
+        "the password never leaves the proxy"
+    );
+    assert_eq!(envoy.metric("flagged_successes"), 1);
+    assert_eq!(rx.events().len(), 2);
+}

@@ -1089,3 +1089,88 @@ fn per_api_rules_keep_every_record_whole() {
     assert_eq!(hit(&mut e, "10.0.0.1", 404, 10, T0, 1), 1);
     assert_eq!(e.quiet_list().len(), 1);
 }
+
+/// A credential stuffer's hit: after a rule with `success_statuses` flags an actor on an API,
+/// its first success there within the rule's cooldown raises a `SINGLE` event with
+/// `successfulExploit: true` (severity up); an actor one failure short of the threshold, a
+/// success on another API, a second success and a success after the cooldown raise nothing.
+#[test]
+fn a_success_after_the_flag_is_the_attack_s_hit() {
+    let mut e = engine(
+        r#"{"id": "LOGIN_STUFFING", "statuses": [401], "threshold": 5, "window_secs": 60,
+            "per": "actor_api", "cooldown_secs": 600, "success_statuses": ["2xx"]}"#,
+        r#""mode": "instant","#,
+    );
+    let at = |e: &mut Engine, t: u64, peer: &str, path: &str, status: u16| {
+        e.observe(t, &obs(peer, path, status));
+        e.drain_detections()
+    };
+    // One failure short of the threshold: not flagged, so its success is ordinary.
+    for i in 0..4 {
+        assert!(at(&mut e, T0 + i, "198.51.100.1:1", "/login", 401).is_empty());
+    }
+    assert!(at(&mut e, T0 + 10, "198.51.100.1:1", "/login", 200).is_empty());
+    // Flagged at the fifth failure: one ordinary event.
+    let mut flag = Vec::new();
+    for i in 0..5 {
+        flag.extend(at(&mut e, T0 + 100 + i, "198.51.100.2:1", "/login", 401));
+    }
+    assert_eq!(flag.len(), 1);
+    assert_eq!(flag[0].event.successful_exploit, Some(false));
+    // A success on another API is not the hit (the rule counts per API).
+    assert!(at(&mut e, T0 + 200, "198.51.100.2:1", "/api/orders", 200).is_empty());
+    let hit = at(&mut e, T0 + 300, "198.51.100.2:1", "/login", 200);
+    assert_eq!(hit.len(), 1, "{hit:?}");
+    let ev = &hit[0].event;
+    assert_eq!(ev.filter_id, "LOGIN_STUFFING");
+    assert_eq!(ev.event_type, "SINGLE");
+    assert_eq!(ev.successful_exploit, Some(true));
+    assert_eq!(ev.severity.as_deref(), Some("HIGH"));
+    assert_eq!(ev.response_status, Some(200));
+    assert_eq!(
+        ev.response_statuses.as_ref().map(|m| m.get("2XX").copied()),
+        Some(Some(1))
+    );
+    assert_eq!(ev.url, "/login");
+    // Once per flag.
+    assert!(at(&mut e, T0 + 400, "198.51.100.2:1", "/login", 200).is_empty());
+    // A success after the watch (the cooldown) is ordinary.
+    for i in 0..5 {
+        at(&mut e, T0 + 1_000 + i, "198.51.100.3:1", "/login", 401);
+    }
+    // Flagged at T0 + 1_004: the watch ends 600 s later.
+    assert!(at(
+        &mut e,
+        T0 + 1_004 + 600_001,
+        "198.51.100.3:1",
+        "/login",
+        200
+    )
+    .is_empty());
+    assert_eq!(e.inner.metrics().flagged_successes, 1);
+}
+
+#[test]
+fn success_statuses_errors_name_their_key() {
+    let errors = |json: &str| match Config::from_json_str(json) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+    };
+    let overlap = errors(
+        r#"{"rules": [{"id": "A", "statuses": ["4xx"], "success_statuses": [404]}],
+            "webhook": {"url": "https://siem.example.com/akto"}}"#,
+    );
+    assert!(
+        overlap[0].starts_with("rules[0].success_statuses: must not share a status"),
+        "{overlap:?}"
+    );
+    let fleet = errors(
+        r#"{"rules": [{"id": "A", "success_statuses": ["2xx"]}],
+            "fleet": {"mode": "redis", "url": "http://127.0.0.1:9/batch", "cluster": "fleet"},
+            "webhook": {"url": "https://siem.example.com/akto"}}"#,
+    );
+    assert!(
+        fleet[0].starts_with("rules[0].success_statuses: is not available in fleet mode"),
+        "{fleet:?}"
+    );
+}

@@ -29,6 +29,13 @@ impl StatusSet {
         }
         out
     }
+    pub fn intersect(&self, other: &StatusSet) -> StatusSet {
+        let mut out = *self;
+        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
+            *a &= b;
+        }
+        out
+    }
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|w| *w == 0)
     }

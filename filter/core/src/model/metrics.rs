@@ -244,6 +244,9 @@ metrics! {
     Counter response_bodies_encoded,
     /// Payload matches whose response showed the attack worked (`successfulExploit: true`).
     Counter threat_exploits,
+    /// Responses of a rule's `success_statuses` from an actor it had flagged, within the watch
+    /// (`successfulExploit: true` events: a credential stuffer's hit).
+    Counter flagged_successes,
     /// Fleet mode: batches Redis answered (through the front).
     Counter fleet_batches,
     /// Fleet mode: batches not answered in time or not readable (retried).

@@ -145,6 +145,7 @@ impl Detector {
                 None => Vec::new(),
             };
             let event = self.event(rule, rec, api, samples, result.count);
+            self.watch(rule_index, rule, rec, api);
             out.push(Detection {
                 rule: rule_index,
                 at_ms: rec.ts_ms,

@@ -26,6 +26,7 @@ use std::sync::Arc;
 mod events;
 mod group;
 mod state;
+mod success;
 mod threats;
 
 pub(crate) use events::{counting_event, samples_for};
@@ -78,6 +79,10 @@ pub struct Detector {
     enumeration: Option<usize>,
     /// What this detector counts itself (the tables' tallies are added in [`Detector::metrics`]).
     counts: Metrics,
+    /// Actors flagged by rules with `success_statuses`, until the end of their watch.
+    watching: hashbrown::HashMap<success::WatchKey, u64, SeededState>,
+    /// The statuses any rule watches for.
+    success: crate::base::status::StatusSet,
 }
 
 impl Detector {
@@ -96,6 +101,7 @@ impl Detector {
             shares.tables / groups.max(1),
             shares.samples / groups.max(1),
         );
+        let recording_success = cfg.success_statuses();
         let enumeration = cfg
             .threat_rules
             .iter()
@@ -104,6 +110,7 @@ impl Detector {
             && !per_api_rules
             && enumeration.is_none()
             && !cfg.records_every_request()
+            && cfg.success_statuses().is_empty()
             && !cfg.fleet.is_redis();
         // The quiet list takes a quarter of the blocklist's share when it can be used.
         let quiet_bytes = if quiet_eligible {
@@ -135,6 +142,8 @@ impl Detector {
             event_seq: 0,
             results: Vec::new(),
             counts: Metrics::default(),
+            success: recording_success,
+            watching: hashbrown::HashMap::with_hasher(SeededState::new(splitmix64(&mut s))),
         }
     }
 
@@ -269,6 +278,7 @@ impl Detector {
             + self.blocks.bytes()
             + self.quiet.bytes()
             + self.threats.as_ref().map_or(0, |t| t.bytes())
+            + self.watch_bytes()
     }
 
     /// Takes note of the host's clock (every call into the engine passes it): after a step back
@@ -332,6 +342,9 @@ impl Detector {
                 .get_or_insert_with(|| make_sample().map(Into::into))
                 .clone()
         };
+        if !self.watching.is_empty() && self.success.contains(rec.status) {
+            self.apply_success(&cfg, rec, &mut sample_once, out);
+        }
         if let Some(mut g) = self.per_actor.take() {
             self.apply_group(
                 &cfg,

@@ -99,6 +99,9 @@ pub(crate) use fleet::FLEET_BUCKET_MS;
 pub struct Rule {
     pub id: String,
     pub statuses: StatusSet,
+    /// Statuses of a response that succeeded: one from an actor this rule flagged, within its
+    /// cooldown, is the attack's hit (a credential stuffer's login that worked).
+    pub success_statuses: StatusSet,
     pub threshold: u32,
     pub window_secs: u64,
     pub per: Per,
@@ -361,21 +364,32 @@ impl Config {
             .fold(StatusSet::default(), |acc, r| acc.union(&r.statuses))
     }
 
+    /// The statuses any rule watches for after flagging an actor (`success_statuses`).
+    pub fn success_statuses(&self) -> StatusSet {
+        self.rules.iter().fold(StatusSet::default(), |acc, r| {
+            acc.union(&r.success_statuses)
+        })
+    }
+
     /// Which responses are recorded ([`Recording`]).
     pub fn recording(&self) -> Recording {
         Recording {
             matched: self.matched_statuses(),
+            success: self.success_statuses(),
             every_request: self.records_every_request(),
         }
     }
 }
 
-/// Which responses are recorded: a status a counting rule counts, a request with threat
-/// findings, or every request (object-ID enumeration). The one rule recorders, detectors and
+/// Which responses are recorded: a status a counting rule counts or watches for after flagging
+/// (`success_statuses`), a request with threat findings, or every request (object-ID
+/// enumeration). The one rule recorders, detectors and
 /// the engine apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recording {
     matched: StatusSet,
+    /// Statuses recorded for rules' `success_statuses` (not counted: looked up).
+    success: StatusSet,
     every_request: bool,
 }
 
@@ -389,7 +403,10 @@ impl Recording {
     /// Whether a response of `status` is recorded, its request having threat findings or not.
     #[inline]
     pub fn wants(&self, status: u16, has_findings: bool) -> bool {
-        has_findings || self.every_request || self.matched.contains(status)
+        has_findings
+            || self.every_request
+            || self.matched.contains(status)
+            || self.success.contains(status)
     }
 
     /// The statuses counting rules count.
@@ -434,6 +451,7 @@ pub(crate) fn default_rule() -> Rule {
     Rule {
         id: "4XX_FILTER".into(),
         statuses,
+        success_statuses: StatusSet::default(),
         threshold: 10,
         window_secs: 60,
         per: Per::Actor,

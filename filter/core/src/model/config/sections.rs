@@ -24,14 +24,22 @@ impl Validator<'_> {
     /// and a Wasm engine's optimizing compiler needs memory that grows with a function's size.
     /// `statuses`: statuses and ranges (`404`, `"400-499"`, `"4xx"`); `default` when absent.
     pub(super) fn statuses(&mut self, obj: &Obj, default: (u16, u16)) -> StatusSet {
-        let mut statuses = StatusSet::default();
-        let Some(list) = self.array(obj, "statuses") else {
+        let mut statuses = self.status_list(obj, "statuses");
+        if obj.get("statuses").is_none() {
             statuses.insert_range(default.0, default.1);
+        }
+        statuses
+    }
+
+    /// A list of statuses and ranges under `key` (empty when absent).
+    pub(super) fn status_list(&mut self, obj: &Obj, key: &'static str) -> StatusSet {
+        let mut statuses = StatusSet::default();
+        let Some(list) = self.array(obj, key) else {
             return statuses;
         };
         if list.is_empty() {
             self.err(
-                &obj.path("statuses"),
+                &obj.path(key),
                 "must list at least one status or range",
                 &Value::Array(vec![]),
             );
@@ -40,7 +48,7 @@ impl Validator<'_> {
             match parse_status_range(v) {
                 Some((lo, hi)) => statuses.insert_range(lo, hi),
                 None => self.err(
-                    &format!("{}[{i}]", obj.path("statuses")),
+                    &format!("{}[{i}]", obj.path(key)),
                     "must be a status 100-599, a range such as \"400-499\", or \"4xx\"",
                     v,
                 ),
@@ -75,6 +83,17 @@ impl Validator<'_> {
         let response_body_max_bytes = self.response_body_max_bytes(&root);
         let envoy_hold_headers = self.envoy_hold_headers(&root);
         let fleet = self.fleet(root.get("fleet"));
+        if fleet.is_redis() {
+            for (i, rule) in rules.iter().enumerate() {
+                if !rule.success_statuses.is_empty() {
+                    self.err(
+                        &format!("rules[{i}].success_statuses"),
+                        "is not available in fleet mode (Redis counts the failures; the success would be seen by one proxy only)",
+                        &Value::String(rule.id.clone()),
+                    );
+                }
+            }
+        }
         let max_actors = self.uint(&root, "max_actors", 100_000, 1, 50_000_000) as usize;
         let max_memory_mb = self.uint(
             &root,
@@ -269,6 +288,7 @@ impl Validator<'_> {
             "type",
             "overview",
             "remediation",
+            "success_statuses",
         ];
         let obj = self.object(path, value, KEYS)?;
         let id = match obj.get("id") {
@@ -292,6 +312,14 @@ impl Validator<'_> {
             },
         };
         let statuses = self.statuses(&obj, (400, 499));
+        let success_statuses = self.status_list(&obj, "success_statuses");
+        if !success_statuses.intersect(&statuses).is_empty() {
+            self.err(
+                &obj.path("success_statuses"),
+                "must not share a status with statuses (a response cannot both fail and succeed)",
+                obj.get("success_statuses").unwrap_or(&Value::Null),
+            );
+        }
         let threshold = self.uint(&obj, "threshold", 10, 1, MAX_THRESHOLD) as u32;
         let window_secs = self.uint(&obj, "window_secs", 60, 1, MAX_DURATION_SECS);
         let per = self.choose(&obj, "per", Per::ALL, Per::Actor);
@@ -317,6 +345,7 @@ impl Validator<'_> {
         Some(Rule {
             id,
             statuses,
+            success_statuses,
             threshold,
             window_secs,
             per,
