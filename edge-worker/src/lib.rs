@@ -590,6 +590,8 @@ async fn inspect_and_record_response(
     use futures_util::StreamExt;
     let limit = inspector.response_body_max_bytes();
     let mut body = Vec::new();
+    // Dropped at the limit, the stream cancels the copy: the runtime then buffers none of the
+    // rest of a large body for it.
     if let Ok(mut stream) = copy.stream() {
         while body.len() < limit {
             let Some(Ok(chunk)) = stream.next().await else {

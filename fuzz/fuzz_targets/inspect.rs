@@ -1,6 +1,7 @@
-//! Threat-rule inspection of arbitrary requests: every rule on every part, weak authentication
-//! included. It must never panic, and the findings it reports must travel through a record
-//! block and back unchanged.
+//! Threat-rule inspection of arbitrary requests and their responses: every rule on every part,
+//! weak authentication included, every rule that can read responses reading them, and
+//! SecurityMisconfig on every status. It must never panic, and the findings it reports must
+//! travel through a record block and back unchanged.
 #![no_main]
 
 use actorwatch_core::inspect::Request;
@@ -18,26 +19,30 @@ struct Input {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     now_secs: u32,
+    status: u16,
+    response: Vec<u8>,
 }
 
 fn inspector() -> &'static Inspector {
     static INSPECTOR: OnceLock<Inspector> = OnceLock::new();
     INSPECTOR.get_or_init(|| {
         let json = r#"{"rules": [], "threat_rules": [
-            {"id": "SQLInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "SQLInjection", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
             {"id": "XSS", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "NoSQLInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "OSCommandInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "WindowsCommandInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "LocalFileInclusionLFIRFI", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "SSRF", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "SSTI", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "XXE", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "NoSQLInjection", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "OSCommandInjection", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "WindowsCommandInjection", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "LocalFileInclusionLFIRFI", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "SSRF", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "SSTI", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
+            {"id": "XXE", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
             {"id": "JNDIInjection", "parts": ["path", "query", "headers", "cookies", "body"]},
             {"id": "OpenRedirect", "parts": ["path", "query", "headers", "cookies", "body"]},
-            {"id": "SensitivePathProbe", "parts": ["path", "query", "headers", "cookies", "body"]},
+            {"id": "SensitivePathProbe", "parts": ["path", "query", "headers", "cookies", "body"], "inspect_response": true},
             {"id": "WeakAuthentication", "checks": ["duplicate_header", "control_characters", "oversized",
-              "malformed_bearer", "short_bearer", "basic", "jwt_alg_none", "jwt_hs256", "jwt_expired"]}],
+              "malformed_bearer", "short_bearer", "basic", "jwt_alg_none", "jwt_hs256", "jwt_expired"]},
+            {"id": "SecurityMisconfig", "statuses": ["100-599"]}],
+            "response_body_max_bytes": 65536,
             "webhook": {"url": "http://127.0.0.1:9/hook"}}"#;
         Inspector::new(Arc::new(Config::from_json_str(json).expect("fuzz config")))
     })
@@ -52,9 +57,15 @@ fuzz_target!(|input: Input| {
     };
     let mut out = Inspection::default();
     inspector().inspect(u64::from(input.now_secs) * 1000, &req, &mut out);
+    if inspector().wants_response(input.status, Some(&out)) {
+        inspector().inspect_response(input.status, &input.response, &mut out);
+        assert!(out.response_inspected);
+    }
     let block = encode(&out);
     let findings = decode(&block).expect("a block written by encode reads back");
     assert_eq!(findings.hits.len(), out.hits.len());
+    assert_eq!(findings.evidence.is_some(), out.response_inspected);
+    assert_eq!(findings.leaks(), out.leaks());
     for (read, hit) in findings.hits.iter().zip(&out.hits) {
         assert_eq!((read.rule, read.part), (hit.rule, hit.part));
     }

@@ -105,3 +105,35 @@ fn har_entry(e: &Value) -> Result<Entry, String> {
             .map(str::to_string),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response's text is read as its body; a base64 one (binary) is not text to read.
+    #[test]
+    fn response_text_is_the_response_body_unless_base64() {
+        let doc = |content: &str| {
+            format!(
+                r#"{{"log": {{"entries": [{{"startedDateTime": "2025-05-13T18:51:48.120Z",
+                "request": {{"method": "GET", "url": "https://api.example.com/a?q=1", "headers": []}},
+                "response": {{"status": 500, "content": {content}}}}}]}}}}"#
+            )
+        };
+        let read = |content: &str| {
+            let (mut out, mut bad) = (Vec::new(), Vec::new());
+            parse(&doc(content), &mut out, &mut bad);
+            assert!(bad.is_empty(), "{bad:?}");
+            out.remove(0).response_body
+        };
+        assert_eq!(
+            read(r#"{"mimeType": "text/plain", "text": "Traceback (most recent call last):"}"#),
+            Some("Traceback (most recent call last):".to_string())
+        );
+        assert_eq!(
+            read(r#"{"mimeType": "image/png", "text": "iVBORw0KGgo=", "encoding": "base64"}"#),
+            None
+        );
+        assert_eq!(read(r#"{"mimeType": "text/plain", "size": 0}"#), None);
+    }
+}
