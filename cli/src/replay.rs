@@ -360,6 +360,7 @@ impl Replayer {
         }
         self.last_ms = e.ts_ms;
         let mut status = e.status;
+        let mut answered_by_rule = false;
         let inspector = &self.inspector;
         let inspection = &mut self.inspection;
         if inspector.is_active() {
@@ -376,6 +377,7 @@ impl Replayer {
             // A blocking rule would have answered the request itself.
             if let Some(block) = inspector.block_status(inspection) {
                 status = block;
+                answered_by_rule = true;
                 self.main.engine.count_threat_blocked();
             }
             if self.emit == Emit::Matches {
@@ -399,8 +401,9 @@ impl Replayer {
             if !inspector.is_active() {
                 inspection.clear();
             }
-            // A log without the response body tells nothing of it: left unread, not clean.
-            if let Some(body) = e.response_body.as_deref() {
+            // A log without the response body tells nothing of it: left unread, not clean; a
+            // request a rule would have answered never got the logged response.
+            if let Some(body) = e.response_body.as_deref().filter(|_| !answered_by_rule) {
                 if inspector.wants_response(status, Some(inspection)) {
                     let bytes = inspector.inspect_response(status, body.as_bytes(), inspection);
                     self.main.engine.count_response_inspected(bytes);

@@ -371,7 +371,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         .filter(|i| i.wants_response(status, inspection.as_ref()))
     {
         let encoding = response.headers().get("content-encoding").ok().flatten();
-        if Inspector::is_encoded(encoding.as_deref()) {
+        if !runtime_decodes(encoding.as_deref()) {
             if let Some(recorder) = iso.borrow_mut().recorder.as_mut() {
                 recorder.count_response_encoded();
             }
@@ -382,6 +382,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             let copy = response.cloned()?;
             let exchange = Exchange::of(&req, headers);
             ctx.wait_until(inspect_and_record_response(
+                now_ms(),
                 copy,
                 inspector.clone(),
                 env.clone(),
@@ -468,6 +469,19 @@ fn counts_flush(
     })
 }
 
+/// Whether the runtime hands a body with this `content-encoding` over decoded: the Workers
+/// runtime decompresses gzip and brotli bodies of fetched responses as they are read (the
+/// header stays); others are not read (`response_bodies_encoded`).
+fn runtime_decodes(content_encoding: Option<&str>) -> bool {
+    match content_encoding.map(str::trim) {
+        Some(e) => {
+            ["gzip", "br"].iter().any(|d| e.eq_ignore_ascii_case(d))
+                || !Inspector::is_encoded(Some(e))
+        }
+        None => true,
+    }
+}
+
 /// What a response is recorded with, read from its request before the request goes.
 struct Exchange {
     method: String,
@@ -501,7 +515,7 @@ fn record_response(
     inspection: Option<&Inspection>,
 ) {
     let exchange = Exchange::of(req, headers);
-    match record(iso, cfg, &exchange, status, inspection) {
+    match record(iso, cfg, &exchange, status, inspection, now_ms()) {
         Recorded::Delta(actor, delta, records) => {
             let env2 = env.clone();
             ctx.wait_until(async move { send_delta(&env2, &actor, delta, records).await });
@@ -521,16 +535,17 @@ enum Recorded {
     Nothing,
 }
 
+/// Records the response at `now`: when the origin answered, so that a slow origin (or a slow
+/// body) does not make it look old (the core takes a record more than 5 s behind the latest
+/// as a clock step).
 fn record(
     iso: &Rc<RefCell<Isolate>>,
     cfg: &Config,
     exchange: &Exchange,
     status: u16,
     inspection: Option<&Inspection>,
+    now: u64,
 ) -> Recorded {
-    // The response's time is when the origin answered: a slow origin must not make it look
-    // old (the core takes a record more than 5 s behind the latest as a clock step).
-    let now = now_ms();
     let (host, path) = request_url_parts(&exchange.url);
     let headers = &exchange.headers;
     let peer = peer_in(headers);
@@ -574,10 +589,17 @@ async fn send_delta(env: &Env, actor: &str, delta: Vec<u8>, records: u64) {
     }
 }
 
-/// Reads the teed copy of a response up to `response_body_max_bytes`, inspects it, and records
-/// the response: all after the client's copy has gone on its way.
+/// How long the teed copy of a response is read: a body that streams slowly (server-sent
+/// events, long polls) is inspected with what arrived by then, well within the runtime's limit
+/// on work after the response.
+const RESPONSE_READ_MS: u64 = 5_000;
+
+/// Reads the teed copy of a response up to `response_body_max_bytes` (for at most
+/// [`RESPONSE_READ_MS`]), inspects it, and records the response as of `answered_ms`: all after
+/// the client's copy has gone on its way.
 #[allow(clippy::too_many_arguments)]
 async fn inspect_and_record_response(
+    answered_ms: u64,
     mut copy: Response,
     inspector: Inspector,
     env: Env,
@@ -590,16 +612,20 @@ async fn inspect_and_record_response(
     use futures_util::StreamExt;
     let limit = inspector.response_body_max_bytes();
     let mut body = Vec::new();
-    // Dropped at the limit, the stream cancels the copy: the runtime then buffers none of the
-    // rest of a large body for it.
+    // Dropped at the limit (or the deadline), the stream cancels the copy: the runtime then
+    // buffers none of the rest of a large body for it.
     if let Ok(mut stream) = copy.stream() {
-        while body.len() < limit {
-            let Some(Ok(chunk)) = stream.next().await else {
-                break;
-            };
-            let room = limit - body.len();
-            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
-        }
+        let read = async {
+            while body.len() < limit {
+                let Some(Ok(chunk)) = stream.next().await else {
+                    break;
+                };
+                let room = limit - body.len();
+                body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
+            }
+        };
+        let deadline = Delay::from(std::time::Duration::from_millis(RESPONSE_READ_MS));
+        futures_util::future::select(std::pin::pin!(read), deadline).await;
     }
     let bytes = inspector.inspect_response(status, &body, &mut inspection);
     let mut counted = true;
@@ -611,7 +637,14 @@ async fn inspect_and_record_response(
         }
     }
     let recorded = if counted {
-        record(&iso, &cfg, &exchange, status, Some(&inspection))
+        record(
+            &iso,
+            &cfg,
+            &exchange,
+            status,
+            Some(&inspection),
+            answered_ms,
+        )
     } else {
         Recorded::Waiting
     };

@@ -863,8 +863,9 @@ def cmd_debug(args):
 # .NET exception classes and Ruby error classes.
 CRS_LEAK_FILES = ("rules/sql-errors.data", "rules/asp-dotnet-errors.data", "rules/ruby-errors.data")
 # CRS matches these with @pm as a prefilter before its own regexes, so some entries are single
-# English words ("Error", "Warning", "Driver"). An entry is kept when it names something only an
-# error shows: it contains a character besides letters and spaces ("ORA-", "pg_query() [:",
+# English words ("Error", "Warning", "Driver"). Prefixes ending in "-" or "_" and clauses after
+# a quote ("' doesn't exist") are dropped (see leak_entry_kept). An entry is kept when it names
+# something only an error shows: it contains a character besides letters and spaces ("ORA-", "pg_query() [:",
 # "System.Data.SqlClient.", "ArgumentError:"), or it is one word with two capitals or more
 # before a closing Exception or Error ("SQLiteException", not "HttpException"), or it has three
 # words or more ("Incorrect syntax near").
@@ -874,6 +875,12 @@ DATABASE_CLASS_RE = re.compile(r"sql|^pg::|^activerecord::statementinvalid|oledb
 
 
 def leak_entry_kept(e):
+    # A prefix CRS completes with a regex ("ORA-" + 5 digits, "db2_" + a function name) matches
+    # ordinary identifiers alone; inspect/leaks.rs checks the ones worth keeping. A clause after
+    # a quoted name ("' doesn't exist") ends ordinary API messages too ("User 'bob' doesn't
+    # exist").
+    if e.endswith(("-", "_")) or e.startswith("' "):
+        return False
     if re.search(r"[^A-Za-z ]", e):
         return len(e) >= 4
     if CAMEL_ERROR_RE.fullmatch(e):
@@ -899,7 +906,8 @@ def cmd_leaks(args):
             else:
                 classes.add(low)
     print(f"dropped as too generic: {', '.join(sorted(dropped))}", file=sys.stderr)
-    rule = ("rule: kept when the entry has a character besides letters and spaces (4 or more"
+    rule = ("rule: prefixes ending in '-' or '_' and clauses after a quote (\"' doesn't exist\")"
+            " dropped; kept when the entry has a character besides letters and spaces (4 or more"
             " characters), is one word with two capitals or more before a closing Exception or"
             " Error, or has three"
             " words or more; lower-cased and trimmed")

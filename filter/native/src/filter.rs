@@ -61,6 +61,8 @@ enum BodyWait {
 pub struct StreamFilter {
     /// Answered from the blocklist: its reply is not a response to count.
     answered_locally: bool,
+    /// A blocking threat rule answered it: its reply is not a response to read.
+    answered_by_rule: bool,
     inspection: Option<Inspection>,
     body_wait: BodyWait,
     /// Body bytes copied so far (alert-only rules), at most the rules' limit.
@@ -73,6 +75,8 @@ pub struct StreamFilter {
     response_wanted: bool,
     /// Response body bytes copied so far, at most `response_body_max_bytes`.
     response_body: Vec<u8>,
+    /// The status the response's headers gave, when its body is read.
+    response_status: u16,
 }
 
 struct Source {
@@ -172,14 +176,18 @@ impl StreamFilter {
     /// responses at all).
     pub fn response_headers(&mut self, shared: &Shared, host: &impl StreamHost) {
         // Checked before the worker's lock: the common configuration reads no response.
-        if self.answered_locally || !shared.cfg.reads_responses() {
+        if self.answered_locally || self.answered_by_rule || !shared.cfg.reads_responses() {
             return;
         }
         let mut w = shared.worker(host.worker_index());
+        if !w.inspector.may_want_response(self.inspection.as_ref()) {
+            return;
+        }
         let status = response_status(host);
         if !w.inspector.wants_response(status, self.inspection.as_ref()) {
             return;
         }
+        self.response_status = status;
         if Inspector::is_encoded(host.response_header("content-encoding").as_deref()) {
             w.recorder.count_response_encoded();
             return;
@@ -214,10 +222,11 @@ impl StreamFilter {
         }
         if self.response_wanted {
             let mut inspection = self.inspection.take().unwrap_or_default();
-            let status = host.response_status();
-            let bytes = w
-                .inspector
-                .inspect_response(status, &self.response_body, &mut inspection);
+            let bytes = w.inspector.inspect_response(
+                self.response_status,
+                &self.response_body,
+                &mut inspection,
+            );
             w.recorder.count_response_inspected(bytes);
             self.inspection = Some(inspection);
         }
@@ -253,6 +262,7 @@ impl StreamFilter {
         };
         send_reply(host, &reply);
         w.recorder.count_threat_blocked();
+        self.answered_by_rule = true;
         // Still recorded when the stream completes: the finding raises its event.
         Verdict::Answered
     }

@@ -44,6 +44,8 @@ pub struct HttpFilter {
     worker: Rc<RefCell<Worker>>,
     /// This request was answered from the blocklist: its reply is not a response to count.
     answered_locally: bool,
+    /// A blocking threat rule answered it: its reply is not a response to read.
+    answered_by_rule: bool,
     /// The threat rules' findings, once the request was inspected.
     inspection: Option<Inspection>,
     body_wait: BodyWait,
@@ -59,6 +61,8 @@ pub struct HttpFilter {
     response_body: Vec<u8>,
     /// Envoy delivered the response headers: this module exports the response callbacks.
     response_headers_seen: bool,
+    /// The status the response's headers gave, when its body is read.
+    response_status: u16,
 }
 
 /// What a request's actor was resolved from.
@@ -72,6 +76,7 @@ impl HttpFilter {
         HttpFilter {
             worker,
             answered_locally: false,
+            answered_by_rule: false,
             inspection: None,
             body_wait: BodyWait::No,
             body: Vec::new(),
@@ -80,6 +85,7 @@ impl HttpFilter {
             response_wanted: false,
             response_body: Vec::new(),
             response_headers_seen: false,
+            response_status: 0,
         }
     }
 
@@ -97,6 +103,7 @@ impl HttpFilter {
         let sent = send_reply(&reply);
         if sent {
             w.recorder.count_threat_blocked();
+            self.answered_by_rule = true;
         }
         sent
     }
@@ -232,10 +239,14 @@ impl HttpContext for HttpFilter {
         let Ok(mut w) = self.worker.try_borrow_mut() else {
             return Action::Continue;
         };
-        if self.answered_locally || !w.inspector.reads_responses() {
+        if self.answered_locally
+            || self.answered_by_rule
+            || !w.inspector.may_want_response(self.inspection.as_ref())
+        {
             return Action::Continue;
         }
         let status = response_status();
+        self.response_status = status;
         if !w.inspector.wants_response(status, self.inspection.as_ref()) {
             return Action::Continue;
         }
@@ -301,7 +312,7 @@ impl HttpContext for HttpFilter {
         if self.response_wanted {
             let mut inspection = self.inspection.take().unwrap_or_default();
             let bytes = w.inspector.inspect_response(
-                response_status(),
+                self.response_status,
                 &self.response_body,
                 &mut inspection,
             );

@@ -72,6 +72,10 @@ mod lean {
             false
         }
 
+        pub fn may_want_response(&self, _inspection: Option<&Inspection>) -> bool {
+            false
+        }
+
         pub fn is_encoded(_content_encoding: Option<&str>) -> bool {
             false
         }

@@ -108,7 +108,15 @@ impl Inspector {
     /// [`Inspector::response_body_max_bytes`]), asked when its headers arrive: the common
     /// response (no finding, a status no rule reads) is never copied.
     pub fn wants_response(&self, status: u16, inspection: Option<&Inspection>) -> bool {
-        self.reads_responses() && !self.wanted_leaks(status, inspection).is_empty()
+        self.may_want_response(inspection) && !self.wanted_leaks(status, inspection).is_empty()
+    }
+
+    /// Whether a response to a request with `inspection` may be read at all, before its status
+    /// is looked at: only when a rule of its matches reads responses, or `SecurityMisconfig`
+    /// reads some statuses. Hosts ask this first, so that the common response costs no lookup.
+    pub fn may_want_response(&self, inspection: Option<&Inspection>) -> bool {
+        self.misconfig_rule.is_some()
+            || (self.reads_exploits && inspection.is_some_and(|i| !i.hits.is_empty()))
     }
 
     /// Whether a body with this `content-encoding` is unreadable as it passes (compressed):
@@ -126,7 +134,8 @@ impl Inspector {
     /// for. Returns the bytes read.
     pub fn inspect_response(&self, status: u16, body: &[u8], out: &mut Inspection) -> u64 {
         let wanted = self.wanted_leaks(status, Some(out));
-        if wanted.is_empty() {
+        // No bytes (HEAD, 204, an empty body): nothing was shown, and nothing is known.
+        if wanted.is_empty() || body.is_empty() {
             return 0;
         }
         let body = body.get(..self.cfg.response_body_max_bytes).unwrap_or(body);

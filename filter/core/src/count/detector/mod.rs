@@ -171,6 +171,7 @@ impl Detector {
     pub fn prune_lists(&mut self, now_ms: u64) {
         self.blocks.prune(now_ms);
         self.quiet.prune(now_ms);
+        self.prune_watches(now_ms);
     }
 
     /// Which responses are recorded; those it does not want cost this lookup and

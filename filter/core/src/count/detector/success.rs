@@ -51,9 +51,14 @@ impl Detector {
         if self.watching.len() >= self.cfg.max_actors && !self.watching.contains_key(&key) {
             self.watching.retain(|_, end| *end >= rec.ts_ms);
             if self.watching.len() >= self.cfg.max_actors {
-                // Full of live watches: one is forgotten (counted), as tables evict.
-                if let Some(old) = self.watching.keys().next().cloned() {
-                    self.watching.remove(&old);
+                // Full of live watches: the one ending first is forgotten (counted).
+                let first = self
+                    .watching
+                    .iter()
+                    .min_by_key(|(_, end)| **end)
+                    .map(|(k, _)| k.clone());
+                if let Some(first) = first {
+                    self.watching.remove(&first);
                     self.counts.actors_evicted += 1;
                 }
             }
@@ -88,7 +93,9 @@ impl Detector {
                 continue;
             }
             self.counts.flagged_successes += 1;
-            let samples = sample()
+            let samples = (cfg.samples_per_event > 0)
+                .then(&mut *sample)
+                .flatten()
                 .map(|orig| SamplePayload {
                     orig: orig.to_string(),
                     ts: i64::try_from(rec.ts_ms / 1000).unwrap_or(i64::MAX),
@@ -109,6 +116,13 @@ impl Detector {
                 at_ms: rec.ts_ms,
                 event,
             });
+        }
+    }
+
+    /// Forgets watches that ended by `now_ms`.
+    pub(super) fn prune_watches(&mut self, now_ms: u64) {
+        if !self.watching.is_empty() {
+            self.watching.retain(|_, end| *end >= now_ms);
         }
     }
 

@@ -31,6 +31,10 @@ impl Detector {
 
     /// Counts a response body read for leaks (`bytes` of it).
     pub fn count_response_inspected(&mut self, bytes: u64) {
+        // An empty body was not read.
+        if bytes == 0 {
+            return;
+        }
         self.counts.responses_inspected += 1;
         self.counts.response_bytes_inspected += bytes;
     }

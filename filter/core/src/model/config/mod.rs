@@ -481,10 +481,13 @@ mod tests;
 /// counted exactly. Here, beside the rules, so that the recorder and the detector both ask it
 /// without importing each other.
 pub fn quiet_covers(cfg: &Config, rules: u16, status: u16) -> bool {
-    cfg.rules.iter().enumerate().all(|(i, rule)| {
-        !rule.statuses.contains(status)
-            || 1u16
-                .checked_shl(i as u32)
-                .is_some_and(|bit| rules & bit != 0)
-    })
+    // A status no rule counts (a success a rule watches for) is never recorded quietly: it is
+    // looked up by its path.
+    cfg.rules.iter().any(|rule| rule.statuses.contains(status))
+        && cfg.rules.iter().enumerate().all(|(i, rule)| {
+            !rule.statuses.contains(status)
+                || 1u16
+                    .checked_shl(i as u32)
+                    .is_some_and(|bit| rules & bit != 0)
+        })
 }

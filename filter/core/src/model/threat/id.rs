@@ -106,15 +106,11 @@ impl ThreatId {
         }
     }
 
-    /// Whether a response of `status` showing `leaks` proves this rule's attack worked: a
-    /// leak of its kind in a 2XX answer, or a database error in a 5XX one (error-based
-    /// injection: the error is the effect).
+    /// Whether a response of `status` showing `leaks` proves this rule's attack worked: a leak
+    /// of its kind in a 2XX answer or in a 5XX error page (error-based injection: the database
+    /// error is the effect; a 500 page showing `uid=0(root)` still ran the command). A 4XX
+    /// answer refused the request.
     pub fn exploited(self, status: u16, leaks: LeakSet) -> bool {
-        let shown = self.evidence().intersect(leaks);
-        match status / 100 {
-            2 => !shown.is_empty(),
-            5 => shown.contains(Leak::DatabaseError),
-            _ => false,
-        }
+        matches!(status / 100, 2 | 5) && !self.evidence().intersect(leaks).is_empty()
     }
 }
