@@ -678,7 +678,9 @@ fn a_stack_trace_in_an_error_response_is_a_security_misconfiguration() {
     let sample: serde_json::Value =
         serde_json::from_str(&e.malicious_payloads_responses[0].orig).unwrap();
     assert_eq!(sample["threat"]["part"], "response");
-    assert_eq!(sample["threat"]["excerpt"], "Java stack frame");
+    // The first sign in the body: the exception's class name, before its frames.
+    assert_eq!(sample["threat"]["name"], "STACK_TRACE");
+    assert_eq!(sample["threat"]["excerpt"], "Java exception");
     let statuses = config(r#"{"id": "SecurityMisconfig", "statuses": ["4xx", 500]}"#);
     let inspector = Inspector::new(statuses);
     assert!(inspector.wants_response(404, None));
