@@ -126,7 +126,7 @@ fn prometheus_scrapes_conventional_metrics_and_real_attacks_fire_the_shipped_ale
         .iter()
         .filter(|f| f.per_rule().is_some())
         .count();
-    assert_eq!(per_rule, 3 * 14);
+    assert_eq!(per_rule, 3 * 15);
     let expected =
         actorwatch_core::Metrics::COUNT - per_rule + 3 + 1 + usize::from(host() == Host::Native);
     assert_eq!(type_lines, expected, "{ours}");
